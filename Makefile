@@ -1,0 +1,132 @@
+# SPDX-License-Identifier: MIT
+# kick: one non-recursive Makefile. Outputs go under build/; the
+# sanitizer build of the server goes under build/san/.
+
+PREFIX ?= /usr/local
+DESTDIR ?=
+CC ?= cc
+CLANG ?= clang
+PYTHON ?= python3
+PKGS := libuv inih
+
+VERSION := 0.1.0
+B := build
+S := $(B)/san
+
+WARN := -Wall -Wextra -Werror -Wformat=2 -Wshadow -Wno-unused-parameter
+DEFS := -D_DEFAULT_SOURCE -D_POSIX_C_SOURCE=200809L \
+        -DKICK_VERSION='"$(VERSION)"'
+CFLAGS ?= -O2 -g
+ALL_CFLAGS = -std=c11 $(WARN) $(DEFS) $(CFLAGS) -MMD -MP \
+             $(shell pkg-config --cflags $(PKGS)) -Isrc/kickd -Iinclude
+LIBS = $(shell pkg-config --libs $(PKGS))
+SAN_FLAGS := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined \
+             -fno-sanitize-recover=undefined
+FUZZ_FLAGS := -O1 -g -fsanitize=fuzzer,address,undefined -Isrc/kickd
+
+# The server.
+KICKD_OBJ := $(addprefix $(B)/src/kickd/, main.o srv.o conn.o http_parse.o \
+             http_response.o route.o cgi.o cgi_response.o cfg.o log.o)
+KICKD_SAN_OBJ := $(KICKD_OBJ:$(B)/%=$(S)/%)
+
+# Unit tests: one binary per module, with cmocka.
+UNIT := http_parse cfg cgi_response
+UNIT_BIN := $(addprefix $(B)/tests/unit/test_, $(UNIT))
+UNIT_DEPS_http_parse := $(B)/src/kickd/http_parse.o
+UNIT_DEPS_cfg := $(B)/src/kickd/cfg.o
+UNIT_DEPS_cgi_response := $(B)/src/kickd/cgi_response.o \
+                          $(B)/src/kickd/http_parse.o
+
+# Fuzz targets: one per parser of outside input.
+FUZZ := http_parse cgi_response
+FUZZ_BIN := $(addprefix $(B)/fuzz/fuzz_, $(FUZZ))
+FUZZ_TIME ?= 60
+
+# Benchmark helpers.
+BENCH_BIN := $(B)/bench/spawn_floor $(B)/bench/tiny_cgi $(B)/bench/pipeline
+
+DEPS_STAMP := $(B)/.deps
+
+.PHONY: all deps check unit e2e san fuzz fuzz-replay run bench install \
+        clean format
+all: $(B)/kickd
+
+# Installs the Debian packages that are missing (non-interactive); does
+# nothing when all are present.
+deps: $(DEPS_STAMP)
+$(DEPS_STAMP): .ci/deps
+	@bash .ci/deps
+	@mkdir -p $(B) && touch $@
+
+$(B)/kickd: $(KICKD_OBJ)
+	$(CC) $(CFLAGS) -o $@ $^ $(LIBS)
+
+$(S)/kickd: $(KICKD_SAN_OBJ)
+	$(CLANG) $(SAN_FLAGS) -o $@ $^ $(LIBS)
+
+$(B)/%.o: %.c | $(DEPS_STAMP)
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -c -o $@ $<
+
+$(S)/%.o: %.c | $(DEPS_STAMP)
+	@mkdir -p $(@D)
+	$(CLANG) $(ALL_CFLAGS) $(SAN_FLAGS) -c -o $@ $<
+
+.SECONDEXPANSION:
+$(B)/tests/unit/test_%: $(B)/tests/unit/test_%.o $$(UNIT_DEPS_$$*)
+	$(CC) $(CFLAGS) -o $@ $^ $(LIBS) $(shell pkg-config --libs cmocka)
+
+$(B)/fuzz/fuzz_%: fuzz/%/fuzz_%.c src/kickd/%.c $$(FUZZ_EXTRA_$$*) \
+                  | $(DEPS_STAMP)
+	@mkdir -p $(@D)
+	$(CLANG) $(FUZZ_FLAGS) $(DEFS) -o $@ $^
+FUZZ_EXTRA_cgi_response := src/kickd/http_parse.c
+
+$(B)/bench/%: bench/%.c | $(DEPS_STAMP)
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -o $@ $<
+
+check: $(B)/kickd $(S)/kickd $(UNIT_BIN) $(FUZZ_BIN)
+	$(PYTHON) tests/run.py --build $(B) --san $(S)
+
+unit: $(UNIT_BIN)
+	$(PYTHON) tests/run.py --build $(B) --only unit
+
+e2e: $(B)/kickd
+	$(PYTHON) tests/run.py --build $(B) --only e2e
+
+san: $(S)/kickd
+	$(PYTHON) tests/run.py --build $(B) --san $(S) --only san
+
+fuzz-replay: $(FUZZ_BIN)
+	$(PYTHON) tests/run.py --build $(B) --only fuzz
+
+# Runs every fuzz target for FUZZ_TIME seconds, growing its corpus.
+fuzz: $(FUZZ_BIN)
+	@for f in $(FUZZ); do \
+	    echo "fuzz $$f for $(FUZZ_TIME)s"; \
+	    $(B)/fuzz/fuzz_$$f -max_total_time=$(FUZZ_TIME) \
+	        -dict=fuzz/$$f/$$f.dict fuzz/$$f/corpus || exit 1; \
+	done
+
+run: $(B)/kickd
+	@echo "kickd on http://127.0.0.1:8080 with examples/ (Ctrl-C stops it)"
+	@echo "try:  curl -i 'http://127.0.0.1:8080/hello?name=you'" \
+	      " && curl -i -d 'name=you' http://127.0.0.1:8080/hello.php"
+	$(B)/kickd --listen 127.0.0.1:8080 --scripts examples --db $(B)/kick.db
+
+bench: $(B)/kickd $(BENCH_BIN)
+	@BENCH_PKGS=1 bash .ci/deps
+	$(PYTHON) bench/run.py --build $(B)
+
+install: $(B)/kickd
+	install -d $(DESTDIR)$(PREFIX)/bin
+	install -m 755 $(B)/kickd $(DESTDIR)$(PREFIX)/bin/kickd
+
+format:
+	clang-format -i src/*/*.[ch] tests/unit/*.c fuzz/*/*.c bench/*.c
+
+clean:
+	rm -rf $(B)
+
+-include $(shell find $(B) -name '*.d' 2>/dev/null)

@@ -1,0 +1,84 @@
+/* SPDX-License-Identifier: MIT */
+/* kickd's configuration: the INI file (read with inih), the command line
+ * defaults, and the routes of a --scripts directory. */
+#ifndef KICKD_CFG_H
+#define KICKD_CFG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+enum route_mode {
+    ROUTE_DETACH = 0, /* PRODUCT.md's default; runs attached until issue 4 */
+    ROUTE_ATTACH,
+    ROUTE_AUTO,
+};
+
+struct cfg_route {
+    char *path;            /* "/report": starts with '/' */
+    char **argv;           /* exec split into words, NULL-terminated */
+    size_t argc;
+    char *script_filename; /* the last word of exec */
+    enum route_mode mode;
+    int time_limit;        /* seconds, 0 = none; default 30 */
+    bool ignore_user_abort;
+    char **on_shutdown;    /* argv or NULL; one command */
+    char **env;            /* "NAME=VALUE" strings, NULL-terminated */
+    size_t envc;
+    int concurrency;       /* 0 = no limit of its own */
+    int retries;           /* default 0 */
+    int line;              /* line of the [route] section, for messages */
+};
+
+struct cfg {
+    char *listen;        /* "127.0.0.1:8080" or "[::1]:8080" */
+    char *db;            /* default "./kick.db" */
+    int workers;         /* default 8 */
+    char *token;         /* NULL = no token */
+    char *scripts;       /* a --scripts directory, or NULL */
+    int header_timeout;  /* ms */
+    int body_timeout;    /* ms */
+    int idle_timeout;    /* ms */
+    int64_t max_body;    /* bytes */
+    int max_connections;
+    int kill_grace;      /* ms between SIGTERM and SIGKILL to a script */
+    int stop_grace;      /* ms kickd waits for running work at SIGTERM */
+    struct cfg_route *routes;
+    size_t route_count;
+};
+
+/* Returns a cfg with every default set and no routes. NULL on ENOMEM. */
+struct cfg *
+cfg_new(void);
+
+void
+cfg_free(struct cfg *c);
+
+/* Reads the INI file path into c (values there override c's). Returns 0,
+ * or -1 with "FILE:LINE: reason" written to err (size errlen). */
+int
+cfg_load_file(struct cfg *c, const char *path, char *err, size_t errlen);
+
+/* Adds a route for every executable regular file directly in dir (/NAME)
+ * and every NAME.php there (/NAME.php, run by php-cgi); hidden files are
+ * skipped. Routes already in c keep precedence. Returns 0, or -1 with a
+ * reason in err. */
+int
+cfg_load_scripts(struct cfg *c, const char *dir, char *err, size_t errlen);
+
+/* Splits s into words as a POSIX shell would (blanks, '...', "...", and
+ * backslash escapes) without expanding anything. Returns a NULL-terminated
+ * array the caller frees with cfg_argv_free, or NULL with a reason in err
+ * (unterminated quote, no words, ENOMEM). */
+char **
+cfg_split_words(const char *s, size_t *count, char *err, size_t errlen);
+
+void
+cfg_argv_free(char **argv);
+
+/* Parses "HOST:PORT", "[V6]:PORT" or ":PORT" (all interfaces) into host
+ * (size hostlen) and port. Returns 0 or -1 if malformed. */
+int
+cfg_parse_listen(const char *s, char *host, size_t hostlen, int *port);
+
+#endif

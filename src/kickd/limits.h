@@ -1,0 +1,62 @@
+/* SPDX-License-Identifier: MIT */
+/* Named limits of kickd: every buffer that outside input can grow has one,
+ * with the reason for its size. */
+#ifndef KICKD_LIMITS_H
+#define KICKD_LIMITS_H
+
+/* Longest request line (method, target, version). nginx's default large
+ * header buffer is 8 KiB; a longer target gets 414. */
+#define HTTP_MAX_REQUEST_LINE 8192
+
+/* Most header fields in one request; more gets 431. */
+#define HTTP_MAX_HEADERS 64
+
+/* Largest header block (request line, fields and the empty line); a larger
+ * one gets 431. It is also the size of a connection's read buffer. */
+#define HTTP_MAX_HEADER_BYTES 16384
+
+/* Longest chunk-size line of a chunked body, extensions included. */
+#define HTTP_MAX_CHUNK_LINE 1024
+
+/* Largest trailer section of a chunked body. */
+#define HTTP_MAX_TRAILER_BYTES 4096
+
+/* Default largest request body (bytes); `max_body` in [server] changes it.
+ * Beyond it: 413. */
+#define HTTP_DEFAULT_MAX_BODY (16L * 1024 * 1024)
+
+/* Largest CGI response header block a script may write before its body. */
+#define CGI_MAX_HEADER_BYTES 16384
+
+/* Most header fields in a CGI response. */
+#define CGI_MAX_HEADERS 64
+
+/* Bytes queued towards one client before kickd stops reading the script's
+ * stdout (backpressure); reading resumes below half of it. */
+#define CONN_MAX_WRITE_QUEUE (256 * 1024)
+
+/* Bytes queued towards a script's stdin before kickd stops reading the
+ * request body from the client. */
+#define CGI_MAX_STDIN_QUEUE (256 * 1024)
+
+/* Size of one read from a script's stdout. */
+#define CGI_READ_SIZE (64 * 1024)
+
+/* Default timeouts (ms); [server] header_timeout, body_timeout and
+ * idle_timeout (seconds) change them. */
+#define CONN_DEFAULT_HEADER_TIMEOUT 10000
+#define CONN_DEFAULT_BODY_TIMEOUT 30000
+#define CONN_DEFAULT_IDLE_TIMEOUT 60000
+
+/* Default most open client connections; more are closed at accept. */
+#define SRV_DEFAULT_MAX_CONNECTIONS 4096
+
+/* Time (ms) between SIGTERM and SIGKILL to a script's process group, and
+ * the time SIGTERM to kickd gives running requests before it ends them. */
+#define CGI_DEFAULT_KILL_GRACE 5000
+#define SRV_DEFAULT_STOP_GRACE 10000
+
+/* Longest line of a config file (inih reads into a buffer of this size). */
+#define CFG_MAX_ROUTES 1024
+
+#endif
