@@ -43,7 +43,7 @@ FUZZ_BIN := $(addprefix $(B)/fuzz/fuzz_, $(FUZZ))
 FUZZ_TIME ?= 60
 
 # Benchmark helpers.
-BENCH_BIN := $(B)/bench/spawn_floor $(B)/bench/tiny_cgi $(B)/bench/pipeline
+BENCH_BIN := $(B)/bench/spawn_floor $(B)/bench/tiny_cgi
 
 DEPS_STAMP := $(B)/.deps
 
