@@ -1,0 +1,354 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
+# The benchmark behind `make bench`: executions/s of a tiny CGI program
+# through kickd, the posix_spawn floor and adnanh/webhook, side by side and
+# interleaved so that they share the machine's conditions, then GET /healthz
+# with 64 keep-alive connections. Prints one markdown table.
+
+import argparse
+import atexit
+import datetime
+import http.client
+import os
+import platform
+import re
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+SECONDS = int(os.environ.get("BENCH_SECONDS", "5"))
+ROUNDS = int(os.environ.get("BENCH_ROUNDS", "2"))
+# The whole run stays under three minutes, whatever the settings.
+LIMIT = float(os.environ.get("BENCH_LIMIT", "170"))  # s
+CONCS = (1, 16)
+HEALTHZ_CONNS = 64
+WEBHOOK = "/usr/bin/webhook"
+START = time.monotonic()
+
+servers = []  # Popen objects to stop at exit, whatever happens.
+
+
+def stop_servers():
+    for p in servers:
+        if p.poll() is not None:
+            continue
+        try:
+            os.killpg(p.pid, signal.SIGTERM)
+        except ProcessLookupError:
+            continue
+        try:
+            p.wait(timeout=3)
+        except subprocess.TimeoutExpired:
+            os.killpg(p.pid, signal.SIGKILL)
+            p.wait()
+    servers.clear()
+
+
+def on_signal(sig, frame):
+    stop_servers()
+    sys.exit(128 + sig)
+
+
+def time_left():
+    return LIMIT - (time.monotonic() - START)
+
+
+def free_port():
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def http_get(port, path, timeout=5):
+    """Returns (status, body) of one GET, or raises OSError."""
+    c = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+    try:
+        c.request("GET", path)
+        r = c.getresponse()
+        return r.status, r.read()
+    finally:
+        c.close()
+
+
+def start_server(name, argv, log_path, port, probe):
+    """Starts a server in its own process group and waits until probe(port)
+    is true. Returns the Popen, or raises RuntimeError with the log's tail."""
+    log = open(log_path, "wb")
+    p = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log,
+                         stderr=subprocess.STDOUT, start_new_session=True)
+    log.close()
+    servers.append(p)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        if p.poll() is not None:
+            break
+        try:
+            if probe(port):
+                return p
+        except OSError:
+            pass
+        time.sleep(0.05)
+    raise RuntimeError("%s did not start (exit %s): %s" %
+                       (name, p.poll(), tail(log_path)))
+
+
+def tail(path, n=5):
+    try:
+        with open(path, "rb") as f:
+            lines = f.read().decode(errors="replace").splitlines()
+        return " | ".join(lines[-n:]) or "(no output)"
+    except OSError:
+        return "(no log)"
+
+
+def to_ms(value, unit):
+    return float(value) * {"us": 1e-3, "ms": 1.0, "s": 1e3, "m": 6e4,
+                           "h": 3.6e6}[unit]
+
+
+def run_wrk(url, threads, conns):
+    """Runs wrk; returns {"rate", "p99"} or raises RuntimeError on any
+    non-2xx answer, socket error or missing figure."""
+    argv = ["wrk", "-t%d" % threads, "-c%d" % conns, "-d%ds" % SECONDS,
+            "--latency", "--timeout", "5s", url]
+    try:
+        r = subprocess.run(argv, capture_output=True, text=True,
+                           timeout=SECONDS + 20)
+    except subprocess.TimeoutExpired:
+        raise RuntimeError("wrk hung")
+    out = r.stdout
+    if r.returncode != 0:
+        raise RuntimeError("wrk exit %d: %s" %
+                           (r.returncode, (r.stderr or out).strip()[:200]))
+    m = re.search(r"Non-2xx or 3xx responses:\s*(\d+)", out)
+    if m and int(m.group(1)) > 0:
+        raise RuntimeError("%s non-2xx answers" % m.group(1))
+    m = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), "
+                  r"timeout (\d+)", out)
+    if m and any(int(x) for x in m.groups()):
+        raise RuntimeError("socket errors: connect %s, read %s, write %s, "
+                           "timeout %s" % m.groups())
+    rate = re.search(r"Requests/sec:\s*([\d.]+)", out)
+    p99 = re.search(r"^\s*99%\s+([\d.]+)(us|ms|s|m|h)\s*$", out, re.M)
+    reqs = re.search(r"(\d+) requests in", out)
+    if not rate or not p99 or not reqs or int(reqs.group(1)) == 0:
+        raise RuntimeError("no figures in wrk output: %s" % out[:200])
+    return {"rate": float(rate.group(1)), "p99": to_ms(*p99.groups())}
+
+
+def run_floor(floor, prog, conc):
+    argv = [floor, "-c", str(conc), "-d", str(SECONDS), prog]
+    try:
+        r = subprocess.run(argv, capture_output=True, text=True,
+                           timeout=SECONDS + 20)
+    except subprocess.TimeoutExpired:
+        raise RuntimeError("spawn_floor hung")
+    if r.returncode != 0:
+        raise RuntimeError("spawn_floor exit %d: %s" %
+                           (r.returncode, (r.stdout + r.stderr).strip()))
+    m = re.search(r"executions/s ([\d.]+)", r.stdout)
+    if not m:
+        raise RuntimeError("no figure in spawn_floor output")
+    return {"rate": float(m.group(1)), "p99": None}
+
+
+def wrk_threads(conns):
+    return 1 if conns == 1 else 2
+
+
+def machine_line():
+    model = "unknown CPU"
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    model = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    nproc = len(os.sched_getaffinity(0))
+    now = datetime.datetime.now(datetime.timezone.utc)
+    return "machine: %d CPU, %s, Linux %s, %s" % (
+        nproc, model, platform.release(), now.strftime("%Y-%m-%d %H:%M UTC"))
+
+
+def fmt_rate(results, key):
+    """The median of a cell's rounds, or its failure."""
+    cell = results.get(key)
+    if cell is None:
+        return "n/a"
+    if cell["error"]:
+        return "FAIL"
+    return "%.0f" % statistics.median(r["rate"] for r in cell["runs"])
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--build", default="build")
+    args = ap.parse_args()
+
+    atexit.register(stop_servers)
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+
+    kickd = os.path.abspath(os.path.join(args.build, "kickd"))
+    floor = os.path.abspath(os.path.join(args.build, "bench", "spawn_floor"))
+    tiny = os.path.abspath(os.path.join(args.build, "bench", "tiny_cgi"))
+    for path in (floor, tiny):
+        if not os.access(path, os.X_OK):
+            sys.exit("bench: %s is missing; run `make bench`" % path)
+
+    # Fewer rounds rather than a run past the limit.
+    per_round = len(CONCS) * 3 * (SECONDS + 1)
+    rounds = max(1, min(ROUNDS, int((LIMIT - SECONDS - 20) // per_round)))
+
+    tmp = tempfile.mkdtemp(prefix="kick-bench-")
+    atexit.register(shutil.rmtree, tmp, True)
+    scripts = os.path.join(tmp, "scripts")
+    os.mkdir(scripts)
+    shutil.copy2(tiny, os.path.join(scripts, "tiny_cgi"))
+    hooks = os.path.join(tmp, "hooks.json")
+    with open(os.path.join(os.path.dirname(__file__), "hooks.json.in")) as f:
+        template = f.read()
+    with open(hooks, "w") as f:
+        f.write(template.replace("@TINY_CGI@", tiny))
+
+    errors = []   # (what, reason), printed under the table
+    results = {}  # (target, conc) -> {"runs": [...], "error": str|None}
+    urls = {}     # target -> URL, for targets that started
+
+    def kickd_ok(port):
+        return http_get(port, "/healthz") == (200, b"ok\n")
+
+    def webhook_ok(port):
+        socket.create_connection(("127.0.0.1", port), timeout=1).close()
+        return True
+
+    if os.access(kickd, os.X_OK):
+        port = free_port()
+        try:
+            start_server("kickd", [kickd, "--listen", "127.0.0.1:%d" % port,
+                                   "--scripts", scripts, "--db",
+                                   os.path.join(tmp, "kick.db")],
+                         os.path.join(tmp, "kickd.log"), port, kickd_ok)
+            urls["kickd"] = (port, "/tiny_cgi")
+        except RuntimeError as e:
+            errors.append(("kickd", str(e)))
+    else:
+        errors.append(("kickd", "%s not built" % kickd))
+    if os.access(WEBHOOK, os.X_OK):
+        port = free_port()
+        try:
+            start_server("webhook", [WEBHOOK, "-hooks", hooks, "-ip",
+                                     "127.0.0.1", "-port", str(port)],
+                         os.path.join(tmp, "webhook.log"), port, webhook_ok)
+            urls["webhook"] = (port, "/hooks/tiny")
+        except RuntimeError as e:
+            errors.append(("webhook", str(e)))
+    else:
+        errors.append(("webhook", "%s not installed" % WEBHOOK))
+
+    # One request each by hand first: a fast wrong answer is no result.
+    for target, (port, path) in list(urls.items()):
+        try:
+            status, body = http_get(port, path)
+        except OSError as e:
+            status, body = None, str(e).encode()
+        if status != 200 or b"ok\n" not in body:
+            errors.append((target, "GET %s: %s %r" % (path, status,
+                                                      body[:80])))
+            del urls[target]
+    if "kickd" in urls:
+        try:
+            status, body = http_get(urls["kickd"][0], "/tiny_cgi")
+            if body != b"ok\n":
+                errors.append(("kickd", "GET /tiny_cgi body %r" % body[:80]))
+        except OSError as e:
+            errors.append(("kickd", "GET /tiny_cgi: %s" % e))
+
+    def measure(target, conc):
+        cell = results.setdefault((target, conc),
+                                  {"runs": [], "error": None})
+        if cell["error"]:
+            return
+        if time_left() < SECONDS + 10:
+            cell["error"] = "skipped: out of time"
+            return
+        try:
+            if target == "floor":
+                r = run_floor(floor, tiny, conc)
+            else:
+                port, path = urls[target]
+                r = run_wrk("http://127.0.0.1:%d%s" % (port, path),
+                            wrk_threads(conc), conc)
+            cell["runs"].append(r)
+        except RuntimeError as e:
+            cell["error"] = str(e)
+        except KeyError:
+            cell["error"] = "not running"
+
+    # Each round runs every target at every concurrency back to back, in an
+    # order that turns each round so that none always goes first.
+    targets = ["floor", "kickd", "webhook"]
+    for rnd in range(rounds):
+        order = targets[rnd % 3:] + targets[:rnd % 3]
+        for conc in CONCS:
+            for target in order:
+                measure(target, conc)
+    measure_healthz = ("kickd" in urls and time_left() >= SECONDS + 10)
+    healthz = None
+    if measure_healthz:
+        try:
+            healthz = run_wrk("http://127.0.0.1:%d/healthz" % urls["kickd"][0],
+                              2, HEALTHZ_CONNS)
+        except RuntimeError as e:
+            errors.append(("kickd /healthz", str(e)))
+    stop_servers()
+
+    for (target, conc), cell in sorted(results.items()):
+        if cell["error"]:
+            errors.append(("%s c=%d" % (target, conc), cell["error"]))
+
+    print()
+    print("| what | concurrency | kickd | spawn floor | webhook "
+          "| kickd/floor % |")
+    print("|---|---:|---:|---:|---:|---:|")
+    for conc in CONCS:
+        k = fmt_rate(results, ("kickd", conc))
+        f = fmt_rate(results, ("floor", conc))
+        w = fmt_rate(results, ("webhook", conc))
+        pct = "%.0f %%" % (100.0 * float(k) / float(f)) \
+            if k.isdigit() and f.isdigit() and float(f) > 0 else "n/a"
+        print("| tiny CGI, executions/s | %d | %s | %s | %s | %s |" %
+              (conc, k, f, w, pct))
+    if healthz:
+        h = "%.0f req/s, p99 %.2f ms" % (healthz["rate"], healthz["p99"])
+    else:
+        h = "FAIL" if measure_healthz else "n/a"
+    print("| GET /healthz, keep-alive | %d | %s | | | |" %
+          (HEALTHZ_CONNS, h))
+    print()
+    print(machine_line())
+    print("command: make bench (BENCH_SECONDS=%d, %d round%s, median; wrk "
+          "-t1 -c1 / -t2 -c16 / -t2 -c64 --latency)" %
+          (SECONDS, rounds, "" if rounds == 1 else "s"))
+    print()
+    print("rounds (executions/s; wrk p99):")
+    for (target, conc), cell in sorted(results.items()):
+        runs = ", ".join("%.0f" % r["rate"] +
+                         ("" if r["p99"] is None else
+                          " (p99 %.2f ms)" % r["p99"]) for r in cell["runs"])
+        print("  %-7s c=%-2d %s" % (target, conc, runs or "-"))
+    for what, why in errors:
+        print("FAILED %s: %s" % (what, why))
+    print("bench took %.0f s" % (time.monotonic() - START))
+    return 1 if errors else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
