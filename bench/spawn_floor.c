@@ -74,11 +74,14 @@ floor_spawn(struct floor *f, struct child *c)
     posix_spawn_file_actions_adddup2(&fa, f->devnull, STDIN_FILENO);
     posix_spawn_file_actions_adddup2(&fa, p[1], STDOUT_FILENO);
     /* SIGCHLD is blocked here between ppoll() calls; the child must not
-     * inherit that. */
+     * inherit that. Its own process group is what kickd must give every
+     * script (PRODUCT.md), so the floor pays for it too. */
     sigemptyset(&none);
     posix_spawnattr_init(&attr);
     posix_spawnattr_setsigmask(&attr, &none);
-    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK);
+    posix_spawnattr_setpgroup(&attr, 0);
+    posix_spawnattr_setflags(&attr,
+                             POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETPGROUP);
     r = posix_spawn(&c->pid, f->prog, &fa, &attr, argv, envp);
     posix_spawnattr_destroy(&attr);
     posix_spawn_file_actions_destroy(&fa);
@@ -143,8 +146,7 @@ floor_settle(struct floor *f, int spawning)
 
         if (c->pid == 0 || c->fd >= 0 || !c->reaped)
             continue;
-        ok = WIFEXITED(c->status) && WEXITSTATUS(c->status) == 0 &&
-             c->out > 0;
+        ok = WIFEXITED(c->status) && WEXITSTATUS(c->status) == 0 && c->out > 0;
         if (ok)
             f->done++;
         else
