@@ -26,7 +26,8 @@ FUZZ_FLAGS := -O1 -g -fsanitize=fuzzer,address,undefined -Isrc/kickd
 
 # The server.
 KICKD_OBJ := $(addprefix $(B)/src/kickd/, main.o srv.o conn.o http_parse.o \
-             http_response.o route.o cgi.o cgi_response.o cfg.o log.o)
+             http_response.o route.o cgi.o cgi_env.o cgi_response.o cfg.o \
+             log.o)
 KICKD_SAN_OBJ := $(KICKD_OBJ:$(B)/%=$(S)/%)
 
 # Unit tests: one binary per module, with cmocka.

@@ -13,6 +13,16 @@ bad(struct cgi_response *r, const char *reason)
     return CGI_BAD;
 }
 
+/* A block still incomplete at the limit can never become valid: the block,
+ * through its empty line, is at most CGI_MAX_HEADER_BYTES. */
+static ssize_t
+incomplete(struct cgi_response *r, size_t len)
+{
+    if (len >= CGI_MAX_HEADER_BYTES)
+        return bad(r, "header block too large");
+    return CGI_INCOMPLETE;
+}
+
 static int
 is_tchar(unsigned char c)
 {
@@ -77,11 +87,11 @@ cgi_response_parse(const char *buf, size_t len, struct cgi_response *r)
         if (i >= CGI_MAX_HEADER_BYTES)
             return bad(r, "header block too large");
         if (i == len)
-            return CGI_INCOMPLETE;
+            return incomplete(r, len);
         if (p[i] == '\n' || p[i] == '\r') {
             if (p[i] == '\r') {
                 if (i + 1 == len)
-                    return CGI_INCOMPLETE;
+                    return incomplete(r, len);
                 if (p[i + 1] != '\n')
                     return bad(r, "bare CR in header block");
                 i++;
@@ -93,8 +103,7 @@ cgi_response_parse(const char *buf, size_t len, struct cgi_response *r)
         while (i < len && is_tchar(p[i]))
             i++;
         if (i == len)
-            return i >= CGI_MAX_HEADER_BYTES ? bad(r, "header block too large")
-                                             : CGI_INCOMPLETE;
+            return incomplete(r, len);
         if (p[i] != ':' || i == b)
             return bad(r, "malformed header line");
         const char *name = buf + b;
@@ -111,12 +120,11 @@ cgi_response_parse(const char *buf, size_t len, struct cgi_response *r)
             i++;
         }
         if (i == len)
-            return i >= CGI_MAX_HEADER_BYTES ? bad(r, "header block too large")
-                                             : CGI_INCOMPLETE;
+            return incomplete(r, len);
         size_t e = i;
         if (p[i] == '\r') {
             if (i + 1 == len)
-                return CGI_INCOMPLETE;
+                return incomplete(r, len);
             if (p[i + 1] != '\n')
                 return bad(r, "bare CR in header block");
             i++;
@@ -153,6 +161,8 @@ cgi_response_parse(const char *buf, size_t len, struct cgi_response *r)
         h->value = value;
         h->value_len = value_len;
     }
+    if (i > CGI_MAX_HEADER_BYTES)
+        return bad(r, "header block too large");
     /* RFC 3875 section 6.2: a response is a document (Content-Type), a
      * redirect (Location) or at least says its status. */
     if (!r->has_content_type && !r->location && !has_status)

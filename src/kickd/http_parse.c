@@ -54,11 +54,13 @@ bad(struct http_request *req, int status, const char *reason)
 }
 
 /* Whether the bytes seen so far already break a limit: a header block that
- * is still incomplete at the limit can never become valid. */
+ * is still incomplete at the limit can never become valid. len counts the
+ * whole buffer; line_len the method and target seen so far, or 0 once the
+ * target is known to fit. */
 static ssize_t
-incomplete(struct http_request *req, size_t len, int in_request_line)
+incomplete(struct http_request *req, size_t len, size_t line_len)
 {
-    if (in_request_line && len > HTTP_MAX_REQUEST_LINE)
+    if (line_len > HTTP_MAX_REQUEST_LINE)
         return bad(req, 414, "request line too long");
     if (len >= HTTP_MAX_HEADER_BYTES)
         return bad(req, 431, "header block too large");
@@ -165,10 +167,9 @@ list_has(const char *s, size_t n, const char *tok)
 static ssize_t
 fields_check(struct http_request *req)
 {
-    int hosts = 0, lengths = 0, encodings = 0;
+    int hosts = 0, lengths = 0, encodings = 0, closes = 0, keeps = 0;
     const struct http_header *te = NULL;
 
-    req->keep_alive = req->minor_version >= 1;
     for (size_t i = 0; i < req->header_count; i++) {
         const struct http_header *h = &req->headers[i];
         if (name_is(h->name, h->name_len, "host")) {
@@ -187,15 +188,17 @@ fields_check(struct http_request *req)
             encodings++;
             te = h;
         } else if (name_is(h->name, h->name_len, "connection")) {
-            if (list_has(h->value, h->value_len, "close"))
-                req->keep_alive = 0;
-            else if (list_has(h->value, h->value_len, "keep-alive"))
-                req->keep_alive = 1;
+            closes |= list_has(h->value, h->value_len, "close");
+            keeps |= list_has(h->value, h->value_len, "keep-alive");
         } else if (name_is(h->name, h->name_len, "expect")) {
-            if (name_is(h->value, h->value_len, "100-continue"))
+            /* RFC 9110 section 10.1.1: ignored in an HTTP/1.0 request. */
+            if (req->minor_version >= 1 &&
+                name_is(h->value, h->value_len, "100-continue"))
                 req->expect_continue = 1;
         }
     }
+    /* RFC 9112 section 9.6: "close" in any Connection field wins. */
+    req->keep_alive = !closes && (req->minor_version >= 1 || keeps);
     /* RFC 9112 section 3.2: exactly one Host in HTTP/1.1. */
     if (hosts > 1)
         return bad(req, 400, "more than one Host");
@@ -239,11 +242,11 @@ http_parse_request(const char *buf, size_t len, struct http_request *req)
     /* RFC 9112 section 2.2: ignore empty lines before the request line. */
     for (;;) {
         if (i == len)
-            return incomplete(req, len, 1);
+            return incomplete(req, len, 0);
         if (p[i] != '\r')
             break;
         if (i + 1 == len)
-            return incomplete(req, len, 1);
+            return incomplete(req, len, 0);
         if (p[i + 1] != '\n')
             return bad(req, 400, "bare CR");
         i += 2;
@@ -255,7 +258,7 @@ http_parse_request(const char *buf, size_t len, struct http_request *req)
     while (i < len && is_tchar(p[i]))
         i++;
     if (i == len)
-        return incomplete(req, len - line_start, 1);
+        return incomplete(req, len, len - line_start);
     if (p[i] != ' ' || i == b)
         return bad(req, 400, "bad method");
     req->method_str = buf + b;
@@ -267,7 +270,7 @@ http_parse_request(const char *buf, size_t len, struct http_request *req)
     if (i - line_start > HTTP_MAX_REQUEST_LINE)
         return bad(req, 414, "request target too long");
     if (i == len)
-        return incomplete(req, len - line_start, 1);
+        return incomplete(req, len, len - line_start);
     if (p[i] != ' ' || i == b)
         return bad(req, 400, "bad request target");
     req->target = buf + b;
@@ -276,7 +279,7 @@ http_parse_request(const char *buf, size_t len, struct http_request *req)
     static const char version[] = "HTTP/";
     for (size_t k = 0; k < 8; k++, i++) {
         if (i == len)
-            return incomplete(req, len - line_start, 1);
+            return incomplete(req, len, 0);
         unsigned char c = p[i];
         if (k < 5 ? c != (unsigned char)version[k]
                   : k == 6 ? c != '.' : (c < '0' || c > '9'))
@@ -285,7 +288,7 @@ http_parse_request(const char *buf, size_t len, struct http_request *req)
     if (i + 1 >= len) {
         if (i < len && p[i] != '\r')
             return bad(req, 400, "bad request line end");
-        return incomplete(req, len - line_start, 1);
+        return incomplete(req, len, 0);
     }
     if (p[i] != '\r' || p[i + 1] != '\n')
         return bad(req, 400, "bad request line end");

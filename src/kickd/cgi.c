@@ -1,0 +1,430 @@
+/* SPDX-License-Identifier: MIT */
+/* The exec runner: starts a script in its own process group with pipes on
+ * stdin and stdout (stderr goes to kickd's log), feeds it the body, reads
+ * its CGI header block and streams the body to the sink, with
+ * backpressure both ways. */
+#include <errno.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cgi.h"
+#include "limits.h"
+#include "log.h"
+
+struct cgi {
+    uv_process_t proc;
+    uv_pipe_t in;  /* the script's stdin */
+    uv_pipe_t out; /* the script's stdout */
+    uv_timer_t kill_timer;
+    int open_handles;
+
+    const struct cgi_hooks *hooks;
+    void *data;
+    bool attached;
+    bool exited;
+    bool in_open, out_open;
+    bool in_close_pending; /* close stdin when the queue empties */
+    bool ended;            /* end_cb given, or due */
+    bool head_done;
+    bool paused;
+    bool terminating;
+    int kill_grace; /* ms */
+    int pid;
+    int64_t exit_status;
+    int term_signal;
+
+    char *head; /* the header block as it arrives */
+    size_t head_len;
+    size_t stdin_queued;
+};
+
+struct cgi_write {
+    uv_write_t req;
+    struct cgi *g;
+    size_t len;
+    char data[];
+};
+
+static void
+handle_close_cb(uv_handle_t *h)
+{
+    struct cgi *g = h->data;
+
+    if (--g->open_handles == 0) {
+        free(g->head);
+        free(g);
+    }
+}
+
+static void
+close_handle(struct cgi *g, uv_handle_t *h)
+{
+    if (!uv_is_closing(h))
+        uv_close(h, handle_close_cb);
+}
+
+/* Frees the run once nobody needs it: the sink has let go, the process
+ * is reaped and the pipes are done. */
+static void
+maybe_free(struct cgi *g)
+{
+    if (g->attached || !g->exited)
+        return;
+    if (g->in_open) {
+        g->in_open = false;
+        close_handle(g, (uv_handle_t *)&g->in);
+    }
+    if (g->out_open) {
+        g->out_open = false;
+        close_handle(g, (uv_handle_t *)&g->out);
+    }
+    close_handle(g, (uv_handle_t *)&g->kill_timer);
+    close_handle(g, (uv_handle_t *)&g->proc);
+}
+
+static void
+end(struct cgi *g, const char *error)
+{
+    if (g->ended)
+        return;
+    g->ended = true;
+    if (g->out_open) {
+        g->out_open = false;
+        uv_read_stop((uv_stream_t *)&g->out);
+        close_handle(g, (uv_handle_t *)&g->out);
+    }
+    if (g->attached)
+        g->hooks->end_cb(g, error);
+}
+
+static void
+kill_timer_cb(uv_timer_t *t)
+{
+    struct cgi *g = t->data;
+
+    if (!g->exited) {
+        log_warn("script %d: still running after SIGTERM, sending SIGKILL",
+                 g->pid);
+        kill(-g->pid, SIGKILL);
+    }
+}
+
+static void
+exit_cb(uv_process_t *p, int64_t exit_status, int term_signal)
+{
+    struct cgi *g = p->data;
+
+    g->exited = true;
+    g->exit_status = exit_status;
+    g->term_signal = term_signal;
+    uv_timer_stop(&g->kill_timer);
+    if (term_signal && !g->terminating)
+        log_warn("script %d: killed by signal %d", g->pid, term_signal);
+    /* A script that has exited writes no more: stdin is of no use. */
+    if (g->in_open) {
+        g->in_open = false;
+        close_handle(g, (uv_handle_t *)&g->in);
+    }
+    maybe_free(g);
+}
+
+static void
+alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+{
+    struct cgi *g = h->data;
+
+    (void)suggested;
+    if (!g->head_done) {
+        buf->base = g->head + g->head_len;
+        buf->len = CGI_MAX_HEADER_BYTES - g->head_len;
+        return;
+    }
+    buf->base = malloc(CGI_READ_SIZE);
+    buf->len = buf->base ? CGI_READ_SIZE : 0;
+}
+
+/* Parses the header block gathered so far; returns 0 while it is still
+ * incomplete or once it was handed on, -1 if the script must be ended. */
+static int
+head_parse(struct cgi *g)
+{
+    struct cgi_response r;
+    ssize_t n = cgi_response_parse(g->head, g->head_len, &r);
+
+    if (n == CGI_INCOMPLETE)
+        return 0;
+    if (n == CGI_BAD) {
+        log_error("script %d: malformed CGI header block: %s", g->pid,
+                  r.error);
+        end(g, r.error);
+        return -1;
+    }
+    g->head_done = true;
+    if (g->attached)
+        g->hooks->head_cb(g, &r);
+    size_t rest = g->head_len - (size_t)n;
+    if (rest > 0 && g->attached && !g->ended) {
+        char *body = malloc(rest);
+        if (body == NULL) {
+            end(g, "out of memory");
+            return -1;
+        }
+        memcpy(body, g->head + n, rest);
+        g->hooks->body_cb(g, body, rest);
+    }
+    return 0;
+}
+
+static void
+read_cb(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
+{
+    struct cgi *g = s->data;
+    bool in_head = buf->base >= g->head &&
+                   buf->base < g->head + CGI_MAX_HEADER_BYTES;
+
+    if (nread > 0 && in_head) {
+        g->head_len += (size_t)nread;
+        if (head_parse(g) < 0)
+            cgi_terminate(g);
+        return;
+    }
+    if (nread > 0) {
+        if (g->attached && !g->ended)
+            g->hooks->body_cb(g, buf->base, (size_t)nread);
+        else
+            free(buf->base);
+        return;
+    }
+    if (!in_head)
+        free(buf->base);
+    if (nread == 0)
+        return;
+    if (nread == UV_EOF && g->head_done) {
+        end(g, NULL);
+    } else if (nread == UV_EOF) {
+        const char *why = g->head_len == 0
+                              ? "script wrote no response"
+                              : "script ended inside its header block";
+        log_error("script %d: %s", g->pid, why);
+        end(g, why);
+    } else {
+        log_error("script %d: reading stdout: %s", g->pid,
+                  uv_strerror((int)nread));
+        end(g, "reading the script's output failed");
+    }
+}
+
+static void
+stdin_close_now(struct cgi *g)
+{
+    if (g->in_open) {
+        g->in_open = false;
+        close_handle(g, (uv_handle_t *)&g->in);
+    }
+}
+
+static void
+write_cb(uv_write_t *req, int status)
+{
+    struct cgi_write *w = (struct cgi_write *)req;
+    struct cgi *g = w->g;
+    bool was_full = g->stdin_queued >= CGI_MAX_STDIN_QUEUE;
+
+    g->stdin_queued -= w->len;
+    free(w);
+    /* EPIPE: the script does not read its body; the rest is dropped. */
+    if (status < 0 && status != UV_ECANCELED && status != UV_EPIPE)
+        log_warn("script %d: writing stdin: %s", g->pid, uv_strerror(status));
+    if (g->stdin_queued == 0 && g->in_close_pending)
+        stdin_close_now(g);
+    if (was_full && g->stdin_queued < CGI_MAX_STDIN_QUEUE && g->attached &&
+        g->hooks->stdin_drain_cb)
+        g->hooks->stdin_drain_cb(g);
+}
+
+void
+cgi_write_stdin(struct cgi *g, const char *buf, size_t len)
+{
+    if (!g->in_open || g->in_close_pending || len == 0)
+        return;
+    struct cgi_write *w = malloc(sizeof(*w) + len);
+    if (w == NULL) {
+        stdin_close_now(g);
+        return;
+    }
+    w->g = g;
+    w->len = len;
+    memcpy(w->data, buf, len);
+    uv_buf_t b = uv_buf_init(w->data, (unsigned)len);
+    if (uv_write(&w->req, (uv_stream_t *)&g->in, &b, 1, write_cb) < 0) {
+        free(w);
+        stdin_close_now(g);
+        return;
+    }
+    g->stdin_queued += len;
+}
+
+void
+cgi_close_stdin(struct cgi *g)
+{
+    if (g->stdin_queued == 0)
+        stdin_close_now(g);
+    else
+        g->in_close_pending = true;
+}
+
+size_t
+cgi_stdin_queued(const struct cgi *g)
+{
+    return g->stdin_queued;
+}
+
+void
+cgi_pause(struct cgi *g)
+{
+    if (!g->paused && g->out_open)
+        uv_read_stop((uv_stream_t *)&g->out);
+    g->paused = true;
+}
+
+void
+cgi_resume(struct cgi *g)
+{
+    if (g->paused && g->out_open)
+        uv_read_start((uv_stream_t *)&g->out, alloc_cb, read_cb);
+    g->paused = false;
+}
+
+void
+cgi_terminate(struct cgi *g)
+{
+    stdin_close_now(g);
+    if (g->out_open) {
+        g->out_open = false;
+        uv_read_stop((uv_stream_t *)&g->out);
+        close_handle(g, (uv_handle_t *)&g->out);
+    }
+    if (g->exited || g->terminating)
+        return;
+    g->terminating = true;
+    /* The whole group: a shell script's children go too. */
+    kill(-g->pid, SIGTERM);
+    uv_timer_start(&g->kill_timer, kill_timer_cb, g->kill_grace, 0);
+}
+
+void
+cgi_detach(struct cgi *g, bool terminate)
+{
+    g->attached = false;
+    if (terminate && !g->exited)
+        cgi_terminate(g);
+    if (!g->exited && !g->terminating) {
+        /* The sink is done with the output; the script may still run
+         * (it closed stdout early) and is reaped when it exits. */
+        stdin_close_now(g);
+    }
+    maybe_free(g);
+}
+
+void *
+cgi_data(const struct cgi *g)
+{
+    return g->data;
+}
+
+int
+cgi_pid(const struct cgi *g)
+{
+    return g->pid;
+}
+
+/* The directory of an absolute script path, for the script's working
+ * directory (as Apache's mod_cgi does), or NULL. */
+static char *
+script_dir(const char *path)
+{
+    const char *slash = strrchr(path, '/');
+
+    if (path[0] != '/' || slash == NULL)
+        return NULL;
+    size_t n = slash == path ? 1 : (size_t)(slash - path);
+    char *d = malloc(n + 1);
+    if (d) {
+        memcpy(d, path, n);
+        d[n] = '\0';
+    }
+    return d;
+}
+
+struct cgi *
+cgi_start(uv_loop_t *loop, const struct cgi_request *cr,
+          const struct cgi_hooks *hooks, void *data, int *err)
+{
+    struct cgi *g = calloc(1, sizeof(*g));
+    char **env = NULL;
+    char *cwd = NULL;
+    int r = -ENOMEM;
+
+    if (g == NULL)
+        goto fail;
+    g->head = malloc(CGI_MAX_HEADER_BYTES);
+    env = cgi_env_build(cr);
+    if (g->head == NULL || env == NULL)
+        goto fail;
+    cwd = script_dir(cr->route->script_filename);
+    g->hooks = hooks;
+    g->data = data;
+    g->kill_grace = cr->kill_grace;
+    uv_pipe_init(loop, &g->in, 0);
+    uv_pipe_init(loop, &g->out, 0);
+    uv_timer_init(loop, &g->kill_timer);
+    g->in.data = g->out.data = g->kill_timer.data = g->proc.data = g;
+    g->open_handles = 4;
+
+    uv_stdio_container_t stdio[3];
+    stdio[0].flags = UV_CREATE_PIPE | UV_READABLE_PIPE;
+    stdio[0].data.stream = (uv_stream_t *)&g->in;
+    stdio[1].flags = UV_CREATE_PIPE | UV_WRITABLE_PIPE;
+    stdio[1].data.stream = (uv_stream_t *)&g->out;
+    stdio[2].flags = UV_INHERIT_FD;
+    stdio[2].data.fd = 2;
+    uv_process_options_t opt = {
+        .exit_cb = exit_cb,
+        .file = cr->route->argv[0],
+        .args = cr->route->argv,
+        .env = env,
+        .cwd = cwd,
+        /* setsid(): its own session and process group, so that ending it
+         * reaches its children too. */
+        .flags = UV_PROCESS_DETACHED,
+        .stdio_count = 3,
+        .stdio = stdio,
+    };
+    r = uv_spawn(loop, &g->proc, &opt);
+    free(env);
+    free(cwd);
+    env = NULL;
+    if (r < 0) {
+        /* Nothing ran; the handles are closed and the run freed. */
+        uv_close((uv_handle_t *)&g->proc, handle_close_cb);
+        uv_close((uv_handle_t *)&g->in, handle_close_cb);
+        uv_close((uv_handle_t *)&g->out, handle_close_cb);
+        uv_close((uv_handle_t *)&g->kill_timer, handle_close_cb);
+        *err = r;
+        return NULL;
+    }
+    g->pid = g->proc.pid;
+    g->attached = true;
+    g->in_open = g->out_open = true;
+    uv_read_start((uv_stream_t *)&g->out, alloc_cb, read_cb);
+    return g;
+
+fail:
+    if (g)
+        free(g->head);
+    free(g);
+    free(env);
+    *err = r;
+    return NULL;
+}

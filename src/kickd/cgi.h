@@ -1,0 +1,102 @@
+/* SPDX-License-Identifier: MIT */
+/* The exec runner: one CGI/1.1 script process (RFC 3875) with its body on
+ * stdin and its response read from stdout, handed to a sink through hooks
+ * so that an attached connection and, later, a detached job consume it the
+ * same way. */
+#ifndef KICKD_CGI_H
+#define KICKD_CGI_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <uv.h>
+
+#include "cfg.h"
+#include "cgi_response.h"
+#include "http_parse.h"
+
+struct cgi;
+
+/* What a script is told about its request (the CGI meta-variables). */
+struct cgi_request {
+    const struct cfg_route *route;
+    const struct http_request *req;
+    const char *script_name; /* the route's path */
+    const char *path_info;   /* decoded; "" if none */
+    const char *remote_addr;
+    int remote_port;
+    const char *server_addr; /* used when the request has no Host */
+    int server_port;
+    int64_t content_length; /* -1: no body */
+    const char *run_id;     /* KICK_JOB_ID */
+    int attempt;            /* KICK_ATTEMPT */
+    const char *control;    /* KICK_CONTROL, or NULL */
+    bool hide_authorization; /* kickd's own token: not for the script */
+    const char *path_env;   /* PATH */
+    int kill_grace;         /* ms from SIGTERM to SIGKILL */
+};
+
+/* The sink's side. Hooks are called from the loop, never from inside a
+ * cgi_* call, and none after cgi_detach. */
+struct cgi_hooks {
+    /* The script's header block, valid during the call. */
+    void (*head_cb)(struct cgi *g, const struct cgi_response *r);
+    /* Body bytes; the sink owns buf and frees it with free(). */
+    void (*body_cb)(struct cgi *g, char *buf, size_t len);
+    /* stdout ended: the body is complete (error NULL), or the script
+     * failed: error is a short reason; if no head was given, the sink
+     * answers 502. The last hook. */
+    void (*end_cb)(struct cgi *g, const char *error);
+    /* The stdin queue went below CGI_MAX_STDIN_QUEUE. */
+    void (*stdin_drain_cb)(struct cgi *g);
+};
+
+/* Starts the route's exec with the environment of cr. Returns the run, or
+ * NULL with *err set to a negative errno (the script could not start). */
+struct cgi *
+cgi_start(uv_loop_t *loop, const struct cgi_request *cr,
+          const struct cgi_hooks *hooks, void *data, int *err);
+
+void *
+cgi_data(const struct cgi *g);
+
+/* Queues len bytes (copied) for the script's stdin. */
+void
+cgi_write_stdin(struct cgi *g, const char *buf, size_t len);
+
+/* Closes stdin once the queued bytes are written: the body is complete. */
+void
+cgi_close_stdin(struct cgi *g);
+
+/* Bytes queued for stdin and not yet written. */
+size_t
+cgi_stdin_queued(const struct cgi *g);
+
+/* Stops and restarts reading stdout: backpressure from a slow sink. */
+void
+cgi_pause(struct cgi *g);
+void
+cgi_resume(struct cgi *g);
+
+/* Ends the script as a web server would: its pipes are closed, SIGTERM
+ * goes to its process group, and SIGKILL after the grace period. */
+void
+cgi_terminate(struct cgi *g);
+
+/* The sink lets go: no more hooks. With terminate set, a script still
+ * running is ended as by cgi_terminate. The run frees itself once the
+ * process is reaped and its handles are closed. */
+void
+cgi_detach(struct cgi *g, bool terminate);
+
+/* The script's process id. */
+int
+cgi_pid(const struct cgi *g);
+
+/* Builds the script's environment (RFC 3875 section 4.1 and PRODUCT.md):
+ * a NULL-terminated array in one allocation, freed with free(). NULL on
+ * ENOMEM. */
+char **
+cgi_env_build(const struct cgi_request *cr);
+
+#endif

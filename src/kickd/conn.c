@@ -1,0 +1,954 @@
+/* SPDX-License-Identifier: MIT */
+/* One client connection: reads a request head, checks it, runs the route's
+ * script attached to the connection, feeds it the body and streams its
+ * response back; then the next request (keep-alive, pipelining). */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cgi.h"
+#include "conn.h"
+#include "http_parse.h"
+#include "limits.h"
+#include "log.h"
+#include "srv.h"
+
+/* The read buffer holds one request head (at most HTTP_MAX_HEADER_BYTES)
+ * plus room to read body bytes and pipelined requests behind it. */
+#define CONN_BUF_SIZE (HTTP_MAX_HEADER_BYTES + 16384)
+
+/* How long a closing connection keeps reading and dropping what the client
+ * still sends, so that its unread bytes do not turn our close into a reset
+ * that destroys the answer before it is read (nginx's lingering close). */
+#define CONN_LINGER_TIME 2000 /* ms */
+
+enum conn_state {
+    C_HEAD,     /* reading a request head */
+    C_BODY,     /* reading the body towards the script */
+    C_RESPONSE, /* the body is read; the script answers */
+    C_LINGER,   /* answered; the write side is shut; draining input */
+};
+
+enum conn_timer {
+    T_NONE,
+    T_HEADER, /* the head must be complete in time */
+    T_IDLE,   /* keep-alive: nothing has arrived since the last answer */
+    T_BODY,   /* the next body bytes must arrive in time */
+    T_LINGER,
+};
+
+struct conn {
+    uv_tcp_t tcp;
+    uv_timer_t timer;
+    uv_shutdown_t shutdown;
+    struct srv *srv;
+    struct conn *prev, *next;
+    uint64_t id;
+    enum conn_state state;
+    enum conn_timer timer_kind;
+    int handles; /* open libuv handles; the conn is freed at 0 */
+    bool closing;
+    bool reading;
+    bool draining;     /* kickd stops: close after this response */
+    bool keep_alive;   /* after this response, read the next request */
+    bool stdin_full;   /* reading paused: the script's stdin is full */
+
+    /* The current request; its head is at the start of buf. */
+    struct http_request req;
+    size_t head_len;
+    struct route_table *routes;
+    const struct cfg_route *route;
+    char *path; /* decoded path */
+    int64_t body_left; /* Content-Length bytes still to read */
+    bool chunked;
+    struct http_chunked ch;
+    char *body; /* a chunked body, gathered to learn its length */
+    size_t body_len, body_cap;
+
+    /* The response. */
+    struct cgi *cgi;
+    bool head_sent;
+    bool resp_chunked;
+    bool resp_no_body;
+    bool resp_done;
+    int64_t resp_left; /* bytes the script's Content-Length still allows */
+    size_t write_queued;
+
+    char remote_addr[64];
+    int remote_port;
+    char local_addr[64];
+    int local_port;
+    size_t len; /* bytes in buf */
+    char buf[CONN_BUF_SIZE];
+};
+
+struct conn_write {
+    uv_write_t req;
+    struct conn *c;
+    size_t bytes;
+    char *owned; /* freed when written */
+    char line[24];
+};
+
+static void process(struct conn *c);
+static void request_done(struct conn *c);
+static void read_start(struct conn *c);
+
+static void
+handle_close_cb(uv_handle_t *h)
+{
+    struct conn *c = h->data;
+
+    if (--c->handles == 0)
+        free(c);
+}
+
+void
+conn_close(struct conn *c)
+{
+    struct srv *s = c->srv;
+
+    if (c->closing)
+        return;
+    c->closing = true;
+    if (c->cgi) {
+        cgi_detach(c->cgi, true);
+        c->cgi = NULL;
+    }
+    free(c->body);
+    c->body = NULL;
+    free(c->path);
+    c->path = NULL;
+    route_table_unref(c->routes);
+    c->routes = NULL;
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        s->conns = c->next;
+    if (c->next)
+        c->next->prev = c->prev;
+    s->conn_count--;
+    uv_close((uv_handle_t *)&c->timer, handle_close_cb);
+    uv_close((uv_handle_t *)&c->tcp, handle_close_cb);
+}
+
+static void
+timer_cb(uv_timer_t *t);
+
+static void
+timer_set(struct conn *c, enum conn_timer kind)
+{
+    const struct cfg *cfg = c->srv->cfg;
+    int ms = 0;
+
+    if (c->timer_kind == kind)
+        return;
+    c->timer_kind = kind;
+    switch (kind) {
+    case T_NONE:
+        uv_timer_stop(&c->timer);
+        return;
+    case T_HEADER:
+        ms = cfg->header_timeout;
+        break;
+    case T_IDLE:
+        ms = cfg->idle_timeout;
+        break;
+    case T_BODY:
+        ms = cfg->body_timeout;
+        break;
+    case T_LINGER:
+        ms = CONN_LINGER_TIME;
+        break;
+    }
+    uv_timer_start(&c->timer, timer_cb, (uint64_t)ms, 0);
+}
+
+static void
+write_cb(uv_write_t *req, int status)
+{
+    struct conn_write *w = (struct conn_write *)req;
+    struct conn *c = w->c;
+
+    c->write_queued -= w->bytes;
+    free(w->owned);
+    free(w);
+    if (c->closing)
+        return;
+    if (status < 0) {
+        if (status != UV_ECANCELED)
+            log_info("conn %" PRIu64 ": write failed: %s", c->id,
+                     uv_strerror(status));
+        conn_close(c);
+        return;
+    }
+    if (c->cgi && c->write_queued < CONN_MAX_WRITE_QUEUE / 2)
+        cgi_resume(c->cgi);
+}
+
+/* Queues len bytes at data; owned (may be NULL) is freed once written.
+ * With chunk set, the bytes go out as one chunk (RFC 9112 section 7.1). */
+static void
+conn_write(struct conn *c, char *owned, const char *data, size_t len,
+           bool chunk)
+{
+    struct conn_write *w = malloc(sizeof(*w));
+    uv_buf_t bufs[3];
+    unsigned n = 0;
+
+    if (w == NULL) {
+        free(owned);
+        conn_close(c);
+        return;
+    }
+    w->c = c;
+    w->owned = owned;
+    w->bytes = len;
+    if (chunk) {
+        int k = snprintf(w->line, sizeof(w->line), "%zx\r\n", len);
+        bufs[n++] = uv_buf_init(w->line, (unsigned)k);
+    }
+    bufs[n++] = uv_buf_init((char *)data, (unsigned)len);
+    if (chunk)
+        bufs[n++] = uv_buf_init("\r\n", 2);
+    int r = uv_write(&w->req, (uv_stream_t *)&c->tcp, bufs, n, write_cb);
+    if (r < 0) {
+        free(owned);
+        free(w);
+        conn_close(c);
+        return;
+    }
+    c->write_queued += len;
+}
+
+static void
+write_copy(struct conn *c, const char *data, size_t len)
+{
+    char *copy = malloc(len);
+
+    if (copy == NULL) {
+        conn_close(c);
+        return;
+    }
+    memcpy(copy, data, len);
+    conn_write(c, copy, copy, len, false);
+}
+
+static void
+shutdown_cb(uv_shutdown_t *req, int status)
+{
+    (void)req;
+    (void)status;
+}
+
+/* Ends the connection after what is queued: shut the write side, then
+ * read and drop input until the client closes or CONN_LINGER_TIME. */
+static void
+linger(struct conn *c)
+{
+    if (c->closing || c->state == C_LINGER)
+        return;
+    if (c->cgi) {
+        cgi_detach(c->cgi, true);
+        c->cgi = NULL;
+    }
+    c->state = C_LINGER;
+    c->len = 0;
+    c->head_len = 0;
+    timer_set(c, T_LINGER);
+    if (uv_shutdown(&c->shutdown, (uv_stream_t *)&c->tcp, shutdown_cb) < 0) {
+        conn_close(c);
+        return;
+    }
+    if (!c->reading) {
+        c->reading = true;
+        c->stdin_full = false;
+        read_start(c);
+    }
+}
+
+/* Answers with kickd's own response. With keep set and the request's body
+ * fully read, the connection goes on to the next request; otherwise it
+ * closes once the answer is out. */
+static void
+respond(struct conn *c, int status, const char *detail, const char *extra,
+        bool keep)
+{
+    char out[1024];
+    bool close = !keep || !c->keep_alive;
+    bool head = c->head_len > 0 && c->req.method == HTTP_HEAD;
+
+    if (status >= 400)
+        log_info("conn %" PRIu64 ": %d %s", c->id, status,
+                 detail ? detail : http_status_reason(status));
+    size_t n = http_format_error(out, sizeof(out), status, detail,
+                                 http_date_now(&c->srv->date), close, head,
+                                 extra);
+    write_copy(c, out, n);
+    if (c->closing)
+        return;
+    if (close) {
+        linger(c);
+        return;
+    }
+    c->resp_done = true;
+    request_done(c);
+}
+
+/* An answer that does not run a script: keep-alive only if no body is
+ * announced (kickd does not read bodies it has no use for). */
+static void
+respond_early(struct conn *c, int status, const char *detail,
+              const char *extra)
+{
+    bool no_body = c->req.content_length <= 0 && !c->req.chunked;
+
+    respond(c, status, detail, extra, no_body);
+}
+
+static void
+timer_cb(uv_timer_t *t)
+{
+    struct conn *c = t->data;
+    enum conn_timer kind = c->timer_kind;
+
+    c->timer_kind = T_NONE;
+    switch (kind) {
+    case T_HEADER:
+        if (c->len == 0) {
+            conn_close(c);
+            break;
+        }
+        c->keep_alive = false;
+        respond(c, 408, "request head not received in time", NULL, false);
+        break;
+    case T_BODY:
+        c->keep_alive = false;
+        if (c->head_sent) {
+            conn_close(c);
+            break;
+        }
+        if (c->cgi) {
+            cgi_detach(c->cgi, true);
+            c->cgi = NULL;
+        }
+        respond(c, 408, "request body not received in time", NULL, false);
+        break;
+    case T_IDLE:
+    case T_LINGER:
+        conn_close(c);
+        break;
+    case T_NONE:
+        break;
+    }
+}
+
+static void
+alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+{
+    struct conn *c = h->data;
+
+    (void)suggested;
+    if (c->state == C_LINGER) {
+        buf->base = c->buf;
+        buf->len = sizeof(c->buf);
+        return;
+    }
+    buf->base = c->buf + c->len;
+    buf->len = sizeof(c->buf) - c->len;
+}
+
+static void
+read_stop(struct conn *c)
+{
+    if (c->reading) {
+        uv_read_stop((uv_stream_t *)&c->tcp);
+        c->reading = false;
+    }
+}
+
+static void
+read_cb(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
+{
+    struct conn *c = stream->data;
+
+    (void)buf;
+    if (c->closing)
+        return;
+    if (nread < 0) {
+        /* The client is gone (or half-closed). While a script answers, a
+         * failing write will tell; otherwise there is nothing to finish. */
+        if (c->state == C_RESPONSE && nread == UV_EOF) {
+            read_stop(c);
+            c->keep_alive = false;
+            return;
+        }
+        conn_close(c);
+        return;
+    }
+    if (c->state == C_LINGER)
+        return;
+    c->len += (size_t)nread;
+    if (c->state == C_BODY)
+        uv_timer_again(&c->timer); /* body_timeout is between reads */
+    process(c);
+}
+
+static void
+read_start(struct conn *c)
+{
+    uv_read_start((uv_stream_t *)&c->tcp, alloc_cb, read_cb);
+}
+
+/* Reading goes on unless the buffer is full (a pipelined request waits
+ * behind the current one) or the script's stdin is. */
+static void
+read_update(struct conn *c)
+{
+    bool want = !c->closing && c->len < sizeof(c->buf) && !c->stdin_full;
+
+    if (want && !c->reading) {
+        c->reading = true;
+        read_start(c);
+    } else if (!want) {
+        read_stop(c);
+    }
+}
+
+static void
+cgi_head_cb(struct cgi *g, const struct cgi_response *r)
+{
+    struct conn *c = cgi_data(g);
+    const struct http_request *req = &c->req;
+    int status = r->status;
+    bool has_server = false;
+
+    c->resp_no_body = req->method == HTTP_HEAD || status < 200 ||
+                      status == 204 || status == 304;
+    c->resp_left = r->content_length;
+    c->resp_chunked = false;
+    if (r->content_length < 0 && !(status < 200 || status == 204 ||
+                                   status == 304)) {
+        if (req->minor_version >= 1)
+            c->resp_chunked = true;
+        else
+            c->keep_alive = false; /* HTTP/1.0: the close ends the body */
+    }
+    /* A script that answers before its body is read: the rest of the body
+     * cannot be told apart from the next request without reading it all. */
+    if (c->state == C_BODY)
+        c->keep_alive = false;
+
+    size_t cap = 512 + CGI_MAX_HEADER_BYTES + r->header_count * 4;
+    char *out = malloc(cap);
+    if (out == NULL) {
+        conn_close(c);
+        return;
+    }
+    size_t n = (size_t)snprintf(out, cap, "HTTP/1.1 %d ", status);
+    if (r->reason) {
+        memcpy(out + n, r->reason, r->reason_len);
+        n += r->reason_len;
+    } else {
+        n += (size_t)snprintf(out + n, cap - n, "%s",
+                              http_status_reason(status));
+    }
+    n += (size_t)snprintf(out + n, cap - n, "\r\nDate: %s\r\n",
+                          http_date_now(&c->srv->date));
+    for (size_t i = 0; i < r->header_count; i++) {
+        const struct http_header *h = &r->headers[i];
+        /* Framing and connection fields are kickd's to set. */
+        if ((h->name_len == 17 &&
+             strncasecmp(h->name, "transfer-encoding", 17) == 0) ||
+            (h->name_len == 10 && strncasecmp(h->name, "connection", 10) == 0) ||
+            (h->name_len == 10 && strncasecmp(h->name, "keep-alive", 10) == 0) ||
+            (h->name_len == 4 && strncasecmp(h->name, "date", 4) == 0))
+            continue;
+        if (h->name_len == 6 && strncasecmp(h->name, "server", 6) == 0)
+            has_server = true;
+        memcpy(out + n, h->name, h->name_len);
+        n += h->name_len;
+        memcpy(out + n, ": ", 2);
+        n += 2;
+        memcpy(out + n, h->value, h->value_len);
+        n += h->value_len;
+        memcpy(out + n, "\r\n", 2);
+        n += 2;
+    }
+    if (!has_server)
+        n += (size_t)snprintf(out + n, cap - n,
+                              "Server: kickd/" KICK_VERSION "\r\n");
+    if (c->resp_chunked)
+        n += (size_t)snprintf(out + n, cap - n,
+                              "Transfer-Encoding: chunked\r\n");
+    if (c->draining)
+        c->keep_alive = false;
+    if (!c->keep_alive)
+        n += (size_t)snprintf(out + n, cap - n, "Connection: close\r\n");
+    else if (req->minor_version == 0)
+        n += (size_t)snprintf(out + n, cap - n, "Connection: keep-alive\r\n");
+    memcpy(out + n, "\r\n", 2);
+    n += 2;
+    c->head_sent = true;
+    conn_write(c, out, out, n, false);
+}
+
+static void
+cgi_body_cb(struct cgi *g, char *buf, size_t len)
+{
+    struct conn *c = cgi_data(g);
+
+    if (c->resp_no_body || c->resp_left == 0) {
+        free(buf);
+        return;
+    }
+    if (c->resp_left > 0 && (int64_t)len > c->resp_left) {
+        log_warn("conn %" PRIu64 ": script %d wrote more than its "
+                 "Content-Length; the rest is dropped",
+                 c->id, cgi_pid(g));
+        len = (size_t)c->resp_left;
+    }
+    if (c->resp_left > 0)
+        c->resp_left -= (int64_t)len;
+    conn_write(c, buf, buf, len, c->resp_chunked);
+    if (!c->closing && c->write_queued >= CONN_MAX_WRITE_QUEUE)
+        cgi_pause(g);
+}
+
+static void
+cgi_end_cb(struct cgi *g, const char *error)
+{
+    struct conn *c = cgi_data(g);
+
+    cgi_detach(g, error != NULL);
+    c->cgi = NULL;
+    if (!c->head_sent) {
+        bool keep = c->state == C_RESPONSE;
+        respond(c, 502, error ? error : "no response from script", NULL,
+                keep);
+        if (!c->closing && c->state != C_LINGER)
+            process(c);
+        return;
+    }
+    if (error || c->resp_left > 0) {
+        /* A cut-short body: closing without the last chunk tells the
+         * client the response is incomplete. */
+        conn_close(c);
+        return;
+    }
+    if (c->resp_chunked && !c->resp_no_body)
+        conn_write(c, NULL, "0\r\n\r\n", 5, false);
+    if (c->closing)
+        return;
+    c->resp_done = true;
+    if (c->state == C_BODY || !c->keep_alive) {
+        linger(c);
+        return;
+    }
+    request_done(c);
+    process(c);
+}
+
+static void
+cgi_stdin_drain_cb(struct cgi *g)
+{
+    struct conn *c = cgi_data(g);
+
+    c->stdin_full = false;
+    process(c);
+}
+
+static const struct cgi_hooks conn_cgi_hooks = {
+    .head_cb = cgi_head_cb,
+    .body_cb = cgi_body_cb,
+    .end_cb = cgi_end_cb,
+    .stdin_drain_cb = cgi_stdin_drain_cb,
+};
+
+/* Starts the route's script; content_length is -1 without a body. */
+static int
+run_start(struct conn *c, int64_t content_length)
+{
+    struct srv *s = c->srv;
+    char run_id[32];
+    size_t script_len = strlen(c->route->path);
+    int err = 0;
+
+    snprintf(run_id, sizeof(run_id), "a%" PRIu64, ++s->next_run_id);
+    struct cgi_request cr = {
+        .route = c->route,
+        .req = &c->req,
+        .script_name = c->route->path,
+        .path_info = c->path + script_len,
+        .remote_addr = c->remote_addr,
+        .remote_port = c->remote_port,
+        .server_addr = c->local_addr,
+        .server_port = c->local_port,
+        .content_length = content_length,
+        .run_id = run_id,
+        .attempt = 1,
+        .control = NULL,
+        .hide_authorization = s->cfg->token != NULL,
+        .path_env = s->path_env,
+        .kill_grace = s->cfg->kill_grace,
+    };
+    /* A route ending in '/' keeps its slash in SCRIPT_NAME. */
+    if (script_len > 0 && c->route->path[script_len - 1] == '/')
+        cr.path_info = c->path + script_len - 1;
+    c->cgi = cgi_start(s->loop, &cr, &conn_cgi_hooks, c, &err);
+    if (c->cgi == NULL) {
+        log_error("conn %" PRIu64 ": %s: cannot start %s: %s", c->id,
+                  c->route->path, c->route->argv[0], uv_strerror(err));
+        return err;
+    }
+    return 0;
+}
+
+/* Whether the request carries kickd's token (RFC 6750 bearer). */
+static bool
+token_ok(struct conn *c)
+{
+    const char *token = c->srv->cfg->token;
+    const struct http_header *h;
+
+    if (token == NULL)
+        return true;
+    h = http_find_header(&c->req, "authorization");
+    size_t n = strlen(token);
+    return h && h->value_len == n + 7 &&
+           strncasecmp(h->value, "Bearer ", 7) == 0 &&
+           memcmp(h->value + 7, token, n) == 0;
+}
+
+/* Routes a parsed head: kickd's own endpoints, a 4xx, or a script. */
+static void
+dispatch(struct conn *c)
+{
+    const struct http_request *req = &c->req;
+    struct srv *s = c->srv;
+    size_t script_len;
+
+    c->keep_alive = req->keep_alive && !c->draining;
+    c->path = malloc(req->path_len + 1);
+    if (c->path == NULL) {
+        respond_early(c, 503, "out of memory", NULL);
+        return;
+    }
+    if (route_path_decode(req->path, req->path_len, c->path,
+                          req->path_len + 1) < 0) {
+        respond_early(c, 400, "bad percent-encoding in path", NULL);
+        return;
+    }
+    if (!token_ok(c)) {
+        respond_early(c, 401, "missing or wrong token",
+                      "WWW-Authenticate: Bearer\r\n");
+        return;
+    }
+    if (strcmp(c->path, "/healthz") == 0) {
+        if (req->method != HTTP_GET && req->method != HTTP_HEAD) {
+            respond_early(c, 405, "GET or HEAD only", "Allow: GET, HEAD\r\n");
+            return;
+        }
+        char out[512];
+        int n = snprintf(out, sizeof(out),
+                         "HTTP/1.1 200 OK\r\nServer: kickd/" KICK_VERSION
+                         "\r\nDate: %s\r\nContent-Type: text/plain\r\n"
+                         "Content-Length: 3\r\n%s\r\n%s",
+                         http_date_now(&s->date),
+                         c->keep_alive ? "" : "Connection: close\r\n",
+                         req->method == HTTP_HEAD ? "" : "ok\n");
+        bool keep = c->keep_alive && req->content_length <= 0 &&
+                    !req->chunked;
+        write_copy(c, out, (size_t)n);
+        if (c->closing)
+            return;
+        if (!keep) {
+            linger(c);
+            return;
+        }
+        c->resp_done = true;
+        request_done(c);
+        return;
+    }
+    c->routes = route_table_ref(s->routes);
+    c->route = route_find(c->routes, c->path, strlen(c->path), &script_len);
+    if (c->route == NULL) {
+        respond_early(c, 404, "no such route", NULL);
+        return;
+    }
+    if (req->method == HTTP_TRACE || req->method == HTTP_CONNECT) {
+        respond_early(c, 405, "not allowed on a script",
+                      "Allow: GET, HEAD, POST, PUT, PATCH, DELETE, "
+                      "OPTIONS\r\n");
+        return;
+    }
+    /* RFC 9110 section 15.5.12: a body-carrying method needs a length. */
+    if ((req->method == HTTP_POST || req->method == HTTP_PUT ||
+         req->method == HTTP_PATCH) &&
+        req->content_length < 0 && !req->chunked) {
+        respond_early(c, 411, "Content-Length or chunked body required",
+                      NULL);
+        return;
+    }
+    if (req->content_length > s->cfg->max_body) {
+        c->keep_alive = false;
+        respond(c, 413, "body larger than max_body", NULL, false);
+        return;
+    }
+    bool has_body = req->content_length > 0 || req->chunked;
+    if (has_body && req->expect_continue && req->minor_version >= 1)
+        conn_write(c, NULL, "HTTP/1.1 100 Continue\r\n\r\n", 25, false);
+    if (c->closing)
+        return;
+    if (req->chunked) {
+        /* CGI needs CONTENT_LENGTH (RFC 3875 section 4.1.2): the body is
+         * gathered first, then the script starts. */
+        http_chunked_init(&c->ch);
+        c->chunked = true;
+        c->state = C_BODY;
+        timer_set(c, T_BODY);
+        return;
+    }
+    if (run_start(c, req->content_length) < 0) {
+        respond_early(c, 502, "script could not start", NULL);
+        return;
+    }
+    if (req->content_length > 0) {
+        c->body_left = req->content_length;
+        c->state = C_BODY;
+        timer_set(c, T_BODY);
+    } else {
+        cgi_close_stdin(c->cgi);
+        c->state = C_RESPONSE;
+        timer_set(c, T_NONE);
+    }
+}
+
+static void
+drop_bytes(struct conn *c, size_t at, size_t n)
+{
+    memmove(c->buf + at, c->buf + at + n, c->len - at - n);
+    c->len -= n;
+}
+
+/* Moves body bytes from the buffer to the script (or to c->body for a
+ * chunked body). */
+static void
+body_read(struct conn *c)
+{
+    size_t avail = c->len - c->head_len;
+
+    if (!c->chunked) {
+        size_t n = avail < (uint64_t)c->body_left ? avail
+                                                   : (size_t)c->body_left;
+        if (c->cgi && n > 0)
+            cgi_write_stdin(c->cgi, c->buf + c->head_len, n);
+        drop_bytes(c, c->head_len, n);
+        c->body_left -= (int64_t)n;
+        if (c->body_left > 0) {
+            if (c->cgi && cgi_stdin_queued(c->cgi) >= CGI_MAX_STDIN_QUEUE)
+                c->stdin_full = true;
+            return;
+        }
+    } else {
+        while (!c->ch.done) {
+            const char *data;
+            size_t dlen;
+            ssize_t r = http_chunked_parse(&c->ch, c->buf + c->head_len,
+                                           c->len - c->head_len,
+                                           (uint64_t)c->srv->cfg->max_body,
+                                           &data, &dlen);
+            if (r == HTTP_BAD) {
+                c->keep_alive = false;
+                respond(c, c->ch.error_status, c->ch.error_reason, NULL,
+                        false);
+                return;
+            }
+            if (dlen > 0) {
+                if (c->body_len + dlen > c->body_cap) {
+                    size_t cap = c->body_cap ? c->body_cap : 16384;
+                    while (cap < c->body_len + dlen)
+                        cap *= 2;
+                    char *b = realloc(c->body, cap);
+                    if (b == NULL) {
+                        c->keep_alive = false;
+                        respond(c, 503, "out of memory", NULL, false);
+                        return;
+                    }
+                    c->body = b;
+                    c->body_cap = cap;
+                }
+                memcpy(c->body + c->body_len, data, dlen);
+                c->body_len += dlen;
+            }
+            drop_bytes(c, c->head_len, (size_t)r);
+            if (r == 0)
+                break;
+        }
+        if (!c->ch.done)
+            return;
+        if (run_start(c, (int64_t)c->body_len) < 0) {
+            c->keep_alive = false;
+            respond(c, 502, "script could not start", NULL, true);
+            return;
+        }
+        cgi_write_stdin(c->cgi, c->body, c->body_len);
+        free(c->body);
+        c->body = NULL;
+        c->body_len = c->body_cap = 0;
+    }
+    /* The whole body is read. */
+    if (c->cgi)
+        cgi_close_stdin(c->cgi);
+    c->state = C_RESPONSE;
+    timer_set(c, T_NONE);
+    if (c->resp_done) {
+        /* The script had already answered in full. */
+        linger(c);
+    }
+}
+
+/* Forgets the finished request and makes its pipelined successor, if any,
+ * the start of the buffer. */
+static void
+request_done(struct conn *c)
+{
+    drop_bytes(c, 0, c->head_len);
+    c->head_len = 0;
+    free(c->path);
+    c->path = NULL;
+    route_table_unref(c->routes);
+    c->routes = NULL;
+    c->route = NULL;
+    c->chunked = false;
+    c->body_left = 0;
+    c->head_sent = c->resp_done = c->resp_chunked = c->resp_no_body = false;
+    c->resp_left = -1;
+    c->state = C_HEAD;
+    if (c->draining && c->len == 0) {
+        linger(c);
+        return;
+    }
+    timer_set(c, c->len > 0 ? T_HEADER : T_IDLE);
+}
+
+/* Advances the state machine over the bytes in the buffer. */
+static void
+process(struct conn *c)
+{
+    while (!c->closing) {
+        if (c->state == C_HEAD) {
+            if (c->len == 0)
+                break;
+            if (c->timer_kind != T_HEADER)
+                timer_set(c, T_HEADER);
+            ssize_t n = http_parse_request(c->buf, c->len, &c->req);
+            if (n == HTTP_INCOMPLETE)
+                break;
+            if (n == HTTP_BAD) {
+                c->keep_alive = false;
+                respond(c, c->req.error_status, c->req.error_reason, NULL,
+                        false);
+                break;
+            }
+            c->head_len = (size_t)n;
+            dispatch(c);
+        } else if (c->state == C_BODY) {
+            size_t before = c->len;
+            body_read(c);
+            if (c->state == C_BODY && (c->len == before || c->stdin_full))
+                break;
+        } else {
+            break;
+        }
+    }
+    if (!c->closing && c->state != C_LINGER)
+        read_update(c);
+}
+
+void
+conn_accept(struct srv *s, uv_stream_t *listener)
+{
+    struct conn *c = calloc(1, sizeof(*c));
+    struct sockaddr_storage ss;
+    int len;
+
+    if (c == NULL) {
+        log_error("accept: out of memory");
+        return;
+    }
+    uv_tcp_init(s->loop, &c->tcp);
+    c->tcp.data = c;
+    c->handles = 1;
+    if (uv_accept(listener, (uv_stream_t *)&c->tcp) < 0) {
+        uv_close((uv_handle_t *)&c->tcp, handle_close_cb);
+        return;
+    }
+    uv_timer_init(s->loop, &c->timer);
+    c->timer.data = c;
+    c->handles = 2;
+    c->srv = s;
+    c->id = ++s->next_conn_id;
+    c->resp_left = -1;
+    c->next = s->conns;
+    if (s->conns)
+        s->conns->prev = c;
+    s->conns = c;
+    s->conn_count++;
+    if (s->conn_count > (size_t)s->cfg->max_connections || s->stopping) {
+        log_warn("conn %" PRIu64 ": over max_connections (%d), closed",
+                 c->id, s->cfg->max_connections);
+        conn_close(c);
+        return;
+    }
+    uv_tcp_nodelay(&c->tcp, 1);
+    len = sizeof(ss);
+    if (uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&ss, &len) == 0) {
+        if (ss.ss_family == AF_INET6) {
+            struct sockaddr_in6 *a = (struct sockaddr_in6 *)&ss;
+            uv_ip6_name(a, c->remote_addr, sizeof(c->remote_addr));
+            c->remote_port = ntohs(a->sin6_port);
+        } else {
+            struct sockaddr_in *a = (struct sockaddr_in *)&ss;
+            uv_ip4_name(a, c->remote_addr, sizeof(c->remote_addr));
+            c->remote_port = ntohs(a->sin_port);
+        }
+    }
+    len = sizeof(ss);
+    if (uv_tcp_getsockname(&c->tcp, (struct sockaddr *)&ss, &len) == 0) {
+        if (ss.ss_family == AF_INET6) {
+            struct sockaddr_in6 *a = (struct sockaddr_in6 *)&ss;
+            uv_ip6_name(a, c->local_addr, sizeof(c->local_addr));
+            c->local_port = ntohs(a->sin6_port);
+        } else {
+            struct sockaddr_in *a = (struct sockaddr_in *)&ss;
+            uv_ip4_name(a, c->local_addr, sizeof(c->local_addr));
+            c->local_port = ntohs(a->sin_port);
+        }
+    }
+    c->state = C_HEAD;
+    timer_set(c, T_HEADER);
+    read_update(c);
+}
+
+void
+conn_drain_all(struct srv *s)
+{
+    struct conn *c = s->conns, *next;
+
+    for (; c; c = next) {
+        next = c->next;
+        c->draining = true;
+        if (c->state == C_HEAD && c->len == 0)
+            conn_close(c);
+    }
+}
+
+void
+conn_close_all(struct srv *s)
+{
+    while (s->conns)
+        conn_close(s->conns);
+}

@@ -1,0 +1,28 @@
+/* SPDX-License-Identifier: MIT */
+/* One client connection: reads requests (keep-alive and pipelined), checks
+ * them, runs the route's script attached to the connection and streams its
+ * response back. */
+#ifndef KICKD_CONN_H
+#define KICKD_CONN_H
+
+#include <stdbool.h>
+#include <uv.h>
+
+struct srv;
+struct conn;
+
+/* Accepts one connection from the listener. Over the connection limit,
+ * or on any error, the connection is closed at once. */
+void
+conn_accept(struct srv *s, uv_stream_t *listener);
+
+/* Part of a stop: idle connections close now, busy ones after their
+ * current response. */
+void
+conn_drain_all(struct srv *s);
+
+/* Closes every connection now; running scripts are ended. */
+void
+conn_close_all(struct srv *s);
+
+#endif

@@ -1,0 +1,50 @@
+/* SPDX-License-Identifier: MIT */
+/* Formatting of kickd's own responses: the Date value and error answers. */
+#include <stdio.h>
+#include <string.h>
+
+#include "http_parse.h"
+#include "http_response.h"
+
+const char *
+http_date_now(struct http_date *d)
+{
+    time_t now = time(NULL);
+    struct tm tm;
+
+    if (now != d->when) {
+        d->when = now;
+        gmtime_r(&now, &tm);
+        strftime(d->text, sizeof(d->text), "%a, %d %b %Y %H:%M:%S GMT", &tm);
+    }
+    return d->text;
+}
+
+size_t
+http_format_error(char *out, size_t cap, int status, const char *detail,
+                  const char *date, bool close, bool head, const char *extra)
+{
+    char body[256];
+    const char *reason = http_status_reason(status);
+    int blen = snprintf(body, sizeof(body), "%d %s%s%s\n", status, reason,
+                        detail ? ": " : "", detail ? detail : "");
+    if (blen < 0 || blen >= (int)sizeof(body))
+        blen = (int)sizeof(body) - 1;
+    int n = snprintf(out, cap,
+                     "HTTP/1.1 %d %s\r\n"
+                     "Server: kickd/" KICK_VERSION "\r\n"
+                     "Date: %s\r\n"
+                     "Content-Type: text/plain; charset=utf-8\r\n"
+                     "Content-Length: %d\r\n"
+                     "%s%s\r\n",
+                     status, reason, date, blen,
+                     close ? "Connection: close\r\n" : "",
+                     extra ? extra : "");
+    if (n < 0 || (size_t)n >= cap)
+        return 0;
+    if (!head && (size_t)n + blen < cap) {
+        memcpy(out + n, body, blen);
+        n += blen;
+    }
+    return (size_t)n;
+}

@@ -1,0 +1,30 @@
+/* SPDX-License-Identifier: MIT */
+/* Formatting of kickd's own responses: the Date value and error answers. */
+#ifndef KICKD_HTTP_RESPONSE_H
+#define KICKD_HTTP_RESPONSE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <time.h>
+
+/* An IMF-fixdate (RFC 9110 section 5.6.7) of now, recomputed at most once
+ * a second into the caller's cache. */
+struct http_date {
+    time_t when;
+    char text[40];
+};
+
+const char *
+http_date_now(struct http_date *d);
+
+/* Formats a complete response with a text/plain body "STATUS Reason:
+ * detail\n" into out (size cap): without the body for HEAD, with
+ * "Connection: close" when close is set, and with extra (already
+ * CRLF-terminated header lines, or NULL). Returns its length, truncating
+ * the detail if needed. */
+size_t
+http_format_error(char *out, size_t cap, int status, const char *detail,
+                  const char *date, bool close, bool head,
+                  const char *extra);
+
+#endif

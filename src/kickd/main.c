@@ -1,0 +1,131 @@
+/* SPDX-License-Identifier: MIT */
+/* kickd's entry point: the command line, the configuration, and the
+ * server's run. Exit status: 0 after a clean stop, 1 if the server could
+ * not start (e.g. the address is in use), 2 for a usage or config error. */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "srv.h"
+
+static void
+usage(FILE *f)
+{
+    fprintf(f,
+            "usage: kickd [-c FILE] [--scripts DIR] [--listen ADDR] "
+            "[--db PATH]\n"
+            "  -c, --config FILE  read settings and routes from an INI file\n"
+            "  -s, --scripts DIR  serve every executable in DIR as /NAME and"
+            " every\n"
+            "                     NAME.php as /NAME.php (run by php-cgi)\n"
+            "  -l, --listen ADDR  HOST:PORT or [IPV6]:PORT "
+            "(default 127.0.0.1:8080)\n"
+            "  -d, --db PATH      the job store (default ./kick.db)\n"
+            "  -h, --help         this help\n"
+            "  -V, --version      the version\n"
+            "Signals: SIGHUP reloads the routes; SIGTERM and SIGINT stop.\n");
+}
+
+static int
+set_str(char **dst, const char *v)
+{
+    char *copy = strdup(v);
+
+    if (copy == NULL)
+        return -1;
+    free(*dst);
+    *dst = copy;
+    return 0;
+}
+
+int
+main(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"config", required_argument, NULL, 'c'},
+        {"scripts", required_argument, NULL, 's'},
+        {"listen", required_argument, NULL, 'l'},
+        {"db", required_argument, NULL, 'd'},
+        {"help", no_argument, NULL, 'h'},
+        {"version", no_argument, NULL, 'V'},
+        {NULL, 0, NULL, 0},
+    };
+    const char *cfg_path = NULL, *scripts = NULL, *listen = NULL, *db = NULL;
+    char err[512];
+    int o;
+
+    while ((o = getopt_long(argc, argv, "c:s:l:d:hV", opts, NULL)) != -1) {
+        switch (o) {
+        case 'c':
+            cfg_path = optarg;
+            break;
+        case 's':
+            scripts = optarg;
+            break;
+        case 'l':
+            listen = optarg;
+            break;
+        case 'd':
+            db = optarg;
+            break;
+        case 'h':
+            usage(stdout);
+            return 0;
+        case 'V':
+            printf("kickd " KICK_VERSION "\n");
+            return 0;
+        default:
+            usage(stderr);
+            return 2;
+        }
+    }
+    if (optind < argc) {
+        fprintf(stderr, "kickd: unexpected argument '%s'\n", argv[optind]);
+        usage(stderr);
+        return 2;
+    }
+    if (cfg_path == NULL && scripts == NULL) {
+        fprintf(stderr, "kickd: no routes: give -c FILE or --scripts DIR\n");
+        usage(stderr);
+        return 2;
+    }
+    struct route_table *routes = srv_load_routes(cfg_path, scripts, err,
+                                                 sizeof(err));
+    if (routes == NULL) {
+        fprintf(stderr, "kickd: %s\n", err);
+        return 2;
+    }
+    struct cfg *cfg = routes->cfg;
+    char host[64];
+    int port;
+    if (listen && cfg_parse_listen(listen, host, sizeof(host), &port) < 0) {
+        fprintf(stderr, "kickd: --listen: bad address '%s'\n", listen);
+        route_table_unref(routes);
+        return 2;
+    }
+    if ((listen && set_str(&cfg->listen, listen) < 0) ||
+        (db && set_str(&cfg->db, db) < 0)) {
+        fprintf(stderr, "kickd: out of memory\n");
+        route_table_unref(routes);
+        return 1;
+    }
+
+    /* The start-up table stays referenced: its cfg holds the server
+     * settings, which a reload does not change. */
+    struct srv s;
+    memset(&s, 0, sizeof(s));
+    s.cfg_path = cfg_path;
+    s.scripts_dir = scripts;
+    route_table_ref(routes);
+    if (srv_init(&s, uv_default_loop(), cfg, routes) < 0) {
+        route_table_unref(routes);
+        route_table_unref(routes);
+        return 1;
+    }
+    int r = srv_run(&s);
+    route_table_unref(routes);
+    uv_loop_close(uv_default_loop());
+    return r == 0 ? 0 : 1;
+}

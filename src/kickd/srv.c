@@ -1,0 +1,201 @@
+/* SPDX-License-Identifier: MIT */
+/* The server: the event loop, the listener, and the signals that reload
+ * the routes (SIGHUP) and stop kickd (SIGTERM, SIGINT). */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "conn.h"
+#include "limits.h"
+#include "log.h"
+#include "srv.h"
+
+static void
+listen_cb(uv_stream_t *listener, int status)
+{
+    struct srv *s = listener->data;
+
+    if (status < 0) {
+        log_warn("accept: %s", uv_strerror(status));
+        return;
+    }
+    conn_accept(s, listener);
+}
+
+struct route_table *
+srv_load_routes(const char *cfg_path, const char *scripts_dir, char *err,
+                size_t errlen)
+{
+    struct cfg *cfg = cfg_new();
+    struct route_table *t;
+
+    if (cfg == NULL) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    if (cfg_path && cfg_load_file(cfg, cfg_path, err, errlen) < 0)
+        goto fail;
+    if (scripts_dir) {
+        free(cfg->scripts);
+        cfg->scripts = strdup(scripts_dir);
+        if (cfg->scripts == NULL) {
+            snprintf(err, errlen, "out of memory");
+            goto fail;
+        }
+    }
+    if (cfg->scripts &&
+        cfg_load_scripts(cfg, cfg->scripts, err, errlen) < 0)
+        goto fail;
+    t = route_table_new(cfg);
+    if (t == NULL) {
+        snprintf(err, errlen, "out of memory");
+        goto fail;
+    }
+    return t;
+fail:
+    cfg_free(cfg);
+    return NULL;
+}
+
+static void
+reload(struct srv *s)
+{
+    char err[512];
+    struct route_table *t = srv_load_routes(s->cfg_path, s->scripts_dir, err,
+                                            sizeof(err));
+
+    if (t == NULL) {
+        log_error("reload failed, the routes stay as they were: %s", err);
+        return;
+    }
+    /* Requests in flight hold a reference to the table they started
+     * with; new requests see the new one. */
+    route_table_unref(s->routes);
+    s->routes = t;
+    log_info("reloaded: %zu routes", t->cfg->route_count);
+}
+
+static void
+stop_timer_cb(uv_timer_t *t)
+{
+    struct srv *s = t->data;
+
+    if (s->conn_count > 0)
+        log_warn("stop: ending %zu connections still busy", s->conn_count);
+    conn_close_all(s);
+}
+
+static void
+stop(struct srv *s)
+{
+    if (s->stopping) {
+        log_info("second stop signal: ending everything now");
+        conn_close_all(s);
+        return;
+    }
+    s->stopping = true;
+    log_info("stopping: %zu connections open", s->conn_count);
+    uv_close((uv_handle_t *)&s->listener, NULL);
+    uv_close((uv_handle_t *)&s->sig_hup, NULL);
+    /* The loop ends when the last connection and script are gone; these
+     * handles do not hold it open. */
+    uv_unref((uv_handle_t *)&s->sig_term);
+    uv_unref((uv_handle_t *)&s->sig_int);
+    uv_timer_start(&s->stop_timer, stop_timer_cb,
+                   (uint64_t)s->cfg->stop_grace, 0);
+    uv_unref((uv_handle_t *)&s->stop_timer);
+    conn_drain_all(s);
+}
+
+static void
+signal_cb(uv_signal_t *h, int signum)
+{
+    struct srv *s = h->data;
+
+    if (signum == SIGHUP)
+        reload(s);
+    else
+        stop(s);
+}
+
+int
+srv_init(struct srv *s, uv_loop_t *loop, struct cfg *cfg,
+         struct route_table *routes)
+{
+    struct sockaddr_storage addr;
+    unsigned flags = 0;
+    int r;
+
+    s->loop = loop;
+    s->cfg = cfg;
+    s->routes = routes;
+    const char *path = getenv("PATH");
+    snprintf(s->path_env, sizeof(s->path_env), "%s",
+             path && *path ? path : "/usr/local/bin:/usr/bin:/bin");
+
+    if (cfg_parse_listen(cfg->listen, s->listen_host, sizeof(s->listen_host),
+                         &s->listen_port) < 0) {
+        log_error("listen: bad address '%s'", cfg->listen);
+        return UV_EINVAL;
+    }
+    if (strchr(s->listen_host, ':')) {
+        r = uv_ip6_addr(s->listen_host, s->listen_port,
+                        (struct sockaddr_in6 *)&addr);
+        flags = UV_TCP_IPV6ONLY;
+    } else {
+        r = uv_ip4_addr(s->listen_host, s->listen_port,
+                        (struct sockaddr_in *)&addr);
+    }
+    if (r < 0) {
+        log_error("listen: bad address '%s'", cfg->listen);
+        return r;
+    }
+    uv_tcp_init(loop, &s->listener);
+    s->listener.data = s;
+    r = uv_tcp_bind(&s->listener, (struct sockaddr *)&addr, flags);
+    if (r == 0)
+        r = uv_listen((uv_stream_t *)&s->listener, 1024, listen_cb);
+    if (r < 0) {
+        log_error("listen on %s: %s", cfg->listen, uv_strerror(r));
+        uv_close((uv_handle_t *)&s->listener, NULL);
+        uv_run(loop, UV_RUN_NOWAIT);
+        return r;
+    }
+    /* A write to a closed socket or pipe is an error value, not death. */
+    signal(SIGPIPE, SIG_IGN);
+    uv_signal_init(loop, &s->sig_hup);
+    uv_signal_init(loop, &s->sig_term);
+    uv_signal_init(loop, &s->sig_int);
+    uv_timer_init(loop, &s->stop_timer);
+    s->sig_hup.data = s->sig_term.data = s->sig_int.data = s;
+    s->stop_timer.data = s;
+    uv_signal_start(&s->sig_hup, signal_cb, SIGHUP);
+    uv_signal_start(&s->sig_term, signal_cb, SIGTERM);
+    uv_signal_start(&s->sig_int, signal_cb, SIGINT);
+    log_info("listening on %s with %zu routes", cfg->listen,
+             routes->cfg->route_count);
+    return 0;
+}
+
+static void
+close_walk_cb(uv_handle_t *h, void *arg)
+{
+    (void)arg;
+    if (!uv_is_closing(h))
+        uv_close(h, NULL);
+}
+
+int
+srv_run(struct srv *s)
+{
+    uv_run(s->loop, UV_RUN_DEFAULT);
+    /* Only unreferenced handles are left: close them and let their close
+     * callbacks run. */
+    uv_walk(s->loop, close_walk_cb, NULL);
+    uv_run(s->loop, UV_RUN_DEFAULT);
+    route_table_unref(s->routes);
+    s->routes = NULL;
+    log_info("stopped");
+    return 0;
+}

@@ -1,0 +1,52 @@
+/* SPDX-License-Identifier: MIT */
+/* The server: the event loop, the listener, signals (SIGHUP reloads the
+ * routes, SIGTERM and SIGINT stop) and the state every connection shares. */
+#ifndef KICKD_SRV_H
+#define KICKD_SRV_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <uv.h>
+
+#include "cfg.h"
+#include "http_response.h"
+#include "route.h"
+
+struct conn;
+
+struct srv {
+    uv_loop_t *loop;
+    struct cfg *cfg;             /* server settings of the start-up config */
+    struct route_table *routes;  /* the current routes; swapped on SIGHUP */
+    const char *cfg_path;        /* -c FILE, or NULL */
+    const char *scripts_dir;     /* --scripts DIR, or NULL */
+    uv_tcp_t listener;
+    char listen_host[64];
+    int listen_port;
+    uv_signal_t sig_hup, sig_term, sig_int;
+    uv_timer_t stop_timer;
+    struct conn *conns; /* every open connection, a doubly linked list */
+    size_t conn_count;
+    bool stopping;
+    uint64_t next_conn_id;
+    uint64_t next_run_id;
+    struct http_date date;
+    char path_env[1024]; /* PATH given to scripts */
+};
+
+/* Sets up the listener and signals on loop. Returns 0 or a negative errno
+ * (the address is logged). */
+int
+srv_init(struct srv *s, uv_loop_t *loop, struct cfg *cfg,
+         struct route_table *routes);
+
+/* Runs the loop until a stop has ended every connection and script. */
+int
+srv_run(struct srv *s);
+
+/* Builds the routes from cfg_path and scripts_dir; NULL with err set. */
+struct route_table *
+srv_load_routes(const char *cfg_path, const char *scripts_dir, char *err,
+                size_t errlen);
+
+#endif
