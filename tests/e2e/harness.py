@@ -1,0 +1,597 @@
+# SPDX-License-Identifier: MIT
+# End-to-end harness: starts the built kickd on a free loopback port in a
+# fresh temp dir, talks raw HTTP/1.1 over sockets (every read has a
+# timeout), and runs a module's test_* functions printing PASS/FAIL lines.
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import traceback
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+SCRIPTS = os.path.join(HERE, "scripts")
+KICKD = os.path.abspath(os.environ.get(
+    "KICKD", os.path.join(HERE, "..", "..", "build", "kickd")))
+SAN = os.environ.get("KICK_SAN") == "1"
+# Sanitized builds are slower; every wait scales with this.
+SLOW = 3.0 if SAN else 1.0
+READ_TIMEOUT = 5.0 * SLOW
+SAN_MARKERS = (b"ERROR: AddressSanitizer", b"runtime error:",
+               b"LeakSanitizer", b"ERROR: UndefinedBehaviorSanitizer")
+
+
+class Skip(Exception):
+    """Raised by a test that cannot run here; printed as SKIP, never PASS."""
+
+
+class Closed(Exception):
+    """The peer closed the connection before a full response arrived."""
+
+
+def free_port(family=socket.AF_INET, host="127.0.0.1"):
+    s = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        s.bind((host, 0))
+        return s.getsockname()[1]
+    finally:
+        s.close()
+
+
+def write_script(path, text, mode=0o755):
+    with open(path, "w") as f:
+        f.write(text)
+    os.chmod(path, mode)
+
+
+class Kickd:
+    """One kickd process in its own temp dir.
+
+    scripts: True copies tests/e2e/scripts into TMP/scripts and passes
+    --scripts; a string is used as the dir as is; None passes nothing.
+    config: INI text, formatted with {port}, {listen}, {tmp}, {db},
+    {scripts}, {php}; given, kickd runs with -c TMP/kickd.conf and the
+    listen address comes from the file.
+    """
+
+    def __init__(self, scripts=True, config=None, env=None, listen=None,
+                 args=()):
+        self.tmp = tempfile.mkdtemp(prefix="kick-e2e-")
+        self.db = os.path.join(self.tmp, "kick.db")
+        if scripts is True:
+            self.scripts = os.path.join(self.tmp, "scripts")
+            shutil.copytree(SCRIPTS, self.scripts)
+        else:
+            self.scripts = scripts
+        self.config = config
+        self.extra_env = env or {}
+        self.listen_host = listen or "127.0.0.1"
+        self.args = list(args)
+        self.proc = None
+        self.port = None
+        self.log_path = os.path.join(self.tmp, "kickd.stderr")
+        self.stopped = False
+        self.stop_sent = None
+
+    def __enter__(self):
+        self.start()
+        return self
+
+    def __exit__(self, et, ev, tb):
+        if et is None:
+            self.stop()
+            shutil.rmtree(self.tmp, ignore_errors=True)
+            return False
+        # The test failed: stop kickd anyway and show what it logged.
+        try:
+            self.stop(check=False)
+        except Exception:
+            pass
+        if isinstance(ev, Exception) and hasattr(ev, "add_note"):
+            extra = self.san_problems()
+            ev.add_note("kickd stderr (%s):%s%s" % (
+                self.log_path, self.stderr_tail(12),
+                ("\n    " + "; ".join(extra)) if extra else ""))
+        return False
+
+    def host_for_connect(self):
+        return self.listen_host
+
+    def _command(self, port):
+        family = socket.AF_INET6 if ":" in self.listen_host else socket.AF_INET
+        if ":" in self.listen_host:
+            listen = "[%s]:%d" % (self.listen_host, port)
+        else:
+            listen = "%s:%d" % (self.listen_host, port)
+        cmd = [KICKD]
+        if self.config is not None:
+            conf = os.path.join(self.tmp, "kickd.conf")
+            with open(conf, "w") as f:
+                f.write(self.config.format(
+                    port=port, listen=listen, tmp=self.tmp, db=self.db,
+                    scripts=self.scripts or "", php=shutil.which("php-cgi")))
+            cmd += ["-c", conf]
+        else:
+            cmd += ["--listen", listen, "--db", self.db]
+        if self.scripts:
+            cmd += ["--scripts", self.scripts]
+        return family, cmd + self.args
+
+    def start(self):
+        if not os.access(KICKD, os.X_OK):
+            raise AssertionError("kickd binary not found: %s" % KICKD)
+        env = dict(os.environ)
+        if SAN:
+            env.setdefault("ASAN_OPTIONS", "detect_leaks=1:abort_on_error=0")
+            env.setdefault("UBSAN_OPTIONS", "print_stacktrace=1")
+        env.update(self.extra_env)
+        last = ""
+        for attempt in range(5):
+            family = socket.AF_INET6 if ":" in self.listen_host \
+                else socket.AF_INET
+            port = free_port(family, self.listen_host)
+            family, cmd = self._command(port)
+            self.log = open(self.log_path, "ab")
+            self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL,
+                                         stdout=self.log, stderr=self.log,
+                                         env=env, cwd=self.tmp)
+            self.port = port
+            deadline = time.monotonic() + 5.0 * SLOW
+            while time.monotonic() < deadline:
+                if self.proc.poll() is not None:
+                    break
+                try:
+                    c = socket.create_connection((self.listen_host, port),
+                                                 timeout=1.0)
+                    c.close()
+                    return self
+                except OSError:
+                    time.sleep(0.02)
+            if self.proc.poll() is None:
+                self.proc.kill()
+                self.proc.wait()
+                raise AssertionError("kickd did not accept connections "
+                                     "within 5 s; stderr: " + self.stderr_tail())
+            last = self.stderr_text()
+            if "in use" not in last.lower():
+                raise AssertionError("kickd exited at start with status %d; "
+                                     "stderr: %s" % (self.proc.returncode,
+                                                     self.stderr_tail()))
+        raise AssertionError("kickd could not bind a port: " + last[-500:])
+
+    def stderr_text(self):
+        try:
+            with open(self.log_path, "rb") as f:
+                return f.read().decode("utf-8", "replace")
+        except OSError:
+            return ""
+
+    def stderr_tail(self, n=15):
+        lines = self.stderr_text().rstrip().splitlines()
+        return "\n    ".join([""] + lines[-n:]) if lines else "(empty)"
+
+    def zombies(self):
+        """Zombie children of kickd (pids), from /proc."""
+        out = []
+        for d in os.listdir("/proc"):
+            if not d.isdigit():
+                continue
+            try:
+                with open("/proc/%s/stat" % d) as f:
+                    st = f.read()
+            except OSError:
+                continue
+            fields = st.rsplit(")", 1)[1].split()
+            if int(fields[1]) == self.proc.pid and fields[0] == "Z":
+                out.append(int(d))
+        return out
+
+    def children(self):
+        out = []
+        for d in os.listdir("/proc"):
+            if not d.isdigit():
+                continue
+            try:
+                with open("/proc/%s/stat" % d) as f:
+                    st = f.read()
+            except OSError:
+                continue
+            fields = st.rsplit(")", 1)[1].split()
+            if int(fields[1]) == self.proc.pid:
+                out.append(int(d))
+        return out
+
+    def check_zombies(self):
+        deadline = time.monotonic() + 2.0 * SLOW
+        z = self.zombies()
+        while z and time.monotonic() < deadline:
+            time.sleep(0.05)
+            z = self.zombies()
+        if z:
+            raise AssertionError("kickd left zombie children: %s" % z)
+
+    def send_signal(self, sig):
+        if sig in (signal.SIGTERM, signal.SIGINT):
+            self.stop_sent = sig
+        self.proc.send_signal(sig)
+
+    def alive(self):
+        return self.proc.poll() is None
+
+    def stop(self, sig=signal.SIGTERM, check=True):
+        """Stops kickd with sig; fails unless it exits 0 within 10 s, left
+        no zombie, and (under KICK_SAN=1) printed no sanitizer report."""
+        if self.stopped:
+            return
+        self.stopped = True
+        problems = []
+        if self.stop_sent:
+            sig = self.stop_sent
+            check_z = False
+        else:
+            check_z = check
+        if self.proc.poll() is not None and not self.stop_sent:
+            problems.append("kickd had already exited with status %d"
+                            % self.proc.returncode)
+        else:
+            if check_z:
+                try:
+                    self.check_zombies()
+                except AssertionError as e:
+                    problems.append(str(e))
+            if not self.stop_sent:
+                self.proc.send_signal(sig)
+            try:
+                self.proc.wait(timeout=10.0)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+                problems.append("kickd did not exit within 10 s of %s"
+                                % signal.Signals(sig).name)
+            else:
+                if self.proc.returncode != 0:
+                    problems.append("kickd exited with status %d after %s"
+                                    % (self.proc.returncode,
+                                       signal.Signals(sig).name))
+        self.log.close()
+        problems += self.san_problems()
+        if problems and check:
+            raise AssertionError("; ".join(problems) + "; stderr:"
+                                 + self.stderr_tail(25))
+
+    def san_problems(self):
+        if not SAN:
+            return []
+        text = self.stderr_text().encode()
+        return ["sanitizer report: " + m.decode() for m in SAN_MARKERS
+                if m in text]
+
+    def connect(self, timeout=None):
+        return Conn(self.listen_host, self.port, timeout)
+
+    def request(self, method, target, headers=(), body=b"", version="1.1",
+                timeout=None):
+        """One request on a fresh connection; returns the Response."""
+        with self.connect(timeout) as c:
+            c.send(build(method, target, headers, body, version))
+            return c.response(head=(method == "HEAD"))
+
+    def get(self, target, headers=()):
+        return self.request("GET", target, headers)
+
+    def healthy(self, note=""):
+        """Asserts GET /healthz answers 200 "ok\\n" on a new connection."""
+        r = self.get("/healthz")
+        if r.status != 200 or r.body != b"ok\n":
+            raise AssertionError("GET /healthz failed %s: %d %r"
+                                 % (note, r.status, r.body[:100]))
+
+
+def build(method, target, headers=(), body=b"", version="1.1", host=True):
+    """Builds raw request bytes. headers: list of (name, value) or raw
+    lines. Adds Host (HTTP/1.1) and Content-Length (when body is given and
+    no framing header was) unless present."""
+    if isinstance(body, str):
+        body = body.encode()
+    lines = ["%s %s HTTP/%s" % (method, target, version)]
+    names = set()
+    for h in headers:
+        if isinstance(h, (tuple, list)):
+            names.add(h[0].lower())
+            lines.append("%s: %s" % (h[0], h[1]))
+        else:
+            names.add(h.split(":", 1)[0].strip().lower())
+            lines.append(h)
+    if host and version == "1.1" and "host" not in names:
+        lines.insert(1, "Host: 127.0.0.1")
+    if body and "content-length" not in names and \
+            "transfer-encoding" not in names:
+        lines.append("Content-Length: %d" % len(body))
+    return ("\r\n".join(lines) + "\r\n\r\n").encode("utf-8") + body
+
+
+def chunked(body, sizes):
+    """Encodes body as chunks of the given sizes (the rest in one chunk)."""
+    if isinstance(body, str):
+        body = body.encode()
+    out, i = [], 0
+    for n in sizes:
+        if i >= len(body):
+            break
+        part = body[i:i + n]
+        out.append(b"%x\r\n%s\r\n" % (len(part), part))
+        i += n
+    if i < len(body):
+        out.append(b"%x\r\n%s\r\n" % (len(body) - i, body[i:]))
+    out.append(b"0\r\n\r\n")
+    return b"".join(out)
+
+
+class Response:
+    def __init__(self):
+        self.version = None
+        self.status = None
+        self.reason = None
+        self.headers = []
+        self.body = b""
+        self.raw_head = b""
+        self.chunked = False
+
+    def header(self, name, default=None):
+        name = name.lower()
+        for k, v in self.headers:
+            if k.lower() == name:
+                return v
+        return default
+
+    def header_all(self, name):
+        return [v for k, v in self.headers if k.lower() == name.lower()]
+
+    def has_token(self, name, token):
+        for v in self.header_all(name):
+            if token.lower() in [t.strip().lower() for t in v.split(",")]:
+                return True
+        return False
+
+    def __repr__(self):
+        return "<%s %s %s %r body=%d bytes %r>" % (
+            self.version, self.status, self.reason, self.headers,
+            len(self.body), self.body[:120])
+
+
+class Conn:
+    """A client connection with its own read buffer (for pipelining)."""
+
+    def __init__(self, host, port, timeout=None, rcvbuf=None):
+        self.timeout = timeout or READ_TIMEOUT
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        self.sock = socket.socket(family, socket.SOCK_STREAM)
+        if rcvbuf:
+            self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+        self.sock.settimeout(self.timeout)
+        self.sock.connect((host, port))
+        self.buf = b""
+        self.eof = False
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *a):
+        self.close()
+        return False
+
+    def close(self):
+        try:
+            self.sock.close()
+        except OSError:
+            pass
+
+    def send(self, data):
+        if isinstance(data, str):
+            data = data.encode()
+        self.sock.sendall(data)
+
+    def _fill(self, deadline, size=65536):
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise TimeoutError("read timed out; have %r" % self.buf[:200])
+        self.sock.settimeout(left)
+        try:
+            d = self.sock.recv(size)
+        except socket.timeout:
+            raise TimeoutError("read timed out; have %r" % self.buf[:200])
+        except ConnectionResetError:
+            d = b""
+        if not d:
+            self.eof = True
+            raise Closed("connection closed; have %r" % self.buf[:200])
+        self.buf += d
+
+    def read_line(self, deadline):
+        while b"\r\n" not in self.buf:
+            if len(self.buf) > 1 << 20:
+                raise AssertionError("line too long")
+            self._fill(deadline)
+        line, self.buf = self.buf.split(b"\r\n", 1)
+        return line
+
+    def read_exact(self, n, deadline):
+        while len(self.buf) < n:
+            self._fill(deadline)
+        d, self.buf = self.buf[:n], self.buf[n:]
+        return d
+
+    def read_head(self, timeout=None):
+        """Reads a status line and headers (a 1xx too). Returns Response."""
+        deadline = time.monotonic() + (timeout or self.timeout)
+        while b"\r\n\r\n" not in self.buf:
+            if len(self.buf) > 1 << 20:
+                raise AssertionError("response head too long")
+            self._fill(deadline)
+        head, self.buf = self.buf.split(b"\r\n\r\n", 1)
+        r = Response()
+        r.raw_head = head
+        lines = head.split(b"\r\n")
+        parts = lines[0].decode("latin-1").split(" ", 2)
+        if len(parts) < 2 or not parts[0].startswith("HTTP/") or \
+                not parts[1].isdigit() or len(parts[1]) != 3:
+            raise AssertionError("bad status line %r" % lines[0])
+        r.version = parts[0]
+        r.status = int(parts[1])
+        r.reason = parts[2] if len(parts) > 2 else ""
+        for ln in lines[1:]:
+            if b":" not in ln or ln[:1] in (b" ", b"\t"):
+                raise AssertionError("bad response header line %r" % ln)
+            k, v = ln.split(b":", 1)
+            if k != k.strip():
+                raise AssertionError("whitespace in header name %r" % ln)
+            r.headers.append((k.decode("latin-1"),
+                              v.strip().decode("latin-1")))
+        return r
+
+    def response(self, head=False, timeout=None, expect_100=False):
+        """Reads one full response (skipping a 100 Continue unless
+        expect_100 asks to return it). head: the request was HEAD."""
+        deadline = time.monotonic() + (timeout or self.timeout)
+        while True:
+            r = self.read_head(deadline - time.monotonic())
+            if 100 <= r.status < 200 and r.status != 101:
+                if expect_100:
+                    return r
+                continue
+            break
+        if head or r.status in (204, 304):
+            return r
+        te = r.header("Transfer-Encoding")
+        cl = r.header_all("Content-Length")
+        if te is not None:
+            if te.lower() != "chunked":
+                raise AssertionError("response Transfer-Encoding %r" % te)
+            if cl:
+                raise AssertionError("response has both CL and TE: %r" % r)
+            r.chunked = True
+            body = []
+            while True:
+                line = self.read_line(deadline)
+                size = line.split(b";", 1)[0].strip()
+                n = int(size, 16)
+                if n == 0:
+                    while self.read_line(deadline) != b"":
+                        pass
+                    break
+                body.append(self.read_exact(n, deadline))
+                if self.read_exact(2, deadline) != b"\r\n":
+                    raise AssertionError("chunk not followed by CRLF")
+            r.body = b"".join(body)
+        elif cl:
+            if len(cl) != 1 or not cl[0].isdigit():
+                raise AssertionError("bad response Content-Length %r" % cl)
+            r.body = self.read_exact(int(cl[0]), deadline)
+        else:
+            r.body = self.read_to_close(deadline - time.monotonic())
+        return r
+
+    def read_to_close(self, timeout=None):
+        deadline = time.monotonic() + (timeout or self.timeout)
+        try:
+            while True:
+                self._fill(deadline)
+        except Closed:
+            pass
+        d, self.buf = self.buf, b""
+        return d
+
+    def is_closed(self, timeout=1.0):
+        """True if the peer closes (EOF or reset) within timeout with no
+        more data; raises if data arrives instead."""
+        if self.buf:
+            raise AssertionError("unexpected data after response: %r"
+                                 % self.buf[:200])
+        if self.eof:
+            return True
+        self.sock.settimeout(timeout)
+        try:
+            d = self.sock.recv(4096)
+        except socket.timeout:
+            return False
+        except ConnectionResetError:
+            return True
+        if d:
+            raise AssertionError("unexpected data after response: %r"
+                                 % d[:200])
+        self.eof = True
+        return True
+
+
+def expect(cond, msg, *args):
+    if not cond:
+        raise AssertionError(msg % args if args else msg)
+
+
+def expect_eq(got, want, what="value"):
+    if got != want:
+        raise AssertionError("%s: expected %r, got %r" % (what, want, got))
+
+
+def expect_error(r, status, what=""):
+    """An error response of kickd: the status (or one of a tuple of them),
+    text/plain, a Content-Length, and a body starting with the status."""
+    ok = status if isinstance(status, tuple) else (status,)
+    expect(r.status in ok, "%s: expected %s, got %r", what or "status",
+           "/".join(map(str, ok)), r)
+    ct = r.header("Content-Type", "")
+    expect(ct.split(";")[0].strip().lower() == "text/plain",
+           "%s: error Content-Type %r", what, ct)
+    expect(r.header("Content-Length") is not None,
+           "%s: error response has no Content-Length: %r", what, r)
+    expect(r.body.startswith(str(r.status).encode()),
+           "%s: error body does not start with %d: %r", what, r.status,
+           r.body)
+
+
+def run(ns):
+    """Runs every test_* function of module namespace ns in order of
+    definition, each with a 120 s alarm, printing PASS/FAIL/SKIP lines."""
+    tests = [(n, f) for n, f in ns.items()
+             if n.startswith("test_") and callable(f)]
+    only = sys.argv[1:]
+
+    def on_alarm(signum, frame):
+        raise TimeoutError("test took longer than %d s" % (120 * SLOW))
+
+    signal.signal(signal.SIGALRM, on_alarm)
+    failed = 0
+    for name, fn in tests:
+        short = name[5:]
+        if only and short not in only and name not in only:
+            continue
+        t0 = time.monotonic()
+        signal.alarm(int(120 * SLOW))
+        try:
+            fn()
+        except Skip as e:
+            signal.alarm(0)
+            print("SKIP %s: %s" % (short, e), flush=True)
+            continue
+        except BaseException as e:
+            signal.alarm(0)
+            failed += 1
+            msg = "%s: %s" % (type(e).__name__, e)
+            for note in getattr(e, "__notes__", []):
+                msg += "\n" + note
+            msg = msg.replace("\n", "\n    ")
+            tb = traceback.extract_tb(e.__traceback__)
+            where = ["%s:%d" % (os.path.basename(f.filename), f.lineno)
+                     for f in tb if f.filename.startswith(HERE)]
+            print("FAIL %s: %s\n    at %s" % (short, msg, " < ".join(
+                reversed(where[-4:]))), flush=True)
+            if isinstance(e, KeyboardInterrupt):
+                raise
+            continue
+        signal.alarm(0)
+        print("PASS %s (%.1fs)" % (short, time.monotonic() - t0), flush=True)
+    return failed

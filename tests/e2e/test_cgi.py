@@ -1,0 +1,283 @@
+# SPDX-License-Identifier: MIT
+# CGI/1.1 execution: meta-variables, a clean environment, process groups,
+# the body on stdin, streamed responses with backpressure, the script's
+# Status/Location/headers, and 502 for bad CGI output or a failed start.
+
+import os
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from harness import (Kickd, Conn, build, expect, expect_eq,  # noqa: E402
+                     expect_error, run, write_script, SLOW)
+
+# Everything a script may see (RFC 3875 section 4.1 and PRODUCT.md);
+# HTTP_* and a route's env come on top.
+ALLOWED = {
+    "REQUEST_METHOD", "QUERY_STRING", "CONTENT_TYPE", "CONTENT_LENGTH",
+    "SCRIPT_NAME", "PATH_INFO", "SERVER_NAME", "SERVER_PORT",
+    "SERVER_PROTOCOL", "GATEWAY_INTERFACE", "SERVER_SOFTWARE",
+    "REMOTE_ADDR", "REMOTE_PORT", "REDIRECT_STATUS", "SCRIPT_FILENAME",
+    "KICK_JOB_ID", "KICK_CONTROL", "KICK_ATTEMPT", "PATH",
+    # Other meta-variables of RFC 3875 and common servers: request data,
+    # not kickd's environment, so they may be there.
+    "REQUEST_URI", "PATH_TRANSLATED", "DOCUMENT_ROOT", "SERVER_ADDR",
+    "AUTH_TYPE", "REMOTE_USER", "REMOTE_HOST", "REMOTE_IDENT",
+}
+
+
+def env_of(r):
+    expect_eq(r.status, 200, "env status")
+    out = {}
+    for ln in r.body.decode("utf-8", "replace").splitlines():
+        k, _, v = ln.partition("=")
+        expect(k not in out, "variable %s twice in the environment", k)
+        out[k] = v
+    return out
+
+
+def seq_bytes(n):
+    out, i, size = [], 1, 0
+    while size < n:
+        s = b"%d\n" % i
+        out.append(s)
+        size += len(s)
+        i += 1
+    return b"".join(out)[:n]
+
+
+def test_meta_variables():
+    with Kickd() as k, k.connect() as c:
+        c.send(build("POST", "/env/a/b%20c?x=1&y=%C3%A9+z",
+                     ["X-Custom-Thing: hello", "Cookie: a=1; b=2",
+                      "Content-Type: text/plain; charset=utf-8"],
+                     body=b"12345"))
+        e = env_of(c.response())
+        local = c.sock.getsockname()
+        want = {
+            "REQUEST_METHOD": "POST",
+            "QUERY_STRING": "x=1&y=%C3%A9+z",
+            "CONTENT_TYPE": "text/plain; charset=utf-8",
+            "CONTENT_LENGTH": "5",
+            "SCRIPT_NAME": "/env",
+            "SERVER_PORT": str(k.port),
+            "SERVER_PROTOCOL": "HTTP/1.1",
+            "GATEWAY_INTERFACE": "CGI/1.1",
+            "REMOTE_ADDR": "127.0.0.1",
+            "REMOTE_PORT": str(local[1]),
+            "REDIRECT_STATUS": "200",
+            "HTTP_X_CUSTOM_THING": "hello",
+            "HTTP_COOKIE": "a=1; b=2",
+            "HTTP_HOST": "127.0.0.1",
+            "SCRIPT_FILENAME": os.path.join(k.scripts, "env"),
+        }
+        for name, value in want.items():
+            expect_eq(e.get(name), value, name)
+        # RFC 3875 section 4.1.5: PATH_INFO is decoded.
+        expect_eq(e.get("PATH_INFO"), "/a/b c", "PATH_INFO")
+        for name in ("SERVER_NAME", "SERVER_SOFTWARE", "KICK_JOB_ID",
+                     "KICK_CONTROL", "KICK_ATTEMPT", "PATH"):
+            expect(e.get(name), "%s missing or empty: %r", name, e)
+        expect(e["KICK_ATTEMPT"].isdigit(), "KICK_ATTEMPT %r",
+               e["KICK_ATTEMPT"])
+        # Content headers travel as CONTENT_*, not HTTP_CONTENT_*
+        # (RFC 3875 section 4.1.18).
+        expect("HTTP_CONTENT_LENGTH" not in e, "HTTP_CONTENT_LENGTH set")
+        expect("HTTP_CONTENT_TYPE" not in e, "HTTP_CONTENT_TYPE set")
+        # A second request gets its own job id.
+        c.send(build("GET", "/env"))
+        e2 = env_of(c.response())
+        expect(e2["KICK_JOB_ID"] != e["KICK_JOB_ID"], "same KICK_JOB_ID")
+        # RFC 3875 section 4.1.7: QUERY_STRING is set, empty, without a
+        # query; no body means no CONTENT_LENGTH.
+        expect_eq(e2.get("QUERY_STRING"), "", "empty QUERY_STRING")
+        expect_eq(e2.get("REQUEST_METHOD"), "GET", "REQUEST_METHOD")
+        expect(e2.get("PATH_INFO", "") == "", "PATH_INFO %r", e2.get(
+            "PATH_INFO"))
+
+
+def test_environment_does_not_leak():
+    leak = {"SECRET_LEAK": "1", "HOME": "/leak-home", "LD_PRELOAD": "",
+            "PHPRC": "/leak", "KICK_TEST_LEAK": "yes"}
+    with Kickd(env=leak) as k:
+        e = env_of(k.get("/env", ["X-Forwarded-For: 10.0.0.1"]))
+        extra = sorted(n for n in e if n not in ALLOWED and
+                       not n.startswith("HTTP_"))
+        expect(not extra, "variables a script must not see: %s",
+               ", ".join("%s=%s" % (n, e[n]) for n in extra))
+        expect("SECRET_LEAK" not in e, "SECRET_LEAK leaked")
+        expect_eq(e.get("HTTP_X_FORWARDED_FOR"), "10.0.0.1",
+                  "HTTP_X_FORWARDED_FOR")
+
+
+def test_route_env_and_exec_words():
+    cfg = ("[server]\nlisten = {listen}\ndb = {db}\n\n"
+           "[route /wrapped]\nexec = /bin/sh -e {scripts}/env\n"
+           "mode = attach\nenv = APP_ENV=production\n")
+    with Kickd(config=cfg, env={"SECRET_LEAK": "1"}) as k:
+        r = k.get("/wrapped/more?q=1")
+        e = env_of(r)
+        expect_eq(e.get("APP_ENV"), "production", "route env")
+        expect_eq(e.get("SCRIPT_FILENAME"), os.path.join(k.scripts, "env"),
+                  "SCRIPT_FILENAME (last word of exec)")
+        expect_eq(e.get("SCRIPT_NAME"), "/wrapped", "SCRIPT_NAME")
+        expect_eq(e.get("PATH_INFO"), "/more", "PATH_INFO")
+        expect("SECRET_LEAK" not in e, "SECRET_LEAK leaked")
+        extra = sorted(n for n in e if n not in ALLOWED and
+                       n != "APP_ENV" and not n.startswith("HTTP_"))
+        expect(not extra, "unexpected variables: %s", extra)
+
+
+def test_own_process_group():
+    with Kickd() as k:
+        kickd_pgid = os.getpgid(k.proc.pid)
+        r = k.get("/pgid")
+        expect_eq(r.status, 200, "status")
+        v = dict(ln.split("=") for ln in r.body.decode().split())
+        expect_eq(v["pgid"], v["pid"], "script's pgid (own group)")
+        expect(int(v["pgid"]) != kickd_pgid, "script in kickd's group")
+
+
+def test_body_on_stdin():
+    with Kickd() as k:
+        body = os.urandom(200000)
+        r = k.request("PUT", "/stdin", ["Content-Type: x/y"], body=body)
+        expect_eq(r.body, b"%d %d\n" % (len(body), len(body)),
+                  "stdin count and CONTENT_LENGTH")
+        with open(os.path.join(k.scripts, "stdin.data"), "rb") as f:
+            expect(f.read() == body, "stdin differs")
+
+
+def test_response_streamed_as_written():
+    with Kickd() as k, k.connect() as c:
+        t0 = time.monotonic()
+        c.send(build("GET", "/stream"))
+        r = c.read_head()
+        expect_eq(r.status, 200, "status")
+        expect(r.has_token("Transfer-Encoding", "chunked"),
+               "no length given, so chunked: %r", r)
+        deadline = t0 + 0.8 * SLOW
+        while b"first" not in c.buf and time.monotonic() < deadline:
+            try:
+                c._fill(deadline)
+            except TimeoutError:
+                break
+        dt = time.monotonic() - t0
+        expect(b"first" in c.buf, "first line not streamed within %.1f s "
+               "(have %r)", dt, c.buf)
+        expect(b"second" not in c.buf, "second line already there")
+        c.buf = r.raw_head + b"\r\n\r\n" + c.buf
+        r = c.response()
+        expect_eq(r.body, b"first\nsecond\n", "body")
+
+
+def test_script_content_length_and_headers():
+    with Kickd() as k:
+        r = k.get("/cl")
+        expect_eq(r.status, 200, "status")
+        expect_eq(r.header("Content-Length"), "6", "Content-Length")
+        expect(r.header("Transfer-Encoding") is None, "chunked despite "
+               "Content-Length: %r", r)
+        expect_eq(r.body, b"hello\n", "body")
+        expect_eq(r.header("X-Custom"), "yes", "X-Custom")
+        expect_eq(sorted(r.header_all("Set-Cookie")), ["a=1", "b=2"],
+                  "Set-Cookie")
+
+
+def test_status_header():
+    with Kickd() as k:
+        r = k.get("/status404")
+        expect_eq((r.status, r.reason), (404, "Nope"), "status")
+        expect_eq(r.body, b"not here\n", "body")
+        expect(r.header("Status") is None, "Status header passed on")
+
+
+def test_location_redirect():
+    with Kickd() as k:
+        r = k.get("/redirect")
+        expect_eq(r.status, 302, "status")
+        expect_eq(r.header("Location"), "http://example.com/elsewhere",
+                  "Location")
+
+
+def test_bad_cgi_output_502():
+    with Kickd() as k, k.connect() as c:
+        for name in ("garbage", "empty", "nohead"):
+            c.send(build("GET", "/" + name))
+            r = c.response()
+            expect_error(r, 502, name)
+            if r.has_token("Connection", "close"):
+                c.close()
+                c = k.connect()
+        k.healthy()
+        c.close()
+        log = k.stderr_text()
+        expect("garbage" in log or "502" in log or "header" in log.lower(),
+               "502 not logged: %r", log[-500:])
+
+
+def test_exec_failure_502():
+    cfg = ("[server]\nlisten = {listen}\ndb = {db}\n\n"
+           "[route /missing]\nexec = {tmp}/does-not-exist\nmode = attach\n\n"
+           "[route /notexec]\nexec = {tmp}/plain.txt\nmode = attach\n\n"
+           "[route /removed]\nexec = {tmp}/gone.sh\nmode = attach\n")
+    with Kickd(config=cfg) as k:
+        write_script(os.path.join(k.tmp, "plain.txt"), "hello\n", 0o644)
+        for target in ("/missing", "/notexec", "/missing/x?y=1"):
+            r = k.request("POST", target, body=b"data")
+            expect_error(r, 502, target)
+            k.healthy("after " + target)
+
+
+def test_one_mib_response_read_slowly():
+    n = 1 << 20
+    with Kickd() as k:
+        c = Conn("127.0.0.1", k.port, timeout=30, rcvbuf=8192)
+        with c:
+            c.send(build("GET", "/big?n=%d" % n))
+            time.sleep(1.0)
+            # Read in small bites with pauses at first.
+            for _ in range(20):
+                c._fill(time.monotonic() + 10, 1024)
+                time.sleep(0.02)
+            r = c.response(timeout=30)
+            expect_eq(r.status, 200, "status")
+            expect_eq(len(r.body), n, "length")
+            expect(r.body == seq_bytes(n), "content differs")
+
+
+def test_backpressure_paces_the_script():
+    # 16 MiB is far more than the socket buffers and kickd's write queue
+    # can hold: while the client reads nothing, the script must block.
+    n = 16 << 20
+    with Kickd() as k:
+        done = os.path.join(k.scripts, "big.done")
+        c = Conn("127.0.0.1", k.port, timeout=60, rcvbuf=4096)
+        with c:
+            c.send(build("GET", "/big?n=%d" % n))
+            time.sleep(2.5)
+            expect(not os.path.exists(done),
+                   "script wrote 16 MiB while the client read nothing: "
+                   "kickd buffers without bound")
+            r = c.response(timeout=60)
+            expect_eq(len(r.body), n, "length")
+            expect(r.body == seq_bytes(n), "content differs")
+        t0 = time.monotonic()
+        while not os.path.exists(done) and time.monotonic() - t0 < 5:
+            time.sleep(0.05)
+        expect(os.path.exists(done), "script did not finish")
+
+
+def test_no_zombies_after_many_scripts():
+    with Kickd() as k:
+        for i in range(30):
+            k.get("/cl")
+            k.get("/empty")
+        time.sleep(0.3)
+        k.check_zombies()
+        left = [p for p in k.children()]
+        expect(not left, "children still there after all requests: %s", left)
+
+
+if __name__ == "__main__":
+    sys.exit(1 if run(globals()) else 0)
