@@ -157,12 +157,14 @@ def report_module(t, mod, rc, out, secs):
 
 
 def section_fuzz(build, t):
-    targets = sorted(glob.glob(os.path.join(ROOT, "fuzz/*/fuzz_*.c")))
+    # Every fuzz/X/ with a target source or a corpus is a target.
+    targets = sorted({os.path.basename(os.path.dirname(p)) for p in
+                      glob.glob(os.path.join(ROOT, "fuzz/*/fuzz_*.c")) +
+                      glob.glob(os.path.join(ROOT, "fuzz/*/corpus"))})
     bins = sorted(b for b in glob.glob(os.path.join(build, "fuzz/fuzz_*"))
                   if executable(b))
     built = {os.path.basename(b)[len("fuzz_"):] for b in bins}
-    for src in targets:
-        x = os.path.basename(os.path.dirname(src))
+    for x in targets:
         if x not in built:
             t.fail("fuzz/" + x, "%s is not built" % os.path.join(
                 build, "fuzz", "fuzz_" + x))

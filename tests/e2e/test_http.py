@@ -7,7 +7,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import (Kickd, build, chunked, expect, expect_eq,  # noqa: E402
+from harness import (Kickd, Closed, build, chunked, expect, expect_eq,  # noqa
                      expect_error, run, READ_TIMEOUT)
 
 
@@ -88,6 +88,62 @@ def test_pipelining():
         expect(not c.is_closed(0.3), "connection closed after pipeline")
 
 
+def test_pipelining_many():
+    with Kickd() as k, k.connect(timeout=30) as c:
+        reqs = []
+        for i in range(100):
+            if i % 3 == 0:
+                reqs.append(build("POST", "/echo?i=%d" % i, body=b"b%d" % i))
+            else:
+                reqs.append(build("GET", "/healthz"))
+        c.send(b"".join(reqs))
+        for i in range(100):
+            r = c.response()
+            if i % 3 == 0:
+                meta, data = parse_echo(r.body)
+                expect_eq((meta["query"], data), ("i=%d" % i, b"b%d" % i),
+                          "response %d" % i)
+            else:
+                expect_eq(r.body, b"ok\n", "response %d" % i)
+
+
+def test_refused_body_is_not_a_request():
+    # A body sent with a refused request must be skipped (or the connection
+    # closed), never parsed as the next request.
+    with Kickd() as k:
+        inner = build("GET", "/echo?smuggled=1")
+        for method, target, status in (("POST", "/no-such-route", 404),
+                                       ("POST", "/healthz", 405)):
+            with k.connect() as c:
+                c.send(build(method, target, body=inner) +
+                       build("GET", "/healthz"))
+                expect_error(c.response(), status, target)
+                try:
+                    r = c.response()
+                except Closed:
+                    r = None  # closing instead of skipping is allowed
+                if r is not None:
+                    expect_eq((r.status, r.body), (200, b"ok\n"),
+                              "response after the refused body")
+
+
+def test_script_ignoring_body():
+    # /cl never reads stdin: a large body must neither hang the request
+    # nor leak into the next one.
+    with Kickd() as k, k.connect(timeout=20) as c:
+        c.send(build("POST", "/cl", body=b"z" * (2 << 20)) +
+               build("GET", "/healthz"))
+        r = c.response()
+        expect_eq((r.status, r.body), (200, b"hello\n"), "/cl")
+        try:
+            r = c.response()
+        except Closed:
+            r = None  # closing instead of draining is allowed
+        if r is not None:
+            expect_eq((r.status, r.body), (200, b"ok\n"), "next request")
+        k.healthy()
+
+
 def test_pipelining_byte_by_byte():
     with Kickd() as k, k.connect() as c:
         data = build("GET", "/healthz") + build("POST", "/echo",
@@ -159,22 +215,30 @@ def test_http10_keep_alive():
 
 
 def test_head():
+    # After each HEAD response no body bytes follow, and the connection
+    # serves the next request.
     with Kickd() as k, k.connect() as c:
-        c.send(build("HEAD", "/healthz"))
-        r = c.response(head=True)
-        expect_eq(r.status, 200, "HEAD /healthz")
-        expect_eq(r.header("Content-Length"), "3", "HEAD Content-Length")
-        c.send(build("HEAD", "/cl"))
-        r = c.response(head=True)
-        expect_eq(r.status, 200, "HEAD /cl")
-        expect_eq(r.header("Content-Length"), "6", "HEAD /cl length")
-        c.send(build("HEAD", "/echo"))
-        r = c.response(head=True)
-        expect_eq(r.status, 200, "HEAD /echo")
-        # No body bytes may follow: the next response starts right away.
-        c.send(build("GET", "/healthz"))
-        r = c.response()
-        expect_eq((r.status, r.body), (200, b"ok\n"), "GET after HEADs")
+        for target, length in (("/healthz", "3"), ("/cl", "6"),
+                               ("/echo", None), ("/stream", None)):
+            c.send(build("HEAD", target))
+            try:
+                r = c.response(head=True)
+            except Closed:
+                raise AssertionError("HEAD %s: connection closed instead "
+                                     "of a response" % target)
+            expect_eq(r.status, 200, "HEAD %s" % target)
+            if length:
+                expect_eq(r.header("Content-Length"), length,
+                          "HEAD %s Content-Length" % target)
+            c.send(build("GET", "/healthz"))
+            try:
+                r = c.response()
+            except Closed:
+                raise AssertionError("connection closed after HEAD %s "
+                                     "instead of answering the next "
+                                     "request" % target)
+            expect_eq((r.status, r.body), (200, b"ok\n"),
+                      "GET after HEAD %s" % target)
 
 
 def test_expect_100_continue():
