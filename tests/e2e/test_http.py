@@ -8,7 +8,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness import (Kickd, Closed, build, chunked, expect, expect_eq,  # noqa
-                     expect_error, run, READ_TIMEOUT)
+                     expect_error, run)
 
 
 def parse_echo(body):

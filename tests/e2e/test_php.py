@@ -11,7 +11,8 @@ import sys
 from urllib.parse import quote, urlencode
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import Kickd, Skip, expect, expect_eq, run  # noqa: E402
+from harness import (Kickd, build, chunked, expect, expect_eq,  # noqa: E402
+                     run)
 
 TRICKY = {
     "plain": "hello",
@@ -95,7 +96,6 @@ def test_php_post_urlencoded():
 
 def test_php_post_urlencoded_chunked():
     with Kickd(config=php_routes()) as k, k.connect() as c:
-        from harness import build, chunked
         body = urlencode(TRICKY).encode()
         c.send(build("POST", "/echo.php", [
             "Content-Type: application/x-www-form-urlencoded",
@@ -138,7 +138,6 @@ def test_php_cookies():
 
 def test_php_sequential_keep_alive():
     with Kickd(config=php_routes()) as k, k.connect() as c:
-        from harness import build
         for i in range(5):
             c.send(build("GET", "/echo.php?" + urlencode({"i": str(i)})))
             r = c.response()
