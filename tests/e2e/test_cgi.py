@@ -184,6 +184,25 @@ def test_script_content_length_and_headers():
                   "Set-Cookie")
 
 
+def test_script_length_cannot_split_responses():
+    # A script that writes more than its Content-Length must not inject a
+    # second response; one that writes less must not leave the client
+    # waiting on a connection reused for the next request.
+    with Kickd() as k:
+        with k.connect() as c:
+            c.send(build("GET", "/cllong") + build("GET", "/healthz"))
+            r = c.response()
+            expect_eq((r.status, r.body), (200, b"HT"), "/cllong")
+            r = c.response()
+            expect_eq((r.status, r.body), (200, b"ok\n"), "next response")
+        with k.connect() as c:
+            c.send(build("GET", "/clshort") + build("GET", "/healthz"))
+            r = c.read_head()
+            expect_eq(r.status, 200, "/clshort")
+            rest = c.read_to_close()
+            expect_eq(rest, b"short", "bytes after the /clshort head")
+
+
 def test_status_header():
     with Kickd() as k:
         r = k.get("/status404")

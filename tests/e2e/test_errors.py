@@ -167,6 +167,20 @@ def test_framing_errors_close():
         check_cases(k, FRAMING, True)
 
 
+def test_invalid_host_value_400():
+    # RFC 9112 section 3.2: "A server MUST respond with a 400 (Bad Request)
+    # status code to any HTTP/1.1 request message that lacks a Host header
+    # field and to any request message that contains more than one Host
+    # header field line or a Host header field with an invalid field value."
+    with Kickd() as k:
+        check_cases(k, [
+            (400, "Host with a space",
+             b"GET /mark HTTP/1.1\r\nHost: a b\r\n\r\n"),
+            (400, "Host with open bracket",
+             b"GET /mark HTTP/1.1\r\nHost: [::1\r\n\r\n"),
+        ], False)
+
+
 def test_refused_requests():
     with Kickd(config=LIMITS) as k:
         check_cases(k, REFUSED, False)
