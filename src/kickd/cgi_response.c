@@ -150,6 +150,10 @@ cgi_response_parse(const char *buf, size_t len, struct cgi_response *r)
             r->location = value;
             r->location_len = value_len;
         } else if (name_is(name, name_len, "content-length")) {
+            /* Two lengths copied to the client would make its framing
+             * ambiguous (RFC 9112 section 6.3). */
+            if (r->content_length >= 0)
+                return bad(r, "more than one Content-Length");
             if (length_parse(value, value_len, &r->content_length) < 0)
                 return bad(r, "malformed Content-Length");
         }

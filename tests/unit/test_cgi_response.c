@@ -2,11 +2,14 @@
 /* Table tests of the CGI response header reader: every input is copied to
  * the end of a buffer followed by a PROT_NONE page, so a read past the
  * input crashes instead of passing by luck. */
+/* cmocka.h needs these before it, in this order. */
+/* clang-format off */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
 #include <stdint.h>
 #include <cmocka.h>
+/* clang-format on */
 
 #include <stdbool.h>
 #include <stdio.h>
@@ -20,10 +23,10 @@
 /* A string literal and its length, embedded NULs included. */
 #define S(lit) lit, sizeof(lit) - 1
 
-#define CHECK(name, cond)                                                  \
-    do {                                                                   \
-        if (!(cond))                                                       \
-            fail_msg("%s: %s", (name), #cond);                             \
+#define CHECK(name, cond)                                                      \
+    do {                                                                       \
+        if (!(cond))                                                           \
+            fail_msg("%s: %s", (name), #cond);                                 \
     } while (0)
 
 /* Room for the largest generated input plus some. */
@@ -56,8 +59,7 @@ guard_close(struct guard *g)
 }
 
 static ssize_t
-parse_guarded(struct guard *g, const char *s, size_t n,
-              struct cgi_response *r)
+parse_guarded(struct guard *g, const char *s, size_t n, struct cgi_response *r)
 {
     assert_true(n <= g->size);
     char *p = g->base + g->size - n;
@@ -104,50 +106,56 @@ struct valid_case {
 static const struct valid_case valid_cases[] = {
     {"Content-Type only, LF", S("Content-Type: text/html\n\n"), 0, 200, NULL,
      NULL, 1, -1, "Content-Type: text/html\n"},
-    {"Content-Type only, CRLF", S("Content-type: text/plain\r\n\r\n"), 0,
-     200, NULL, NULL, 1, -1, "Content-type: text/plain\n"},
+    {"Content-Type only, CRLF", S("Content-type: text/plain\r\n\r\n"), 0, 200,
+     NULL, NULL, 1, -1, "Content-type: text/plain\n"},
     {"mixed line ends", S("Content-Type: a/b\r\nX-A: 1\n\r\n"), 0, 200, NULL,
      NULL, 1, -1, "Content-Type: a/b\nX-A: 1\n"},
-    {"Status with reason", S("Status: 404 Not Found\r\n"
-                             "Content-Type: text/plain\r\n\r\n"),
+    {"Status with reason",
+     S("Status: 404 Not Found\r\n"
+       "Content-Type: text/plain\r\n\r\n"),
      0, 404, "Not Found", NULL, 1, -1, "Content-Type: text/plain\n"},
-    {"Status without reason", S("Status: 201\nContent-Type: a/b\n\n"), 0,
-     201, NULL, NULL, 1, -1, "Content-Type: a/b\n"},
+    {"Status without reason", S("Status: 201\nContent-Type: a/b\n\n"), 0, 201,
+     NULL, NULL, 1, -1, "Content-Type: a/b\n"},
     {"Status alone", S("Status: 204 No Content\n\n"), 0, 204, "No Content",
      NULL, 0, -1, ""},
     {"Status trailing space", S("status:  500 \t\n\n"), 0, 500, NULL, NULL, 0,
      -1, ""},
-    {"Status with tab", S("Status: 418\tTeapot\n\n"), 0, 418, "Teapot", NULL,
-     0, -1, ""},
-    {"Location only", S("Location: http://example.com/\r\n\r\n"), 0, 302,
-     NULL, "http://example.com/", 0, -1, "Location: http://example.com/\n"},
-    {"Location with Status", S("Location: /new\nStatus: 301 Moved\n\n"), 0,
-     301, "Moved", "/new", 0, -1, "Location: /new\n"},
-    {"Location with Content-Type", S("Content-Type: text/html\n"
-                                     "Location: /x\n\n"),
+    {"Status with tab", S("Status: 418\tTeapot\n\n"), 0, 418, "Teapot", NULL, 0,
+     -1, ""},
+    {"Location only", S("Location: http://example.com/\r\n\r\n"), 0, 302, NULL,
+     "http://example.com/", 0, -1, "Location: http://example.com/\n"},
+    {"Location with Status", S("Location: /new\nStatus: 301 Moved\n\n"), 0, 301,
+     "Moved", "/new", 0, -1, "Location: /new\n"},
+    {"Location with Content-Type",
+     S("Content-Type: text/html\n"
+       "Location: /x\n\n"),
      0, 302, NULL, "/x", 1, -1, "Content-Type: text/html\nLocation: /x\n"},
-    {"Content-Length", S("Content-Type: a/b\nContent-Length: 42\n\n"), 0,
-     200, NULL, NULL, 1, 42, "Content-Type: a/b\nContent-Length: 42\n"},
-    {"Content-Length 0", S("Content-Type: a/b\ncontent-length: 0\n\n"), 0,
-     200, NULL, NULL, 1, 0, "Content-Type: a/b\ncontent-length: 0\n"},
-    {"order kept", S("X-One: 1\r\nContent-Type: text/html\r\n"
-                     "Status: 200 OK\r\nX-Two: 2\r\nSet-Cookie: a=b\r\n"
-                     "Set-Cookie: c=d\r\n\r\n"),
+    {"Content-Length", S("Content-Type: a/b\nContent-Length: 42\n\n"), 0, 200,
+     NULL, NULL, 1, 42, "Content-Type: a/b\nContent-Length: 42\n"},
+    {"Content-Length 0", S("Content-Type: a/b\ncontent-length: 0\n\n"), 0, 200,
+     NULL, NULL, 1, 0, "Content-Type: a/b\ncontent-length: 0\n"},
+    {"order kept",
+     S("X-One: 1\r\nContent-Type: text/html\r\n"
+       "Status: 200 OK\r\nX-Two: 2\r\nSet-Cookie: a=b\r\n"
+       "Set-Cookie: c=d\r\n\r\n"),
      0, 200, "OK", NULL, 1, -1,
      "X-One: 1\nContent-Type: text/html\nX-Two: 2\nSet-Cookie: a=b\n"
      "Set-Cookie: c=d\n"},
-    {"OWS trimmed", S("Content-Type:text/html\nX-Pad: \t a b \t\n"
-                      "X-Empty:\n\n"),
-     0, 200, NULL, NULL, 1, -1, "Content-Type: text/html\nX-Pad: a b\n"
+    {"OWS trimmed",
+     S("Content-Type:text/html\nX-Pad: \t a b \t\n"
+       "X-Empty:\n\n"),
+     0, 200, NULL, NULL, 1, -1,
+     "Content-Type: text/html\nX-Pad: a b\n"
      "X-Empty: \n"},
-    {"obs-text", S("Content-Type: a/b\nX-Name: caf\xc3\xa9\n\n"), 0, 200,
-     NULL, NULL, 1, -1, "Content-Type: a/b\nX-Name: caf\xc3\xa9\n"},
+    {"obs-text", S("Content-Type: a/b\nX-Name: caf\xc3\xa9\n\n"), 0, 200, NULL,
+     NULL, 1, -1, "Content-Type: a/b\nX-Name: caf\xc3\xa9\n"},
     {"empty body", S("Content-Type: a/b\r\n\r\n"), 0, 200, NULL, NULL, 1, -1,
      "Content-Type: a/b\n"},
-    {"body follows", S("Content-Type: text/plain\n\nhello\n\nworld"), 12,
-     200, NULL, NULL, 1, -1, "Content-Type: text/plain\n"},
-    {"body looks like fields", S("Status: 200\r\n\r\nStatus: 500\r\n"
-                                 "X: y\r\n\r\n"),
+    {"body follows", S("Content-Type: text/plain\n\nhello\n\nworld"), 12, 200,
+     NULL, NULL, 1, -1, "Content-Type: text/plain\n"},
+    {"body looks like fields",
+     S("Status: 200\r\n\r\nStatus: 500\r\n"
+       "X: y\r\n\r\n"),
      21, 200, NULL, NULL, 0, -1, ""},
 };
 
@@ -189,8 +197,7 @@ test_valid(void **state)
     struct cgi_response r;
 
     guard_init(&g, GUARD_ROOM);
-    for (size_t i = 0; i < sizeof(valid_cases) / sizeof(valid_cases[0]);
-         i++) {
+    for (size_t i = 0; i < sizeof(valid_cases) / sizeof(valid_cases[0]); i++) {
         const struct valid_case *c = &valid_cases[i];
         ssize_t res = parse_guarded(&g, c->in, c->len, &r);
         check_valid(c, g.base + g.size - c->len, res, &r);
@@ -267,8 +274,8 @@ test_bad(void **state)
 static size_t
 build_block(char *buf, size_t len, bool crlf)
 {
-    const char *head = crlf ? "Content-Type: a/b\r\nX-Pad: "
-                            : "Content-Type: a/b\nX-Pad: ";
+    const char *head =
+        crlf ? "Content-Type: a/b\r\nX-Pad: " : "Content-Type: a/b\nX-Pad: ";
     const char *end = crlf ? "\r\n\r\n" : "\n\n";
     size_t hn = strlen(head), en = strlen(end);
 
@@ -305,8 +312,7 @@ test_block_limit(void **state)
             fail_msg("%s: incomplete at the limit", name);
     }
     /* Incomplete at the limit at every kind of position. */
-    static const char *const tails[] = {"", "X", "X:", "X: y", "X: y\r",
-                                        "\r"};
+    static const char *const tails[] = {"", "X", "X:", "X: y", "X: y\r", "\r"};
     for (size_t t = 0; t < sizeof(tails) / sizeof(tails[0]); t++) {
         size_t tl = strlen(tails[t]);
         size_t n = CGI_MAX_HEADER_BYTES;
@@ -360,11 +366,9 @@ test_reuse(void **state)
                             "Content-Type: a/b\nContent-Length: 3\n\n";
     static const char b[] = "Content-Type: a/b\n\n";
 
-    assert_int_equal(cgi_response_parse(a, sizeof(a) - 1, &r),
-                     sizeof(a) - 1);
+    assert_int_equal(cgi_response_parse(a, sizeof(a) - 1, &r), sizeof(a) - 1);
     assert_int_equal(r.status, 404);
-    assert_int_equal(cgi_response_parse(b, sizeof(b) - 1, &r),
-                     sizeof(b) - 1);
+    assert_int_equal(cgi_response_parse(b, sizeof(b) - 1, &r), sizeof(b) - 1);
     assert_int_equal(r.status, 200);
     assert_null(r.reason);
     assert_null(r.location);

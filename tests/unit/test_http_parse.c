@@ -2,11 +2,14 @@
 /* Table tests of the HTTP/1.1 request parser and chunked decoder: every
  * input is copied to the end of a buffer followed by a PROT_NONE page, so
  * a read past the input crashes instead of passing by luck. */
+/* cmocka.h needs these before it, in this order. */
+/* clang-format off */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
 #include <stdint.h>
 #include <cmocka.h>
+/* clang-format on */
 
 #include <stdbool.h>
 #include <stdio.h>
@@ -20,10 +23,10 @@
 /* A string literal and its length, embedded NULs included. */
 #define S(lit) lit, sizeof(lit) - 1
 
-#define CHECK(name, cond)                                                  \
-    do {                                                                   \
-        if (!(cond))                                                       \
-            fail_msg("%s: %s", (name), #cond);                             \
+#define CHECK(name, cond)                                                      \
+    do {                                                                       \
+        if (!(cond))                                                           \
+            fail_msg("%s: %s", (name), #cond);                                 \
     } while (0)
 
 /* Room for the largest generated input plus some. */
@@ -81,8 +84,8 @@ check_prefixes(struct guard *g, const char *name, const char *s, size_t n)
     for (size_t k = 0; k < n; k++) {
         ssize_t r = parse_guarded(g, s, k, &req);
         if (r != HTTP_INCOMPLETE)
-            fail_msg("%s: prefix of %zu bytes gave %zd (status %d)", name,
-                     k, r, req.error_status);
+            fail_msg("%s: prefix of %zu bytes gave %zd (status %d)", name, k, r,
+                     req.error_status);
     }
 }
 
@@ -115,45 +118,50 @@ struct valid_case {
 
 static const struct valid_case valid_cases[] = {
     {"GET", S("GET /index.html HTTP/1.1\r\nHost: example.com\r\n\r\n"), 0,
-     HTTP_GET, "/index.html", "", 1, 1, -1, 0, 1, 0, "example.com", NULL,
-     NULL},
-    {"GET query", S("GET /a/b?x=1&y=2 HTTP/1.1\r\nHost: h\r\n"
-                    "Accept: */*\r\n\r\n"),
-     0, HTTP_GET, "/a/b", "x=1&y=2", 1, 2, -1, 0, 1, 0, "h", "accept",
-     "*/*"},
-    {"empty query", S("GET /p? HTTP/1.1\r\nHost: h\r\n\r\n"), 0, HTTP_GET,
-     "/p", "", 1, 1, -1, 0, 1, 0, "h", NULL, NULL},
-    {"HEAD", S("HEAD / HTTP/1.1\r\nHost: h\r\n\r\n"), 0, HTTP_HEAD, "/", "",
-     1, 1, -1, 0, 1, 0, "h", NULL, NULL},
+     HTTP_GET, "/index.html", "", 1, 1, -1, 0, 1, 0, "example.com", NULL, NULL},
+    {"GET query",
+     S("GET /a/b?x=1&y=2 HTTP/1.1\r\nHost: h\r\n"
+       "Accept: */*\r\n\r\n"),
+     0, HTTP_GET, "/a/b", "x=1&y=2", 1, 2, -1, 0, 1, 0, "h", "accept", "*/*"},
+    {"empty query", S("GET /p? HTTP/1.1\r\nHost: h\r\n\r\n"), 0, HTTP_GET, "/p",
+     "", 1, 1, -1, 0, 1, 0, "h", NULL, NULL},
+    {"HEAD", S("HEAD / HTTP/1.1\r\nHost: h\r\n\r\n"), 0, HTTP_HEAD, "/", "", 1,
+     1, -1, 0, 1, 0, "h", NULL, NULL},
     {"DELETE", S("DELETE /x/1 HTTP/1.1\r\nHost: h\r\n\r\n"), 0, HTTP_DELETE,
      "/x/1", "", 1, 1, -1, 0, 1, 0, "h", NULL, NULL},
-    {"POST with body", S("POST /submit HTTP/1.1\r\nHost: h\r\n"
-                         "Content-Length: 5\r\n\r\nhello"),
+    {"POST with body",
+     S("POST /submit HTTP/1.1\r\nHost: h\r\n"
+       "Content-Length: 5\r\n\r\nhello"),
      5, HTTP_POST, "/submit", "", 1, 2, 5, 0, 1, 0, "h", NULL, NULL},
     {"PUT CL 0", S("PUT /k HTTP/1.1\r\nHost: h\r\nContent-Length: 0\r\n\r\n"),
      0, HTTP_PUT, "/k", "", 1, 2, 0, 0, 1, 0, "h", NULL, NULL},
-    {"CL leading zeros", S("POST / HTTP/1.1\r\nHost: h\r\n"
-                           "content-length: 007\r\n\r\n1234567"),
+    {"CL leading zeros",
+     S("POST / HTTP/1.1\r\nHost: h\r\n"
+       "content-length: 007\r\n\r\n1234567"),
      7, HTTP_POST, "/", "", 1, 2, 7, 0, 1, 0, "h", NULL, NULL},
-    {"chunked", S("POST /up HTTP/1.1\r\nHost: h\r\n"
-                  "Transfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n"),
+    {"chunked",
+     S("POST /up HTTP/1.1\r\nHost: h\r\n"
+       "Transfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n"),
      15, HTTP_POST, "/up", "", 1, 2, -1, 1, 1, 0, "h", NULL, NULL},
-    {"chunked any case", S("PATCH / HTTP/1.1\r\nHost: h\r\n"
-                           "transfer-encoding:  Chunked \r\n\r\n"),
+    {"chunked any case",
+     S("PATCH / HTTP/1.1\r\nHost: h\r\n"
+       "transfer-encoding:  Chunked \r\n\r\n"),
      0, HTTP_PATCH, "/", "", 1, 2, -1, 1, 1, 0, "h", NULL, NULL},
-    {"1.0 without Host", S("GET / HTTP/1.0\r\n\r\n"), 0, HTTP_GET, "/", "",
-     0, 0, -1, 0, 0, 0, NULL, NULL, NULL},
-    {"1.0 keep-alive", S("GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n"),
-     0, HTTP_GET, "/", "", 0, 1, -1, 0, 1, 0, NULL, NULL, NULL},
+    {"1.0 without Host", S("GET / HTTP/1.0\r\n\r\n"), 0, HTTP_GET, "/", "", 0,
+     0, -1, 0, 0, 0, NULL, NULL, NULL},
+    {"1.0 keep-alive", S("GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n"), 0,
+     HTTP_GET, "/", "", 0, 1, -1, 0, 1, 0, NULL, NULL, NULL},
     {"1.0 close", S("GET / HTTP/1.0\r\nHost: h\r\nConnection: close\r\n\r\n"),
      0, HTTP_GET, "/", "", 0, 2, -1, 0, 0, 0, "h", NULL, NULL},
     {"1.1 close", S("GET / HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n"),
      0, HTTP_GET, "/", "", 1, 2, -1, 0, 0, 0, "h", NULL, NULL},
-    {"1.1 close in a list", S("GET / HTTP/1.1\r\nHost: h\r\n"
-                              "Connection: Upgrade, CLOSE\r\n\r\n"),
+    {"1.1 close in a list",
+     S("GET / HTTP/1.1\r\nHost: h\r\n"
+       "Connection: Upgrade, CLOSE\r\n\r\n"),
      0, HTTP_GET, "/", "", 1, 2, -1, 0, 0, 0, "h", NULL, NULL},
-    {"1.1 keep-alive", S("GET / HTTP/1.1\r\nHost: h\r\n"
-                         "Connection: Keep-Alive, Upgrade\r\n\r\n"),
+    {"1.1 keep-alive",
+     S("GET / HTTP/1.1\r\nHost: h\r\n"
+       "Connection: Keep-Alive, Upgrade\r\n\r\n"),
      0, HTTP_GET, "/", "", 1, 2, -1, 0, 1, 0, "h", NULL, NULL},
     {"close wins over a later keep-alive",
      S("GET / HTTP/1.1\r\nHost: h\r\nConnection: close\r\n"
@@ -163,50 +171,60 @@ static const struct valid_case valid_cases[] = {
      S("GET / HTTP/1.0\r\nConnection: close\r\n"
        "Connection: keep-alive\r\n\r\n"),
      0, HTTP_GET, "/", "", 0, 2, -1, 0, 0, 0, NULL, NULL, NULL},
-    {"absolute-form", S("GET http://example.com/p?q=1 HTTP/1.1\r\n"
-                        "Host: example.com\r\n\r\n"),
+    {"absolute-form",
+     S("GET http://example.com/p?q=1 HTTP/1.1\r\n"
+       "Host: example.com\r\n\r\n"),
      0, HTTP_GET, "/p", "q=1", 1, 1, -1, 0, 1, 0, "example.com", NULL, NULL},
-    {"absolute-form no path", S("GET http://example.com HTTP/1.1\r\n"
-                                "Host: example.com\r\n\r\n"),
+    {"absolute-form no path",
+     S("GET http://example.com HTTP/1.1\r\n"
+       "Host: example.com\r\n\r\n"),
      0, HTTP_GET, "/", "", 1, 1, -1, 0, 1, 0, "example.com", NULL, NULL},
-    {"absolute-form https query", S("GET HTTPS://e.com:8443?x=y HTTP/1.1\r\n"
-                                    "Host: e.com:8443\r\n\r\n"),
+    {"absolute-form https query",
+     S("GET HTTPS://e.com:8443?x=y HTTP/1.1\r\n"
+       "Host: e.com:8443\r\n\r\n"),
      0, HTTP_GET, "/", "x=y", 1, 1, -1, 0, 1, 0, "e.com:8443", NULL, NULL},
-    {"OPTIONS *", S("OPTIONS * HTTP/1.1\r\nHost: h\r\n\r\n"), 0,
-     HTTP_OPTIONS, "*", "", 1, 1, -1, 0, 1, 0, "h", NULL, NULL},
+    {"OPTIONS *", S("OPTIONS * HTTP/1.1\r\nHost: h\r\n\r\n"), 0, HTTP_OPTIONS,
+     "*", "", 1, 1, -1, 0, 1, 0, "h", NULL, NULL},
     {"leading CRLFs", S("\r\n\r\nGET / HTTP/1.1\r\nHost: h\r\n\r\n"), 0,
      HTTP_GET, "/", "", 1, 1, -1, 0, 1, 0, "h", NULL, NULL},
-    {"OWS trimmed", S("GET / HTTP/1.1\r\nHost: \t h \t\r\n"
-                      "X-Pad:   a  b \t \r\n\r\n"),
+    {"OWS trimmed",
+     S("GET / HTTP/1.1\r\nHost: \t h \t\r\n"
+       "X-Pad:   a  b \t \r\n\r\n"),
      0, HTTP_GET, "/", "", 1, 2, -1, 0, 1, 0, "h", "x-pad", "a  b"},
-    {"empty value", S("GET / HTTP/1.1\r\nHost: h\r\nX-Empty:\r\n"
-                      "X-Blank:  \t \r\n\r\n"),
+    {"empty value",
+     S("GET / HTTP/1.1\r\nHost: h\r\nX-Empty:\r\n"
+       "X-Blank:  \t \r\n\r\n"),
      0, HTTP_GET, "/", "", 1, 3, -1, 0, 1, 0, "h", "X-Blank", ""},
-    {"obs-text in value", S("GET / HTTP/1.1\r\nHost: h\r\n"
-                            "X-Name: caf\xc3\xa9 \x80\xff\r\n\r\n"),
+    {"obs-text in value",
+     S("GET / HTTP/1.1\r\nHost: h\r\n"
+       "X-Name: caf\xc3\xa9 \x80\xff\r\n\r\n"),
      0, HTTP_GET, "/", "", 1, 2, -1, 0, 1, 0, "h", "x-name",
      "caf\xc3\xa9 \x80\xff"},
     {"field name case", S("GET / HTTP/1.1\r\nHOST: h\r\n\r\n"), 0, HTTP_GET,
      "/", "", 1, 1, -1, 0, 1, 0, "h", "host", "h"},
     {"empty Host", S("GET / HTTP/1.1\r\nHost:\r\n\r\n"), 0, HTTP_GET, "/", "",
      1, 1, -1, 0, 1, 0, "", NULL, NULL},
-    {"Expect 100-continue", S("PUT /f HTTP/1.1\r\nHost: h\r\n"
-                              "Content-Length: 3\r\n"
-                              "Expect: 100-Continue\r\n\r\n"),
+    {"Expect 100-continue",
+     S("PUT /f HTTP/1.1\r\nHost: h\r\n"
+       "Content-Length: 3\r\n"
+       "Expect: 100-Continue\r\n\r\n"),
      0, HTTP_PUT, "/f", "", 1, 3, 3, 0, 1, 1, "h", NULL, NULL},
     /* RFC 9110 section 10.1.1: ignored in an HTTP/1.0 request. */
-    {"Expect in 1.0", S("PUT /f HTTP/1.0\r\nContent-Length: 3\r\n"
-                        "Expect: 100-continue\r\n\r\n"),
+    {"Expect in 1.0",
+     S("PUT /f HTTP/1.0\r\nContent-Length: 3\r\n"
+       "Expect: 100-continue\r\n\r\n"),
      0, HTTP_PUT, "/f", "", 0, 2, 3, 0, 0, 0, NULL, NULL, NULL},
-    {"other Expect", S("GET / HTTP/1.1\r\nHost: h\r\nExpect: foo\r\n\r\n"),
-     0, HTTP_GET, "/", "", 1, 2, -1, 0, 1, 0, "h", NULL, NULL},
+    {"other Expect", S("GET / HTTP/1.1\r\nHost: h\r\nExpect: foo\r\n\r\n"), 0,
+     HTTP_GET, "/", "", 1, 2, -1, 0, 1, 0, "h", NULL, NULL},
     {"HTTP/1.9 is 1.1", S("GET / HTTP/1.9\r\nHost: h\r\n\r\n"), 0, HTTP_GET,
      "/", "", 1, 1, -1, 0, 1, 0, "h", NULL, NULL},
-    {"pipelined", S("GET /1 HTTP/1.1\r\nHost: h\r\n\r\n"
-                    "GET /2 HTTP/1.1\r\nHost: h\r\n\r\n"),
+    {"pipelined",
+     S("GET /1 HTTP/1.1\r\nHost: h\r\n\r\n"
+       "GET /2 HTTP/1.1\r\nHost: h\r\n\r\n"),
      28, HTTP_GET, "/1", "", 1, 1, -1, 0, 1, 0, "h", NULL, NULL},
-    {"tchar field name", S("GET / HTTP/1.1\r\nHost: h\r\n"
-                           "X!#$%&'*+-.^_`|~9: v\r\n\r\n"),
+    {"tchar field name",
+     S("GET / HTTP/1.1\r\nHost: h\r\n"
+       "X!#$%&'*+-.^_`|~9: v\r\n\r\n"),
      0, HTTP_GET, "/", "", 1, 2, -1, 0, 1, 0, "h", "x!#$%&'*+-.^_`|~9", "v"},
 };
 
@@ -254,8 +272,7 @@ test_valid(void **state)
     struct http_request req;
 
     guard_init(&g, GUARD_ROOM);
-    for (size_t i = 0; i < sizeof(valid_cases) / sizeof(valid_cases[0]);
-         i++) {
+    for (size_t i = 0; i < sizeof(valid_cases) / sizeof(valid_cases[0]); i++) {
         const struct valid_case *c = &valid_cases[i];
         const char *buf = guard_put(&g, c->in, c->len);
         ssize_t r = http_parse_request(buf, c->len, &req);
@@ -305,17 +322,17 @@ static const struct bad_case bad_cases[] = {
     {"field without colon", S(REQ("X-Bare\r\n")), 400},
     {"no Host in 1.1", S("GET / HTTP/1.1\r\nAccept: */*\r\n\r\n"), 400},
     {"two Host", S(REQ("host: h\r\n")), 400},
-    {"two Host in 1.0", S("GET / HTTP/1.0\r\nHost: a\r\nHost: b\r\n\r\n"),
+    {"two Host in 1.0", S("GET / HTTP/1.0\r\nHost: a\r\nHost: b\r\n\r\n"), 400},
+    {"CL then TE",
+     S(REQ("Content-Length: 5\r\n"
+           "Transfer-Encoding: chunked\r\n")),
      400},
-    {"CL then TE", S(REQ("Content-Length: 5\r\n"
-                         "Transfer-Encoding: chunked\r\n")),
-     400},
-    {"TE then CL", S(REQ("Transfer-Encoding: chunked\r\n"
-                         "Content-Length: 5\r\n")),
+    {"TE then CL",
+     S(REQ("Transfer-Encoding: chunked\r\n"
+           "Content-Length: 5\r\n")),
      400},
     {"two CL", S(REQ("Content-Length: 5\r\nContent-Length: 6\r\n")), 400},
-    {"two equal CL", S(REQ("Content-Length: 5\r\nContent-Length: 5\r\n")),
-     400},
+    {"two equal CL", S(REQ("Content-Length: 5\r\nContent-Length: 5\r\n")), 400},
     {"CL 12a", S(REQ("Content-Length: 12a\r\n")), 400},
     {"CL +5", S(REQ("Content-Length: +5\r\n")), 400},
     {"CL -1", S(REQ("Content-Length: -1\r\n")), 400},
@@ -327,8 +344,9 @@ static const struct bad_case bad_cases[] = {
     {"CL int64 max", S(REQ("Content-Length: 9223372036854775807\r\n")), 413},
     {"TE gzip", S(REQ("Transfer-Encoding: gzip\r\n")), 501},
     {"TE gzip, chunked", S(REQ("Transfer-Encoding: gzip, chunked\r\n")), 501},
-    {"TE chunked twice", S(REQ("Transfer-Encoding: chunked\r\n"
-                               "Transfer-Encoding: chunked\r\n")),
+    {"TE chunked twice",
+     S(REQ("Transfer-Encoding: chunked\r\n"
+           "Transfer-Encoding: chunked\r\n")),
      501},
     {"TE chunked, chunked", S(REQ("Transfer-Encoding: chunked, chunked\r\n")),
      501},
@@ -357,8 +375,7 @@ static const struct bad_case bad_cases[] = {
     {"bare CR in field", S("GET / HTTP/1.1\r\nHost: h\rX: y\r\n\r\n"), 400},
     {"bare CR in value", S(REQ("X: a\rb\r\n")), 400},
     {"bare CR at end", S("GET / HTTP/1.1\r\nHost: h\r\n\r\r\n"), 400},
-    {"bare CR before request", S("\r\rGET / HTTP/1.1\r\nHost: h\r\n\r\n"),
-     400},
+    {"bare CR before request", S("\r\rGET / HTTP/1.1\r\nHost: h\r\n\r\n"), 400},
     {"control char in value", S(REQ("X: a\x01z\r\n")), 400},
     {"DEL in value", S(REQ("X: a\x7fz\r\n")), 400},
     {"NUL in value", S(REQ("X: a\0z\r\n")), 400},
@@ -369,8 +386,7 @@ static const struct bad_case bad_cases[] = {
      400},
     {"relative target", S("GET index.html HTTP/1.1\r\nHost: h\r\n\r\n"), 400},
     {"* with GET", S("GET * HTTP/1.1\r\nHost: h\r\n\r\n"), 400},
-    {"authority-form", S("CONNECT h:443 HTTP/1.1\r\nHost: h:443\r\n\r\n"),
-     400},
+    {"authority-form", S("CONNECT h:443 HTTP/1.1\r\nHost: h:443\r\n\r\n"), 400},
     {"ftp scheme", S("GET ftp://h/ HTTP/1.1\r\nHost: h\r\n\r\n"), 400},
 };
 
@@ -490,8 +506,15 @@ test_full_buffer_never_incomplete(void **state)
     char *buf = malloc(max);
     /* Even lengths, so that CRLFs fill the rest exactly. */
     static const char *const tails[] = {
-        "", "GE", "GET ", "GET /a", "GET /a H", "GET /a HTTP/1.",
-        "GET / HTTP/1.1", "GET /a HTTP/1.1\r", "GET / HTTP/1.1\r\n",
+        "",
+        "GE",
+        "GET ",
+        "GET /a",
+        "GET /a H",
+        "GET /a HTTP/1.",
+        "GET / HTTP/1.1",
+        "GET /a HTTP/1.1\r",
+        "GET / HTTP/1.1\r\n",
         "GET / HTTP/1.1\r\nHost: hh",
     };
 
@@ -575,11 +598,9 @@ test_reuse(void **state)
                             "Expect: 100-continue\r\n\r\n";
     static const char b[] = "GET / HTTP/1.0\r\n\r\n";
 
-    assert_int_equal(http_parse_request(a, sizeof(a) - 1, &req),
-                     sizeof(a) - 1);
+    assert_int_equal(http_parse_request(a, sizeof(a) - 1, &req), sizeof(a) - 1);
     assert_true(req.chunked && req.expect_continue && req.host != NULL);
-    assert_int_equal(http_parse_request(b, sizeof(b) - 1, &req),
-                     sizeof(b) - 1);
+    assert_int_equal(http_parse_request(b, sizeof(b) - 1, &req), sizeof(b) - 1);
     assert_false(req.chunked);
     assert_false(req.expect_continue);
     assert_null(req.host);
@@ -605,23 +626,24 @@ static const struct chunk_case chunk_cases[] = {
     {"several", S("3\r\nabc\r\n4\r\ndefg\r\n1\r\nh\r\n0\r\n\r\n" NEXT),
      S("abcdefgh"), 100, 0},
     {"empty body", S("0\r\n\r\n" NEXT), S(""), 100, 0},
-    {"extensions", S("5;a=b\r\nhello\r\n3;x;y=\"q ;\"\r\nabc\r\n0;end\r\n"
-                     "\r\n" NEXT),
+    {"extensions",
+     S("5;a=b\r\nhello\r\n3;x;y=\"q ;\"\r\nabc\r\n0;end\r\n"
+       "\r\n" NEXT),
      S("helloabc"), 100, 0},
     {"space before ext", S("5 ;a=b\r\nhello\r\n0\t \t;z\r\n\r\n" NEXT),
      S("hello"), 100, 0},
     {"trailers", S("5\r\nhello\r\n0\r\nX-Sum: 1\r\nX-B: two\r\n\r\n" NEXT),
      S("hello"), 100, 0},
-    {"uppercase hex", S("A\r\n0123456789\r\n1A\r\n"
-                        "abcdefghijklmnopqrstuvwxyz\r\n0\r\n\r\n" NEXT),
+    {"uppercase hex",
+     S("A\r\n0123456789\r\n1A\r\n"
+       "abcdefghijklmnopqrstuvwxyz\r\n0\r\n\r\n" NEXT),
      S("0123456789abcdefghijklmnopqrstuvwxyz"), 100, 0},
-    {"lowercase hex", S("b\r\n0123456789a\r\n0\r\n\r\n" NEXT),
-     S("0123456789a"), 100, 0},
+    {"lowercase hex", S("b\r\n0123456789a\r\n0\r\n\r\n" NEXT), S("0123456789a"),
+     100, 0},
     {"leading zeros", S("0005\r\nhello\r\n000\r\n\r\n" NEXT), S("hello"), 100,
      0},
-    {"20 digits with zeros", S("00000000000000000005\r\nhello\r\n0\r\n\r\n"
-                               NEXT),
-     S("hello"), 100, 0},
+    {"20 digits with zeros",
+     S("00000000000000000005\r\nhello\r\n0\r\n\r\n" NEXT), S("hello"), 100, 0},
     {"CRLF in data", S("4\r\n\r\n\r\n\r\n0\r\n\r\n" NEXT), S("\r\n\r\n"), 100,
      0},
     {"binary data", S("3\r\n\0\xff\n\r\n0\r\n\r\n" NEXT), S("\0\xff\n"), 100,
@@ -637,12 +659,10 @@ static const struct chunk_case chunk_cases[] = {
     {"largest size over max", S("ffffffffffffffff\r\n"), S(""),
      HTTP_DEFAULT_MAX_BODY, 413},
     {"0x prefix", S("0x5\r\nhello\r\n"), S(""), 100, 400},
-    {"missing CRLF after data", S("5\r\nhello0\r\n\r\n"), S("hello"), 100,
-     400},
+    {"missing CRLF after data", S("5\r\nhello0\r\n\r\n"), S("hello"), 100, 400},
     {"LF only after data", S("5\r\nhello\n0\r\n\r\n"), S("hello"), 100, 400},
     {"CR only after data", S("5\r\nhello\r0\r\n\r\n"), S("hello"), 100, 400},
-    {"data longer than size", S("3\r\nhello\r\n0\r\n\r\n"), S("hel"), 100,
-     400},
+    {"data longer than size", S("3\r\nhello\r\n0\r\n\r\n"), S("hel"), 100, 400},
     {"bare LF after size", S("5\nhello\r\n0\r\n\r\n"), S(""), 100, 400},
     {"bare CR after size", S("5\rhello\r\n0\r\n\r\n"), S(""), 100, 400},
     {"bare LF in ext", S("5;a\nhello\r\n0\r\n\r\n"), S(""), 100, 400},
@@ -700,14 +720,13 @@ check_chunked(struct guard *g, const struct chunk_case *c, size_t step)
         CHECK(c->name, ch.error_reason != NULL && !ch.done);
     } else {
         if (!ch.done || off != c->len - next)
-            fail_msg("%s/%zu: done %d at %zu, want %zu", c->name, step,
-                     ch.done, off, c->len - next);
+            fail_msg("%s/%zu: done %d at %zu, want %zu", c->name, step, ch.done,
+                     off, c->len - next);
         const char *data;
         size_t data_len;
         /* Once done, nothing more is consumed. */
-        CHECK(c->name, http_chunked_parse(&ch, c->in + off, next,
-                                          c->max_body, &data,
-                                          &data_len) == 0);
+        CHECK(c->name, http_chunked_parse(&ch, c->in + off, next, c->max_body,
+                                          &data, &data_len) == 0);
         CHECK(c->name, data_len == 0);
     }
     CHECK(c->name, body_len == c->body_len);
@@ -721,8 +740,7 @@ test_chunked(void **state)
     struct guard g;
 
     guard_init(&g, GUARD_ROOM);
-    for (size_t i = 0; i < sizeof(chunk_cases) / sizeof(chunk_cases[0]);
-         i++) {
+    for (size_t i = 0; i < sizeof(chunk_cases) / sizeof(chunk_cases[0]); i++) {
         check_chunked(&g, &chunk_cases[i], SIZE_MAX);
         check_chunked(&g, &chunk_cases[i], 1);
         check_chunked(&g, &chunk_cases[i], 3);
