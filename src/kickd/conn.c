@@ -283,9 +283,12 @@ respond(struct conn *c, int status, const char *detail, const char *extra,
     if (status >= 400)
         log_info("conn %" PRIu64 ": %d %s", c->id, status,
                  detail ? detail : http_status_reason(status));
+    const char *connection = close ? "close"
+                             : c->req.minor_version == 0 ? "keep-alive"
+                                                         : NULL;
     size_t n = http_format_error(out, sizeof(out), status, detail,
-                                 http_date_now(&c->srv->date), close, head,
-                                 extra);
+                                 http_date_now(&c->srv->date), connection,
+                                 head, extra);
     write_copy(c, out, n);
     if (c->closing)
         return;
@@ -532,7 +535,7 @@ cgi_end_cb(struct cgi *g, const char *error)
             process(c);
         return;
     }
-    if (error || c->resp_left > 0) {
+    if (error || (!c->resp_no_body && c->resp_left > 0)) {
         /* A cut-short body: closing without the last chunk tells the
          * client the response is incomplete. */
         conn_close(c);
@@ -657,7 +660,10 @@ dispatch(struct conn *c)
                          "\r\nDate: %s\r\nContent-Type: text/plain\r\n"
                          "Content-Length: 3\r\n%s\r\n%s",
                          http_date_now(&s->date),
-                         c->keep_alive ? "" : "Connection: close\r\n",
+                         !c->keep_alive ? "Connection: close\r\n"
+                         : req->minor_version == 0
+                             ? "Connection: keep-alive\r\n"
+                             : "",
                          req->method == HTTP_HEAD ? "" : "ok\n");
         bool keep = c->keep_alive && req->content_length <= 0 &&
                     !req->chunked;
@@ -941,7 +947,9 @@ conn_drain_all(struct srv *s)
     for (; c; c = next) {
         next = c->next;
         c->draining = true;
-        if (c->state == C_HEAD && c->len == 0)
+        /* A request whose head is not complete has not reached a script;
+         * it is dropped rather than waited for. */
+        if (c->state == C_HEAD)
             conn_close(c);
     }
 }

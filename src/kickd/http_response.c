@@ -22,7 +22,8 @@ http_date_now(struct http_date *d)
 
 size_t
 http_format_error(char *out, size_t cap, int status, const char *detail,
-                  const char *date, bool close, bool head, const char *extra)
+                  const char *date, const char *connection, bool head,
+                  const char *extra)
 {
     char body[256];
     const char *reason = http_status_reason(status);
@@ -36,10 +37,11 @@ http_format_error(char *out, size_t cap, int status, const char *detail,
                      "Date: %s\r\n"
                      "Content-Type: text/plain; charset=utf-8\r\n"
                      "Content-Length: %d\r\n"
-                     "%s%s\r\n",
+                     "%s%s%s%s\r\n",
                      status, reason, date, blen,
-                     close ? "Connection: close\r\n" : "",
-                     extra ? extra : "");
+                     connection ? "Connection: " : "",
+                     connection ? connection : "",
+                     connection ? "\r\n" : "", extra ? extra : "");
     if (n < 0 || (size_t)n >= cap)
         return 0;
     if (!head && (size_t)n + blen < cap) {

@@ -18,13 +18,14 @@ const char *
 http_date_now(struct http_date *d);
 
 /* Formats a complete response with a text/plain body "STATUS Reason:
- * detail\n" into out (size cap): without the body for HEAD, with
- * "Connection: close" when close is set, and with extra (already
+ * detail\n" into out (size cap): without the body for HEAD, with a
+ * Connection field when connection is not NULL ("close", "keep-alive"),
+ * and with extra (already
  * CRLF-terminated header lines, or NULL). Returns its length, truncating
  * the detail if needed. */
 size_t
 http_format_error(char *out, size_t cap, int status, const char *detail,
-                  const char *date, bool close, bool head,
+                  const char *date, const char *connection, bool head,
                   const char *extra);
 
 #endif
