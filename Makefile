@@ -48,6 +48,9 @@ BENCH_BIN := $(B)/bench/spawn_floor $(B)/bench/tiny_cgi
 
 DEPS_STAMP := $(B)/.deps
 
+# `make V=1` shows the commands.
+Q := $(if $(V),,@)
+
 .PHONY: all deps check unit e2e san fuzz fuzz-replay run bench install \
         clean format
 all: $(B)/kickd
@@ -60,32 +63,39 @@ $(DEPS_STAMP): .ci/deps
 	@mkdir -p $(B) && touch $@
 
 $(B)/kickd: $(KICKD_OBJ)
-	$(CC) $(CFLAGS) -o $@ $^ $(LIBS)
+	@echo "  LD      $@"
+	$(Q)$(CC) $(CFLAGS) -o $@ $^ $(LIBS)
 
 $(S)/kickd: $(KICKD_SAN_OBJ)
-	$(CLANG) $(SAN_FLAGS) -o $@ $^ $(LIBS)
+	@echo "  LD      $@"
+	$(Q)$(CLANG) $(SAN_FLAGS) -o $@ $^ $(LIBS)
 
 $(B)/%.o: %.c | $(DEPS_STAMP)
 	@mkdir -p $(@D)
-	$(CC) $(ALL_CFLAGS) -c -o $@ $<
+	@echo "  CC      $@"
+	$(Q)$(CC) $(ALL_CFLAGS) -c -o $@ $<
 
 $(S)/%.o: %.c | $(DEPS_STAMP)
 	@mkdir -p $(@D)
-	$(CLANG) $(ALL_CFLAGS) $(SAN_FLAGS) -c -o $@ $<
+	@echo "  CC san  $@"
+	$(Q)$(CLANG) $(ALL_CFLAGS) $(SAN_FLAGS) -c -o $@ $<
 
 .SECONDEXPANSION:
 $(B)/tests/unit/test_%: $(B)/tests/unit/test_%.o $$(UNIT_DEPS_$$*)
-	$(CC) $(CFLAGS) -o $@ $^ $(LIBS) $(shell pkg-config --libs cmocka)
+	@echo "  LD      $@"
+	$(Q)$(CC) $(CFLAGS) -o $@ $^ $(LIBS) $(shell pkg-config --libs cmocka)
 
-$(B)/fuzz/fuzz_%: fuzz/%/fuzz_%.c src/kickd/%.c $$(FUZZ_EXTRA_$$*) \
+$(B)/fuzz/fuzz_%: fuzz/$$*/fuzz_$$*.c src/kickd/$$*.c $$(FUZZ_EXTRA_$$*) \
                   | $(DEPS_STAMP)
 	@mkdir -p $(@D)
-	$(CLANG) $(FUZZ_FLAGS) $(DEFS) -o $@ $^
+	@echo "  FUZZ    $@"
+	$(Q)$(CLANG) $(FUZZ_FLAGS) $(DEFS) -o $@ $^
 FUZZ_EXTRA_cgi_response := src/kickd/http_parse.c
 
 $(B)/bench/%: bench/%.c | $(DEPS_STAMP)
 	@mkdir -p $(@D)
-	$(CC) $(ALL_CFLAGS) -o $@ $<
+	@echo "  CC      $@"
+	$(Q)$(CC) $(ALL_CFLAGS) -o $@ $<
 
 check: $(B)/kickd $(S)/kickd $(UNIT_BIN) $(FUZZ_BIN)
 	$(PYTHON) tests/run.py --build $(B) --san $(S)

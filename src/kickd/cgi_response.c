@@ -42,7 +42,8 @@ name_is(const char *s, size_t n, const char *lit)
 static int
 status_parse(struct cgi_response *r, const char *v, size_t n)
 {
-    if (n < 3 || v[0] < '1' || v[0] > '5' || v[1] < '0' || v[1] > '9' ||
+    /* 1xx is not a final answer: a script cannot give one. */
+    if (n < 3 || v[0] < '2' || v[0] > '5' || v[1] < '0' || v[1] > '9' ||
         v[2] < '0' || v[2] > '9')
         return -1;
     if (n > 3 && v[3] != ' ' && v[3] != '\t')
@@ -51,6 +52,13 @@ status_parse(struct cgi_response *r, const char *v, size_t n)
     if (n > 4) {
         r->reason = v + 4;
         r->reason_len = n - 4;
+        while (r->reason_len > 0 &&
+               (r->reason[0] == ' ' || r->reason[0] == '\t')) {
+            r->reason++;
+            r->reason_len--;
+        }
+        if (r->reason_len == 0)
+            r->reason = NULL;
     }
     return 0;
 }

@@ -3,6 +3,7 @@
  * sections 2 to 5), message body framing (section 6) and the chunked
  * transfer coding (section 7.1). Strict where leniency lets two parsers
  * disagree about where a message ends. */
+#include <ctype.h>
 #include <string.h>
 #include <strings.h>
 
@@ -161,6 +162,39 @@ list_has(const char *s, size_t n, const char *tok)
     return 0;
 }
 
+/* Host = uri-host [ ":" port ] (RFC 9112 section 3.2, RFC 3986 section
+ * 3.2.2): an IP literal in brackets, or reg-name characters; an empty
+ * value is allowed. */
+static int
+host_is_valid(const char *s, size_t n)
+{
+    size_t i = 0;
+
+    if (n > 0 && s[0] == '[') {
+        for (i = 1; i < n && s[i] != ']'; i++)
+            if (!isxdigit((unsigned char)s[i]) && s[i] != ':' &&
+                s[i] != '.')
+                return 0;
+        if (i == n || i == 1)
+            return 0;
+        i++;
+    } else {
+        for (; i < n && s[i] != ':'; i++) {
+            unsigned char c = (unsigned char)s[i];
+            if (!isalnum(c) && !strchr("-._~%!$&'()*+,;=", c))
+                return 0;
+        }
+    }
+    if (i == n)
+        return 1;
+    if (s[i] != ':')
+        return 0;
+    for (i++; i < n; i++)
+        if (s[i] < '0' || s[i] > '9')
+            return 0;
+    return 1;
+}
+
 /* Derives the framing and connection fields from the header list (RFC
  * 9112 section 6.3) and rejects the combinations that enable request
  * smuggling. */
@@ -204,6 +238,8 @@ fields_check(struct http_request *req)
         return bad(req, 400, "more than one Host");
     if (hosts == 0 && req->minor_version >= 1)
         return bad(req, 400, "no Host");
+    if (hosts == 1 && !host_is_valid(req->host, req->host_len))
+        return bad(req, 400, "bad Host");
     if (lengths > 1)
         return bad(req, 400, "more than one Content-Length");
     if (encodings > 0) {
