@@ -17,7 +17,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "limits.h"
+#include "kick_limits.h"
 
 #define CFG_REASON_MAX 512
 #define CFG_SECTION_MAX 256

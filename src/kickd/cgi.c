@@ -9,7 +9,7 @@
 #include <string.h>
 
 #include "cgi.h"
-#include "limits.h"
+#include "kick_limits.h"
 #include "log.h"
 
 struct cgi {

@@ -10,7 +10,7 @@
 #include <sys/types.h>
 
 #include "http_parse.h"
-#include "limits.h"
+#include "kick_limits.h"
 
 #define CGI_INCOMPLETE (-1)
 #define CGI_BAD (-2)

@@ -11,7 +11,7 @@
 #include "cgi.h"
 #include "conn.h"
 #include "http_parse.h"
-#include "limits.h"
+#include "kick_limits.h"
 #include "log.h"
 #include "srv.h"
 

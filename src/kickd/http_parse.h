@@ -10,7 +10,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#include "limits.h"
+#include "kick_limits.h"
 
 /* Return values besides a byte count. */
 #define HTTP_INCOMPLETE (-1) /* need more bytes */

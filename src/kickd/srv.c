@@ -7,7 +7,7 @@
 #include <string.h>
 
 #include "conn.h"
-#include "limits.h"
+#include "kick_limits.h"
 #include "log.h"
 #include "srv.h"
 

@@ -1,10 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /* Named limits of kickd: every buffer that outside input can grow has one,
  * with the reason for its size. */
-#ifndef KICKD_LIMITS_H
-#define KICKD_LIMITS_H
+#ifndef KICKD_KICK_LIMITS_H
+#define KICKD_KICK_LIMITS_H
 
-/* Longest request line (method, target, version). nginx's default large
+/* Longest request line before its version (method, SP and target). nginx's default large
  * header buffer is 8 KiB; a longer target gets 414. */
 #define HTTP_MAX_REQUEST_LINE 8192
 
@@ -56,7 +56,7 @@
 #define CGI_DEFAULT_KILL_GRACE 5000
 #define SRV_DEFAULT_STOP_GRACE 10000
 
-/* Longest line of a config file (inih reads into a buffer of this size). */
+/* Most routes in one configuration. */
 #define CFG_MAX_ROUTES 1024
 
 #endif
