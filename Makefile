@@ -27,6 +27,7 @@ FUZZ_FLAGS := -O1 -g -fsanitize=fuzzer,address,undefined -Isrc/kickd
 # The server.
 KICKD_OBJ := $(addprefix $(B)/src/kickd/, main.o srv.o conn.o http_parse.o \
              http_response.o route.o cgi.o cgi_env.o cgi_response.o cfg.o \
+             cfg_words.o cfg_scripts.o \
              log.o)
 KICKD_SAN_OBJ := $(KICKD_OBJ:$(B)/%=$(S)/%)
 
@@ -34,7 +35,7 @@ KICKD_SAN_OBJ := $(KICKD_OBJ:$(B)/%=$(S)/%)
 UNIT := http_parse cfg cgi_response
 UNIT_BIN := $(addprefix $(B)/tests/unit/test_, $(UNIT))
 UNIT_DEPS_http_parse := $(B)/src/kickd/http_parse.o
-UNIT_DEPS_cfg := $(B)/src/kickd/cfg.o
+UNIT_DEPS_cfg := $(B)/src/kickd/cfg.o $(B)/src/kickd/cfg_words.o $(B)/src/kickd/cfg_scripts.o
 UNIT_DEPS_cgi_response := $(B)/src/kickd/cgi_response.o \
                           $(B)/src/kickd/http_parse.o
 

@@ -1,12 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 /* kickd's configuration: the INI file read with inih (through a line reader
- * of our own, so that every message has its line), the defaults, the routes
- * of a --scripts directory, and shell-like splitting of a command. */
+ * of our own, so that every message has its line) and the defaults. */
 #include "cfg.h"
+#include "cfg_internal.h"
 
 #include <arpa/inet.h>
 #include <ctype.h>
-#include <dirent.h>
 #include <errno.h>
 #include <ini.h>
 #include <stdarg.h>
@@ -15,7 +14,6 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
-#include <unistd.h>
 
 #include "kick_limits.h"
 
@@ -132,17 +130,7 @@ cfg_fail(struct cfg_parse *p, int line, const char *fmt, ...)
 }
 
 void
-cfg_argv_free(char **argv)
-{
-    if (argv == NULL)
-        return;
-    for (char **a = argv; *a != NULL; a++)
-        free(*a);
-    free(argv);
-}
-
-static void
-cfg_route_close(struct cfg_route *r)
+cfg__route_close(struct cfg_route *r)
 {
     free(r->path);
     cfg_argv_free(r->argv);
@@ -153,8 +141,8 @@ cfg_route_close(struct cfg_route *r)
 }
 
 /* Sets PRODUCT.md's defaults; takes ownership of path. Returns 0 or -1. */
-static int
-cfg_route_init(struct cfg_route *r, char *path)
+int
+cfg__route_init(struct cfg_route *r, char *path)
 {
     memset(r, 0, sizeof(*r));
     r->path = path;
@@ -196,7 +184,7 @@ cfg_close(struct cfg *c)
     free(c->token);
     free(c->scripts);
     for (size_t i = 0; i < c->route_count; i++)
-        cfg_route_close(&c->routes[i]);
+        cfg__route_close(&c->routes[i]);
     free(c->routes);
 }
 
@@ -209,8 +197,8 @@ cfg_free(struct cfg *c)
     free(c);
 }
 
-static struct cfg_route *
-cfg_find_route(struct cfg *c, const char *path)
+struct cfg_route *
+cfg__find_route(struct cfg *c, const char *path)
 {
     for (size_t i = 0; i < c->route_count; i++)
         if (strcmp(c->routes[i].path, path) == 0)
@@ -219,8 +207,8 @@ cfg_find_route(struct cfg *c, const char *path)
 }
 
 /* Grows c->routes by one zeroed slot. Returns it, or NULL on ENOMEM. */
-static struct cfg_route *
-cfg_add_route(struct cfg *c)
+struct cfg_route *
+cfg__add_route(struct cfg *c)
 {
     struct cfg_route *r;
 
@@ -231,167 +219,6 @@ cfg_add_route(struct cfg *c)
     r = &c->routes[c->route_count++];
     memset(r, 0, sizeof(*r));
     return r;
-}
-
-/* Appends w (owned from here on) to a NULL-terminated array. A NULL w is a
- * failed strdup. Returns 0 or -1. */
-static int
-cfg_words_push(char ***words, size_t *n, char *w)
-{
-    char **a;
-
-    if (w == NULL)
-        return -1;
-    a = realloc(*words, (*n + 2) * sizeof(char *));
-    if (a == NULL) {
-        free(w);
-        return -1;
-    }
-    a[(*n)++] = w;
-    a[*n] = NULL;
-    *words = a;
-    return 0;
-}
-
-char **
-cfg_split_words(const char *s, size_t *count, char *err, size_t errlen)
-{
-    char **words = calloc(1, sizeof(char *));
-    size_t n = 0, len = 0;
-    char *w = malloc(strlen(s) + 1); /* no word is longer than s */
-    bool in_word = false;
-    const char *why = NULL;
-
-    if (words == NULL || w == NULL) {
-        why = "out of memory";
-        goto fail;
-    }
-    for (; *s != '\0'; s++) {
-        if (*s == ' ' || *s == '\t' || *s == '\n') {
-            if (in_word) {
-                w[len] = '\0';
-                if (cfg_words_push(&words, &n, strdup(w)) < 0) {
-                    why = "out of memory";
-                    goto fail;
-                }
-                len = 0;
-                in_word = false;
-            }
-        } else if (*s == '\'') {
-            /* POSIX 2.2.2: everything up to the next ' is literal. */
-            const char *end = strchr(s + 1, '\'');
-            if (end == NULL) {
-                why = "unterminated single quote";
-                goto fail;
-            }
-            memcpy(w + len, s + 1, (size_t)(end - s - 1));
-            len += (size_t)(end - s - 1);
-            s = end;
-            in_word = true;
-        } else if (*s == '"') {
-            /* POSIX 2.2.3: backslash escapes only \ " $ ` and newline. */
-            for (s++; *s != '"'; s++) {
-                if (*s == '\0') {
-                    why = "unterminated double quote";
-                    goto fail;
-                }
-                if (*s == '\\' && s[1] == '\n')
-                    s++;
-                else if (*s == '\\' && s[1] != '\0' &&
-                         strchr("\\\"$`", s[1]) != NULL)
-                    w[len++] = *++s;
-                else
-                    w[len++] = *s;
-            }
-            in_word = true;
-        } else if (*s == '\\') {
-            /* POSIX 2.2.1: escapes the next character; with a newline it
-             * joins lines and makes no word. */
-            if (s[1] == '\0') {
-                why = "trailing backslash";
-                goto fail;
-            }
-            s++;
-            if (*s != '\n') {
-                w[len++] = *s;
-                in_word = true;
-            }
-        } else {
-            w[len++] = *s;
-            in_word = true;
-        }
-    }
-    if (in_word) {
-        w[len] = '\0';
-        if (cfg_words_push(&words, &n, strdup(w)) < 0) {
-            why = "out of memory";
-            goto fail;
-        }
-    }
-    if (n == 0) {
-        why = "no command";
-        goto fail;
-    }
-    free(w);
-    if (count != NULL)
-        *count = n;
-    return words;
-fail:
-    if (err != NULL && errlen > 0)
-        snprintf(err, errlen, "%s", why);
-    free(w);
-    cfg_argv_free(words);
-    return NULL;
-}
-
-int
-cfg_parse_listen(const char *s, char *host, size_t hostlen, int *port)
-{
-    char addr[INET6_ADDRSTRLEN];
-    unsigned char bin[sizeof(struct in6_addr)];
-    const char *h, *p;
-    size_t hlen;
-    int family = AF_INET;
-    long v = 0;
-
-    if (s[0] == '[') {
-        const char *close = strchr(s, ']');
-        if (close == NULL || close[1] != ':')
-            return -1;
-        h = s + 1;
-        hlen = (size_t)(close - h);
-        p = close + 2;
-        family = AF_INET6;
-    } else {
-        const char *colon = strrchr(s, ':');
-        if (colon == NULL)
-            return -1;
-        h = s;
-        hlen = (size_t)(colon - s);
-        p = colon + 1;
-    }
-    if (hlen == 0 && family == AF_INET) {
-        h = "0.0.0.0";
-        hlen = strlen(h);
-    }
-    if (hlen >= sizeof(addr) || hlen >= hostlen)
-        return -1;
-    memcpy(addr, h, hlen);
-    addr[hlen] = '\0';
-    if (inet_pton(family, addr, bin) != 1)
-        return -1;
-    if (*p == '\0' || strlen(p) > 5)
-        return -1;
-    for (; *p != '\0'; p++) {
-        if (*p < '0' || *p > '9')
-            return -1;
-        v = v * 10 + (*p - '0');
-    }
-    if (v < 1 || v > 65535)
-        return -1;
-    memcpy(host, addr, hlen + 1);
-    *port = (int)v;
-    return 0;
 }
 
 /* Parses decimal digits (no sign, no blanks) into *out. Returns 0 or -1. */
@@ -542,7 +369,7 @@ cfg_begin_route(struct cfg_parse *p, const char *name)
                  name);
         return;
     }
-    r = cfg_find_route(&p->t, path);
+    r = cfg__find_route(&p->t, path);
     if (r != NULL) {
         cfg_fail(p, p->lineno, "duplicate route [%s] (first at line %d)",
                  name, r->line);
@@ -553,8 +380,8 @@ cfg_begin_route(struct cfg_parse *p, const char *name)
         return;
     }
     copy = cfg_strdup(p, path);
-    r = copy == NULL ? NULL : cfg_add_route(&p->t);
-    if (r == NULL || cfg_route_init(r, copy) < 0) {
+    r = copy == NULL ? NULL : cfg__add_route(&p->t);
+    if (r == NULL || cfg__route_init(r, copy) < 0) {
         if (r == NULL)
             free(copy);
         cfg_fail(p, p->lineno, "out of memory");
@@ -782,7 +609,7 @@ cfg_route_key(struct cfg_parse *p, const struct cfg_key *k, const char *v)
             return -1;
         }
         s = cfg_strdup(p, v);
-        if (s == NULL || cfg_words_push(&r->env, &r->envc, s) < 0) {
+        if (s == NULL || cfg__words_push(&r->env, &r->envc, s) < 0) {
             cfg_fail(p, p->lineno, "out of memory");
             return -1;
         }
@@ -917,9 +744,9 @@ cfg_apply(struct cfg_parse *p, struct cfg *c)
         }
     }
     for (size_t i = 0; i < p->t.route_count; i++) {
-        struct cfg_route *r = cfg_find_route(c, p->t.routes[i].path);
+        struct cfg_route *r = cfg__find_route(c, p->t.routes[i].path);
         if (r != NULL)
-            cfg_route_close(r);
+            cfg__route_close(r);
         else
             r = &c->routes[c->route_count++]; /* reserved by the caller */
         *r = p->t.routes[i];
@@ -936,7 +763,7 @@ cfg_reserve(struct cfg_parse *p, struct cfg *c)
     struct cfg_route *a;
 
     for (size_t i = 0; i < p->t.route_count; i++) {
-        if (cfg_find_route(c, p->t.routes[i].path) != NULL)
+        if (cfg__find_route(c, p->t.routes[i].path) != NULL)
             continue;
         if (++total > CFG_MAX_ROUTES) {
             cfg_fail(p, p->t.routes[i].line, "more than %d routes",
@@ -992,137 +819,5 @@ out:
     cfg_close(&p.t);
     free(p.line);
     fclose(p.f);
-    return rc;
-}
-
-static int
-cfg_name_cmp(const void *a, const void *b)
-{
-    return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-static bool
-cfg_name_is_safe(const char *name)
-{
-    if (name[0] == '.' || name[0] == '\0')
-        return false;
-    for (const char *s = name; *s != '\0'; s++)
-        if (!isalnum((unsigned char)*s) && strchr("._-", *s) == NULL)
-            return false;
-    return true;
-}
-
-/* Makes the route of dir/name if it is a script: an executable file, or a
- * NAME.php for php-cgi. Returns 1 if made, 0 if not a script, -1 ENOMEM. */
-static int
-cfg_script_route(struct cfg *c, const char *absdir, const char *name)
-{
-    size_t n = strlen(name);
-    bool php = n > 4 && strcmp(name + n - 4, ".php") == 0;
-    size_t filelen = strlen(absdir) + n + 2;
-    char *file = malloc(filelen), *path = NULL, *w;
-    struct cfg_route *r;
-    struct stat st;
-    int rc = -1;
-
-    if (file == NULL)
-        return -1;
-    snprintf(file, filelen, "%s/%s", absdir, name);
-    if (stat(file, &st) < 0 || !S_ISREG(st.st_mode) ||
-        (!php && access(file, X_OK) < 0)) {
-        free(file);
-        return 0;
-    }
-    path = malloc(n + 2);
-    if (path == NULL)
-        goto fail;
-    snprintf(path, n + 2, "/%s", name);
-    if (cfg_find_route(c, path) != NULL) {
-        rc = 0; /* routes of the config file come first */
-        goto fail;
-    }
-    r = cfg_add_route(c);
-    if (r == NULL)
-        goto fail;
-    rc = cfg_route_init(r, path); /* r owns path from here on */
-    path = NULL;
-    if (rc < 0)
-        goto fail_route;
-    rc = -1;
-    r->script_filename = strdup(file);
-    if (r->script_filename == NULL)
-        goto fail_route;
-    if (php && cfg_words_push(&r->argv, &r->argc, strdup("php-cgi")) < 0)
-        goto fail_route;
-    w = file;
-    file = NULL;
-    if (cfg_words_push(&r->argv, &r->argc, w) < 0)
-        goto fail_route;
-    return 1;
-fail_route:
-    cfg_route_close(r);
-    c->route_count--;
-fail:
-    free(path);
-    free(file);
-    return rc;
-}
-
-int
-cfg_load_scripts(struct cfg *c, const char *dir, char *err, size_t errlen)
-{
-    DIR *d = opendir(dir);
-    char *absdir = NULL, **names = NULL;
-    size_t n = 0, cap = 0, before = c->route_count;
-    struct dirent *e;
-    int rc = -1;
-
-    if (d == NULL) {
-        snprintf(err, errlen, "%s: %s", dir, strerror(errno));
-        return -1;
-    }
-    absdir = realpath(dir, NULL);
-    if (absdir == NULL) {
-        snprintf(err, errlen, "%s: %s", dir, strerror(errno));
-        goto out;
-    }
-    while ((e = readdir(d)) != NULL) {
-        if (!cfg_name_is_safe(e->d_name))
-            continue;
-        if (n == cap) {
-            char **a = realloc(names, (cap = cap * 2 + 16) * sizeof(*a));
-            if (a == NULL)
-                goto nomem;
-            names = a;
-        }
-        if ((names[n] = strdup(e->d_name)) == NULL)
-            goto nomem;
-        n++;
-    }
-    /* Sorted, so that the route table does not depend on readdir's order. */
-    if (n > 0)
-        qsort(names, n, sizeof(*names), cfg_name_cmp);
-    for (size_t i = 0; i < n; i++) {
-        if (cfg_script_route(c, absdir, names[i]) < 0)
-            goto nomem;
-        if (c->route_count > CFG_MAX_ROUTES) {
-            snprintf(err, errlen, "%s: more than %d routes", dir,
-                     CFG_MAX_ROUTES);
-            goto undo;
-        }
-    }
-    rc = 0;
-    goto out;
-nomem:
-    snprintf(err, errlen, "%s: %s", dir, strerror(ENOMEM));
-undo:
-    while (c->route_count > before)
-        cfg_route_close(&c->routes[--c->route_count]);
-out:
-    for (size_t i = 0; i < n; i++)
-        free(names[i]);
-    free(names);
-    free(absdir);
-    closedir(d);
     return rc;
 }

@@ -1,0 +1,182 @@
+/* SPDX-License-Identifier: MIT */
+/* Shell-like splitting of a command into words, the argv that it makes, and
+ * the "HOST:PORT" of a listen key. */
+#include "cfg.h"
+#include "cfg_internal.h"
+
+#include <arpa/inet.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+void
+cfg_argv_free(char **argv)
+{
+    if (argv == NULL)
+        return;
+    for (char **a = argv; *a != NULL; a++)
+        free(*a);
+    free(argv);
+}
+
+/* Appends w (owned from here on) to a NULL-terminated array. A NULL w is a
+ * failed strdup. Returns 0 or -1. */
+int
+cfg__words_push(char ***words, size_t *n, char *w)
+{
+    char **a;
+
+    if (w == NULL)
+        return -1;
+    a = realloc(*words, (*n + 2) * sizeof(char *));
+    if (a == NULL) {
+        free(w);
+        return -1;
+    }
+    a[(*n)++] = w;
+    a[*n] = NULL;
+    *words = a;
+    return 0;
+}
+
+char **
+cfg_split_words(const char *s, size_t *count, char *err, size_t errlen)
+{
+    char **words = calloc(1, sizeof(char *));
+    size_t n = 0, len = 0;
+    char *w = malloc(strlen(s) + 1); /* no word is longer than s */
+    bool in_word = false;
+    const char *why = NULL;
+
+    if (words == NULL || w == NULL) {
+        why = "out of memory";
+        goto fail;
+    }
+    for (; *s != '\0'; s++) {
+        if (*s == ' ' || *s == '\t' || *s == '\n') {
+            if (in_word) {
+                w[len] = '\0';
+                if (cfg__words_push(&words, &n, strdup(w)) < 0) {
+                    why = "out of memory";
+                    goto fail;
+                }
+                len = 0;
+                in_word = false;
+            }
+        } else if (*s == '\'') {
+            /* POSIX 2.2.2: everything up to the next ' is literal. */
+            const char *end = strchr(s + 1, '\'');
+            if (end == NULL) {
+                why = "unterminated single quote";
+                goto fail;
+            }
+            memcpy(w + len, s + 1, (size_t)(end - s - 1));
+            len += (size_t)(end - s - 1);
+            s = end;
+            in_word = true;
+        } else if (*s == '"') {
+            /* POSIX 2.2.3: backslash escapes only \ " $ ` and newline. */
+            for (s++; *s != '"'; s++) {
+                if (*s == '\0') {
+                    why = "unterminated double quote";
+                    goto fail;
+                }
+                if (*s == '\\' && s[1] == '\n')
+                    s++;
+                else if (*s == '\\' && s[1] != '\0' &&
+                         strchr("\\\"$`", s[1]) != NULL)
+                    w[len++] = *++s;
+                else
+                    w[len++] = *s;
+            }
+            in_word = true;
+        } else if (*s == '\\') {
+            /* POSIX 2.2.1: escapes the next character; with a newline it
+             * joins lines and makes no word. */
+            if (s[1] == '\0') {
+                why = "trailing backslash";
+                goto fail;
+            }
+            s++;
+            if (*s != '\n') {
+                w[len++] = *s;
+                in_word = true;
+            }
+        } else {
+            w[len++] = *s;
+            in_word = true;
+        }
+    }
+    if (in_word) {
+        w[len] = '\0';
+        if (cfg__words_push(&words, &n, strdup(w)) < 0) {
+            why = "out of memory";
+            goto fail;
+        }
+    }
+    if (n == 0) {
+        why = "no command";
+        goto fail;
+    }
+    free(w);
+    if (count != NULL)
+        *count = n;
+    return words;
+fail:
+    if (err != NULL && errlen > 0)
+        snprintf(err, errlen, "%s", why);
+    free(w);
+    cfg_argv_free(words);
+    return NULL;
+}
+
+int
+cfg_parse_listen(const char *s, char *host, size_t hostlen, int *port)
+{
+    char addr[INET6_ADDRSTRLEN];
+    unsigned char bin[sizeof(struct in6_addr)];
+    const char *h, *p;
+    size_t hlen;
+    int family = AF_INET;
+    long v = 0;
+
+    if (s[0] == '[') {
+        const char *close = strchr(s, ']');
+        if (close == NULL || close[1] != ':')
+            return -1;
+        h = s + 1;
+        hlen = (size_t)(close - h);
+        p = close + 2;
+        family = AF_INET6;
+    } else {
+        const char *colon = strrchr(s, ':');
+        if (colon == NULL)
+            return -1;
+        h = s;
+        hlen = (size_t)(colon - s);
+        p = colon + 1;
+    }
+    if (hlen == 0 && family == AF_INET) {
+        h = "0.0.0.0";
+        hlen = strlen(h);
+    }
+    if (hlen >= sizeof(addr) || hlen >= hostlen)
+        return -1;
+    memcpy(addr, h, hlen);
+    addr[hlen] = '\0';
+    if (inet_pton(family, addr, bin) != 1)
+        return -1;
+    if (*p == '\0' || strlen(p) > 5)
+        return -1;
+    for (; *p != '\0'; p++) {
+        if (*p < '0' || *p > '9')
+            return -1;
+        v = v * 10 + (*p - '0');
+    }
+    if (v < 1 || v > 65535)
+        return -1;
+    memcpy(host, addr, hlen + 1);
+    *port = (int)v;
+    return 0;
+}
