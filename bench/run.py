@@ -22,7 +22,7 @@ import tempfile
 import time
 
 SECONDS = int(os.environ.get("BENCH_SECONDS", "5"))
-ROUNDS = int(os.environ.get("BENCH_ROUNDS", "2"))
+ROUNDS = int(os.environ.get("BENCH_ROUNDS", "3"))
 # The whole run stays under three minutes, whatever the settings.
 LIMIT = float(os.environ.get("BENCH_LIMIT", "170"))  # s
 CONCS = (1, 16)
@@ -177,6 +177,22 @@ def machine_line():
         nproc, model, platform.release(), now.strftime("%Y-%m-%d %H:%M UTC"))
 
 
+def cpu_busy(seconds=1.0):
+    """Share of all CPUs busy over a short sample, from /proc/stat: what
+    other work would take from the measurements."""
+    def sample():
+        with open("/proc/stat") as f:
+            v = [int(x) for x in f.readline().split()[1:]]
+        return sum(v), v[3] + v[4]  # total, idle + iowait
+    try:
+        t0, i0 = sample()
+        time.sleep(seconds)
+        t1, i1 = sample()
+    except (OSError, IndexError, ValueError):
+        return None
+    return 1.0 - (i1 - i0) / max(1, t1 - t0)
+
+
 def fmt_rate(results, key):
     """The median of a cell's rounds, or its failure."""
     cell = results.get(key)
@@ -185,6 +201,19 @@ def fmt_rate(results, key):
     if cell["error"]:
         return "FAIL"
     return "%.0f" % statistics.median(r["rate"] for r in cell["runs"])
+
+
+def fmt_ratio(results, num, den):
+    """The median over rounds of num/den, each round's pair measured back to
+    back, so that a disturbance hits both sides of a ratio alike."""
+    a, b = results.get(num), results.get(den)
+    if not a or not b or a["error"] or b["error"]:
+        return "n/a"
+    ratios = [x["rate"] / y["rate"] for x, y in zip(a["runs"], b["runs"])
+              if y["rate"] > 0]
+    if not ratios:
+        return "n/a"
+    return "%.0f %%" % (100 * statistics.median(ratios))
 
 
 def main():
@@ -207,6 +236,7 @@ def main():
     per_round = len(CONCS) * 3 * (SECONDS + 1)
     rounds = max(1, min(ROUNDS, int((LIMIT - SECONDS - 20) // per_round)))
 
+    busy = cpu_busy()
     tmp = tempfile.mkdtemp(prefix="kick-bench-")
     atexit.register(shutil.rmtree, tmp, True)
     scripts = os.path.join(tmp, "scripts")
@@ -309,6 +339,7 @@ def main():
         except RuntimeError as e:
             errors.append(("kickd /healthz", str(e)))
     stop_servers()
+    busy_after = cpu_busy()
 
     for (target, conc), cell in sorted(results.items()):
         if cell["error"]:
@@ -322,8 +353,7 @@ def main():
         k = fmt_rate(results, ("kickd", conc))
         f = fmt_rate(results, ("floor", conc))
         w = fmt_rate(results, ("webhook", conc))
-        pct = "%.0f %%" % (100.0 * float(k) / float(f)) \
-            if k.isdigit() and f.isdigit() and float(f) > 0 else "n/a"
+        pct = fmt_ratio(results, ("kickd", conc), ("floor", conc))
         print("| tiny CGI, executions/s | %d | %s | %s | %s | %s |" %
               (conc, k, f, w, pct))
     if healthz:
@@ -334,7 +364,11 @@ def main():
           (HEALTHZ_CONNS, h))
     print()
     print(machine_line())
-    print("command: make bench (BENCH_SECONDS=%d, %d round%s, median; wrk "
+    for when, b in (("before", busy), ("after", busy_after)):
+        if b is not None and b > 0.10:
+            print("WARNING: the machine was %.0f %% busy %s the run; other "
+                  "work skews these figures" % (100 * b, when))
+    print("command: make bench (BENCH_SECONDS=%d, %d round%s, medians; wrk "
           "-t1 -c1 / -t2 -c16 / -t2 -c64 --latency)" %
           (SECONDS, rounds, "" if rounds == 1 else "s"))
     print()
