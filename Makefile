@@ -7,7 +7,7 @@ DESTDIR ?=
 CC ?= cc
 CLANG ?= clang
 PYTHON ?= python3
-PKGS := libuv inih
+PKGS := libuv inih jansson
 
 VERSION := 0.1.0
 B := build
@@ -26,7 +26,7 @@ FUZZ_FLAGS := -O1 -g -fsanitize=fuzzer,address,undefined -Isrc/kickd
 
 # The server.
 KICKD_OBJ := $(addprefix $(B)/src/kickd/, main.o srv.o conn.o http_parse.o \
-             http_response.o route.o cgi.o cgi_env.o cgi_response.o cfg.o \
+             http_response.o route.o run.o proc.o ctl.o cgi.o cgi_env.o cgi_response.o cfg.o \
              cfg_words.o cfg_scripts.o \
              log.o)
 KICKD_SAN_OBJ := $(KICKD_OBJ:$(B)/%=$(S)/%)

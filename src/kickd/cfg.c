@@ -29,6 +29,7 @@ enum cfg_key_kind {
     KEY_SIZE,    /* bytes in lo..hi with a k, m or g suffix */
     KEY_BOOL,    /* on/off, yes/no, true/false, 1/0 */
     KEY_MODE,    /* detach, attach or auto */
+    KEY_PHP,     /* auto, on or off */
     KEY_COMMAND, /* split into argv when its section ends */
     KEY_ENV,     /* NAME=VALUE, may repeat */
     KEY_LATER,   /* a runner of a later issue */
@@ -56,6 +57,8 @@ static const struct cfg_key server_keys[] = {
      offsetof(struct cfg, max_connections)},
     {"kill_grace", KEY_MS, 0, 3600, offsetof(struct cfg, kill_grace)},
     {"stop_grace", KEY_MS, 0, 3600, offsetof(struct cfg, stop_grace)},
+    {"shutdown_timeout", KEY_MS, 1, 86400,
+     offsetof(struct cfg, shutdown_timeout)},
 };
 
 static const struct cfg_key route_keys[] = {
@@ -66,6 +69,7 @@ static const struct cfg_key route_keys[] = {
      offsetof(struct cfg_route, ignore_user_abort)},
     {"on_shutdown", KEY_COMMAND, 0, 0,
      offsetof(struct cfg_route, on_shutdown)},
+    {"php_mode", KEY_PHP, 0, 0, offsetof(struct cfg_route, php_mode)},
     {"env", KEY_ENV, 0, 0, 0},
     {"concurrency", KEY_INT, 0, 100000,
      offsetof(struct cfg_route, concurrency)},
@@ -168,6 +172,7 @@ cfg_new(void)
     c->max_body = HTTP_DEFAULT_MAX_BODY;
     c->max_connections = SRV_DEFAULT_MAX_CONNECTIONS;
     c->kill_grace = CGI_DEFAULT_KILL_GRACE;
+    c->shutdown_timeout = RUN_DEFAULT_SHUTDOWN_TIMEOUT;
     c->stop_grace = SRV_DEFAULT_STOP_GRACE;
     if (c->listen == NULL || c->db == NULL) {
         cfg_free(c);
@@ -575,6 +580,18 @@ cfg_set(struct cfg_parse *p, const struct cfg_key *k, void *base,
         else {
             cfg_fail(p, p->lineno, "mode: not detach, attach or auto: '%s'",
                      v);
+            return -1;
+        }
+        return 0;
+    case KEY_PHP:
+        if (strcmp(v, "auto") == 0)
+            *(enum route_php *)field = ROUTE_PHP_AUTO;
+        else if (strcmp(v, "on") == 0)
+            *(enum route_php *)field = ROUTE_PHP_ON;
+        else if (strcmp(v, "off") == 0)
+            *(enum route_php *)field = ROUTE_PHP_OFF;
+        else {
+            cfg_fail(p, p->lineno, "php_mode: not auto, on or off: '%s'", v);
             return -1;
         }
         return 0;

@@ -14,6 +14,14 @@ enum route_mode {
     ROUTE_AUTO,
 };
 
+/* How aborts and time limits reach the script: as PHP expects them (a
+ * failing write, SIGPROF) or as signals (SIGTERM). */
+enum route_php {
+    ROUTE_PHP_AUTO = 0, /* on when the program is php-cgi */
+    ROUTE_PHP_ON,
+    ROUTE_PHP_OFF,
+};
+
 struct cfg_route {
     char *path;            /* "/report": starts with '/' */
     char **argv;           /* exec split into words, NULL-terminated */
@@ -22,6 +30,7 @@ struct cfg_route {
     enum route_mode mode;
     int time_limit;        /* seconds, 0 = none; default 30 */
     bool ignore_user_abort;
+    enum route_php php_mode;
     char **on_shutdown;    /* argv or NULL; one command */
     char **env;            /* "NAME=VALUE" strings, NULL-terminated */
     size_t envc;
@@ -43,6 +52,7 @@ struct cfg {
     int max_connections;
     int kill_grace;      /* ms between SIGTERM and SIGKILL to a script */
     int stop_grace;      /* ms kickd waits for running work at SIGTERM */
+    int shutdown_timeout; /* ms a shutdown command may run */
     struct cfg_route *routes;
     size_t route_count;
 };

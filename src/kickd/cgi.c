@@ -1,9 +1,12 @@
 /* SPDX-License-Identifier: MIT */
+#define _GNU_SOURCE /* pipe2 */
 /* The exec runner: starts a script in its own process group with pipes on
  * stdin and stdout (stderr goes to kickd's log), feeds it the body, reads
  * its CGI header block and streams the body to the sink, with
  * backpressure both ways. */
 #include <errno.h>
+#include <fcntl.h>
+#include <unistd.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,9 +14,10 @@
 #include "cgi.h"
 #include "kick_limits.h"
 #include "log.h"
+#include "proc.h"
 
 struct cgi {
-    uv_process_t proc;
+    struct proc proc;
     uv_pipe_t in;  /* the script's stdin */
     uv_pipe_t out; /* the script's stdout */
     uv_timer_t kill_timer;
@@ -29,11 +33,13 @@ struct cgi {
     bool head_done;
     bool paused;
     bool terminating;
+    bool proc_closed;
     int kill_grace; /* ms */
     int pid;
     int64_t exit_status;
     int term_signal;
 
+    char **env; /* kept for the shutdown commands */
     char *head; /* the header block as it arrives */
     size_t head_len;
     size_t stdin_queued;
@@ -52,6 +58,7 @@ handle_close_cb(uv_handle_t *h)
     struct cgi *g = h->data;
 
     if (--g->open_handles == 0) {
+        free(g->env);
         free(g->head);
         free(g);
     }
@@ -80,7 +87,10 @@ maybe_free(struct cgi *g)
         close_handle(g, (uv_handle_t *)&g->out);
     }
     close_handle(g, (uv_handle_t *)&g->kill_timer);
-    close_handle(g, (uv_handle_t *)&g->proc);
+    if (!g->proc_closed) {
+        g->proc_closed = true;
+        proc_close(&g->proc, handle_close_cb);
+    }
 }
 
 static void
@@ -104,14 +114,15 @@ kill_timer_cb(uv_timer_t *t)
     struct cgi *g = t->data;
 
     if (!g->exited) {
-        log_warn("script %d: still running after SIGTERM, sending SIGKILL",
+        log_warn("script %d: still running after its grace period, "
+                 "sending SIGKILL",
                  g->pid);
         kill(-g->pid, SIGKILL);
     }
 }
 
 static void
-exit_cb(uv_process_t *p, int64_t exit_status, int term_signal)
+exit_cb(struct proc *p, int64_t exit_status, int term_signal)
 {
     struct cgi *g = p->data;
 
@@ -126,6 +137,8 @@ exit_cb(uv_process_t *p, int64_t exit_status, int term_signal)
         g->in_open = false;
         close_handle(g, (uv_handle_t *)&g->in);
     }
+    if (g->attached && g->hooks->exit_cb)
+        g->hooks->exit_cb(g, exit_status, term_signal);
     maybe_free(g);
 }
 
@@ -314,6 +327,44 @@ cgi_terminate(struct cgi *g)
 }
 
 void
+cgi_close_output(struct cgi *g)
+{
+    stdin_close_now(g);
+    if (g->out_open) {
+        g->out_open = false;
+        uv_read_stop((uv_stream_t *)&g->out);
+        close_handle(g, (uv_handle_t *)&g->out);
+    }
+    g->ended = true;
+}
+
+void
+cgi_signal(struct cgi *g, int sig, bool group)
+{
+    if (!g->exited)
+        kill(group ? -g->pid : g->pid, sig);
+}
+
+void
+cgi_kill_after(struct cgi *g, int ms)
+{
+    if (!g->exited)
+        uv_timer_start(&g->kill_timer, kill_timer_cb, (uint64_t)ms, 0);
+}
+
+bool
+cgi_has_exited(const struct cgi *g)
+{
+    return g->exited;
+}
+
+char *const *
+cgi_env(const struct cgi *g)
+{
+    return g->env;
+}
+
+void
 cgi_detach(struct cgi *g, bool terminate)
 {
     g->attached = false;
@@ -376,44 +427,44 @@ cgi_start(uv_loop_t *loop, const struct cgi_request *cr,
     g->hooks = hooks;
     g->data = data;
     g->kill_grace = cr->kill_grace;
-    uv_pipe_init(loop, &g->in, 0);
-    uv_pipe_init(loop, &g->out, 0);
-    uv_timer_init(loop, &g->kill_timer);
-    g->in.data = g->out.data = g->kill_timer.data = g->proc.data = g;
-    g->open_handles = 4;
-
-    uv_stdio_container_t stdio[3];
-    stdio[0].flags = UV_CREATE_PIPE | UV_READABLE_PIPE;
-    stdio[0].data.stream = (uv_stream_t *)&g->in;
-    stdio[1].flags = UV_CREATE_PIPE | UV_WRITABLE_PIPE;
-    stdio[1].data.stream = (uv_stream_t *)&g->out;
-    stdio[2].flags = UV_INHERIT_FD;
-    stdio[2].data.fd = 2;
-    uv_process_options_t opt = {
-        .exit_cb = exit_cb,
-        .file = cr->route->argv[0],
-        .args = cr->route->argv,
+    /* The child's ends are made its stdin and stdout by the spawn; every
+     * other copy is close-on-exec. */
+    int in[2] = {-1, -1}, out[2] = {-1, -1};
+    if (pipe2(in, O_CLOEXEC) < 0 || pipe2(out, O_CLOEXEC) < 0) {
+        r = -errno;
+        if (in[0] >= 0) {
+            close(in[0]);
+            close(in[1]);
+        }
+        goto fail;
+    }
+    g->proc.data = g;
+    struct proc_opts opt = {
+        .argv = cr->route->argv,
         .env = env,
         .cwd = cwd,
-        /* setsid(): its own session and process group, so that ending it
-         * reaches its children too. */
-        .flags = UV_PROCESS_DETACHED,
-        .stdio_count = 3,
-        .stdio = stdio,
+        .fd_in = in[0],
+        .fd_out = out[1],
     };
-    r = uv_spawn(loop, &g->proc, &opt);
-    free(env);
+    r = proc_spawn(loop, &g->proc, &opt, exit_cb);
     free(cwd);
-    env = NULL;
+    cwd = NULL;
+    close(in[0]);
+    close(out[1]);
     if (r < 0) {
-        /* Nothing ran; the handles are closed and the run freed. */
-        uv_close((uv_handle_t *)&g->proc, handle_close_cb);
-        uv_close((uv_handle_t *)&g->in, handle_close_cb);
-        uv_close((uv_handle_t *)&g->out, handle_close_cb);
-        uv_close((uv_handle_t *)&g->kill_timer, handle_close_cb);
-        *err = r;
-        return NULL;
+        close(in[1]);
+        close(out[0]);
+        goto fail;
     }
+    g->env = env;
+    env = NULL;
+    uv_pipe_init(loop, &g->in, 0);
+    uv_pipe_init(loop, &g->out, 0);
+    uv_pipe_open(&g->in, in[1]);
+    uv_pipe_open(&g->out, out[0]);
+    uv_timer_init(loop, &g->kill_timer);
+    g->in.data = g->out.data = g->kill_timer.data = g;
+    g->open_handles = 4;
     g->pid = g->proc.pid;
     g->attached = true;
     g->in_open = g->out_open = true;
@@ -425,6 +476,7 @@ fail:
         free(g->head);
     free(g);
     free(env);
+    free(cwd);
     *err = r;
     return NULL;
 }

@@ -49,6 +49,9 @@ struct cgi_hooks {
     void (*end_cb)(struct cgi *g, const char *error);
     /* The stdin queue went below CGI_MAX_STDIN_QUEUE. */
     void (*stdin_drain_cb)(struct cgi *g);
+    /* The process was reaped: its exit status, or the signal that ended
+     * it (0 if none). */
+    void (*exit_cb)(struct cgi *g, int64_t exit_status, int term_signal);
 };
 
 /* Starts the route's exec with the environment of cr. Returns the run, or
@@ -82,6 +85,28 @@ cgi_resume(struct cgi *g);
  * goes to its process group, and SIGKILL after the grace period. */
 void
 cgi_terminate(struct cgi *g);
+
+/* Closes kickd's ends of the script's pipes, as a web server does when
+ * its client leaves: the script's next write fails (EPIPE, or SIGPIPE
+ * unless it ignores it). No end_cb follows. */
+void
+cgi_close_output(struct cgi *g);
+
+/* Sends sig to the script, or with group set to its process group. */
+void
+cgi_signal(struct cgi *g, int sig, bool group);
+
+/* Sends SIGKILL to the process group in ms unless the script exits. */
+void
+cgi_kill_after(struct cgi *g, int ms);
+
+bool
+cgi_has_exited(const struct cgi *g);
+
+/* The script's environment, for commands that share it; valid until the
+ * run is freed. */
+char *const *
+cgi_env(const struct cgi *g);
 
 /* The sink lets go: no more hooks. With terminate set, a script still
  * running is ended as by cgi_terminate. The run frees itself once the

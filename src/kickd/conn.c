@@ -8,7 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cgi.h"
+#include "ctl.h"
+#include "run.h"
 #include "conn.h"
 #include "http_parse.h"
 #include "kick_limits.h"
@@ -63,12 +64,15 @@ struct conn {
     char *path; /* decoded path */
     int64_t body_left; /* Content-Length bytes still to read */
     bool chunked;
+    bool gather; /* the body is kept in c->body, not streamed */
+    bool api;    /* the request is for kickd's control endpoint */
+    int64_t body_max;
     struct http_chunked ch;
     char *body; /* a chunked body, gathered to learn its length */
     size_t body_len, body_cap;
 
     /* The response. */
-    struct cgi *cgi;
+    struct run *run;
     bool head_sent;
     bool resp_chunked;
     bool resp_no_body;
@@ -95,6 +99,7 @@ struct conn_write {
 static void process(struct conn *c);
 static void request_done(struct conn *c);
 static void read_start(struct conn *c);
+static void api_call(struct conn *c);
 
 static void
 handle_close_cb(uv_handle_t *h)
@@ -113,9 +118,10 @@ conn_close(struct conn *c)
     if (c->closing)
         return;
     c->closing = true;
-    if (c->cgi) {
-        cgi_detach(c->cgi, true);
-        c->cgi = NULL;
+    /* The client is gone: to a script still running, an abort. */
+    if (c->run) {
+        run_abort(c->run);
+        c->run = NULL;
     }
     free(c->body);
     c->body = NULL;
@@ -184,8 +190,8 @@ write_cb(uv_write_t *req, int status)
         conn_close(c);
         return;
     }
-    if (c->cgi && c->write_queued < CONN_MAX_WRITE_QUEUE / 2)
-        cgi_resume(c->cgi);
+    if (c->run && c->write_queued < CONN_MAX_WRITE_QUEUE / 2)
+        run_resume(c->run);
 }
 
 /* Queues len bytes at data; owned (may be NULL) is freed once written.
@@ -250,9 +256,9 @@ linger(struct conn *c)
 {
     if (c->closing || c->state == C_LINGER)
         return;
-    if (c->cgi) {
-        cgi_detach(c->cgi, true);
-        c->cgi = NULL;
+    if (c->run) {
+        run_abort(c->run);
+        c->run = NULL;
     }
     c->state = C_LINGER;
     c->len = 0;
@@ -269,26 +275,22 @@ linger(struct conn *c)
     }
 }
 
-/* Answers with kickd's own response. With keep set and the request's body
- * fully read, the connection goes on to the next request; otherwise it
- * closes once the answer is out. */
+/* Answers with a text body. With keep set and the request's body fully
+ * read, the connection goes on to the next request; otherwise it closes
+ * once the answer is out. */
 static void
-respond(struct conn *c, int status, const char *detail, const char *extra,
-        bool keep)
+respond_text(struct conn *c, int status, const char *text, size_t len,
+             const char *extra, bool keep)
 {
-    char out[1024];
+    char out[1024 + API_MAX_REPLY];
     bool close = !keep || !c->keep_alive;
     bool head = c->head_len > 0 && c->req.method == HTTP_HEAD;
-
-    if (status >= 400)
-        log_info("conn %" PRIu64 ": %d %s", c->id, status,
-                 detail ? detail : http_status_reason(status));
     const char *connection = close ? "close"
                              : c->req.minor_version == 0 ? "keep-alive"
                                                          : NULL;
-    size_t n = http_format_error(out, sizeof(out), status, detail,
-                                 http_date_now(&c->srv->date), connection,
-                                 head, extra);
+    size_t n = http_format_text(out, sizeof(out), status, text, len,
+                                http_date_now(&c->srv->date), connection,
+                                head, extra);
     write_copy(c, out, n);
     if (c->closing)
         return;
@@ -298,6 +300,24 @@ respond(struct conn *c, int status, const char *detail, const char *extra,
     }
     c->resp_done = true;
     request_done(c);
+}
+
+/* Answers with kickd's own "STATUS Reason: detail" response. */
+static void
+respond(struct conn *c, int status, const char *detail, const char *extra,
+        bool keep)
+{
+    char text[256];
+    int n = snprintf(text, sizeof(text), "%d %s%s%s\n", status,
+                     http_status_reason(status), detail ? ": " : "",
+                     detail ? detail : "");
+
+    if (n < 0 || n >= (int)sizeof(text))
+        n = (int)sizeof(text) - 1;
+    if (status >= 400)
+        log_info("conn %" PRIu64 ": %d %s", c->id, status,
+                 detail ? detail : http_status_reason(status));
+    respond_text(c, status, text, (size_t)n, extra, keep);
 }
 
 /* An answer that does not run a script: keep-alive only if no body is
@@ -333,9 +353,9 @@ timer_cb(uv_timer_t *t)
             conn_close(c);
             break;
         }
-        if (c->cgi) {
-            cgi_detach(c->cgi, true);
-            c->cgi = NULL;
+        if (c->run) {
+            run_abort(c->run);
+            c->run = NULL;
         }
         respond(c, 408, "request body not received in time", NULL, false);
         break;
@@ -381,13 +401,12 @@ read_cb(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
     if (c->closing)
         return;
     if (nread < 0) {
-        /* The client is gone (or half-closed). While a script answers, a
-         * failing write will tell; otherwise there is nothing to finish. */
-        if (c->state == C_RESPONSE && nread == UV_EOF) {
-            read_stop(c);
-            c->keep_alive = false;
-            return;
-        }
+        /* The client closed or reset the connection. While a script runs
+         * this is an abort (PRODUCT.md, "Connection state"); a client that
+         * only shuts its sending side looks the same and is treated the
+         * same, as nginx does. */
+        if (c->run && nread != UV_EOF)
+            log_info("conn %" PRIu64 ": %s", c->id, uv_strerror((int)nread));
         conn_close(c);
         return;
     }
@@ -421,9 +440,9 @@ read_update(struct conn *c)
 }
 
 static void
-cgi_head_cb(struct cgi *g, const struct cgi_response *r)
+run_head_cb(struct run *g, const struct cgi_response *r)
 {
-    struct conn *c = cgi_data(g);
+    struct conn *c = run_data(g);
     const struct http_request *req = &c->req;
     int status = r->status;
     bool has_server = false;
@@ -499,9 +518,9 @@ cgi_head_cb(struct cgi *g, const struct cgi_response *r)
 }
 
 static void
-cgi_body_cb(struct cgi *g, char *buf, size_t len)
+run_body_cb(struct run *g, char *buf, size_t len)
 {
-    struct conn *c = cgi_data(g);
+    struct conn *c = run_data(g);
 
     if (c->resp_no_body || c->resp_left == 0) {
         free(buf);
@@ -510,27 +529,27 @@ cgi_body_cb(struct cgi *g, char *buf, size_t len)
     if (c->resp_left > 0 && (int64_t)len > c->resp_left) {
         log_warn("conn %" PRIu64 ": script %d wrote more than its "
                  "Content-Length; the rest is dropped",
-                 c->id, cgi_pid(g));
+                 c->id, run_pid(g));
         len = (size_t)c->resp_left;
     }
     if (c->resp_left > 0)
         c->resp_left -= (int64_t)len;
     conn_write(c, buf, buf, len, c->resp_chunked);
     if (!c->closing && c->write_queued >= CONN_MAX_WRITE_QUEUE)
-        cgi_pause(g);
+        run_pause(g);
 }
 
 static void
-cgi_end_cb(struct cgi *g, const char *error)
+run_end_cb(struct run *g, const char *error, bool timed_out)
 {
-    struct conn *c = cgi_data(g);
+    struct conn *c = run_data(g);
 
-    cgi_detach(g, error != NULL);
-    c->cgi = NULL;
+    run_release(g);
+    c->run = NULL;
     if (!c->head_sent) {
         bool keep = c->state == C_RESPONSE;
-        respond(c, 502, error ? error : "no response from script", NULL,
-                keep);
+        respond(c, timed_out ? 504 : 502,
+                error ? error : "no response from script", NULL, keep);
         if (!c->closing && c->state != C_LINGER)
             process(c);
         return;
@@ -555,31 +574,29 @@ cgi_end_cb(struct cgi *g, const char *error)
 }
 
 static void
-cgi_stdin_drain_cb(struct cgi *g)
+run_stdin_drain_cb(struct run *g)
 {
-    struct conn *c = cgi_data(g);
+    struct conn *c = run_data(g);
 
     c->stdin_full = false;
     process(c);
 }
 
-static const struct cgi_hooks conn_cgi_hooks = {
-    .head_cb = cgi_head_cb,
-    .body_cb = cgi_body_cb,
-    .end_cb = cgi_end_cb,
-    .stdin_drain_cb = cgi_stdin_drain_cb,
+static const struct run_hooks conn_run_hooks = {
+    .head_cb = run_head_cb,
+    .body_cb = run_body_cb,
+    .end_cb = run_end_cb,
+    .stdin_drain_cb = run_stdin_drain_cb,
 };
 
 /* Starts the route's script; content_length is -1 without a body. */
 static int
-run_start(struct conn *c, int64_t content_length)
+script_start(struct conn *c, int64_t content_length)
 {
     struct srv *s = c->srv;
-    char run_id[32];
     size_t script_len = strlen(c->route->path);
     int err = 0;
 
-    snprintf(run_id, sizeof(run_id), "a%" PRIu64, ++s->next_run_id);
     struct cgi_request cr = {
         .route = c->route,
         .req = &c->req,
@@ -590,9 +607,7 @@ run_start(struct conn *c, int64_t content_length)
         .server_addr = c->local_addr,
         .server_port = c->local_port,
         .content_length = content_length,
-        .run_id = run_id,
         .attempt = 1,
-        .control = NULL,
         .hide_authorization = s->cfg->token != NULL,
         .path_env = s->path_env,
         .kill_grace = s->cfg->kill_grace,
@@ -600,13 +615,31 @@ run_start(struct conn *c, int64_t content_length)
     /* A route ending in '/' keeps its slash in SCRIPT_NAME. */
     if (script_len > 0 && c->route->path[script_len - 1] == '/')
         cr.path_info = c->path + script_len - 1;
-    c->cgi = cgi_start(s->loop, &cr, &conn_cgi_hooks, c, &err);
-    if (c->cgi == NULL) {
+    c->run = run_start(s, &cr, &conn_run_hooks, c, &err);
+    if (c->run == NULL) {
         log_error("conn %" PRIu64 ": %s: cannot start %s: %s", c->id,
                   c->route->path, c->route->argv[0], uv_strerror(err));
         return err;
     }
     return 0;
+}
+
+/* Reads the whole body into c->body before serving the request. */
+static void
+body_gather_start(struct conn *c)
+{
+    const struct http_request *req = &c->req;
+
+    if (req->expect_continue && req->minor_version >= 1)
+        conn_write(c, NULL, "HTTP/1.1 100 Continue\r\n\r\n", 25, false);
+    c->gather = true;
+    c->chunked = req->chunked;
+    if (c->chunked)
+        http_chunked_init(&c->ch);
+    else
+        c->body_left = req->content_length;
+    c->state = C_BODY;
+    timer_set(c, T_BODY);
 }
 
 /* Whether the request carries kickd's token (RFC 6750 bearer). */
@@ -678,6 +711,22 @@ dispatch(struct conn *c)
         request_done(c);
         return;
     }
+    if (strncmp(c->path, CTL_PREFIX, strlen(CTL_PREFIX)) == 0) {
+        c->api = true;
+        c->body_max = API_MAX_BODY;
+        if (req->content_length > API_MAX_BODY) {
+            c->keep_alive = false;
+            respond(c, 413, "body too large for a control request", NULL,
+                    false);
+            return;
+        }
+        if (req->content_length > 0 || req->chunked) {
+            body_gather_start(c);
+            return;
+        }
+        api_call(c);
+        return;
+    }
     c->routes = route_table_ref(s->routes);
     c->route = route_find(c->routes, c->path, strlen(c->path), &script_len);
     if (c->route == NULL) {
@@ -703,21 +752,19 @@ dispatch(struct conn *c)
         respond(c, 413, "body larger than max_body", NULL, false);
         return;
     }
-    bool has_body = req->content_length > 0 || req->chunked;
-    if (has_body && req->expect_continue && req->minor_version >= 1)
-        conn_write(c, NULL, "HTTP/1.1 100 Continue\r\n\r\n", 25, false);
-    if (c->closing)
-        return;
     if (req->chunked) {
         /* CGI needs CONTENT_LENGTH (RFC 3875 section 4.1.2): the body is
          * gathered first, then the script starts. */
-        http_chunked_init(&c->ch);
-        c->chunked = true;
-        c->state = C_BODY;
-        timer_set(c, T_BODY);
+        c->body_max = s->cfg->max_body;
+        body_gather_start(c);
         return;
     }
-    if (run_start(c, req->content_length) < 0) {
+    if (req->content_length > 0 && req->expect_continue &&
+        req->minor_version >= 1)
+        conn_write(c, NULL, "HTTP/1.1 100 Continue\r\n\r\n", 25, false);
+    if (c->closing)
+        return;
+    if (script_start(c, req->content_length) < 0) {
         respond_early(c, 502, "script could not start", NULL);
         return;
     }
@@ -726,7 +773,7 @@ dispatch(struct conn *c)
         c->state = C_BODY;
         timer_set(c, T_BODY);
     } else {
-        cgi_close_stdin(c->cgi);
+        run_close_stdin(c->run);
         c->state = C_RESPONSE;
         timer_set(c, T_NONE);
     }
@@ -739,75 +786,121 @@ drop_bytes(struct conn *c, size_t at, size_t n)
     c->len -= n;
 }
 
-/* Moves body bytes from the buffer to the script (or to c->body for a
- * chunked body). */
+/* Keeps n body bytes in c->body (a chunked body for a script, or any body
+ * for kickd's own endpoints). Returns -1 after answering if it cannot. */
+static int
+body_append(struct conn *c, const char *data, size_t n)
+{
+    if (c->body_len + n > c->body_cap) {
+        size_t cap = c->body_cap ? c->body_cap : 16384;
+        while (cap < c->body_len + n)
+            cap *= 2;
+        char *b = realloc(c->body, cap);
+        if (b == NULL) {
+            c->keep_alive = false;
+            respond(c, 503, "out of memory", NULL, false);
+            return -1;
+        }
+        c->body = b;
+        c->body_cap = cap;
+    }
+    memcpy(c->body + c->body_len, data, n);
+    c->body_len += n;
+    return 0;
+}
+
+/* Serves a request to kickd's control endpoint, its body gathered. */
+static void
+api_call(struct conn *c)
+{
+    struct ctl_reply *rep = malloc(sizeof(*rep));
+
+    if (rep == NULL) {
+        respond(c, 503, "out of memory", NULL, false);
+        return;
+    }
+    ctl_handle(c->srv, c->req.method, c->path + strlen(CTL_PREFIX),
+               c->body ? c->body : "", c->body_len, rep);
+    c->state = C_RESPONSE;
+    respond_text(c, rep->status, rep->text, rep->len, NULL, true);
+    free(rep);
+}
+
+/* A gathered body is complete: serve it, or start the script with it. */
+static void
+body_complete(struct conn *c)
+{
+    timer_set(c, T_NONE);
+    if (c->api) {
+        api_call(c);
+        return;
+    }
+    if (script_start(c, (int64_t)c->body_len) < 0) {
+        c->keep_alive = false;
+        respond(c, 502, "script could not start", NULL, true);
+        return;
+    }
+    run_write_stdin(c->run, c->body, c->body_len);
+    free(c->body);
+    c->body = NULL;
+    c->body_len = c->body_cap = 0;
+    run_close_stdin(c->run);
+    c->state = C_RESPONSE;
+}
+
+/* Moves body bytes from the buffer to the script, or gathers them. */
 static void
 body_read(struct conn *c)
 {
     size_t avail = c->len - c->head_len;
 
-    if (!c->chunked) {
-        size_t n = avail < (uint64_t)c->body_left ? avail
-                                                   : (size_t)c->body_left;
-        if (c->cgi && n > 0)
-            cgi_write_stdin(c->cgi, c->buf + c->head_len, n);
-        drop_bytes(c, c->head_len, n);
-        c->body_left -= (int64_t)n;
-        if (c->body_left > 0) {
-            if (c->cgi && cgi_stdin_queued(c->cgi) >= CGI_MAX_STDIN_QUEUE)
-                c->stdin_full = true;
-            return;
-        }
-    } else {
+    if (c->chunked) {
         while (!c->ch.done) {
             const char *data;
             size_t dlen;
             ssize_t r = http_chunked_parse(&c->ch, c->buf + c->head_len,
                                            c->len - c->head_len,
-                                           (uint64_t)c->srv->cfg->max_body,
-                                           &data, &dlen);
+                                           (uint64_t)c->body_max, &data,
+                                           &dlen);
             if (r == HTTP_BAD) {
                 c->keep_alive = false;
                 respond(c, c->ch.error_status, c->ch.error_reason, NULL,
                         false);
                 return;
             }
-            if (dlen > 0) {
-                if (c->body_len + dlen > c->body_cap) {
-                    size_t cap = c->body_cap ? c->body_cap : 16384;
-                    while (cap < c->body_len + dlen)
-                        cap *= 2;
-                    char *b = realloc(c->body, cap);
-                    if (b == NULL) {
-                        c->keep_alive = false;
-                        respond(c, 503, "out of memory", NULL, false);
-                        return;
-                    }
-                    c->body = b;
-                    c->body_cap = cap;
-                }
-                memcpy(c->body + c->body_len, data, dlen);
-                c->body_len += dlen;
-            }
+            if (dlen > 0 && body_append(c, data, dlen) < 0)
+                return;
             drop_bytes(c, c->head_len, (size_t)r);
             if (r == 0)
                 break;
         }
-        if (!c->ch.done)
-            return;
-        if (run_start(c, (int64_t)c->body_len) < 0) {
-            c->keep_alive = false;
-            respond(c, 502, "script could not start", NULL, true);
-            return;
-        }
-        cgi_write_stdin(c->cgi, c->body, c->body_len);
-        free(c->body);
-        c->body = NULL;
-        c->body_len = c->body_cap = 0;
+        if (c->ch.done)
+            body_complete(c);
+        return;
     }
-    /* The whole body is read. */
-    if (c->cgi)
-        cgi_close_stdin(c->cgi);
+    size_t n = avail < (uint64_t)c->body_left ? avail : (size_t)c->body_left;
+    if (n > 0) {
+        if (c->gather) {
+            if (body_append(c, c->buf + c->head_len, n) < 0)
+                return;
+        } else if (c->run) {
+            run_write_stdin(c->run, c->buf + c->head_len, n);
+        }
+    }
+    drop_bytes(c, c->head_len, n);
+    c->body_left -= (int64_t)n;
+    if (c->body_left > 0) {
+        if (c->run && run_stdin_queued(c->run) >= CGI_MAX_STDIN_QUEUE)
+            c->stdin_full = true;
+        return;
+    }
+    if (c->gather) {
+        body_complete(c);
+        return;
+    }
+    /* The whole body went to the script. */
+    if (c->run)
+        run_close_stdin(c->run);
     c->state = C_RESPONSE;
     timer_set(c, T_NONE);
     if (c->resp_done) {
@@ -828,8 +921,11 @@ request_done(struct conn *c)
     route_table_unref(c->routes);
     c->routes = NULL;
     c->route = NULL;
-    c->chunked = false;
+    c->chunked = c->gather = c->api = false;
     c->body_left = 0;
+    free(c->body);
+    c->body = NULL;
+    c->body_len = c->body_cap = 0;
     c->head_sent = c->resp_done = c->resp_chunked = c->resp_no_body = false;
     c->resp_left = -1;
     c->state = C_HEAD;

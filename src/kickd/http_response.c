@@ -21,32 +21,41 @@ http_date_now(struct http_date *d)
 }
 
 size_t
-http_format_error(char *out, size_t cap, int status, const char *detail,
-                  const char *date, const char *connection, bool head,
-                  const char *extra)
+http_format_text(char *out, size_t cap, int status, const char *body,
+                 size_t blen, const char *date, const char *connection,
+                 bool head, const char *extra)
 {
-    char body[256];
-    const char *reason = http_status_reason(status);
-    int blen = snprintf(body, sizeof(body), "%d %s%s%s\n", status, reason,
-                        detail ? ": " : "", detail ? detail : "");
-    if (blen < 0 || blen >= (int)sizeof(body))
-        blen = (int)sizeof(body) - 1;
     int n = snprintf(out, cap,
                      "HTTP/1.1 %d %s\r\n"
                      "Server: kickd/" KICK_VERSION "\r\n"
                      "Date: %s\r\n"
                      "Content-Type: text/plain; charset=utf-8\r\n"
-                     "Content-Length: %d\r\n"
+                     "Content-Length: %zu\r\n"
                      "%s%s%s%s\r\n",
-                     status, reason, date, blen,
+                     status, http_status_reason(status), date, blen,
                      connection ? "Connection: " : "",
                      connection ? connection : "",
                      connection ? "\r\n" : "", extra ? extra : "");
-    if (n < 0 || (size_t)n >= cap)
+    if (n < 0 || (size_t)n + (head ? 0 : blen) > cap)
         return 0;
-    if (!head && (size_t)n + blen < cap) {
+    if (!head) {
         memcpy(out + n, body, blen);
-        n += blen;
+        n += (int)blen;
     }
     return (size_t)n;
+}
+
+size_t
+http_format_error(char *out, size_t cap, int status, const char *detail,
+                  const char *date, const char *connection, bool head,
+                  const char *extra)
+{
+    char body[256];
+    int blen = snprintf(body, sizeof(body), "%d %s%s%s\n", status,
+                        http_status_reason(status), detail ? ": " : "",
+                        detail ? detail : "");
+    if (blen < 0 || blen >= (int)sizeof(body))
+        blen = (int)sizeof(body) - 1;
+    return http_format_text(out, cap, status, body, (size_t)blen, date,
+                            connection, head, extra);
 }

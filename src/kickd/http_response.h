@@ -17,6 +17,15 @@ struct http_date {
 const char *
 http_date_now(struct http_date *d);
 
+/* Formats a complete response with the text/plain body (blen bytes) into
+ * out (size cap): without the body for HEAD, with a Connection field when
+ * connection is not NULL, and with extra (CRLF-terminated header lines, or
+ * NULL). Returns its length, or 0 if it does not fit. */
+size_t
+http_format_text(char *out, size_t cap, int status, const char *body,
+                 size_t blen, const char *date, const char *connection,
+                 bool head, const char *extra);
+
 /* Formats a complete response with a text/plain body "STATUS Reason:
  * detail\n" into out (size cap): without the body for HEAD, with a
  * Connection field when connection is not NULL ("close", "keep-alive"),

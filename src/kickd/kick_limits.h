@@ -56,6 +56,19 @@
 #define CGI_DEFAULT_KILL_GRACE 5000
 #define SRV_DEFAULT_STOP_GRACE 10000
 
+/* Default time (ms) one shutdown command may run before it is ended;
+ * [server] shutdown_timeout changes it. */
+#define RUN_DEFAULT_SHUTDOWN_TIMEOUT 30000
+
+/* Most shutdown commands one run may register. */
+#define RUN_MAX_SHUTDOWN 64
+
+/* Largest body of a request to kickd's own endpoints (kick ctl). */
+#define API_MAX_BODY (64 * 1024)
+
+/* Largest answer of kickd's own endpoints. */
+#define API_MAX_REPLY 4096
+
 /* Most routes in one configuration. */
 #define CFG_MAX_ROUTES 1024
 

@@ -9,6 +9,7 @@
 #include "conn.h"
 #include "kick_limits.h"
 #include "log.h"
+#include "run.h"
 #include "srv.h"
 
 static void
@@ -84,6 +85,9 @@ stop_timer_cb(uv_timer_t *t)
     if (s->conn_count > 0)
         log_warn("stop: ending %zu connections still busy", s->conn_count);
     conn_close_all(s);
+    /* Scripts that ignored their client's abort are ended too; their
+     * shutdown commands still run, each bounded in time. */
+    run_end_all(s);
 }
 
 static void
@@ -92,6 +96,7 @@ stop(struct srv *s)
     if (s->stopping) {
         log_info("second stop signal: ending everything now");
         conn_close_all(s);
+        run_end_all(s);
         return;
     }
     s->stopping = true;

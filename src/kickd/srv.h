@@ -13,6 +13,7 @@
 #include "route.h"
 
 struct conn;
+struct run;
 
 struct srv {
     uv_loop_t *loop;
@@ -26,6 +27,7 @@ struct srv {
     uv_signal_t sig_hup, sig_term, sig_int;
     uv_timer_t stop_timer;
     struct conn *conns; /* every open connection, a doubly linked list */
+    struct run *runs;   /* every script run not yet finished */
     size_t conn_count;
     bool stopping;
     uint64_t next_conn_id;

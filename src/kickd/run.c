@@ -1,0 +1,576 @@
+/* SPDX-License-Identifier: MIT */
+/* One run of a script with PHP's connection-state model (PRODUCT.md,
+ * "Connection state"): the status bits, ignore_user_abort, the wall-clock
+ * time limit, and the shutdown commands that run, in the order registered,
+ * once the script has ended for any reason. */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+
+#include "kick_limits.h"
+#include "log.h"
+#include "proc.h"
+#include "run.h"
+#include "srv.h"
+
+struct run {
+    struct srv *srv;
+    struct run *prev, *next; /* srv->runs */
+    struct cgi *cgi;
+    const struct run_hooks *hooks; /* NULL once the sink has let go */
+    void *data;
+    struct route_table *routes; /* holds route */
+    const struct cfg_route *route;
+    char id[24];
+    char key[24 + 1 + 32 + 1]; /* "ID.SECRET", KICK_CONTROL's last part */
+    char control[160];
+
+    int status; /* RUN_ABORTED | RUN_TIMEOUT */
+    bool ignore_user_abort;
+    bool php;        /* aborts as a failing write, time limits as SIGPROF */
+    bool output_ended;
+    bool exited;
+    int64_t exit_status;
+    int term_signal;
+    uv_timer_t limit_timer;
+    int limit_step; /* PHP: 0 counting, 1 SIGPROF sent, 2 sent twice */
+
+    char ***shutdown; /* argv of each shutdown command, in order */
+    size_t nshutdown;
+    size_t sd_next;
+    bool sd_running;
+    bool sd_done;
+    struct proc sd_proc;
+    uv_timer_t sd_timer;
+    int sd_step; /* 0 running, 1 SIGTERM sent */
+    int handles; /* open handles of the run's own */
+    bool freeing;
+};
+
+static void
+shutdown_next(struct run *r);
+
+static void
+run_close_cb(uv_handle_t *h)
+{
+    struct run *r = h->data;
+
+    if (--r->handles > 0)
+        return;
+    for (size_t i = 0; i < r->nshutdown; i++)
+        cfg_argv_free(r->shutdown[i]);
+    free(r->shutdown);
+    route_table_unref(r->routes);
+    free(r);
+}
+
+/* Frees the run once the script is reaped, the shutdown commands are
+ * done and the sink has let go. */
+static void
+maybe_free(struct run *r)
+{
+    struct srv *s = r->srv;
+
+    if (r->freeing || r->hooks || !r->exited || !r->sd_done)
+        return;
+    r->freeing = true;
+    if (r->prev)
+        r->prev->next = r->next;
+    else
+        s->runs = r->next;
+    if (r->next)
+        r->next->prev = r->prev;
+    cgi_detach(r->cgi, false);
+    r->cgi = NULL;
+    uv_close((uv_handle_t *)&r->limit_timer, run_close_cb);
+    uv_close((uv_handle_t *)&r->sd_timer, run_close_cb);
+}
+
+static void
+sink_release(struct run *r)
+{
+    r->hooks = NULL;
+    /* Nobody paces the output any more: it is read and dropped. */
+    if (r->cgi)
+        cgi_resume(r->cgi);
+}
+
+/* Ends the script as a web server would: output closed, SIGTERM to its
+ * group, SIGKILL after the grace period. */
+static void
+end_script(struct run *r)
+{
+    if (!r->exited)
+        cgi_terminate(r->cgi);
+}
+
+static void
+cgi_head_cb(struct cgi *g, const struct cgi_response *resp)
+{
+    struct run *r = cgi_data(g);
+
+    if (r->hooks)
+        r->hooks->head_cb(r, resp);
+}
+
+static void
+cgi_body_cb(struct cgi *g, char *buf, size_t len)
+{
+    struct run *r = cgi_data(g);
+
+    if (r->hooks)
+        r->hooks->body_cb(r, buf, len);
+    else
+        free(buf); /* after an ignored abort: output is discarded */
+}
+
+static void
+cgi_end_cb(struct cgi *g, const char *error)
+{
+    struct run *r = cgi_data(g);
+
+    r->output_ended = true;
+    if (r->hooks)
+        r->hooks->end_cb(r, error, false);
+}
+
+static void
+cgi_stdin_drain_cb(struct cgi *g)
+{
+    struct run *r = cgi_data(g);
+
+    if (r->hooks && r->hooks->stdin_drain_cb)
+        r->hooks->stdin_drain_cb(r);
+}
+
+static void
+cgi_exit_cb(struct cgi *g, int64_t exit_status, int term_signal)
+{
+    struct run *r = cgi_data(g);
+
+    r->exited = true;
+    r->exit_status = exit_status;
+    r->term_signal = term_signal;
+    uv_timer_stop(&r->limit_timer);
+    shutdown_next(r);
+}
+
+static const struct cgi_hooks run_cgi_hooks = {
+    .head_cb = cgi_head_cb,
+    .body_cb = cgi_body_cb,
+    .end_cb = cgi_end_cb,
+    .stdin_drain_cb = cgi_stdin_drain_cb,
+    .exit_cb = cgi_exit_cb,
+};
+
+static void
+limit_timer_cb(uv_timer_t *t)
+{
+    struct run *r = t->data;
+    int grace = r->srv->cfg->kill_grace;
+
+    if (r->exited)
+        return;
+    if (r->limit_step == 0) {
+        r->status |= RUN_TIMEOUT;
+        log_info("run %s: time limit passed", r->id);
+    }
+    if (!r->php) {
+        /* Whatever ignore_user_abort says (PHP's rule). */
+        end_script(r);
+        if (r->hooks) {
+            const struct run_hooks *h = r->hooks;
+            sink_release(r);
+            h->end_cb(r, "time limit exceeded", true);
+        }
+        return;
+    }
+    /* php-cgi takes SIGPROF as its own max_execution_time: it stops the
+     * script, runs its shutdown functions (connection_status() 2) and
+     * exits. A second SIGPROF ends a shutdown function that runs too
+     * long; SIGKILL is the backstop. */
+    if (r->limit_step < 2) {
+        cgi_signal(r->cgi, SIGPROF, false);
+        r->limit_step++;
+        uv_timer_start(&r->limit_timer, limit_timer_cb, (uint64_t)grace, 0);
+    } else {
+        log_warn("run %s: php-cgi still running after two SIGPROF, "
+                 "sending SIGKILL",
+                 r->id);
+        cgi_signal(r->cgi, SIGKILL, true);
+    }
+}
+
+static void
+limit_start(struct run *r, int seconds)
+{
+    uv_timer_stop(&r->limit_timer);
+    r->limit_step = 0;
+    if (seconds > 0)
+        uv_timer_start(&r->limit_timer, limit_timer_cb,
+                       (uint64_t)seconds * 1000, 0);
+}
+
+/* Whether the route's scripts expect PHP's ways (php_mode = auto: the
+ * program is php-cgi, or the script a .php file). */
+static bool
+route_is_php(const struct cfg_route *rt)
+{
+    if (rt->php_mode != ROUTE_PHP_AUTO)
+        return rt->php_mode == ROUTE_PHP_ON;
+    const char *prog = strrchr(rt->argv[0], '/');
+    prog = prog ? prog + 1 : rt->argv[0];
+    size_t n = strlen(rt->script_filename);
+    return strncmp(prog, "php-cgi", 7) == 0 ||
+           (n > 4 && strcmp(rt->script_filename + n - 4, ".php") == 0);
+}
+
+static void
+control_format(struct run *r)
+{
+    struct srv *s = r->srv;
+    const char *host = s->listen_host;
+    bool v6 = strchr(host, ':') != NULL;
+
+    /* A wildcard listener is reached on loopback. */
+    if (strcmp(host, "0.0.0.0") == 0)
+        host = "127.0.0.1";
+    else if (strcmp(host, "::") == 0)
+        host = "::1";
+    snprintf(r->control, sizeof(r->control), "http://%s%s%s:%d/_kick/run/%s",
+             v6 ? "[" : "", host, v6 ? "]" : "", s->listen_port, r->key);
+}
+
+static int
+secret_make(char *out, size_t n)
+{
+    unsigned char raw[16];
+    static const char hex[] = "0123456789abcdef";
+
+    if (getrandom(raw, sizeof(raw), 0) != (ssize_t)sizeof(raw))
+        return -errno;
+    for (size_t i = 0; i < sizeof(raw) && 2 * i + 2 < n; i++) {
+        out[2 * i] = hex[raw[i] >> 4];
+        out[2 * i + 1] = hex[raw[i] & 15];
+    }
+    out[2 * sizeof(raw)] = '\0';
+    return 0;
+}
+
+struct run *
+run_start(struct srv *s, struct cgi_request *cr, const struct run_hooks *h,
+          void *data, int *err)
+{
+    struct run *r = calloc(1, sizeof(*r));
+    char secret[33];
+    int e;
+
+    if (r == NULL) {
+        *err = -ENOMEM;
+        return NULL;
+    }
+    e = secret_make(secret, sizeof(secret));
+    if (e < 0) {
+        free(r);
+        *err = e;
+        return NULL;
+    }
+    r->srv = s;
+    r->hooks = h;
+    r->data = data;
+    r->route = cr->route;
+    r->routes = route_table_ref(s->routes);
+    snprintf(r->id, sizeof(r->id), "a%" PRIu64, ++s->next_run_id);
+    snprintf(r->key, sizeof(r->key), "%s.%s", r->id, secret);
+    control_format(r);
+    r->ignore_user_abort = cr->route->ignore_user_abort;
+    r->php = route_is_php(cr->route);
+    if (cr->route->on_shutdown &&
+        run_add_shutdown(r, cr->route->on_shutdown) < 0) {
+        route_table_unref(r->routes);
+        free(r);
+        *err = -ENOMEM;
+        return NULL;
+    }
+    cr->run_id = r->id;
+    cr->control = r->control;
+    r->cgi = cgi_start(s->loop, cr, &run_cgi_hooks, r, err);
+    if (r->cgi == NULL) {
+        for (size_t i = 0; i < r->nshutdown; i++)
+            cfg_argv_free(r->shutdown[i]);
+        free(r->shutdown);
+        route_table_unref(r->routes);
+        free(r);
+        return NULL;
+    }
+    uv_timer_init(s->loop, &r->limit_timer);
+    uv_timer_init(s->loop, &r->sd_timer);
+    r->limit_timer.data = r->sd_timer.data = r;
+    r->handles = 2;
+    limit_start(r, cr->route->time_limit);
+    r->next = s->runs;
+    if (s->runs)
+        s->runs->prev = r;
+    s->runs = r;
+    return r;
+}
+
+void *
+run_data(const struct run *r)
+{
+    return r->data;
+}
+
+void
+run_abort(struct run *r)
+{
+    if (!(r->status & RUN_ABORTED))
+        log_info("run %s: client gone%s", r->id,
+                 r->exited ? ""
+                 : r->php  ? ", php-cgi notices at its next write"
+                 : r->ignore_user_abort ? ", ignored"
+                                        : ", ending the script");
+    r->status |= RUN_ABORTED;
+    sink_release(r);
+    if (!r->exited) {
+        if (r->php)
+            cgi_close_output(r->cgi); /* PHP's next write fails */
+        else if (!r->ignore_user_abort)
+            end_script(r);
+    }
+    maybe_free(r);
+}
+
+void
+run_release(struct run *r)
+{
+    sink_release(r);
+    maybe_free(r);
+}
+
+void
+run_write_stdin(struct run *r, const char *buf, size_t len)
+{
+    cgi_write_stdin(r->cgi, buf, len);
+}
+
+void
+run_close_stdin(struct run *r)
+{
+    cgi_close_stdin(r->cgi);
+}
+
+size_t
+run_stdin_queued(const struct run *r)
+{
+    return cgi_stdin_queued(r->cgi);
+}
+
+void
+run_pause(struct run *r)
+{
+    cgi_pause(r->cgi);
+}
+
+void
+run_resume(struct run *r)
+{
+    cgi_resume(r->cgi);
+}
+
+int
+run_pid(const struct run *r)
+{
+    return cgi_pid(r->cgi);
+}
+
+struct run *
+run_find(struct srv *s, const char *key, size_t len)
+{
+    for (struct run *r = s->runs; r; r = r->next) {
+        size_t n = strlen(r->key);
+        if (n != len || r->freeing)
+            continue;
+        /* Compare every byte, so that timing tells nothing. */
+        unsigned char diff = 0;
+        for (size_t i = 0; i < n; i++)
+            diff |= (unsigned char)(r->key[i] ^ key[i]);
+        if (diff == 0)
+            return r;
+    }
+    return NULL;
+}
+
+int
+run_status(const struct run *r)
+{
+    return r->status;
+}
+
+bool
+run_set_ignore_user_abort(struct run *r, bool on)
+{
+    bool prev = r->ignore_user_abort;
+
+    r->ignore_user_abort = on;
+    /* Turned off after the client left: ended now, as PHP ends such a
+     * script at its next output. */
+    if (!on && (r->status & RUN_ABORTED) && !r->exited && !r->php)
+        end_script(r);
+    return prev;
+}
+
+void
+run_set_time_limit(struct run *r, int seconds)
+{
+    if (r->exited || (r->status & RUN_TIMEOUT))
+        return;
+    limit_start(r, seconds);
+}
+
+int
+run_add_shutdown(struct run *r, char *const *argv)
+{
+    size_t n = 0;
+
+    if (r->nshutdown >= RUN_MAX_SHUTDOWN)
+        return -E2BIG;
+    while (argv[n])
+        n++;
+    if (n == 0)
+        return -EINVAL;
+    char **copy = calloc(n + 1, sizeof(char *));
+    char ***list = realloc(r->shutdown, (r->nshutdown + 1) * sizeof(*list));
+    if (copy == NULL || list == NULL) {
+        free(copy);
+        if (list)
+            r->shutdown = list;
+        return -ENOMEM;
+    }
+    r->shutdown = list;
+    for (size_t i = 0; i < n; i++) {
+        copy[i] = strdup(argv[i]);
+        if (copy[i] == NULL) {
+            cfg_argv_free(copy);
+            return -ENOMEM;
+        }
+    }
+    r->shutdown[r->nshutdown++] = copy;
+    return 0;
+}
+
+static void
+sd_timer_cb(uv_timer_t *t)
+{
+    struct run *r = t->data;
+
+    if (!r->sd_running)
+        return;
+    if (r->sd_step == 0) {
+        log_warn("run %s: shutdown command %s still running, ending it",
+                 r->id, r->shutdown[r->sd_next - 1][0]);
+        kill(-r->sd_proc.pid, SIGTERM);
+        r->sd_step = 1;
+        uv_timer_start(&r->sd_timer, sd_timer_cb,
+                       (uint64_t)r->srv->cfg->kill_grace, 0);
+    } else {
+        kill(-r->sd_proc.pid, SIGKILL);
+    }
+}
+
+static void
+sd_close_cb(uv_handle_t *h)
+{
+    struct run *r = h->data;
+
+    r->handles--;
+    shutdown_next(r);
+}
+
+static void
+sd_exit_cb(struct proc *p, int64_t exit_status, int term_signal)
+{
+    struct run *r = p->data;
+
+    if (exit_status || term_signal)
+        log_warn("run %s: shutdown command %s ended with %s %d", r->id,
+                 r->shutdown[r->sd_next - 1][0],
+                 term_signal ? "signal" : "status",
+                 term_signal ? term_signal : (int)exit_status);
+    r->sd_running = false;
+    uv_timer_stop(&r->sd_timer);
+    proc_close(p, sd_close_cb);
+}
+
+/* Starts the next shutdown command, or marks them all done. They share
+ * the script's environment plus KICK_CONNECTION_STATUS and KICK_EXIT_STATUS
+ * or KICK_SIGNAL. */
+static void
+shutdown_next(struct run *r)
+{
+    while (r->sd_next < r->nshutdown) {
+        char *const *cgi_vars = cgi_env(r->cgi);
+        size_t n = 0;
+        while (cgi_vars[n])
+            n++;
+        char **env = malloc((n + 3) * sizeof(char *));
+        if (env == NULL) {
+            r->sd_next = r->nshutdown;
+            break;
+        }
+        char status[40], ending[40];
+        snprintf(status, sizeof(status), "KICK_CONNECTION_STATUS=%d",
+                 r->status);
+        if (r->term_signal)
+            snprintf(ending, sizeof(ending), "KICK_SIGNAL=%d", r->term_signal);
+        else
+            snprintf(ending, sizeof(ending), "KICK_EXIT_STATUS=%d",
+                     (int)r->exit_status);
+        memcpy(env, cgi_vars, n * sizeof(char *));
+        env[n] = status;
+        env[n + 1] = ending;
+        env[n + 2] = NULL;
+
+        char **argv = r->shutdown[r->sd_next++];
+        struct proc_opts opt = {
+            .argv = argv,
+            .env = env,
+            .fd_in = -1,
+            .fd_out = -1, /* stdout and stderr to kickd's log */
+        };
+        r->sd_proc.data = r;
+        int e = proc_spawn(r->srv->loop, &r->sd_proc, &opt, sd_exit_cb);
+        free(env);
+        if (e < 0) {
+            log_error("run %s: cannot start shutdown command %s: %s", r->id,
+                      argv[0], uv_strerror(e));
+            continue;
+        }
+        r->handles++;
+        r->sd_running = true;
+        r->sd_step = 0;
+        uv_timer_start(&r->sd_timer, sd_timer_cb,
+                       (uint64_t)r->srv->cfg->shutdown_timeout, 0);
+        return;
+    }
+    r->sd_done = true;
+    maybe_free(r);
+}
+
+void
+run_end_all(struct srv *s)
+{
+    for (struct run *r = s->runs; r; r = r->next) {
+        if (r->hooks) {
+            const struct run_hooks *h = r->hooks;
+            sink_release(r);
+            h->end_cb(r, "kickd is stopping", false);
+        }
+        end_script(r);
+    }
+}
