@@ -78,14 +78,9 @@ maybe_free(struct cgi *g)
 {
     if (g->attached || !g->exited)
         return;
-    if (g->in_open) {
-        g->in_open = false;
-        close_handle(g, (uv_handle_t *)&g->in);
-    }
-    if (g->out_open) {
-        g->out_open = false;
-        close_handle(g, (uv_handle_t *)&g->out);
-    }
+    g->in_open = g->out_open = false;
+    close_handle(g, (uv_handle_t *)&g->in);
+    close_handle(g, (uv_handle_t *)&g->out);
     close_handle(g, (uv_handle_t *)&g->kill_timer);
     if (!g->proc_closed) {
         g->proc_closed = true;
@@ -174,18 +169,21 @@ head_parse(struct cgi *g)
         return -1;
     }
     g->head_done = true;
-    if (g->attached)
-        g->hooks->head_cb(g, &r);
+    /* Body bytes that came with the head go out with it, in one write. */
     size_t rest = g->head_len - (size_t)n;
-    if (rest > 0 && g->attached && !g->ended) {
-        char *body = malloc(rest);
+    char *body = NULL;
+    if (rest > 0) {
+        body = malloc(rest);
         if (body == NULL) {
             end(g, "out of memory");
             return -1;
         }
         memcpy(body, g->head + n, rest);
-        g->hooks->body_cb(g, body, rest);
     }
+    if (g->attached)
+        g->hooks->head_cb(g, &r, body, rest);
+    else
+        free(body);
     return 0;
 }
 
@@ -430,7 +428,10 @@ cgi_start(uv_loop_t *loop, const struct cgi_request *cr,
     /* The child's ends are made its stdin and stdout by the spawn; every
      * other copy is close-on-exec. */
     int in[2] = {-1, -1}, out[2] = {-1, -1};
-    if (pipe2(in, O_CLOEXEC) < 0 || pipe2(out, O_CLOEXEC) < 0) {
+    bool has_body = cr->content_length > 0;
+    /* Without a body, stdin is /dev/null: a pipe less per request. */
+    if ((has_body && pipe2(in, O_CLOEXEC) < 0) ||
+        pipe2(out, O_CLOEXEC) < 0) {
         r = -errno;
         if (in[0] >= 0) {
             close(in[0]);
@@ -449,10 +450,12 @@ cgi_start(uv_loop_t *loop, const struct cgi_request *cr,
     r = proc_spawn(loop, &g->proc, &opt, exit_cb);
     free(cwd);
     cwd = NULL;
-    close(in[0]);
+    if (has_body)
+        close(in[0]);
     close(out[1]);
     if (r < 0) {
-        close(in[1]);
+        if (has_body)
+            close(in[1]);
         close(out[0]);
         goto fail;
     }
@@ -460,14 +463,16 @@ cgi_start(uv_loop_t *loop, const struct cgi_request *cr,
     env = NULL;
     uv_pipe_init(loop, &g->in, 0);
     uv_pipe_init(loop, &g->out, 0);
-    uv_pipe_open(&g->in, in[1]);
+    if (has_body)
+        uv_pipe_open(&g->in, in[1]);
     uv_pipe_open(&g->out, out[0]);
     uv_timer_init(loop, &g->kill_timer);
     g->in.data = g->out.data = g->kill_timer.data = g;
     g->open_handles = 4;
     g->pid = g->proc.pid;
     g->attached = true;
-    g->in_open = g->out_open = true;
+    g->in_open = has_body;
+    g->out_open = true;
     uv_read_start((uv_stream_t *)&g->out, alloc_cb, read_cb);
     return g;
 

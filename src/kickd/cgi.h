@@ -39,8 +39,10 @@ struct cgi_request {
 /* The sink's side. Hooks are called from the loop, never from inside a
  * cgi_* call, and none after cgi_detach. */
 struct cgi_hooks {
-    /* The script's header block, valid during the call. */
-    void (*head_cb)(struct cgi *g, const struct cgi_response *r);
+    /* The script's header block, valid during the call, and the body
+     * bytes read with it (len may be 0; the sink owns body). */
+    void (*head_cb)(struct cgi *g, const struct cgi_response *r, char *body,
+                    size_t len);
     /* Body bytes; the sink owns buf and frees it with free(). */
     void (*body_cb)(struct cgi *g, char *buf, size_t len);
     /* stdout ended: the body is complete (error NULL), or the script

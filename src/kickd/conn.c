@@ -92,7 +92,8 @@ struct conn_write {
     uv_write_t req;
     struct conn *c;
     size_t bytes;
-    char *owned; /* freed when written */
+    char *owned;  /* freed when written */
+    char *owned2; /* a head written in front, or NULL */
     char line[24];
 };
 
@@ -180,6 +181,7 @@ write_cb(uv_write_t *req, int status)
 
     c->write_queued -= w->bytes;
     free(w->owned);
+    free(w->owned2);
     free(w);
     if (c->closing)
         return;
@@ -194,39 +196,54 @@ write_cb(uv_write_t *req, int status)
         run_resume(c->run);
 }
 
-/* Queues len bytes at data; owned (may be NULL) is freed once written.
- * With chunk set, the bytes go out as one chunk (RFC 9112 section 7.1). */
+/* Queues head (hlen bytes, may be NULL; freed once written) and then len
+ * bytes at data; owned (may be NULL) is freed once written. With chunk
+ * set, data goes out as one chunk (RFC 9112 section 7.1). One write: a
+ * small response is one segment. */
 static void
-conn_write(struct conn *c, char *owned, const char *data, size_t len,
-           bool chunk)
+conn_write_head(struct conn *c, char *head, size_t hlen, char *owned,
+                const char *data, size_t len, bool chunk)
 {
     struct conn_write *w = malloc(sizeof(*w));
-    uv_buf_t bufs[3];
+    uv_buf_t bufs[4];
     unsigned n = 0;
 
     if (w == NULL) {
+        free(head);
         free(owned);
         conn_close(c);
         return;
     }
     w->c = c;
     w->owned = owned;
-    w->bytes = len;
-    if (chunk) {
+    w->owned2 = head;
+    w->bytes = hlen + len;
+    if (head)
+        bufs[n++] = uv_buf_init(head, (unsigned)hlen);
+    if (chunk && len > 0) {
         int k = snprintf(w->line, sizeof(w->line), "%zx\r\n", len);
         bufs[n++] = uv_buf_init(w->line, (unsigned)k);
     }
-    bufs[n++] = uv_buf_init((char *)data, (unsigned)len);
-    if (chunk)
+    if (len > 0)
+        bufs[n++] = uv_buf_init((char *)data, (unsigned)len);
+    if (chunk && len > 0)
         bufs[n++] = uv_buf_init("\r\n", 2);
     int r = uv_write(&w->req, (uv_stream_t *)&c->tcp, bufs, n, write_cb);
     if (r < 0) {
+        free(head);
         free(owned);
         free(w);
         conn_close(c);
         return;
     }
-    c->write_queued += len;
+    c->write_queued += hlen + len;
+}
+
+static void
+conn_write(struct conn *c, char *owned, const char *data, size_t len,
+           bool chunk)
+{
+    conn_write_head(c, NULL, 0, owned, data, len, chunk);
 }
 
 static void
@@ -439,8 +456,25 @@ read_update(struct conn *c)
     }
 }
 
+/* Holds the body to the script's own Content-Length: more would be read
+ * by the client as the next response. */
+static size_t
+body_cap(struct conn *c, size_t len, struct run *g)
+{
+    if (c->resp_left >= 0 && (int64_t)len > c->resp_left) {
+        log_warn("conn %" PRIu64 ": script %d wrote more than its "
+                 "Content-Length; the rest is dropped",
+                 c->id, run_pid(g));
+        len = (size_t)c->resp_left;
+    }
+    if (c->resp_left > 0)
+        c->resp_left -= (int64_t)len;
+    return len;
+}
+
 static void
-run_head_cb(struct run *g, const struct cgi_response *r)
+run_head_cb(struct run *g, const struct cgi_response *r, char *body,
+            size_t len)
 {
     struct conn *c = run_data(g);
     const struct http_request *req = &c->req;
@@ -514,7 +548,15 @@ run_head_cb(struct run *g, const struct cgi_response *r)
     memcpy(out + n, "\r\n", 2);
     n += 2;
     c->head_sent = true;
-    conn_write(c, out, out, n, false);
+    if (body == NULL || c->resp_no_body || c->resp_left == 0) {
+        free(body);
+        conn_write(c, out, out, n, false);
+        return;
+    }
+    len = body_cap(c, len, g);
+    conn_write_head(c, out, n, body, body, len, c->resp_chunked);
+    if (!c->closing && c->write_queued >= CONN_MAX_WRITE_QUEUE)
+        run_pause(g);
 }
 
 static void
@@ -526,14 +568,7 @@ run_body_cb(struct run *g, char *buf, size_t len)
         free(buf);
         return;
     }
-    if (c->resp_left > 0 && (int64_t)len > c->resp_left) {
-        log_warn("conn %" PRIu64 ": script %d wrote more than its "
-                 "Content-Length; the rest is dropped",
-                 c->id, run_pid(g));
-        len = (size_t)c->resp_left;
-    }
-    if (c->resp_left > 0)
-        c->resp_left -= (int64_t)len;
+    len = body_cap(c, len, g);
     conn_write(c, buf, buf, len, c->resp_chunked);
     if (!c->closing && c->write_queued >= CONN_MAX_WRITE_QUEUE)
         run_pause(g);

@@ -3,6 +3,7 @@
  * server's run. Exit status: 0 after a clean stop, 1 if the server could
  * not start (e.g. the address is in use), 2 for a usage or config error. */
 #include <getopt.h>
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -55,6 +56,12 @@ main(int argc, char **argv)
     const char *cfg_path = NULL, *scripts = NULL, *listen = NULL, *db = NULL;
     char err[512];
     int o;
+
+    /* Every request allocates and frees a few buffers of up to 64 KiB; by
+     * default glibc gives the top of the heap back after each, and the
+     * next request faults fresh pages in again. */
+    mallopt(M_TRIM_THRESHOLD, 16 * 1024 * 1024);
+    mallopt(M_MMAP_THRESHOLD, 1024 * 1024);
 
     while ((o = getopt_long(argc, argv, "c:s:l:d:hV", opts, NULL)) != -1) {
         switch (o) {

@@ -110,12 +110,15 @@ end_script(struct run *r)
 }
 
 static void
-cgi_head_cb(struct cgi *g, const struct cgi_response *resp)
+cgi_head_cb(struct cgi *g, const struct cgi_response *resp, char *body,
+            size_t len)
 {
     struct run *r = cgi_data(g);
 
     if (r->hooks)
-        r->hooks->head_cb(r, resp);
+        r->hooks->head_cb(r, resp, body, len);
+    else
+        free(body);
 }
 
 static void

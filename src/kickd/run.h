@@ -23,7 +23,10 @@ struct run;
 /* The sink of a run's response: a connection now, a job later. Hooks stop
  * at run_abort or run_release. */
 struct run_hooks {
-    void (*head_cb)(struct run *r, const struct cgi_response *resp);
+    /* The header block, and body bytes read with it (owned; len may be
+     * 0). */
+    void (*head_cb)(struct run *r, const struct cgi_response *resp,
+                    char *body, size_t len);
     /* The sink owns buf and frees it with free(). */
     void (*body_cb)(struct run *r, char *buf, size_t len);
     /* The output ended: complete (error NULL) or not. With timed_out set,
