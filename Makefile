@@ -7,7 +7,7 @@ DESTDIR ?=
 CC ?= cc
 CLANG ?= clang
 PYTHON ?= python3
-PKGS := libuv inih jansson
+PKGS := libuv inih jansson libcurl
 
 VERSION := 0.1.0
 B := build
@@ -19,7 +19,8 @@ DEFS := -D_DEFAULT_SOURCE -D_POSIX_C_SOURCE=200809L \
 CFLAGS ?= -O2 -g
 ALL_CFLAGS = -std=c11 $(WARN) $(DEFS) $(CFLAGS) -MMD -MP \
              $(shell pkg-config --cflags $(PKGS)) -Isrc/kickd -Iinclude
-LIBS = $(shell pkg-config --libs $(PKGS))
+LIBS = $(shell pkg-config --libs libuv inih jansson)
+CLIENT_LIBS = $(shell pkg-config --libs libcurl jansson)
 SAN_FLAGS := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined \
              -fno-sanitize-recover=undefined
 FUZZ_FLAGS := -O1 -g -fsanitize=fuzzer,address,undefined -Isrc/kickd
@@ -30,6 +31,10 @@ KICKD_OBJ := $(addprefix $(B)/src/kickd/, main.o srv.o conn.o http_parse.o \
              cfg_words.o cfg_scripts.o \
              log.o)
 KICKD_SAN_OBJ := $(KICKD_OBJ:$(B)/%=$(S)/%)
+
+# The client library and the kick command.
+LIBKICK_OBJ := $(addprefix $(B)/src/libkick/, ctl.o error.o)
+KICK_OBJ := $(addprefix $(B)/src/kick/, main.o cmd_ctl.o)
 
 # Unit tests: one binary per module, with cmocka.
 UNIT := http_parse cfg cgi_response
@@ -54,7 +59,7 @@ Q := $(if $(V),,@)
 
 .PHONY: all deps check unit e2e san fuzz fuzz-replay run bench install \
         clean format
-all: $(B)/kickd
+all: $(B)/kickd $(B)/kick
 
 # Installs the Debian packages that are missing (non-interactive); does
 # nothing when all are present.
@@ -66,6 +71,14 @@ $(DEPS_STAMP): .ci/deps
 $(B)/kickd: $(KICKD_OBJ)
 	@echo "  LD      $@"
 	$(Q)$(CC) $(CFLAGS) -o $@ $^ $(LIBS)
+
+$(B)/libkick.a: $(LIBKICK_OBJ)
+	@echo "  AR      $@"
+	$(Q)rm -f $@ && ar rcs $@ $^
+
+$(B)/kick: $(KICK_OBJ) $(B)/libkick.a
+	@echo "  LD      $@"
+	$(Q)$(CC) $(CFLAGS) -o $@ $^ $(CLIENT_LIBS)
 
 $(S)/kickd: $(KICKD_SAN_OBJ)
 	@echo "  LD      $@"
@@ -98,16 +111,16 @@ $(B)/bench/%: bench/%.c | $(DEPS_STAMP)
 	@echo "  CC      $@"
 	$(Q)$(CC) $(ALL_CFLAGS) -o $@ $<
 
-check: $(B)/kickd $(S)/kickd $(UNIT_BIN) $(FUZZ_BIN)
+check: $(B)/kickd $(B)/kick $(S)/kickd $(UNIT_BIN) $(FUZZ_BIN)
 	$(PYTHON) tests/run.py --build $(B) --san $(S)
 
 unit: $(UNIT_BIN)
 	$(PYTHON) tests/run.py --build $(B) --only unit
 
-e2e: $(B)/kickd
+e2e: $(B)/kickd $(B)/kick
 	$(PYTHON) tests/run.py --build $(B) --only e2e
 
-san: $(S)/kickd
+san: $(S)/kickd $(B)/kick
 	$(PYTHON) tests/run.py --build $(B) --san $(S) --only san
 
 fuzz-replay: $(FUZZ_BIN)
@@ -121,7 +134,7 @@ fuzz: $(FUZZ_BIN)
 	        -dict=fuzz/$$f/$$f.dict fuzz/$$f/corpus || exit 1; \
 	done
 
-run: $(B)/kickd
+run: $(B)/kickd $(B)/kick
 	@echo "kickd on http://127.0.0.1:8080 with examples/ (Ctrl-C stops it)"
 	@echo "try:  curl -i 'http://127.0.0.1:8080/hello?name=you'" \
 	      " && curl -i -d 'name=you' http://127.0.0.1:8080/hello.php"
@@ -131,7 +144,7 @@ bench: $(B)/kickd $(BENCH_BIN)
 	@BENCH_PKGS=1 bash .ci/deps
 	$(PYTHON) bench/run.py --build $(B)
 
-install: $(B)/kickd
+install: $(B)/kickd $(B)/kick
 	install -d $(DESTDIR)$(PREFIX)/bin
 	install -m 755 $(B)/kickd $(DESTDIR)$(PREFIX)/bin/kickd
 
