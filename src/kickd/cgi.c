@@ -33,7 +33,6 @@ struct cgi {
     bool head_done;
     bool paused;
     bool terminating;
-    bool proc_closed;
     int kill_grace; /* ms */
     int pid;
     int64_t exit_status;
@@ -82,10 +81,7 @@ maybe_free(struct cgi *g)
     close_handle(g, (uv_handle_t *)&g->in);
     close_handle(g, (uv_handle_t *)&g->out);
     close_handle(g, (uv_handle_t *)&g->kill_timer);
-    if (!g->proc_closed) {
-        g->proc_closed = true;
-        proc_close(&g->proc, handle_close_cb);
-    }
+
 }
 
 static void
@@ -407,8 +403,9 @@ script_dir(const char *path)
 }
 
 struct cgi *
-cgi_start(uv_loop_t *loop, const struct cgi_request *cr,
-          const struct cgi_hooks *hooks, void *data, int *err)
+cgi_start(uv_loop_t *loop, struct proc_reaper *reaper,
+          const struct cgi_request *cr, const struct cgi_hooks *hooks,
+          void *data, int *err)
 {
     struct cgi *g = calloc(1, sizeof(*g));
     char **env = NULL;
@@ -447,7 +444,7 @@ cgi_start(uv_loop_t *loop, const struct cgi_request *cr,
         .fd_in = in[0],
         .fd_out = out[1],
     };
-    r = proc_spawn(loop, &g->proc, &opt, exit_cb);
+    r = proc_spawn(reaper, &g->proc, &opt, exit_cb);
     free(cwd);
     cwd = NULL;
     if (has_body)
@@ -468,7 +465,7 @@ cgi_start(uv_loop_t *loop, const struct cgi_request *cr,
     uv_pipe_open(&g->out, out[0]);
     uv_timer_init(loop, &g->kill_timer);
     g->in.data = g->out.data = g->kill_timer.data = g;
-    g->open_handles = 4;
+    g->open_handles = 3;
     g->pid = g->proc.pid;
     g->attached = true;
     g->in_open = has_body;

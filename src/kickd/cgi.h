@@ -14,6 +14,7 @@
 #include "cfg.h"
 #include "cgi_response.h"
 #include "http_parse.h"
+#include "proc.h"
 
 struct cgi;
 
@@ -59,8 +60,9 @@ struct cgi_hooks {
 /* Starts the route's exec with the environment of cr. Returns the run, or
  * NULL with *err set to a negative errno (the script could not start). */
 struct cgi *
-cgi_start(uv_loop_t *loop, const struct cgi_request *cr,
-          const struct cgi_hooks *hooks, void *data, int *err);
+cgi_start(uv_loop_t *loop, struct proc_reaper *reaper,
+          const struct cgi_request *cr, const struct cgi_hooks *hooks,
+          void *data, int *err);
 
 void *
 cgi_data(const struct cgi *g);

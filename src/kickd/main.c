@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "log.h"
+#include "proc.h"
 #include "srv.h"
 
 static void
@@ -62,6 +63,9 @@ main(int argc, char **argv)
      * next request faults fresh pages in again. */
     mallopt(M_TRIM_THRESHOLD, 16 * 1024 * 1024);
     mallopt(M_MMAP_THRESHOLD, 1024 * 1024);
+    /* Before any thread exists, so that none takes SIGCHLD from the
+     * reaper's signalfd. */
+    proc_block_sigchld();
 
     while ((o = getopt_long(argc, argv, "c:s:l:d:hV", opts, NULL)) != -1) {
         switch (o) {

@@ -1,60 +1,98 @@
 /* SPDX-License-Identifier: MIT */
-#define _GNU_SOURCE /* posix_spawn_file_actions_addchdir_np, syscall */
-/* Child processes: posix_spawn in a new session, reaped through a pidfd
- * watched by the loop. */
+/* Child processes: posix_spawn in a new session, reaped through SIGCHLD
+ * read from a signalfd. One signalfd for all children costs a read and a
+ * waitpid per exit, where a pidfd per child cost ten system calls. */
+#define _GNU_SOURCE /* posix_spawn_file_actions_addchdir_np */
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <spawn.h>
 #include <string.h>
-#include <sys/syscall.h>
+#include <sys/signalfd.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "log.h"
 #include "proc.h"
 
-#ifndef POSIX_SPAWN_SETSID
-#define POSIX_SPAWN_SETSID 0x80 /* glibc >= 2.26 */
-#endif
-
-/* glibc 2.36 has no wrapper for pidfd_open (Linux >= 5.3). */
-static int
-pidfd_open(pid_t pid)
+void
+proc_block_sigchld(void)
 {
-    return (int)syscall(SYS_pidfd_open, pid, 0);
+    sigset_t set;
+
+    sigemptyset(&set);
+    sigaddset(&set, SIGCHLD);
+    pthread_sigmask(SIG_BLOCK, &set, NULL);
 }
 
 static void
-poll_cb(uv_poll_t *h, int status, int events)
+reap_cb(uv_poll_t *h, int status, int events)
 {
-    struct proc *p = (struct proc *)h;
+    struct proc_reaper *r = (struct proc_reaper *)h;
+    struct signalfd_siginfo info[16];
     int st;
+    pid_t pid;
 
     (void)status;
     (void)events;
-    pid_t r = waitpid(p->pid, &st, WNOHANG);
-    if (r == 0 || (r < 0 && errno == EINTR))
-        return;
-    uv_poll_stop(&p->poll);
-    if (r < 0) {
-        p->exit_cb(p, 127, 0);
-        return;
+    /* Several exits may have merged into one pending SIGCHLD: the
+     * signals only wake us; waitpid tells who ended. */
+    while (read(r->sfd, info, sizeof(info)) > 0)
+        ;
+    while ((pid = waitpid(-1, &st, WNOHANG)) > 0) {
+        struct proc *p = r->procs;
+        while (p && p->pid != pid)
+            p = p->next;
+        if (p == NULL) {
+            log_warn("reaped unknown child %d", (int)pid);
+            continue;
+        }
+        if (p->prev)
+            p->prev->next = p->next;
+        else
+            r->procs = p->next;
+        if (p->next)
+            p->next->prev = p->prev;
+        if (r->procs == NULL)
+            uv_unref((uv_handle_t *)&r->poll);
+        if (WIFSIGNALED(st))
+            p->exit_cb(p, 0, WTERMSIG(st));
+        else
+            p->exit_cb(p, WEXITSTATUS(st), 0);
     }
-    if (WIFSIGNALED(st))
-        p->exit_cb(p, 0, WTERMSIG(st));
-    else
-        p->exit_cb(p, WEXITSTATUS(st), 0);
 }
 
 int
-proc_spawn(uv_loop_t *loop, struct proc *p, const struct proc_opts *o,
+proc_reaper_init(uv_loop_t *loop, struct proc_reaper *r)
+{
+    sigset_t set;
+    int e;
+
+    sigemptyset(&set);
+    sigaddset(&set, SIGCHLD);
+    r->procs = NULL;
+    r->sfd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
+    if (r->sfd < 0)
+        return -errno;
+    e = uv_poll_init(loop, &r->poll, r->sfd);
+    if (e < 0) {
+        close(r->sfd);
+        return e;
+    }
+    uv_poll_start(&r->poll, UV_READABLE, reap_cb);
+    uv_unref((uv_handle_t *)&r->poll);
+    return 0;
+}
+
+int
+proc_spawn(struct proc_reaper *r, struct proc *p, const struct proc_opts *o,
            proc_exit_cb exit_cb)
 {
     posix_spawn_file_actions_t fa;
     posix_spawnattr_t at;
     sigset_t none, defaults;
     pid_t pid;
-    int r;
+    int e;
 
     posix_spawn_file_actions_init(&fa);
     posix_spawnattr_init(&at);
@@ -66,7 +104,8 @@ proc_spawn(uv_loop_t *loop, struct proc *p, const struct proc_opts *o,
     if (o->cwd)
         posix_spawn_file_actions_addchdir_np(&fa, o->cwd);
     /* kickd ignores SIGPIPE, and an ignored signal stays ignored across
-     * exec: the child gets the defaults back. Handlers reset by exec. */
+     * exec: the child gets the default back. SIGCHLD is blocked here for
+     * the signalfd: the child starts with an empty mask. */
     sigemptyset(&none);
     sigemptyset(&defaults);
     sigaddset(&defaults, SIGPIPE);
@@ -75,47 +114,20 @@ proc_spawn(uv_loop_t *loop, struct proc *p, const struct proc_opts *o,
     posix_spawnattr_setflags(&at, POSIX_SPAWN_SETSID |
                                       POSIX_SPAWN_SETSIGMASK |
                                       POSIX_SPAWN_SETSIGDEF);
-    r = posix_spawnp(&pid, o->argv[0], &fa, &at, o->argv, o->env);
+    e = posix_spawnp(&pid, o->argv[0], &fa, &at, o->argv, o->env);
     posix_spawn_file_actions_destroy(&fa);
     posix_spawnattr_destroy(&at);
-    if (r != 0)
-        return -r;
+    if (e != 0)
+        return -e;
 
     p->pid = pid;
     p->exit_cb = exit_cb;
-    p->pidfd = pidfd_open(pid);
-    if (p->pidfd < 0) {
-        r = -errno;
-        kill(pid, SIGKILL);
-        waitpid(pid, NULL, 0);
-        return r;
-    }
-    fcntl(p->pidfd, F_SETFD, FD_CLOEXEC);
-    r = uv_poll_init(loop, &p->poll, p->pidfd);
-    if (r < 0) {
-        close(p->pidfd);
-        kill(pid, SIGKILL);
-        waitpid(pid, NULL, 0);
-        return r;
-    }
-    p->poll.data = p->data;
-    uv_poll_start(&p->poll, UV_READABLE, poll_cb);
+    p->prev = NULL;
+    p->next = r->procs;
+    if (r->procs)
+        r->procs->prev = p;
+    else
+        uv_ref((uv_handle_t *)&r->poll);
+    r->procs = p;
     return 0;
-}
-
-static void
-close_cb(uv_handle_t *h)
-{
-    struct proc *p = (struct proc *)h;
-
-    close(p->pidfd);
-    p->pidfd = -1;
-    p->close_cb(h);
-}
-
-void
-proc_close(struct proc *p, uv_close_cb cb)
-{
-    p->close_cb = cb;
-    uv_close((uv_handle_t *)&p->poll, close_cb);
 }

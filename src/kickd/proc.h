@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /* Child processes: started with posix_spawn (vfork-fast, unlike libuv
  * 1.44's fork-based uv_spawn, which also blocks the loop until the child
- * has exec'd) in their own session, and reaped through a pidfd watched by
- * the loop, so no SIGCHLD handler is shared with anyone. */
+ * has exec'd) in their own session, and reaped by one reaper per server:
+ * SIGCHLD read from a signalfd watched by the loop, then waitpid. */
 #ifndef KICKD_PROC_H
 #define KICKD_PROC_H
 
@@ -15,13 +15,19 @@ struct proc;
 typedef void (*proc_exit_cb)(struct proc *p, int64_t exit_status,
                              int term_signal);
 
-/* Embedded in its owner; data is the owner's. */
+/* Reaps every child of kickd; children are only started through it. */
+struct proc_reaper {
+    uv_poll_t poll; /* on the signalfd */
+    int sfd;
+    struct proc *procs; /* children not yet reaped */
+};
+
+/* Embedded in its owner; data is the owner's. It stays linked in the
+ * reaper until its exit_cb. */
 struct proc {
-    uv_poll_t poll; /* on the pidfd */
+    struct proc *prev, *next;
     pid_t pid;
-    int pidfd;
     proc_exit_cb exit_cb;
-    uv_close_cb close_cb;
     void *data;
 };
 
@@ -33,18 +39,22 @@ struct proc_opts {
     int fd_out;        /* stdout, or -1 for kickd's stderr */
 };
 
+/* Blocks SIGCHLD in the calling thread (call before any other thread
+ * exists) so that it is read from the reaper's signalfd. */
+void
+proc_block_sigchld(void);
+
+/* Sets up the reaper on loop. Returns 0 or a negative errno. The loop is
+ * kept alive only while children run. */
+int
+proc_reaper_init(uv_loop_t *loop, struct proc_reaper *r);
+
 /* Starts a child in its own session (setsid: its own process group), with
  * default signal dispositions and an empty signal mask. Returns 0, or a
  * negative errno when it could not start (exec failed: ENOENT, EACCES).
- * exit_cb runs once when the child has been reaped. */
+ * exit_cb runs once, when the child has been reaped. */
 int
-proc_spawn(uv_loop_t *loop, struct proc *p, const struct proc_opts *o,
+proc_spawn(struct proc_reaper *r, struct proc *p, const struct proc_opts *o,
            proc_exit_cb exit_cb);
-
-/* Releases the handle (after the exit_cb, or to give up on the child,
- * which is then reaped by no one: only after exit). close_cb gets the
- * poll handle, whose data is p->data. */
-void
-proc_close(struct proc *p, uv_close_cb close_cb);
 
 #endif

@@ -302,7 +302,7 @@ run_start(struct srv *s, struct cgi_request *cr, const struct run_hooks *h,
     }
     cr->run_id = r->id;
     cr->control = r->control;
-    r->cgi = cgi_start(s->loop, cr, &run_cgi_hooks, r, err);
+    r->cgi = cgi_start(s->loop, &s->reaper, cr, &run_cgi_hooks, r, err);
     if (r->cgi == NULL) {
         for (size_t i = 0; i < r->nshutdown; i++)
             cfg_argv_free(r->shutdown[i]);
@@ -487,15 +487,6 @@ sd_timer_cb(uv_timer_t *t)
 }
 
 static void
-sd_close_cb(uv_handle_t *h)
-{
-    struct run *r = h->data;
-
-    r->handles--;
-    shutdown_next(r);
-}
-
-static void
 sd_exit_cb(struct proc *p, int64_t exit_status, int term_signal)
 {
     struct run *r = p->data;
@@ -507,7 +498,7 @@ sd_exit_cb(struct proc *p, int64_t exit_status, int term_signal)
                  term_signal ? term_signal : (int)exit_status);
     r->sd_running = false;
     uv_timer_stop(&r->sd_timer);
-    proc_close(p, sd_close_cb);
+    shutdown_next(r);
 }
 
 /* Starts the next shutdown command, or marks them all done. They share
@@ -547,14 +538,13 @@ shutdown_next(struct run *r)
             .fd_out = -1, /* stdout and stderr to kickd's log */
         };
         r->sd_proc.data = r;
-        int e = proc_spawn(r->srv->loop, &r->sd_proc, &opt, sd_exit_cb);
+        int e = proc_spawn(&r->srv->reaper, &r->sd_proc, &opt, sd_exit_cb);
         free(env);
         if (e < 0) {
             log_error("run %s: cannot start shutdown command %s: %s", r->id,
                       argv[0], uv_strerror(e));
             continue;
         }
-        r->handles++;
         r->sd_running = true;
         r->sd_step = 0;
         uv_timer_start(&r->sd_timer, sd_timer_cb,

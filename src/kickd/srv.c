@@ -169,6 +169,13 @@ srv_init(struct srv *s, uv_loop_t *loop, struct cfg *cfg,
     }
     /* A write to a closed socket or pipe is an error value, not death. */
     signal(SIGPIPE, SIG_IGN);
+    r = proc_reaper_init(loop, &s->reaper);
+    if (r < 0) {
+        log_error("signalfd: %s", uv_strerror(r));
+        uv_close((uv_handle_t *)&s->listener, NULL);
+        uv_run(loop, UV_RUN_NOWAIT);
+        return r;
+    }
     uv_signal_init(loop, &s->sig_hup);
     uv_signal_init(loop, &s->sig_term);
     uv_signal_init(loop, &s->sig_int);

@@ -10,6 +10,7 @@
 
 #include "cfg.h"
 #include "http_response.h"
+#include "proc.h"
 #include "route.h"
 
 struct conn;
@@ -28,6 +29,7 @@ struct srv {
     uv_timer_t stop_timer;
     struct conn *conns; /* every open connection, a doubly linked list */
     struct run *runs;   /* every script run not yet finished */
+    struct proc_reaper reaper;
     size_t conn_count;
     bool stopping;
     uint64_t next_conn_id;
