@@ -46,6 +46,9 @@ struct conn {
     uv_shutdown_t shutdown;
     struct srv *srv;
     struct conn *prev, *next;
+    struct conn *flush_next; /* in srv's list of conns with staged bytes */
+    bool flush_queued;
+    struct conn_write *stage; /* bytes waiting for the flush check */
     uint64_t id;
     enum conn_state state;
     enum conn_timer timer_kind;
@@ -88,13 +91,19 @@ struct conn {
     char buf[CONN_BUF_SIZE];
 };
 
+/* Writes made during one turn of the loop are gathered and handed to the
+ * socket together when the turn's I/O is done (srv's flush check): a small
+ * answer (head, body, last chunk) leaves as one segment. */
+#define CONN_STAGE_PARTS 8 /* pieces (head, chunks) in one write */
+
 struct conn_write {
     uv_write_t req;
     struct conn *c;
     size_t bytes;
-    char *owned;  /* freed when written */
-    char *owned2; /* a head written in front, or NULL */
-    char line[24];
+    unsigned nbufs, nowned, nlines;
+    uv_buf_t bufs[4 * CONN_STAGE_PARTS];
+    char *owned[2 * CONN_STAGE_PARTS]; /* freed when written */
+    char lines[CONN_STAGE_PARTS][24];  /* chunk-size lines */
 };
 
 static void process(struct conn *c);
@@ -119,6 +128,20 @@ conn_close(struct conn *c)
     if (c->closing)
         return;
     c->closing = true;
+    if (c->stage) {
+        for (unsigned i = 0; i < c->stage->nowned; i++)
+            free(c->stage->owned[i]);
+        c->write_queued -= c->stage->bytes;
+        free(c->stage);
+        c->stage = NULL;
+    }
+    if (c->flush_queued) {
+        struct conn **p = &s->flushes;
+        while (*p != c)
+            p = &(*p)->flush_next;
+        *p = c->flush_next;
+        c->flush_queued = false;
+    }
     /* The client is gone: to a script still running, an abort. */
     if (c->run) {
         run_abort(c->run);
@@ -180,8 +203,8 @@ write_cb(uv_write_t *req, int status)
     struct conn *c = w->c;
 
     c->write_queued -= w->bytes;
-    free(w->owned);
-    free(w->owned2);
+    for (unsigned i = 0; i < w->nowned; i++)
+        free(w->owned[i]);
     free(w);
     if (c->closing)
         return;
@@ -196,46 +219,92 @@ write_cb(uv_write_t *req, int status)
         run_resume(c->run);
 }
 
-/* Queues head (hlen bytes, may be NULL; freed once written) and then len
+/* Hands the staged bytes to the socket. */
+static void
+conn_flush(struct conn *c)
+{
+    struct conn_write *w = c->stage;
+
+    if (w == NULL)
+        return;
+    c->stage = NULL;
+    int r = uv_write(&w->req, (uv_stream_t *)&c->tcp, w->bufs, w->nbufs,
+                     write_cb);
+    if (r < 0) {
+        c->write_queued -= w->bytes;
+        for (unsigned i = 0; i < w->nowned; i++)
+            free(w->owned[i]);
+        free(w);
+        conn_close(c);
+    }
+}
+
+void
+conn_flush_all(struct srv *s)
+{
+    struct conn *c;
+
+    while ((c = s->flushes) != NULL) {
+        s->flushes = c->flush_next;
+        c->flush_next = NULL;
+        c->flush_queued = false;
+        conn_flush(c);
+    }
+}
+
+/* Stages head (hlen bytes, may be NULL; freed once written) and then len
  * bytes at data; owned (may be NULL) is freed once written. With chunk
- * set, data goes out as one chunk (RFC 9112 section 7.1). One write: a
- * small response is one segment. */
+ * set, data goes out as one chunk (RFC 9112 section 7.1). */
 static void
 conn_write_head(struct conn *c, char *head, size_t hlen, char *owned,
                 const char *data, size_t len, bool chunk)
 {
-    struct conn_write *w = malloc(sizeof(*w));
-    uv_buf_t bufs[4];
-    unsigned n = 0;
+    struct conn_write *w = c->stage;
 
-    if (w == NULL) {
-        free(head);
-        free(owned);
-        conn_close(c);
-        return;
+    if (w && w->nlines == CONN_STAGE_PARTS) {
+        conn_flush(c);
+        w = NULL;
+        if (c->closing) {
+            free(head);
+            free(owned);
+            return;
+        }
     }
-    w->c = c;
-    w->owned = owned;
-    w->owned2 = head;
-    w->bytes = hlen + len;
-    if (head)
-        bufs[n++] = uv_buf_init(head, (unsigned)hlen);
+    if (w == NULL) {
+        w = malloc(sizeof(*w));
+        if (w == NULL) {
+            free(head);
+            free(owned);
+            conn_close(c);
+            return;
+        }
+        w->c = c;
+        w->bytes = 0;
+        w->nbufs = w->nowned = w->nlines = 0;
+        c->stage = w;
+        if (!c->flush_queued) {
+            c->flush_queued = true;
+            c->flush_next = c->srv->flushes;
+            c->srv->flushes = c;
+            srv_flush_soon(c->srv);
+        }
+    }
+    if (head) {
+        w->bufs[w->nbufs++] = uv_buf_init(head, (unsigned)hlen);
+        w->owned[w->nowned++] = head;
+    }
+    if (owned)
+        w->owned[w->nowned++] = owned;
+    char *line = w->lines[w->nlines++];
     if (chunk && len > 0) {
-        int k = snprintf(w->line, sizeof(w->line), "%zx\r\n", len);
-        bufs[n++] = uv_buf_init(w->line, (unsigned)k);
+        int k = snprintf(line, 24, "%zx\r\n", len);
+        w->bufs[w->nbufs++] = uv_buf_init(line, (unsigned)k);
     }
     if (len > 0)
-        bufs[n++] = uv_buf_init((char *)data, (unsigned)len);
+        w->bufs[w->nbufs++] = uv_buf_init((char *)data, (unsigned)len);
     if (chunk && len > 0)
-        bufs[n++] = uv_buf_init("\r\n", 2);
-    int r = uv_write(&w->req, (uv_stream_t *)&c->tcp, bufs, n, write_cb);
-    if (r < 0) {
-        free(head);
-        free(owned);
-        free(w);
-        conn_close(c);
-        return;
-    }
+        w->bufs[w->nbufs++] = uv_buf_init("\r\n", 2);
+    w->bytes += hlen + len;
     c->write_queued += hlen + len;
 }
 
@@ -281,6 +350,10 @@ linger(struct conn *c)
     c->len = 0;
     c->head_len = 0;
     timer_set(c, T_LINGER);
+    /* uv_shutdown waits for queued writes, not for staged ones. */
+    conn_flush(c);
+    if (c->closing)
+        return;
     if (uv_shutdown(&c->shutdown, (uv_stream_t *)&c->tcp, shutdown_cb) < 0) {
         conn_close(c);
         return;

@@ -21,6 +21,11 @@ conn_accept(struct srv *s, uv_stream_t *listener);
 void
 conn_drain_all(struct srv *s);
 
+/* Hands every connection's staged bytes to its socket (once per loop
+ * turn, from srv's check handle). */
+void
+conn_flush_all(struct srv *s);
+
 /* Closes every connection now; running scripts are ended. */
 void
 conn_close_all(struct srv *s);

@@ -78,6 +78,22 @@ reload(struct srv *s)
 }
 
 static void
+flush_cb(uv_check_t *h)
+{
+    struct srv *s = h->data;
+
+    conn_flush_all(s);
+    uv_check_stop(&s->flush_check);
+}
+
+void
+srv_flush_soon(struct srv *s)
+{
+    if (!uv_is_active((uv_handle_t *)&s->flush_check))
+        uv_check_start(&s->flush_check, flush_cb);
+}
+
+static void
 stop_timer_cb(uv_timer_t *t)
 {
     struct srv *s = t->data;
@@ -180,6 +196,8 @@ srv_init(struct srv *s, uv_loop_t *loop, struct cfg *cfg,
     uv_signal_init(loop, &s->sig_term);
     uv_signal_init(loop, &s->sig_int);
     uv_timer_init(loop, &s->stop_timer);
+    uv_check_init(loop, &s->flush_check);
+    s->flush_check.data = s;
     s->sig_hup.data = s->sig_term.data = s->sig_int.data = s;
     s->stop_timer.data = s;
     uv_signal_start(&s->sig_hup, signal_cb, SIGHUP);

@@ -30,6 +30,8 @@ struct srv {
     struct conn *conns; /* every open connection, a doubly linked list */
     struct run *runs;   /* every script run not yet finished */
     struct proc_reaper reaper;
+    uv_check_t flush_check; /* writes staged in a loop turn go out here */
+    struct conn *flushes;   /* connections with staged writes */
     size_t conn_count;
     bool stopping;
     uint64_t next_conn_id;
@@ -47,6 +49,10 @@ srv_init(struct srv *s, uv_loop_t *loop, struct cfg *cfg,
 /* Runs the loop until a stop has ended every connection and script. */
 int
 srv_run(struct srv *s);
+
+/* Makes sure staged writes go out at the end of this loop turn. */
+void
+srv_flush_soon(struct srv *s);
 
 /* Builds the routes from cfg_path and scripts_dir; NULL with err set. */
 struct route_table *
