@@ -438,7 +438,7 @@ cgi_start(uv_loop_t *loop, struct proc_reaper *reaper,
     }
     g->proc.data = g;
     struct proc_opts opt = {
-        .argv = cr->route->argv,
+        .argv = cr->argv ? cr->argv : cr->route->argv,
         .env = env,
         .cwd = cwd,
         .fd_in = in[0],

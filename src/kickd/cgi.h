@@ -21,6 +21,7 @@ struct cgi;
 /* What a script is told about its request (the CGI meta-variables). */
 struct cgi_request {
     const struct cfg_route *route;
+    char *const *argv; /* the program's argv; NULL: the route's */
     const struct http_request *req;
     const char *script_name; /* the route's path */
     const char *path_info;   /* decoded; "" if none */

@@ -219,6 +219,15 @@ limit_start(struct run *r, int seconds)
                        (uint64_t)seconds * 1000, 0);
 }
 
+static bool
+program_is_php_cgi(const struct cfg_route *rt)
+{
+    const char *prog = strrchr(rt->argv[0], '/');
+
+    prog = prog ? prog + 1 : rt->argv[0];
+    return strncmp(prog, "php-cgi", 7) == 0;
+}
+
 /* Whether the route's scripts expect PHP's ways (php_mode = auto: the
  * program is php-cgi, or the script a .php file). */
 static bool
@@ -226,10 +235,8 @@ route_is_php(const struct cfg_route *rt)
 {
     if (rt->php_mode != ROUTE_PHP_AUTO)
         return rt->php_mode == ROUTE_PHP_ON;
-    const char *prog = strrchr(rt->argv[0], '/');
-    prog = prog ? prog + 1 : rt->argv[0];
     size_t n = strlen(rt->script_filename);
-    return strncmp(prog, "php-cgi", 7) == 0 ||
+    return program_is_php_cgi(rt) ||
            (n > 4 && strcmp(rt->script_filename + n - 4, ".php") == 0);
 }
 
@@ -302,7 +309,24 @@ run_start(struct srv *s, struct cgi_request *cr, const struct run_hooks *h,
     }
     cr->run_id = r->id;
     cr->control = r->control;
+    /* php-cgi keeps its own ignore_user_abort: the route's setting is
+     * given to it as an ini value. */
+    char **argv = NULL;
+    if (r->php && r->ignore_user_abort && program_is_php_cgi(cr->route)) {
+        size_t n = cr->route->argc;
+        argv = calloc(n + 3, sizeof(char *));
+        if (argv) {
+            argv[0] = cr->route->argv[0];
+            argv[1] = "-d";
+            argv[2] = "ignore_user_abort=1";
+            for (size_t i = 1; i < n; i++)
+                argv[i + 2] = cr->route->argv[i];
+            cr->argv = argv;
+        }
+    }
     r->cgi = cgi_start(s->loop, &s->reaper, cr, &run_cgi_hooks, r, err);
+    free(argv);
+    cr->argv = NULL;
     if (r->cgi == NULL) {
         for (size_t i = 0; i < r->nshutdown; i++)
             cfg_argv_free(r->shutdown[i]);
