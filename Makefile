@@ -50,7 +50,7 @@ FUZZ_BIN := $(addprefix $(B)/fuzz/fuzz_, $(FUZZ))
 FUZZ_TIME ?= 60
 
 # Benchmark helpers.
-BENCH_BIN := $(B)/bench/spawn_floor $(B)/bench/tiny_cgi
+BENCH_BIN := $(B)/bench/spawn_floor $(B)/bench/tiny_cgi $(B)/bench/abort_probe
 
 DEPS_STAMP := $(B)/.deps
 

@@ -3,14 +3,18 @@
 # The benchmark behind `make bench`: executions/s of a tiny CGI program
 # through kickd, the posix_spawn floor and adnanh/webhook, side by side and
 # interleaved so that they share the machine's conditions, then GET /healthz
-# with 64 keep-alive connections. Prints one markdown table.
+# with 64 keep-alive connections; before them, the time from a client's
+# hang-up to SIGTERM reaching the script, and to real php-cgi noticing it.
+# Prints two markdown tables.
 
 import argparse
 import atexit
 import datetime
 import http.client
+import math
 import os
 import platform
+import random
 import re
 import shutil
 import signal
@@ -23,8 +27,21 @@ import time
 
 SECONDS = int(os.environ.get("BENCH_SECONDS", "5"))
 ROUNDS = int(os.environ.get("BENCH_ROUNDS", "3"))
-# The whole run stays under three minutes, whatever the settings.
-LIMIT = float(os.environ.get("BENCH_LIMIT", "170"))  # s
+# The whole run stays under three and a half minutes, whatever the settings.
+LIMIT = float(os.environ.get("BENCH_LIMIT", "200"))  # s
+# Hang-ups per abort probe, and the most time both probes may take together
+# out of LIMIT; the throughput rounds get what is left.
+ABORT_RUNS = int(os.environ.get("BENCH_ABORT_RUNS", "200"))
+ABORT_BUDGET = 40.0  # s
+ABORT_WAIT = 2.0  # s for the script's sign after a hang-up
+ABORT_MAX_FAILED = 3  # failed hang-ups before a probe gives up
+ABORT_TARGET = 5.0  # ms, the median of hang-up to SIGTERM (issue 3)
+# The client hangs up at a random moment up to this long after "ready", so
+# that the hang-up falls anywhere in the PHP probe's 1 ms write cycle rather
+# than always just after a write.
+ABORT_JITTER = 0.005  # s
+# BENCH_ONLY=abort measures the hang-ups alone.
+ONLY = os.environ.get("BENCH_ONLY", "")
 CONCS = (1, 16)
 HEALTHZ_CONNS = 64
 WEBHOOK = "/usr/bin/webhook"
@@ -141,6 +158,86 @@ def run_wrk(url, threads, conns):
     return {"rate": float(rate.group(1)), "p99": to_ms(*p99.groups())}
 
 
+def abort_once(port, route, out):
+    """One hang-up: GET route?f=out, read until the script's "ready", close
+    the connection and wait for the script to write the wall-clock time at
+    which it got the news to out. Returns the delay in ms, or raises
+    RuntimeError."""
+    req = "GET %s?f=%s HTTP/1.1\r\nHost: bench\r\n\r\n" % (route, out)
+    try:
+        s = socket.create_connection(("127.0.0.1", port), timeout=5)
+    except OSError as e:
+        raise RuntimeError("connect: %s" % e)
+    try:
+        s.sendall(req.encode())
+        got = b""
+        while b"ready\n" not in got:
+            chunk = s.recv(4096)
+            if not chunk:
+                raise RuntimeError("closed before \"ready\": %r" % got[:120])
+            got += chunk
+            # Any answer but 200 is no run to hang up on.
+            if b"\r\n" in got and b" 200 " not in got.split(b"\r\n")[0]:
+                raise RuntimeError("answer %r" % got[:120])
+    except OSError as e:
+        s.close()
+        raise RuntimeError("before the hang-up: %s" % e)
+    except RuntimeError:
+        s.close()
+        raise
+    time.sleep(random.uniform(0, ABORT_JITTER))
+    # time.time_ns() is CLOCK_REALTIME, the clock the probes write.
+    t0 = time.time_ns()
+    s.close()
+    deadline = time.monotonic() + ABORT_WAIT
+    while True:
+        try:
+            with open(out) as f:
+                t1 = int(f.read())
+            break
+        except FileNotFoundError:
+            if time.monotonic() > deadline:
+                raise RuntimeError("no sign of the script %.0f s after the "
+                                   "hang-up" % ABORT_WAIT)
+            time.sleep(0.0005)
+        except ValueError:
+            raise RuntimeError("%s holds no number" % out)
+    os.unlink(out)
+    return (t1 - t0) / 1e6
+
+
+def measure_abort(port, route, outdir, budget):
+    """ABORT_RUNS hang-ups against route, after one unmeasured warm-up, for
+    at most budget seconds. Returns {"ms": [...], "failed": n, "error":
+    first failure or None}."""
+    cell = {"ms": [], "failed": 0, "error": None}
+    end = time.monotonic() + budget
+    for i in range(ABORT_RUNS + 1):
+        if time.monotonic() > end:
+            if len(cell["ms"]) < ABORT_RUNS:
+                cell["error"] = cell["error"] or (
+                    "out of time after %d runs" % len(cell["ms"]))
+            break
+        try:
+            ms = abort_once(port, route, os.path.join(outdir, str(i)))
+        except RuntimeError as e:
+            cell["failed"] += 1
+            cell["error"] = cell["error"] or str(e)
+            if i == 0 or cell["failed"] >= ABORT_MAX_FAILED:
+                break
+            continue
+        if i > 0:
+            cell["ms"].append(ms)
+    return cell
+
+
+def p99(values):
+    """The 99th percentile by nearest rank: at most 1 % of the values lie
+    above it."""
+    v = sorted(values)
+    return v[max(0, math.ceil(0.99 * len(v)) - 1)]
+
+
 def run_floor(floor, prog, conc):
     argv = [floor, "-c", str(conc), "-d", str(SECONDS), prog]
     try:
@@ -228,13 +325,17 @@ def main():
     kickd = os.path.abspath(os.path.join(args.build, "kickd"))
     floor = os.path.abspath(os.path.join(args.build, "bench", "spawn_floor"))
     tiny = os.path.abspath(os.path.join(args.build, "bench", "tiny_cgi"))
-    for path in (floor, tiny):
+    probe = os.path.abspath(os.path.join(args.build, "bench", "abort_probe"))
+    if ONLY not in ("", "abort"):
+        sys.exit("bench: BENCH_ONLY is \"abort\" or unset")
+    for path in (floor, tiny, probe):
         if not os.access(path, os.X_OK):
             sys.exit("bench: %s is missing; run `make bench`" % path)
 
     # Fewer rounds rather than a run past the limit.
     per_round = len(CONCS) * 3 * (SECONDS + 1)
-    rounds = max(1, min(ROUNDS, int((LIMIT - SECONDS - 20) // per_round)))
+    rounds = max(1, min(ROUNDS, int((LIMIT - SECONDS - 20 - ABORT_BUDGET)
+                                    // per_round)))
 
     busy = cpu_busy()
     tmp = tempfile.mkdtemp(prefix="kick-bench-")
@@ -242,6 +343,14 @@ def main():
     scripts = os.path.join(tmp, "scripts")
     os.mkdir(scripts)
     shutil.copy2(tiny, os.path.join(scripts, "tiny_cgi"))
+    shutil.copy2(probe, os.path.join(scripts, "abort_probe"))
+    php_cgi = shutil.which("php-cgi")
+    if php_cgi:
+        shutil.copy2(os.path.join(os.path.dirname(__file__),
+                                  "abort_probe.php"),
+                     os.path.join(scripts, "abort_probe.php"))
+    outdir = os.path.join(tmp, "abort")
+    os.mkdir(outdir)
     hooks = os.path.join(tmp, "hooks.json")
     with open(os.path.join(os.path.dirname(__file__), "hooks.json.in")) as f:
         template = f.read()
@@ -271,7 +380,9 @@ def main():
             errors.append(("kickd", str(e)))
     else:
         errors.append(("kickd", "%s not built" % kickd))
-    if os.access(WEBHOOK, os.X_OK):
+    if ONLY == "abort":
+        pass
+    elif os.access(WEBHOOK, os.X_OK):
         port = free_port()
         try:
             start_server("webhook", [WEBHOOK, "-hooks", hooks, "-ip",
@@ -322,15 +433,34 @@ def main():
         except KeyError:
             cell["error"] = "not running"
 
+    # The hang-ups first, on a quiet kickd, in the time kept for them.
+    aborts = {}  # probe -> measure_abort()'s cell
+    probes = [("sigterm", "/abort_probe")]
+    if php_cgi:
+        probes.append(("php", "/abort_probe.php"))
+    else:
+        errors.append(("abort php-cgi", "php-cgi is not installed"))
+    for name, route in probes:
+        if "kickd" not in urls:
+            break
+        aborts[name] = measure_abort(urls["kickd"][0], route, outdir,
+                                     ABORT_BUDGET / len(probes))
+        if aborts[name]["error"]:
+            errors.append(("abort %s" % route, "%d failed: %s" % (
+                aborts[name]["failed"], aborts[name]["error"])))
+
     # Each round runs every target at every concurrency back to back, in an
     # order that turns each round so that none always goes first.
     targets = ["floor", "kickd", "webhook"]
+    if ONLY == "abort":
+        rounds = 0
     for rnd in range(rounds):
         order = targets[rnd % 3:] + targets[:rnd % 3]
         for conc in CONCS:
             for target in order:
                 measure(target, conc)
-    measure_healthz = ("kickd" in urls and time_left() >= SECONDS + 10)
+    measure_healthz = ("kickd" in urls and time_left() >= SECONDS + 10 and
+                       ONLY != "abort")
     healthz = None
     if measure_healthz:
         try:
@@ -345,23 +475,47 @@ def main():
         if cell["error"]:
             errors.append(("%s c=%d" % (target, conc), cell["error"]))
 
+    if ONLY != "abort":
+        print()
+        print("| what | concurrency | kickd | spawn floor | webhook "
+              "| kickd/floor % |")
+        print("|---|---:|---:|---:|---:|---:|")
+        for conc in CONCS:
+            k = fmt_rate(results, ("kickd", conc))
+            f = fmt_rate(results, ("floor", conc))
+            w = fmt_rate(results, ("webhook", conc))
+            pct = fmt_ratio(results, ("kickd", conc), ("floor", conc))
+            print("| tiny CGI, executions/s | %d | %s | %s | %s | %s |" %
+                  (conc, k, f, w, pct))
+        if healthz:
+            h = "%.0f req/s, p99 %.2f ms" % (healthz["rate"], healthz["p99"])
+        else:
+            h = "FAIL" if measure_healthz else "n/a"
+        print("| GET /healthz, keep-alive | %d | %s | | | |" %
+              (HEALTHZ_CONNS, h))
     print()
-    print("| what | concurrency | kickd | spawn floor | webhook "
-          "| kickd/floor % |")
-    print("|---|---:|---:|---:|---:|---:|")
-    for conc in CONCS:
-        k = fmt_rate(results, ("kickd", conc))
-        f = fmt_rate(results, ("floor", conc))
-        w = fmt_rate(results, ("webhook", conc))
-        pct = fmt_ratio(results, ("kickd", conc), ("floor", conc))
-        print("| tiny CGI, executions/s | %d | %s | %s | %s | %s |" %
-              (conc, k, f, w, pct))
-    if healthz:
-        h = "%.0f req/s, p99 %.2f ms" % (healthz["rate"], healthz["p99"])
-    else:
-        h = "FAIL" if measure_healthz else "n/a"
-    print("| GET /healthz, keep-alive | %d | %s | | | |" %
-          (HEALTHZ_CONNS, h))
+    print("| client hang-up to | runs | median | p99 | target |")
+    print("|---|---:|---:|---:|---|")
+    for name, what in (
+            ("sigterm", "SIGTERM reaching the script (C probe)"),
+            ("php", "php-cgi noticing: shutdown function runs "
+                    "(script writes every 1 ms)")):
+        cell = aborts.get(name)
+        ms = cell["ms"] if cell else []
+        if ms:
+            med = statistics.median(ms)
+            figs = "%d | %.2f ms | %.2f ms" % (len(ms), med, p99(ms))
+        else:
+            med = None
+            figs = "0 | %s | " % ("FAIL" if cell else "n/a")
+        if name != "sigterm":
+            target = "reference"
+        elif med is None:
+            target = "median < %g ms" % ABORT_TARGET
+        else:
+            target = "median < %g ms: %s" % (
+                ABORT_TARGET, "met" if med < ABORT_TARGET else "MISSED")
+        print("| %s | %s | %s |" % (what, figs, target))
     print()
     print(machine_line())
     for when, b in (("before", busy), ("after", busy_after)):
@@ -369,9 +523,18 @@ def main():
             print("WARNING: the machine was %.0f %% busy %s the run; other "
                   "work skews these figures" % (100 * b, when))
     print("command: make bench (BENCH_SECONDS=%d, %d round%s, medians; wrk "
-          "-t1 -c1 / -t2 -c16 / -t2 -c64 --latency)" %
-          (SECONDS, rounds, "" if rounds == 1 else "s"))
+          "-t1 -c1 / -t2 -c16 / -t2 -c64 --latency; BENCH_ABORT_RUNS=%d "
+          "hang-ups per probe, each a new connection closed 0-%g ms after "
+          "\"ready\" arrived, timed from close(2) to the script's "
+          "CLOCK_REALTIME)" %
+          (SECONDS, rounds, "" if rounds == 1 else "s", ABORT_RUNS,
+           ABORT_JITTER * 1e3))
     print()
+    print("hang-ups (ms):")
+    for name, cell in aborts.items():
+        ms = cell["ms"]
+        print("  %-7s %s" % (name, "min %.2f, max %.2f, %d failed" % (
+            min(ms), max(ms), cell["failed"]) if ms else "-"))
     print("rounds (executions/s; wrk p99):")
     for (target, conc), cell in sorted(results.items()):
         runs = ", ".join("%.0f" % r["rate"] +
