@@ -33,6 +33,7 @@ struct cgi {
     bool head_done;
     bool paused;
     bool terminating;
+    bool end_group; /* kill the rest of the group when the script exits */
     int kill_grace; /* ms */
     int pid;
     int64_t exit_status;
@@ -121,6 +122,11 @@ exit_cb(struct proc *p, int64_t exit_status, int term_signal)
     g->exit_status = exit_status;
     g->term_signal = term_signal;
     uv_timer_stop(&g->kill_timer);
+    /* A script that was ended leaves nothing behind: what is left of its
+     * process group (children that ignored SIGTERM, or a command a timed
+     * out php-cgi was waiting for) is killed with it. */
+    if (g->terminating || g->end_group)
+        kill(-g->pid, SIGKILL);
     if (term_signal && !g->terminating)
         log_warn("script %d: killed by signal %d", g->pid, term_signal);
     /* A script that has exited writes no more: stdin is of no use. */
@@ -337,6 +343,12 @@ cgi_signal(struct cgi *g, int sig, bool group)
 {
     if (!g->exited)
         kill(group ? -g->pid : g->pid, sig);
+}
+
+void
+cgi_end_group_on_exit(struct cgi *g)
+{
+    g->end_group = true;
 }
 
 void

@@ -101,6 +101,11 @@ cgi_close_output(struct cgi *g);
 void
 cgi_signal(struct cgi *g, int sig, bool group);
 
+/* When the script exits, what is left of its process group is killed
+ * (for a script that is being ended by other means than SIGTERM). */
+void
+cgi_end_group_on_exit(struct cgi *g);
+
 /* Sends SIGKILL to the process group in ms unless the script exits. */
 void
 cgi_kill_after(struct cgi *g, int ms);

@@ -198,6 +198,7 @@ limit_timer_cb(uv_timer_t *t)
      * exits. A second SIGPROF ends a shutdown function that runs too
      * long; SIGKILL is the backstop. */
     if (r->limit_step < 2) {
+        cgi_end_group_on_exit(r->cgi);
         cgi_signal(r->cgi, SIGPROF, false);
         r->limit_step++;
         uv_timer_start(&r->limit_timer, limit_timer_cb, (uint64_t)grace, 0);
