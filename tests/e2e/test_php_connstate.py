@@ -427,5 +427,29 @@ def test_sigkill_backstop():
         expect(not left, "processes of the script's group left: %r", left)
 
 
+def test_timed_out_php_leaves_no_child():
+    """time_limit = 1, kill_grace = 1, php-cgi blocked in exec("sleep 30"):
+    PHP's second SIGPROF ends php-cgi, and kickd kills what is left of its
+    process group (the sleep) when it exits: nothing runs on."""
+    with php_kickd([("exec", "pcs_exec.php", "time_limit = 1\n")],
+                   server="kill_grace = 1\n") as k:
+        tgt, out = target(k, "exec", "exec", s=30)
+        with k.connect(timeout=10.0 * SLOW) as c:
+            c.send(build("GET", tgt))
+            try:
+                c.response()
+            except Exception:
+                pass
+        v = shutdown_view(k, "exec", 5.0)
+        expect_eq(v["cs"], "2", "on_shutdown's connection status")
+        pgid = int(read(out).split()[0])
+        deadline = time.monotonic() + 2.0
+        left = group_members(pgid)
+        while left and time.monotonic() < deadline:
+            time.sleep(0.05)
+            left = group_members(pgid)
+        expect(not left, "processes of php-cgi's group left: %r", left)
+
+
 if __name__ == "__main__":
     sys.exit(1 if run(globals()) else 0)
