@@ -663,9 +663,11 @@ run_end_cb(struct run *g, const char *error, bool timed_out)
         return;
     }
     if (error || (!c->resp_no_body && c->resp_left > 0)) {
-        /* A cut-short body: closing without the last chunk tells the
+        /* A cut-short body: what was written goes out, then the close
+         * without the last chunk (or short of the length) tells the
          * client the response is incomplete. */
-        conn_close(c);
+        c->keep_alive = false;
+        linger(c);
         return;
     }
     if (c->resp_chunked && !c->resp_no_body)
