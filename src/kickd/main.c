@@ -25,6 +25,10 @@ usage(FILE *f)
             "  -l, --listen ADDR  HOST:PORT or [IPV6]:PORT "
             "(default 127.0.0.1:8080)\n"
             "  -d, --db PATH      the job store (default ./kick.db)\n"
+            "  -m, --mode MODE    how --scripts routes run: detach "
+            "(default),\n"
+            "                     attach, or auto (Prefer: respond-async "
+            "detaches)\n"
             "  -h, --help         this help\n"
             "  -V, --version      the version\n"
             "Signals: SIGHUP reloads the routes; SIGTERM and SIGINT stop.\n");
@@ -50,13 +54,14 @@ main(int argc, char **argv)
         {"scripts", required_argument, NULL, 's'},
         {"listen", required_argument, NULL, 'l'},
         {"db", required_argument, NULL, 'd'},
+        {"mode", required_argument, NULL, 'm'},
         {"help", no_argument, NULL, 'h'},
         {"version", no_argument, NULL, 'V'},
         {NULL, 0, NULL, 0},
     };
     const char *cfg_path = NULL, *scripts = NULL, *listen = NULL, *db = NULL;
     char err[512];
-    int o;
+    int o, mode = -1;
 
     /* Every request allocates and frees a few buffers of up to 64 KiB; by
      * default glibc gives the top of the heap back after each, and the
@@ -67,7 +72,7 @@ main(int argc, char **argv)
      * reaper's signalfd. */
     proc_block_sigchld();
 
-    while ((o = getopt_long(argc, argv, "c:s:l:d:hV", opts, NULL)) != -1) {
+    while ((o = getopt_long(argc, argv, "c:s:l:d:m:hV", opts, NULL)) != -1) {
         switch (o) {
         case 'c':
             cfg_path = optarg;
@@ -80,6 +85,19 @@ main(int argc, char **argv)
             break;
         case 'd':
             db = optarg;
+            break;
+        case 'm':
+            if (strcmp(optarg, "detach") == 0)
+                mode = ROUTE_DETACH;
+            else if (strcmp(optarg, "attach") == 0)
+                mode = ROUTE_ATTACH;
+            else if (strcmp(optarg, "auto") == 0)
+                mode = ROUTE_AUTO;
+            else {
+                fprintf(stderr, "kickd: --mode: not detach, attach or auto: "
+                                "'%s'\n", optarg);
+                return 2;
+            }
             break;
         case 'h':
             usage(stdout);
@@ -102,8 +120,8 @@ main(int argc, char **argv)
         usage(stderr);
         return 2;
     }
-    struct route_table *routes = srv_load_routes(cfg_path, scripts, err,
-                                                 sizeof(err));
+    struct route_table *routes = srv_load_routes(cfg_path, scripts, mode,
+                                                 err, sizeof(err));
     if (routes == NULL) {
         fprintf(stderr, "kickd: %s\n", err);
         return 2;
@@ -129,6 +147,7 @@ main(int argc, char **argv)
     memset(&s, 0, sizeof(s));
     s.cfg_path = cfg_path;
     s.scripts_dir = scripts;
+    s.scripts_mode = mode;
     route_table_ref(routes);
     if (srv_init(&s, uv_default_loop(), cfg, routes) < 0) {
         route_table_unref(routes);

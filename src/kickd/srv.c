@@ -25,8 +25,8 @@ listen_cb(uv_stream_t *listener, int status)
 }
 
 struct route_table *
-srv_load_routes(const char *cfg_path, const char *scripts_dir, char *err,
-                size_t errlen)
+srv_load_routes(const char *cfg_path, const char *scripts_dir,
+                int scripts_mode, char *err, size_t errlen)
 {
     struct cfg *cfg = cfg_new();
     struct route_table *t;
@@ -45,9 +45,14 @@ srv_load_routes(const char *cfg_path, const char *scripts_dir, char *err,
             goto fail;
         }
     }
+    size_t first = cfg->route_count;
     if (cfg->scripts &&
         cfg_load_scripts(cfg, cfg->scripts, err, errlen) < 0)
         goto fail;
+    /* --mode: how the routes of a scripts directory run. */
+    if (scripts_mode >= 0)
+        for (size_t i = first; i < cfg->route_count; i++)
+            cfg->routes[i].mode = (enum route_mode)scripts_mode;
     t = route_table_new(cfg);
     if (t == NULL) {
         snprintf(err, errlen, "out of memory");
@@ -63,7 +68,8 @@ static void
 reload(struct srv *s)
 {
     char err[512];
-    struct route_table *t = srv_load_routes(s->cfg_path, s->scripts_dir, err,
+    struct route_table *t = srv_load_routes(s->cfg_path, s->scripts_dir,
+                                            s->scripts_mode, err,
                                             sizeof(err));
 
     if (t == NULL) {

@@ -22,6 +22,7 @@ struct srv {
     struct route_table *routes;  /* the current routes; swapped on SIGHUP */
     const char *cfg_path;        /* -c FILE, or NULL */
     const char *scripts_dir;     /* --scripts DIR, or NULL */
+    int scripts_mode;            /* --mode for its routes, or -1 */
     uv_tcp_t listener;
     char listen_host[64];
     int listen_port;
@@ -56,7 +57,7 @@ srv_flush_soon(struct srv *s);
 
 /* Builds the routes from cfg_path and scripts_dir; NULL with err set. */
 struct route_table *
-srv_load_routes(const char *cfg_path, const char *scripts_dir, char *err,
-                size_t errlen);
+srv_load_routes(const char *cfg_path, const char *scripts_dir,
+                int scripts_mode, char *err, size_t errlen);
 
 #endif

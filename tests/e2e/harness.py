@@ -119,6 +119,10 @@ class Kickd:
             cmd += ["--listen", listen, "--db", self.db]
         if self.scripts:
             cmd += ["--scripts", self.scripts]
+            # The scripts directory's routes run attached unless a test
+            # asks for another mode (kickd's own default is detach).
+            if not any(a == "--mode" for a in self.args):
+                cmd += ["--mode", "attach"]
         return family, cmd + self.args
 
     def start(self):

@@ -1,0 +1,151 @@
+/* SPDX-License-Identifier: MIT */
+/* The job store: an interface (a struct of function pointers, as redis
+ * picks ae_epoll.c) with SQLite behind it (store_sqlite.c) and later
+ * PostgreSQL (store_pg.c). Backend calls are synchronous and made only on
+ * the store's own thread (store.c), never on the event loop. */
+#ifndef KICKD_STORE_H
+#define KICKD_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+enum job_state {
+    JOB_QUEUED = 0,
+    JOB_RUNNING,
+    JOB_SUCCEEDED,
+    JOB_FAILED,
+    JOB_TIMED_OUT,
+    JOB_ABORTED,
+    JOB_CANCELED,
+};
+#define JOB_STATE_COUNT 7
+
+/* "queued", ... ; NULL for a bad value. */
+const char *
+job_state_name(enum job_state s);
+/* -1 if name is not a state. */
+int
+job_state_parse(const char *name);
+
+/* A job as stored. Strings are owned by the job (job_clear frees them). */
+struct job {
+    int64_t id;
+    char *route;
+    enum job_state state;
+    int connection_status; /* 0..3 */
+    int attempt;           /* attempts started so far */
+    int max_attempts;      /* 1 + the route's retries */
+    int exit_status;       /* -1 if none */
+    int term_signal;       /* 0 if none */
+    int progress;          /* -1 if none, else 0..100 */
+    char *progress_msg;    /* NULL if none */
+    char *idem_key;        /* NULL if none */
+    int64_t created_at;    /* ms since the epoch */
+    int64_t run_at;        /* not before (ms); Kick-Delay and backoff */
+    int64_t started_at;    /* 0 until it starts */
+    int64_t finished_at;   /* 0 until it ends */
+    /* The request, as received: the raw head (request line and fields,
+     * through the empty line) and the body; kickd parses the head again
+     * when the job runs. Loaded only where a call says so. */
+    char *head;
+    size_t head_len;
+    char *body;
+    size_t body_len;
+    char *remote_addr;
+    int remote_port;
+};
+
+void
+job_clear(struct job *j);
+
+/* Filter and page of store_ops.list. */
+struct job_filter {
+    int state;         /* -1: any */
+    const char *route; /* NULL: any */
+    int64_t after;     /* ids greater than this; 0: from the first */
+    int limit;         /* 1..1000 */
+};
+
+/* Counts for /metrics: jobs of a route in a state. */
+struct job_count {
+    char *route;
+    enum job_state state;
+    int64_t count;
+};
+
+struct store;
+
+struct store_ops {
+    const char *name;
+    /* Opens (creating it if needed) and migrates the schema to the
+     * current version. 0, or -1 with a reason in err. */
+    int (*open)(struct store **out, const char *uri, char *err,
+                size_t errlen);
+    void (*close)(struct store *st);
+
+    /* Transactions: the store thread groups many calls into one, so that
+     * many triggers share one commit (group commit). */
+    int (*begin)(struct store *st);
+    int (*commit)(struct store *st);   /* durable when it returns 0 */
+    int (*rollback)(struct store *st);
+
+    /* Adds j (state queued, attempt 0); sets j->id. With an idem_key
+     * already used on the same route, adds nothing: sets j->id to the
+     * first job's id and *existed. 0 or -1. */
+    int (*insert)(struct store *st, struct job *j, bool *existed);
+    /* Takes the oldest queued job of route whose run_at <= now: marks it
+     * running, attempt + 1, started_at = now, and loads it with its
+     * request. 1 if one was taken, 0 if none, -1 on error. */
+    int (*claim)(struct store *st, const char *route, int64_t now,
+                 struct job *out);
+    /* Ends the running job id: its state, connection status, exit status
+     * or signal, finished_at. With requeue_at > 0 it goes back to queued
+     * with run_at = requeue_at instead (a retry). 0, 1 if no such running
+     * job, -1. */
+    int (*finish)(struct store *st, int64_t id, enum job_state state,
+                  int connection_status, int exit_status, int term_signal,
+                  int64_t now, int64_t requeue_at);
+    /* Cancels a queued job: 0, 1 if it is not queued, -1. */
+    int (*cancel)(struct store *st, int64_t id, int64_t now);
+    /* Loads job id (with its request if with_request). 0, 1 if none, -1. */
+    int (*get)(struct store *st, int64_t id, bool with_request,
+               struct job *out);
+    /* A page of jobs by id, oldest first, without requests. The caller
+     * frees *out (job_clear each, then free). 0 or -1. */
+    int (*list)(struct store *st, const struct job_filter *f,
+                struct job **out, size_t *n);
+    /* Appends to the job's kept output; only the newest cap bytes are
+     * kept. 0 or -1. */
+    int (*output_append)(struct store *st, int64_t id, const char *data,
+                         size_t len, size_t cap);
+    /* The kept output (malloc'd; NULL and 0 if none). 0, 1 if no job. */
+    int (*output_get)(struct store *st, int64_t id, char **data,
+                      size_t *len);
+    int (*set_progress)(struct store *st, int64_t id, int percent,
+                        const char *msg);
+    /* After a crash: every job still marked running is queued again (run
+     * at now) if it has attempts left, else failed with finished_at now.
+     * Returns how many were changed, or -1. */
+    int (*recover)(struct store *st, int64_t now);
+    /* The routes with queued jobs due at or before now (so the workers
+     * know where to claim); malloc'd array of malloc'd strings. */
+    int (*due_routes)(struct store *st, int64_t now, char ***routes,
+                      size_t *n);
+    /* The earliest run_at of a queued job (0 if none): when to look
+     * again for delayed jobs. */
+    int (*next_run_at)(struct store *st, int64_t *when);
+    /* Jobs by route and state, for /metrics. */
+    int (*counts)(struct store *st, struct job_count **out, size_t *n);
+    /* The last error, one line. */
+    const char *(*error)(struct store *st);
+};
+
+/* The backend for a db setting: "postgresql://..." (later) or a SQLite
+ * path. NULL with err set if there is none. */
+const struct store_ops *
+store_backend(const char *uri, char *err, size_t errlen);
+
+extern const struct store_ops store_sqlite_ops;
+
+#endif

@@ -1,0 +1,205 @@
+/* SPDX-License-Identifier: MIT */
+/* The store's own thread: operations from the loop run there in batches,
+ * one transaction per batch, so that every trigger that arrived while the
+ * last commit was on its way to the disk shares the next one. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "store_async.h"
+
+static int
+op_run(struct store_async *sa, struct store_op *op)
+{
+    const struct store_ops *o = sa->ops;
+    struct store *st = sa->st;
+
+    switch (op->kind) {
+    case SOP_INSERT:
+        return o->insert(st, &op->job, &op->existed);
+    case SOP_CLAIM:
+        return o->claim(st, op->route, op->now, &op->job);
+    case SOP_FINISH:
+        return o->finish(st, op->id, op->state, op->connection_status,
+                         op->exit_status, op->term_signal, op->now,
+                         op->requeue_at);
+    case SOP_CANCEL:
+        return o->cancel(st, op->id, op->now);
+    case SOP_GET:
+        return o->get(st, op->id, op->with_request, &op->job);
+    case SOP_LIST:
+        return o->list(st, &op->filter, &op->jobs, &op->njobs);
+    case SOP_OUTPUT_APPEND:
+        return o->output_append(st, op->id, op->data_buf, op->data_len,
+                                op->cap);
+    case SOP_OUTPUT_GET:
+        return o->output_get(st, op->id, &op->data_buf, &op->data_len);
+    case SOP_PROGRESS:
+        return o->set_progress(st, op->id, op->percent, op->msg);
+    case SOP_RECOVER:
+        return o->recover(st, op->now);
+    case SOP_DUE_ROUTES:
+        return o->due_routes(st, op->now, &op->routes, &op->nroutes);
+    case SOP_NEXT_RUN_AT:
+        return o->next_run_at(st, &op->when);
+    case SOP_COUNTS:
+        return o->counts(st, &op->counts, &op->ncounts);
+    }
+    return -1;
+}
+
+static void
+batch_fail(struct store_async *sa, struct store_op *batch, const char *why)
+{
+    for (struct store_op *op = batch; op; op = op->next) {
+        op->result = -1;
+        snprintf(op->error, sizeof(op->error), "%s", why);
+    }
+}
+
+static void
+thread_main(void *arg)
+{
+    struct store_async *sa = arg;
+
+    uv_mutex_lock(&sa->mu);
+    for (;;) {
+        while (sa->todo == NULL && !sa->stopping)
+            uv_cond_wait(&sa->cv, &sa->mu);
+        if (sa->todo == NULL && sa->stopping)
+            break;
+        struct store_op *batch = sa->todo, *last = sa->todo_tail;
+        sa->todo = sa->todo_tail = NULL;
+        uv_mutex_unlock(&sa->mu);
+
+        /* One transaction for the whole batch: one commit, one fsync. */
+        if (sa->ops->begin(sa->st) < 0) {
+            batch_fail(sa, batch, sa->ops->error(sa->st));
+        } else {
+            for (struct store_op *op = batch; op; op = op->next) {
+                op->result = op_run(sa, op);
+                if (op->result < 0)
+                    snprintf(op->error, sizeof(op->error), "%s",
+                             sa->ops->error(sa->st));
+            }
+            if (sa->ops->commit(sa->st) < 0) {
+                char why[160];
+                snprintf(why, sizeof(why), "commit: %s",
+                         sa->ops->error(sa->st));
+                sa->ops->rollback(sa->st);
+                batch_fail(sa, batch, why);
+            }
+        }
+
+        uv_mutex_lock(&sa->mu);
+        if (sa->done_tail)
+            sa->done_tail->next = batch;
+        else
+            sa->done = batch;
+        sa->done_tail = last;
+        uv_async_send(&sa->async);
+    }
+    uv_mutex_unlock(&sa->mu);
+}
+
+static void
+async_cb(uv_async_t *h)
+{
+    struct store_async *sa = h->data;
+
+    uv_mutex_lock(&sa->mu);
+    struct store_op *op = sa->done;
+    sa->done = sa->done_tail = NULL;
+    uv_mutex_unlock(&sa->mu);
+    while (op) {
+        struct store_op *next = op->next;
+        op->next = NULL;
+        op->done_cb(op);
+        op = next;
+    }
+}
+
+int
+store_async_open(struct store_async *sa, uv_loop_t *loop, const char *uri,
+                 char *err, size_t errlen)
+{
+    memset(sa, 0, sizeof(*sa));
+    sa->ops = store_backend(uri, err, errlen);
+    if (sa->ops == NULL)
+        return -1;
+    if (sa->ops->open(&sa->st, uri, err, errlen) < 0)
+        return -1;
+    uv_mutex_init(&sa->mu);
+    uv_cond_init(&sa->cv);
+    uv_async_init(loop, &sa->async, async_cb);
+    sa->async.data = sa;
+    if (uv_thread_create(&sa->thread, thread_main, sa) != 0) {
+        snprintf(err, errlen, "cannot start the store thread");
+        sa->ops->close(sa->st);
+        uv_close((uv_handle_t *)&sa->async, NULL);
+        return -1;
+    }
+    sa->started = true;
+    return 0;
+}
+
+void
+store_submit(struct store_async *sa, struct store_op *op)
+{
+    op->next = NULL;
+    op->result = 0;
+    op->error[0] = '\0';
+    uv_mutex_lock(&sa->mu);
+    if (sa->todo_tail)
+        sa->todo_tail->next = op;
+    else
+        sa->todo = op;
+    sa->todo_tail = op;
+    uv_cond_signal(&sa->cv);
+    uv_mutex_unlock(&sa->mu);
+}
+
+void
+store_async_close(struct store_async *sa)
+{
+    if (!sa->started)
+        return;
+    uv_mutex_lock(&sa->mu);
+    sa->stopping = true;
+    uv_cond_signal(&sa->cv);
+    uv_mutex_unlock(&sa->mu);
+    uv_thread_join(&sa->thread);
+    /* Completions not yet delivered are delivered now. */
+    async_cb(&sa->async);
+    sa->ops->close(sa->st);
+    uv_close((uv_handle_t *)&sa->async, NULL);
+    uv_mutex_destroy(&sa->mu);
+    uv_cond_destroy(&sa->cv);
+    sa->started = false;
+}
+
+void
+store_op_clear(struct store_op *op)
+{
+    job_clear(&op->job);
+    for (size_t i = 0; i < op->njobs; i++)
+        job_clear(&op->jobs[i]);
+    free(op->jobs);
+    op->jobs = NULL;
+    op->njobs = 0;
+    free(op->data_buf);
+    op->data_buf = NULL;
+    free(op->msg);
+    op->msg = NULL;
+    for (size_t i = 0; i < op->nroutes; i++)
+        free(op->routes[i]);
+    free(op->routes);
+    op->routes = NULL;
+    op->nroutes = 0;
+    for (size_t i = 0; i < op->ncounts; i++)
+        free(op->counts[i].route);
+    free(op->counts);
+    op->counts = NULL;
+    op->ncounts = 0;
+}

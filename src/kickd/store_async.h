@@ -1,0 +1,99 @@
+/* SPDX-License-Identifier: MIT */
+/* The store's own thread: calls from the event loop are queued to it as
+ * operations, run there in batches that share one transaction (group
+ * commit: many triggers, one fsync), and completed back on the loop. The
+ * loop never waits on the disk. */
+#ifndef KICKD_STORE_ASYNC_H
+#define KICKD_STORE_ASYNC_H
+
+#include <uv.h>
+
+#include "store.h"
+
+enum store_op_kind {
+    SOP_INSERT,
+    SOP_CLAIM,
+    SOP_FINISH,
+    SOP_CANCEL,
+    SOP_GET,
+    SOP_LIST,
+    SOP_OUTPUT_APPEND,
+    SOP_OUTPUT_GET,
+    SOP_PROGRESS,
+    SOP_RECOVER,
+    SOP_DUE_ROUTES,
+    SOP_NEXT_RUN_AT,
+    SOP_COUNTS,
+};
+
+struct store_op;
+typedef void (*store_done_cb)(struct store_op *op);
+
+/* One operation: the caller fills kind and the arguments, and owns the op;
+ * done_cb runs on the loop with result set (the backend's return value,
+ * or -1 if the batch's commit failed: then error holds why). */
+struct store_op {
+    enum store_op_kind kind;
+    store_done_cb done_cb;
+    void *data;
+    int result;
+    char error[160];
+
+    struct job job;         /* INSERT (in/out), CLAIM/GET (out) */
+    bool existed;           /* INSERT */
+    bool with_request;      /* GET */
+    int64_t id;             /* FINISH, CANCEL, GET, OUTPUT_*, PROGRESS */
+    int64_t now;
+    const char *route;      /* CLAIM (owned by the caller) */
+    enum job_state state;   /* FINISH */
+    int connection_status, exit_status, term_signal; /* FINISH */
+    int64_t requeue_at;     /* FINISH */
+    struct job_filter filter; /* LIST (route owned by the caller) */
+    struct job *jobs;       /* LIST (out) */
+    size_t njobs;
+    char *data_buf;         /* OUTPUT_APPEND (in, owned), OUTPUT_GET (out) */
+    size_t data_len;
+    size_t cap;             /* OUTPUT_APPEND */
+    int percent;            /* PROGRESS */
+    char *msg;              /* PROGRESS (owned) */
+    char **routes;          /* DUE_ROUTES (out) */
+    size_t nroutes;
+    int64_t when;           /* NEXT_RUN_AT (out) */
+    struct job_count *counts; /* COUNTS (out) */
+    size_t ncounts;
+
+    struct store_op *next;
+};
+
+struct store_async {
+    const struct store_ops *ops;
+    struct store *st;
+    uv_thread_t thread;
+    uv_mutex_t mu;
+    uv_cond_t cv;
+    struct store_op *todo, *todo_tail; /* to the thread */
+    struct store_op *done, *done_tail; /* back to the loop */
+    uv_async_t async;
+    bool stopping;
+    bool started;
+};
+
+/* Opens the store at uri (a SQLite path, or later postgresql://) and
+ * starts its thread. 0, or -1 with err set. */
+int
+store_async_open(struct store_async *sa, uv_loop_t *loop, const char *uri,
+                 char *err, size_t errlen);
+
+/* Queues op; its done_cb runs later on the loop. */
+void
+store_submit(struct store_async *sa, struct store_op *op);
+
+/* Finishes what is queued, stops the thread, closes the store. */
+void
+store_async_close(struct store_async *sa);
+
+/* Frees what an op's results own (jobs, routes, counts, buffers). */
+void
+store_op_clear(struct store_op *op);
+
+#endif
