@@ -7,7 +7,7 @@ DESTDIR ?=
 CC ?= cc
 CLANG ?= clang
 PYTHON ?= python3
-PKGS := libuv inih jansson libcurl
+PKGS := libuv inih jansson libcurl sqlite3
 
 VERSION := 0.1.0
 B := build
@@ -19,17 +19,18 @@ DEFS := -D_DEFAULT_SOURCE -D_POSIX_C_SOURCE=200809L \
 CFLAGS ?= -O2 -g
 ALL_CFLAGS = -std=c11 $(WARN) $(DEFS) $(CFLAGS) -MMD -MP \
              $(shell pkg-config --cflags $(PKGS)) -Isrc/kickd -Iinclude
-LIBS = $(shell pkg-config --libs libuv inih jansson)
+LIBS = $(shell pkg-config --libs libuv inih jansson sqlite3)
 CLIENT_LIBS = $(shell pkg-config --libs libcurl jansson)
 SAN_FLAGS := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined \
              -fno-sanitize-recover=undefined
 FUZZ_FLAGS := -O1 -g -fsanitize=fuzzer,address,undefined -Isrc/kickd
 
 # The server.
-KICKD_OBJ := $(addprefix $(B)/src/kickd/, main.o srv.o conn.o http_parse.o \
-             http_response.o route.o run.o proc.o ctl.o cgi.o cgi_env.o cgi_response.o cfg.o \
-             cfg_words.o cfg_scripts.o \
-             log.o)
+KICKD_OBJ := $(addprefix $(B)/src/kickd/, main.o srv.o conn.o \
+             http_parse.o http_response.o route.o run.o proc.o ctl.o \
+             api.o worker.o metrics.o store_async.o store_sqlite.o \
+             store_common.o cgi.o cgi_env.o cgi_response.o cfg.o \
+             cfg_words.o cfg_scripts.o log.o)
 KICKD_SAN_OBJ := $(KICKD_OBJ:$(B)/%=$(S)/%)
 
 # The client library and the kick command.
@@ -37,12 +38,13 @@ LIBKICK_OBJ := $(addprefix $(B)/src/libkick/, ctl.o error.o)
 KICK_OBJ := $(addprefix $(B)/src/kick/, main.o cmd_ctl.o)
 
 # Unit tests: one binary per module, with cmocka.
-UNIT := http_parse cfg cgi_response
+UNIT := http_parse cfg cgi_response store
 UNIT_BIN := $(addprefix $(B)/tests/unit/test_, $(UNIT))
 UNIT_DEPS_http_parse := $(B)/src/kickd/http_parse.o
 UNIT_DEPS_cfg := $(B)/src/kickd/cfg.o $(B)/src/kickd/cfg_words.o $(B)/src/kickd/cfg_scripts.o
 UNIT_DEPS_cgi_response := $(B)/src/kickd/cgi_response.o \
                           $(B)/src/kickd/http_parse.o
+UNIT_DEPS_store := $(B)/src/kickd/store_sqlite.o $(B)/src/kickd/store_common.o
 
 # Fuzz targets: one per parser of outside input.
 FUZZ := http_parse cgi_response

@@ -59,6 +59,7 @@ static const struct cfg_key server_keys[] = {
     {"stop_grace", KEY_MS, 0, 3600, offsetof(struct cfg, stop_grace)},
     {"shutdown_timeout", KEY_MS, 1, 86400,
      offsetof(struct cfg, shutdown_timeout)},
+    {"output_cap", KEY_SIZE, 0, 1LL << 30, offsetof(struct cfg, output_cap)},
 };
 
 static const struct cfg_key route_keys[] = {
@@ -173,6 +174,7 @@ cfg_new(void)
     c->max_connections = SRV_DEFAULT_MAX_CONNECTIONS;
     c->kill_grace = CGI_DEFAULT_KILL_GRACE;
     c->shutdown_timeout = RUN_DEFAULT_SHUTDOWN_TIMEOUT;
+    c->output_cap = JOB_DEFAULT_OUTPUT_CAP;
     c->stop_grace = SRV_DEFAULT_STOP_GRACE;
     if (c->listen == NULL || c->db == NULL) {
         cfg_free(c);

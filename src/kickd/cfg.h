@@ -53,6 +53,7 @@ struct cfg {
     int kill_grace;      /* ms between SIGTERM and SIGKILL to a script */
     int stop_grace;      /* ms kickd waits for running work at SIGTERM */
     int shutdown_timeout; /* ms a shutdown command may run */
+    int64_t output_cap;   /* bytes of a job's output kept (the newest) */
     struct cfg_route *routes;
     size_t route_count;
 };

@@ -455,6 +455,7 @@ cgi_start(uv_loop_t *loop, struct proc_reaper *reaper,
         .cwd = cwd,
         .fd_in = in[0],
         .fd_out = out[1],
+        .fd_err = cr->raw_output ? out[1] : -1,
     };
     r = proc_spawn(reaper, &g->proc, &opt, exit_cb);
     free(cwd);
@@ -480,6 +481,8 @@ cgi_start(uv_loop_t *loop, struct proc_reaper *reaper,
     g->open_handles = 3;
     g->pid = g->proc.pid;
     g->attached = true;
+    /* A job keeps its output as it is: no header block to read. */
+    g->head_done = cr->raw_output;
     g->in_open = has_body;
     g->out_open = true;
     uv_read_start((uv_stream_t *)&g->out, alloc_cb, read_cb);

@@ -36,6 +36,8 @@ struct cgi_request {
     bool hide_authorization; /* kickd's own token: not for the script */
     const char *path_env;   /* PATH */
     int kill_grace;         /* ms from SIGTERM to SIGKILL */
+    bool raw_output;        /* a job: no CGI header parsing, stdout and
+                             * stderr together, all as body */
 };
 
 /* The sink's side. Hooks are called from the loop, never from inside a

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "api.h"
 #include "ctl.h"
 #include "run.h"
 #include "conn.h"
@@ -69,6 +70,10 @@ struct conn {
     bool chunked;
     bool gather; /* the body is kept in c->body, not streamed */
     bool api;    /* the request is for kickd's control endpoint */
+    bool detach; /* the request becomes a detached job */
+    bool preferred; /* ... because of Prefer: respond-async */
+    bool in_process; /* inside process(): it goes on by itself */
+    struct api_pending *pending; /* an answer waiting for the store */
     int64_t body_max;
     struct http_chunked ch;
     char *body; /* a chunked body, gathered to learn its length */
@@ -134,6 +139,10 @@ conn_close(struct conn *c)
         c->write_queued -= c->stage->bytes;
         free(c->stage);
         c->stage = NULL;
+    }
+    if (c->pending) {
+        api_abandon(c->pending);
+        c->pending = NULL;
     }
     if (c->flush_queued) {
         struct conn **p = &s->flushes;
@@ -734,6 +743,36 @@ script_start(struct conn *c, int64_t content_length)
     return 0;
 }
 
+static bool
+has_body(const struct http_request *req)
+{
+    return req->content_length > 0 || req->chunked;
+}
+
+/* Whether Prefer (RFC 7240) asks for respond-async. */
+static bool
+prefers_async(const struct http_request *req)
+{
+    for (size_t i = 0; i < req->header_count; i++) {
+        const struct http_header *h = &req->headers[i];
+        if (h->name_len != 6 || strncasecmp(h->name, "prefer", 6) != 0)
+            continue;
+        const char *v = h->value, *end = h->value + h->value_len;
+        while (v < end) {
+            while (v < end && (*v == ' ' || *v == '\t' || *v == ','))
+                v++;
+            const char *b = v;
+            while (v < end && *v != ',' && *v != ';' && *v != ' ')
+                v++;
+            if (v - b == 13 && strncasecmp(b, "respond-async", 13) == 0)
+                return true;
+            while (v < end && *v != ',')
+                v++;
+        }
+    }
+    return false;
+}
+
 /* Reads the whole body into c->body before serving the request. */
 static void
 body_gather_start(struct conn *c)
@@ -837,6 +876,17 @@ dispatch(struct conn *c)
         api_call(c);
         return;
     }
+    if (strcmp(c->path, "/metrics") == 0 || strcmp(c->path, "/jobs") == 0 ||
+        strncmp(c->path, "/jobs/", 6) == 0) {
+        if (req->content_length > 0 || req->chunked) {
+            respond_early(c, 400, "no body expected", NULL);
+            return;
+        }
+        c->state = C_RESPONSE;
+        timer_set(c, T_NONE);
+        api_handle(c, req, c->path);
+        return;
+    }
     c->routes = route_table_ref(s->routes);
     c->route = route_find(c->routes, c->path, strlen(c->path), &script_len);
     if (c->route == NULL) {
@@ -860,6 +910,22 @@ dispatch(struct conn *c)
     if (req->content_length > s->cfg->max_body) {
         c->keep_alive = false;
         respond(c, 413, "body larger than max_body", NULL, false);
+        return;
+    }
+    /* Detached: the whole request is committed, then 202 (RFC 7240 for
+     * mode = auto). */
+    c->preferred = c->route->mode == ROUTE_AUTO && prefers_async(req);
+    c->detach = c->route->mode == ROUTE_DETACH || c->preferred;
+    if (c->detach) {
+        c->body_max = s->cfg->max_body;
+        if (has_body(req)) {
+            body_gather_start(c);
+            return;
+        }
+        c->state = C_RESPONSE;
+        timer_set(c, T_NONE);
+        api_trigger(c, c->route, req, c->buf, c->head_len, NULL, 0,
+                    c->preferred);
         return;
     }
     if (req->chunked) {
@@ -943,6 +1009,12 @@ body_complete(struct conn *c)
     timer_set(c, T_NONE);
     if (c->api) {
         api_call(c);
+        return;
+    }
+    if (c->detach) {
+        c->state = C_RESPONSE;
+        api_trigger(c, c->route, &c->req, c->buf, c->head_len, c->body,
+                    c->body_len, c->preferred);
         return;
     }
     if (script_start(c, (int64_t)c->body_len) < 0) {
@@ -1031,7 +1103,7 @@ request_done(struct conn *c)
     route_table_unref(c->routes);
     c->routes = NULL;
     c->route = NULL;
-    c->chunked = c->gather = c->api = false;
+    c->chunked = c->gather = c->api = c->detach = c->preferred = false;
     c->body_left = 0;
     free(c->body);
     c->body = NULL;
@@ -1050,6 +1122,7 @@ request_done(struct conn *c)
 static void
 process(struct conn *c)
 {
+    c->in_process = true;
     while (!c->closing) {
         if (c->state == C_HEAD) {
             if (c->len == 0)
@@ -1076,6 +1149,7 @@ process(struct conn *c)
             break;
         }
     }
+    c->in_process = false;
     if (!c->closing && c->state != C_LINGER)
         read_update(c);
 }
@@ -1165,4 +1239,76 @@ conn_close_all(struct srv *s)
 {
     while (s->conns)
         conn_close(s->conns);
+}
+
+struct srv *
+conn_srv(const struct conn *c)
+{
+    return c->srv;
+}
+
+const char *
+conn_remote_addr(const struct conn *c)
+{
+    return c->remote_addr;
+}
+
+int
+conn_remote_port(const struct conn *c)
+{
+    return c->remote_port;
+}
+
+void
+conn_pending(struct conn *c, struct api_pending *p)
+{
+    c->pending = p;
+}
+
+void
+conn_reply(struct conn *c, int status, const char *ctype, const char *body,
+           size_t len, const char *extra)
+{
+    char head[1024];
+    bool close = !c->keep_alive || c->draining;
+    bool head_only = c->req.method == HTTP_HEAD;
+    int n;
+
+    if (c->closing)
+        return;
+    if (status >= 400)
+        log_info("conn %" PRIu64 ": %d %.*s", c->id, status,
+                 (int)strcspn(body, "\n"), body);
+    n = snprintf(head, sizeof(head),
+                 "HTTP/1.1 %d %s\r\nServer: kickd/" KICK_VERSION
+                 "\r\nDate: %s\r\nContent-Type: %s\r\n"
+                 "Content-Length: %zu\r\n%s%s\r\n",
+                 status, http_status_reason(status),
+                 http_date_now(&c->srv->date), ctype, len,
+                 close                         ? "Connection: close\r\n"
+                 : c->req.minor_version == 0 ? "Connection: keep-alive\r\n"
+                                               : "",
+                 extra ? extra : "");
+    char *h = malloc((size_t)n);
+    char *b = head_only || len == 0 ? NULL : malloc(len);
+    if (h == NULL || (!head_only && len > 0 && b == NULL)) {
+        free(h);
+        free(b);
+        conn_close(c);
+        return;
+    }
+    memcpy(h, head, (size_t)n);
+    if (b)
+        memcpy(b, body, len);
+    conn_write_head(c, h, (size_t)n, b, b, b ? len : 0, false);
+    if (c->closing)
+        return;
+    if (close) {
+        linger(c);
+        return;
+    }
+    c->resp_done = true;
+    request_done(c);
+    if (!c->in_process)
+        process(c);
 }

@@ -21,6 +21,26 @@ conn_accept(struct srv *s, uv_stream_t *listener);
 void
 conn_drain_all(struct srv *s);
 
+struct api_pending;
+
+/* For api.c: the server, the client's address, and the answer to a
+ * request whose reply came later (keep-alive goes on after it). */
+struct srv *
+conn_srv(const struct conn *c);
+const char *
+conn_remote_addr(const struct conn *c);
+int
+conn_remote_port(const struct conn *c);
+/* Remembers (or with NULL forgets) the pending answer that a close must
+ * abandon. */
+void
+conn_pending(struct conn *c, struct api_pending *p);
+/* Answers with body (len bytes of content type ctype) and extra header
+ * lines (CRLF-terminated, or NULL). */
+void
+conn_reply(struct conn *c, int status, const char *ctype, const char *body,
+           size_t len, const char *extra);
+
 /* Hands every connection's staged bytes to its socket (once per loop
  * turn, from srv's check handle). */
 void

@@ -69,6 +69,20 @@
 /* Largest answer of kickd's own endpoints. */
 #define API_MAX_REPLY 4096
 
+/* Default bytes of a job's output kept (the newest); [server] output_cap
+ * changes it. */
+#define JOB_DEFAULT_OUTPUT_CAP (1024 * 1024)
+
+/* Longest Idempotency-Key. */
+#define JOB_MAX_IDEM_KEY 255
+
+/* Longest wait of GET /jobs/ID?wait= (s), and a page of GET /jobs. */
+#define API_MAX_WAIT 300
+#define API_MAX_PAGE 1000
+
+/* Longest route path. */
+#define CFG_PATH_MAX 1024
+
 /* Most routes in one configuration. */
 #define CFG_MAX_ROUTES 1024
 

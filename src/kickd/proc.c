@@ -101,6 +101,8 @@ proc_spawn(struct proc_reaper *r, struct proc *p, const struct proc_opts *o,
     else
         posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
     posix_spawn_file_actions_adddup2(&fa, o->fd_out >= 0 ? o->fd_out : 2, 1);
+    if (o->fd_err >= 0)
+        posix_spawn_file_actions_adddup2(&fa, o->fd_err, 2);
     if (o->cwd)
         posix_spawn_file_actions_addchdir_np(&fa, o->cwd);
     /* kickd ignores SIGPIPE, and an ignored signal stays ignored across

@@ -37,6 +37,7 @@ struct proc_opts {
     const char *cwd;   /* NULL: kickd's */
     int fd_in;         /* the child's stdin, or -1 for /dev/null */
     int fd_out;        /* stdout, or -1 for kickd's stderr */
+    int fd_err;        /* stderr, or -1 for kickd's stderr */
 };
 
 /* Blocks SIGCHLD in the calling thread (call before any other thread

@@ -160,6 +160,8 @@ cgi_exit_cb(struct cgi *g, int64_t exit_status, int term_signal)
     r->exit_status = exit_status;
     r->term_signal = term_signal;
     uv_timer_stop(&r->limit_timer);
+    if (r->hooks && r->hooks->exit_cb)
+        r->hooks->exit_cb(r, exit_status, term_signal);
     shutdown_next(r);
 }
 
@@ -296,7 +298,11 @@ run_start(struct srv *s, struct cgi_request *cr, const struct run_hooks *h,
     r->data = data;
     r->route = cr->route;
     r->routes = route_table_ref(s->routes);
-    snprintf(r->id, sizeof(r->id), "a%" PRIu64, ++s->next_run_id);
+    /* A job's run is named by the job; an attached one gets its own. */
+    if (cr->run_id)
+        snprintf(r->id, sizeof(r->id), "%s", cr->run_id);
+    else
+        snprintf(r->id, sizeof(r->id), "a%" PRIu64, ++s->next_run_id);
     snprintf(r->key, sizeof(r->key), "%s.%s", r->id, secret);
     control_format(r);
     r->ignore_user_abort = cr->route->ignore_user_abort;
@@ -372,6 +378,31 @@ run_abort(struct run *r)
             end_script(r);
     }
     maybe_free(r);
+}
+
+void
+run_cancel(struct run *r)
+{
+    if (!(r->status & RUN_ABORTED))
+        log_info("run %s: canceled%s", r->id,
+                 r->exited ? ""
+                 : r->php  ? ", php-cgi notices at its next write"
+                 : r->ignore_user_abort ? ", ignored"
+                                        : ", ending the script");
+    r->status |= RUN_ABORTED;
+    if (!r->exited) {
+        if (r->php)
+            cgi_close_output(r->cgi);
+        else if (!r->ignore_user_abort)
+            end_script(r);
+    }
+}
+
+void
+run_progress(struct run *r, int percent, const char *msg)
+{
+    if (r->hooks && r->hooks->progress_cb)
+        r->hooks->progress_cb(r, percent, msg);
 }
 
 void
@@ -561,6 +592,7 @@ shutdown_next(struct run *r)
             .env = env,
             .fd_in = -1,
             .fd_out = -1, /* stdout and stderr to kickd's log */
+            .fd_err = -1,
         };
         r->sd_proc.data = r;
         int e = proc_spawn(&r->srv->reaper, &r->sd_proc, &opt, sd_exit_cb);
@@ -584,6 +616,11 @@ void
 run_end_all(struct srv *s)
 {
     for (struct run *r = s->runs; r; r = r->next) {
+        /* A job's sink waits for the exit to record how it ended. */
+        if (r->hooks && r->hooks->exit_cb) {
+            end_script(r);
+            continue;
+        }
         if (r->hooks) {
             const struct run_hooks *h = r->hooks;
             sink_release(r);

@@ -33,6 +33,10 @@ struct run_hooks {
      * the time limit ended it. */
     void (*end_cb)(struct run *r, const char *error, bool timed_out);
     void (*stdin_drain_cb)(struct run *r);
+    /* Optional: the script's process ended (a job's sink needs it). */
+    void (*exit_cb)(struct run *r, int64_t exit_status, int term_signal);
+    /* Optional: kick ctl progress. */
+    void (*progress_cb)(struct run *r, int percent, const char *msg);
 };
 
 /* Starts the route's script for cr (cr->run_id and cr->control are
@@ -48,6 +52,15 @@ run_data(const struct run *r);
  * script is ended unless it ignores user aborts. No hooks follow. */
 void
 run_abort(struct run *r);
+
+/* A job is canceled while it runs: ABORTED, ended as for a client abort
+ * (ignore_user_abort respected), but the hooks stay. */
+void
+run_cancel(struct run *r);
+
+/* kick ctl progress: handed to the sink (a job keeps it). */
+void
+run_progress(struct run *r, int percent, const char *msg);
 
 /* The sink is done with a complete response; the run goes on until its
  * script exits and its shutdown commands have run. No hooks follow. */

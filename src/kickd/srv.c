@@ -10,6 +10,7 @@
 #include "kick_limits.h"
 #include "log.h"
 #include "run.h"
+#include "worker.h"
 #include "srv.h"
 
 static void
@@ -123,6 +124,7 @@ stop(struct srv *s)
     }
     s->stopping = true;
     log_info("stopping: %zu connections open", s->conn_count);
+    worker_stop(s);
     uv_close((uv_handle_t *)&s->listener, NULL);
     uv_close((uv_handle_t *)&s->sig_hup, NULL);
     /* The loop ends when the last connection and script are gone; these
@@ -209,8 +211,21 @@ srv_init(struct srv *s, uv_loop_t *loop, struct cfg *cfg,
     uv_signal_start(&s->sig_hup, signal_cb, SIGHUP);
     uv_signal_start(&s->sig_term, signal_cb, SIGTERM);
     uv_signal_start(&s->sig_int, signal_cb, SIGINT);
-    log_info("listening on %s with %zu routes", cfg->listen,
-             routes->cfg->route_count);
+    char err[512];
+    if (store_async_open(&s->store, loop, cfg->db, err, sizeof(err)) < 0) {
+        log_error("job store %s: %s", cfg->db, err);
+        uv_close((uv_handle_t *)&s->listener, NULL);
+        uv_run(loop, UV_RUN_NOWAIT);
+        return -1;
+    }
+    /* The store's wake-up does not keep the loop running by itself. */
+    uv_unref((uv_handle_t *)&s->store.async);
+    if (worker_start(s) < 0) {
+        log_error("worker pool: out of memory");
+        return -1;
+    }
+    log_info("listening on %s with %zu routes, jobs in %s", cfg->listen,
+             routes->cfg->route_count, cfg->db);
     return 0;
 }
 
@@ -226,6 +241,9 @@ int
 srv_run(struct srv *s)
 {
     uv_run(s->loop, UV_RUN_DEFAULT);
+    /* What the store still has queued is committed and answered. */
+    store_async_close(&s->store);
+    uv_run(s->loop, UV_RUN_NOWAIT);
     /* Only unreferenced handles are left: close them and let their close
      * callbacks run. */
     uv_walk(s->loop, close_walk_cb, NULL);

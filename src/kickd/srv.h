@@ -10,6 +10,8 @@
 
 #include "cfg.h"
 #include "http_response.h"
+#include "metrics.h"
+#include "store_async.h"
 #include "proc.h"
 #include "route.h"
 
@@ -31,6 +33,9 @@ struct srv {
     struct conn *conns; /* every open connection, a doubly linked list */
     struct run *runs;   /* every script run not yet finished */
     struct proc_reaper reaper;
+    struct store_async store;   /* the job store and its thread */
+    struct worker_pool *workers;
+    struct metrics metrics;
     uv_check_t flush_check; /* writes staged in a loop turn go out here */
     struct conn *flushes;   /* connections with staged writes */
     size_t conn_count;

@@ -1,0 +1,596 @@
+/* SPDX-License-Identifier: MIT */
+/* kickd's own endpoints for detached work: triggers of detached routes
+ * (committed durably, then 202 Accepted), the job API and /metrics. JSON
+ * is produced with jansson. */
+#include <inttypes.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include "api.h"
+#include "conn.h"
+#include "kick_limits.h"
+#include "log.h"
+#include "metrics.h"
+#include "srv.h"
+#include "store_async.h"
+#include "worker.h"
+
+enum api_kind {
+    API_TRIGGER,
+    API_GET,    /* GET /jobs/ID (and its ?wait=) */
+    API_OUTPUT, /* GET /jobs/ID/output */
+    API_LIST,
+    API_CANCEL, /* DELETE /jobs/ID: the store's cancel, then a GET */
+    API_METRICS,
+};
+
+/* An answer waiting for the store (and, for ?wait=, for the job). */
+struct api_pending {
+    struct store_op op;
+    enum api_kind kind;
+    struct conn *c; /* NULL once the connection is gone */
+    struct srv *srv;
+    bool in_flight; /* op submitted, its done_cb not yet run */
+    bool preferred; /* Prefer: respond-async was honoured */
+    int64_t t0;     /* ms, for the accept histogram */
+    int64_t id;
+    int cancel_status;     /* API_CANCEL: 200, 202 or 409 */
+    char route[CFG_PATH_MAX];
+    int state_filter;
+    /* ?wait= */
+    uv_timer_t timer;
+    bool timer_used;
+    struct worker_wait *wait;
+    bool waiting;
+};
+
+static void submit(struct api_pending *p);
+
+static void
+pending_free_cb(uv_handle_t *h)
+{
+    free(h->data);
+}
+
+static void
+pending_free(struct api_pending *p)
+{
+    store_op_clear(&p->op);
+    if (p->wait) {
+        worker_unwait(p->srv, p->wait);
+        p->wait = NULL;
+    }
+    if (p->c)
+        conn_pending(p->c, NULL);
+    if (p->timer_used) {
+        uv_timer_stop(&p->timer);
+        uv_close((uv_handle_t *)&p->timer, pending_free_cb);
+    } else {
+        free(p);
+    }
+}
+
+void
+api_abandon(struct api_pending *p)
+{
+    p->c = NULL;
+    if (!p->in_flight)
+        pending_free(p);
+}
+
+static void
+reply_json(struct api_pending *p, int status, json_t *j, const char *extra)
+{
+    char *text = json_dumps(j, JSON_COMPACT);
+    size_t n = text ? strlen(text) : 0;
+
+    json_decref(j);
+    if (text == NULL) {
+        conn_reply(p->c, 503, "text/plain; charset=utf-8",
+                   "503 Service Unavailable: out of memory\n", 39, NULL);
+        return;
+    }
+    text[n] = '\n';
+    conn_reply(p->c, status, "application/json", text, n + 1, extra);
+    free(text);
+}
+
+static void
+reply_error(struct conn *c, int status, const char *detail)
+{
+    char text[256];
+    int n = snprintf(text, sizeof(text), "%d %s: %s\n", status,
+                     http_status_reason(status), detail);
+
+    conn_reply(c, status, "text/plain; charset=utf-8", text,
+               (size_t)(n < (int)sizeof(text) ? n : (int)sizeof(text) - 1),
+               NULL);
+}
+
+static void
+reply_405(struct conn *c, const char *detail, const char *allow)
+{
+    char text[128];
+    int n = snprintf(text, sizeof(text), "405 Method Not Allowed: %s\n",
+                     detail);
+
+    conn_reply(c, 405, "text/plain; charset=utf-8", text, (size_t)n, allow);
+}
+
+/* RFC 3339 in UTC with milliseconds, or JSON null for 0. */
+static json_t *
+time_json(int64_t ms)
+{
+    char buf[40];
+    struct tm tm;
+    time_t sec = (time_t)(ms / 1000);
+
+    if (ms <= 0)
+        return json_null();
+    gmtime_r(&sec, &tm);
+    size_t n = strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%S", &tm);
+    snprintf(buf + n, sizeof(buf) - n, ".%03dZ", (int)(ms % 1000));
+    return json_string(buf);
+}
+
+static json_t *
+job_json(const struct job *j)
+{
+    json_t *o = json_object();
+
+    json_object_set_new(o, "id", json_integer(j->id));
+    json_object_set_new(o, "route", json_string(j->route ? j->route : ""));
+    json_object_set_new(o, "state", json_string(job_state_name(j->state)));
+    json_object_set_new(o, "connection_status",
+                        json_integer(j->connection_status));
+    json_object_set_new(o, "attempt", json_integer(j->attempt));
+    json_object_set_new(o, "max_attempts", json_integer(j->max_attempts));
+    json_object_set_new(o, "exit_status", j->exit_status >= 0
+                                              ? json_integer(j->exit_status)
+                                              : json_null());
+    json_object_set_new(o, "signal", j->term_signal > 0
+                                         ? json_integer(j->term_signal)
+                                         : json_null());
+    json_object_set_new(o, "progress", j->progress >= 0
+                                           ? json_integer(j->progress)
+                                           : json_null());
+    json_object_set_new(o, "progress_message",
+                        j->progress_msg ? json_string(j->progress_msg)
+                                        : json_null());
+    json_object_set_new(o, "created_at", time_json(j->created_at));
+    json_object_set_new(o, "run_at", time_json(j->run_at));
+    json_object_set_new(o, "started_at", time_json(j->started_at));
+    json_object_set_new(o, "finished_at", time_json(j->finished_at));
+    return o;
+}
+
+static bool
+state_is_final(enum job_state s)
+{
+    return s != JOB_QUEUED && s != JOB_RUNNING;
+}
+
+static void
+wait_timer_cb(uv_timer_t *t)
+{
+    struct api_pending *p = t->data;
+
+    /* A GET in flight sees the timer stopped and answers. */
+    if (p->in_flight)
+        return;
+    if (p->wait) {
+        worker_unwait(p->srv, p->wait);
+        p->wait = NULL;
+    }
+    p->waiting = false;
+    submit(p);
+}
+
+static void
+wait_wake_cb(void *data)
+{
+    struct api_pending *p = data;
+
+    p->wait = NULL;
+    uv_timer_stop(&p->timer);
+    p->waiting = false;
+    submit(p);
+}
+
+static void
+done_cb(struct store_op *op)
+{
+    struct api_pending *p = (struct api_pending *)op;
+    struct srv *s = p->srv;
+    int64_t now = worker_now();
+
+    p->in_flight = false;
+    if (p->c == NULL) {
+        pending_free(p);
+        return;
+    }
+    if (op->result < 0) {
+        if (p->kind == API_TRIGGER)
+            s->metrics.rejected++;
+        log_error("store: %s", op->error);
+        char detail[200];
+        snprintf(detail, sizeof(detail), "job store unavailable: %.150s",
+                 op->error);
+        reply_error(p->c, 503, detail);
+        pending_free(p);
+        return;
+    }
+    switch (p->kind) {
+    case API_TRIGGER: {
+        char extra[160];
+        int64_t id = op->job.id;
+        json_t *j = json_object();
+        json_object_set_new(j, "id", json_integer(id));
+        if (op->existed) {
+            json_object_set_new(j, "duplicate", json_true());
+        } else {
+            json_object_set_new(j, "state", json_string("queued"));
+            metrics_accept_observe(&s->metrics, now - p->t0);
+            worker_kick(s, op->job.route, op->job.run_at);
+        }
+        snprintf(extra, sizeof(extra), "Location: /jobs/%" PRId64 "\r\n%s",
+                 id, p->preferred ? "Preference-Applied: respond-async\r\n"
+                                  : "");
+        reply_json(p, op->existed ? 200 : 202, j, extra);
+        break;
+    }
+    case API_GET:
+        if (op->result == 1) {
+            reply_error(p->c, 404, "no such job");
+            break;
+        }
+        /* ?wait=: not ended yet, and time left: wait for its end. */
+        if (p->timer_used && !state_is_final(op->job.state) &&
+            uv_is_active((uv_handle_t *)&p->timer)) {
+            job_clear(&op->job);
+            p->waiting = true;
+            if (p->wait == NULL)
+                p->wait = worker_wait(s, p->id, wait_wake_cb, p);
+            return;
+        }
+        reply_json(p, p->cancel_status ? p->cancel_status : 200,
+                   job_json(&op->job), NULL);
+        break;
+    case API_CANCEL:
+        if (op->result == 0) {
+            p->cancel_status = 200; /* it was queued: canceled */
+        } else if (worker_cancel(s, p->id)) {
+            p->cancel_status = 202; /* running: being ended */
+        } else {
+            p->cancel_status = 409;
+        }
+        p->kind = API_GET;
+        store_op_clear(op);
+        memset(&op->job, 0, sizeof(op->job));
+        submit(p);
+        return;
+    case API_OUTPUT:
+        if (op->result == 1) {
+            reply_error(p->c, 404, "no such job");
+            break;
+        }
+        conn_reply(p->c, 200, "application/octet-stream",
+                   op->data_buf ? op->data_buf : "", op->data_len, NULL);
+        break;
+    case API_LIST: {
+        json_t *o = json_object(), *a = json_array();
+        for (size_t i = 0; i < op->njobs; i++)
+            json_array_append_new(a, job_json(&op->jobs[i]));
+        json_object_set_new(o, "jobs", a);
+        json_object_set_new(o, "next",
+                            op->njobs == (size_t)op->filter.limit
+                                ? json_integer(op->jobs[op->njobs - 1].id)
+                                : json_null());
+        reply_json(p, 200, o, NULL);
+        break;
+    }
+    case API_METRICS: {
+        size_t len;
+        char *text = metrics_format(&s->metrics, op->counts, op->ncounts,
+                                    &len);
+        if (text == NULL) {
+            reply_error(p->c, 503, "out of memory");
+            break;
+        }
+        conn_reply(p->c, 200, "text/plain; version=0.0.4", text, len, NULL);
+        free(text);
+        break;
+    }
+    }
+    pending_free(p);
+}
+
+static void
+submit(struct api_pending *p)
+{
+    switch (p->kind) {
+    case API_GET:
+        p->op.kind = SOP_GET;
+        break;
+    case API_OUTPUT:
+        p->op.kind = SOP_OUTPUT_GET;
+        break;
+    case API_LIST:
+        p->op.kind = SOP_LIST;
+        break;
+    case API_CANCEL:
+        p->op.kind = SOP_CANCEL;
+        break;
+    case API_METRICS:
+        p->op.kind = SOP_COUNTS;
+        break;
+    case API_TRIGGER:
+        p->op.kind = SOP_INSERT;
+        break;
+    }
+    p->op.id = p->id;
+    p->op.now = worker_now();
+    p->op.done_cb = done_cb;
+    p->in_flight = true;
+    store_submit(&p->srv->store, &p->op);
+}
+
+static struct api_pending *
+pending_new(struct conn *c, enum api_kind kind)
+{
+    struct api_pending *p = calloc(1, sizeof(*p));
+
+    if (p == NULL) {
+        reply_error(c, 503, "out of memory");
+        return NULL;
+    }
+    p->kind = kind;
+    p->c = c;
+    p->srv = conn_srv(c);
+    p->state_filter = -1;
+    conn_pending(c, p);
+    return p;
+}
+
+/* Kick-Delay: seconds, whole or with a fraction; -1 if malformed. */
+static int64_t
+delay_parse(const char *v, size_t n)
+{
+    int64_t ms = 0, frac = 0, scale = 100;
+    size_t i = 0;
+
+    if (n == 0 || n > 16)
+        return -1;
+    for (; i < n && v[i] >= '0' && v[i] <= '9'; i++)
+        ms = ms * 10 + (v[i] - '0');
+    if (i == 0)
+        return -1;
+    if (i < n && v[i] == '.') {
+        for (i++; i < n && v[i] >= '0' && v[i] <= '9'; i++, scale /= 10)
+            frac += (v[i] - '0') * scale;
+    }
+    if (i != n)
+        return -1;
+    return ms * 1000 + frac;
+}
+
+static char *
+dup_n(const char *s, size_t n)
+{
+    char *d = malloc(n + 1);
+
+    if (d) {
+        memcpy(d, s, n);
+        d[n] = '\0';
+    }
+    return d;
+}
+
+void
+api_trigger(struct conn *c, const struct cfg_route *route,
+            const struct http_request *req, const char *head,
+            size_t head_len, const char *body, size_t body_len,
+            bool preferred)
+{
+    const struct http_header *h;
+    int64_t delay = 0;
+    struct api_pending *p;
+
+    h = http_find_header(req, "kick-delay");
+    if (h && (delay = delay_parse(h->value, h->value_len)) < 0) {
+        reply_error(c, 400, "Kick-Delay is not a number of seconds");
+        return;
+    }
+    const struct http_header *key = http_find_header(req, "idempotency-key");
+    if (key) {
+        bool ok = key->value_len > 0 && key->value_len <= JOB_MAX_IDEM_KEY;
+        for (size_t i = 0; ok && i < key->value_len; i++)
+            ok = key->value[i] > 0x20 && key->value[i] < 0x7f;
+        if (!ok) {
+            reply_error(c, 400, "Idempotency-Key must be 1 to 255 visible "
+                                "characters");
+            return;
+        }
+    }
+    p = pending_new(c, API_TRIGGER);
+    if (p == NULL)
+        return;
+    p->t0 = worker_now();
+    p->preferred = preferred;
+    struct job *j = &p->op.job;
+    j->route = strdup(route->path);
+    j->state = JOB_QUEUED;
+    j->max_attempts = 1 + route->retries;
+    j->exit_status = -1;
+    j->progress = -1;
+    j->created_at = p->t0;
+    j->run_at = p->t0 + delay;
+    j->idem_key = key ? dup_n(key->value, key->value_len) : NULL;
+    j->head = dup_n(head, head_len);
+    j->head_len = head_len;
+    j->body = dup_n(body ? body : "", body_len);
+    j->body_len = body_len;
+    j->remote_addr = strdup(conn_remote_addr(c));
+    j->remote_port = conn_remote_port(c);
+    if (j->route == NULL || j->head == NULL || j->body == NULL ||
+        j->remote_addr == NULL || (key && j->idem_key == NULL)) {
+        reply_error(c, 503, "out of memory");
+        pending_free(p);
+        return;
+    }
+    submit(p);
+}
+
+/* A query parameter's raw value, or NULL. */
+static const char *
+query_get(const struct http_request *req, const char *name, size_t *len)
+{
+    const char *q = req->query, *end = req->query + req->query_len;
+    size_t n = strlen(name);
+
+    while (q < end) {
+        const char *amp = memchr(q, '&', (size_t)(end - q));
+        const char *e = amp ? amp : end;
+        if ((size_t)(e - q) > n && memcmp(q, name, n) == 0 && q[n] == '=') {
+            *len = (size_t)(e - q - n - 1);
+            return q + n + 1;
+        }
+        q = amp ? amp + 1 : end;
+    }
+    return NULL;
+}
+
+static int64_t
+num_parse(const char *s, size_t n)
+{
+    int64_t v = 0;
+
+    if (n == 0 || n > 18)
+        return -1;
+    for (size_t i = 0; i < n; i++) {
+        if (s[i] < '0' || s[i] > '9')
+            return -1;
+        v = v * 10 + (s[i] - '0');
+    }
+    return v;
+}
+
+static void
+jobs_list(struct conn *c, const struct http_request *req)
+{
+    struct api_pending *p;
+    const char *v;
+    size_t n;
+    int64_t limit = 50, after = 0;
+    int state = -1;
+
+    if ((v = query_get(req, "limit", &n)) &&
+        ((limit = num_parse(v, n)) < 1 || limit > API_MAX_PAGE)) {
+        reply_error(c, 400, "limit must be 1 to 1000");
+        return;
+    }
+    if ((v = query_get(req, "after", &n)) && (after = num_parse(v, n)) < 0) {
+        reply_error(c, 400, "after must be a job id");
+        return;
+    }
+    if ((v = query_get(req, "state", &n)) && n > 0) {
+        char name[16];
+        if (n >= sizeof(name) ||
+            (memcpy(name, v, n), name[n] = '\0',
+             (state = job_state_parse(name)) < 0)) {
+            reply_error(c, 400, "no such state");
+            return;
+        }
+    }
+    p = pending_new(c, API_LIST);
+    if (p == NULL)
+        return;
+    p->op.filter.state = state;
+    p->op.filter.after = after;
+    p->op.filter.limit = (int)limit;
+    if ((v = query_get(req, "route", &n)) && n > 0) {
+        if (route_path_decode(v, n, p->route, sizeof(p->route)) < 0) {
+            reply_error(c, 400, "bad route");
+            pending_free(p);
+            return;
+        }
+        p->op.filter.route = p->route;
+    }
+    submit(p);
+}
+
+bool
+api_handle(struct conn *c, const struct http_request *req, const char *path)
+{
+    struct api_pending *p;
+    bool is_get = req->method == HTTP_GET || req->method == HTTP_HEAD;
+
+    if (strcmp(path, "/metrics") == 0) {
+        if (!is_get) {
+            reply_405(c, "GET only", "Allow: GET, HEAD\r\n");
+            return true;
+        }
+        p = pending_new(c, API_METRICS);
+        if (p)
+            submit(p);
+        return true;
+    }
+    if (strcmp(path, "/jobs") == 0 || strcmp(path, "/jobs/") == 0) {
+        if (!is_get) {
+            reply_405(c, "GET only", "Allow: GET, HEAD\r\n");
+            return true;
+        }
+        jobs_list(c, req);
+        return true;
+    }
+    if (strncmp(path, "/jobs/", 6) != 0)
+        return false;
+    const char *rest = path + 6;
+    size_t idlen = strcspn(rest, "/");
+    int64_t id = num_parse(rest, idlen);
+    bool output = strcmp(rest + idlen, "/output") == 0;
+    if (id <= 0 || (rest[idlen] != '\0' && !output)) {
+        reply_error(c, 404, "no such job");
+        return true;
+    }
+    if (req->method == HTTP_DELETE && !output) {
+        p = pending_new(c, API_CANCEL);
+        if (p) {
+            p->id = id;
+            submit(p);
+        }
+        return true;
+    }
+    if (!is_get) {
+        reply_405(c, output ? "GET only" : "GET or DELETE",
+                  output ? "Allow: GET, HEAD\r\n"
+                         : "Allow: GET, HEAD, DELETE\r\n");
+        return true;
+    }
+    const char *v;
+    size_t n;
+    int64_t wait_ms = 0;
+    if (!output && (v = query_get(req, "wait", &n))) {
+        wait_ms = delay_parse(v, n);
+        if (wait_ms < 0 || wait_ms > API_MAX_WAIT * 1000) {
+            reply_error(c, 400, "wait must be 0 to 300 seconds");
+            return true;
+        }
+    }
+    p = pending_new(c, output ? API_OUTPUT : API_GET);
+    if (p == NULL)
+        return true;
+    p->id = id;
+    if (wait_ms > 0) {
+        uv_timer_init(p->srv->loop, &p->timer);
+        p->timer.data = p;
+        p->timer_used = true;
+        uv_timer_start(&p->timer, wait_timer_cb, (uint64_t)wait_ms, 0);
+    }
+    submit(p);
+    return true;
+}

@@ -1,0 +1,713 @@
+/* SPDX-License-Identifier: MIT */
+/* The worker pool: claims due jobs from the store, runs each like an
+ * attached script (same CGI environment, rebuilt from the stored request;
+ * same connection state), keeps its output, and records how it ended,
+ * queueing it again with backoff after a failing exit while attempts
+ * remain. */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/time.h>
+
+#include "http_parse.h"
+#include "kick_limits.h"
+#include "log.h"
+#include "route.h"
+#include "run.h"
+#include "srv.h"
+#include "store_async.h"
+#include "worker.h"
+
+/* One route's share of the pool. */
+struct route_load {
+    struct route_load *next;
+    char *route;
+    int running;  /* jobs of the route running here */
+    int claiming; /* claims in flight */
+    bool due;     /* the store may have due jobs of the route */
+};
+
+/* A job running here. */
+struct job_run {
+    struct job_run *next, *prev;
+    struct worker_pool *pool;
+    struct route_load *load;
+    struct job job; /* as claimed, with its request */
+    struct run *run;
+    struct route_table *routes;
+    char id[24];
+    char *path; /* decoded request path */
+    char *out;  /* the newest output bytes, at most cap */
+    size_t out_len, cap;
+    bool exited, output_done, finishing;
+    int64_t exit_status;
+    int term_signal;
+    int64_t started; /* ms */
+    uv_timer_t linger; /* after exit, a moment for the last output */
+};
+
+struct worker_wait {
+    struct worker_wait *next, *prev;
+    int64_t id;
+    void (*cb)(void *data);
+    void *data;
+};
+
+struct worker_pool {
+    struct srv *srv;
+    struct route_load *loads;
+    struct route_load *rr; /* where the next round starts */
+    struct job_run *runs;
+    struct worker_wait *waits;
+    int running, claiming;
+    bool stopping;
+    uv_timer_t delay_timer; /* the next delayed or backed-off job */
+    int64_t delay_at;       /* when it fires; 0 if not armed */
+};
+
+static void schedule(struct worker_pool *p);
+static void due_done(struct store_op *op);
+
+int64_t
+worker_now(void)
+{
+    struct timeval tv;
+
+    gettimeofday(&tv, NULL);
+    return (int64_t)tv.tv_sec * 1000 + tv.tv_usec / 1000;
+}
+
+static struct route_load *
+load_get(struct worker_pool *p, const char *route)
+{
+    for (struct route_load *l = p->loads; l; l = l->next)
+        if (strcmp(l->route, route) == 0)
+            return l;
+    struct route_load *l = calloc(1, sizeof(*l));
+    if (l == NULL || (l->route = strdup(route)) == NULL) {
+        free(l);
+        return NULL;
+    }
+    l->next = p->loads;
+    p->loads = l;
+    return l;
+}
+
+static const struct cfg_route *
+route_by_path(const struct route_table *t, const char *path)
+{
+    for (size_t i = 0; i < t->cfg->route_count; i++)
+        if (strcmp(t->cfg->routes[i].path, path) == 0)
+            return &t->cfg->routes[i];
+    return NULL;
+}
+
+static void
+delay_timer_cb(uv_timer_t *t)
+{
+    struct worker_pool *p = t->data;
+    struct store_op *op;
+
+    p->delay_at = 0;
+    /* Which routes have jobs due now: asked of the store. */
+    op = calloc(1, sizeof(*op));
+    if (op == NULL)
+        return;
+    op->kind = SOP_DUE_ROUTES;
+    op->now = worker_now();
+    op->data = p;
+    op->done_cb = due_done;
+    store_submit(&p->srv->store, op);
+}
+
+static void
+delay_arm(struct worker_pool *p, int64_t at)
+{
+    int64_t now = worker_now();
+
+    if (p->delay_at != 0 && p->delay_at <= at)
+        return;
+    p->delay_at = at;
+    uv_timer_start(&p->delay_timer, delay_timer_cb,
+                   at > now ? (uint64_t)(at - now) : 0, 0);
+}
+
+static void
+next_run_at_done(struct store_op *op)
+{
+    struct worker_pool *p = op->data;
+
+    if (op->result == 0 && op->when > 0)
+        delay_arm(p, op->when);
+    store_op_clear(op);
+    free(op);
+}
+
+static void
+due_done(struct store_op *op)
+{
+    struct worker_pool *p = op->data;
+
+    if (op->result < 0) {
+        log_error("store: %s", op->error);
+        delay_arm(p, worker_now() + 1000);
+    }
+    for (size_t i = 0; i < op->nroutes; i++) {
+        struct route_load *l = load_get(p, op->routes[i]);
+        if (l)
+            l->due = true;
+    }
+    store_op_clear(op);
+    free(op);
+    /* And when to look again for jobs that are not due yet. */
+    struct store_op *next = calloc(1, sizeof(*next));
+    if (next) {
+        next->kind = SOP_NEXT_RUN_AT;
+        next->data = p;
+        next->done_cb = next_run_at_done;
+        store_submit(&p->srv->store, next);
+    }
+    schedule(p);
+}
+
+static void
+waiters_wake(struct worker_pool *p, int64_t id)
+{
+    struct worker_wait *w = p->waits, *next;
+
+    for (; w; w = next) {
+        next = w->next;
+        if (w->id != id)
+            continue;
+        if (w->prev)
+            w->prev->next = w->next;
+        else
+            p->waits = w->next;
+        if (w->next)
+            w->next->prev = w->prev;
+        void (*cb)(void *) = w->cb;
+        void *data = w->data;
+        free(w);
+        cb(data);
+    }
+}
+
+static void
+job_run_free_cb(uv_handle_t *h)
+{
+    struct job_run *jr = h->data;
+
+    job_clear(&jr->job);
+    route_table_unref(jr->routes);
+    free(jr->path);
+    free(jr->out);
+    free(jr);
+}
+
+static void
+finish_done(struct store_op *op)
+{
+    struct job_run *jr = op->data;
+    struct worker_pool *p = jr->pool;
+
+    if (op->result < 0)
+        log_error("job %s: recording its end failed: %s", jr->id,
+                  op->error);
+    if (op->kind == SOP_FINISH) {
+        if (op->requeue_at > 0)
+            worker_kick(p->srv, jr->job.route, op->requeue_at);
+        waiters_wake(p, jr->job.id);
+        if (jr->prev)
+            jr->prev->next = jr->next;
+        else
+            p->runs = jr->next;
+        if (jr->next)
+            jr->next->prev = jr->prev;
+        p->running--;
+        jr->load->running--;
+        free(op);
+        uv_close((uv_handle_t *)&jr->linger, job_run_free_cb);
+        schedule(p);
+        return;
+    }
+    store_op_clear(op);
+    free(op);
+}
+
+/* Backoff before attempt n + 1: 1 s x 2^(n - 1), jitter x[0.5, 1.5), at
+ * most 300 s. */
+static int64_t
+backoff_ms(int attempt)
+{
+    unsigned r = 0;
+    int64_t base = 1000;
+
+    for (int i = 1; i < attempt && base < 300000; i++)
+        base *= 2;
+    if (base > 300000)
+        base = 300000;
+    if (getrandom(&r, sizeof(r), 0) != (ssize_t)sizeof(r))
+        r = (unsigned)worker_now();
+    return base / 2 + (int64_t)(r % (unsigned)base);
+}
+
+/* Records how the job ended: its output, then its state, in one batch. */
+static void
+job_finish(struct job_run *jr)
+{
+    struct worker_pool *p = jr->pool;
+    int cs = jr->run ? run_status(jr->run) : 0;
+    enum job_state st;
+    int64_t now = worker_now(), requeue_at = 0;
+
+    if (jr->finishing)
+        return;
+    jr->finishing = true;
+    uv_timer_stop(&jr->linger);
+    if (cs & RUN_TIMEOUT)
+        st = JOB_TIMED_OUT;
+    else if (cs & RUN_ABORTED)
+        st = JOB_ABORTED;
+    else if (jr->exit_status == 0 && jr->term_signal == 0)
+        st = JOB_SUCCEEDED;
+    else
+        st = JOB_FAILED;
+    /* Retries follow a failing exit only, not a timeout or a cancel; a
+     * job ended by kickd's own stop goes back to the queue. */
+    if ((st == JOB_FAILED && jr->job.attempt < jr->job.max_attempts) ||
+        (p->stopping && st != JOB_SUCCEEDED &&
+         jr->job.attempt < jr->job.max_attempts && !(cs & RUN_TIMEOUT)))
+        requeue_at = p->stopping ? now : now + backoff_ms(jr->job.attempt);
+    log_info("job %s: %s%s (exit %d, signal %d, attempt %d of %d)", jr->id,
+             job_state_name(st), requeue_at ? ", queued again" : "",
+             (int)jr->exit_status, jr->term_signal, jr->job.attempt,
+             jr->job.max_attempts);
+    metrics_run_observe(&p->srv->metrics, now - jr->started);
+
+    if (jr->out_len > 0) {
+        struct store_op *out = calloc(1, sizeof(*out));
+        if (out) {
+            out->kind = SOP_OUTPUT_APPEND;
+            out->id = jr->job.id;
+            out->data_buf = jr->out;
+            out->data_len = jr->out_len;
+            out->cap = jr->cap;
+            out->data = jr;
+            out->done_cb = finish_done;
+            jr->out = NULL;
+            jr->out_len = 0;
+            store_submit(&p->srv->store, out);
+        }
+    }
+    struct store_op *op = calloc(1, sizeof(*op));
+    if (op == NULL) {
+        log_error("job %s: out of memory recording its end", jr->id);
+        return;
+    }
+    op->kind = SOP_FINISH;
+    op->id = jr->job.id;
+    op->state = st;
+    op->connection_status = cs;
+    op->exit_status = jr->term_signal ? -1 : (int)jr->exit_status;
+    op->term_signal = jr->term_signal;
+    op->now = now;
+    op->requeue_at = requeue_at;
+    op->data = jr;
+    op->done_cb = finish_done;
+    store_submit(&p->srv->store, op);
+    if (jr->run) {
+        run_release(jr->run);
+        jr->run = NULL;
+    }
+}
+
+static void
+linger_cb(uv_timer_t *t)
+{
+    job_finish(t->data);
+}
+
+static void
+job_head_cb(struct run *r, const struct cgi_response *resp, char *body,
+            size_t len)
+{
+    (void)r;
+    (void)resp;
+    free(body); /* not called for raw output */
+}
+
+/* Keeps the newest cap bytes of the output. */
+static void
+job_body_cb(struct run *r, char *buf, size_t len)
+{
+    struct job_run *jr = run_data(r);
+
+    if (len >= jr->cap) {
+        memcpy(jr->out, buf + len - jr->cap, jr->cap);
+        jr->out_len = jr->cap;
+    } else {
+        if (jr->out_len + len > jr->cap) {
+            size_t drop = jr->out_len + len - jr->cap;
+            memmove(jr->out, jr->out + drop, jr->out_len - drop);
+            jr->out_len -= drop;
+        }
+        memcpy(jr->out + jr->out_len, buf, len);
+        jr->out_len += len;
+    }
+    free(buf);
+}
+
+static void
+job_end_cb(struct run *r, const char *error, bool timed_out)
+{
+    struct job_run *jr = run_data(r);
+
+    (void)timed_out;
+    if (error)
+        log_info("job %s: output ended: %s", jr->id, error);
+    jr->output_done = true;
+    if (jr->exited)
+        job_finish(jr);
+}
+
+static void
+job_exit_cb(struct run *r, int64_t exit_status, int term_signal)
+{
+    struct job_run *jr = run_data(r);
+
+    jr->exited = true;
+    jr->exit_status = exit_status;
+    jr->term_signal = term_signal;
+    if (jr->output_done)
+        job_finish(jr);
+    else
+        /* A child of the script may hold its output open: a moment for
+         * the last bytes, then the job is done. */
+        uv_timer_start(&jr->linger, linger_cb, 200, 0);
+}
+
+static void
+progress_done(struct store_op *op)
+{
+    store_op_clear(op);
+    free(op);
+}
+
+static void
+job_progress_cb(struct run *r, int percent, const char *msg)
+{
+    struct job_run *jr = run_data(r);
+    struct store_op *op = calloc(1, sizeof(*op));
+
+    if (op == NULL)
+        return;
+    op->kind = SOP_PROGRESS;
+    op->id = jr->job.id;
+    op->percent = percent;
+    op->msg = msg ? strdup(msg) : NULL;
+    op->done_cb = progress_done;
+    store_submit(&jr->pool->srv->store, op);
+}
+
+static const struct run_hooks job_hooks = {
+    .head_cb = job_head_cb,
+    .body_cb = job_body_cb,
+    .end_cb = job_end_cb,
+    .exit_cb = job_exit_cb,
+    .progress_cb = job_progress_cb,
+};
+
+/* Starts a claimed job: its stored request is parsed again and given to
+ * the route's script as an attached request would be. */
+static void
+job_start(struct worker_pool *p, struct route_load *l, struct job *job)
+{
+    struct srv *s = p->srv;
+    struct job_run *jr = calloc(1, sizeof(*jr));
+    struct http_request *req = NULL;
+    const char *why = NULL;
+    int err = 0;
+
+    if (jr == NULL) {
+        job_clear(job);
+        return;
+    }
+    jr->pool = p;
+    jr->load = l;
+    jr->job = *job;
+    memset(job, 0, sizeof(*job));
+    jr->cap = (size_t)s->cfg->output_cap;
+    jr->started = worker_now();
+    snprintf(jr->id, sizeof(jr->id), "%" PRId64, jr->job.id);
+    uv_timer_init(s->loop, &jr->linger);
+    jr->linger.data = jr;
+    jr->next = p->runs;
+    if (p->runs)
+        p->runs->prev = jr;
+    p->runs = jr;
+    p->running++;
+    l->running++;
+    metrics_start_observe(&s->metrics,
+                          jr->started - (jr->job.run_at > jr->job.created_at
+                                             ? jr->job.run_at
+                                             : jr->job.created_at));
+
+    jr->routes = route_table_ref(s->routes);
+    const struct cfg_route *route = route_by_path(jr->routes, jr->job.route);
+    jr->out = malloc(jr->cap ? jr->cap : 1);
+    req = malloc(sizeof(*req));
+    if (route == NULL) {
+        why = "its route is no longer configured";
+    } else if (jr->out == NULL || req == NULL) {
+        why = "out of memory";
+    } else if (http_parse_request(jr->job.head, jr->job.head_len, req) < 0) {
+        why = "its stored request does not parse";
+    } else if ((jr->path = malloc(req->path_len + 1)) == NULL ||
+               route_path_decode(req->path, req->path_len, jr->path,
+                                 req->path_len + 1) < 0) {
+        why = "its stored path does not decode";
+    }
+    if (why == NULL) {
+        size_t script_len = strlen(route->path);
+        bool has_body = req->content_length > 0 || req->chunked;
+        struct cgi_request cr = {
+            .route = route,
+            .req = req,
+            .script_name = route->path,
+            .path_info = strlen(jr->path) >= script_len
+                             ? jr->path + script_len
+                             : "",
+            .remote_addr = jr->job.remote_addr ? jr->job.remote_addr : "",
+            .remote_port = jr->job.remote_port,
+            .server_addr = s->listen_host,
+            .server_port = s->listen_port,
+            .content_length = has_body ? (int64_t)jr->job.body_len : -1,
+            .run_id = jr->id,
+            .attempt = jr->job.attempt,
+            .hide_authorization = s->cfg->token != NULL,
+            .path_env = s->path_env,
+            .kill_grace = s->cfg->kill_grace,
+            .raw_output = true,
+        };
+        jr->run = run_start(s, &cr, &job_hooks, jr, &err);
+        if (jr->run == NULL) {
+            log_error("job %s: cannot start %s: %s", jr->id,
+                      route->argv[0], uv_strerror(err));
+            why = "its script could not start";
+        } else {
+            if (has_body)
+                run_write_stdin(jr->run, jr->job.body, jr->job.body_len);
+            run_close_stdin(jr->run);
+        }
+    }
+    free(req);
+    if (why) {
+        log_error("job %s: %s", jr->id, why);
+        jr->exited = jr->output_done = true;
+        jr->exit_status = 127;
+        job_finish(jr);
+        return;
+    }
+    log_info("job %s: started on %s, attempt %d of %d", jr->id,
+             jr->job.route, jr->job.attempt, jr->job.max_attempts);
+}
+
+struct claim_op {
+    struct store_op op;
+    struct worker_pool *pool;
+    struct route_load *load;
+};
+
+static void
+claim_cb(struct store_op *op)
+{
+    struct claim_op *c = (struct claim_op *)op;
+    struct worker_pool *p = c->pool;
+    struct route_load *l = c->load;
+
+    p->claiming--;
+    l->claiming--;
+    if (op->result == 1 && !p->stopping) {
+        job_start(p, l, &op->job);
+    } else if (op->result == 1) {
+        /* Claimed while stopping: back to the queue, attempt unused. */
+        struct store_op *back = calloc(1, sizeof(*back));
+        if (back) {
+            back->kind = SOP_FINISH;
+            back->id = op->job.id;
+            back->now = worker_now();
+            back->requeue_at = back->now;
+            back->done_cb = progress_done;
+            store_submit(&p->srv->store, back);
+        }
+    } else if (op->result == 0) {
+        l->due = false;
+    } else {
+        log_error("store: claiming a job of %s: %s", l->route, op->error);
+        delay_arm(p, worker_now() + 1000);
+        l->due = false;
+    }
+    store_op_clear(op);
+    free(c);
+    schedule(p);
+}
+
+/* Claims due jobs while there are free slots, taking routes in turn. */
+static void
+schedule(struct worker_pool *p)
+{
+    const struct cfg *cfg = p->srv->cfg;
+
+    while (!p->stopping && p->running + p->claiming < cfg->workers) {
+        struct route_load *start = p->rr ? p->rr : p->loads, *l = start;
+        struct route_load *pick = NULL;
+        if (l == NULL)
+            return;
+        do {
+            const struct cfg_route *rt = route_by_path(p->srv->routes,
+                                                       l->route);
+            int limit = rt ? rt->concurrency : 0;
+            if (l->due && (limit == 0 || l->running + l->claiming < limit)) {
+                pick = l;
+                break;
+            }
+            l = l->next ? l->next : p->loads;
+        } while (l != start);
+        if (pick == NULL)
+            return;
+        p->rr = pick->next;
+        struct claim_op *c = calloc(1, sizeof(*c));
+        if (c == NULL)
+            return;
+        c->pool = p;
+        c->load = pick;
+        c->op.kind = SOP_CLAIM;
+        c->op.route = pick->route;
+        c->op.now = worker_now();
+        c->op.done_cb = claim_cb;
+        p->claiming++;
+        pick->claiming++;
+        store_submit(&p->srv->store, &c->op);
+    }
+}
+
+void
+worker_kick(struct srv *s, const char *route, int64_t run_at)
+{
+    struct worker_pool *p = s->workers;
+
+    if (p == NULL || p->stopping)
+        return;
+    if (run_at > worker_now()) {
+        delay_arm(p, run_at);
+        return;
+    }
+    struct route_load *l = load_get(p, route);
+    if (l == NULL)
+        return;
+    l->due = true;
+    schedule(p);
+}
+
+bool
+worker_cancel(struct srv *s, int64_t id)
+{
+    struct worker_pool *p = s->workers;
+
+    for (struct job_run *jr = p ? p->runs : NULL; jr; jr = jr->next) {
+        if (jr->job.id == id && jr->run && !jr->finishing) {
+            run_cancel(jr->run);
+            return true;
+        }
+    }
+    return false;
+}
+
+struct worker_wait *
+worker_wait(struct srv *s, int64_t id, void (*cb)(void *), void *data)
+{
+    struct worker_pool *p = s->workers;
+    struct worker_wait *w = calloc(1, sizeof(*w));
+
+    if (w == NULL || p == NULL) {
+        free(w);
+        return NULL;
+    }
+    w->id = id;
+    w->cb = cb;
+    w->data = data;
+    w->next = p->waits;
+    if (p->waits)
+        p->waits->prev = w;
+    p->waits = w;
+    return w;
+}
+
+void
+worker_unwait(struct srv *s, struct worker_wait *w)
+{
+    struct worker_pool *p = s->workers;
+
+    if (w == NULL)
+        return;
+    if (w->prev)
+        w->prev->next = w->next;
+    else
+        p->waits = w->next;
+    if (w->next)
+        w->next->prev = w->prev;
+    free(w);
+}
+
+static void
+recover_done(struct store_op *op)
+{
+    struct worker_pool *p = op->data;
+
+    if (op->result < 0)
+        log_error("store: recovering jobs: %s", op->error);
+    else if (op->result > 0)
+        log_warn("recovered %d jobs that were running when kickd stopped",
+                 op->result);
+    free(op);
+    delay_timer_cb(&p->delay_timer);
+}
+
+int
+worker_start(struct srv *s)
+{
+    struct worker_pool *p = calloc(1, sizeof(*p));
+    struct store_op *op = calloc(1, sizeof(*op));
+
+    if (p == NULL || op == NULL) {
+        free(p);
+        free(op);
+        return -1;
+    }
+    p->srv = s;
+    uv_timer_init(s->loop, &p->delay_timer);
+    p->delay_timer.data = p;
+    uv_unref((uv_handle_t *)&p->delay_timer);
+    s->workers = p;
+    /* Jobs marked running belong to a kickd that died: they go back to
+     * the queue (or fail, without attempts left) before anything runs. */
+    op->kind = SOP_RECOVER;
+    op->now = worker_now();
+    op->data = p;
+    op->done_cb = recover_done;
+    store_submit(&s->store, op);
+    return 0;
+}
+
+void
+worker_stop(struct srv *s)
+{
+    struct worker_pool *p = s->workers;
+
+    if (p == NULL)
+        return;
+    p->stopping = true;
+    uv_timer_stop(&p->delay_timer);
+}
