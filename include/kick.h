@@ -70,6 +70,12 @@ kick_ctl_status(struct kick_ctl *c);
 int
 kick_ctl_on_shutdown(struct kick_ctl *c, const char *const *argv);
 
+/* Records the job's progress (0 to 100) and an optional message of up
+ * to 200 bytes; kept with a detached job, accepted and dropped for an
+ * attached run. Returns 0 or an error code. */
+int
+kick_ctl_progress(struct kick_ctl *c, int percent, const char *message);
+
 #ifdef __cplusplus
 }
 #endif

@@ -43,7 +43,8 @@ usage_error(const char *msg)
     fprintf(stderr, "kick ctl: %s\n", msg);
     fprintf(stderr, "usage: kick ctl ignore-user-abort on|off | "
                     "set-time-limit SECONDS | status | "
-                    "on-shutdown COMMAND [ARG...]\n");
+                    "on-shutdown COMMAND [ARG...] | "
+                    "progress PERCENT [MESSAGE]\n");
     return EXIT_USAGE;
 }
 
@@ -72,6 +73,12 @@ cmd_ctl(int argc, char **argv)
     } else if (strcmp(verb, "on-shutdown") == 0) {
         if (argc < 3 || argv[2][0] == '\0')
             return usage_error("on-shutdown takes a command");
+    } else if (strcmp(verb, "progress") == 0) {
+        char *end;
+        if (argc < 3 || argv[2][0] < '0' || argv[2][0] > '9' ||
+            strtol(argv[2], &end, 10) > 100 || *end != '\0')
+            return usage_error("progress takes a percent (0-100) and an "
+                               "optional message");
     } else {
         return usage_error("unknown control");
     }
@@ -89,6 +96,20 @@ cmd_ctl(int argc, char **argv)
         r = kick_ctl_status(c);
         if (r >= 0)
             printf("%d\n", r);
+    } else if (strcmp(verb, "progress") == 0) {
+        char msg[256] = "";
+        size_t n = 0;
+        for (int i = 3; i < argc; i++) {
+            int k = snprintf(msg + n, sizeof(msg) - n, "%s%s",
+                             i > 3 ? " " : "", argv[i]);
+            if (k < 0 || (size_t)k >= sizeof(msg) - n) {
+                kick_ctl_free(c);
+                return usage_error("progress message too long");
+            }
+            n += (size_t)k;
+        }
+        r = kick_ctl_progress(c, (int)strtol(argv[2], NULL, 10),
+                              n ? msg : NULL);
     } else {
         r = kick_ctl_on_shutdown(c, (const char *const *)argv + 2);
     }

@@ -14,6 +14,7 @@ usage(FILE *f)
             "       kick ctl set-time-limit SECONDS\n"
             "       kick ctl status\n"
             "       kick ctl on-shutdown COMMAND [ARG...]\n"
+            "       kick ctl progress PERCENT [MESSAGE]\n"
             "       kick --help | --version\n"
             "Exit status: 0 done, 1 kickd answered with an error, 2 usage,\n"
             "3 not inside a kick script, 4 refused by kickd, 5 kickd not\n"

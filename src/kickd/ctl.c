@@ -116,6 +116,44 @@ done:
     json_decref(a);
 }
 
+/* progress: "PERCENT" or "PERCENT MESSAGE" (the message up to 200
+ * bytes of text). */
+static void
+progress(struct run *r, const char *body, size_t len, struct ctl_reply *out)
+{
+    char msg[201];
+    size_t i = 0;
+    int pct = 0;
+
+    while (i < len && i < 3 && body[i] >= '0' && body[i] <= '9')
+        pct = pct * 10 + (body[i++] - '0');
+    if (i == 0 || pct > 100 || (i < len && body[i] != ' ' &&
+                                body[i] != '\n')) {
+        reply(out, 400, "400 Bad Request: want PERCENT (0-100) [MESSAGE]\n");
+        return;
+    }
+    if (i < len && body[i] == ' ')
+        i++;
+    size_t n = len - i;
+    while (n > 0 && (body[i + n - 1] == '\n' || body[i + n - 1] == '\r'))
+        n--;
+    if (n >= sizeof(msg)) {
+        reply(out, 400, "400 Bad Request: message longer than 200 bytes\n");
+        return;
+    }
+    for (size_t k = 0; k < n; k++) {
+        if ((unsigned char)body[i + k] < 0x20) {
+            reply(out, 400, "400 Bad Request: control character in "
+                            "message\n");
+            return;
+        }
+    }
+    memcpy(msg, body + i, n);
+    msg[n] = '\0';
+    run_progress(r, pct, n ? msg : NULL);
+    reply(out, 200, "ok\n");
+}
+
 void
 ctl_handle(struct srv *s, enum http_method m, const char *rest,
            const char *body, size_t len, struct ctl_reply *out)
@@ -157,10 +195,13 @@ ctl_handle(struct srv *s, enum http_method m, const char *rest,
         reply(out, 200, "ok\n");
     } else if (strcmp(verb, "on-shutdown") == 0 && is_set) {
         on_shutdown(r, body, len, out);
+    } else if (strcmp(verb, "progress") == 0 && is_set) {
+        progress(r, body, len, out);
     } else if (strcmp(verb, "status") == 0 ||
                strcmp(verb, "ignore-user-abort") == 0 ||
                strcmp(verb, "time-limit") == 0 ||
-               strcmp(verb, "on-shutdown") == 0) {
+               strcmp(verb, "on-shutdown") == 0 ||
+               strcmp(verb, "progress") == 0) {
         reply(out, 405, "405 Method Not Allowed: %s\n",
               strcmp(verb, "status") == 0 ? "GET only" : "POST or PUT only");
     } else {

@@ -196,3 +196,15 @@ kick_ctl_on_shutdown(struct kick_ctl *c, const char *const *argv)
     free(body);
     return r;
 }
+
+int
+kick_ctl_progress(struct kick_ctl *c, int percent, const char *message)
+{
+    char body[256];
+
+    if (percent < 0 || percent > 100 || (message && strlen(message) > 200))
+        return KICK_EINVAL;
+    snprintf(body, sizeof(body), "%d%s%s", percent, message ? " " : "",
+             message ? message : "");
+    return request(c, "progress", body, "text/plain");
+}

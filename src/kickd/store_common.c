@@ -1,0 +1,68 @@
+/* SPDX-License-Identifier: MIT */
+/* What every store backend shares: job state names, freeing a job, and the
+ * choice of backend from the db setting. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "store.h"
+
+/* Indexed by enum job_state; these are also the API's and /metrics' names,
+ * so they never change. */
+static const char *const state_names[JOB_STATE_COUNT] = {
+    "queued", "running", "succeeded", "failed",
+    "timed_out", "aborted", "canceled",
+};
+
+const char *
+job_state_name(enum job_state s)
+{
+    if ((int)s < 0 || (int)s >= JOB_STATE_COUNT)
+        return NULL;
+    return state_names[s];
+}
+
+int
+job_state_parse(const char *name)
+{
+    if (name == NULL)
+        return -1;
+    for (int i = 0; i < JOB_STATE_COUNT; i++)
+        if (strcmp(name, state_names[i]) == 0)
+            return i;
+    return -1;
+}
+
+void
+job_clear(struct job *j)
+{
+    if (j == NULL)
+        return;
+    free(j->route);
+    free(j->progress_msg);
+    free(j->idem_key);
+    free(j->head);
+    free(j->body);
+    free(j->remote_addr);
+    memset(j, 0, sizeof(*j));
+}
+
+static int
+has_prefix(const char *s, const char *prefix)
+{
+    return strncmp(s, prefix, strlen(prefix)) == 0;
+}
+
+const struct store_ops *
+store_backend(const char *uri, char *err, size_t errlen)
+{
+    if (uri == NULL || uri[0] == '\0') {
+        snprintf(err, errlen, "empty db setting");
+        return NULL;
+    }
+    if (has_prefix(uri, "postgresql://") || has_prefix(uri, "postgres://")) {
+        snprintf(err, errlen, "PostgreSQL backend not built yet");
+        return NULL;
+    }
+    return &store_sqlite_ops;
+}
