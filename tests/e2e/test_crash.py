@@ -1,0 +1,339 @@
+# SPDX-License-Identifier: MIT
+# Crash and restart (PRODUCT.md "Detached jobs and the job API", issue 4):
+# every trigger answered 202 runs to completion even when kickd is killed
+# with SIGKILL at a random moment and restarted on the same database, and
+# no job runs more often than its attempts allow; a job running at the
+# kill is retried or marked; SIGTERM lets running jobs finish within
+# stop_grace and leaves queued jobs queued.
+#
+# KICK_SEED=N repeats a run of the 2,000-trigger test exactly.
+
+import os
+import random
+import signal
+import sys
+import threading
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from harness import (Closed, Conn, build, expect, expect_eq,  # noqa: E402
+                     run, SLOW)
+from test_jobs import (env_of, get_job, json_body, kickd,  # noqa: E402
+                       list_jobs, read_lines, release, runs_of, trigger,
+                       wait_job, FINAL)
+
+
+def restart(k, sig=signal.SIGKILL, timeout=10.0):
+    """Stops kickd with sig (SIGKILL by default), checks how it exited
+    and starts it again on the same database and config. Returns the
+    exit status and the seconds it took to exit."""
+    t0 = time.monotonic()
+    k.proc.send_signal(sig)
+    try:
+        rc = k.proc.wait(timeout=timeout * SLOW)
+    except Exception:
+        k.proc.kill()
+        k.proc.wait()
+        raise AssertionError("kickd did not exit within %.0f s of %s"
+                             % (timeout * SLOW, signal.Signals(sig).name))
+    took = time.monotonic() - t0
+    k.log.close()
+    k.start()
+    return rc, took
+
+
+def kill_pid(pid):
+    try:
+        os.kill(pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+
+
+def proc_alive(pid):
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+# 1. SIGTERM: running jobs get stop_grace, queued jobs stay queued.
+
+def test_sigterm_drain():
+    routes = [("/s", "job_work", "concurrency = 1")]
+    with kickd(routes, "stop_grace = 4") as k:
+        a = trigger(k, "/s?sleep=1.5")
+        env_of(k, a)
+        b = trigger(k, "/s")
+        c = trigger(k, "/s", [("Kick-Delay", "0.5")])
+        k.proc.send_signal(signal.SIGTERM)
+        # New triggers are not accepted once SIGTERM is in.
+        time.sleep(0.3)
+        try:
+            r = k.request("POST", "/s", timeout=2.0)
+            expect(r.status != 202, "a trigger got 202 during the drain: "
+                   "%r", r)
+        except (OSError, Closed, TimeoutError):
+            pass
+        rc, took = restart(k, signal.SIGTERM)
+        expect_eq(rc, 0, "kickd's exit status after SIGTERM")
+        expect(took < 4.0 * SLOW, "kickd took %.1f s to drain a job of "
+               "1.5 s", took)
+        j = get_job(k, a)
+        expect_eq((j["state"], j["attempt"]), ("succeeded", 1),
+                  "the job running at SIGTERM (state, attempt)")
+        expect_eq(runs_of(k, b), [], "runs of a queued job during the "
+                  "drain")
+        for jid in (b, c):
+            j = wait_job(k, jid, timeout=5.0)
+            expect_eq((j["state"], j["attempt"]), ("succeeded", 1),
+                      "queued job %d after the restart" % jid)
+            expect_eq(len(runs_of(k, jid)), 1, "runs of job %d" % jid)
+
+
+def test_sigterm_grace_runs_out():
+    routes = [("/g", "job_work", "")]
+    with kickd(routes, "stop_grace = 1") as k:
+        a = trigger(k, "/g?hold=1")
+        pid = int(env_of(k, a)["pid"])
+        rc, took = restart(k, signal.SIGTERM)
+        expect_eq(rc, 0, "kickd's exit status after SIGTERM")
+        expect(took < 1.0 + 3.0 * SLOW, "kickd took %.1f s to exit with "
+               "stop_grace = 1 and a job that would not end", took)
+        expect(not proc_alive(pid), "the job's script outlived kickd")
+        # The job is not left running unsupervised: it has ended, or it
+        # runs again and ends once released.
+        release(k, a)
+        j = wait_job(k, a, timeout=10.0)
+        expect(j["state"] in FINAL, "job after the restart: %r", j)
+
+
+# 2. A job running at a SIGKILL: retried if attempts remain, else marked.
+
+def test_kill_running_job():
+    routes = [("/k0", "job_work", ""), ("/k1", "job_work", "retries = 1")]
+    with kickd(routes) as k:
+        a = trigger(k, "/k0?hold=1")
+        b = trigger(k, "/k1?hold=1")
+        pids = [int(env_of(k, a)["pid"]), int(env_of(k, b)["pid"])]
+        wait_job(k, a, "running", 2.0)
+        wait_job(k, b, "running", 2.0)
+        k.proc.kill()
+        k.proc.wait()
+        # The machine went down with it: its scripts are gone too.
+        for pid in pids:
+            kill_pid(pid)
+        k.log.close()
+        k.start()
+        j = wait_job(k, a, FINAL, 5.0)
+        expect_eq((j["state"], j["attempt"], j["max_attempts"]),
+                  ("failed", 1, 1), "job without retries running at the "
+                  "kill (state, attempt, max_attempts)")
+        deadline = time.monotonic() + 5.0 * SLOW
+        while "%d 2" % b not in runs_of(k, b):
+            expect(time.monotonic() < deadline, "job %d was not run again "
+                   "after the restart: runs %r, job %r", b, runs_of(k, b),
+                   get_job(k, b))
+            time.sleep(0.01)
+        j = get_job(k, b)
+        expect_eq((j["state"], j["attempt"]), ("running", 2),
+                  "job with a retry after the restart (state, attempt)")
+        release(k, b)
+        j = wait_job(k, b, timeout=5.0)
+        expect_eq((j["state"], j["attempt"], j["max_attempts"]),
+                  ("succeeded", 2, 2), "retried job at its end (state, "
+                  "attempt, max_attempts)")
+        expect_eq(runs_of(k, a), ["%d 1" % a], "runs of the failed job")
+
+
+# 3. 2,000 triggers from 8 clients, SIGKILL at a random moment, restart.
+
+N = 2000
+CLIENTS = 8
+
+
+class Load:
+    def __init__(self, k, seed):
+        self.k = k
+        self.rng = random.Random(seed)
+        self.kill_after = self.rng.randint(int(0.2 * N), int(0.8 * N))
+        self.lock = threading.Lock()
+        self.accepted = {}       # trigger index -> job id
+        self.statuses = {}       # status -> count
+        self.errors_before = []  # connection errors before the kill
+        self.errors_after = 0
+        self.problems = []
+        self.killed = threading.Event()
+        self.restarted = threading.Event()
+        self.port = k.port
+        self.kill_info = None
+
+    def client(self, c):
+        conn = None
+        for i in range(c, N, CLIENTS):
+            req = build("POST", "/count?n=%d" % i,
+                        [("Idempotency-Key", "crash-%d" % i),
+                         ("Content-Type", "text/plain")], b"trigger %d" % i)
+            tries = 0
+            while True:
+                tries += 1
+                if tries > 50:
+                    with self.lock:
+                        self.problems.append("trigger %d: gave up" % i)
+                    break
+                try:
+                    if conn is None:
+                        conn = Conn("127.0.0.1", self.port, 10.0 * SLOW)
+                    conn.send(req)
+                    r = conn.response()
+                except (OSError, Closed, TimeoutError) as e:
+                    if conn is not None:
+                        conn.close()
+                    conn = None
+                    if not self.killed.is_set():
+                        with self.lock:
+                            self.errors_before.append("trigger %d: %s: %s"
+                                                      % (i, type(e).__name__,
+                                                         e))
+                        time.sleep(0.05)
+                    else:
+                        with self.lock:
+                            self.errors_after += 1
+                        if not self.restarted.wait(60.0 * SLOW):
+                            return
+                    continue
+                with self.lock:
+                    self.statuses[r.status] = self.statuses.get(r.status,
+                                                                0) + 1
+                if r.header("Connection", "").lower() == "close":
+                    conn.close()
+                    conn = None
+                if r.status in (200, 202):
+                    try:
+                        jid = json_body(r, "trigger")["id"]
+                    except Exception as e:
+                        with self.lock:
+                            self.problems.append("trigger %d: %s" % (i, e))
+                        break
+                    with self.lock:
+                        self.accepted[i] = jid
+                    break
+                if r.status == 503:
+                    time.sleep(0.05)
+                    continue
+                with self.lock:
+                    self.problems.append("trigger %d: %r" % (i, r))
+                break
+        if conn is not None:
+            conn.close()
+
+    def killer(self):
+        while True:
+            with self.lock:
+                n = len(self.accepted)
+            if n >= self.kill_after:
+                break
+            if all(not t.is_alive() for t in self.threads):
+                break
+            time.sleep(0.0005)
+        self.killed.set()
+        self.k.proc.kill()
+        self.k.proc.wait()
+        with self.lock:
+            self.kill_info = len(self.accepted)
+        self.k.log.close()
+        try:
+            self.k.start()
+        finally:
+            self.port = self.k.port
+            self.restarted.set()
+
+    def run(self):
+        self.threads = [threading.Thread(target=self.client, args=(c,))
+                        for c in range(CLIENTS)]
+        for t in self.threads:
+            t.start()
+        kt = threading.Thread(target=self.killer)
+        kt.start()
+        for t in self.threads:
+            t.join(120.0 * SLOW)
+        kt.join(30.0 * SLOW)
+
+
+def all_jobs(k):
+    out, after = [], 0
+    while True:
+        d = list_jobs(k, "limit=1000&after=%d" % after)
+        out += d["jobs"]
+        if d["next"] is None:
+            return out
+        after = d["next"]
+
+
+def test_crash_2000():
+    seed = int(os.environ.get("KICK_SEED", random.randrange(1 << 30)))
+    routes = [("/count", "job_count", "retries = 2")]
+    t0 = time.monotonic()
+    with kickd(routes) as k:
+        load = Load(k, seed)
+        load.run()
+        what = "seed %d, kill after %d accepted" % (seed, load.kill_after)
+        expect(load.killed.is_set() and load.restarted.is_set(),
+               "%s: kickd was not killed and restarted", what)
+        expect(not load.problems, "%s: %d trigger problems: %s", what,
+               len(load.problems), "; ".join(load.problems[:5]))
+        expect(not load.errors_before, "%s: %d connection errors before the "
+               "kill: %s", what, len(load.errors_before),
+               "; ".join(load.errors_before[:5]))
+        expect_eq(len(load.accepted), N, "%s: triggers accepted" % what)
+        # Let the queue drain: nothing queued or running, twice in a row.
+        deadline = time.monotonic() + 40.0 * SLOW
+        quiet = 0
+        while quiet < 2:
+            busy = [j for s in ("queued", "running")
+                    for j in list_jobs(k, "state=%s&limit=5" % s)["jobs"]]
+            quiet = 0 if busy else quiet + 1
+            expect(time.monotonic() < deadline, "%s: jobs still queued or "
+                   "running: %r", what, busy[:3])
+            time.sleep(0.2)
+        jobs = {j["id"]: j for j in all_jobs(k)}
+        counts = {}
+        for ln in read_lines(os.path.join(k.tmp, "counts")):
+            jid, attempt = ln.split()
+            counts[int(jid)] = counts.get(int(jid), 0) + 1
+        ids = set(load.accepted.values())
+        expect_eq(len(ids), N, "%s: distinct job ids of the %d idempotency "
+                  "keys" % (what, N))
+        expect_eq(len(jobs), N, "%s: jobs in the store" % what)
+        lost = sorted(ids - set(counts))
+        expect(not lost, "%s: %d accepted jobs never ran, e.g. %r (as "
+               "stored: %r)", what, len(lost), lost[:5],
+               [jobs.get(x) for x in lost[:2]])
+        unknown = sorted(ids - set(jobs))
+        expect(not unknown, "%s: accepted ids not in the store: %r", what,
+               unknown[:5])
+        over = {x: n for x, n in counts.items() if n > 3}
+        expect(not over, "%s: jobs run more than 3 times: %r", what, over)
+        not_ok = [j for j in jobs.values() if j["state"] != "succeeded"]
+        expect(not not_ok, "%s: %d jobs did not succeed, e.g. %r", what,
+               len(not_ok), not_ok[:2])
+        # Every run is an attempt the store recorded: a job that ran again
+        # after the restart shows attempt >= its runs.
+        unrecorded = {x: (n, jobs[x]["attempt"]) for x, n in counts.items()
+                      if x in jobs and n > jobs[x]["attempt"]}
+        expect(not unrecorded, "%s: jobs that ran more often than their "
+               "recorded attempts (runs, attempt): %r", what,
+               dict(list(unrecorded.items())[:5]))
+        bad_max = [j for j in jobs.values() if j["max_attempts"] != 3]
+        expect(not bad_max, "max_attempts with retries = 2: %r", bad_max[:2])
+        again = sum(1 for j in jobs.values() if j["attempt"] >= 2)
+        twice = sum(1 for n in counts.values() if n >= 2)
+        print("    crash_2000: %s; %d accepted before the kill, %d "
+              "connection errors after it; %d jobs with attempt >= 2, %d "
+              "run more than once; %.1f s"
+              % (what, load.kill_info, load.errors_after, again, twice,
+                 time.monotonic() - t0), flush=True)
+
+
+if __name__ == "__main__":
+    sys.exit(1 if run(globals()) else 0)
