@@ -139,8 +139,11 @@ fuzz: $(FUZZ_BIN)
 run: $(B)/kickd $(B)/kick
 	@echo "kickd on http://127.0.0.1:8080 with examples/ (Ctrl-C stops it)"
 	@echo "try:  curl -i 'http://127.0.0.1:8080/hello?name=you'" \
-	      " && curl -i -d 'name=you' http://127.0.0.1:8080/hello.php"
-	$(B)/kickd --listen 127.0.0.1:8080 --scripts examples --db $(B)/kick.db
+	      "&& curl -i -H 'Prefer: respond-async' -d name=you" \
+	      "http://127.0.0.1:8080/hello.php" \
+	      "&& sleep 1 && curl -s http://127.0.0.1:8080/jobs"
+	PATH="$(CURDIR)/$(B):$$PATH" $(B)/kickd --listen 127.0.0.1:8080 \
+	    --scripts examples --mode auto --db $(B)/kick.db
 
 bench: $(B)/kickd $(BENCH_BIN)
 	@BENCH_PKGS=1 bash .ci/deps
