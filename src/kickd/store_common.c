@@ -10,7 +10,7 @@
 /* Indexed by enum job_state; these are also the API's and /metrics' names,
  * so they never change. */
 static const char *const state_names[JOB_STATE_COUNT] = {
-    "queued", "running", "succeeded", "failed",
+    "queued",    "running", "succeeded", "failed",
     "timed_out", "aborted", "canceled",
 };
 

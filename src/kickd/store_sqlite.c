@@ -104,7 +104,7 @@ static const struct migration migrations[] = {
     (migrations[sizeof(migrations) / sizeof(migrations[0]) - 1].version)
 
 #define JOB_COLS                                                               \
-    "id, route, state, connection_status, attempt, max_attempts,"             \
+    "id, route, state, connection_status, attempt, max_attempts,"              \
     " exit_status, term_signal, progress, progress_msg, idem_key,"             \
     " created_at, run_at, started_at, finished_at"
 
@@ -222,6 +222,8 @@ struct store {
     sqlite3_stmt *stmt[ST_COUNT];
     char err[256]; /* the last error, kept apart from sqlite3_errmsg
                       because a rollback after it would replace it */
+    bool in_txn;   /* between the caller's begin and commit or rollback */
+    bool lost;     /* SQLite has rolled that transaction back itself */
 };
 
 static int
@@ -301,11 +303,34 @@ bind_fail(struct store *st, sqlite3_stmt *s)
     return fail_db(st);
 }
 
+/* Every op but the transaction calls starts here. After SQLITE_FULL or an
+ * I/O error SQLite may roll back the caller's whole transaction by itself;
+ * the ops after that would each commit on their own while the caller
+ * counts them in a batch that failed. So once the caller's transaction is
+ * gone, every op fails, and so does the commit, until the rollback. */
+static int
+op_check(struct store *st)
+{
+    char first[sizeof(st->err)];
+
+    if (!st->in_txn || !sqlite3_get_autocommit(st->db))
+        return 0;
+    if (!st->lost) {
+        snprintf(first, sizeof(first), "%s", st->err);
+        snprintf(st->err, sizeof(st->err), "rolled back after: %.200s",
+                 first);
+        st->lost = true;
+    }
+    return -1;
+}
+
 /* Makes one op atomic: a transaction of its own in autocommit mode, else
  * a savepoint in the caller's transaction. */
 static int
 op_begin(struct store *st, bool *own)
 {
+    if (op_check(st) < 0)
+        return -1;
     *own = sqlite3_get_autocommit(st->db) != 0;
     return run(st, stmt(st, *own ? ST_BEGIN : ST_SAVEPOINT));
 }
@@ -457,8 +482,9 @@ sqlite_open(struct store **out, const char *uri, char *err, size_t errlen)
         snprintf(err, errlen, "out of memory");
         return -1;
     }
-    rc = sqlite3_open_v2(uri, &st->db,
-                         SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL);
+    rc = sqlite3_open_v2(
+        uri, &st->db,
+        SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
     if (rc != SQLITE_OK) {
         int e = st->db != NULL ? sqlite3_system_errno(st->db) : 0;
         snprintf(err, errlen, "%s: %s%s%s%s", uri,
@@ -497,19 +523,33 @@ fail:
 static int
 sqlite_begin(struct store *st)
 {
-    return run(st, stmt(st, ST_BEGIN));
+    if (run(st, stmt(st, ST_BEGIN)) < 0)
+        return -1;
+    st->in_txn = true;
+    st->lost = false;
+    return 0;
 }
 
+/* After a failed commit the transaction may still be open: the caller
+ * rolls it back. */
 static int
 sqlite_commit(struct store *st)
 {
-    return run(st, stmt(st, ST_COMMIT));
+    int r = op_check(st);
+
+    if (r == 0)
+        r = run(st, stmt(st, ST_COMMIT));
+    if (sqlite3_get_autocommit(st->db))
+        st->in_txn = false;
+    return r;
 }
 
 /* Also 0 when SQLite has already rolled the transaction back itself. */
 static int
 sqlite_rollback(struct store *st)
 {
+    st->in_txn = false;
+    st->lost = false;
     if (sqlite3_get_autocommit(st->db))
         return 0;
     return run(st, stmt(st, ST_ROLLBACK));
@@ -546,8 +586,7 @@ insert_job(struct store *st, struct job *j, bool *existed)
     s = stmt(st, ST_INSERT_REQ);
     if ((bind_i64(s, 1, id) | bind_blob(s, 2, j->head, j->head_len) |
          bind_blob(s, 3, j->body, j->body_len) |
-         bind_text(s, 4, j->remote_addr) |
-         bind_i64(s, 5, j->remote_port)) != 0)
+         bind_text(s, 4, j->remote_addr) | bind_i64(s, 5, j->remote_port)) != 0)
         return bind_fail(st, s);
     if (run(st, s) < 0)
         return -1;
@@ -653,8 +692,7 @@ claim_job(struct store *st, const char *route, int64_t now, struct job *out)
  * this order is the index's, so a claim costs the same with a backlog of
  * a million. */
 static int
-sqlite_claim(struct store *st, const char *route, int64_t now,
-             struct job *out)
+sqlite_claim(struct store *st, const char *route, int64_t now, struct job *out)
 {
     bool own;
 
@@ -682,6 +720,8 @@ sqlite_finish(struct store *st, int64_t id, enum job_state state,
 {
     sqlite3_stmt *s;
 
+    if (op_check(st) < 0)
+        return -1;
     if (requeue_at > 0) {
         s = stmt(st, ST_REQUEUE);
         if ((bind_i64(s, 1, id) | bind_i64(s, 2, connection_status) |
@@ -706,6 +746,8 @@ sqlite_cancel(struct store *st, int64_t id, int64_t now)
 {
     sqlite3_stmt *s = stmt(st, ST_CANCEL);
 
+    if (op_check(st) < 0)
+        return -1;
     if ((bind_i64(s, 1, id) | bind_i64(s, 2, now)) != 0)
         return bind_fail(st, s);
     return run_changed(st, s);
@@ -714,6 +756,9 @@ sqlite_cancel(struct store *st, int64_t id, int64_t now)
 static int
 sqlite_get(struct store *st, int64_t id, bool with_request, struct job *out)
 {
+    memset(out, 0, sizeof(*out));
+    if (op_check(st) < 0)
+        return -1;
     return load_job(st, id, with_request, out);
 }
 
@@ -734,6 +779,8 @@ sqlite_list(struct store *st, const struct job_filter *f, struct job **out,
 
     *out = NULL;
     *n = 0;
+    if (op_check(st) < 0)
+        return -1;
     rc = bind_i64(s, 1, f->after) | bind_i64(s, 2, limit);
     if (by_route)
         rc |= bind_text(s, 3, f->route);
@@ -888,8 +935,8 @@ output_append(struct store *st, int64_t id, const char *data, size_t len,
 /* Appending to a job that does not exist fails (the chunks reference
  * their job). */
 static int
-sqlite_output_append(struct store *st, int64_t id, const char *data,
-                     size_t len, size_t cap)
+sqlite_output_append(struct store *st, int64_t id, const char *data, size_t len,
+                     size_t cap)
 {
     bool own;
 
@@ -970,11 +1017,12 @@ sqlite_output_get(struct store *st, int64_t id, char **data, size_t *len)
 
 /* 0, 1 if there is no job id, -1. */
 static int
-sqlite_set_progress(struct store *st, int64_t id, int percent,
-                    const char *msg)
+sqlite_set_progress(struct store *st, int64_t id, int percent, const char *msg)
 {
     sqlite3_stmt *s = stmt(st, ST_PROGRESS);
 
+    if (op_check(st) < 0)
+        return -1;
     if ((bind_i64(s, 1, id) | bind_i64(s, 2, percent) |
          bind_text(s, 3, msg)) != 0)
         return bind_fail(st, s);
@@ -1134,6 +1182,8 @@ sqlite_counts(struct store *st, struct job_count **out, size_t *n)
 
     *out = NULL;
     *n = 0;
+    if (op_check(st) < 0)
+        return -1;
     while ((rc = step(st, s)) == SQLITE_ROW) {
         struct job_count *nc = realloc(c, (count + 1) * sizeof(*c));
         if (nc == NULL) {

@@ -1,0 +1,967 @@
+/* SPDX-License-Identifier: MIT */
+/* Unit tests of the store interface, written against struct store_ops
+ * only: every backend in the table below runs the same suite, each test on
+ * a fresh store. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <signal.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <sqlite3.h>
+
+#include "store.h"
+
+/* The SQLite schema version the store must leave a file at: bump it with
+ * each migration added to store_sqlite.c. */
+#define SQLITE_SCHEMA_VERSION 1
+
+/* A backend under test: how to name a fresh store for a test, and an
+ * optional check of its schema version (-1 if it cannot tell). */
+struct backend {
+    const char *name;
+    const struct store_ops *(*ops)(void);
+    void (*fresh_uri)(char *buf, size_t len);
+    int (*schema_version)(const char *uri);
+    int want_version;
+};
+
+static char tmpdir[] = "/tmp/test_store.XXXXXX";
+
+static const struct store_ops *
+sqlite_ops(void)
+{
+    return &store_sqlite_ops;
+}
+
+static void
+sqlite_fresh_uri(char *buf, size_t len)
+{
+    static int n;
+
+    snprintf(buf, len, "%s/t%d.db", tmpdir, ++n);
+}
+
+static int
+sqlite_schema_version(const char *uri)
+{
+    sqlite3 *db;
+    sqlite3_stmt *s;
+    int v = -1;
+
+    if (sqlite3_open_v2(uri, &db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK) {
+        sqlite3_close(db);
+        return -1;
+    }
+    if (sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &s, NULL) ==
+        SQLITE_OK) {
+        if (sqlite3_step(s) == SQLITE_ROW)
+            v = sqlite3_column_int(s, 0);
+        sqlite3_finalize(s);
+    }
+    sqlite3_close(db);
+    return v;
+}
+
+/* A PostgreSQL entry will name a fresh schema or database per test. */
+static const struct backend backends[] = {
+    {"sqlite", sqlite_ops, sqlite_fresh_uri, sqlite_schema_version,
+     SQLITE_SCHEMA_VERSION},
+};
+
+static const struct backend *cur;
+
+struct fix {
+    const struct store_ops *ops;
+    struct store *st;
+    char uri[512];
+};
+
+static int
+setup(void **state)
+{
+    struct fix *f = calloc(1, sizeof(*f));
+    char err[256] = "";
+
+    assert_non_null(f);
+    f->ops = cur->ops();
+    cur->fresh_uri(f->uri, sizeof(f->uri));
+    if (f->ops->open(&f->st, f->uri, err, sizeof(err)) != 0)
+        fail_msg("open %s: %s", f->uri, err);
+    *state = f;
+    return 0;
+}
+
+static int
+teardown(void **state)
+{
+    struct fix *f = *state;
+
+    f->ops->close(f->st);
+    free(f);
+    return 0;
+}
+
+static void
+reopen(struct fix *f)
+{
+    char err[256] = "";
+
+    f->ops->close(f->st);
+    f->st = NULL;
+    if (f->ops->open(&f->st, f->uri, err, sizeof(err)) != 0)
+        fail_msg("reopen %s: %s", f->uri, err);
+}
+
+/* Adds a job of route due at run_at (created then too); returns its id. */
+static int64_t
+add(struct fix *f, const char *route, const char *key, int64_t run_at,
+    int max_attempts, bool *existed)
+{
+    struct job j = {0};
+    bool ex = false;
+
+    j.route = (char *)route;
+    j.idem_key = (char *)key;
+    j.max_attempts = max_attempts;
+    j.created_at = run_at;
+    j.run_at = run_at;
+    j.head = (char *)"POST /x HTTP/1.1\r\n\r\n";
+    j.head_len = strlen(j.head);
+    if (f->ops->insert(f->st, &j, &ex) != 0)
+        fail_msg("insert: %s", f->ops->error(f->st));
+    if (existed != NULL)
+        *existed = ex;
+    assert_true(j.id > 0);
+    return j.id;
+}
+
+static void
+get(struct fix *f, int64_t id, struct job *j)
+{
+    assert_int_equal(f->ops->get(f->st, id, false, j), 0);
+}
+
+static void
+test_roundtrip(void **state)
+{
+    struct fix *f = *state;
+    static const char head[] = "POST /a HTTP/1.1\r\nX: \0y\r\n\r\n";
+    static const char body[] = "\0\1\2binary\0\xff";
+    struct job j = {0}, g;
+    bool existed = true;
+
+    j.route = (char *)"/a";
+    j.max_attempts = 3;
+    j.created_at = 1000;
+    j.run_at = 1500;
+    j.head = (char *)head;
+    j.head_len = sizeof(head) - 1;
+    j.body = (char *)body;
+    j.body_len = sizeof(body) - 1;
+    j.remote_addr = (char *)"::1";
+    j.remote_port = 54321;
+    assert_int_equal(f->ops->insert(f->st, &j, &existed), 0);
+    assert_false(existed);
+    assert_true(j.id > 0);
+
+    assert_int_equal(f->ops->get(f->st, j.id, true, &g), 0);
+    assert_int_equal(g.id, j.id);
+    assert_string_equal(g.route, "/a");
+    assert_int_equal(g.state, JOB_QUEUED);
+    assert_int_equal(g.connection_status, 0);
+    assert_int_equal(g.attempt, 0);
+    assert_int_equal(g.max_attempts, 3);
+    assert_int_equal(g.exit_status, -1);
+    assert_int_equal(g.term_signal, 0);
+    assert_int_equal(g.progress, -1);
+    assert_null(g.progress_msg);
+    assert_null(g.idem_key);
+    assert_int_equal(g.created_at, 1000);
+    assert_int_equal(g.run_at, 1500);
+    assert_int_equal(g.started_at, 0);
+    assert_int_equal(g.finished_at, 0);
+    assert_int_equal(g.head_len, sizeof(head) - 1);
+    assert_memory_equal(g.head, head, sizeof(head) - 1);
+    assert_int_equal(g.body_len, sizeof(body) - 1);
+    assert_memory_equal(g.body, body, sizeof(body) - 1);
+    assert_string_equal(g.remote_addr, "::1");
+    assert_int_equal(g.remote_port, 54321);
+    job_clear(&g);
+
+    /* Without the request; an empty body comes back empty. */
+    get(f, j.id, &g);
+    assert_null(g.head);
+    assert_null(g.body);
+    assert_null(g.remote_addr);
+    job_clear(&g);
+    j.body = NULL;
+    j.body_len = 0;
+    j.remote_addr = NULL;
+    assert_int_equal(f->ops->insert(f->st, &j, &existed), 0);
+    assert_int_equal(f->ops->get(f->st, j.id, true, &g), 0);
+    assert_int_equal(g.body_len, 0);
+    assert_non_null(g.body);
+    assert_null(g.remote_addr);
+    job_clear(&g);
+
+    assert_int_equal(f->ops->get(f->st, j.id + 100, true, &g), 1);
+}
+
+static void
+test_ids_increase(void **state)
+{
+    struct fix *f = *state;
+    int64_t last = 0;
+
+    for (int i = 0; i < 20; i++) {
+        int64_t id = add(f, i % 2 ? "/a" : "/b", NULL, 1, 1, NULL);
+        assert_true(id > last);
+        last = id;
+    }
+    reopen(f);
+    assert_true(add(f, "/a", NULL, 1, 1, NULL) > last);
+}
+
+static void
+test_idempotency(void **state)
+{
+    struct fix *f = *state;
+    bool existed;
+    int64_t a = add(f, "/a", "k1", 1, 1, &existed);
+
+    assert_false(existed);
+    assert_int_equal(add(f, "/a", "k1", 2, 1, &existed), a);
+    assert_true(existed);
+    int64_t b = add(f, "/b", "k1", 1, 1, &existed);
+    assert_false(existed);
+    assert_true(b != a);
+    int64_t c = add(f, "/a", "k2", 1, 1, &existed);
+    assert_false(existed);
+    assert_true(c != a && c != b);
+    /* Jobs without a key are never merged. */
+    int64_t d = add(f, "/a", NULL, 1, 1, &existed);
+    assert_false(existed);
+    assert_true(add(f, "/a", NULL, 1, 1, &existed) != d);
+    assert_false(existed);
+
+    struct job *jobs;
+    size_t n;
+    struct job_filter flt = {-1, "/a", 0, 100};
+    assert_int_equal(f->ops->list(f->st, &flt, &jobs, &n), 0);
+    assert_int_equal(n, 4);
+    for (size_t i = 0; i < n; i++)
+        job_clear(&jobs[i]);
+    free(jobs);
+}
+
+static int64_t
+claim(struct fix *f, const char *route, int64_t now)
+{
+    struct job j;
+    int r = f->ops->claim(f->st, route, now, &j);
+
+    if (r < 0)
+        fail_msg("claim: %s", f->ops->error(f->st));
+    if (r == 0)
+        return 0;
+    int64_t id = j.id;
+    job_clear(&j);
+    return id;
+}
+
+static void
+test_claim_fifo(void **state)
+{
+    struct fix *f = *state;
+    int64_t a1 = add(f, "/a", NULL, 10, 1, NULL);
+    int64_t b1 = add(f, "/b", NULL, 10, 1, NULL);
+    int64_t a2 = add(f, "/a", NULL, 10, 1, NULL);
+    int64_t a3 = add(f, "/a", NULL, 11, 1, NULL);
+
+    assert_int_equal(claim(f, "/a", 100), a1);
+    assert_int_equal(claim(f, "/a", 100), a2);
+    assert_int_equal(claim(f, "/a", 100), a3);
+    assert_int_equal(claim(f, "/a", 100), 0);
+    assert_int_equal(claim(f, "/c", 100), 0);
+    assert_int_equal(claim(f, "/b", 100), b1);
+    assert_int_equal(claim(f, "/b", 100), 0);
+}
+
+static void
+free_routes(char **r, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        free(r[i]);
+    free(r);
+}
+
+static void
+test_claim_delay(void **state)
+{
+    struct fix *f = *state;
+    char **routes;
+    size_t n;
+    int64_t when;
+
+    assert_int_equal(f->ops->next_run_at(f->st, &when), 0);
+    assert_int_equal(when, 0);
+    assert_int_equal(f->ops->due_routes(f->st, 0, &routes, &n), 0);
+    assert_int_equal(n, 0);
+    free_routes(routes, n);
+
+    int64_t late = add(f, "/a", NULL, 5000, 1, NULL);
+    int64_t b = add(f, "/b", NULL, 3000, 1, NULL);
+    assert_int_equal(f->ops->next_run_at(f->st, &when), 0);
+    assert_int_equal(when, 3000);
+    assert_int_equal(f->ops->due_routes(f->st, 1000, &routes, &n), 0);
+    assert_int_equal(n, 0);
+    free_routes(routes, n);
+    assert_int_equal(claim(f, "/a", 1000), 0);
+
+    /* A job due now on /a is taken before the delayed one. */
+    int64_t now = add(f, "/a", NULL, 1000, 1, NULL);
+    assert_int_equal(f->ops->next_run_at(f->st, &when), 0);
+    assert_int_equal(when, 1000);
+    assert_int_equal(f->ops->due_routes(f->st, 3000, &routes, &n), 0);
+    assert_int_equal(n, 2);
+    assert_string_equal(routes[0], "/a");
+    assert_string_equal(routes[1], "/b");
+    free_routes(routes, n);
+    assert_int_equal(claim(f, "/a", 4999), now);
+    assert_int_equal(claim(f, "/a", 4999), 0);
+    assert_int_equal(claim(f, "/b", 3000), b);
+
+    assert_int_equal(f->ops->due_routes(f->st, 4999, &routes, &n), 0);
+    assert_int_equal(n, 0);
+    free_routes(routes, n);
+    assert_int_equal(f->ops->next_run_at(f->st, &when), 0);
+    assert_int_equal(when, 5000);
+    assert_int_equal(f->ops->due_routes(f->st, 5000, &routes, &n), 0);
+    assert_int_equal(n, 1);
+    assert_string_equal(routes[0], "/a");
+    free_routes(routes, n);
+    assert_int_equal(claim(f, "/a", 5000), late);
+    assert_int_equal(f->ops->next_run_at(f->st, &when), 0);
+    assert_int_equal(when, 0);
+}
+
+static void
+test_claim_marks_running(void **state)
+{
+    struct fix *f = *state;
+    int64_t id = add(f, "/a", NULL, 10, 2, NULL);
+    struct job j;
+
+    assert_int_equal(f->ops->claim(f->st, "/a", 77, &j), 1);
+    assert_int_equal(j.id, id);
+    assert_int_equal(j.state, JOB_RUNNING);
+    assert_int_equal(j.attempt, 1);
+    assert_int_equal(j.started_at, 77);
+    assert_non_null(j.head);
+    assert_string_equal(j.head, "POST /x HTTP/1.1\r\n\r\n");
+    assert_non_null(j.body);
+    assert_int_equal(j.body_len, 0);
+    job_clear(&j);
+    get(f, id, &j);
+    assert_int_equal(j.state, JOB_RUNNING);
+    assert_int_equal(j.attempt, 1);
+    job_clear(&j);
+}
+
+static void
+test_finish(void **state)
+{
+    struct fix *f = *state;
+    int64_t id = add(f, "/a", NULL, 10, 1, NULL);
+    int64_t queued = add(f, "/a", NULL, 10, 1, NULL);
+    struct job j;
+
+    assert_int_equal(claim(f, "/a", 20), id);
+    assert_int_equal(f->ops->finish(f->st, id, JOB_TIMED_OUT, 2, -1, 27, 30, 0),
+                     0);
+    get(f, id, &j);
+    assert_int_equal(j.state, JOB_TIMED_OUT);
+    assert_int_equal(j.connection_status, 2);
+    assert_int_equal(j.exit_status, -1);
+    assert_int_equal(j.term_signal, 27);
+    assert_int_equal(j.finished_at, 30);
+    assert_int_equal(j.started_at, 20);
+    assert_int_equal(j.attempt, 1);
+    job_clear(&j);
+    /* Only a running job ends. */
+    assert_int_equal(f->ops->finish(f->st, id, JOB_SUCCEEDED, 0, 0, 0, 40, 0),
+                     1);
+    assert_int_equal(
+        f->ops->finish(f->st, queued, JOB_SUCCEEDED, 0, 0, 0, 40, 0), 1);
+    assert_int_equal(f->ops->finish(f->st, 9999, JOB_SUCCEEDED, 0, 0, 0, 40, 0),
+                     1);
+    get(f, queued, &j);
+    assert_int_equal(j.state, JOB_QUEUED);
+    job_clear(&j);
+}
+
+static void
+test_finish_requeue(void **state)
+{
+    struct fix *f = *state;
+    int64_t id = add(f, "/a", NULL, 10, 3, NULL);
+    struct job j;
+
+    assert_int_equal(claim(f, "/a", 20), id);
+    assert_int_equal(f->ops->finish(f->st, id, JOB_FAILED, 0, 1, 0, 30, 2030),
+                     0);
+    get(f, id, &j);
+    assert_int_equal(j.state, JOB_QUEUED);
+    assert_int_equal(j.attempt, 1);
+    assert_int_equal(j.run_at, 2030);
+    assert_int_equal(j.exit_status, 1);
+    assert_int_equal(j.finished_at, 0);
+    job_clear(&j);
+    assert_int_equal(claim(f, "/a", 2029), 0);
+    assert_int_equal(f->ops->claim(f->st, "/a", 2030, &j), 1);
+    assert_int_equal(j.id, id);
+    assert_int_equal(j.attempt, 2);
+    assert_int_equal(j.started_at, 2030);
+    job_clear(&j);
+    assert_int_equal(f->ops->finish(f->st, id, JOB_SUCCEEDED, 0, 0, 0, 2040, 0),
+                     0);
+    get(f, id, &j);
+    assert_int_equal(j.state, JOB_SUCCEEDED);
+    assert_int_equal(j.attempt, 2);
+    assert_int_equal(j.exit_status, 0);
+    assert_int_equal(j.finished_at, 2040);
+    job_clear(&j);
+}
+
+static void
+test_cancel(void **state)
+{
+    struct fix *f = *state;
+    int64_t q = add(f, "/a", NULL, 10, 1, NULL);
+    int64_t r = add(f, "/a", NULL, 20, 1, NULL);
+    struct job j;
+
+    assert_int_equal(claim(f, "/a", 20), q);
+    /* q is running now; r is queued. */
+    assert_int_equal(f->ops->cancel(f->st, q, 30), 1);
+    assert_int_equal(f->ops->cancel(f->st, r, 30), 0);
+    assert_int_equal(f->ops->cancel(f->st, r, 31), 1);
+    assert_int_equal(f->ops->cancel(f->st, 9999, 30), 1);
+    get(f, r, &j);
+    assert_int_equal(j.state, JOB_CANCELED);
+    assert_int_equal(j.finished_at, 30);
+    job_clear(&j);
+    get(f, q, &j);
+    assert_int_equal(j.state, JOB_RUNNING);
+    job_clear(&j);
+    assert_int_equal(claim(f, "/a", 100), 0);
+}
+
+/* Lists with f's filter and checks the ids. */
+static void
+check_list(struct fix *f, int state, const char *route, int64_t after,
+           int limit, const int64_t *want, size_t nwant)
+{
+    struct job_filter flt = {state, route, after, limit};
+    struct job *jobs;
+    size_t n;
+
+    assert_int_equal(f->ops->list(f->st, &flt, &jobs, &n), 0);
+    assert_int_equal(n, nwant);
+    for (size_t i = 0; i < n; i++) {
+        assert_int_equal(jobs[i].id, want[i]);
+        assert_null(jobs[i].head);
+        assert_null(jobs[i].body);
+        if (state >= 0)
+            assert_int_equal(jobs[i].state, state);
+        if (route != NULL)
+            assert_string_equal(jobs[i].route, route);
+        job_clear(&jobs[i]);
+    }
+    free(jobs);
+}
+
+static void
+test_list(void **state)
+{
+    struct fix *f = *state;
+    int64_t id[10];
+
+    for (int i = 0; i < 10; i++)
+        id[i] = add(f, i < 6 ? "/a" : "/b", NULL, 10, 1, NULL);
+    /* id[0], id[1] running; id[6] running on /b. */
+    claim(f, "/a", 10);
+    claim(f, "/a", 10);
+    claim(f, "/b", 10);
+
+    check_list(f, -1, NULL, 0, 100, id, 10);
+    check_list(f, -1, NULL, 0, 3, id, 3);
+    check_list(f, -1, NULL, id[2], 3, id + 3, 3);
+    check_list(f, -1, NULL, id[9], 3, NULL, 0);
+    check_list(f, -1, "/b", 0, 100, id + 6, 4);
+    check_list(f, -1, "/b", id[7], 1, id + 8, 1);
+    check_list(f, -1, "/c", 0, 100, NULL, 0);
+    int64_t running[] = {id[0], id[1], id[6]};
+    check_list(f, JOB_RUNNING, NULL, 0, 100, running, 3);
+    check_list(f, JOB_RUNNING, NULL, id[0], 1, running + 1, 1);
+    check_list(f, JOB_RUNNING, "/a", 0, 100, id, 2);
+    check_list(f, JOB_QUEUED, "/a", 0, 100, id + 2, 4);
+    check_list(f, JOB_QUEUED, "/a", id[3], 2, id + 4, 2);
+    check_list(f, JOB_QUEUED, "/b", 0, 100, id + 7, 3);
+    check_list(f, JOB_SUCCEEDED, NULL, 0, 100, NULL, 0);
+
+    /* A page is never longer than 1000. */
+    struct job_filter flt = {-1, NULL, 0, 5000};
+    struct job *jobs;
+    size_t n;
+    assert_int_equal(f->ops->list(f->st, &flt, &jobs, &n), 0);
+    assert_int_equal(n, 10);
+    for (size_t i = 0; i < n; i++)
+        job_clear(&jobs[i]);
+    free(jobs);
+}
+
+static void
+check_output(struct fix *f, int64_t id, const char *want, size_t len)
+{
+    char *data;
+    size_t n;
+
+    assert_int_equal(f->ops->output_get(f->st, id, &data, &n), 0);
+    assert_int_equal(n, len);
+    if (len > 0)
+        assert_memory_equal(data, want, len);
+    else
+        assert_null(data);
+    free(data);
+}
+
+static void
+test_output_cap(void **state)
+{
+    struct fix *f = *state;
+    int64_t id = add(f, "/a", NULL, 10, 1, NULL);
+    int64_t other = add(f, "/a", NULL, 10, 1, NULL);
+    enum { CAP = 50000, TOTAL = 300000 };
+    char *all = malloc(TOTAL);
+    size_t sent = 0;
+    char *data;
+    size_t n;
+
+    assert_non_null(all);
+    check_output(f, id, NULL, 0);
+    assert_int_equal(f->ops->output_get(f->st, 9999, &data, &n), 1);
+    /* Many small appends of varied sizes, with NULs, checked as they go. */
+    for (unsigned i = 0; sent < TOTAL; i++) {
+        size_t len = 1 + (i * 7919u) % 997;
+        if (i % 50 == 49)
+            len = 20000;
+        if (len > TOTAL - sent)
+            len = TOTAL - sent;
+        for (size_t k = 0; k < len; k++)
+            all[sent + k] = (char)((sent + k) * 31 % 251);
+        assert_int_equal(f->ops->output_append(f->st, id, all + sent, len, CAP),
+                         0);
+        sent += len;
+        if (i % 37 == 0) {
+            size_t keep = sent < CAP ? sent : CAP;
+            check_output(f, id, all + sent - keep, keep);
+        }
+    }
+    check_output(f, id, all + TOTAL - CAP, CAP);
+    check_output(f, other, NULL, 0);
+    /* One append larger than the cap keeps its own newest bytes. */
+    assert_int_equal(f->ops->output_append(f->st, other, all, 3000, 1000), 0);
+    check_output(f, other, all + 2000, 1000);
+    assert_int_equal(f->ops->output_append(f->st, other, "xy", 2, 1000), 0);
+    assert_int_equal(f->ops->output_get(f->st, other, &data, &n), 0);
+    assert_int_equal(n, 1000);
+    assert_memory_equal(data, all + 2002, 998);
+    assert_memory_equal(data + 998, "xy", 2);
+    free(data);
+    /* A job that does not exist has no output to append to. */
+    assert_int_equal(f->ops->output_append(f->st, 9999, "x", 1, 10), -1);
+    assert_true(strlen(f->ops->error(f->st)) > 0);
+    free(all);
+}
+
+static void
+test_progress(void **state)
+{
+    struct fix *f = *state;
+    int64_t id = add(f, "/a", NULL, 10, 1, NULL);
+    struct job j;
+
+    assert_int_equal(f->ops->set_progress(f->st, id, 40, "step 2 of 5"), 0);
+    get(f, id, &j);
+    assert_int_equal(j.progress, 40);
+    assert_string_equal(j.progress_msg, "step 2 of 5");
+    job_clear(&j);
+    assert_int_equal(f->ops->set_progress(f->st, id, 100, NULL), 0);
+    get(f, id, &j);
+    assert_int_equal(j.progress, 100);
+    assert_null(j.progress_msg);
+    job_clear(&j);
+    assert_int_equal(f->ops->set_progress(f->st, 9999, 1, NULL), 1);
+}
+
+static void
+test_recover(void **state)
+{
+    struct fix *f = *state;
+    int64_t retry = add(f, "/a", NULL, 10, 2, NULL);
+    int64_t spent = add(f, "/a", NULL, 10, 1, NULL);
+    int64_t queued = add(f, "/a", NULL, 10, 1, NULL);
+    int64_t done = add(f, "/b", NULL, 10, 1, NULL);
+    struct job j;
+
+    assert_int_equal(claim(f, "/a", 20), retry);
+    assert_int_equal(claim(f, "/a", 20), spent);
+    assert_int_equal(claim(f, "/b", 20), done);
+    assert_int_equal(f->ops->finish(f->st, done, JOB_SUCCEEDED, 0, 0, 0, 25, 0),
+                     0);
+    reopen(f);
+    assert_int_equal(f->ops->recover(f->st, 500), 2);
+    get(f, retry, &j);
+    assert_int_equal(j.state, JOB_QUEUED);
+    assert_int_equal(j.attempt, 1);
+    assert_int_equal(j.run_at, 500);
+    job_clear(&j);
+    get(f, spent, &j);
+    assert_int_equal(j.state, JOB_FAILED);
+    assert_int_equal(j.attempt, 1);
+    assert_int_equal(j.finished_at, 500);
+    job_clear(&j);
+    get(f, queued, &j);
+    assert_int_equal(j.state, JOB_QUEUED);
+    assert_int_equal(j.run_at, 10);
+    job_clear(&j);
+    get(f, done, &j);
+    assert_int_equal(j.state, JOB_SUCCEEDED);
+    job_clear(&j);
+    assert_int_equal(f->ops->recover(f->st, 600), 0);
+    /* The recovered job runs again, after the one due before it. */
+    assert_int_equal(claim(f, "/a", 600), queued);
+    assert_int_equal(claim(f, "/a", 600), retry);
+}
+
+static int64_t
+count_of(const struct job_count *c, size_t n, const char *route,
+         enum job_state s)
+{
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(c[i].route, route) == 0 && c[i].state == s)
+            return c[i].count;
+    return 0;
+}
+
+static void
+test_counts(void **state)
+{
+    struct fix *f = *state;
+    struct job_count *c;
+    size_t n;
+
+    assert_int_equal(f->ops->counts(f->st, &c, &n), 0);
+    assert_int_equal(n, 0);
+    free(c);
+    for (int i = 0; i < 5; i++)
+        add(f, "/a", NULL, 10, 1, NULL);
+    add(f, "/b", NULL, 10, 1, NULL);
+    int64_t a = claim(f, "/a", 10);
+    claim(f, "/a", 10);
+    f->ops->finish(f->st, a, JOB_FAILED, 0, 1, 0, 20, 0);
+    assert_int_equal(f->ops->counts(f->st, &c, &n), 0);
+    assert_int_equal(n, 4);
+    assert_int_equal(count_of(c, n, "/a", JOB_QUEUED), 3);
+    assert_int_equal(count_of(c, n, "/a", JOB_RUNNING), 1);
+    assert_int_equal(count_of(c, n, "/a", JOB_FAILED), 1);
+    assert_int_equal(count_of(c, n, "/b", JOB_QUEUED), 1);
+    for (size_t i = 0; i < n; i++)
+        free(c[i].route);
+    free(c);
+}
+
+static void
+test_transaction(void **state)
+{
+    struct fix *f = *state;
+    int64_t first = 0, last = 0;
+    struct job j;
+
+    assert_int_equal(f->ops->begin(f->st), 0);
+    for (int i = 0; i < 100; i++) {
+        last = add(f, "/a", NULL, 10, 1, NULL);
+        if (first == 0)
+            first = last;
+    }
+    /* Every op works inside the caller's transaction. */
+    assert_int_equal(claim(f, "/a", 10), first);
+    assert_int_equal(f->ops->output_append(f->st, first, "out", 3, 100), 0);
+    assert_int_equal(f->ops->set_progress(f->st, first, 5, "m"), 0);
+    assert_int_equal(f->ops->commit(f->st), 0);
+    reopen(f);
+    check_list(f, JOB_QUEUED, NULL, last - 1, 10, &last, 1);
+    get(f, first, &j);
+    assert_int_equal(j.state, JOB_RUNNING);
+    assert_int_equal(j.progress, 5);
+    job_clear(&j);
+    check_output(f, first, "out", 3);
+    assert_int_equal(last - first, 99);
+}
+
+static void
+test_rollback(void **state)
+{
+    struct fix *f = *state;
+    int64_t kept = add(f, "/a", NULL, 10, 1, NULL);
+    struct job j;
+
+    assert_int_equal(f->ops->begin(f->st), 0);
+    int64_t gone = add(f, "/a", NULL, 10, 1, NULL);
+    assert_int_equal(claim(f, "/a", 10), kept);
+    assert_int_equal(f->ops->rollback(f->st), 0);
+    assert_int_equal(f->ops->get(f->st, gone, false, &j), 1);
+    get(f, kept, &j);
+    assert_int_equal(j.state, JOB_QUEUED);
+    job_clear(&j);
+    /* A rollback outside a transaction does nothing. */
+    assert_int_equal(f->ops->rollback(f->st), 0);
+    /* An insert after the rollback works in autocommit again. */
+    assert_true(add(f, "/a", NULL, 10, 1, NULL) > kept);
+}
+
+static void
+test_reopen(void **state)
+{
+    struct fix *f = *state;
+    int64_t id = add(f, "/a", "key", 10, 1, NULL);
+    bool existed;
+    struct job j;
+
+    assert_int_equal(f->ops->output_append(f->st, id, "abc", 3, 100), 0);
+    if (cur->schema_version != NULL)
+        assert_int_equal(cur->schema_version(f->uri), cur->want_version);
+    reopen(f);
+    reopen(f);
+    if (cur->schema_version != NULL)
+        assert_int_equal(cur->schema_version(f->uri), cur->want_version);
+    get(f, id, &j);
+    assert_string_equal(j.route, "/a");
+    assert_string_equal(j.idem_key, "key");
+    job_clear(&j);
+    check_output(f, id, "abc", 3);
+    assert_int_equal(add(f, "/a", "key", 10, 1, &existed), id);
+    assert_true(existed);
+}
+
+static void
+test_open_bad_path(void **state)
+{
+    const struct store_ops *ops = cur->ops();
+    struct store *st = (struct store *)1;
+    char err[256] = "";
+    char path[600];
+
+    (void)state;
+    snprintf(path, sizeof(path), "%s/no/such/dir/kick.db", tmpdir);
+    assert_int_equal(ops->open(&st, path, err, sizeof(err)), -1);
+    assert_null(st);
+    assert_non_null(strstr(err, path));
+    assert_true(strlen(err) > strlen(path) + 2);
+}
+
+/* SQLite only: a file that is not a database, and one whose schema is
+ * newer than this build's, are refused with a reason. */
+static void
+test_sqlite_refuses(void **state)
+{
+    struct store *st;
+    char err[256] = "";
+    char path[600];
+    FILE *fp;
+
+    (void)state;
+    snprintf(path, sizeof(path), "%s/garbage.db", tmpdir);
+    fp = fopen(path, "w");
+    assert_non_null(fp);
+    for (int i = 0; i < 200; i++)
+        fputs("this is not a database file at all. ", fp);
+    fclose(fp);
+    assert_int_equal(store_sqlite_ops.open(&st, path, err, sizeof(err)), -1);
+    assert_non_null(strstr(err, "not a database"));
+
+    sqlite3 *db;
+    snprintf(path, sizeof(path), "%s/future.db", tmpdir);
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    assert_int_equal(
+        sqlite3_exec(db, "PRAGMA user_version = 999", NULL, NULL, NULL),
+        SQLITE_OK);
+    sqlite3_close(db);
+    assert_int_equal(store_sqlite_ops.open(&st, path, err, sizeof(err)), -1);
+    assert_non_null(strstr(err, "newer"));
+}
+
+/* SQLite only: a write error inside the caller's transaction (a file size
+ * limit stands in for a full disk) fails that op with a reason; if SQLite
+ * dropped the whole transaction, every later op in it and the commit fail
+ * too, instead of each committing alone; after the rollback nothing of it
+ * is left and the store works again. */
+static void
+test_sqlite_write_error(void **state)
+{
+    const struct store_ops *o = &store_sqlite_ops;
+    static char body[8192];
+    struct store *st;
+    struct rlimit old, lim;
+    char err[256] = "", path[600];
+    struct stat sb;
+    int64_t first = 0;
+    int failed = 0, ok_after_fail = 0;
+
+    (void)state;
+    snprintf(path, sizeof(path), "%s/full.db", tmpdir);
+    assert_int_equal(o->open(&st, path, err, sizeof(err)), 0);
+    struct job j = {0};
+    bool existed;
+    j.route = (char *)"/a";
+    j.max_attempts = 1;
+    j.head = (char *)"GET / HTTP/1.1\r\n\r\n";
+    j.head_len = strlen(j.head);
+    assert_int_equal(o->insert(st, &j, &existed), 0);
+    first = j.id;
+
+    assert_int_equal(stat(path, &sb), 0);
+    signal(SIGXFSZ, SIG_IGN);
+    assert_int_equal(getrlimit(RLIMIT_FSIZE, &old), 0);
+    lim = old;
+    lim.rlim_cur = (rlim_t)sb.st_size + 256 * 1024;
+    assert_int_equal(setrlimit(RLIMIT_FSIZE, &lim), 0);
+
+    j.body = body;
+    j.body_len = sizeof(body);
+    assert_int_equal(o->begin(st), 0);
+    for (int i = 0; i < 800; i++) {
+        j.id = 0;
+        if (o->insert(st, &j, &existed) != 0) {
+            assert_true(strlen(o->error(st)) > 0);
+            if (failed++ == 0)
+                snprintf(err, sizeof(err), "%s", o->error(st));
+        } else if (failed > 0) {
+            ok_after_fail++;
+        }
+    }
+    int committed = o->commit(st) == 0;
+    assert_true(failed > 0 || !committed);
+    assert_true(strlen(o->error(st)) > 0);
+    assert_int_equal(o->rollback(st), 0);
+    assert_int_equal(setrlimit(RLIMIT_FSIZE, &old), 0);
+    o->close(st);
+
+    /* Reopened: the batch is all there or not at all. */
+    assert_int_equal(o->open(&st, path, err, sizeof(err)), 0);
+    struct job_filter flt = {-1, NULL, first, 1000};
+    struct job *jobs;
+    size_t n;
+    assert_int_equal(o->list(st, &flt, &jobs, &n), 0);
+    if (committed)
+        assert_int_equal(n, 800 - failed);
+    else
+        assert_int_equal(n, 0);
+    for (size_t i = 0; i < n; i++)
+        job_clear(&jobs[i]);
+    free(jobs);
+    j.body = NULL;
+    j.body_len = 0;
+    assert_int_equal(o->insert(st, &j, &existed), 0);
+    assert_true(j.id > first);
+    o->close(st);
+    print_message("write error: %d failed (first: %s), %d ok after, "
+                  "commit %s\n",
+                  failed, err, ok_after_fail, committed ? "ok" : "failed");
+}
+
+static void
+test_common(void **state)
+{
+    char err[128];
+
+    (void)state;
+    for (int s = 0; s < JOB_STATE_COUNT; s++)
+        assert_int_equal(job_state_parse(job_state_name(s)), s);
+    assert_string_equal(job_state_name(JOB_TIMED_OUT), "timed_out");
+    assert_null(job_state_name(JOB_STATE_COUNT));
+    assert_null(job_state_name((enum job_state) - 1));
+    assert_int_equal(job_state_parse("done"), -1);
+    assert_int_equal(job_state_parse(NULL), -1);
+    assert_ptr_equal(store_backend("kick.db", err, sizeof(err)),
+                     &store_sqlite_ops);
+    assert_ptr_equal(store_backend("/var/lib/kick/kick.db", err, sizeof(err)),
+                     &store_sqlite_ops);
+    err[0] = '\0';
+    assert_null(store_backend("postgresql://db/kick", err, sizeof(err)));
+    assert_non_null(strstr(err, "PostgreSQL"));
+    assert_null(store_backend("postgres://db/kick", err, sizeof(err)));
+    assert_null(store_backend("", err, sizeof(err)));
+    struct job j = {0};
+    j.route = strdup("/a");
+    job_clear(&j);
+    assert_null(j.route);
+    job_clear(NULL);
+}
+
+static int
+rm_tmpdir(void)
+{
+    char cmd[128];
+
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
+    return system(cmd) == 0 ? 0 : -1;
+}
+
+#define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
+
+int
+main(void)
+{
+    static const struct CMUnitTest suite[] = {
+        T(test_roundtrip),   T(test_ids_increase),
+        T(test_idempotency), T(test_claim_fifo),
+        T(test_claim_delay), T(test_claim_marks_running),
+        T(test_finish),      T(test_finish_requeue),
+        T(test_cancel),      T(test_list),
+        T(test_output_cap),  T(test_progress),
+        T(test_recover),     T(test_counts),
+        T(test_transaction), T(test_rollback),
+        T(test_reopen),      cmocka_unit_test(test_open_bad_path),
+    };
+    static const struct CMUnitTest common[] = {
+        cmocka_unit_test(test_common),
+        cmocka_unit_test(test_sqlite_refuses),
+        cmocka_unit_test(test_sqlite_write_error),
+    };
+    int failed = 0;
+
+    if (mkdtemp(tmpdir) == NULL) {
+        perror("mkdtemp");
+        return 1;
+    }
+    for (size_t i = 0; i < sizeof(backends) / sizeof(backends[0]); i++) {
+        cur = &backends[i];
+        failed += _cmocka_run_group_tests(
+            cur->name, suite, sizeof(suite) / sizeof(suite[0]), NULL, NULL);
+    }
+    failed += cmocka_run_group_tests_name("store_common", common, NULL, NULL);
+    if (rm_tmpdir() < 0)
+        failed++;
+    return failed == 0 ? 0 : 1;
+}
