@@ -26,7 +26,7 @@ SAN_FLAGS := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined \
 FUZZ_FLAGS := -O1 -g -fsanitize=fuzzer,address,undefined -Isrc/kickd
 
 # The server.
-KICKD_OBJ := $(addprefix $(B)/src/kickd/, main.o srv.o conn.o \
+KICKD_OBJ := $(addprefix $(B)/src/kickd/, main.o srv.o conn.o conn_out.o \
              http_parse.o http_response.o route.o run.o proc.o ctl.o \
              api.o worker.o metrics.o store_async.o store_sqlite.o \
              store_common.o cgi.o cgi_env.o cgi_response.o cfg.o \

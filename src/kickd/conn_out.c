@@ -1,0 +1,460 @@
+/* SPDX-License-Identifier: MIT */
+/* The answering side of a connection: staged writes and their flush,
+ * kickd's own answers, the lingering close, and the run hooks that turn a
+ * script's CGI response into the HTTP response. */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api.h"
+#include "run.h"
+#include "conn.h"
+#include "conn_internal.h"
+#include "http_parse.h"
+#include "kick_limits.h"
+#include "log.h"
+#include "srv.h"
+
+static void
+write_cb(uv_write_t *req, int status)
+{
+    struct conn_write *w = (struct conn_write *)req;
+    struct conn *c = w->c;
+
+    c->write_queued -= w->bytes;
+    for (unsigned i = 0; i < w->nowned; i++)
+        free(w->owned[i]);
+    free(w);
+    if (c->closing)
+        return;
+    if (status < 0) {
+        if (status != UV_ECANCELED)
+            log_info("conn %" PRIu64 ": write failed: %s", c->id,
+                     uv_strerror(status));
+        conn_close(c);
+        return;
+    }
+    if (c->run && c->write_queued < CONN_MAX_WRITE_QUEUE / 2)
+        run_resume(c->run);
+}
+
+/* Hands the staged bytes to the socket. */
+static void
+conn_flush(struct conn *c)
+{
+    struct conn_write *w = c->stage;
+
+    if (w == NULL)
+        return;
+    c->stage = NULL;
+    int r = uv_write(&w->req, (uv_stream_t *)&c->tcp, w->bufs, w->nbufs,
+                     write_cb);
+    if (r < 0) {
+        c->write_queued -= w->bytes;
+        for (unsigned i = 0; i < w->nowned; i++)
+            free(w->owned[i]);
+        free(w);
+        conn_close(c);
+    }
+}
+
+void
+conn_flush_all(struct srv *s)
+{
+    struct conn *c;
+
+    while ((c = s->flushes) != NULL) {
+        s->flushes = c->flush_next;
+        c->flush_next = NULL;
+        c->flush_queued = false;
+        conn_flush(c);
+    }
+}
+
+/* Stages head (hlen bytes, may be NULL; freed once written) and then len
+ * bytes at data; owned (may be NULL) is freed once written. With chunk
+ * set, data goes out as one chunk (RFC 9112 section 7.1). */
+void
+conn__write_head(struct conn *c, char *head, size_t hlen, char *owned,
+                 const char *data, size_t len, bool chunk)
+{
+    struct conn_write *w = c->stage;
+
+    if (w && w->nlines == CONN_STAGE_PARTS) {
+        conn_flush(c);
+        w = NULL;
+        if (c->closing) {
+            free(head);
+            free(owned);
+            return;
+        }
+    }
+    if (w == NULL) {
+        w = malloc(sizeof(*w));
+        if (w == NULL) {
+            free(head);
+            free(owned);
+            conn_close(c);
+            return;
+        }
+        w->c = c;
+        w->bytes = 0;
+        w->nbufs = w->nowned = w->nlines = 0;
+        c->stage = w;
+        if (!c->flush_queued) {
+            c->flush_queued = true;
+            c->flush_next = c->srv->flushes;
+            c->srv->flushes = c;
+            srv_flush_soon(c->srv);
+        }
+    }
+    if (head) {
+        w->bufs[w->nbufs++] = uv_buf_init(head, (unsigned)hlen);
+        w->owned[w->nowned++] = head;
+    }
+    if (owned)
+        w->owned[w->nowned++] = owned;
+    char *line = w->lines[w->nlines++];
+    if (chunk && len > 0) {
+        int k = snprintf(line, 24, "%zx\r\n", len);
+        w->bufs[w->nbufs++] = uv_buf_init(line, (unsigned)k);
+    }
+    if (len > 0)
+        w->bufs[w->nbufs++] = uv_buf_init((char *)data, (unsigned)len);
+    if (chunk && len > 0)
+        w->bufs[w->nbufs++] = uv_buf_init("\r\n", 2);
+    w->bytes += hlen + len;
+    c->write_queued += hlen + len;
+}
+
+void
+conn__write(struct conn *c, char *owned, const char *data, size_t len,
+            bool chunk)
+{
+    conn__write_head(c, NULL, 0, owned, data, len, chunk);
+}
+
+void
+conn__write_copy(struct conn *c, const char *data, size_t len)
+{
+    char *copy = malloc(len);
+
+    if (copy == NULL) {
+        conn_close(c);
+        return;
+    }
+    memcpy(copy, data, len);
+    conn__write(c, copy, copy, len, false);
+}
+
+static void
+shutdown_cb(uv_shutdown_t *req, int status)
+{
+    (void)req;
+    (void)status;
+}
+
+/* Ends the connection after what is queued: shut the write side, then
+ * read and drop input until the client closes or CONN_LINGER_TIME. */
+void
+conn__linger(struct conn *c)
+{
+    if (c->closing || c->state == C_LINGER)
+        return;
+    if (c->run) {
+        run_abort(c->run);
+        c->run = NULL;
+    }
+    c->state = C_LINGER;
+    c->len = 0;
+    c->head_len = 0;
+    conn__timer_set(c, T_LINGER);
+    /* uv_shutdown waits for queued writes, not for staged ones. */
+    conn_flush(c);
+    if (c->closing)
+        return;
+    if (uv_shutdown(&c->shutdown, (uv_stream_t *)&c->tcp, shutdown_cb) < 0) {
+        conn_close(c);
+        return;
+    }
+    if (!c->reading) {
+        c->reading = true;
+        c->stdin_full = false;
+        conn__read_start(c);
+    }
+}
+
+/* Answers with a text body. With keep set and the request's body fully
+ * read, the connection goes on to the next request; otherwise it closes
+ * once the answer is out. */
+void
+conn__respond_text(struct conn *c, int status, const char *text, size_t len,
+                   const char *extra, bool keep)
+{
+    char out[1024 + API_MAX_REPLY];
+    bool close = !keep || !c->keep_alive;
+    bool head = c->head_len > 0 && c->req.method == HTTP_HEAD;
+    const char *connection = close ? "close"
+                             : c->req.minor_version == 0 ? "keep-alive"
+                                                         : NULL;
+    size_t n = http_format_text(out, sizeof(out), status, text, len,
+                                http_date_now(&c->srv->date), connection,
+                                head, extra);
+    conn__write_copy(c, out, n);
+    if (c->closing)
+        return;
+    if (close) {
+        conn__linger(c);
+        return;
+    }
+    c->resp_done = true;
+    conn__request_done(c);
+}
+
+/* Answers with kickd's own "STATUS Reason: detail" response. */
+void
+conn__respond(struct conn *c, int status, const char *detail, const char *extra,
+              bool keep)
+{
+    char text[256];
+    int n = snprintf(text, sizeof(text), "%d %s%s%s\n", status,
+                     http_status_reason(status), detail ? ": " : "",
+                     detail ? detail : "");
+
+    if (n < 0 || n >= (int)sizeof(text))
+        n = (int)sizeof(text) - 1;
+    if (status >= 400)
+        log_info("conn %" PRIu64 ": %d %s", c->id, status,
+                 detail ? detail : http_status_reason(status));
+    conn__respond_text(c, status, text, (size_t)n, extra, keep);
+}
+
+/* An answer that does not run a script: keep-alive only if no body is
+ * announced (kickd does not read bodies it has no use for). */
+void
+conn__respond_early(struct conn *c, int status, const char *detail,
+                    const char *extra)
+{
+    bool no_body = c->req.content_length <= 0 && !c->req.chunked;
+
+    conn__respond(c, status, detail, extra, no_body);
+}
+
+/* Holds the body to the script's own Content-Length: more would be read
+ * by the client as the next response. */
+static size_t
+body_cap(struct conn *c, size_t len, struct run *g)
+{
+    if (c->resp_left >= 0 && (int64_t)len > c->resp_left) {
+        log_warn("conn %" PRIu64 ": script %d wrote more than its "
+                 "Content-Length; the rest is dropped",
+                 c->id, run_pid(g));
+        len = (size_t)c->resp_left;
+    }
+    if (c->resp_left > 0)
+        c->resp_left -= (int64_t)len;
+    return len;
+}
+
+static void
+run_head_cb(struct run *g, const struct cgi_response *r, char *body,
+            size_t len)
+{
+    struct conn *c = run_data(g);
+    const struct http_request *req = &c->req;
+    int status = r->status;
+    bool has_server = false;
+
+    c->resp_no_body = req->method == HTTP_HEAD || status < 200 ||
+                      status == 204 || status == 304;
+    c->resp_left = r->content_length;
+    c->resp_chunked = false;
+    if (r->content_length < 0 && !(status < 200 || status == 204 ||
+                                   status == 304)) {
+        if (req->minor_version >= 1)
+            c->resp_chunked = true;
+        else
+            c->keep_alive = false; /* HTTP/1.0: the close ends the body */
+    }
+    /* A script that answers before its body is read: the rest of the body
+     * cannot be told apart from the next request without reading it all. */
+    if (c->state == C_BODY)
+        c->keep_alive = false;
+
+    size_t cap = 512 + CGI_MAX_HEADER_BYTES + r->header_count * 4;
+    char *out = malloc(cap);
+    if (out == NULL) {
+        conn_close(c);
+        return;
+    }
+    size_t n = (size_t)snprintf(out, cap, "HTTP/1.1 %d ", status);
+    if (r->reason) {
+        memcpy(out + n, r->reason, r->reason_len);
+        n += r->reason_len;
+    } else {
+        n += (size_t)snprintf(out + n, cap - n, "%s",
+                              http_status_reason(status));
+    }
+    n += (size_t)snprintf(out + n, cap - n, "\r\nDate: %s\r\n",
+                          http_date_now(&c->srv->date));
+    for (size_t i = 0; i < r->header_count; i++) {
+        const struct http_header *h = &r->headers[i];
+        /* Framing and connection fields are kickd's to set. */
+        if ((h->name_len == 17 &&
+             strncasecmp(h->name, "transfer-encoding", 17) == 0) ||
+            (h->name_len == 10 && strncasecmp(h->name, "connection", 10) == 0) ||
+            (h->name_len == 10 && strncasecmp(h->name, "keep-alive", 10) == 0) ||
+            (h->name_len == 4 && strncasecmp(h->name, "date", 4) == 0))
+            continue;
+        if (h->name_len == 6 && strncasecmp(h->name, "server", 6) == 0)
+            has_server = true;
+        memcpy(out + n, h->name, h->name_len);
+        n += h->name_len;
+        memcpy(out + n, ": ", 2);
+        n += 2;
+        memcpy(out + n, h->value, h->value_len);
+        n += h->value_len;
+        memcpy(out + n, "\r\n", 2);
+        n += 2;
+    }
+    if (!has_server)
+        n += (size_t)snprintf(out + n, cap - n,
+                              "Server: kickd/" KICK_VERSION "\r\n");
+    if (c->resp_chunked)
+        n += (size_t)snprintf(out + n, cap - n,
+                              "Transfer-Encoding: chunked\r\n");
+    if (c->draining)
+        c->keep_alive = false;
+    if (!c->keep_alive)
+        n += (size_t)snprintf(out + n, cap - n, "Connection: close\r\n");
+    else if (req->minor_version == 0)
+        n += (size_t)snprintf(out + n, cap - n, "Connection: keep-alive\r\n");
+    memcpy(out + n, "\r\n", 2);
+    n += 2;
+    c->head_sent = true;
+    if (body == NULL || c->resp_no_body || c->resp_left == 0) {
+        free(body);
+        conn__write(c, out, out, n, false);
+        return;
+    }
+    len = body_cap(c, len, g);
+    conn__write_head(c, out, n, body, body, len, c->resp_chunked);
+    if (!c->closing && c->write_queued >= CONN_MAX_WRITE_QUEUE)
+        run_pause(g);
+}
+
+static void
+run_body_cb(struct run *g, char *buf, size_t len)
+{
+    struct conn *c = run_data(g);
+
+    if (c->resp_no_body || c->resp_left == 0) {
+        free(buf);
+        return;
+    }
+    len = body_cap(c, len, g);
+    conn__write(c, buf, buf, len, c->resp_chunked);
+    if (!c->closing && c->write_queued >= CONN_MAX_WRITE_QUEUE)
+        run_pause(g);
+}
+
+static void
+run_end_cb(struct run *g, const char *error, bool timed_out)
+{
+    struct conn *c = run_data(g);
+
+    run_release(g);
+    c->run = NULL;
+    if (!c->head_sent) {
+        bool keep = c->state == C_RESPONSE;
+        conn__respond(c, timed_out ? 504 : 502,
+                      error ? error : "no response from script", NULL, keep);
+        if (!c->closing && c->state != C_LINGER)
+            conn__process(c);
+        return;
+    }
+    if (error || (!c->resp_no_body && c->resp_left > 0)) {
+        /* A cut-short body: what was written goes out, then the close
+         * without the last chunk (or short of the length) tells the
+         * client the response is incomplete. */
+        c->keep_alive = false;
+        conn__linger(c);
+        return;
+    }
+    if (c->resp_chunked && !c->resp_no_body)
+        conn__write(c, NULL, "0\r\n\r\n", 5, false);
+    if (c->closing)
+        return;
+    c->resp_done = true;
+    if (c->state == C_BODY || !c->keep_alive) {
+        conn__linger(c);
+        return;
+    }
+    conn__request_done(c);
+    conn__process(c);
+}
+
+static void
+run_stdin_drain_cb(struct run *g)
+{
+    struct conn *c = run_data(g);
+
+    c->stdin_full = false;
+    conn__process(c);
+}
+
+const struct run_hooks conn__run_hooks = {
+    .head_cb = run_head_cb,
+    .body_cb = run_body_cb,
+    .end_cb = run_end_cb,
+    .stdin_drain_cb = run_stdin_drain_cb,
+};
+
+void
+conn_reply(struct conn *c, int status, const char *ctype, const char *body,
+           size_t len, const char *extra)
+{
+    char head[1024];
+    bool close = !c->keep_alive || c->draining;
+    bool head_only = c->req.method == HTTP_HEAD;
+    int n;
+
+    if (c->closing)
+        return;
+    if (status >= 400)
+        log_info("conn %" PRIu64 ": %d %.*s", c->id, status,
+                 (int)strcspn(body, "\n"), body);
+    n = snprintf(head, sizeof(head),
+                 "HTTP/1.1 %d %s\r\nServer: kickd/" KICK_VERSION
+                 "\r\nDate: %s\r\nContent-Type: %s\r\n"
+                 "Content-Length: %zu\r\n%s%s\r\n",
+                 status, http_status_reason(status),
+                 http_date_now(&c->srv->date), ctype, len,
+                 close                         ? "Connection: close\r\n"
+                 : c->req.minor_version == 0 ? "Connection: keep-alive\r\n"
+                                               : "",
+                 extra ? extra : "");
+    char *h = malloc((size_t)n);
+    char *b = head_only || len == 0 ? NULL : malloc(len);
+    if (h == NULL || (!head_only && len > 0 && b == NULL)) {
+        free(h);
+        free(b);
+        conn_close(c);
+        return;
+    }
+    memcpy(h, head, (size_t)n);
+    if (b)
+        memcpy(b, body, len);
+    conn__write_head(c, h, (size_t)n, b, b, b ? len : 0, false);
+    if (c->closing)
+        return;
+    if (close) {
+        conn__linger(c);
+        return;
+    }
+    c->resp_done = true;
+    conn__request_done(c);
+    if (!c->in_process)
+        conn__process(c);
+}
