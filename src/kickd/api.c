@@ -209,6 +209,12 @@ done_cb(struct store_op *op)
     int64_t now = worker_now();
 
     p->in_flight = false;
+    /* A committed trigger is a job whether or not its client still
+     * listens (the fire-and-forget caller has gone already). */
+    if (p->kind == API_TRIGGER && op->result >= 0 && !op->existed) {
+        metrics_accept_observe(&s->metrics, now - p->t0);
+        worker_kick(s, op->job.route, op->job.run_at);
+    }
     if (p->c == NULL) {
         pending_free(p);
         return;
@@ -234,8 +240,6 @@ done_cb(struct store_op *op)
             json_object_set_new(j, "duplicate", json_true());
         } else {
             json_object_set_new(j, "state", json_string("queued"));
-            metrics_accept_observe(&s->metrics, now - p->t0);
-            worker_kick(s, op->job.route, op->job.run_at);
         }
         snprintf(extra, sizeof(extra), "Location: /jobs/%" PRId64 "\r\n%s",
                  id, p->preferred ? "Preference-Applied: respond-async\r\n"
@@ -257,6 +261,10 @@ done_cb(struct store_op *op)
                 p->wait = worker_wait(s, p->id, wait_wake_cb, p);
             return;
         }
+        /* A running job being canceled is ABORTED already, though its
+         * end is not recorded yet. */
+        if (p->cancel_status == 202)
+            op->job.connection_status |= 1;
         reply_json(p, p->cancel_status ? p->cancel_status : 200,
                    job_json(&op->job), NULL);
         break;

@@ -188,7 +188,10 @@ limit_timer_cb(uv_timer_t *t)
     if (!r->php) {
         /* Whatever ignore_user_abort says (PHP's rule). */
         end_script(r);
-        if (r->hooks) {
+        if (r->hooks && r->hooks->exit_cb) {
+            /* A job's sink stays for the exit it records. */
+            r->hooks->end_cb(r, "time limit exceeded", true);
+        } else if (r->hooks) {
             const struct run_hooks *h = r->hooks;
             sink_release(r);
             h->end_cb(r, "time limit exceeded", true);
