@@ -117,10 +117,21 @@ def json_body(r, what):
                              % (what, e, r.body[:300]))
 
 
+def with_length(method, headers, body):
+    """headers plus Content-Length: 0 for a POST without a body (kickd
+    answers 411 to a POST without framing)."""
+    headers = list(headers)
+    if method == "POST" and not body and not any(
+            h[0].lower() in ("content-length", "transfer-encoding")
+            for h in headers):
+        headers.append(("Content-Length", "0"))
+    return headers
+
+
 def trigger(k, target, headers=(), body=b"", method="POST", status=202):
     """Sends a trigger; checks a 202 (or status) answer; returns the job
     id (and for 202 checks the exact body and Location)."""
-    r = k.request(method, target, headers, body)
+    r = k.request(method, target, with_length(method, headers, body), body)
     expect(r.status == status, "trigger %s %s: expected %d, got %r",
            method, target, status, r)
     if status not in (200, 202):
@@ -463,7 +474,8 @@ def test_delay():
         expect(d >= 1.0, "Kick-Delay 1 started after %.3f s", d)
         for bad in ("-1", "abc", "1.2.3", "nan", "inf", "0x10", "1e3",
                     "", "1,5", "+-1"):
-            r = k.request("POST", "/d", [("Kick-Delay", bad)])
+            r = k.request("POST", "/d", [("Kick-Delay", bad),
+                                           ("Content-Length", "0")])
             expect_error(r, 400, "Kick-Delay %r" % bad)
 
 
@@ -492,7 +504,8 @@ def test_idempotency():
         expect_eq(trigger(k, "/a", [("Idempotency-Key", long_key)],
                           status=200), d, "255-character key again")
         for bad in ("k" * 256, "", "has space", "caf\xc3\xa9"):
-            r = k.request("POST", "/a", [("Idempotency-Key", bad)])
+            r = k.request("POST", "/a", [("Idempotency-Key", bad),
+                                           ("Content-Length", "0")])
             expect_error(r, 400, "Idempotency-Key %r" % bad[:20])
 
 
@@ -811,12 +824,12 @@ def test_api_errors():
                 ("DELETE", "/jobs/999999", 404),
                 ("GET", "/jobs/999999?wait=1", 404),
                 ("DELETE", "/jobs/%d" % a, 409)):
-            r = k.request(method, target)
+            r = k.request(method, target, with_length(method, (), b""))
             expect_eq(r.status, status, "%s %s: %r" % (method, target, r))
         for target in ("/jobs/abc", "/jobs/0", "/jobs/-1", "/jobs/1x"):
             r = k.get(target)
             expect(r.status in (400, 404), "GET %s: %r", target, r)
-        r = k.request("POST", "/jobs/%d" % a)
+        r = k.request("POST", "/jobs/%d" % a, [("Content-Length", "0")])
         expect(r.status in (404, 405), "POST /jobs/ID: %r", r)
         expect_eq(get_job(k, a)["state"], "succeeded", "job after errors")
         r = k.get("/healthz")
@@ -972,7 +985,7 @@ def test_modes():
 FULL_WRAPPER = """import os, resource, signal, sys
 signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
 n = int(sys.argv[1])
-resource.setrlimit(resource.RLIMIT_FSIZE, (n, n))
+resource.setrlimit(resource.RLIMIT_FSIZE, (n, resource.RLIM_INFINITY))
 os.execv(sys.argv[2], sys.argv[2:])
 """
 
@@ -1012,6 +1025,15 @@ def test_store_error_503():
         # Every 202 is a stored job.
         for jid in ids:
             expect_eq(get_job(k, jid)["state"], "queued", "accepted job")
+        # Room again on the disk: triggers are accepted again.
+        import resource
+        inf = resource.RLIM_INFINITY
+        resource.prlimit(k.proc.pid, resource.RLIMIT_FSIZE, (inf, inf))
+        r = k.request("POST", "/d", [("Kick-Delay", "3600")], body)
+        expect_eq(r.status, 202, "trigger once the disk has room again")
+        jid = json_body(r, "202")["id"]
+        expect_eq(get_job(k, jid)["state"], "queued", "job stored after "
+                  "the disk had room again")
 
 
 if __name__ == "__main__":
