@@ -244,6 +244,7 @@ srv_run(struct srv *s)
     /* What the store still has queued is committed and answered. */
     store_async_close(&s->store);
     uv_run(s->loop, UV_RUN_NOWAIT);
+    worker_free(s);
     /* Only unreferenced handles are left: close them and let their close
      * callbacks run. */
     uv_walk(s->loop, close_walk_cb, NULL);

@@ -711,3 +711,33 @@ worker_stop(struct srv *s)
     p->stopping = true;
     uv_timer_stop(&p->delay_timer);
 }
+
+static void
+pool_free_cb(uv_handle_t *h)
+{
+    struct worker_pool *p = h->data;
+
+    while (p->loads) {
+        struct route_load *l = p->loads;
+        p->loads = l->next;
+        free(l->route);
+        free(l);
+    }
+    while (p->waits) {
+        struct worker_wait *w = p->waits;
+        p->waits = w->next;
+        free(w);
+    }
+    free(p);
+}
+
+void
+worker_free(struct srv *s)
+{
+    struct worker_pool *p = s->workers;
+
+    if (p == NULL)
+        return;
+    s->workers = NULL;
+    uv_close((uv_handle_t *)&p->delay_timer, pool_free_cb);
+}

@@ -30,6 +30,11 @@ worker_cancel(struct srv *s, int64_t id);
 void
 worker_stop(struct srv *s);
 
+/* Frees the pool once the loop has ended (its timer closes on the next
+ * turn of the loop). */
+void
+worker_free(struct srv *s);
+
 /* Calls cb(data) once job id has reached a final state in the store (now
  * or later); returns a handle for worker_unwait, or NULL if out of
  * memory. */
