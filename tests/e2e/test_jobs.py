@@ -563,7 +563,7 @@ def proc_alive(pid):
 
 
 def test_cancel_running():
-    routes = [("/h", "job_hang", recorder("shut")),
+    routes = [("/h", "job_hang", recorder("shut") + "\nretries = 2"),
               ("/hi", "job_hang", recorder("shut_i") +
                "\nignore_user_abort = on")]
     with kickd(routes) as k:
@@ -590,6 +590,12 @@ def test_cancel_running():
                "the aborted script ran to its end")
         r = k.request("DELETE", "/jobs/%d" % a)
         expect_eq(r.status, 409, "DELETE of an aborted job: %r" % r)
+        # An abort is not retried, though the route has retries left.
+        time.sleep(1.6)
+        j = get_job(k, a)
+        expect_eq((j["state"], j["attempt"], j["max_attempts"]),
+                  ("aborted", 1, 3), "aborted job later (state, attempt, "
+                  "max_attempts)")
 
         # ignore_user_abort on: the script sees status 1 and finishes.
         b = trigger(k, "/hi?ignore=1")
@@ -805,6 +811,16 @@ def test_list_paging():
                   [x for x in sorted(ia + ib + [iq]) if x > ia[2]],
                   "after=%d" % ia[2])
         expect_eq(list_jobs(k, "route=/none")["jobs"], [], "route=/none")
+        # The default page is 50 jobs.
+        more = [trigger(k, "/q", [("Kick-Delay", "60")]) for _ in range(50)]
+        every = sorted(ia + ib + [iq] + more)
+        d = list_jobs(k, "")
+        expect_eq([j["id"] for j in d["jobs"]], every[:50],
+                  "GET /jobs without a limit")
+        expect_eq(d["next"], every[49], "next of the first default page")
+        d = list_jobs(k, "after=%d" % d["next"])
+        expect_eq(([j["id"] for j in d["jobs"]], d["next"]),
+                  (every[50:], None), "the second default page")
         for bad in ("state=bogus", "limit=0", "limit=1001", "limit=abc",
                     "limit=-1"):
             r = k.get("/jobs?" + bad)
