@@ -150,6 +150,21 @@ store_submit(struct store_async *sa, struct store_op *op)
     op->next = NULL;
     op->result = 0;
     op->error[0] = '\0';
+    if (sa->closed) {
+        op->result = -1;
+        snprintf(op->error, sizeof(op->error), "kickd is stopping");
+        op->done_cb(op);
+        return;
+    }
+    if (!sa->started) {
+        /* Closing: the loop in store_async_close fails it. */
+        if (sa->todo_tail)
+            sa->todo_tail->next = op;
+        else
+            sa->todo = op;
+        sa->todo_tail = op;
+        return;
+    }
     uv_mutex_lock(&sa->mu);
     if (sa->todo_tail)
         sa->todo_tail->next = op;
@@ -170,13 +185,23 @@ store_async_close(struct store_async *sa)
     uv_cond_signal(&sa->cv);
     uv_mutex_unlock(&sa->mu);
     uv_thread_join(&sa->thread);
-    /* Completions not yet delivered are delivered now. */
-    async_cb(&sa->async);
+    /* Completions not yet delivered are delivered now; what they submit
+     * meanwhile fails, the thread being gone. */
+    sa->started = false;
+    for (;;) {
+        async_cb(&sa->async);
+        if (sa->todo == NULL)
+            break;
+        batch_fail(sa, sa->todo, "kickd is stopping");
+        sa->done = sa->todo;
+        sa->done_tail = sa->todo_tail;
+        sa->todo = sa->todo_tail = NULL;
+    }
     sa->ops->close(sa->st);
     uv_close((uv_handle_t *)&sa->async, NULL);
     uv_mutex_destroy(&sa->mu);
     uv_cond_destroy(&sa->cv);
-    sa->started = false;
+    sa->closed = true;
 }
 
 void

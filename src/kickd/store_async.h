@@ -76,6 +76,7 @@ struct store_async {
     uv_async_t async;
     bool stopping;
     bool started;
+    bool closed;
 };
 
 /* Opens the store at uri (a SQLite path, or later postgresql://) and
