@@ -423,8 +423,8 @@ conn_reply(struct conn *c, int status, const char *ctype, const char *body,
     if (c->closing)
         return;
     if (status >= 400)
-        log_info("conn %" PRIu64 ": %d %.*s", c->id, status,
-                 (int)strcspn(body, "\n"), body);
+        log_info("conn %" PRIu64 ": %.*s", c->id, (int)strcspn(body, "\n"),
+                 body);
     n = snprintf(head, sizeof(head),
                  "HTTP/1.1 %d %s\r\nServer: kickd/" KICK_VERSION
                  "\r\nDate: %s\r\nContent-Type: %s\r\n"
