@@ -21,7 +21,8 @@ enum kick_error {
     KICK_ETIMEDOUT = -5,  /* kickd did not answer in time */
     KICK_EREFUSED = -6,   /* kickd refused: not this run's control key */
     KICK_EPROTO = -7,     /* an answer kick does not understand */
-    KICK_EHTTP = -8,      /* kickd answered with an error status */
+    KICK_EHTTP = -8,      /* the server answered with an error status */
+    KICK_EDNS = -9,       /* the host name does not resolve */
 };
 
 /* A short name of an error code ("not inside a kick script"). */
@@ -75,6 +76,117 @@ kick_ctl_on_shutdown(struct kick_ctl *c, const char *const *argv);
  * attached run. Returns 0 or an error code. */
 int
 kick_ctl_progress(struct kick_ctl *c, int percent, const char *message);
+
+
+/* Triggering. A client is a reusable handle (connections are kept and
+ * reused between triggers); a request is built once and may be sent many
+ * times. */
+
+/* How long kick_trigger waits. */
+enum kick_wait {
+    KICK_SENT = 0,     /* until the request is written (read nothing) */
+    KICK_ACCEPTED = 1, /* until the answer's status line (the default) */
+    KICK_FINISHED = 2, /* until the job has ended (kickd's job API) */
+};
+
+struct kick_opts {
+    long connect_timeout_ms; /* 0: 10000 */
+    long timeout_ms;         /* whole request; 0: 30000 */
+    const char *ca_file;     /* NULL: the system's CAs */
+    int insecure;            /* 1: do not verify the TLS peer */
+    const char *token;       /* NULL, or sent as Authorization: Bearer */
+};
+
+struct kick_client;
+struct kick_request;
+
+/* opts may be NULL (defaults). NULL with *err on failure. */
+struct kick_client *
+kick_client_new(const struct kick_opts *opts, int *err);
+void
+kick_client_free(struct kick_client *c);
+/* One line about the client's last error, or "". */
+const char *
+kick_client_detail(const struct kick_client *c);
+
+/* A request to url ("http://host[:port]/path[?query]" or https://; IPv6
+ * hosts in brackets). NULL with *err (KICK_EINVAL: a malformed URL). */
+struct kick_request *
+kick_request_new(const char *url, int *err);
+void
+kick_request_free(struct kick_request *r);
+/* GET without a body, POST with one, unless set. */
+int
+kick_request_method(struct kick_request *r, const char *method);
+/* A form field (application/x-www-form-urlencoded body, percent-encoded
+ * as a browser does). */
+int
+kick_request_form(struct kick_request *r, const char *name,
+                  const char *value);
+/* A query parameter appended to the URL's query, percent-encoded. */
+int
+kick_request_query(struct kick_request *r, const char *name,
+                   const char *value);
+int
+kick_request_cookie(struct kick_request *r, const char *name,
+                    const char *value);
+/* A header field; a name or value with CR, LF or NUL is KICK_EINVAL. */
+int
+kick_request_header(struct kick_request *r, const char *name,
+                    const char *value);
+/* A JSON body (application/json); replaces form fields. */
+int
+kick_request_json(struct kick_request *r, const char *json);
+
+struct kick_result {
+    int status;            /* HTTP status; 0 in KICK_SENT mode */
+    long long job_id;      /* from kickd's 202 (Location or JSON), or -1 */
+    char state[16];        /* the job's state if known, else "" */
+    int exit_status;       /* KICK_FINISHED: the job's, else -1 */
+    int term_signal;       /* KICK_FINISHED: the job's signal, else 0 */
+    char reason[160];      /* the status line's reason phrase */
+};
+
+/* Sends r and waits as told. Returns 0 when the request got as far as the
+ * mode asks and (modes other than KICK_SENT) the status is 2xx;
+ * KICK_EHTTP with out->status for another status; another error code for
+ * a failure to connect (KICK_ECONNECT, with the resolver's failure as
+ * KICK_EDNS), a timeout, or a malformed answer. */
+int
+kick_trigger(struct kick_client *c, const struct kick_request *r,
+             enum kick_wait wait, struct kick_result *out);
+
+/* The job API of the kickd at base ("http://host:port"). */
+struct kick_job {
+    long long id;
+    char route[256];
+    char state[16];
+    int connection_status;
+    int attempt, max_attempts;
+    int exit_status; /* -1 if none */
+    int term_signal; /* 0 if none */
+    int progress;    /* -1 if none */
+};
+
+/* GET /jobs/ID; with wait_s > 0, ?wait=wait_s (returns when the job ends
+ * or the wait runs out). 0 or an error code (KICK_EHTTP 404: no job). */
+int
+kick_job_get(struct kick_client *c, const char *base, long long id,
+             int wait_s, struct kick_job *out);
+/* DELETE /jobs/ID. */
+int
+kick_job_cancel(struct kick_client *c, const char *base, long long id,
+                struct kick_job *out);
+/* GET /jobs/ID/output: a malloc'd copy the caller frees. */
+int
+kick_job_output(struct kick_client *c, const char *base, long long id,
+                char **data, size_t *len);
+/* GET /jobs?state=&limit=&after=: up to max jobs into out; *n how many,
+ * *next the id to continue after (0 at the end). */
+int
+kick_job_list(struct kick_client *c, const char *base, const char *state,
+              long long after, struct kick_job *out, int max, int *n,
+              long long *next);
 
 #ifdef __cplusplus
 }
