@@ -52,7 +52,8 @@ FUZZ_BIN := $(addprefix $(B)/fuzz/fuzz_, $(FUZZ))
 FUZZ_TIME ?= 60
 
 # Benchmark helpers.
-BENCH_BIN := $(B)/bench/spawn_floor $(B)/bench/tiny_cgi $(B)/bench/abort_probe
+BENCH_BIN := $(addprefix $(B)/bench/, spawn_floor tiny_cgi abort_probe \
+             beanstalk_put trigger_flood start_probe)
 
 DEPS_STAMP := $(B)/.deps
 

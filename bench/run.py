@@ -4,8 +4,10 @@
 # through kickd, the posix_spawn floor and adnanh/webhook, side by side and
 # interleaved so that they share the machine's conditions, then GET /healthz
 # with 64 keep-alive connections; before them, the time from a client's
-# hang-up to SIGTERM reaching the script, and to real php-cgi noticing it.
-# Prints two markdown tables.
+# hang-up to SIGTERM reaching the script, and to real php-cgi noticing it;
+# then detached jobs (jobs.py): durable triggers/s beside beanstalkd, the
+# enqueue rate across a million queued jobs, commit-to-start latency.
+# Prints three markdown tables.
 
 import argparse
 import atexit
@@ -25,10 +27,12 @@ import sys
 import tempfile
 import time
 
+import jobs
+
 SECONDS = int(os.environ.get("BENCH_SECONDS", "5"))
 ROUNDS = int(os.environ.get("BENCH_ROUNDS", "3"))
-# The whole run stays under three and a half minutes, whatever the settings.
-LIMIT = float(os.environ.get("BENCH_LIMIT", "200"))  # s
+# The whole run stays under five minutes, whatever the settings.
+LIMIT = float(os.environ.get("BENCH_LIMIT", "290"))  # s
 # Hang-ups per abort probe, and the most time both probes may take together
 # out of LIMIT; the throughput rounds get what is left.
 ABORT_RUNS = int(os.environ.get("BENCH_ABORT_RUNS", "200"))
@@ -40,11 +44,28 @@ ABORT_TARGET = 5.0  # ms, the median of hang-up to SIGTERM (issue 3)
 # that the hang-up falls anywhere in the PHP probe's 1 ms write cycle rather
 # than always just after a write.
 ABORT_JITTER = 0.005  # s
-# BENCH_ONLY=abort measures the hang-ups alone.
-ONLY = os.environ.get("BENCH_ONLY", "")
+# Detached jobs: seconds of each durable-trigger run (kickd, beanstalkd),
+# triggers sent to a fresh kickd for the enqueue figure, and one-at-a-time
+# jobs for the start latency. The exec rounds leave JOBS_RESERVE seconds
+# for these; the enqueue gets whatever time is left, at most
+# ENQUEUE_LIMIT, and fails rather than run past it.
+ACCEPT_SECONDS = int(os.environ.get("BENCH_ACCEPT_SECONDS", "10"))
+ENQUEUE_JOBS = int(os.environ.get("BENCH_ENQUEUE_JOBS", "1000000"))
+ENQUEUE_LIMIT = 180.0  # s
+START_RUNS = int(os.environ.get("BENCH_START_RUNS", "200"))
+START_BUDGET = 15.0  # s
+JOBS_RESERVE = 2 * (ACCEPT_SECONDS + 3) + START_BUDGET + 75.0  # s
+# BENCH_ONLY=PART[,PART...] runs some parts alone: abort (the hang-ups),
+# exec (tiny CGI executions/s and /healthz), accept (durable triggers/s and
+# beanstalkd), enqueue, start.
+PARTS = ("abort", "exec", "accept", "enqueue", "start")
+ONLY = set(p for p in os.environ.get("BENCH_ONLY", "").split(",") if p)
+if not ONLY:
+    ONLY = set(PARTS)
 CONCS = (1, 16)
 HEALTHZ_CONNS = 64
 WEBHOOK = "/usr/bin/webhook"
+BEANSTALKD = "/usr/bin/beanstalkd"
 START = time.monotonic()
 
 servers = []  # Popen objects to stop at exit, whatever happens.
@@ -114,6 +135,15 @@ def start_server(name, argv, log_path, port, probe):
                        (name, p.poll(), tail(log_path)))
 
 
+def kickd_ok(port):
+    return http_get(port, "/healthz") == (200, b"ok\n")
+
+
+def beanstalkd_ok(port):
+    socket.create_connection(("127.0.0.1", port), timeout=1).close()
+    return True
+
+
 def tail(path, n=5):
     try:
         with open(path, "rb") as f:
@@ -128,14 +158,18 @@ def to_ms(value, unit):
                            "h": 3.6e6}[unit]
 
 
-def run_wrk(url, threads, conns):
-    """Runs wrk; returns {"rate", "p99"} or raises RuntimeError on any
-    non-2xx answer, socket error or missing figure."""
-    argv = ["wrk", "-t%d" % threads, "-c%d" % conns, "-d%ds" % SECONDS,
-            "--latency", "--timeout", "5s", url]
+def run_wrk(url, threads, conns, seconds=SECONDS, script=None):
+    """Runs wrk, with a Lua script if given; returns {"rate", "p99"} or
+    raises RuntimeError on any non-2xx answer, socket error or missing
+    figure."""
+    argv = ["wrk", "-t%d" % threads, "-c%d" % conns, "-d%ds" % seconds,
+            "--latency", "--timeout", "5s"]
+    if script:
+        argv += ["-s", script]
+    argv.append(url)
     try:
         r = subprocess.run(argv, capture_output=True, text=True,
-                           timeout=SECONDS + 20)
+                           timeout=seconds + 20)
     except subprocess.TimeoutExpired:
         raise RuntimeError("wrk hung")
     out = r.stdout
@@ -313,6 +347,110 @@ def fmt_ratio(results, num, den):
     return "%.0f %%" % (100 * statistics.median(ratios))
 
 
+# Detached routes on a kickd of their own: /trigger's jobs are all sent
+# with Kick-Delay far ahead, so its program never runs; /start runs the
+# probe at once.
+JOBS_CONFIG = """[server]
+listen = 127.0.0.1:%(port)d
+db = %(db)s
+
+[route /trigger]
+exec = /bin/true
+mode = detach
+
+[route /start]
+exec = %(probe)s
+mode = detach
+"""
+
+
+def start_jobs_kickd(kickd, tmp, name, start_probe):
+    """Starts a kickd with JOBS_CONFIG and a fresh store in tmp/name;
+    returns (Popen, port) or raises RuntimeError."""
+    d = os.path.join(tmp, name)
+    os.mkdir(d)
+    port = free_port()
+    conf = os.path.join(d, "kickd.conf")
+    with open(conf, "w") as f:
+        f.write(JOBS_CONFIG % {"port": port, "probe": start_probe,
+                               "db": os.path.join(d, "kick.db")})
+    p = start_server("kickd", [kickd, "-c", conf],
+                     os.path.join(d, "kickd.log"), port, kickd_ok)
+    return p, port
+
+
+def measure_jobs(kickd, tmp, start_probe, put_bin, flood_bin, errors):
+    """The detached-job parts that ONLY names, once the other servers have
+    stopped: the start latency, then triggers/s on the same kickd and on
+    beanstalkd, then the enqueue on a fresh kickd with whatever time is
+    left. Returns jobs.py's cells by name (None: not measured) and appends
+    failures to errors."""
+    got = dict.fromkeys(("start", "accept", "beanstalk", "flood"))
+    if not ONLY & {"accept", "enqueue", "start"} or \
+            not os.access(kickd, os.X_OK):
+        return got
+    lua = os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                       "trigger.lua")
+    if ONLY & {"accept", "start"}:
+        try:
+            _, port = start_jobs_kickd(kickd, tmp, "jobs", start_probe)
+        except RuntimeError as e:
+            errors.append(("kickd (jobs)", str(e)))
+            port = None
+        if port and "start" in ONLY:
+            outdir = os.path.join(tmp, "start")
+            os.mkdir(outdir)
+            got["start"] = jobs.measure_start(port, "/start", outdir,
+                                              START_RUNS, START_BUDGET)
+            if got["start"]["error"]:
+                errors.append(("commit to start", got["start"]["error"]))
+        if port and "accept" in ONLY:
+            got["accept"] = {"error": None}
+            try:
+                got["accept"].update(run_wrk(
+                    "http://127.0.0.1:%d/trigger" % port, 2,
+                    jobs.ACCEPT_CONNS, ACCEPT_SECONDS, lua))
+            except RuntimeError as e:
+                got["accept"]["error"] = str(e)
+                errors.append(("kickd triggers/s", str(e)))
+        stop_servers()
+    if "accept" in ONLY and not os.access(BEANSTALKD, os.X_OK):
+        errors.append(("beanstalkd", "%s not installed" % BEANSTALKD))
+    elif "accept" in ONLY:
+        d = os.path.join(tmp, "beanstalkd")
+        os.mkdir(d)
+        port = free_port()
+        try:
+            # -f 0: fsync(2) after every write to the binlog (beanstalkd(1)).
+            start_server("beanstalkd", [BEANSTALKD, "-l", "127.0.0.1", "-p",
+                                        str(port), "-b", d, "-f", "0"],
+                         os.path.join(tmp, "beanstalkd.log"), port,
+                         beanstalkd_ok)
+            got["beanstalk"] = jobs.measure_beanstalk(put_bin, port,
+                                                      ACCEPT_SECONDS)
+            if got["beanstalk"]["error"]:
+                errors.append(("beanstalkd puts/s",
+                               got["beanstalk"]["error"]))
+        except RuntimeError as e:
+            errors.append(("beanstalkd", str(e)))
+        stop_servers()
+    if "enqueue" in ONLY:
+        limit = min(ENQUEUE_LIMIT, time_left() - 5)
+        if limit < 20:
+            errors.append(("enqueue", "skipped: out of time"))
+            return got
+        try:
+            p, port = start_jobs_kickd(kickd, tmp, "enqueue", start_probe)
+            got["flood"] = jobs.measure_flood(flood_bin, port, "/trigger",
+                                              ENQUEUE_JOBS, limit, p.pid)
+            if got["flood"]["error"]:
+                errors.append(("enqueue", got["flood"]["error"]))
+        except RuntimeError as e:
+            errors.append(("kickd (enqueue)", str(e)))
+        stop_servers()
+    return got
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--build", default="build")
@@ -326,15 +464,23 @@ def main():
     floor = os.path.abspath(os.path.join(args.build, "bench", "spawn_floor"))
     tiny = os.path.abspath(os.path.join(args.build, "bench", "tiny_cgi"))
     probe = os.path.abspath(os.path.join(args.build, "bench", "abort_probe"))
-    if ONLY not in ("", "abort"):
-        sys.exit("bench: BENCH_ONLY is \"abort\" or unset")
-    for path in (floor, tiny, probe):
+    bench_bin = os.path.abspath(os.path.join(args.build, "bench"))
+    put_bin = os.path.join(bench_bin, "beanstalk_put")
+    flood_bin = os.path.join(bench_bin, "trigger_flood")
+    start_probe = os.path.join(bench_bin, "start_probe")
+    if not ONLY <= set(PARTS):
+        sys.exit("bench: BENCH_ONLY is a comma-separated list of %s, or "
+                 "unset" % ", ".join(PARTS))
+    for path in (floor, tiny, probe, put_bin, flood_bin, start_probe):
         if not os.access(path, os.X_OK):
             sys.exit("bench: %s is missing; run `make bench`" % path)
 
     # Fewer rounds rather than a run past the limit.
     per_round = len(CONCS) * 3 * (SECONDS + 1)
-    rounds = max(1, min(ROUNDS, int((LIMIT - SECONDS - 20 - ABORT_BUDGET)
+    reserve = ((ABORT_BUDGET if "abort" in ONLY else 0) +
+               (JOBS_RESERVE if ONLY & {"accept", "enqueue", "start"}
+                else 0))
+    rounds = max(1, min(ROUNDS, int((LIMIT - SECONDS - 20 - reserve)
                                     // per_round)))
 
     busy = cpu_busy()
@@ -361,26 +507,24 @@ def main():
     results = {}  # (target, conc) -> {"runs": [...], "error": str|None}
     urls = {}     # target -> URL, for targets that started
 
-    def kickd_ok(port):
-        return http_get(port, "/healthz") == (200, b"ok\n")
-
     def webhook_ok(port):
         socket.create_connection(("127.0.0.1", port), timeout=1).close()
         return True
 
-    if os.access(kickd, os.X_OK):
+    # The scripts run attached: the tiny CGI answers, the probe hangs up.
+    if not os.access(kickd, os.X_OK):
+        errors.append(("kickd", "%s not built" % kickd))
+    elif ONLY & {"abort", "exec"}:
         port = free_port()
         try:
             start_server("kickd", [kickd, "--listen", "127.0.0.1:%d" % port,
-                                   "--scripts", scripts, "--db",
-                                   os.path.join(tmp, "kick.db")],
+                                   "--scripts", scripts, "--mode", "attach",
+                                   "--db", os.path.join(tmp, "kick.db")],
                          os.path.join(tmp, "kickd.log"), port, kickd_ok)
             urls["kickd"] = (port, "/tiny_cgi")
         except RuntimeError as e:
             errors.append(("kickd", str(e)))
-    else:
-        errors.append(("kickd", "%s not built" % kickd))
-    if ONLY == "abort":
+    if "exec" not in ONLY:
         pass
     elif os.access(WEBHOOK, os.X_OK):
         port = free_port()
@@ -441,7 +585,7 @@ def main():
     else:
         errors.append(("abort php-cgi", "php-cgi is not installed"))
     for name, route in probes:
-        if "kickd" not in urls:
+        if "kickd" not in urls or "abort" not in ONLY:
             break
         aborts[name] = measure_abort(urls["kickd"][0], route, outdir,
                                      ABORT_BUDGET / len(probes))
@@ -452,7 +596,7 @@ def main():
     # Each round runs every target at every concurrency back to back, in an
     # order that turns each round so that none always goes first.
     targets = ["floor", "kickd", "webhook"]
-    if ONLY == "abort":
+    if "exec" not in ONLY:
         rounds = 0
     for rnd in range(rounds):
         order = targets[rnd % 3:] + targets[:rnd % 3]
@@ -460,7 +604,7 @@ def main():
             for target in order:
                 measure(target, conc)
     measure_healthz = ("kickd" in urls and time_left() >= SECONDS + 10 and
-                       ONLY != "abort")
+                       "exec" in ONLY)
     healthz = None
     if measure_healthz:
         try:
@@ -469,13 +613,15 @@ def main():
         except RuntimeError as e:
             errors.append(("kickd /healthz", str(e)))
     stop_servers()
+    detached = measure_jobs(kickd, tmp, start_probe, put_bin, flood_bin,
+                            errors)
     busy_after = cpu_busy()
 
     for (target, conc), cell in sorted(results.items()):
         if cell["error"]:
             errors.append(("%s c=%d" % (target, conc), cell["error"]))
 
-    if ONLY != "abort":
+    if "exec" in ONLY:
         print()
         print("| what | concurrency | kickd | spawn floor | webhook "
               "| kickd/floor % |")
@@ -493,9 +639,14 @@ def main():
             h = "FAIL" if measure_healthz else "n/a"
         print("| GET /healthz, keep-alive | %d | %s | | | |" %
               (HEALTHZ_CONNS, h))
-    print()
-    print("| client hang-up to | runs | median | p99 | target |")
-    print("|---|---:|---:|---:|---|")
+    if ONLY & {"accept", "enqueue", "start"}:
+        jobs.print_table(ONLY, detached["accept"], detached["beanstalk"],
+                         detached["flood"], detached["start"],
+                         ACCEPT_SECONDS)
+    if "abort" in ONLY:
+        print()
+        print("| client hang-up to | runs | median | p99 | target |")
+        print("|---|---:|---:|---:|---|")
     for name, what in (
             ("sigterm", "SIGTERM reaching the script (C probe)"),
             ("php", "php-cgi noticing: shutdown function runs "
@@ -515,32 +666,51 @@ def main():
         else:
             target = "median < %g ms: %s" % (
                 ABORT_TARGET, "met" if med < ABORT_TARGET else "MISSED")
-        print("| %s | %s | %s |" % (what, figs, target))
+        if "abort" in ONLY:
+            print("| %s | %s | %s |" % (what, figs, target))
     print()
     print(machine_line())
     for when, b in (("before", busy), ("after", busy_after)):
         if b is not None and b > 0.10:
             print("WARNING: the machine was %.0f %% busy %s the run; other "
                   "work skews these figures" % (100 * b, when))
-    print("command: make bench (BENCH_SECONDS=%d, %d round%s, medians; wrk "
-          "-t1 -c1 / -t2 -c16 / -t2 -c64 --latency; BENCH_ABORT_RUNS=%d "
-          "hang-ups per probe, each a new connection closed 0-%g ms after "
-          "\"ready\" arrived, timed from close(2) to the script's "
-          "CLOCK_REALTIME)" %
-          (SECONDS, rounds, "" if rounds == 1 else "s", ABORT_RUNS,
-           ABORT_JITTER * 1e3))
+    if ONLY & {"abort", "exec"}:
+        print("command: make bench (BENCH_SECONDS=%d, %d round%s, medians; "
+              "wrk -t1 -c1 / -t2 -c16 / -t2 -c64 --latency; "
+              "BENCH_ABORT_RUNS=%d hang-ups per probe, each a new connection "
+              "closed 0-%g ms after \"ready\" arrived, timed from close(2) "
+              "to the script's CLOCK_REALTIME)" %
+              (SECONDS, rounds, "" if rounds == 1 else "s", ABORT_RUNS,
+               ABORT_JITTER * 1e3))
+    if ONLY & {"accept", "enqueue", "start"}:
+        print("detached jobs: each trigger a POST of \"a=1\" with "
+              "Kick-Delay: %s (due in ~28 h: no job starts, none competes "
+              "for the CPU; kickd still commits it, WAL, synchronous=FULL, "
+              "before its 202); triggers/s: wrk -t2 -c%d -d%ds -s "
+              "bench/trigger.lua; beanstalkd -b DIR -f 0 (fsync per put) fed "
+              "by beanstalk_put -c%d -w%d (pipelined \"put 0 0 60 3\"); "
+              "enqueue: trigger_flood -c%d -w%d (pipelined), "
+              "BENCH_ENQUEUE_JOBS=%d on a fresh store; start: "
+              "BENCH_START_RUNS=%d jobs of bench/start_probe one at a time, "
+              "each after the previous ended, with 8 workers idle" %
+              (jobs.DELAY_HEADER[1], jobs.ACCEPT_CONNS, ACCEPT_SECONDS,
+               jobs.BEANSTALK_CONNS, jobs.BEANSTALK_WINDOW, jobs.FLOOD_CONNS,
+               jobs.FLOOD_WINDOW, ENQUEUE_JOBS, START_RUNS))
     print()
-    print("hang-ups (ms):")
+    if "abort" in ONLY:
+        print("hang-ups (ms):")
     for name, cell in aborts.items():
         ms = cell["ms"]
         print("  %-7s %s" % (name, "min %.2f, max %.2f, %d failed" % (
             min(ms), max(ms), cell["failed"]) if ms else "-"))
-    print("rounds (executions/s; wrk p99):")
+    if "exec" in ONLY:
+        print("rounds (executions/s; wrk p99):")
     for (target, conc), cell in sorted(results.items()):
         runs = ", ".join("%.0f" % r["rate"] +
                          ("" if r["p99"] is None else
                           " (p99 %.2f ms)" % r["p99"]) for r in cell["runs"])
         print("  %-7s c=%-2d %s" % (target, conc, runs or "-"))
+    jobs.print_details(detached["flood"], detached["start"])
     for what, why in errors:
         print("FAILED %s: %s" % (what, why))
     print("bench took %.0f s" % (time.monotonic() - START))
