@@ -62,7 +62,7 @@ Q := $(if $(V),,@)
 
 .PHONY: all deps check unit e2e san fuzz fuzz-replay run bench install \
         clean format
-all: $(B)/kickd $(B)/kick
+all: $(B)/kickd $(B)/kick $(B)/$(LIBKICK_SONAME) $(B)/libkick.pc
 
 # Installs the Debian packages that are missing (non-interactive); does
 # nothing when all are present.
@@ -78,6 +78,20 @@ $(B)/kickd: $(KICKD_OBJ)
 $(B)/libkick.a: $(LIBKICK_OBJ)
 	@echo "  AR      $@"
 	$(Q)rm -f $@ && ar rcs $@ $^
+
+# The shared library: position-independent objects, a soname that changes
+# only when the ABI does.
+LIBKICK_SONAME := libkick.so.0
+$(LIBKICK_OBJ): ALL_CFLAGS += -fPIC -fvisibility=default
+$(B)/$(LIBKICK_SONAME): $(LIBKICK_OBJ)
+	@echo "  LD      $@"
+	$(Q)$(CC) $(CFLAGS) -shared -Wl,-soname,$(LIBKICK_SONAME) -o $@ $^ \
+	    $(CLIENT_LIBS)
+
+$(B)/libkick.pc: libkick.pc.in Makefile
+	@mkdir -p $(@D)
+	$(Q)sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@VERSION@|$(VERSION)|g' \
+	    $< > $@
 
 $(B)/kick: $(KICK_OBJ) $(B)/libkick.a
 	@echo "  LD      $@"
@@ -150,9 +164,15 @@ bench: $(B)/kickd $(BENCH_BIN)
 	@BENCH_PKGS=1 bash .ci/deps
 	$(PYTHON) bench/run.py --build $(B)
 
-install: $(B)/kickd $(B)/kick
-	install -d $(DESTDIR)$(PREFIX)/bin
-	install -m 755 $(B)/kickd $(DESTDIR)$(PREFIX)/bin/kickd
+install: all
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib \
+	    $(DESTDIR)$(PREFIX)/lib/pkgconfig $(DESTDIR)$(PREFIX)/include
+	install -m 755 $(B)/kickd $(B)/kick $(DESTDIR)$(PREFIX)/bin/
+	install -m 644 $(B)/libkick.a $(DESTDIR)$(PREFIX)/lib/
+	install -m 755 $(B)/$(LIBKICK_SONAME) $(DESTDIR)$(PREFIX)/lib/
+	ln -sf $(LIBKICK_SONAME) $(DESTDIR)$(PREFIX)/lib/libkick.so
+	install -m 644 $(B)/libkick.pc $(DESTDIR)$(PREFIX)/lib/pkgconfig/
+	install -m 644 include/kick.h $(DESTDIR)$(PREFIX)/include/
 
 format:
 	clang-format -i src/*/*.[ch] tests/unit/*.c fuzz/*/*.c bench/*.c

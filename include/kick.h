@@ -8,6 +8,8 @@
 #ifndef KICK_H
 #define KICK_H
 
+#include <stddef.h>
+
 #ifdef __cplusplus
 extern "C" {
 #endif
