@@ -29,6 +29,7 @@ FUZZ_FLAGS := -O1 -g -fsanitize=fuzzer,address,undefined -Isrc/kickd
 KICKD_OBJ := $(addprefix $(B)/src/kickd/, main.o srv.o conn.o conn_out.o \
              http_parse.o http_response.o route.o run.o proc.o ctl.o \
              api.o worker.o metrics.o store_async.o store_sqlite.o \
+             store_sqlite_schema.o store_sqlite_output.o \
              store_common.o cgi.o cgi_env.o cgi_response.o cfg.o \
              cfg_words.o cfg_scripts.o log.o)
 KICKD_SAN_OBJ := $(KICKD_OBJ:$(B)/%=$(S)/%)
@@ -44,7 +45,10 @@ UNIT_DEPS_http_parse := $(B)/src/kickd/http_parse.o
 UNIT_DEPS_cfg := $(B)/src/kickd/cfg.o $(B)/src/kickd/cfg_words.o $(B)/src/kickd/cfg_scripts.o
 UNIT_DEPS_cgi_response := $(B)/src/kickd/cgi_response.o \
                           $(B)/src/kickd/http_parse.o
-UNIT_DEPS_store := $(B)/src/kickd/store_sqlite.o $(B)/src/kickd/store_common.o
+UNIT_DEPS_store := $(B)/src/kickd/store_sqlite.o \
+                   $(B)/src/kickd/store_sqlite_schema.o \
+                   $(B)/src/kickd/store_sqlite_output.o \
+                   $(B)/src/kickd/store_common.o
 
 # Fuzz targets: one per parser of outside input.
 FUZZ := http_parse cgi_response

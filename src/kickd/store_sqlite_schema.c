@@ -1,0 +1,276 @@
+/* SPDX-License-Identifier: MIT */
+/* Opening the SQLite job store: WAL and synchronous=FULL, the schema
+ * versioned with PRAGMA user_version and migrated at open, and the SQL of
+ * every statement, prepared once. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sqlite3.h>
+
+#include "store_sqlite_internal.h"
+
+/* How long a statement waits for another connection's lock (ms): only
+ * kickd's store thread writes, but `sqlite3 kick.db` may be reading. */
+#define STORE_BUSY_TIMEOUT 5000
+
+/* The schema, one entry per version, applied in order at open, each in
+ * its own transaction that also sets PRAGMA user_version to its number.
+ * To change the schema, append an entry with version = last + 1 whose SQL
+ * takes a version-(last) database to the new one (ALTER TABLE, CREATE
+ * INDEX, UPDATE to fill new columns...). A released entry is never edited:
+ * databases in the field have already run it.
+ *
+ * Version 1:
+ * - jobs: one row per job; ids come from AUTOINCREMENT so they are never
+ *   reused. States are enum job_state's numbers; times are ms since the
+ *   epoch, 0 for "not yet".
+ * - requests: the request of a job, written once; kept apart so that the
+ *   frequent small updates of a jobs row never rewrite a large body.
+ * - job_output: the kept output as chunks in order of rowid; `size` is the
+ *   chunk's length so that trimming never reads the data.
+ * - job_counts: jobs by route and state, kept by triggers, so /metrics
+ *   does not scan the jobs.
+ * - Indexes: jobs_claim serves claims (the next due job of a route, by
+ *   run_at then id) and the walk over queued routes; jobs_idem makes
+ *   Idempotency-Key unique per route; jobs_state and jobs_route serve
+ *   listings by id with a filter. */
+struct migration {
+    int version;
+    const char *sql;
+};
+
+static const struct migration migrations[] = {
+    {1, "CREATE TABLE jobs ("
+        " id INTEGER PRIMARY KEY AUTOINCREMENT,"
+        " route TEXT NOT NULL,"
+        " state INTEGER NOT NULL,"
+        " connection_status INTEGER NOT NULL DEFAULT 0,"
+        " attempt INTEGER NOT NULL DEFAULT 0,"
+        " max_attempts INTEGER NOT NULL DEFAULT 1,"
+        " exit_status INTEGER NOT NULL DEFAULT -1,"
+        " term_signal INTEGER NOT NULL DEFAULT 0,"
+        " progress INTEGER NOT NULL DEFAULT -1,"
+        " progress_msg TEXT,"
+        " idem_key TEXT,"
+        " created_at INTEGER NOT NULL,"
+        " run_at INTEGER NOT NULL,"
+        " started_at INTEGER NOT NULL DEFAULT 0,"
+        " finished_at INTEGER NOT NULL DEFAULT 0);"
+        "CREATE INDEX jobs_claim ON jobs(state, route, run_at, id);"
+        "CREATE UNIQUE INDEX jobs_idem ON jobs(route, idem_key)"
+        " WHERE idem_key IS NOT NULL;"
+        "CREATE INDEX jobs_state ON jobs(state, id);"
+        "CREATE INDEX jobs_route ON jobs(route, id);"
+        "CREATE TABLE requests ("
+        " job_id INTEGER PRIMARY KEY"
+        "  REFERENCES jobs(id) ON DELETE CASCADE,"
+        " head BLOB NOT NULL,"
+        " body BLOB NOT NULL,"
+        " remote_addr TEXT,"
+        " remote_port INTEGER NOT NULL DEFAULT 0);"
+        "CREATE TABLE job_output ("
+        " id INTEGER PRIMARY KEY,"
+        " job_id INTEGER NOT NULL REFERENCES jobs(id) ON DELETE CASCADE,"
+        " size INTEGER NOT NULL,"
+        " data BLOB NOT NULL);"
+        "CREATE INDEX job_output_job ON job_output(job_id, id);"
+        "CREATE TABLE job_counts ("
+        " route TEXT NOT NULL,"
+        " state INTEGER NOT NULL,"
+        " count INTEGER NOT NULL,"
+        " PRIMARY KEY (route, state));"
+        "CREATE TRIGGER jobs_count_insert AFTER INSERT ON jobs BEGIN"
+        " INSERT INTO job_counts VALUES (new.route, new.state, 1)"
+        "  ON CONFLICT (route, state) DO UPDATE SET count = count + 1;"
+        "END;"
+        "CREATE TRIGGER jobs_count_update AFTER UPDATE OF route, state ON jobs"
+        " WHEN old.route <> new.route OR old.state <> new.state BEGIN"
+        " UPDATE job_counts SET count = count - 1"
+        "  WHERE route = old.route AND state = old.state;"
+        " INSERT INTO job_counts VALUES (new.route, new.state, 1)"
+        "  ON CONFLICT (route, state) DO UPDATE SET count = count + 1;"
+        "END;"
+        "CREATE TRIGGER jobs_count_delete AFTER DELETE ON jobs BEGIN"
+        " UPDATE job_counts SET count = count - 1"
+        "  WHERE route = old.route AND state = old.state;"
+        "END;"},
+};
+#define SCHEMA_VERSION                                                         \
+    (migrations[sizeof(migrations) / sizeof(migrations[0]) - 1].version)
+
+/* Listings name their index: without statistics the planner could prefer
+ * jobs_claim and sort every match to return one page. */
+static const char *const stmt_sql[ST_COUNT] = {
+    [ST_BEGIN] = "BEGIN IMMEDIATE",
+    [ST_COMMIT] = "COMMIT",
+    [ST_ROLLBACK] = "ROLLBACK",
+    [ST_SAVEPOINT] = "SAVEPOINT store_op",
+    [ST_RELEASE] = "RELEASE store_op",
+    [ST_ROLLBACK_TO] = "ROLLBACK TO store_op",
+    [ST_IDEM_FIND] = "SELECT id FROM jobs WHERE route = ?1 AND idem_key = ?2",
+    [ST_INSERT] = "INSERT INTO jobs (route, state, max_attempts, idem_key,"
+                  " created_at, run_at) VALUES (?1, 0, ?2, ?3, ?4, ?5)",
+    [ST_INSERT_REQ] = "INSERT INTO requests VALUES (?1, ?2, ?3, ?4, ?5)",
+    [ST_CLAIM_FIND] = "SELECT id FROM jobs WHERE state = 0 AND route = ?1"
+                      " AND run_at <= ?2 ORDER BY run_at, id LIMIT 1",
+    [ST_CLAIM_MARK] = "UPDATE jobs SET state = 1, attempt = attempt + 1,"
+                      " started_at = ?2 WHERE id = ?1",
+    [ST_FINISH] = "UPDATE jobs SET state = ?2, connection_status = ?3,"
+                  " exit_status = ?4, term_signal = ?5, finished_at = ?6"
+                  " WHERE id = ?1 AND state = 1",
+    [ST_REQUEUE] = "UPDATE jobs SET state = 0, connection_status = ?2,"
+                   " exit_status = ?3, term_signal = ?4, run_at = ?5"
+                   " WHERE id = ?1 AND state = 1",
+    [ST_CANCEL] = "UPDATE jobs SET state = 6, finished_at = ?2"
+                  " WHERE id = ?1 AND state = 0",
+    [ST_GET] = "SELECT " JOB_COLS " FROM jobs WHERE id = ?1",
+    [ST_GET_REQ] = "SELECT head, body, remote_addr, remote_port"
+                   " FROM requests WHERE job_id = ?1",
+    [ST_LIST_ALL] = "SELECT " JOB_COLS " FROM jobs WHERE id > ?1"
+                    " ORDER BY id LIMIT ?2",
+    [ST_LIST_STATE] = "SELECT " JOB_COLS " FROM jobs INDEXED BY jobs_state"
+                      " WHERE state = ?3 AND id > ?1 ORDER BY id LIMIT ?2",
+    [ST_LIST_ROUTE] = "SELECT " JOB_COLS " FROM jobs INDEXED BY jobs_route"
+                      " WHERE route = ?3 AND id > ?1 ORDER BY id LIMIT ?2",
+    [ST_LIST_BOTH] = "SELECT " JOB_COLS " FROM jobs INDEXED BY jobs_route"
+                     " WHERE route = ?3 AND state = ?4 AND id > ?1"
+                     " ORDER BY id LIMIT ?2",
+    [ST_EXISTS] = "SELECT 1 FROM jobs WHERE id = ?1",
+    [ST_OUT_LAST] = "SELECT id, size FROM job_output WHERE job_id = ?1"
+                    " ORDER BY id DESC LIMIT 1",
+    [ST_OUT_DATA] = "SELECT data FROM job_output WHERE id = ?1",
+    [ST_OUT_SET] = "UPDATE job_output SET size = ?2, data = ?3 WHERE id = ?1",
+    [ST_OUT_ADD] = "INSERT INTO job_output (job_id, size, data)"
+                   " VALUES (?1, ?2, ?3)",
+    [ST_OUT_WALK] = "SELECT id, size FROM job_output WHERE job_id = ?1"
+                    " ORDER BY id DESC",
+    [ST_OUT_DROP] = "DELETE FROM job_output WHERE job_id = ?1 AND id < ?2",
+    [ST_OUT_CUT] = "UPDATE job_output SET data = substr(data, ?2 + 1),"
+                   " size = size - ?2 WHERE id = ?1",
+    [ST_OUT_CLEAR] = "DELETE FROM job_output WHERE job_id = ?1",
+    [ST_OUT_ALL] = "SELECT data FROM job_output WHERE job_id = ?1"
+                   " ORDER BY id",
+    [ST_PROGRESS] = "UPDATE jobs SET progress = ?2, progress_msg = ?3"
+                    " WHERE id = ?1",
+    [ST_RECOVER_RETRY] = "UPDATE jobs SET state = 0, run_at = ?1"
+                         " WHERE state = 1 AND attempt < max_attempts",
+    [ST_RECOVER_FAIL] = "UPDATE jobs SET state = 3, finished_at = ?1"
+                        " WHERE state = 1",
+    [ST_ROUTE_FIRST] = "SELECT route FROM jobs WHERE state = 0"
+                       " ORDER BY route LIMIT 1",
+    [ST_ROUTE_NEXT] = "SELECT route FROM jobs WHERE state = 0"
+                      " AND route > ?1 ORDER BY route LIMIT 1",
+    [ST_ROUTE_MIN] = "SELECT run_at FROM jobs WHERE state = 0"
+                     " AND route = ?1 ORDER BY run_at LIMIT 1",
+    [ST_COUNTS] = "SELECT route, state, count FROM job_counts"
+                  " WHERE count > 0 ORDER BY route, state",
+};
+
+static int
+exec_sql(struct store *st, const char *sql)
+{
+    if (sqlite3_exec(st->db, sql, NULL, NULL, NULL) != SQLITE_OK)
+        return store_sqlite__fail_db(st);
+    return 0;
+}
+
+/* Brings the schema from PRAGMA user_version to SCHEMA_VERSION, one
+ * migration per transaction. */
+static int
+migrate(struct store *st)
+{
+    sqlite3_stmt *s;
+    int version = -1;
+    char sql[64];
+
+    if (sqlite3_prepare_v2(st->db, "PRAGMA user_version", -1, &s, NULL) !=
+        SQLITE_OK)
+        return store_sqlite__fail_db(st);
+    if (sqlite3_step(s) == SQLITE_ROW)
+        version = sqlite3_column_int(s, 0);
+    sqlite3_finalize(s);
+    if (version < 0)
+        return store_sqlite__fail_db(st);
+    if (version > SCHEMA_VERSION) {
+        snprintf(st->err, sizeof(st->err),
+                 "schema version %d is newer than this kickd's (%d)", version,
+                 SCHEMA_VERSION);
+        return -1;
+    }
+    for (size_t i = 0; i < sizeof(migrations) / sizeof(migrations[0]); i++) {
+        const struct migration *m = &migrations[i];
+        if (m->version <= version)
+            continue;
+        snprintf(sql, sizeof(sql), "PRAGMA user_version = %d", m->version);
+        if (exec_sql(st, "BEGIN IMMEDIATE") < 0)
+            return -1;
+        if (exec_sql(st, m->sql) < 0 || exec_sql(st, sql) < 0 ||
+            exec_sql(st, "COMMIT") < 0) {
+            sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+void
+store_sqlite__close(struct store *st)
+{
+    if (st == NULL)
+        return;
+    for (int i = 0; i < ST_COUNT; i++)
+        sqlite3_finalize(st->stmt[i]);
+    sqlite3_close(st->db);
+    free(st);
+}
+
+int
+store_sqlite__open(struct store **out, const char *uri, char *err,
+                   size_t errlen)
+{
+    struct store *st = calloc(1, sizeof(*st));
+    int rc;
+
+    *out = NULL;
+    if (st == NULL) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    rc = sqlite3_open_v2(
+        uri, &st->db,
+        SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
+    if (rc != SQLITE_OK) {
+        int e = st->db != NULL ? sqlite3_system_errno(st->db) : 0;
+        snprintf(err, errlen, "%s: %s%s%s%s", uri,
+                 st->db != NULL ? sqlite3_errmsg(st->db) : sqlite3_errstr(rc),
+                 e != 0 ? " (" : "", e != 0 ? strerror(e) : "",
+                 e != 0 ? ")" : "");
+        goto fail;
+    }
+    sqlite3_extended_result_codes(st->db, 1);
+    /* WAL: readers do not block the writer. synchronous=FULL: the WAL is
+     * synced at every commit, so a 202 is never sent for a job a power
+     * loss could take back. The first statement also reads the file, so a
+     * file that is not a database fails here. */
+    if (sqlite3_busy_timeout(st->db, STORE_BUSY_TIMEOUT) != SQLITE_OK ||
+        exec_sql(st, "PRAGMA journal_mode = WAL") < 0 ||
+        exec_sql(st, "PRAGMA synchronous = FULL") < 0 ||
+        exec_sql(st, "PRAGMA foreign_keys = ON") < 0 || migrate(st) < 0)
+        goto fail_st;
+    for (int i = 0; i < ST_COUNT; i++) {
+        rc = sqlite3_prepare_v3(st->db, stmt_sql[i], -1,
+                                SQLITE_PREPARE_PERSISTENT, &st->stmt[i], NULL);
+        if (rc != SQLITE_OK) {
+            store_sqlite__fail_db(st);
+            goto fail_st;
+        }
+    }
+    *out = st;
+    return 0;
+fail_st:
+    snprintf(err, errlen, "%s: %s", uri, st->err);
+fail:
+    store_sqlite__close(st);
+    return -1;
+}
