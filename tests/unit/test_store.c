@@ -21,7 +21,7 @@
 #include "store.h"
 
 /* The SQLite schema version the store must leave a file at: bump it with
- * each migration added to store_sqlite.c. */
+ * each migration added to store_sqlite_schema.c. */
 #define SQLITE_SCHEMA_VERSION 1
 
 /* A backend under test: how to name a fresh store for a test, and an
