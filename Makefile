@@ -35,11 +35,12 @@ KICKD_OBJ := $(addprefix $(B)/src/kickd/, main.o srv.o conn.o conn_out.o \
 KICKD_SAN_OBJ := $(KICKD_OBJ:$(B)/%=$(S)/%)
 
 # The client library and the kick command.
-LIBKICK_OBJ := $(addprefix $(B)/src/libkick/, ctl.o error.o)
+LIBKICK_OBJ := $(addprefix $(B)/src/libkick/, ctl.o error.o request.o \
+               client.o job.o)
 KICK_OBJ := $(addprefix $(B)/src/kick/, main.o cmd_ctl.o)
 
 # Unit tests: one binary per module, with cmocka.
-UNIT := http_parse cfg cgi_response store
+UNIT := http_parse cfg cgi_response store kick_request
 UNIT_BIN := $(addprefix $(B)/tests/unit/test_, $(UNIT))
 UNIT_DEPS_http_parse := $(B)/src/kickd/http_parse.o
 UNIT_DEPS_cfg := $(B)/src/kickd/cfg.o $(B)/src/kickd/cfg_words.o $(B)/src/kickd/cfg_scripts.o
@@ -49,6 +50,7 @@ UNIT_DEPS_store := $(B)/src/kickd/store_sqlite.o \
                    $(B)/src/kickd/store_sqlite_schema.o \
                    $(B)/src/kickd/store_sqlite_output.o \
                    $(B)/src/kickd/store_common.o
+UNIT_DEPS_kick_request := $(B)/src/libkick/request.o
 
 # Fuzz targets: one per parser of outside input.
 FUZZ := http_parse cgi_response

@@ -10,6 +10,8 @@
 
 #include <stddef.h>
 
+#include <stddef.h>
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -110,6 +112,10 @@ kick_client_free(struct kick_client *c);
 /* One line about the client's last error, or "". */
 const char *
 kick_client_detail(const struct kick_client *c);
+/* The body of the client's last answer, at most 64 KiB of it (NUL-
+ * terminated, *len bytes). Valid until the next call on the client. */
+const char *
+kick_client_body(const struct kick_client *c, size_t *len);
 
 /* A request to url ("http://host[:port]/path[?query]" or https://; IPv6
  * hosts in brackets). NULL with *err (KICK_EINVAL: a malformed URL). */
@@ -117,6 +123,13 @@ struct kick_request *
 kick_request_new(const char *url, int *err);
 void
 kick_request_free(struct kick_request *r);
+/* Checks url as kick_request_new does: 0, or KICK_EINVAL with a one-line
+ * reason written to detail (size bytes, may be NULL). */
+int
+kick_url_check(const char *url, char *detail, size_t size);
+/* One line about the request's last failed call, or "". */
+const char *
+kick_request_detail(const struct kick_request *r);
 /* GET without a body, POST with one, unless set. */
 int
 kick_request_method(struct kick_request *r, const char *method);
@@ -149,7 +162,11 @@ struct kick_result {
     char reason[160];      /* the status line's reason phrase */
 };
 
-/* Sends r and waits as told. Returns 0 when the request got as far as the
+/* Sends r and waits as told. Unless r has a Prefer field, the request
+ * carries "Prefer: respond-async" (RFC 7240), so that a kickd route in
+ * auto mode stores a job and answers 202 at once; KICK_SENT writes
+ * "Connection: close" and closes after the last byte. KICK_FINISHED
+ * against an answer that names no job returns as KICK_ACCEPTED does. Returns 0 when the request got as far as the
  * mode asks and (modes other than KICK_SENT) the status is 2xx;
  * KICK_EHTTP with out->status for another status; another error code for
  * a failure to connect (KICK_ECONNECT, with the resolver's failure as

@@ -24,6 +24,8 @@ kick_strerror(int code)
         return "unexpected answer from kickd";
     case KICK_EHTTP:
         return "kickd answered with an error";
+    case KICK_EDNS:
+        return "the host name does not resolve";
     default:
         return "unknown error";
     }

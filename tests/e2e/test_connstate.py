@@ -464,8 +464,14 @@ def test_ctl_status_and_forgery():
             while b"released\n" not in body + rest:
                 rest += _more(c)
             c.close()
-        # A run that has ended has no control endpoint any more.
+        # A run that has ended (its process reaped, its shutdown commands
+        # done) has no control endpoint any more; until then it is still
+        # the same run.
+        deadline = time.monotonic() + 3.0 * SLOW
         r = k.get(base + key_a + "/status")
+        while r.status != 403 and time.monotonic() < deadline:
+            time.sleep(0.05)
+            r = k.get(base + key_a + "/status")
         expect_eq(r.status, 403, "ended run's key")
 
         # Outside a script: exit 3 and a message.
