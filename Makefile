@@ -179,6 +179,11 @@ install: all
 	ln -sf $(LIBKICK_SONAME) $(DESTDIR)$(PREFIX)/lib/libkick.so
 	install -m 644 $(B)/libkick.pc $(DESTDIR)$(PREFIX)/lib/pkgconfig/
 	install -m 644 include/kick.h $(DESTDIR)$(PREFIX)/include/
+	install -d $(DESTDIR)$(PREFIX)/share/man/man1 \
+	    $(DESTDIR)$(PREFIX)/share/man/man3 $(DESTDIR)$(PREFIX)/share/man/man8
+	install -m 644 docs/kick.1 $(DESTDIR)$(PREFIX)/share/man/man1/
+	install -m 644 docs/libkick.3 $(DESTDIR)$(PREFIX)/share/man/man3/
+	install -m 644 docs/kickd.8 $(DESTDIR)$(PREFIX)/share/man/man8/
 
 format:
 	clang-format -i src/*/*.[ch] tests/unit/*.c fuzz/*/*.c bench/*.c
