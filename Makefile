@@ -37,7 +37,8 @@ KICKD_SAN_OBJ := $(KICKD_OBJ:$(B)/%=$(S)/%)
 # The client library and the kick command.
 LIBKICK_OBJ := $(addprefix $(B)/src/libkick/, ctl.o error.o request.o \
                client.o job.o)
-KICK_OBJ := $(addprefix $(B)/src/kick/, main.o cmd_ctl.o)
+KICK_OBJ := $(addprefix $(B)/src/kick/, main.o cmd_ctl.o cmd_trigger.o \
+            cmd_job.o cmd_batch.o)
 
 # Unit tests: one binary per module, with cmocka.
 UNIT := http_parse cfg cgi_response store kick_request

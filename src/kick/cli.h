@@ -3,15 +3,75 @@
 #ifndef KICK_CLI_H
 #define KICK_CLI_H
 
+#include <stdio.h>
+
+#include <kick.h>
+
 /* Exit codes of kick, documented in its usage. */
 #define EXIT_OK 0
-#define EXIT_FAIL 1      /* kickd answered with an error */
-#define EXIT_USAGE 2     /* bad command line */
-#define EXIT_NOTSCRIPT 3 /* kick ctl outside a kick script */
-#define EXIT_REFUSED 4   /* kickd refused the request */
-#define EXIT_UNREACHABLE 5 /* kickd could not be reached or timed out */
+#define EXIT_FAIL 1        /* the server answered with an error status */
+#define EXIT_USAGE 2       /* bad command line */
+#define EXIT_NOTSCRIPT 3   /* kick ctl outside a kick script */
+#define EXIT_REFUSED 4     /* kickd refused the request */
+#define EXIT_UNREACHABLE 5 /* the server could not be reached, timed out */
+#define EXIT_DNS 6         /* the host name does not resolve */
+#define EXIT_URL 7         /* a malformed URL */
+#define EXIT_JOB_FAILED 8  /* --wait: the job ended without an exit status */
+
+/* The server of the job verbs when neither --server nor KICK_SERVER. */
+#define DEFAULT_SERVER "http://127.0.0.1:8080"
+
+/* A trigger's command line, shared by one trigger and --batch. */
+struct trigger_args {
+    const char *url;
+    const char *method;     /* -X, or NULL */
+    char **data;            /* -d NAME=VALUE, n_data of them */
+    int n_data;
+    char **query;           /* -q NAME=VALUE */
+    int n_query;
+    char **headers;         /* -H 'Name: value' */
+    int n_headers;
+    char **cookies;         /* -b NAME=VALUE */
+    int n_cookies;
+    const char *json;       /* --json BODY, or NULL */
+    enum kick_wait wait;
+    struct kick_opts opts;
+    const char *batch;      /* --batch FILE, or NULL */
+    int parallel;           /* --batch connections */
+};
+
+void
+cli_usage(FILE *f);
+/* Parses whole or decimal seconds into ms; 0, or -1 if not a number
+ * above 0. */
+int
+cli_seconds(const char *s, long *ms);
+/* The exit code for a libkick error code. */
+int
+cli_exit_for(int err);
+/* Builds the request of url (method may be NULL) with a's fields. NULL
+ * after printing why, with *code the exit code. */
+struct kick_request *
+cli_request(const struct trigger_args *a, const char *method,
+            const char *url, const char *where, int *code);
+/* Copies scheme://host[:port] of url into base (size bytes). */
+void
+cli_origin(const char *url, char *base, size_t size);
+/* Prints the ended job's output and returns kick's exit code for it: the
+ * job's exit status, 128 + its signal, or EXIT_JOB_FAILED. */
+int
+cli_job_end(struct kick_client *c, const char *base, long long id,
+            const char *state, int exit_status, int term_signal);
 
 int
 cmd_ctl(int argc, char **argv);
+/* kick URL ... and kick --batch FILE. */
+int
+cmd_trigger(int argc, char **argv);
+int
+cmd_batch(const struct trigger_args *a);
+/* kick status|cancel|wait|ls. */
+int
+cmd_job(int argc, char **argv);
 
 #endif

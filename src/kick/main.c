@@ -6,30 +6,76 @@
 
 #include "cli.h"
 
-static void
-usage(FILE *f)
+void
+cli_usage(FILE *f)
 {
-    fprintf(f,
-            "usage: kick ctl ignore-user-abort on|off\n"
-            "       kick ctl set-time-limit SECONDS\n"
-            "       kick ctl status\n"
-            "       kick ctl on-shutdown COMMAND [ARG...]\n"
-            "       kick ctl progress PERCENT [MESSAGE]\n"
-            "       kick --help | --version\n"
-            "Exit status: 0 done, 1 kickd answered with an error, 2 usage,\n"
-            "3 not inside a kick script, 4 refused by kickd, 5 kickd not\n"
-            "reachable or too slow.\n");
+    fprintf(
+        f,
+        "usage: kick URL [-X METHOD] [-d NAME=VALUE]... [--json BODY]\n"
+        "            [-q NAME=VALUE]... [-H 'Name: value']... "
+        "[-b NAME=VALUE]...\n"
+        "            [--no-wait | --wait] [OPTIONS]\n"
+        "       kick --batch FILE [--parallel N] [same options]\n"
+        "       kick status ID | cancel ID | wait ID | ls [--state S] "
+        "[--limit N] [--after ID]\n"
+        "            [--server URL] [OPTIONS]\n"
+        "       kick ctl ignore-user-abort on|off | set-time-limit SECONDS "
+        "| status\n"
+        "                | on-shutdown COMMAND [ARG...] "
+        "| progress PERCENT [MESSAGE]\n"
+        "       kick --help | --version\n"
+        "\n"
+        "Triggers:\n"
+        "  (default)            wait for the status line; print the job id "
+        "(or\n"
+        "                       \"HTTP 200 OK\" from a server that names no "
+        "job)\n"
+        "  --no-wait            return once the request is written; read "
+        "nothing\n"
+        "  --wait               wait for the job to end; print its output; "
+        "exit\n"
+        "                       with its exit status (128+N if killed by "
+        "signal N)\n"
+        "  -X, --request METHOD GET without a body, POST with one, unless "
+        "set\n"
+        "  -d, --data NAME=VALUE   a form field (percent-encoded)\n"
+        "  -q, --query NAME=VALUE  a query parameter (percent-encoded)\n"
+        "      --json BODY         a JSON body\n"
+        "  -H, --header 'Name: value'\n"
+        "  -b, --cookie NAME=VALUE\n"
+        "  --batch FILE         one trigger per line: [METHOD] URL; blank "
+        "and #\n"
+        "                       lines skipped; FILE - is stdin\n"
+        "  --parallel N         --batch connections at once (16)\n"
+        "Options:\n"
+        "  --connect-timeout S  (10)    --timeout S  a whole request (30)\n"
+        "  --cacert FILE        -k, --insecure   --token TOKEN (Bearer)\n"
+        "  --server URL         the kickd of status, cancel, wait and ls "
+        "($KICK_SERVER,\n"
+        "                       else " DEFAULT_SERVER ")\n"
+        "\n"
+        "Exit status: 0 done; 1 the server answered with an error status; "
+        "2 usage;\n"
+        "3 not inside a kick script; 4 refused by kickd; 5 server not "
+        "reachable or\n"
+        "timed out; 6 host name does not resolve; 7 malformed URL; 8 the "
+        "job ended\n"
+        "without an exit status (canceled, aborted, timed out). With --wait "
+        "and\n"
+        "kick wait: the job's own exit status. --batch: 0 if all "
+        "succeeded, else\n"
+        "the code all failures share, or 1.\n");
 }
 
 int
 main(int argc, char **argv)
 {
     if (argc < 2) {
-        usage(stderr);
+        cli_usage(stderr);
         return EXIT_USAGE;
     }
     if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
-        usage(stdout);
+        cli_usage(stdout);
         return EXIT_OK;
     }
     if (strcmp(argv[1], "--version") == 0 || strcmp(argv[1], "-V") == 0) {
@@ -38,7 +84,8 @@ main(int argc, char **argv)
     }
     if (strcmp(argv[1], "ctl") == 0)
         return cmd_ctl(argc - 1, argv + 1);
-    fprintf(stderr, "kick: unknown command '%s'\n", argv[1]);
-    usage(stderr);
-    return EXIT_USAGE;
+    if (strcmp(argv[1], "status") == 0 || strcmp(argv[1], "cancel") == 0 ||
+        strcmp(argv[1], "wait") == 0 || strcmp(argv[1], "ls") == 0)
+        return cmd_job(argc - 1, argv + 1);
+    return cmd_trigger(argc, argv);
 }

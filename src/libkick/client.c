@@ -139,6 +139,8 @@ kick_client_free(struct kick_client *c)
         curl_easy_cleanup(c->curl);
     if (c->raw)
         curl_easy_cleanup(c->raw);
+    if (c->multi)
+        curl_multi_cleanup(c->multi);
     free(c->ca_file);
     free(c->token);
     kick__buf_close(&c->body);
@@ -503,6 +505,47 @@ send_all(struct kick_client *c, CURL *h, const char *url, const char *data,
     return 0;
 }
 
+/* Connects c->raw through c->multi with CURLOPT_CONNECT_ONLY (TLS done by
+ * libcurl); the connection stays until the handle leaves the multi. */
+static CURLcode
+connect_only(struct kick_client *c, const char *url)
+{
+    CURLcode result = CURLE_OK;
+    int running = 1, done = 0;
+
+    /* The options stay on the handle between triggers: setting them
+     * again costs more than the connection does. */
+    if (!c->raw_ready) {
+        kick__client_setup(c, c->raw, c->timeout_ms);
+        curl_easy_setopt(c->raw, CURLOPT_CONNECT_ONLY, 1L);
+        /* Through a proxy the bytes must reach the origin: a tunnel. */
+        curl_easy_setopt(c->raw, CURLOPT_HTTPPROXYTUNNEL, 1L);
+        c->raw_ready = 1;
+    }
+    c->errbuf[0] = '\0';
+    curl_easy_setopt(c->raw, CURLOPT_URL, url);
+    if (curl_multi_add_handle(c->multi, c->raw) != CURLM_OK)
+        return CURLE_OUT_OF_MEMORY;
+    /* CURLOPT_TIMEOUT_MS ends this loop with CURLE_OPERATION_TIMEDOUT. */
+    while (!done) {
+        CURLMsg *msg;
+        int left;
+
+        if (curl_multi_perform(c->multi, &running) != CURLM_OK)
+            return CURLE_OUT_OF_MEMORY;
+        while ((msg = curl_multi_info_read(c->multi, &left)) != NULL) {
+            if (msg->msg == CURLMSG_DONE) {
+                result = msg->data.result;
+                done = 1;
+            }
+        }
+        if (!done && curl_multi_poll(c->multi, NULL, 0, 1000, NULL) !=
+                         CURLM_OK)
+            return CURLE_OUT_OF_MEMORY;
+    }
+    return result;
+}
+
 static int
 trigger_sent(struct kick_client *c, const struct kick_request *r)
 {
@@ -518,26 +561,21 @@ trigger_sent(struct kick_client *c, const struct kick_request *r)
                                  KICK__HEAD_CLOSE | KICK__HEAD_ASYNC, &req);
     if (e == 0 && c->raw == NULL && (c->raw = curl_easy_init()) == NULL)
         e = KICK_ENOMEM;
+    if (e == 0 && c->multi == NULL && (c->multi = curl_multi_init()) == NULL)
+        e = KICK_ENOMEM;
     if (e < 0) {
         snprintf(c->detail, sizeof(c->detail), "out of memory");
         goto done;
     }
-    kick__client_setup(c, c->raw, c->timeout_ms);
-    curl_easy_setopt(c->raw, CURLOPT_URL, url.data);
-    curl_easy_setopt(c->raw, CURLOPT_CONNECT_ONLY, 1L);
-    cr = curl_easy_perform(c->raw);
-    if (cr != CURLE_OK) {
+    cr = connect_only(c, url.data);
+    if (cr == CURLE_OK)
+        e = send_all(c, c->raw, url.data, req.data, req.len);
+    else
         e = kick__client_fail(c, c->raw, cr, url.data, c->timeout_ms);
-        goto done;
-    }
-    e = send_all(c, c->raw, url.data, req.data, req.len);
+    /* Leaving the multi closes a CONNECT_ONLY connection (libcurl has no
+     * other call that closes one); an easy handle would keep it. */
+    curl_multi_remove_handle(c->multi, c->raw);
 done:
-    /* libcurl has no call that closes one connection: the handle goes,
-     * and the connection with it. */
-    if (c->raw) {
-        curl_easy_cleanup(c->raw);
-        c->raw = NULL;
-    }
     kick__buf_close(&req);
     kick__buf_close(&url);
     return e;

@@ -105,6 +105,8 @@ kick__request_format(const struct kick_request *r, const char *token,
 struct kick_client {
     CURL *curl;              /* answers: accepted mode, the job API */
     CURL *raw;               /* sent mode (CURLOPT_CONNECT_ONLY) */
+    CURLM *multi;            /* raw's: removing it closes its connection */
+    int raw_ready;           /* raw has its options */
     long connect_timeout_ms; /* ms */
     long timeout_ms;         /* ms, a whole request */
     char *ca_file;

@@ -1,0 +1,300 @@
+/* SPDX-License-Identifier: MIT */
+/* kick status|cancel|wait ID and kick ls: kickd's job API through
+ * libkick, on the server of --server, $KICK_SERVER or the default. */
+#include <getopt.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+
+/* kick wait asks kickd to hold each answer this long (it allows 300). */
+#define WAIT_STEP 60 /* s */
+/* kick ls: the page kickd gives without a limit. */
+#define LS_DEFAULT 50
+
+enum {
+    OPT_SERVER = 256,
+    OPT_STATE,
+    OPT_LIMIT,
+    OPT_AFTER,
+    OPT_CONNECT_TIMEOUT,
+    OPT_TIMEOUT,
+    OPT_CACERT,
+    OPT_TOKEN,
+};
+
+static const struct option long_opts[] = {
+    {"server", required_argument, NULL, OPT_SERVER},
+    {"state", required_argument, NULL, OPT_STATE},
+    {"limit", required_argument, NULL, OPT_LIMIT},
+    {"after", required_argument, NULL, OPT_AFTER},
+    {"connect-timeout", required_argument, NULL, OPT_CONNECT_TIMEOUT},
+    {"timeout", required_argument, NULL, OPT_TIMEOUT},
+    {"cacert", required_argument, NULL, OPT_CACERT},
+    {"insecure", no_argument, NULL, 'k'},
+    {"token", required_argument, NULL, OPT_TOKEN},
+    {"help", no_argument, NULL, 'h'},
+    {NULL, 0, NULL, 0},
+};
+
+struct job_args {
+    const char *verb;
+    const char *server;
+    const char *state;
+    long long id;    /* status, cancel, wait */
+    long long after; /* ls */
+    int limit;       /* ls */
+    struct kick_opts opts;
+};
+
+static int
+usage_error(const char *verb, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static int
+usage_error(const char *verb, const char *fmt, ...)
+{
+    va_list ap;
+
+    fprintf(stderr, "kick %s: ", verb);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fprintf(stderr, "\nTry 'kick --help'.\n");
+    return EXIT_USAGE;
+}
+
+/* A job id or a count: digits only, 0 or more. */
+static int
+parse_id(const char *s, long long *out)
+{
+    char *end;
+
+    if (*s < '0' || *s > '9')
+        return -1;
+    *out = strtoll(s, &end, 10);
+    return *end == '\0' && *out < 1000000000000000000LL ? 0 : -1;
+}
+
+static int
+parse(int argc, char **argv, struct job_args *a)
+{
+    char detail[256];
+    int c;
+    long ms;
+    long long n;
+
+    a->verb = argv[0];
+    a->server = getenv("KICK_SERVER");
+    if (a->server == NULL || *a->server == '\0')
+        a->server = DEFAULT_SERVER;
+    a->limit = LS_DEFAULT;
+    opterr = 0;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, ":kh", long_opts, NULL)) != -1) {
+        switch (c) {
+        case OPT_SERVER:
+            a->server = optarg;
+            break;
+        case OPT_STATE:
+            a->state = optarg;
+            break;
+        case OPT_LIMIT:
+            if (parse_id(optarg, &n) < 0 || n < 1 || n > 1000)
+                return usage_error(a->verb, "--limit takes 1 to 1000, not "
+                                   "'%s'", optarg);
+            a->limit = (int)n;
+            break;
+        case OPT_AFTER:
+            if (parse_id(optarg, &a->after) < 0)
+                return usage_error(a->verb, "--after takes a job id, not "
+                                   "'%s'", optarg);
+            break;
+        case OPT_CONNECT_TIMEOUT:
+            if (cli_seconds(optarg, &ms) < 0)
+                return usage_error(a->verb, "--connect-timeout takes "
+                                   "seconds, not '%s'", optarg);
+            a->opts.connect_timeout_ms = ms;
+            break;
+        case OPT_TIMEOUT:
+            if (cli_seconds(optarg, &ms) < 0)
+                return usage_error(a->verb, "--timeout takes seconds, not "
+                                   "'%s'", optarg);
+            a->opts.timeout_ms = ms;
+            break;
+        case OPT_CACERT:
+            a->opts.ca_file = optarg;
+            break;
+        case 'k':
+            a->opts.insecure = 1;
+            break;
+        case OPT_TOKEN:
+            a->opts.token = optarg;
+            break;
+        case 'h':
+            cli_usage(stdout);
+            return -1;
+        case ':':
+            return usage_error(a->verb, "%s needs a value", argv[optind - 1]);
+        default:
+            return usage_error(a->verb, "unknown option '%s'",
+                               argv[optind - 1]);
+        }
+    }
+    if (kick_url_check(a->server, detail, sizeof(detail)) < 0) {
+        fprintf(stderr, "kick %s: malformed server URL '%s': %s\n", a->verb,
+                a->server, detail);
+        return EXIT_URL;
+    }
+    if (strcmp(a->verb, "ls") == 0) {
+        if (optind != argc)
+            return usage_error(a->verb, "takes no argument: '%s'",
+                               argv[optind]);
+        return 0;
+    }
+    if (optind == argc)
+        return usage_error(a->verb, "%s", "which job? (an ID)");
+    if (optind + 1 != argc || parse_id(argv[optind], &a->id) < 0)
+        return usage_error(a->verb, "takes one job ID, not '%s'",
+                           argv[optind]);
+    return 0;
+}
+
+static int
+fail(struct kick_client *c, const char *verb, int e)
+{
+    const char *d = c ? kick_client_detail(c) : "";
+
+    fprintf(stderr, "kick %s: %s\n", verb, *d ? d : kick_strerror(e));
+    return cli_exit_for(e);
+}
+
+static int
+is_final(const char *state)
+{
+    return strcmp(state, "succeeded") == 0 || strcmp(state, "failed") == 0 ||
+           strcmp(state, "timed_out") == 0 || strcmp(state, "aborted") == 0 ||
+           strcmp(state, "canceled") == 0;
+}
+
+int
+cli_job_end(struct kick_client *c, const char *base, long long id,
+            const char *state, int exit_status, int term_signal)
+{
+    char *out = NULL;
+    size_t len = 0;
+    int e = kick_job_output(c, base, id, &out, &len);
+
+    if (e < 0)
+        fprintf(stderr, "kick: the output of job %lld: %s\n", id,
+                *kick_client_detail(c) ? kick_client_detail(c)
+                                       : kick_strerror(e));
+    else
+        fwrite(out, 1, len, stdout);
+    free(out);
+    fflush(stdout);
+    if (term_signal > 0) {
+        fprintf(stderr, "kick: job %lld %s: killed by signal %d\n", id,
+                state, term_signal);
+        return 128 + term_signal;
+    }
+    if (exit_status >= 0)
+        return exit_status > 255 ? 255 : exit_status;
+    if (strcmp(state, "succeeded") == 0)
+        return EXIT_OK;
+    fprintf(stderr, "kick: job %lld ended %s\n", id, state);
+    return EXIT_JOB_FAILED;
+}
+
+static void
+print_job(const struct kick_job *j)
+{
+    printf("id: %lld\nroute: %s\nstate: %s\nattempt: %d/%d\n", j->id,
+           j->route, j->state, j->attempt, j->max_attempts);
+    if (j->exit_status >= 0)
+        printf("exit_status: %d\n", j->exit_status);
+    else
+        printf("exit_status: -\n");
+    if (j->term_signal > 0)
+        printf("signal: %d\n", j->term_signal);
+    else
+        printf("signal: -\n");
+    if (j->progress >= 0)
+        printf("progress: %d\n", j->progress);
+    else
+        printf("progress: -\n");
+    printf("connection_status: %d\n", j->connection_status);
+}
+
+static int
+cmd_ls(struct kick_client *c, const struct job_args *a)
+{
+    struct kick_job *jobs = calloc((size_t)a->limit, sizeof(*jobs));
+    long long next = 0;
+    int n = 0, e;
+
+    if (jobs == NULL)
+        return fail(NULL, a->verb, KICK_ENOMEM);
+    e = kick_job_list(c, a->server, a->state, a->after, jobs, a->limit, &n,
+                      &next);
+    if (e < 0) {
+        free(jobs);
+        return fail(c, a->verb, e);
+    }
+    for (int i = 0; i < n; i++) {
+        char end[16] = "-";
+        if (jobs[i].term_signal > 0)
+            snprintf(end, sizeof(end), "sig%d", jobs[i].term_signal);
+        else if (jobs[i].exit_status >= 0)
+            snprintf(end, sizeof(end), "%d", jobs[i].exit_status);
+        printf("%-8lld %-10s %-6s %s\n", jobs[i].id, jobs[i].state, end,
+               jobs[i].route);
+    }
+    if (next > 0)
+        fprintf(stderr, "kick ls: more after %lld (--after %lld)\n", next,
+                next);
+    free(jobs);
+    return EXIT_OK;
+}
+
+int
+cmd_job(int argc, char **argv)
+{
+    struct job_args a = {0};
+    struct kick_client *c;
+    struct kick_job job;
+    int code = parse(argc, argv, &a), e;
+
+    if (code != 0)
+        return code < 0 ? EXIT_OK : code;
+    c = kick_client_new(&a.opts, &e);
+    if (c == NULL)
+        return fail(NULL, a.verb, e);
+    if (strcmp(a.verb, "ls") == 0) {
+        code = cmd_ls(c, &a);
+    } else if (strcmp(a.verb, "status") == 0) {
+        e = kick_job_get(c, a.server, a.id, 0, &job);
+        if (e == 0)
+            print_job(&job);
+        code = e < 0 ? fail(c, a.verb, e) : EXIT_OK;
+    } else if (strcmp(a.verb, "cancel") == 0) {
+        e = kick_job_cancel(c, a.server, a.id, &job);
+        if (e == 0)
+            printf("%lld %s\n", job.id, job.state);
+        code = e < 0 ? fail(c, a.verb, e) : EXIT_OK;
+    } else {
+        do {
+            e = kick_job_get(c, a.server, a.id, WAIT_STEP, &job);
+        } while (e == 0 && !is_final(job.state));
+        if (e < 0)
+            code = fail(c, a.verb, e);
+        else
+            code = cli_job_end(c, a.server, a.id, job.state,
+                               job.exit_status, job.term_signal);
+    }
+    kick_client_free(c);
+    if (fflush(stdout) != 0 && code == EXIT_OK)
+        code = EXIT_FAIL;
+    return code;
+}
