@@ -1,10 +1,13 @@
 /* SPDX-License-Identifier: MIT */
-/* libkick: the client library of kick. Today: the calls a running script
- * makes to change its own connection handling (kick ctl), PHP's
- * ignore_user_abort(), set_time_limit(), connection_status() and
- * register_shutdown_function() for any language. Errors are negative
- * KICK_E* codes (never renumbered), named by kick_strerror(); a handle
- * keeps a one-line detail of its last error. libkick never prints. */
+/* libkick: the client library of kick. Triggers (an HTTP or HTTPS request
+ * to any server, waited for as far as asked), kickd's job API, and the
+ * calls a running script makes to change its own connection handling
+ * (kick ctl: PHP's ignore_user_abort(), set_time_limit(),
+ * connection_status() and register_shutdown_function() for any language).
+ * Errors are negative KICK_E* codes (never renumbered), named by
+ * kick_strerror(); a handle keeps a one-line detail of its last error.
+ * libkick never prints and has no global state: handles are independent,
+ * and each is used by one thread at a time. */
 #ifndef KICK_H
 #define KICK_H
 
@@ -104,7 +107,9 @@ struct kick_opts {
 struct kick_client;
 struct kick_request;
 
-/* opts may be NULL (defaults). NULL with *err on failure. */
+/* opts may be NULL (defaults). NULL with *err on failure (KICK_EINVAL: a
+ * negative timeout, a token with spaces or control characters). The first
+ * client initializes libcurl: make it before starting threads. */
 struct kick_client *
 kick_client_new(const struct kick_opts *opts, int *err);
 void

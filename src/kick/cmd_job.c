@@ -280,8 +280,11 @@ cmd_job(int argc, char **argv)
         code = e < 0 ? fail(c, a.verb, e) : EXIT_OK;
     } else if (strcmp(a.verb, "cancel") == 0) {
         e = kick_job_cancel(c, a.server, a.id, &job);
+        /* A running job answers 202: it is being ended. */
         if (e == 0)
-            printf("%lld %s\n", job.id, job.state);
+            printf("%lld %s%s\n", job.id, job.state,
+                   strcmp(job.state, "running") == 0 ? " (being ended)"
+                                                     : "");
         code = e < 0 ? fail(c, a.verb, e) : EXIT_OK;
     } else {
         do {

@@ -275,6 +275,33 @@ kick__client_fail(struct kick_client *c, CURL *h, CURLcode cr,
     return KICK_EPROTO;
 }
 
+/* A JSON error body: its "error" or "message", or the job it holds
+ * (kickd's 409 to a cancel: "job 3 is aborted"). 1 when c->detail is
+ * set. */
+static int
+json_detail(struct kick_client *c, long status)
+{
+    json_t *j = json_loadb(c->body.data, c->body.len, 0, NULL);
+    json_t *msg = json_object_get(j, "error"), *id, *state;
+    int done = 1;
+
+    if (!json_is_string(msg))
+        msg = json_object_get(j, "message");
+    id = json_object_get(j, "id");
+    state = json_object_get(j, "state");
+    if (json_is_string(msg))
+        snprintf(c->detail, sizeof(c->detail), "HTTP %ld %s: %.300s",
+                 status, c->reason, json_string_value(msg));
+    else if (json_is_integer(id) && json_is_string(state))
+        snprintf(c->detail, sizeof(c->detail), "HTTP %ld %s: job %lld is "
+                 "%.20s", status, c->reason,
+                 (long long)json_integer_value(id), json_string_value(state));
+    else
+        done = 0;
+    json_decref(j);
+    return done;
+}
+
 /* Sets c->detail to "HTTP 404 Not Found: <first line of the body>"; a
  * first line that repeats the status (kickd's "404 Not Found: no such
  * job") gives only the rest. */
@@ -286,6 +313,8 @@ http_error(struct kick_client *c, long status)
     char lead[200];
 
     b += strspn(b, " \t\r\n");
+    if (*b == '{' && json_detail(c, status))
+        return;
     snprintf(lead, sizeof(lead), "%ld %s: ", status, c->reason);
     if (c->reason[0] && strncmp(b, lead, strlen(lead)) == 0)
         b += strlen(lead);
