@@ -171,8 +171,8 @@ struct kick_result {
  * carries "Prefer: respond-async" (RFC 7240), so that a kickd route in
  * auto mode stores a job and answers 202 at once; KICK_SENT writes
  * "Connection: close" and closes after the last byte. KICK_FINISHED
- * against an answer that names no job returns as KICK_ACCEPTED does. Returns 0 when the request got as far as the
- * mode asks and (modes other than KICK_SENT) the status is 2xx;
+ * against an answer that names no job returns as KICK_ACCEPTED does.
+ * Returns 0 when the request got as far as the mode asks and (modes other than KICK_SENT) the status is 2xx;
  * KICK_EHTTP with out->status for another status; another error code for
  * a failure to connect (KICK_ECONNECT, with the resolver's failure as
  * KICK_EDNS), a timeout, or a malformed answer. */
