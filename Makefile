@@ -60,7 +60,8 @@ FUZZ_TIME ?= 60
 
 # Benchmark helpers.
 BENCH_BIN := $(addprefix $(B)/bench/, spawn_floor tiny_cgi abort_probe \
-             beanstalk_put trigger_flood start_probe)
+             beanstalk_put trigger_flood start_probe sink trigger_raw \
+             trigger_libkick)
 
 DEPS_STAMP := $(B)/.deps
 
@@ -89,7 +90,7 @@ $(B)/libkick.a: $(LIBKICK_OBJ)
 # The shared library: position-independent objects, a soname that changes
 # only when the ABI does.
 LIBKICK_SONAME := libkick.so.0
-$(LIBKICK_OBJ): ALL_CFLAGS += -fPIC -fvisibility=default
+$(LIBKICK_OBJ): ALL_CFLAGS += -fPIC -fvisibility=hidden
 $(B)/$(LIBKICK_SONAME): $(LIBKICK_OBJ)
 	@echo "  LD      $@"
 	$(Q)$(CC) $(CFLAGS) -shared -Wl,-soname,$(LIBKICK_SONAME) -o $@ $^ \
@@ -134,6 +135,12 @@ $(B)/bench/%: bench/%.c | $(DEPS_STAMP)
 	@mkdir -p $(@D)
 	@echo "  CC      $@"
 	$(Q)$(CC) $(ALL_CFLAGS) -o $@ $<
+
+$(B)/bench/trigger_libkick: bench/trigger_libkick.c $(B)/libkick.a \
+                            | $(DEPS_STAMP)
+	@mkdir -p $(@D)
+	@echo "  CC      $@"
+	$(Q)$(CC) $(ALL_CFLAGS) -o $@ $< $(B)/libkick.a $(CLIENT_LIBS)
 
 check: $(B)/kickd $(B)/kick $(S)/kickd $(UNIT_BIN) $(FUZZ_BIN)
 	$(PYTHON) tests/run.py --build $(B) --san $(S)

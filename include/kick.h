@@ -19,6 +19,12 @@
 extern "C" {
 #endif
 
+/* libkick is built with hidden symbols: what this header declares is its
+ * whole interface. */
+#if defined(__GNUC__)
+#pragma GCC visibility push(default)
+#endif
+
 enum kick_error {
     KICK_OK = 0,
     KICK_ENOMEM = -1,     /* out of memory */
@@ -211,6 +217,10 @@ int
 kick_job_list(struct kick_client *c, const char *base, const char *state,
               long long after, struct kick_job *out, int max, int *n,
               long long *next);
+
+#if defined(__GNUC__)
+#pragma GCC visibility pop
+#endif
 
 #ifdef __cplusplus
 }
