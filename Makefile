@@ -136,8 +136,9 @@ $(B)/bench/%: bench/%.c | $(DEPS_STAMP)
 	@echo "  CC      $@"
 	$(Q)$(CC) $(ALL_CFLAGS) -o $@ $<
 
+# The client part of the bench runs build/kick (--batch) as well.
 $(B)/bench/trigger_libkick: bench/trigger_libkick.c $(B)/libkick.a \
-                            | $(DEPS_STAMP)
+                            | $(DEPS_STAMP) $(B)/kick
 	@mkdir -p $(@D)
 	@echo "  CC      $@"
 	$(Q)$(CC) $(ALL_CFLAGS) -o $@ $< $(B)/libkick.a $(CLIENT_LIBS)

@@ -6,8 +6,10 @@
 # with 64 keep-alive connections; before them, the time from a client's
 # hang-up to SIGTERM reaching the script, and to real php-cgi noticing it;
 # then detached jobs (jobs.py): durable triggers/s beside beanstalkd, the
-# enqueue rate across a million queued jobs, commit-to-start latency.
-# Prints three markdown tables.
+# enqueue rate across a million queued jobs, commit-to-start latency; then
+# the client (client.py): a sent-mode trigger through libkick beside the
+# raw floor and PHP's fsockopen loop, and kick --batch triggers/s.
+# Prints four markdown tables.
 
 import argparse
 import atexit
@@ -27,12 +29,13 @@ import sys
 import tempfile
 import time
 
+import client
 import jobs
 
 SECONDS = int(os.environ.get("BENCH_SECONDS", "5"))
 ROUNDS = int(os.environ.get("BENCH_ROUNDS", "3"))
-# The whole run stays under five minutes, whatever the settings.
-LIMIT = float(os.environ.get("BENCH_LIMIT", "290"))  # s
+# The whole run stays under six minutes, whatever the settings.
+LIMIT = float(os.environ.get("BENCH_LIMIT", "340"))  # s
 # Hang-ups per abort probe, and the most time both probes may take together
 # out of LIMIT; the throughput rounds get what is left.
 ABORT_RUNS = int(os.environ.get("BENCH_ABORT_RUNS", "200"))
@@ -57,8 +60,9 @@ START_BUDGET = 15.0  # s
 JOBS_RESERVE = 2 * (ACCEPT_SECONDS + 3) + START_BUDGET + 75.0  # s
 # BENCH_ONLY=PART[,PART...] runs some parts alone: abort (the hang-ups),
 # exec (tiny CGI executions/s and /healthz), accept (durable triggers/s and
-# beanstalkd), enqueue, start.
-PARTS = ("abort", "exec", "accept", "enqueue", "start")
+# beanstalkd), enqueue, start, client (sent-mode triggers to a sink), batch
+# (kick --batch against kickd).
+PARTS = ("abort", "exec", "accept", "enqueue", "start", "client", "batch")
 ONLY = set(p for p in os.environ.get("BENCH_ONLY", "").split(",") if p)
 if not ONLY:
     ONLY = set(PARTS)
@@ -453,6 +457,56 @@ def measure_jobs(kickd, tmp, start_probe, put_bin, flood_bin, errors):
     return got
 
 
+def sink_ok(port):
+    socket.create_connection(("127.0.0.1", port), timeout=1).close()
+    return True
+
+
+def php_version(php):
+    try:
+        r = subprocess.run([php, "-r", "echo PHP_VERSION;"],
+                           capture_output=True, text=True, timeout=10)
+        return "php-cli %s" % r.stdout.strip()
+    except (OSError, subprocess.TimeoutExpired):
+        return "php-cli"
+
+
+def measure_client(bench_bin, kick, kickd, tmp, start_probe, errors):
+    """The client parts that ONLY names, each on a server of its own:
+    sent-mode triggers against bench/sink, then kick --batch against a
+    kickd with JOBS_CONFIG. Returns (sent cells, batch cell), None where
+    not measured, and appends failures to errors."""
+    sent = batch = None
+    if "client" in ONLY:
+        port = free_port()
+        log = os.path.join(tmp, "sink.log")
+        try:
+            p = start_server("sink", [os.path.join(bench_bin, "sink"), "-p",
+                                      str(port)], log, port, sink_ok)
+            sent = client.measure_sent(bench_bin, shutil.which("php"), port,
+                                       p.pid, log)
+            for name, cell in sent.items():
+                if cell["error"]:
+                    errors.append(("sent mode %s" % name, cell["error"]))
+        except RuntimeError as e:
+            errors.append(("sink", str(e)))
+        stop_servers()
+    if "batch" not in ONLY:
+        return sent, batch
+    if not os.access(kick, os.X_OK):
+        errors.append(("kick --batch", "%s not built; run `make`" % kick))
+        return sent, batch
+    try:
+        _, port = start_jobs_kickd(kickd, tmp, "batch", start_probe)
+        batch = client.measure_batch(kick, port, "/trigger", tmp)
+        if batch["error"]:
+            errors.append(("kick --batch", batch["error"]))
+    except RuntimeError as e:
+        errors.append(("kickd (batch)", str(e)))
+    stop_servers()
+    return sent, batch
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--build", default="build")
@@ -470,10 +524,14 @@ def main():
     put_bin = os.path.join(bench_bin, "beanstalk_put")
     flood_bin = os.path.join(bench_bin, "trigger_flood")
     start_probe = os.path.join(bench_bin, "start_probe")
+    kick = os.path.abspath(os.path.join(args.build, "kick"))
     if not ONLY <= set(PARTS):
         sys.exit("bench: BENCH_ONLY is a comma-separated list of %s, or "
                  "unset" % ", ".join(PARTS))
-    for path in (floor, tiny, probe, put_bin, flood_bin, start_probe):
+    clients = tuple(os.path.join(bench_bin, p) for p in
+                    ("sink", "trigger_raw", "trigger_libkick"))
+    for path in (floor, tiny, probe, put_bin, flood_bin, start_probe) + \
+            clients:
         if not os.access(path, os.X_OK):
             sys.exit("bench: %s is missing; run `make bench`" % path)
 
@@ -481,7 +539,9 @@ def main():
     per_round = len(CONCS) * 3 * (SECONDS + 1)
     reserve = ((ABORT_BUDGET if "abort" in ONLY else 0) +
                (JOBS_RESERVE if ONLY & {"accept", "enqueue", "start"}
-                else 0))
+                else 0) +
+               (client.SENT_RESERVE if "client" in ONLY else 0) +
+               (client.BATCH_RESERVE if "batch" in ONLY else 0))
     rounds = max(1, min(ROUNDS, int((LIMIT - SECONDS - 20 - reserve)
                                     // per_round)))
 
@@ -615,6 +675,8 @@ def main():
         except RuntimeError as e:
             errors.append(("kickd /healthz", str(e)))
     stop_servers()
+    sent, batch = measure_client(bench_bin, kick, kickd, tmp, start_probe,
+                                 errors)
     detached = measure_jobs(kickd, tmp, start_probe, put_bin, flood_bin,
                             errors)
     busy_after = cpu_busy()
@@ -670,6 +732,9 @@ def main():
                 ABORT_TARGET, "met" if med < ABORT_TARGET else "MISSED")
         if "abort" in ONLY:
             print("| %s | %s | %s |" % (what, figs, target))
+    if ONLY & {"client", "batch"}:
+        client.print_table(ONLY, sent, batch,
+                           php_version(shutil.which("php") or "php"))
     print()
     print(machine_line())
     for when, b in (("before", busy), ("after", busy_after)):
@@ -698,6 +763,7 @@ def main():
               (jobs.DELAY_HEADER[1], jobs.ACCEPT_CONNS, ACCEPT_SECONDS,
                jobs.BEANSTALK_CONNS, jobs.BEANSTALK_WINDOW, jobs.FLOOD_CONNS,
                jobs.FLOOD_WINDOW, ENQUEUE_JOBS, START_RUNS))
+    client.print_method(ONLY)
     print()
     if "abort" in ONLY:
         print("hang-ups (ms):")
@@ -713,6 +779,7 @@ def main():
                           " (p99 %.2f ms)" % r["p99"]) for r in cell["runs"])
         print("  %-7s c=%-2d %s" % (target, conc, runs or "-"))
     jobs.print_details(detached["flood"], detached["start"])
+    client.print_details(ONLY, sent or {}, batch)
     for what, why in errors:
         print("FAILED %s: %s" % (what, why))
     print("bench took %.0f s" % (time.monotonic() - START))

@@ -27,8 +27,8 @@
 
 struct sconn {
     int fd;
-    size_t len;   /* bytes read in all */
-    size_t kept;  /* of them, the first ones kept in buf */
+    size_t len;  /* bytes read in all */
+    size_t kept; /* of them, the first ones kept in buf */
     char buf[HEAD_MAX];
 };
 
