@@ -5,6 +5,7 @@
  * closes. */
 #include <curl/curl.h>
 #include <errno.h>
+#include <netdb.h>
 #include <jansson.h>
 #include <poll.h>
 #include <stdio.h>
@@ -12,6 +13,7 @@
 #include <string.h>
 #include <strings.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "kick_internal.h"
 
@@ -143,6 +145,7 @@ kick_client_free(struct kick_client *c)
         curl_multi_cleanup(c->multi);
     free(c->ca_file);
     free(c->token);
+    free(c->addr_host);
     kick__buf_close(&c->body);
     free(c);
 }
@@ -575,6 +578,109 @@ connect_only(struct kick_client *c, const char *url)
     return result;
 }
 
+/* Whether a proxy is configured for plain HTTP: then libcurl, which
+ * knows proxies, sends. */
+static int
+http_proxy_set(void)
+{
+    static const char *const names[] = {"http_proxy", "HTTP_PROXY",
+                                        "all_proxy", "ALL_PROXY"};
+
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+        const char *v = getenv(names[i]);
+        if (v && *v)
+            return 1;
+    }
+    return 0;
+}
+
+/* Resolves the request's host, reusing the last answer for a minute. */
+static int
+resolve(struct kick_client *c, const struct kick__url *u, const char *url)
+{
+    long long now = now_ms();
+    struct addrinfo hints = {.ai_socktype = SOCK_STREAM}, *res;
+    char port[8];
+
+    if (c->addr_host && c->addr_port == u->port &&
+        strcmp(c->addr_host, u->host) == 0 && now - c->addr_at < 60000)
+        return 0;
+    snprintf(port, sizeof(port), "%u", u->port);
+    int e = getaddrinfo(u->host, port, &hints, &res);
+    if (e != 0) {
+        if (e == EAI_NONAME || e == EAI_FAIL) {
+            snprintf(c->detail, sizeof(c->detail),
+                     "cannot resolve host '%s'", u->host);
+            return KICK_EDNS;
+        }
+        snprintf(c->detail, sizeof(c->detail), "cannot resolve host "
+                 "'%s': %s", u->host, gai_strerror(e));
+        return e == EAI_MEMORY ? KICK_ENOMEM : KICK_EDNS;
+    }
+    free(c->addr_host);
+    c->addr_host = strdup(u->host);
+    memcpy(&c->addr, res->ai_addr, res->ai_addrlen);
+    c->addr_len = res->ai_addrlen;
+    c->addr_port = u->port;
+    c->addr_at = now;
+    freeaddrinfo(res);
+    (void)url;
+    return c->addr_host ? 0 : KICK_ENOMEM;
+}
+
+/* Sent mode over plain HTTP without libcurl: connect, write, close, the
+ * least a caller can do (libcurl's connection setup costs more than the
+ * connection itself here). SO_SNDTIMEO bounds the connect and the write
+ * (Linux applies it to connect). */
+static int
+send_plain(struct kick_client *c, const struct kick_request *r,
+           const char *url, const char *data, size_t len)
+{
+    long ms = c->connect_timeout_ms < c->timeout_ms ? c->connect_timeout_ms
+                                                    : c->timeout_ms;
+    struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
+    int e = resolve(c, &r->url, url);
+
+    if (e < 0)
+        return e;
+    int fd = socket(c->addr.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+        snprintf(c->detail, sizeof(c->detail), "socket: %s", strerror(errno));
+        return KICK_ECONNECT;
+    }
+    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+    if (connect(fd, (struct sockaddr *)&c->addr, c->addr_len) < 0) {
+        int err = errno;
+        close(fd);
+        if (err == EINPROGRESS || err == EAGAIN || err == ETIMEDOUT) {
+            snprintf(c->detail, sizeof(c->detail),
+                     "timed out after %g s connecting: %s", ms / 1000.0, url);
+            return KICK_ETIMEDOUT;
+        }
+        snprintf(c->detail, sizeof(c->detail), "%s: %s",
+                 err == ECONNREFUSED ? "connection refused" : strerror(err),
+                 url);
+        return KICK_ECONNECT;
+    }
+    while (len > 0) {
+        ssize_t n = send(fd, data, len, MSG_NOSIGNAL);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0) {
+            int err = errno;
+            close(fd);
+            snprintf(c->detail, sizeof(c->detail), "%s: %s",
+                     err == EAGAIN ? "timed out writing" : strerror(err),
+                     url);
+            return err == EAGAIN ? KICK_ETIMEDOUT : KICK_ECONNECT;
+        }
+        data += n;
+        len -= (size_t)n;
+    }
+    close(fd);
+    return 0;
+}
+
 static int
 trigger_sent(struct kick_client *c, const struct kick_request *r)
 {
@@ -588,6 +694,10 @@ trigger_sent(struct kick_client *c, const struct kick_request *r)
     if (e == 0)
         e = kick__request_format(r, c->token,
                                  KICK__HEAD_CLOSE | KICK__HEAD_ASYNC, &req);
+    if (e == 0 && !r->url.is_https && !http_proxy_set()) {
+        e = send_plain(c, r, url.data, req.data, req.len);
+        goto done;
+    }
     if (e == 0 && c->raw == NULL && (c->raw = curl_easy_init()) == NULL)
         e = KICK_ENOMEM;
     if (e == 0 && c->multi == NULL && (c->multi = curl_multi_init()) == NULL)

@@ -5,6 +5,7 @@
 #define KICK_INTERNAL_H
 
 #include <curl/curl.h>
+#include <sys/socket.h>
 #include <stddef.h>
 
 #include "kick.h"
@@ -119,6 +120,13 @@ struct kick_client {
     long long location_id;   /* the job of the last Location, or -1 */
     char errbuf[CURL_ERROR_SIZE];
     char detail[512];
+    /* Sent mode over plain HTTP: the last host resolved, reused for a
+     * minute (as libcurl's DNS cache does). */
+    char *addr_host;
+    unsigned addr_port;
+    long long addr_at; /* ms, monotonic */
+    struct sockaddr_storage addr;
+    socklen_t addr_len;
 };
 
 /* Resets h and sets the options every transfer of c has. */
