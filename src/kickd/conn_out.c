@@ -277,10 +277,10 @@ run_head_cb(struct run *g, const struct cgi_response *r, char *body,
         else
             c->keep_alive = false; /* HTTP/1.0: the close ends the body */
     }
-    /* A script that answers before its body is read: the rest of the body
-     * cannot be told apart from the next request without reading it all. */
-    if (c->state == C_BODY)
-        c->keep_alive = false;
+    /* A script may answer before its whole body has arrived (it echoes
+     * headers first): the body's length is known, so the connection stays
+     * usable; only a script whose answer ends before its body does closes
+     * it (run_end_cb). */
 
     size_t cap = 512 + CGI_MAX_HEADER_BYTES + r->header_count * 4;
     char *out = malloc(cap);
