@@ -252,8 +252,12 @@ store_sqlite__open(struct store **out, const char *uri, char *err,
     /* WAL: readers do not block the writer. synchronous=FULL: the WAL is
      * synced at every commit, so a 202 is never sent for a job a power
      * loss could take back. The first statement also reads the file, so a
-     * file that is not a database fails here. */
+     * file that is not a database fails here. locking_mode=EXCLUSIVE:
+     * one kickd owns the file (two sharing a SQLite store would run jobs
+     * twice; several nodes share PostgreSQL instead), so a commit takes no
+     * file locks, and set before WAL, the WAL index lives in memory. */
     if (sqlite3_busy_timeout(st->db, STORE_BUSY_TIMEOUT) != SQLITE_OK ||
+        exec_sql(st, "PRAGMA locking_mode = EXCLUSIVE") < 0 ||
         exec_sql(st, "PRAGMA journal_mode = WAL") < 0 ||
         exec_sql(st, "PRAGMA synchronous = FULL") < 0 ||
         exec_sql(st, "PRAGMA foreign_keys = ON") < 0 || migrate(st) < 0)
