@@ -11,13 +11,14 @@
 import os
 import random
 import signal
+import subprocess
 import sys
 import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness import (Closed, Conn, build, expect, expect_eq,  # noqa: E402
-                     run, SLOW)
+                     free_port, run, Kickd, KICKD, SLOW)
 from test_jobs import (env_of, get_job, json_body, kickd,  # noqa: E402
                        list_jobs, read_lines, release, runs_of, trigger,
                        wait_job, FINAL)
@@ -340,6 +341,25 @@ def test_crash_2000():
               "run more than once; %.1f s"
               % (what, load.kill_info, load.errors_after, again, twice,
                  time.monotonic() - t0), flush=True)
+
+
+def test_second_kickd_on_the_same_store():
+    """Two kickd on one SQLite file would run the same jobs: the second
+    cannot open the store (the first holds it exclusively) and exits 1
+    with the reason, while the first keeps serving."""
+    with Kickd(args=["--mode", "detach"]) as k:
+        r = k.request("POST", "/echo", body=b"a=1")
+        expect_eq(r.status, 202, "a trigger on the first kickd")
+        port = free_port()
+        t0 = time.monotonic()
+        p = subprocess.run([KICKD, "--listen", "127.0.0.1:%d" % port,
+                            "--scripts", k.scripts, "--db", k.db],
+                           capture_output=True, text=True, timeout=30)
+        expect_eq(p.returncode, 1, "the second kickd's exit status")
+        expect("database is locked" in p.stderr,
+               "the second kickd's reason: %r", p.stderr[-300:])
+        expect(time.monotonic() - t0 < 15, "the second kickd gave up late")
+        expect_eq(k.get("/healthz").status, 200, "the first still serves")
 
 
 if __name__ == "__main__":
