@@ -48,8 +48,53 @@ conn_flush(struct conn *c)
     if (w == NULL)
         return;
     c->stage = NULL;
-    int r = uv_write(&w->req, (uv_stream_t *)&c->tcp, w->bufs, w->nbufs,
-                     write_cb);
+    if (w->nbufs == 0) {
+        for (unsigned i = 0; i < w->nowned; i++)
+            free(w->owned[i]);
+        free(w);
+        return;
+    }
+    /* Most answers fit the socket buffer: written at once, without a
+     * write request (libuv refuses while earlier writes are queued, so
+     * the order holds). */
+    size_t total = 0; /* w->bytes counts no chunk framing; this does */
+    for (unsigned i = 0; i < w->nbufs; i++)
+        total += w->bufs[i].len;
+    int r = uv_try_write((uv_stream_t *)&c->tcp, w->bufs, w->nbufs);
+    if (r >= 0 && (size_t)r == total) {
+        c->write_queued -= w->bytes;
+        for (unsigned i = 0; i < w->nowned; i++)
+            free(w->owned[i]);
+        free(w);
+        if (c->run && c->write_queued < CONN_MAX_WRITE_QUEUE / 2)
+            run_resume(c->run);
+        return;
+    }
+    if (r < 0 && r != UV_EAGAIN) {
+        c->write_queued -= w->bytes;
+        for (unsigned i = 0; i < w->nowned; i++)
+            free(w->owned[i]);
+        free(w);
+        conn_close(c);
+        return;
+    }
+    /* The rest, if a part went, is queued: the buffers are moved past the
+     * bytes written. */
+    unsigned first = 0;
+    for (size_t done = r > 0 ? (size_t)r : 0; done > 0;) {
+        if (done >= w->bufs[first].len) {
+            done -= w->bufs[first].len;
+            first++;
+        } else {
+            w->bufs[first].base += done;
+            w->bufs[first].len -= (unsigned)done;
+            done = 0;
+        }
+    }
+    /* write_queued keeps counting the whole part until its callback:
+     * backpressure errs on the safe side. */
+    r = uv_write(&w->req, (uv_stream_t *)&c->tcp, w->bufs + first,
+                 w->nbufs - first, write_cb);
     if (r < 0) {
         c->write_queued -= w->bytes;
         for (unsigned i = 0; i < w->nowned; i++)
@@ -81,6 +126,10 @@ conn__write_head(struct conn *c, char *head, size_t hlen, char *owned,
 {
     struct conn_write *w = c->stage;
 
+    if (head == NULL && len == 0) {
+        free(owned);
+        return;
+    }
     if (w && w->nlines == CONN_STAGE_PARTS) {
         conn_flush(c);
         w = NULL;

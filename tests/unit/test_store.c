@@ -111,14 +111,20 @@ teardown(void **state)
 }
 
 static void
-reopen(struct fix *f)
+reopen_closed(struct fix *f)
 {
     char err[256] = "";
 
-    f->ops->close(f->st);
-    f->st = NULL;
     if (f->ops->open(&f->st, f->uri, err, sizeof(err)) != 0)
         fail_msg("reopen %s: %s", f->uri, err);
+}
+
+static void
+reopen(struct fix *f)
+{
+    f->ops->close(f->st);
+    f->st = NULL;
+    reopen_closed(f);
 }
 
 /* Adds a job of route due at run_at (created then too); returns its id. */
@@ -749,12 +755,15 @@ test_reopen(void **state)
     struct job j;
 
     assert_int_equal(f->ops->output_append(f->st, id, "abc", 3, 100), 0);
+    reopen(f);
+    /* The store holds its file exclusively while open: the version is
+     * read between a close and an open. */
+    f->ops->close(f->st);
+    f->st = NULL;
     if (cur->schema_version != NULL)
         assert_int_equal(cur->schema_version(f->uri), cur->want_version);
+    reopen_closed(f);
     reopen(f);
-    reopen(f);
-    if (cur->schema_version != NULL)
-        assert_int_equal(cur->schema_version(f->uri), cur->want_version);
     get(f, id, &j);
     assert_string_equal(j.route, "/a");
     assert_string_equal(j.idem_key, "key");
