@@ -63,6 +63,7 @@ enum stmt_id {
 
 struct store {
     sqlite3 *db;
+    int lock_fd; /* holds the flock(2) that makes this kickd the owner */
     sqlite3_stmt *stmt[ST_COUNT];
     char err[256]; /* the last error, kept apart from sqlite3_errmsg
                       because a rollback after it would replace it */
