@@ -38,10 +38,7 @@ conn_close(struct conn *c)
         return;
     c->closing = true;
     if (c->stage) {
-        for (unsigned i = 0; i < c->stage->nowned; i++)
-            free(c->stage->owned[i]);
-        c->write_queued -= c->stage->bytes;
-        free(c->stage);
+        conn__write_free(c, c->stage);
         c->stage = NULL;
     }
     if (c->pending) {

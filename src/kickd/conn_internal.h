@@ -130,6 +130,11 @@ conn__process(struct conn *c);
 
 /* conn_out.c: the answers. */
 
+/* A staged or written part is done with (written, or dropped): its bytes
+ * leave write_queued and its buffers are freed. */
+void
+conn__write_free(struct conn *c, struct conn_write *w);
+
 /* Stages head (hlen bytes, may be NULL; freed once written) and then len
  * bytes at data; owned (may be NULL) is freed once written. With chunk
  * set, data goes out as one chunk (RFC 9112 section 7.1). */

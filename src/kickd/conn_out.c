@@ -16,16 +16,31 @@
 #include "log.h"
 #include "srv.h"
 
+void
+conn__write_free(struct conn *c, struct conn_write *w)
+{
+    c->write_queued -= w->bytes;
+    for (unsigned i = 0; i < w->nowned; i++)
+        free(w->owned[i]);
+    free(w);
+}
+
+/* The script's output was paused while the client's queue was full: it
+ * goes on once the queue is down to half. */
+static void
+queue_drained(struct conn *c)
+{
+    if (c->run && c->write_queued < CONN_MAX_WRITE_QUEUE / 2)
+        run_resume(c->run);
+}
+
 static void
 write_cb(uv_write_t *req, int status)
 {
     struct conn_write *w = (struct conn_write *)req;
     struct conn *c = w->c;
 
-    c->write_queued -= w->bytes;
-    for (unsigned i = 0; i < w->nowned; i++)
-        free(w->owned[i]);
-    free(w);
+    conn__write_free(c, w);
     if (c->closing)
         return;
     if (status < 0) {
@@ -35,8 +50,7 @@ write_cb(uv_write_t *req, int status)
         conn_close(c);
         return;
     }
-    if (c->run && c->write_queued < CONN_MAX_WRITE_QUEUE / 2)
-        run_resume(c->run);
+    queue_drained(c);
 }
 
 /* Hands the staged bytes to the socket. */
@@ -49,9 +63,7 @@ conn_flush(struct conn *c)
         return;
     c->stage = NULL;
     if (w->nbufs == 0) {
-        for (unsigned i = 0; i < w->nowned; i++)
-            free(w->owned[i]);
-        free(w);
+        conn__write_free(c, w);
         return;
     }
     /* Most answers fit the socket buffer: written at once, without a
@@ -62,19 +74,12 @@ conn_flush(struct conn *c)
         total += w->bufs[i].len;
     int r = uv_try_write((uv_stream_t *)&c->tcp, w->bufs, w->nbufs);
     if (r >= 0 && (size_t)r == total) {
-        c->write_queued -= w->bytes;
-        for (unsigned i = 0; i < w->nowned; i++)
-            free(w->owned[i]);
-        free(w);
-        if (c->run && c->write_queued < CONN_MAX_WRITE_QUEUE / 2)
-            run_resume(c->run);
+        conn__write_free(c, w);
+        queue_drained(c);
         return;
     }
     if (r < 0 && r != UV_EAGAIN) {
-        c->write_queued -= w->bytes;
-        for (unsigned i = 0; i < w->nowned; i++)
-            free(w->owned[i]);
-        free(w);
+        conn__write_free(c, w);
         conn_close(c);
         return;
     }
@@ -96,10 +101,7 @@ conn_flush(struct conn *c)
     r = uv_write(&w->req, (uv_stream_t *)&c->tcp, w->bufs + first,
                  w->nbufs - first, write_cb);
     if (r < 0) {
-        c->write_queued -= w->bytes;
-        for (unsigned i = 0; i < w->nowned; i++)
-            free(w->owned[i]);
-        free(w);
+        conn__write_free(c, w);
         conn_close(c);
     }
 }
