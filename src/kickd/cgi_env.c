@@ -114,11 +114,9 @@ header_is_passed(const struct http_header *h, bool hide_auth)
             return 0;
     }
     for (size_t i = 0; i < sizeof(skip) / sizeof(skip[0]); i++)
-        if (strlen(skip[i]) == h->name_len &&
-            strncasecmp(h->name, skip[i], h->name_len) == 0)
+        if (http_name_is(h->name, h->name_len, skip[i]))
             return 0;
-    if (hide_auth && h->name_len == 13 &&
-        strncasecmp(h->name, "authorization", 13) == 0)
+    if (hide_auth && http_name_is(h->name, h->name_len, "authorization"))
         return 0;
     return 1;
 }
@@ -149,7 +147,7 @@ env_put_headers(struct env_buf *e, const struct http_request *req,
         }
         env_append(e, "=", 1);
         env_append(e, h->value, h->value_len);
-        int cookie = h->name_len == 6 && strncasecmp(h->name, "cookie", 6) == 0;
+        int cookie = http_name_is(h->name, h->name_len, "cookie");
         for (j = i + 1; j < req->header_count; j++) {
             const struct http_header *o = &req->headers[j];
             if (o->name_len == h->name_len &&

@@ -23,21 +23,6 @@ incomplete(struct cgi_response *r, size_t len)
     return CGI_INCOMPLETE;
 }
 
-static int
-is_tchar(unsigned char c)
-{
-    if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-        (c >= '0' && c <= '9'))
-        return 1;
-    return c != 0 && strchr("!#$%&'*+-.^_`|~", c) != NULL;
-}
-
-static int
-name_is(const char *s, size_t n, const char *lit)
-{
-    return strlen(lit) == n && strncasecmp(s, lit, n) == 0;
-}
-
 /* Status: 3DIGIT SP reason-phrase (RFC 3875 section 6.3.3). */
 static int
 status_parse(struct cgi_response *r, const char *v, size_t n)
@@ -108,7 +93,7 @@ cgi_response_parse(const char *buf, size_t len, struct cgi_response *r)
             break;
         }
         size_t b = i;
-        while (i < len && is_tchar(p[i]))
+        while (i < len && http_is_tchar(p[i]))
             i++;
         if (i == len)
             return incomplete(r, len);
@@ -143,21 +128,21 @@ cgi_response_parse(const char *buf, size_t len, struct cgi_response *r)
         const char *value = buf + b;
         size_t value_len = e - b;
 
-        if (name_is(name, name_len, "status")) {
+        if (http_name_is(name, name_len, "status")) {
             if (has_status++)
                 return bad(r, "more than one Status");
             if (status_parse(r, value, value_len) < 0)
                 return bad(r, "malformed Status");
             continue;
         }
-        if (name_is(name, name_len, "content-type")) {
+        if (http_name_is(name, name_len, "content-type")) {
             r->has_content_type = 1;
-        } else if (name_is(name, name_len, "location")) {
+        } else if (http_name_is(name, name_len, "location")) {
             if (value_len == 0)
                 return bad(r, "empty Location");
             r->location = value;
             r->location_len = value_len;
-        } else if (name_is(name, name_len, "content-length")) {
+        } else if (http_name_is(name, name_len, "content-length")) {
             /* Two lengths copied to the client would make its framing
              * ambiguous (RFC 9112 section 6.3). */
             if (r->content_length >= 0)

@@ -261,7 +261,7 @@ prefers_async(const struct http_request *req)
 {
     for (size_t i = 0; i < req->header_count; i++) {
         const struct http_header *h = &req->headers[i];
-        if (h->name_len != 6 || strncasecmp(h->name, "prefer", 6) != 0)
+        if (!http_name_is(h->name, h->name_len, "prefer"))
             continue;
         const char *v = h->value, *end = h->value + h->value_len;
         while (v < end) {
@@ -270,7 +270,7 @@ prefers_async(const struct http_request *req)
             const char *b = v;
             while (v < end && *v != ',' && *v != ';' && *v != ' ')
                 v++;
-            if (v - b == 13 && strncasecmp(b, "respond-async", 13) == 0)
+            if (http_name_is(b, (size_t)(v - b), "respond-async"))
                 return true;
             while (v < end && *v != ',')
                 v++;

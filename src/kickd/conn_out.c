@@ -352,13 +352,12 @@ run_head_cb(struct run *g, const struct cgi_response *r, char *body,
     for (size_t i = 0; i < r->header_count; i++) {
         const struct http_header *h = &r->headers[i];
         /* Framing and connection fields are kickd's to set. */
-        if ((h->name_len == 17 &&
-             strncasecmp(h->name, "transfer-encoding", 17) == 0) ||
-            (h->name_len == 10 && strncasecmp(h->name, "connection", 10) == 0) ||
-            (h->name_len == 10 && strncasecmp(h->name, "keep-alive", 10) == 0) ||
-            (h->name_len == 4 && strncasecmp(h->name, "date", 4) == 0))
+        if (http_name_is(h->name, h->name_len, "transfer-encoding") ||
+            http_name_is(h->name, h->name_len, "connection") ||
+            http_name_is(h->name, h->name_len, "keep-alive") ||
+            http_name_is(h->name, h->name_len, "date"))
             continue;
-        if (h->name_len == 6 && strncasecmp(h->name, "server", 6) == 0)
+        if (http_name_is(h->name, h->name_len, "server"))
             has_server = true;
         memcpy(out + n, h->name, h->name_len);
         n += h->name_len;

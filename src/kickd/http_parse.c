@@ -10,8 +10,8 @@
 #include "http_parse.h"
 
 /* tchar of RFC 9110 section 5.6.2. */
-static int
-is_tchar(unsigned char c)
+int
+http_is_tchar(unsigned char c)
 {
     if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
         (c >= '0' && c <= '9'))
@@ -40,8 +40,8 @@ is_hex(unsigned char c, unsigned *v)
     return 1;
 }
 
-static int
-name_is(const char *s, size_t n, const char *lit)
+int
+http_name_is(const char *s, size_t n, const char *lit)
 {
     return strlen(lit) == n && strncasecmp(s, lit, n) == 0;
 }
@@ -156,7 +156,7 @@ list_has(const char *s, size_t n, const char *tok)
         size_t b = i;
         while (i < n && s[i] != ',' && s[i] != ' ' && s[i] != '\t')
             i++;
-        if (i > b && name_is(s + b, i - b, tok))
+        if (i > b && http_name_is(s + b, i - b, tok))
             return 1;
     }
     return 0;
@@ -206,11 +206,11 @@ fields_check(struct http_request *req)
 
     for (size_t i = 0; i < req->header_count; i++) {
         const struct http_header *h = &req->headers[i];
-        if (name_is(h->name, h->name_len, "host")) {
+        if (http_name_is(h->name, h->name_len, "host")) {
             hosts++;
             req->host = h->value;
             req->host_len = h->value_len;
-        } else if (name_is(h->name, h->name_len, "content-length")) {
+        } else if (http_name_is(h->name, h->name_len, "content-length")) {
             lengths++;
             int r = content_length_parse(h->value, h->value_len,
                                          &req->content_length);
@@ -218,16 +218,16 @@ fields_check(struct http_request *req)
                 return bad(req, 413, "content length too large");
             if (r < 0)
                 return bad(req, 400, "bad content length");
-        } else if (name_is(h->name, h->name_len, "transfer-encoding")) {
+        } else if (http_name_is(h->name, h->name_len, "transfer-encoding")) {
             encodings++;
             te = h;
-        } else if (name_is(h->name, h->name_len, "connection")) {
+        } else if (http_name_is(h->name, h->name_len, "connection")) {
             closes |= list_has(h->value, h->value_len, "close");
             keeps |= list_has(h->value, h->value_len, "keep-alive");
-        } else if (name_is(h->name, h->name_len, "expect")) {
+        } else if (http_name_is(h->name, h->name_len, "expect")) {
             /* RFC 9110 section 10.1.1: ignored in an HTTP/1.0 request. */
             if (req->minor_version >= 1 &&
-                name_is(h->value, h->value_len, "100-continue"))
+                http_name_is(h->value, h->value_len, "100-continue"))
                 req->expect_continue = 1;
         }
     }
@@ -249,7 +249,8 @@ fields_check(struct http_request *req)
             return bad(req, 400, "Content-Length with Transfer-Encoding");
         if (req->minor_version == 0)
             return bad(req, 400, "Transfer-Encoding in HTTP/1.0");
-        if (encodings > 1 || !name_is(te->value, te->value_len, "chunked"))
+        if (encodings > 1 ||
+            !http_name_is(te->value, te->value_len, "chunked"))
             return bad(req, 501, "transfer coding not implemented");
         req->chunked = 1;
     }
@@ -291,7 +292,7 @@ http_parse_request(const char *buf, size_t len, struct http_request *req)
 
     /* method SP request-target SP HTTP-version CRLF */
     b = i;
-    while (i < len && is_tchar(p[i]))
+    while (i < len && http_is_tchar(p[i]))
         i++;
     if (i == len)
         return incomplete(req, len, len - line_start);
@@ -354,7 +355,7 @@ http_parse_request(const char *buf, size_t len, struct http_request *req)
             return bad(req, 431, "too many header fields");
         struct http_header *h = &req->headers[req->header_count];
         b = i;
-        while (i < len && is_tchar(p[i]))
+        while (i < len && http_is_tchar(p[i]))
             i++;
         if (i == len)
             return incomplete(req, len, 0);
@@ -402,7 +403,8 @@ const struct http_header *
 http_find_header(const struct http_request *req, const char *name)
 {
     for (size_t i = 0; i < req->header_count; i++)
-        if (name_is(req->headers[i].name, req->headers[i].name_len, name))
+        if (http_name_is(req->headers[i].name, req->headers[i].name_len,
+                         name))
             return &req->headers[i];
     return NULL;
 }
@@ -516,7 +518,7 @@ http_chunked_parse(struct http_chunked *c, const char *buf, size_t len,
         case CH_TRAILER:
             if (ch == '\r') {
                 c->state = CH_END_LF;
-            } else if (is_tchar(ch)) {
+            } else if (http_is_tchar(ch)) {
                 c->state = CH_TRAILER_LINE;
             } else {
                 return chunk_bad(c, 400, "bad trailer field");

@@ -104,6 +104,15 @@ ssize_t
 http_chunked_parse(struct http_chunked *c, const char *buf, size_t len,
                    uint64_t max_body, const char **data, size_t *data_len);
 
+/* Whether c is a tchar (RFC 9110 section 5.6.2): a byte of a token such
+ * as a method or a field name. */
+int
+http_is_tchar(unsigned char c);
+
+/* Whether the n bytes at s are the field name lit, ignoring case. */
+int
+http_name_is(const char *s, size_t n, const char *lit);
+
 /* The reason phrase for a status code ("Not Found"), or "Unknown". */
 const char *
 http_status_reason(int status);
