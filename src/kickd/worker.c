@@ -172,6 +172,19 @@ due_done(struct store_op *op)
     schedule(p);
 }
 
+/* Takes w out of the pool's waiters and frees it. */
+static void
+wait_unlink(struct worker_pool *p, struct worker_wait *w)
+{
+    if (w->prev)
+        w->prev->next = w->next;
+    else
+        p->waits = w->next;
+    if (w->next)
+        w->next->prev = w->prev;
+    free(w);
+}
+
 static void
 waiters_wake(struct worker_pool *p, int64_t id)
 {
@@ -181,15 +194,9 @@ waiters_wake(struct worker_pool *p, int64_t id)
         next = w->next;
         if (w->id != id)
             continue;
-        if (w->prev)
-            w->prev->next = w->next;
-        else
-            p->waits = w->next;
-        if (w->next)
-            w->next->prev = w->prev;
         void (*cb)(void *) = w->cb;
         void *data = w->data;
-        free(w);
+        wait_unlink(p, w);
         cb(data);
     }
 }
@@ -648,17 +655,8 @@ worker_wait(struct srv *s, int64_t id, void (*cb)(void *), void *data)
 void
 worker_unwait(struct srv *s, struct worker_wait *w)
 {
-    struct worker_pool *p = s->workers;
-
-    if (w == NULL)
-        return;
-    if (w->prev)
-        w->prev->next = w->next;
-    else
-        p->waits = w->next;
-    if (w->next)
-        w->next->prev = w->prev;
-    free(w);
+    if (w != NULL)
+        wait_unlink(s->workers, w);
 }
 
 static void
