@@ -42,6 +42,28 @@ struct trigger_args {
 
 void
 cli_usage(FILE *f);
+/* getopt_long codes of the client options every verb that talks HTTP
+ * takes (below the verbs' own codes, which start at 256), and their
+ * entries for a long-option table. */
+enum {
+    CLI_OPT_CONNECT_TIMEOUT = 200,
+    CLI_OPT_TIMEOUT,
+    CLI_OPT_CACERT,
+    CLI_OPT_TOKEN,
+};
+#define CLI_CLIENT_OPTIONS                                                   \
+    {"connect-timeout", required_argument, NULL, CLI_OPT_CONNECT_TIMEOUT},   \
+        {"timeout", required_argument, NULL, CLI_OPT_TIMEOUT},               \
+        {"cacert", required_argument, NULL, CLI_OPT_CACERT},                 \
+        {"insecure", no_argument, NULL, 'k'},                                \
+        {"token", required_argument, NULL, CLI_OPT_TOKEN}
+
+/* Takes getopt's code c and its argument if c is a client option: 1 (set
+ * in opts), 0 if c is not one, or -1 with the problem in why (size n). */
+int
+cli_client_option(int c, const char *arg, struct kick_opts *opts,
+                  char *why, size_t n);
+
 /* Parses whole or decimal seconds into ms; 0, or -1 if not a number
  * above 0. */
 int

@@ -18,10 +18,6 @@ enum {
     OPT_STATE,
     OPT_LIMIT,
     OPT_AFTER,
-    OPT_CONNECT_TIMEOUT,
-    OPT_TIMEOUT,
-    OPT_CACERT,
-    OPT_TOKEN,
 };
 
 static const struct option long_opts[] = {
@@ -29,11 +25,7 @@ static const struct option long_opts[] = {
     {"state", required_argument, NULL, OPT_STATE},
     {"limit", required_argument, NULL, OPT_LIMIT},
     {"after", required_argument, NULL, OPT_AFTER},
-    {"connect-timeout", required_argument, NULL, OPT_CONNECT_TIMEOUT},
-    {"timeout", required_argument, NULL, OPT_TIMEOUT},
-    {"cacert", required_argument, NULL, OPT_CACERT},
-    {"insecure", no_argument, NULL, 'k'},
-    {"token", required_argument, NULL, OPT_TOKEN},
+    CLI_CLIENT_OPTIONS,
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
 };
@@ -82,7 +74,6 @@ parse(int argc, char **argv, struct job_args *a)
 {
     char detail[256];
     int c;
-    long ms;
     long long n;
 
     a->verb = argv[0];
@@ -93,6 +84,12 @@ parse(int argc, char **argv, struct job_args *a)
     opterr = 0;
     optind = 1;
     while ((c = getopt_long(argc, argv, ":kh", long_opts, NULL)) != -1) {
+        char why[128];
+        int k = cli_client_option(c, optarg, &a->opts, why, sizeof(why));
+        if (k < 0)
+            return usage_error(a->verb, "%s", why);
+        if (k > 0)
+            continue;
         switch (c) {
         case OPT_SERVER:
             a->server = optarg;
@@ -110,27 +107,6 @@ parse(int argc, char **argv, struct job_args *a)
             if (parse_id(optarg, &a->after) < 0)
                 return usage_error(a->verb, "--after takes a job id, not "
                                    "'%s'", optarg);
-            break;
-        case OPT_CONNECT_TIMEOUT:
-            if (cli_seconds(optarg, &ms) < 0)
-                return usage_error(a->verb, "--connect-timeout takes "
-                                   "seconds, not '%s'", optarg);
-            a->opts.connect_timeout_ms = ms;
-            break;
-        case OPT_TIMEOUT:
-            if (cli_seconds(optarg, &ms) < 0)
-                return usage_error(a->verb, "--timeout takes seconds, not "
-                                   "'%s'", optarg);
-            a->opts.timeout_ms = ms;
-            break;
-        case OPT_CACERT:
-            a->opts.ca_file = optarg;
-            break;
-        case 'k':
-            a->opts.insecure = 1;
-            break;
-        case OPT_TOKEN:
-            a->opts.token = optarg;
             break;
         case 'h':
             cli_usage(stdout);

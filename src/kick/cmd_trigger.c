@@ -13,10 +13,6 @@ enum {
     OPT_JSON = 256,
     OPT_NO_WAIT,
     OPT_WAIT,
-    OPT_CONNECT_TIMEOUT,
-    OPT_TIMEOUT,
-    OPT_CACERT,
-    OPT_TOKEN,
     OPT_BATCH,
     OPT_PARALLEL,
 };
@@ -30,17 +26,48 @@ static const struct option long_opts[] = {
     {"json", required_argument, NULL, OPT_JSON},
     {"no-wait", no_argument, NULL, OPT_NO_WAIT},
     {"wait", no_argument, NULL, OPT_WAIT},
-    {"connect-timeout", required_argument, NULL, OPT_CONNECT_TIMEOUT},
-    {"timeout", required_argument, NULL, OPT_TIMEOUT},
-    {"cacert", required_argument, NULL, OPT_CACERT},
-    {"insecure", no_argument, NULL, 'k'},
-    {"token", required_argument, NULL, OPT_TOKEN},
+    CLI_CLIENT_OPTIONS,
     {"batch", required_argument, NULL, OPT_BATCH},
     {"parallel", required_argument, NULL, OPT_PARALLEL},
     {"help", no_argument, NULL, 'h'},
     {"version", no_argument, NULL, 'V'},
     {NULL, 0, NULL, 0},
 };
+
+int
+cli_client_option(int c, const char *arg, struct kick_opts *opts,
+                  char *why, size_t n)
+{
+    long ms;
+
+    switch (c) {
+    case CLI_OPT_CONNECT_TIMEOUT:
+    case CLI_OPT_TIMEOUT:
+        if (cli_seconds(arg, &ms) < 0) {
+            snprintf(why, n, "%s takes seconds, not '%s'",
+                     c == CLI_OPT_TIMEOUT ? "--timeout"
+                                          : "--connect-timeout",
+                     arg);
+            return -1;
+        }
+        if (c == CLI_OPT_TIMEOUT)
+            opts->timeout_ms = ms;
+        else
+            opts->connect_timeout_ms = ms;
+        return 1;
+    case CLI_OPT_CACERT:
+        opts->ca_file = arg;
+        return 1;
+    case 'k':
+        opts->insecure = 1;
+        return 1;
+    case CLI_OPT_TOKEN:
+        opts->token = arg;
+        return 1;
+    default:
+        return 0;
+    }
+}
 
 int
 cli_seconds(const char *s, long *ms)
@@ -250,7 +277,6 @@ static int
 parse(int argc, char **argv, struct trigger_args *a)
 {
     int c, e = 0;
-    long ms;
 
     a->wait = KICK_ACCEPTED;
     a->parallel = 16;
@@ -258,6 +284,12 @@ parse(int argc, char **argv, struct trigger_args *a)
     optind = 1;
     while ((c = getopt_long(argc, argv, ":X:d:q:H:b:khV", long_opts,
                             NULL)) != -1) {
+        char why[128];
+        int k = cli_client_option(c, optarg, &a->opts, why, sizeof(why));
+        if (k < 0)
+            return usage_error("%s", why);
+        if (k > 0)
+            continue;
         switch (c) {
         case 'X':
             a->method = optarg;
@@ -282,27 +314,6 @@ parse(int argc, char **argv, struct trigger_args *a)
             break;
         case OPT_WAIT:
             a->wait = KICK_FINISHED;
-            break;
-        case OPT_CONNECT_TIMEOUT:
-            if (cli_seconds(optarg, &ms) < 0)
-                return usage_error("--connect-timeout takes seconds, not "
-                                   "'%s'", optarg);
-            a->opts.connect_timeout_ms = ms;
-            break;
-        case OPT_TIMEOUT:
-            if (cli_seconds(optarg, &ms) < 0)
-                return usage_error("--timeout takes seconds, not '%s'",
-                                   optarg);
-            a->opts.timeout_ms = ms;
-            break;
-        case OPT_CACERT:
-            a->opts.ca_file = optarg;
-            break;
-        case 'k':
-            a->opts.insecure = 1;
-            break;
-        case OPT_TOKEN:
-            a->opts.token = optarg;
             break;
         case OPT_BATCH:
             a->batch = optarg;
