@@ -60,6 +60,8 @@ static const struct cfg_key server_keys[] = {
     {"shutdown_timeout", KEY_MS, 1, 86400,
      offsetof(struct cfg, shutdown_timeout)},
     {"output_cap", KEY_SIZE, 0, 1LL << 30, offsetof(struct cfg, output_cap)},
+    {"response_hold_ms", KEY_INT, 0, 1000,
+     offsetof(struct cfg, response_hold)},
 };
 
 static const struct cfg_key route_keys[] = {
@@ -175,6 +177,7 @@ cfg_new(void)
     c->kill_grace = CGI_DEFAULT_KILL_GRACE;
     c->shutdown_timeout = RUN_DEFAULT_SHUTDOWN_TIMEOUT;
     c->output_cap = JOB_DEFAULT_OUTPUT_CAP;
+    c->response_hold = CONN_DEFAULT_RESPONSE_HOLD;
     c->stop_grace = SRV_DEFAULT_STOP_GRACE;
     if (c->listen == NULL || c->db == NULL) {
         cfg_free(c);

@@ -54,6 +54,7 @@ struct cfg {
     int stop_grace;      /* ms kickd waits for running work at SIGTERM */
     int shutdown_timeout; /* ms a shutdown command may run */
     int64_t output_cap;   /* bytes of a job's output kept (the newest) */
+    int response_hold;    /* ms a short answer may wait for its end */
     struct cfg_route *routes;
     size_t route_count;
 };

@@ -70,6 +70,11 @@ conn_close(struct conn *c)
     if (c->next)
         c->next->prev = c->prev;
     s->conn_count--;
+    free(c->held_head);
+    free(c->held_body);
+    c->held_head = c->held_body = NULL;
+    c->holding = false;
+    uv_close((uv_handle_t *)&c->hold_timer, handle_close_cb);
     uv_close((uv_handle_t *)&c->timer, handle_close_cb);
     uv_close((uv_handle_t *)&c->tcp, handle_close_cb);
 }
@@ -680,8 +685,9 @@ conn_accept(struct srv *s, uv_stream_t *listener)
         return;
     }
     uv_timer_init(s->loop, &c->timer);
-    c->timer.data = c;
-    c->handles = 2;
+    uv_timer_init(s->loop, &c->hold_timer);
+    c->timer.data = c->hold_timer.data = c;
+    c->handles = 3;
     c->srv = s;
     c->id = ++s->next_conn_id;
     c->resp_left = -1;

@@ -82,6 +82,14 @@ struct conn {
     bool resp_no_body;
     bool resp_done;
     int64_t resp_left; /* bytes the script's Content-Length still allows */
+    /* An answer held back (CONN_HOLD_*): its head without the framing
+     * fields and the body so far, both owned. */
+    bool holding;
+    uv_timer_t hold_timer;
+    char *held_head;
+    size_t held_head_len, held_head_cap;
+    char *held_body;
+    size_t held_len;
     size_t write_queued;
 
     char remote_addr[64];

@@ -308,6 +308,125 @@ body_cap(struct conn *c, size_t len, struct run *g)
     return len;
 }
 
+/* An answer of unknown length streams chunked to an HTTP/1.1 client and
+ * ends with the connection for an HTTP/1.0 one. */
+static void
+frame_unknown_length(struct conn *c)
+{
+    if (c->req.minor_version >= 1)
+        c->resp_chunked = true;
+    else
+        c->keep_alive = false; /* HTTP/1.0: the close ends the body */
+}
+
+/* Ends the head at out (n bytes, room for cap): the framing field (a
+ * Content-Length of length if that is >= 0), the connection field and the
+ * blank line. Returns the head's length. */
+static size_t
+head_end(struct conn *c, char *out, size_t n, size_t cap, int64_t length)
+{
+    if (length >= 0)
+        n += (size_t)snprintf(out + n, cap - n,
+                              "Content-Length: %" PRId64 "\r\n", length);
+    else if (c->resp_chunked)
+        n += (size_t)snprintf(out + n, cap - n,
+                              "Transfer-Encoding: chunked\r\n");
+    if (c->draining)
+        c->keep_alive = false;
+    if (!c->keep_alive)
+        n += (size_t)snprintf(out + n, cap - n, "Connection: close\r\n");
+    else if (c->req.minor_version == 0)
+        n += (size_t)snprintf(out + n, cap - n, "Connection: keep-alive\r\n");
+    memcpy(out + n, "\r\n", 2);
+    return n + 2;
+}
+
+static void
+hold_timer_cb(uv_timer_t *t);
+
+/* Most scripts answer with a few bytes and exit: their answer waits for
+ * the end (CONN_HOLD_*) and leaves in one write with a Content-Length,
+ * where streaming it would cost a write for the head and body, another
+ * for the last chunk, and a chunked body to the client. */
+static void
+hold_start(struct conn *c, char *head, size_t hlen, size_t cap, char *body,
+           size_t len)
+{
+    if (c->srv->cfg->response_hold == 0) {
+        frame_unknown_length(c);
+        size_t n = head_end(c, head, hlen, cap, -1);
+        conn__write_head(c, head, n, body, body, body ? len : 0,
+                         c->resp_chunked);
+        return;
+    }
+    c->holding = true;
+    c->held_head = head;
+    c->held_head_len = hlen;
+    c->held_head_cap = cap;
+    c->held_body = body;
+    c->held_len = body ? len : 0;
+    uv_timer_start(&c->hold_timer, hold_timer_cb,
+                   (uint64_t)c->srv->cfg->response_hold, 0);
+}
+
+/* Lets the held answer go: with its length once the script has ended
+ * well, or as the start of a stream. */
+static void
+hold_release(struct conn *c, bool ended)
+{
+    char *head = c->held_head, *body = c->held_body;
+    size_t len = c->held_len;
+
+    uv_timer_stop(&c->hold_timer);
+    c->holding = false;
+    c->held_head = c->held_body = NULL;
+    c->held_len = 0;
+    if (!ended)
+        frame_unknown_length(c);
+    size_t n = head_end(c, head, c->held_head_len, c->held_head_cap,
+                        ended ? (int64_t)len : -1);
+    if (len == 0) {
+        free(body);
+        conn__write(c, head, head, n, false);
+        return;
+    }
+    conn__write_head(c, head, n, body, body, len, c->resp_chunked);
+}
+
+static void
+hold_timer_cb(uv_timer_t *t)
+{
+    struct conn *c = t->data;
+
+    /* Timers run before the loop's I/O wait, and the flush check after
+     * it: what the release staged goes out now. */
+    if (c->holding) {
+        hold_release(c, false);
+        conn_flush(c);
+    }
+}
+
+/* Adds len bytes at buf (owned) to the held answer; false if they do not
+ * fit, and then the answer is let go as a stream. */
+static bool
+hold_add(struct conn *c, char *buf, size_t len)
+{
+    if (c->held_len + len > CONN_HOLD_BYTES) {
+        hold_release(c, false);
+        return false;
+    }
+    char *grown = realloc(c->held_body, c->held_len + len);
+    if (grown == NULL) {
+        hold_release(c, false);
+        return false;
+    }
+    memcpy(grown + c->held_len, buf, len);
+    c->held_body = grown;
+    c->held_len += len;
+    free(buf);
+    return true;
+}
+
 static void
 run_head_cb(struct run *g, const struct cgi_response *r, char *body,
             size_t len)
@@ -316,18 +435,11 @@ run_head_cb(struct run *g, const struct cgi_response *r, char *body,
     const struct http_request *req = &c->req;
     int status = r->status;
     bool has_server = false;
+    bool bodiless = status < 200 || status == 204 || status == 304;
 
-    c->resp_no_body = req->method == HTTP_HEAD || status < 200 ||
-                      status == 204 || status == 304;
+    c->resp_no_body = req->method == HTTP_HEAD || bodiless;
     c->resp_left = r->content_length;
     c->resp_chunked = false;
-    if (r->content_length < 0 && !(status < 200 || status == 204 ||
-                                   status == 304)) {
-        if (req->minor_version >= 1)
-            c->resp_chunked = true;
-        else
-            c->keep_alive = false; /* HTTP/1.0: the close ends the body */
-    }
     /* A script may answer before its whole body has arrived (it echoes
      * headers first): the body's length is known, so the connection stays
      * usable; only a script whose answer ends before its body does closes
@@ -336,6 +448,7 @@ run_head_cb(struct run *g, const struct cgi_response *r, char *body,
     size_t cap = 512 + CGI_MAX_HEADER_BYTES + r->header_count * 4;
     char *out = malloc(cap);
     if (out == NULL) {
+        free(body);
         conn_close(c);
         return;
     }
@@ -371,18 +484,15 @@ run_head_cb(struct run *g, const struct cgi_response *r, char *body,
     if (!has_server)
         n += (size_t)snprintf(out + n, cap - n,
                               "Server: kickd/" KICK_VERSION "\r\n");
-    if (c->resp_chunked)
-        n += (size_t)snprintf(out + n, cap - n,
-                              "Transfer-Encoding: chunked\r\n");
-    if (c->draining)
-        c->keep_alive = false;
-    if (!c->keep_alive)
-        n += (size_t)snprintf(out + n, cap - n, "Connection: close\r\n");
-    else if (req->minor_version == 0)
-        n += (size_t)snprintf(out + n, cap - n, "Connection: keep-alive\r\n");
-    memcpy(out + n, "\r\n", 2);
-    n += 2;
     c->head_sent = true;
+    if (r->content_length < 0 && !c->resp_no_body) {
+        hold_start(c, out, n, cap, body, len);
+        return;
+    }
+    /* A HEAD answer has the fields a GET's would have. */
+    if (r->content_length < 0 && !bodiless)
+        frame_unknown_length(c);
+    n = head_end(c, out, n, cap, -1);
     if (body == NULL || c->resp_no_body || c->resp_left == 0) {
         free(body);
         conn__write(c, out, out, n, false);
@@ -400,6 +510,12 @@ run_body_cb(struct run *g, char *buf, size_t len)
     struct conn *c = run_data(g);
 
     if (c->resp_no_body || c->resp_left == 0) {
+        free(buf);
+        return;
+    }
+    if (c->holding && hold_add(c, buf, len))
+        return;
+    if (c->closing) {
         free(buf);
         return;
     }
@@ -423,6 +539,11 @@ run_end_cb(struct run *g, const char *error, bool timed_out)
         if (!c->closing && c->state != C_LINGER)
             conn__process(c);
         return;
+    }
+    if (c->holding) {
+        hold_release(c, error == NULL);
+        if (c->closing)
+            return;
     }
     if (error || (!c->resp_no_body && c->resp_left > 0)) {
         /* A cut-short body: what was written goes out, then the close

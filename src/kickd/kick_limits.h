@@ -39,6 +39,13 @@
  * request body from the client. */
 #define CGI_MAX_STDIN_QUEUE (256 * 1024)
 
+/* A script's answer of unknown length is held back while it is short and
+ * young: a script that ends within [server] response_hold_ms of its header
+ * block, having written at most CONN_HOLD_BYTES of body, is answered in
+ * one write with a Content-Length; any other goes on streaming, chunked. */
+#define CONN_HOLD_BYTES (16 * 1024)
+#define CONN_DEFAULT_RESPONSE_HOLD 2 /* ms */
+
 /* Size of one read from a script's stdout. */
 #define CGI_READ_SIZE (64 * 1024)
 

@@ -172,6 +172,43 @@ def test_response_streamed_as_written():
         expect_eq(r.body, b"first\nsecond\n", "body")
 
 
+def test_short_answer_gets_a_length():
+    # Without a Content-Length of its own, a script that ends within
+    # response_hold_ms is answered in one piece with one; a longer answer,
+    # or one still being written when the hold ends, streams chunked.
+    cfg = "[server]\nlisten = {listen}\ndb = {db}\nresponse_hold_ms = 500\n"
+    with Kickd(config=cfg) as k, k.connect() as c:
+        c.send(build("GET", "/echo?x=1"))
+        r = c.response()
+        expect_eq(r.status, 200, "echo")
+        expect(r.header("Transfer-Encoding") is None, "held answer chunked")
+        expect_eq(r.header("Content-Length"), str(len(r.body)), "length")
+        expect(b"query=x=1\n" in r.body, "body: %r", r.body)
+        c.send(build("GET", "/big?n=100000"))
+        r = c.response()
+        expect(r.has_token("Transfer-Encoding", "chunked"),
+               "100000 bytes were held: %r", r)
+        expect_eq(len(r.body), 100000, "big body")
+        t0 = time.monotonic()
+        c.send(build("GET", "/stream"))
+        r = c.read_head()
+        while b"first" not in c.buf:
+            c._fill(t0 + 0.9)
+        dt = time.monotonic() - t0
+        expect(dt >= 0.45, "the head came before the hold ended: %.3f s", dt)
+        expect(b"second" not in c.buf, "the stream waited for its end")
+        expect(r.has_token("Transfer-Encoding", "chunked"), "stream: %r", r)
+        c.buf = r.raw_head + b"\r\n\r\n" + c.buf
+        r = c.response()
+        expect_eq(r.body, b"first\nsecond\n", "stream body")
+    cfg = "[server]\nlisten = {listen}\ndb = {db}\nresponse_hold_ms = 0\n"
+    with Kickd(config=cfg) as k:
+        r = k.request("GET", "/echo")
+        expect_eq(r.status, 200, "echo, no hold")
+        expect(r.has_token("Transfer-Encoding", "chunked"),
+               "response_hold_ms = 0 still held: %r", r)
+
+
 def test_script_content_length_and_headers():
     with Kickd() as k:
         r = k.get("/cl")

@@ -195,7 +195,10 @@ def test_http10_script_response_close_delimited():
 
 
 def test_http10_keep_alive():
-    with Kickd() as k, k.connect() as c:
+    # A long response_hold_ms: "/echo ended in time" does not depend on
+    # how busy the machine is.
+    cfg = "[server]\nlisten = {listen}\ndb = {db}\nresponse_hold_ms = 500\n"
+    with Kickd(config=cfg) as k, k.connect() as c:
         for i in range(3):
             c.send(build("GET", "/healthz", ["Connection: keep-alive"],
                          version="1.0"))
@@ -205,12 +208,25 @@ def test_http10_keep_alive():
                    "1.0 keep-alive response lacks Connection: keep-alive: %r",
                    r)
         expect(not c.is_closed(0.3), "1.0 keep-alive connection closed")
-        # Length unknown (a script without Content-Length): closed after.
+        # A script without Content-Length that ends at once: kickd learns
+        # the length (the held answer) and the connection stays.
         c.send(build("GET", "/echo", ["Connection: keep-alive"],
                      version="1.0"))
         r = c.response()
-        expect_eq(r.status, 200, "script")
+        expect_eq(r.status, 200, "short script")
         expect(r.header("Transfer-Encoding") is None, "chunked to 1.0")
+        expect_eq(r.header("Content-Length"), str(len(r.body)),
+                  "length of a script that ended at once")
+        expect(r.has_token("Connection", "keep-alive"),
+               "1.0 keep-alive lost after a short script: %r", r)
+        expect(not c.is_closed(0.3), "closed after a short script")
+        # One that streams (no length, still writing): close-delimited.
+        c.send(build("GET", "/stream", ["Connection: keep-alive"],
+                     version="1.0"))
+        r = c.response()
+        expect_eq((r.status, r.body), (200, b"first\nsecond\n"), "stream")
+        expect(r.header("Transfer-Encoding") is None, "chunked to 1.0")
+        expect(r.header("Content-Length") is None, "length of a stream")
         expect(c.is_closed(2.0), "close-delimited response left open")
 
 

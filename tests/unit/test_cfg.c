@@ -85,6 +85,7 @@ test_defaults(void **state)
     assert_int_equal(c->max_connections, 4096);
     assert_int_equal(c->kill_grace, 5000);
     assert_int_equal(c->stop_grace, 10000);
+    assert_int_equal(c->response_hold, 2);
     assert_int_equal(c->route_count, 0);
     cfg_free(c);
     cfg_free(NULL);
@@ -140,6 +141,7 @@ test_every_key(void **state)
                          "max_connections = 1000000\n"
                          "kill_grace = 0\n"
                          "stop_grace = 3600\n"
+                         "response_hold_ms = 0\n"
                          "[route /a/b.php]\n"
                          "exec: /bin/sh -c\n"
                          "    'echo \"$X\" && done' ; a comment\n"
@@ -168,10 +170,11 @@ test_every_key(void **state)
     assert_int_equal(c->max_connections, 1000000);
     assert_int_equal(c->kill_grace, 0);
     assert_int_equal(c->stop_grace, 3600000);
+    assert_int_equal(c->response_hold, 0);
     assert_int_equal(c->route_count, 2);
     r = &c->routes[0];
     assert_string_equal(r->path, "/a/b.php");
-    assert_int_equal(r->line, 12);
+    assert_int_equal(r->line, 13);
     /* Indented lines continue exec, as a shell joins lines. */
     assert_int_equal(r->argc, 5);
     assert_string_equal(r->argv[2], "echo \"$X\" && done");
@@ -269,6 +272,8 @@ static const struct {
                               "1..1024: ''"},
     {"[server]\nheader_timeout = 0\n",
      "kickd.conf:2: header_timeout: not a number in 1..86400: '0'"},
+    {"[server]\nresponse_hold_ms = 1001\n",
+     "kickd.conf:2: response_hold_ms: not a number in 0..1000: '1001'"},
     {"[server]\nkill_grace = 3601\n",
      "kickd.conf:2: kill_grace: not a number in 0..3600: '3601'"},
     {"[server]\nmax_connections = 1000001\n",
