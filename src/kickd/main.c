@@ -63,6 +63,7 @@ main(int argc, char **argv)
     char err[512];
     int o, mode = -1;
 
+    proc_tidy_fds();
     /* Every request allocates and frees a few buffers of up to 64 KiB; by
      * default glibc gives the top of the heap back after each, and the
      * next request faults fresh pages in again. */

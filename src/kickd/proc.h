@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
-/* Child processes: started with posix_spawn (vfork-fast, unlike libuv
- * 1.44's fork-based uv_spawn, which also blocks the loop until the child
- * has exec'd) in their own session, and reaped by one reaper per server:
+/* Child processes: started with vfork and execve (unlike libuv 1.44's
+ * fork-based uv_spawn, which also blocks the loop until the child has
+ * exec'd) in their own session, and reaped by one reaper per server:
  * SIGCHLD read from a signalfd watched by the loop, then waitpid. */
 #ifndef KICKD_PROC_H
 #define KICKD_PROC_H
@@ -19,6 +19,7 @@ typedef void (*proc_exit_cb)(struct proc *p, int64_t exit_status,
 struct proc_reaper {
     uv_poll_t poll; /* on the signalfd */
     int sfd;
+    int devnull; /* the stdin of children without one */
     struct proc *procs; /* children not yet reaped */
 };
 
@@ -39,6 +40,12 @@ struct proc_opts {
     int fd_out;        /* stdout, or -1 for kickd's stderr */
     int fd_err;        /* stderr, or -1 for kickd's stderr */
 };
+
+/* Opens /dev/null on whichever of fds 0, 1 and 2 is closed, so that no
+ * socket or pipe of kickd's ever has those numbers, and makes every other
+ * inherited fd close-on-exec; called first thing. */
+void
+proc_tidy_fds(void);
 
 /* Blocks SIGCHLD in the calling thread (call before any other thread
  * exists) so that it is read from the reaper's signalfd. */

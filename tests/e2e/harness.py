@@ -59,7 +59,7 @@ class Kickd:
     """
 
     def __init__(self, scripts=True, config=None, env=None, listen=None,
-                 args=()):
+                 args=(), pass_fds=(), close_std=()):
         self.tmp = tempfile.mkdtemp(prefix="kick-e2e-")
         self.db = os.path.join(self.tmp, "kick.db")
         if scripts is True:
@@ -71,6 +71,9 @@ class Kickd:
         self.extra_env = env or {}
         self.listen_host = listen or "127.0.0.1"
         self.args = list(args)
+        # Fds kickd inherits, and which of 0, 1 and 2 it starts without.
+        self.pass_fds = tuple(pass_fds)
+        self.close_std = tuple(close_std)
         self.proc = None
         self.port = None
         self.log_path = os.path.join(self.tmp, "kickd.stderr")
@@ -140,9 +143,13 @@ class Kickd:
             port = free_port(family, self.listen_host)
             family, cmd = self._command(port)
             self.log = open(self.log_path, "ab")
-            self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL,
-                                         stdout=self.log, stderr=self.log,
-                                         env=env, cwd=self.tmp)
+            closed = self.close_std
+            self.proc = subprocess.Popen(
+                cmd, stdin=subprocess.DEVNULL, stdout=self.log,
+                stderr=self.log, env=env, cwd=self.tmp,
+                pass_fds=self.pass_fds,
+                preexec_fn=(lambda: [os.close(fd) for fd in closed])
+                if closed else None)
             self.port = port
             deadline = time.monotonic() + 5.0 * SLOW
             while time.monotonic() < deadline:

@@ -9,7 +9,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness import (Kickd, Conn, build, expect, expect_eq,  # noqa: E402
-                     expect_error, run, write_script, SLOW)
+                     expect_error, run, write_script, SCRIPTS, SLOW)
 
 # Everything a script may see (RFC 3875 section 4.1 and PRODUCT.md);
 # HTTP_* and a route's env come on top.
@@ -127,6 +127,69 @@ def test_route_env_and_exec_words():
         extra = sorted(n for n in e if n not in ALLOWED and
                        n != "APP_ENV" and not n.startswith("HTTP_"))
         expect(not extra, "unexpected variables: %s", extra)
+
+
+def procstate(r):
+    """The /procstate script's report: {key: value}, fds {n: target}."""
+    expect_eq(r.status, 200, "procstate status")
+    v, fds = {}, {}
+    for ln in r.body.decode().splitlines():
+        if ln.startswith("fd "):
+            _, n, target = ln.split(" ", 2)
+            fds[int(n)] = target
+        elif ln.startswith("Sig"):
+            k, _, val = ln.partition(":")
+            v[k] = val.strip()
+        else:
+            k, _, val = ln.partition("=")
+            v[k] = val
+    return v, fds
+
+
+def test_script_starts_clean():
+    # Whatever kickd was started with (stdin closed, an inherited fd) and
+    # whatever it holds (sockets, the store, signal handlers, SIGCHLD
+    # blocked, SIGPIPE ignored), a script starts with its stdio only,
+    # default signals, an empty mask, in its own directory.
+    inherited = os.open("/dev/zero", os.O_RDONLY)
+    try:
+        with Kickd(pass_fds=(inherited,), close_std=(0,)) as k:
+            for body in (b"", b"x=1"):
+                r = k.request("POST" if body else "GET", "/procstate",
+                              body=body)
+                v, fds = procstate(r)
+                expect_eq(v.get("SigBlk"), "0000000000000000", "signal mask")
+                expect_eq(v.get("SigIgn"), "0000000000000000",
+                          "ignored signals")
+                expect_eq(v.get("cwd"), k.scripts, "working directory")
+                want0 = "/dev/null" if not body else "pipe:"
+                expect(v.get("stdin", "").startswith(want0),
+                       "stdin %r, want %s", v.get("stdin"), want0)
+                expect(fds.get(1, "").startswith("pipe:"), "stdout: %r", fds)
+                extra = {n: t for n, t in fds.items() if n > 2 and
+                         not t.startswith("/proc/")}
+                expect(not extra, "fds a script must not have: %r", extra)
+            k.healthy("after procstate")
+    finally:
+        os.close(inherited)
+
+
+def test_exec_of_a_file_without_interpreter_line_is_502():
+    # Like posix_spawnp (and unlike execvp), an executable text file
+    # without "#!" is not handed to /bin/sh.
+    cfg = ("[server]\nlisten = {listen}\ndb = {db}\n\n"
+           "[route /noshebang]\nexec = {tmp}/noshebang\nmode = attach\n\n"
+           "[route /bypath]\nexec = procstate\nmode = attach\n")
+    path = "/nonexistent:%s:%s" % (SCRIPTS, os.environ.get("PATH", "/bin"))
+    with Kickd(config=cfg, env={"PATH": path}) as k:
+        write_script(os.path.join(k.tmp, "noshebang"),
+                     "printf 'Content-Type: text/plain\\n\\nran\\n'\n")
+        r = k.get("/noshebang")
+        expect_error(r, 502, "no #! line")
+        # A bare program name is looked up in kickd's PATH.
+        v, _ = procstate(k.get("/bypath"))
+        expect_eq(v.get("SigBlk"), "0000000000000000", "found in PATH")
+        k.healthy("after exec failures")
 
 
 def test_own_process_group():
