@@ -248,7 +248,7 @@ script_start(struct conn *c, int64_t content_length)
     c->run = run_start(s, &cr, &conn__run_hooks, c, &err);
     if (c->run == NULL) {
         log_error("conn %" PRIu64 ": %s: cannot start %s: %s", c->id,
-                  c->route->path, c->route->argv[0], uv_strerror(err));
+                  c->route->path, c->route->argv[0], strerror(-err));
         return err;
     }
     return 0;

@@ -602,7 +602,7 @@ shutdown_next(struct run *r)
         free(env);
         if (e < 0) {
             log_error("run %s: cannot start shutdown command %s: %s", r->id,
-                      argv[0], uv_strerror(e));
+                      argv[0], strerror(-e));
             continue;
         }
         r->sd_running = true;

@@ -501,7 +501,7 @@ job_start(struct worker_pool *p, struct route_load *l, struct job *job)
         jr->run = run_start(s, &cr, &job_hooks, jr, &err);
         if (jr->run == NULL) {
             log_error("job %s: cannot start %s: %s", jr->id,
-                      route->argv[0], uv_strerror(err));
+                      route->argv[0], strerror(-err));
             why = "its script could not start";
         } else {
             if (has_body)

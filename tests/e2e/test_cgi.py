@@ -186,6 +186,8 @@ def test_exec_of_a_file_without_interpreter_line_is_502():
                      "printf 'Content-Type: text/plain\\n\\nran\\n'\n")
         r = k.get("/noshebang")
         expect_error(r, 502, "no #! line")
+        expect("Exec format error" in k.stderr_text(),
+               "the reason is not logged: %r", k.stderr_text()[-300:])
         # A bare program name is looked up in kickd's PATH.
         v, _ = procstate(k.get("/bypath"))
         expect_eq(v.get("SigBlk"), "0000000000000000", "found in PATH")
