@@ -121,7 +121,10 @@ struct spawn_plan {
     const struct proc_opts *o;
     int fd_in, fd_out, fd_err; /* >= 3: kickd keeps 0, 1 and 2 open */
     const char *path;          /* PATH, for an argv[0] without a slash */
-    int *err;                  /* the child's errno if it cannot exec */
+    /* The child's errno if it cannot exec, written in the child and read
+     * in the parent: volatile, or the compiler, which knows no other
+     * writer on the path that returns from vfork, drops the read. */
+    volatile int *err;
 };
 
 /* Runs argv[0] as execvp would, but without its fallback of running a
@@ -206,7 +209,7 @@ proc_spawn(struct proc_reaper *r, struct proc *p, const struct proc_opts *o,
            proc_exit_cb exit_cb)
 {
     sigset_t all, old;
-    int child_err = 0;
+    volatile int child_err = 0;
     const char *path = getenv("PATH");
     struct spawn_plan sp = {
         .o = o,
