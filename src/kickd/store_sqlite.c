@@ -199,13 +199,61 @@ row_job(struct store *st, sqlite3_stmt *s, struct job *j)
     return 0;
 }
 
+/* Forgets the jobs counted for job_counts (the transaction is over). */
+static void
+counts_forget(struct store *st)
+{
+    for (int i = 0; i < st->nadded; i++)
+        free(st->added[i].route);
+    st->nadded = 0;
+}
+
+/* Writes the jobs counted so far to job_counts: one upsert a route. */
+static int
+counts_flush(struct store *st)
+{
+    int r = 0;
+
+    for (int i = 0; i < st->nadded && r == 0; i++) {
+        sqlite3_stmt *s = store_sqlite__stmt(st, ST_COUNT_ADD);
+        if ((bind_text(s, 1, st->added[i].route) |
+             store_sqlite__bind_i64(s, 2, st->added[i].n)) != 0)
+            r = store_sqlite__bind_fail(st, s);
+        else
+            r = store_sqlite__run(st, s);
+    }
+    counts_forget(st);
+    return r;
+}
+
+/* Counts a new job of route, to be written by counts_flush. */
+static int
+counts_add(struct store *st, const char *route)
+{
+    for (int i = 0; i < st->nadded; i++) {
+        if (strcmp(st->added[i].route, route) == 0) {
+            st->added[i].n++;
+            return 0;
+        }
+    }
+    if (st->nadded == STORE_ADDED_ROUTES && counts_flush(st) < 0)
+        return -1;
+    char *copy = strdup(route);
+    if (copy == NULL)
+        return store_sqlite__fail(st, "out of memory");
+    st->added[st->nadded].route = copy;
+    st->added[st->nadded].n = 1;
+    st->nadded++;
+    return 0;
+}
+
 static int
 sqlite_begin(struct store *st)
 {
     if (store_sqlite__run(st, store_sqlite__stmt(st, ST_BEGIN)) < 0)
         return -1;
     st->in_txn = true;
-    st->lost = false;
+    st->lost = st->broken = false;
     return 0;
 }
 
@@ -216,6 +264,10 @@ sqlite_commit(struct store *st)
 {
     int r = op_check(st);
 
+    if (r == 0 && st->broken)
+        r = -1; /* st->err has the insert's error */
+    if (r == 0)
+        r = counts_flush(st);
     if (r == 0)
         r = store_sqlite__run(st, store_sqlite__stmt(st, ST_COMMIT));
     if (sqlite3_get_autocommit(st->db))
@@ -228,7 +280,8 @@ static int
 sqlite_rollback(struct store *st)
 {
     st->in_txn = false;
-    st->lost = false;
+    st->lost = st->broken = false;
+    counts_forget(st);
     if (sqlite3_get_autocommit(st->db))
         return 0;
     return store_sqlite__run(st, store_sqlite__stmt(st, ST_ROLLBACK));
@@ -271,7 +324,7 @@ insert_job(struct store *st, struct job *j, bool *existed)
          bind_text(s, 4, j->remote_addr) |
          store_sqlite__bind_i64(s, 5, j->remote_port)) != 0)
         return store_sqlite__bind_fail(st, s);
-    if (store_sqlite__run(st, s) < 0)
+    if (store_sqlite__run(st, s) < 0 || counts_add(st, j->route) < 0)
         return -1;
     j->id = id;
     j->state = JOB_QUEUED;
@@ -293,9 +346,26 @@ sqlite_insert(struct store *st, struct job *j, bool *existed)
     *existed = false;
     if (j->route == NULL)
         return store_sqlite__fail(st, "job without a route");
+    /* In the caller's transaction (the store thread's batch) an insert
+     * takes no savepoint, two statements of its five: one that fails
+     * half-way fails the transaction instead (sqlite_commit). */
+    if (st->in_txn && !sqlite3_get_autocommit(st->db)) {
+        if (op_check(st) < 0)
+            return -1;
+        if (insert_job(st, j, existed) < 0) {
+            st->broken = true;
+            return -1;
+        }
+        return 0;
+    }
     if (store_sqlite__op_begin(st, &own) < 0)
         return -1;
-    return store_sqlite__op_end(st, own, insert_job(st, j, existed));
+    int r = insert_job(st, j, existed);
+    if (r == 0)
+        r = counts_flush(st);
+    else
+        counts_forget(st);
+    return store_sqlite__op_end(st, own, r);
 }
 
 /* Loads job id into out: 0, 1 if there is none, -1. */
@@ -676,7 +746,7 @@ sqlite_counts(struct store *st, struct job_count **out, size_t *n)
 
     *out = NULL;
     *n = 0;
-    if (op_check(st) < 0)
+    if (op_check(st) < 0 || counts_flush(st) < 0)
         return -1;
     while ((rc = store_sqlite__step(st, s)) == SQLITE_ROW) {
         struct job_count *nc = realloc(c, (count + 1) * sizeof(*c));

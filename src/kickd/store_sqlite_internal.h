@@ -13,6 +13,10 @@
 
 #include "store.h"
 
+/* Routes whose new jobs a transaction counts before it writes them to
+ * job_counts; a transaction with more writes them early. */
+#define STORE_ADDED_ROUTES 8
+
 /* The columns of a jobs row in the order store_sqlite.c's row_job reads. */
 #define JOB_COLS                                                               \
     "id, route, state, connection_status, attempt, max_attempts,"              \
@@ -58,6 +62,7 @@ enum stmt_id {
     ST_ROUTE_NEXT,
     ST_ROUTE_MIN,
     ST_COUNTS,
+    ST_COUNT_ADD,
     ST_COUNT
 };
 
@@ -69,6 +74,14 @@ struct store {
                       because a rollback after it would replace it */
     bool in_txn;   /* between the caller's begin and commit or rollback */
     bool lost;     /* SQLite has rolled that transaction back itself */
+    bool broken;   /* an insert failed half-way in it: it must not commit */
+    /* Jobs inserted in the transaction and not yet in job_counts, by
+     * route (store_sqlite.c's counts_flush). */
+    struct {
+        char *route;
+        int64_t n;
+    } added[STORE_ADDED_ROUTES];
+    int nadded;
 };
 
 /* Keeps msg as the store's error. Returns -1. */

@@ -22,7 +22,7 @@
 
 /* The SQLite schema version the store must leave a file at: bump it with
  * each migration added to store_sqlite_schema.c. */
-#define SQLITE_SCHEMA_VERSION 1
+#define SQLITE_SCHEMA_VERSION 2
 
 /* A backend under test: how to name a fresh store for a test, and an
  * optional check of its schema version (-1 if it cannot tell). */
@@ -698,6 +698,66 @@ test_counts(void **state)
 }
 
 static void
+counts_free(struct job_count *c, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        free(c[i].route);
+    free(c);
+}
+
+/* New jobs reach the counts once per transaction: a job inserted and
+ * claimed in the same transaction, on a route never seen, counts right;
+ * so do more routes than are gathered at once, and a rollback leaves the
+ * counts as they were. */
+static void
+test_counts_in_transaction(void **state)
+{
+    struct fix *f = *state;
+    struct job_count *c;
+    size_t n;
+    char route[32];
+
+    assert_int_equal(f->ops->begin(f->st), 0);
+    for (int i = 0; i < 3; i++)
+        add(f, "/new", NULL, 10, 1, NULL);
+    assert_true(claim(f, "/new", 10) > 0);
+    for (int i = 0; i < 20; i++) {
+        snprintf(route, sizeof(route), "/r%d", i);
+        add(f, route, NULL, 10, 1, NULL);
+        add(f, route, NULL, 10, 1, NULL);
+    }
+    /* Read inside the transaction, the counts already hold its jobs. */
+    assert_int_equal(f->ops->counts(f->st, &c, &n), 0);
+    assert_int_equal(count_of(c, n, "/new", JOB_QUEUED), 2);
+    assert_int_equal(count_of(c, n, "/new", JOB_RUNNING), 1);
+    counts_free(c, n);
+    add(f, "/new", NULL, 10, 1, NULL);
+    assert_int_equal(f->ops->commit(f->st), 0);
+    assert_int_equal(f->ops->counts(f->st, &c, &n), 0);
+    assert_int_equal(n, 22);
+    assert_int_equal(count_of(c, n, "/new", JOB_QUEUED), 3);
+    assert_int_equal(count_of(c, n, "/new", JOB_RUNNING), 1);
+    for (int i = 0; i < 20; i++) {
+        snprintf(route, sizeof(route), "/r%d", i);
+        assert_int_equal(count_of(c, n, route, JOB_QUEUED), 2);
+    }
+    counts_free(c, n);
+
+    assert_int_equal(f->ops->begin(f->st), 0);
+    for (int i = 0; i < 20; i++) {
+        snprintf(route, sizeof(route), "/r%d", i);
+        add(f, route, NULL, 10, 1, NULL);
+    }
+    assert_true(claim(f, "/new", 10) > 0);
+    assert_int_equal(f->ops->rollback(f->st), 0);
+    assert_int_equal(f->ops->counts(f->st, &c, &n), 0);
+    assert_int_equal(count_of(c, n, "/r19", JOB_QUEUED), 2);
+    assert_int_equal(count_of(c, n, "/new", JOB_QUEUED), 3);
+    assert_int_equal(count_of(c, n, "/new", JOB_RUNNING), 1);
+    counts_free(c, n);
+}
+
+static void
 test_transaction(void **state)
 {
     struct fix *f = *state;
@@ -870,7 +930,8 @@ test_sqlite_write_error(void **state)
         }
     }
     int committed = o->commit(st) == 0;
-    assert_true(failed > 0 || !committed);
+    /* An insert that failed fails its whole transaction. */
+    assert_true(failed > 0 && !committed);
     assert_true(strlen(o->error(st)) > 0);
     assert_int_equal(o->rollback(st), 0);
     assert_int_equal(setrlimit(RLIMIT_FSIZE, &old), 0);
@@ -897,6 +958,71 @@ test_sqlite_write_error(void **state)
     print_message("write error: %d failed (first: %s), %d ok after, "
                   "commit %s\n",
                   failed, err, ok_after_fail, committed ? "ok" : "failed");
+}
+
+/* A version-1 file (its count triggers as released) is migrated at open:
+ * the counts it had are kept and go on right. */
+static void
+test_sqlite_migrates_v1(void **state)
+{
+    static const char v1[] =
+        "DROP TRIGGER jobs_count_update; DROP TRIGGER jobs_count_delete;"
+        "CREATE TRIGGER jobs_count_insert AFTER INSERT ON jobs BEGIN"
+        " INSERT INTO job_counts VALUES (new.route, new.state, 1)"
+        "  ON CONFLICT (route, state) DO UPDATE SET count = count + 1;"
+        "END;"
+        "CREATE TRIGGER jobs_count_update AFTER UPDATE OF route, state ON jobs"
+        " WHEN old.route <> new.route OR old.state <> new.state BEGIN"
+        " UPDATE job_counts SET count = count - 1"
+        "  WHERE route = old.route AND state = old.state;"
+        " INSERT INTO job_counts VALUES (new.route, new.state, 1)"
+        "  ON CONFLICT (route, state) DO UPDATE SET count = count + 1;"
+        "END;"
+        "CREATE TRIGGER jobs_count_delete AFTER DELETE ON jobs BEGIN"
+        " UPDATE job_counts SET count = count - 1"
+        "  WHERE route = old.route AND state = old.state;"
+        "END;"
+        "PRAGMA user_version = 1;";
+    const struct store_ops *o = &store_sqlite_ops;
+    struct store *st;
+    struct job j = {0};
+    struct job_count *c;
+    size_t n;
+    bool existed;
+    char err[256], path[600];
+    sqlite3 *db;
+
+    (void)state;
+    snprintf(path, sizeof(path), "%s/v1.db", tmpdir);
+    assert_int_equal(o->open(&st, path, err, sizeof(err)), 0);
+    o->close(st);
+    /* What version 1 left: its triggers, and jobs counted by them. */
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(db, v1, NULL, NULL, NULL), SQLITE_OK);
+    assert_int_equal(
+        sqlite3_exec(db,
+                     "INSERT INTO jobs (route, state, created_at, run_at)"
+                     " VALUES ('/a', 0, 1, 1), ('/a', 0, 2, 2)",
+                     NULL, NULL, NULL),
+        SQLITE_OK);
+    sqlite3_close(db);
+    assert_int_equal(sqlite_schema_version(path), 1);
+
+    assert_int_equal(o->open(&st, path, err, sizeof(err)), 0);
+    j.route = (char *)"/a";
+    j.max_attempts = 1;
+    j.head = (char *)"GET / HTTP/1.1\r\n\r\n";
+    j.head_len = strlen(j.head);
+    assert_int_equal(o->insert(st, &j, &existed), 0);
+    memset(&j, 0, sizeof(j));
+    assert_int_equal(o->claim(st, "/a", 10, &j), 1);
+    job_clear(&j);
+    assert_int_equal(o->counts(st, &c, &n), 0);
+    assert_int_equal(count_of(c, n, "/a", JOB_QUEUED), 2);
+    assert_int_equal(count_of(c, n, "/a", JOB_RUNNING), 1);
+    counts_free(c, n);
+    o->close(st);
+    assert_int_equal(sqlite_schema_version(path), SQLITE_SCHEMA_VERSION);
 }
 
 static void
@@ -950,6 +1076,7 @@ main(void)
         T(test_cancel),      T(test_list),
         T(test_output_cap),  T(test_progress),
         T(test_recover),     T(test_counts),
+        T(test_counts_in_transaction),
         T(test_transaction), T(test_rollback),
         T(test_reopen),      cmocka_unit_test(test_open_bad_path),
     };
@@ -957,6 +1084,7 @@ main(void)
         cmocka_unit_test(test_common),
         cmocka_unit_test(test_sqlite_refuses),
         cmocka_unit_test(test_sqlite_write_error),
+        cmocka_unit_test(test_sqlite_migrates_v1),
     };
     int failed = 0;
 
