@@ -752,8 +752,8 @@ def main():
     if ONLY & {"accept", "enqueue", "start"}:
         print("detached jobs: each trigger a POST of \"a=1\" with "
               "Kick-Delay: %s (due in ~28 h: no job starts, none competes "
-              "for the CPU; kickd still commits it, WAL, synchronous=FULL, "
-              "before its 202); triggers/s: wrk -t1 -c%d -d%ds -s "
+              "for the CPU; kickd still commits it, WAL, and fdatasyncs the "
+              "WAL before its 202); triggers/s: wrk -t1 -c%d -d%ds -s "
               "bench/trigger.lua; beanstalkd -b DIR -f 0 (fsync per put) fed "
               "by beanstalk_put -c%d -w%d (pipelined \"put 0 0 60 3\"); "
               "enqueue: trigger_flood -c%d -w%d (pipelined), "

@@ -87,8 +87,14 @@ struct store_ops {
     /* Transactions: the store thread groups many calls into one, so that
      * many triggers share one commit (group commit). */
     int (*begin)(struct store *st);
-    int (*commit)(struct store *st);   /* durable when it returns 0 */
+    int (*commit)(struct store *st);   /* durable when it returns 0 ... */
     int (*rollback)(struct store *st);
+    /* ... unless the backend has sync: then commit makes the work visible
+     * and sync makes every commit before it durable. sync runs on a
+     * thread of its own while the next transaction goes on, so that the
+     * disk's flush and the next batch's work overlap. 0, or -1 with a
+     * reason in err. NULL: commits are durable by themselves. */
+    int (*sync)(struct store *st, char *err, size_t errlen);
 
     /* Adds j (state queued, attempt 0); sets j->id. With an idem_key
      * already used on the same route, adds nothing: sets j->id to the

@@ -1,7 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /* The store's own thread: operations from the loop run there in batches,
  * one transaction per batch, so that every trigger that arrived while the
- * last commit was on its way to the disk shares the next one. */
+ * last batch was being written shares the next commit. With a backend
+ * that syncs apart (store_ops.sync), a second thread makes the commits
+ * durable: while it waits for the disk, the store thread runs the next
+ * batch, and a batch is completed on the loop only once it is synced. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -58,6 +61,71 @@ batch_fail(struct store_async *sa, struct store_op *batch, const char *why)
     }
 }
 
+/* Appends batch..last to the loop's completions (with sa->mu held). */
+static void
+batch_done(struct store_async *sa, struct store_op *batch,
+           struct store_op *last)
+{
+    if (sa->done_tail)
+        sa->done_tail->next = batch;
+    else
+        sa->done = batch;
+    sa->done_tail = last;
+    uv_async_send(&sa->async);
+}
+
+static void
+sync_main(void *arg)
+{
+    struct store_async *sa = arg;
+    char why[160];
+
+    uv_mutex_lock(&sa->mu);
+    for (;;) {
+        while (sa->unsynced == NULL && !sa->sync_stopping)
+            uv_cond_wait(&sa->sync_cv, &sa->mu);
+        if (sa->unsynced == NULL)
+            break;
+        struct store_op *batch = sa->unsynced, *last = sa->unsynced_tail;
+        sa->unsynced = sa->unsynced_tail = NULL;
+        uv_mutex_unlock(&sa->mu);
+
+        /* The batch was committed before this sync began. A failed sync
+         * leaves the disk's state unknown (Linux may drop the pages it
+         * could not write): the batch fails, and so does every op after
+         * it, no job is claimed, until kickd is restarted and reads what
+         * the disk holds. */
+        bool failed = sa->ops->sync(sa->st, why, sizeof(why)) < 0;
+        if (failed) {
+            log_error("store: %s; the store refuses all work until kickd "
+                      "is restarted",
+                      why);
+            batch_fail(sa, batch, why);
+        }
+
+        uv_mutex_lock(&sa->mu);
+        if (failed)
+            sa->broken = true;
+        batch_done(sa, batch, last);
+        /* The store thread may commit what it has gathered meanwhile. */
+        sa->syncing = false;
+        uv_cond_signal(&sa->cv);
+    }
+    uv_mutex_unlock(&sa->mu);
+}
+
+/* Runs op and those after it in the open transaction. */
+static void
+ops_run(struct store_async *sa, struct store_op *op)
+{
+    for (; op; op = op->next) {
+        op->result = op_run(sa, op);
+        if (op->result < 0)
+            snprintf(op->error, sizeof(op->error), "%s",
+                     sa->ops->error(sa->st));
+    }
+}
+
 static void
 thread_main(void *arg)
 {
@@ -71,34 +139,56 @@ thread_main(void *arg)
             break;
         struct store_op *batch = sa->todo, *last = sa->todo_tail;
         sa->todo = sa->todo_tail = NULL;
+        if (sa->broken) {
+            batch_fail(sa, batch, "a sync of the store failed earlier; "
+                                  "restart kickd");
+            batch_done(sa, batch, last);
+            continue;
+        }
         uv_mutex_unlock(&sa->mu);
 
-        /* One transaction for the whole batch: one commit, one fsync. */
-        if (sa->ops->begin(sa->st) < 0) {
+        /* One transaction for the whole batch: one commit, one sync. */
+        bool open = sa->ops->begin(sa->st) == 0;
+        if (open)
+            ops_run(sa, batch);
+        else
             batch_fail(sa, batch, sa->ops->error(sa->st));
-        } else {
-            for (struct store_op *op = batch; op; op = op->next) {
-                op->result = op_run(sa, op);
-                if (op->result < 0)
-                    snprintf(op->error, sizeof(op->error), "%s",
-                             sa->ops->error(sa->st));
+
+        uv_mutex_lock(&sa->mu);
+        /* While the last commit is being synced the disk is busy: the
+         * transaction stays open and takes in what arrives meanwhile, so
+         * that it all shares the next sync. */
+        while (open && sa->syncing && !sa->stopping) {
+            if (sa->todo == NULL) {
+                uv_cond_wait(&sa->cv, &sa->mu);
+                continue;
             }
-            if (sa->ops->commit(sa->st) < 0) {
-                char why[160];
-                snprintf(why, sizeof(why), "commit: %s",
-                         sa->ops->error(sa->st));
-                sa->ops->rollback(sa->st);
-                batch_fail(sa, batch, why);
-            }
+            struct store_op *more = sa->todo;
+            last->next = more;
+            last = sa->todo_tail;
+            sa->todo = sa->todo_tail = NULL;
+            uv_mutex_unlock(&sa->mu);
+            ops_run(sa, more);
+            uv_mutex_lock(&sa->mu);
+        }
+        uv_mutex_unlock(&sa->mu);
+
+        if (open && sa->ops->commit(sa->st) < 0) {
+            char why[160];
+            snprintf(why, sizeof(why), "commit: %s", sa->ops->error(sa->st));
+            sa->ops->rollback(sa->st);
+            batch_fail(sa, batch, why);
         }
 
         uv_mutex_lock(&sa->mu);
-        if (sa->done_tail)
-            sa->done_tail->next = batch;
-        else
-            sa->done = batch;
-        sa->done_tail = last;
-        uv_async_send(&sa->async);
+        if (sa->ops->sync == NULL) {
+            batch_done(sa, batch, last);
+            continue;
+        }
+        sa->unsynced = batch;
+        sa->unsynced_tail = last;
+        sa->syncing = true;
+        uv_cond_signal(&sa->sync_cv);
     }
     uv_mutex_unlock(&sa->mu);
 }
@@ -132,16 +222,32 @@ store_async_open(struct store_async *sa, uv_loop_t *loop, const char *uri,
         return -1;
     uv_mutex_init(&sa->mu);
     uv_cond_init(&sa->cv);
+    uv_cond_init(&sa->sync_cv);
     uv_async_init(loop, &sa->async, async_cb);
     sa->async.data = sa;
+    if (sa->ops->sync &&
+        uv_thread_create(&sa->sync_thread, sync_main, sa) != 0) {
+        snprintf(err, errlen, "cannot start the store's sync thread");
+        goto fail;
+    }
     if (uv_thread_create(&sa->thread, thread_main, sa) != 0) {
         snprintf(err, errlen, "cannot start the store thread");
-        sa->ops->close(sa->st);
-        uv_close((uv_handle_t *)&sa->async, NULL);
-        return -1;
+        if (sa->ops->sync) {
+            sa->sync_stopping = true;
+            uv_cond_signal(&sa->sync_cv);
+            uv_thread_join(&sa->sync_thread);
+        }
+        goto fail;
     }
     sa->started = true;
     return 0;
+fail:
+    sa->ops->close(sa->st);
+    uv_close((uv_handle_t *)&sa->async, NULL);
+    uv_mutex_destroy(&sa->mu);
+    uv_cond_destroy(&sa->cv);
+    uv_cond_destroy(&sa->sync_cv);
+    return -1;
 }
 
 void
@@ -185,6 +291,14 @@ store_async_close(struct store_async *sa)
     uv_cond_signal(&sa->cv);
     uv_mutex_unlock(&sa->mu);
     uv_thread_join(&sa->thread);
+    if (sa->ops->sync) {
+        /* It syncs what the store thread committed last, then ends. */
+        uv_mutex_lock(&sa->mu);
+        sa->sync_stopping = true;
+        uv_cond_signal(&sa->sync_cv);
+        uv_mutex_unlock(&sa->mu);
+        uv_thread_join(&sa->sync_thread);
+    }
     /* Completions not yet delivered are delivered now; what they submit
      * meanwhile fails, the thread being gone. */
     sa->started = false;
@@ -201,6 +315,7 @@ store_async_close(struct store_async *sa)
     uv_close((uv_handle_t *)&sa->async, NULL);
     uv_mutex_destroy(&sa->mu);
     uv_cond_destroy(&sa->cv);
+    uv_cond_destroy(&sa->sync_cv);
     sa->closed = true;
 }
 

@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /* The store's own thread: calls from the event loop are queued to it as
  * operations, run there in batches that share one transaction (group
- * commit: many triggers, one fsync), and completed back on the loop. The
- * loop never waits on the disk. */
+ * commit: many triggers, one sync), and completed back on the loop once
+ * the commit is durable. A backend that syncs apart (store_ops.sync) gets
+ * a second thread for it: the next batch gathers and runs while the last
+ * commit is synced. The loop never waits on the disk. */
 #ifndef KICKD_STORE_ASYNC_H
 #define KICKD_STORE_ASYNC_H
 
@@ -69,12 +71,18 @@ struct store_async {
     const struct store_ops *ops;
     struct store *st;
     uv_thread_t thread;
-    uv_mutex_t mu;
-    uv_cond_t cv;
-    struct store_op *todo, *todo_tail; /* to the thread */
-    struct store_op *done, *done_tail; /* back to the loop */
+    uv_thread_t sync_thread; /* with ops->sync */
+    uv_mutex_t mu;           /* guards the lists and the flags */
+    uv_cond_t cv;            /* todo, !syncing or stopping, for the thread */
+    uv_cond_t sync_cv;       /* unsynced or sync_stopping */
+    struct store_op *todo, *todo_tail;         /* to the thread */
+    struct store_op *unsynced, *unsynced_tail; /* committed, to sync */
+    bool syncing; /* a commit is being synced: the next one waits */
+    bool broken;  /* a sync failed: every op fails from then on */
+    struct store_op *done, *done_tail;         /* back to the loop */
     uv_async_t async;
     bool stopping;
+    bool sync_stopping;
     bool started;
     bool closed;
 };

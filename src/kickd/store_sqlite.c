@@ -787,6 +787,7 @@ const struct store_ops store_sqlite_ops = {
     .close = store_sqlite__close,
     .begin = sqlite_begin,
     .commit = sqlite_commit,
+    .sync = store_sqlite__sync,
     .rollback = sqlite_rollback,
     .insert = sqlite_insert,
     .claim = sqlite_claim,

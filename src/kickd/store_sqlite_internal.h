@@ -69,6 +69,8 @@ enum stmt_id {
 struct store {
     sqlite3 *db;
     int lock_fd; /* holds the flock(2) that makes this kickd the owner */
+    bool wal;    /* in WAL mode (else the rollback journal) */
+    int wal_fd;  /* the WAL, for store_sqlite__sync; -1 without WAL */
     sqlite3_stmt *stmt[ST_COUNT];
     char err[256]; /* the last error, kept apart from sqlite3_errmsg
                       because a rollback after it would replace it */
@@ -83,6 +85,11 @@ struct store {
     } added[STORE_ADDED_ROUTES];
     int nadded;
 };
+
+/* store_ops.sync: fdatasync of the WAL; thread-safe against the store
+ * thread's work (its own fd, no SQLite call). */
+int
+store_sqlite__sync(struct store *st, char *err, size_t errlen);
 
 /* Keeps msg as the store's error. Returns -1. */
 int

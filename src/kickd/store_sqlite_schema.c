@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* Opening the SQLite job store: WAL and synchronous=FULL, the schema
+/* Opening the SQLite job store: WAL synced apart from the commit, the schema
  * versioned with PRAGMA user_version and migrated at open, and the SQL of
  * every statement, prepared once. */
 #include <stdio.h>
@@ -7,6 +7,7 @@
 #include <string.h>
 #include <sys/file.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <unistd.h>
 #include <errno.h>
 
@@ -250,9 +251,73 @@ store_sqlite__close(struct store *st)
     for (int i = 0; i < ST_COUNT; i++)
         sqlite3_finalize(st->stmt[i]);
     sqlite3_close(st->db);
+    if (st->wal_fd >= 0)
+        close(st->wal_fd);
     if (st->lock_fd >= 0)
         close(st->lock_fd);
     free(st);
+}
+
+/* Asks for WAL; a file system that cannot share memory between processes
+ * keeps SQLite on its rollback journal, which then syncs at every commit
+ * (synchronous=FULL) and store_sqlite__sync has nothing to do. */
+static int
+journal_wal(struct store *st)
+{
+    sqlite3_stmt *s;
+    int rc = sqlite3_prepare_v2(st->db, "PRAGMA journal_mode = WAL", -1, &s,
+                                NULL);
+
+    if (rc == SQLITE_OK && (rc = sqlite3_step(s)) == SQLITE_ROW) {
+        const char *mode = (const char *)sqlite3_column_text(s, 0);
+        st->wal = mode && strcmp(mode, "wal") == 0;
+        rc = SQLITE_OK;
+    }
+    sqlite3_finalize(s);
+    return rc == SQLITE_OK ? 0 : store_sqlite__fail_db(st);
+}
+
+/* Opens the WAL that the migrations have made (SQLite keeps it, the same
+ * file, while its connection is open) and syncs the directory once, so
+ * that the WAL's name is as durable as what is synced into it. */
+static int
+wal_open(struct store *st, const char *uri)
+{
+    char path[PATH_MAX], why[PATH_MAX + 64];
+
+    if (snprintf(path, sizeof(path), "%s-wal", uri) >= (int)sizeof(path))
+        return store_sqlite__fail(st, "path too long");
+    st->wal_fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (st->wal_fd < 0) {
+        snprintf(why, sizeof(why), "%s: %s", path, strerror(errno));
+        return store_sqlite__fail(st, why);
+    }
+    char *slash = strrchr(path, '/');
+    if (slash == path)
+        path[1] = '\0';
+    else if (slash)
+        *slash = '\0';
+    else
+        snprintf(path, sizeof(path), ".");
+    int dir = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dir < 0 || fsync(dir) < 0) {
+        snprintf(why, sizeof(why), "%s: %s", path, strerror(errno));
+        if (dir >= 0)
+            close(dir);
+        return store_sqlite__fail(st, why);
+    }
+    close(dir);
+    return 0;
+}
+
+int
+store_sqlite__sync(struct store *st, char *err, size_t errlen)
+{
+    if (st->wal_fd >= 0 && fdatasync(st->wal_fd) < 0) {
+        snprintf(err, errlen, "syncing the WAL: %s", strerror(errno));
+        return -1;
+    }
+    return 0;
 }
 
 int
@@ -262,7 +327,7 @@ store_sqlite__open(struct store **out, const char *uri, char *err,
     struct store *st = calloc(1, sizeof(*st));
 
     if (st != NULL)
-        st->lock_fd = -1;
+        st->lock_fd = st->wal_fd = -1;
     int rc;
 
     *out = NULL;
@@ -295,14 +360,20 @@ store_sqlite__open(struct store **out, const char *uri, char *err,
                                       : strerror(errno));
         goto fail;
     }
-    /* WAL: readers do not block the writer. synchronous=FULL: the WAL is
-     * synced at every commit, so a 202 is never sent for a job a power
-     * loss could take back. The first statement also reads the file, so a
-     * file that is not a database fails here. */
+    /* WAL: readers do not block the writer. synchronous=NORMAL: SQLite
+     * syncs the WAL before each checkpoint and the database after it, and
+     * a commit writes to the WAL without a sync: store_sqlite__sync does
+     * that, on the sync thread, before any 202 for the commit is sent, so
+     * a power loss never takes back a job that was answered (what FULL
+     * would do, without holding the next transaction behind the flush).
+     * The first statement also reads the file, so a file that is not a
+     * database fails here. */
     if (sqlite3_busy_timeout(st->db, STORE_BUSY_TIMEOUT) != SQLITE_OK ||
-        exec_sql(st, "PRAGMA journal_mode = WAL") < 0 ||
-        exec_sql(st, "PRAGMA synchronous = FULL") < 0 ||
-        exec_sql(st, "PRAGMA foreign_keys = ON") < 0 || migrate(st) < 0)
+        journal_wal(st) < 0 ||
+        exec_sql(st, st->wal ? "PRAGMA synchronous = NORMAL"
+                             : "PRAGMA synchronous = FULL") < 0 ||
+        exec_sql(st, "PRAGMA foreign_keys = ON") < 0 || migrate(st) < 0 ||
+        (st->wal && wal_open(st, uri) < 0))
         goto fail_st;
     for (int i = 0; i < ST_COUNT; i++) {
         rc = sqlite3_prepare_v3(st->db, stmt_sql[i], -1,
