@@ -39,7 +39,7 @@ struct api_pending {
     int64_t t0;     /* ms, for the accept histogram */
     int64_t id;
     int cancel_status;     /* API_CANCEL: 200, 202 or 409 */
-    char route[CFG_PATH_MAX];
+    char *route; /* API_LIST's ?route=, decoded */
     int state_filter;
     /* ?wait= */
     uv_timer_t timer;
@@ -60,6 +60,8 @@ static void
 pending_free(struct api_pending *p)
 {
     store_op_clear(&p->op);
+    free(p->route);
+    p->route = NULL;
     if (p->wait) {
         worker_unwait(p->srv, p->wait);
         p->wait = NULL;
@@ -522,7 +524,9 @@ jobs_list(struct conn *c, const struct http_request *req)
     p->op.filter.after = after;
     p->op.filter.limit = (int)limit;
     if ((v = query_get(req, "route", &n)) && n > 0) {
-        if (route_path_decode(v, n, p->route, sizeof(p->route)) < 0) {
+        p->route = malloc(CFG_PATH_MAX);
+        if (p->route == NULL ||
+            route_path_decode(v, n, p->route, CFG_PATH_MAX) < 0) {
             reply_error(c, 400, "bad route");
             pending_free(p);
             return;
