@@ -159,8 +159,11 @@ def test_script_starts_clean():
                               body=body)
                 v, fds = procstate(r)
                 expect_eq(v.get("SigBlk"), "0000000000000000", "signal mask")
-                expect_eq(v.get("SigIgn"), "0000000000000000",
-                          "ignored signals")
+                # 32 and 33 are glibc's own (SIGCANCEL, SIGSETXID): its
+                # posix_spawn leaves them ignored in a child, and a parent
+                # started by one (make) may hand them on.
+                ignored = int(v.get("SigIgn", "f"), 16) & ~(3 << 31)
+                expect_eq(ignored, 0, "ignored signals (%s)" % v.get("SigIgn"))
                 expect_eq(v.get("cwd"), k.scripts, "working directory")
                 want0 = "/dev/null" if not body else "pipe:"
                 expect(v.get("stdin", "").startswith(want0),
