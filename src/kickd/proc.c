@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* Child processes: vfork and execve in a new session, reaped through
- * SIGCHLD read from a signalfd. One signalfd for all children costs a read and a
- * waitpid per exit, where a pidfd per child cost ten system calls. */
+ * SIGCHLD read from a signalfd. One signalfd for all children costs a read
+ * and a waitpid per exit, where a pidfd per child cost ten system calls. */
 #define _GNU_SOURCE /* strchrnul */
 #include <errno.h>
 #include <fcntl.h>
@@ -119,7 +119,7 @@ find_child_defaults(void)
 /* What the child does between vfork and exec, all decided before. */
 struct spawn_plan {
     const struct proc_opts *o;
-    int fd_in, fd_out, fd_err; /* >= 3: kickd keeps 0, 1 and 2 open */
+    int fd_in, fd_out, fd_err; /* >= 3 (kickd keeps 0-2 open), or 2 */
     const char *path;          /* PATH, for an argv[0] without a slash */
     /* The child's errno if it cannot exec, written in the child and read
      * in the parent: volatile, or the compiler, which knows no other
@@ -141,11 +141,12 @@ child_exec(const struct spawn_plan *sp)
         return;
     }
     size_t flen = strlen(file);
-    for (const char *dir = sp->path;; dir++) {
-        const char *end = strchrnul(dir, ':');
-        size_t dlen = (size_t)(end - dir);
+    for (const char *entry = sp->path;; entry++) {
+        const char *end = strchrnul(entry, ':');
+        size_t dlen = (size_t)(end - entry);
+        const char *dir = dlen > 0 ? entry : "."; /* empty: the cwd */
         if (dlen == 0)
-            dir = ".", dlen = 1; /* an empty entry is the cwd */
+            dlen = 1;
         if (dlen + 1 + flen < sizeof(buf)) {
             memcpy(buf, dir, dlen);
             buf[dlen] = '/';
@@ -158,7 +159,7 @@ child_exec(const struct spawn_plan *sp)
         }
         if (*end == '\0')
             break;
-        dir = end;
+        entry = end;
     }
     errno = denied ? EACCES : ENOENT;
 }

@@ -208,7 +208,8 @@ counts_forget(struct store *st)
     st->nadded = 0;
 }
 
-/* Writes the jobs counted so far to job_counts: one upsert a route. */
+/* Writes the jobs counted so far to job_counts: one upsert a route. If
+ * one fails the counts are lost, so the transaction must not commit. */
 static int
 counts_flush(struct store *st)
 {
@@ -223,6 +224,8 @@ counts_flush(struct store *st)
             r = store_sqlite__run(st, s);
     }
     counts_forget(st);
+    if (r < 0)
+        st->broken = true;
     return r;
 }
 

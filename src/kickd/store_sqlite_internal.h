@@ -76,7 +76,8 @@ struct store {
                       because a rollback after it would replace it */
     bool in_txn;   /* between the caller's begin and commit or rollback */
     bool lost;     /* SQLite has rolled that transaction back itself */
-    bool broken;   /* an insert failed half-way in it: it must not commit */
+    bool broken;   /* an insert or the counts failed half-way in it:
+                      it must not commit */
     /* Jobs inserted in the transaction and not yet in job_counts, by
      * route (store_sqlite.c's counts_flush). */
     struct {
