@@ -157,18 +157,22 @@ thread_main(void *arg)
         uv_mutex_lock(&sa->mu);
         /* While the last commit is being synced the disk is busy: the
          * transaction stays open and takes in what arrives meanwhile, so
-         * that it all shares the next sync. */
+         * that it all shares the next sync. One op at a time: the commit
+         * follows the sync's end at once, and what is still queued then
+         * goes into the next transaction, run while that commit syncs. */
         while (open && sa->syncing && !sa->stopping) {
             if (sa->todo == NULL) {
                 uv_cond_wait(&sa->cv, &sa->mu);
                 continue;
             }
-            struct store_op *more = sa->todo;
-            last->next = more;
-            last = sa->todo_tail;
-            sa->todo = sa->todo_tail = NULL;
+            struct store_op *op = sa->todo;
+            if ((sa->todo = op->next) == NULL)
+                sa->todo_tail = NULL;
+            op->next = NULL;
+            last->next = op;
+            last = op;
             uv_mutex_unlock(&sa->mu);
-            ops_run(sa, more);
+            ops_run(sa, op);
             uv_mutex_lock(&sa->mu);
         }
         uv_mutex_unlock(&sa->mu);
