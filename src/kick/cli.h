@@ -71,6 +71,11 @@ cli_seconds(const char *s, long *ms);
 /* The exit code for a libkick error code. */
 int
 cli_exit_for(int err);
+/* Prints "kick VERB: " (or "kick: " with verb NULL), the message and a
+ * pointer to --help on stderr; returns EXIT_USAGE. */
+int
+cli_usage_error(const char *verb, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 /* Builds the request of url (method may be NULL) with a's fields. NULL
  * after printing why, with *code the exit code. */
 struct kick_request *

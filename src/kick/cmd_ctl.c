@@ -10,31 +10,13 @@
 #include <kick.h>
 
 static int
-exit_for(int err)
-{
-    switch (err) {
-    case KICK_ENOTSCRIPT:
-        return EXIT_NOTSCRIPT;
-    case KICK_EREFUSED:
-        return EXIT_REFUSED;
-    case KICK_ECONNECT:
-    case KICK_ETIMEDOUT:
-        return EXIT_UNREACHABLE;
-    case KICK_EINVAL:
-        return EXIT_USAGE;
-    default:
-        return EXIT_FAIL;
-    }
-}
-
-static int
 fail(struct kick_ctl *c, const char *what, int err)
 {
     const char *detail = c ? kick_ctl_detail(c) : "";
 
     fprintf(stderr, "kick ctl %s: %s%s%s\n", what, kick_strerror(err),
             *detail ? ": " : "", detail);
-    return exit_for(err);
+    return cli_exit_for(err);
 }
 
 static int

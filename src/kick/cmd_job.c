@@ -2,7 +2,6 @@
 /* kick status|cancel|wait ID and kick ls: kickd's job API through
  * libkick, on the server of --server, $KICK_SERVER or the default. */
 #include <getopt.h>
-#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -40,23 +39,6 @@ struct job_args {
     struct kick_opts opts;
 };
 
-static int
-usage_error(const char *verb, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-
-static int
-usage_error(const char *verb, const char *fmt, ...)
-{
-    va_list ap;
-
-    fprintf(stderr, "kick %s: ", verb);
-    va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
-    va_end(ap);
-    fprintf(stderr, "\nTry 'kick --help'.\n");
-    return EXIT_USAGE;
-}
-
 /* A job id or a count: digits only, 0 or more. */
 static int
 parse_id(const char *s, long long *out)
@@ -87,7 +69,7 @@ parse(int argc, char **argv, struct job_args *a)
         char why[128];
         int k = cli_client_option(c, optarg, &a->opts, why, sizeof(why));
         if (k < 0)
-            return usage_error(a->verb, "%s", why);
+            return cli_usage_error(a->verb, "%s", why);
         if (k > 0)
             continue;
         switch (c) {
@@ -99,23 +81,24 @@ parse(int argc, char **argv, struct job_args *a)
             break;
         case OPT_LIMIT:
             if (parse_id(optarg, &n) < 0 || n < 1 || n > 1000)
-                return usage_error(a->verb, "--limit takes 1 to 1000, not "
-                                   "'%s'", optarg);
+                return cli_usage_error(
+                    a->verb, "--limit takes 1 to 1000, not '%s'", optarg);
             a->limit = (int)n;
             break;
         case OPT_AFTER:
             if (parse_id(optarg, &a->after) < 0)
-                return usage_error(a->verb, "--after takes a job id, not "
-                                   "'%s'", optarg);
+                return cli_usage_error(
+                    a->verb, "--after takes a job id, not '%s'", optarg);
             break;
         case 'h':
             cli_usage(stdout);
             return -1;
         case ':':
-            return usage_error(a->verb, "%s needs a value", argv[optind - 1]);
+            return cli_usage_error(a->verb, "%s needs a value",
+                                   argv[optind - 1]);
         default:
-            return usage_error(a->verb, "unknown option '%s'",
-                               argv[optind - 1]);
+            return cli_usage_error(a->verb, "unknown option '%s'",
+                                   argv[optind - 1]);
         }
     }
     if (kick_url_check(a->server, detail, sizeof(detail)) < 0) {
@@ -125,15 +108,15 @@ parse(int argc, char **argv, struct job_args *a)
     }
     if (strcmp(a->verb, "ls") == 0) {
         if (optind != argc)
-            return usage_error(a->verb, "takes no argument: '%s'",
-                               argv[optind]);
+            return cli_usage_error(a->verb, "takes no argument: '%s'",
+                                   argv[optind]);
         return 0;
     }
     if (optind == argc)
-        return usage_error(a->verb, "%s", "which job? (an ID)");
+        return cli_usage_error(a->verb, "%s", "which job? (an ID)");
     if (optind + 1 != argc || parse_id(argv[optind], &a->id) < 0)
-        return usage_error(a->verb, "takes one job ID, not '%s'",
-                           argv[optind]);
+        return cli_usage_error(a->verb, "takes one job ID, not '%s'",
+                               argv[optind]);
     return 0;
 }
 

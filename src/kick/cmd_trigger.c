@@ -250,15 +250,15 @@ push(char ***list, int *n, char *item)
     return 0;
 }
 
-static int
-usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-
-static int
-usage_error(const char *fmt, ...)
+int
+cli_usage_error(const char *verb, const char *fmt, ...)
 {
     va_list ap;
 
-    fprintf(stderr, "kick: ");
+    if (verb)
+        fprintf(stderr, "kick %s: ", verb);
+    else
+        fprintf(stderr, "kick: ");
     va_start(ap, fmt);
     vfprintf(stderr, fmt, ap);
     va_end(ap);
@@ -287,7 +287,7 @@ parse(int argc, char **argv, struct trigger_args *a)
         char why[128];
         int k = cli_client_option(c, optarg, &a->opts, why, sizeof(why));
         if (k < 0)
-            return usage_error("%s", why);
+            return cli_usage_error(NULL, "%s", why);
         if (k > 0)
             continue;
         switch (c) {
@@ -322,8 +322,8 @@ parse(int argc, char **argv, struct trigger_args *a)
             char *end;
             long n = strtol(optarg, &end, 10);
             if (end == optarg || *end != '\0' || n < 1 || n > 1024)
-                return usage_error("--parallel takes 1 to 1024, not '%s'",
-                                   optarg);
+                return cli_usage_error(
+                    NULL, "--parallel takes 1 to 1024, not '%s'", optarg);
             a->parallel = (int)n;
             break;
         }
@@ -334,9 +334,10 @@ parse(int argc, char **argv, struct trigger_args *a)
             printf("kick " KICK_VERSION "\n");
             return -1;
         case ':':
-            return usage_error("%s needs a value", argv[optind - 1]);
+            return cli_usage_error(NULL, "%s needs a value", argv[optind - 1]);
         default:
-            return usage_error("unknown option '%s'", argv[optind - 1]);
+            return cli_usage_error(NULL, "unknown option '%s'",
+                                   argv[optind - 1]);
         }
         if (e < 0) {
             fprintf(stderr, "kick: out of memory\n");
@@ -345,17 +346,19 @@ parse(int argc, char **argv, struct trigger_args *a)
     }
     if (a->batch) {
         if (optind != argc)
-            return usage_error("--batch takes no URL: '%s'", argv[optind]);
+            return cli_usage_error(NULL, "--batch takes no URL: '%s'",
+                                   argv[optind]);
         return 0;
     }
     if (optind == argc)
-        return usage_error("%s", "no URL");
+        return cli_usage_error(NULL, "%s", "no URL");
     if (optind + 1 != argc)
-        return usage_error("one URL only (or --batch); '%s' is one too many",
-                           argv[optind + 1]);
+        return cli_usage_error(
+            NULL, "one URL only (or --batch); '%s' is one too many",
+            argv[optind + 1]);
     a->url = argv[optind];
     if (is_command_like(a->url))
-        return usage_error("unknown command '%s'", a->url);
+        return cli_usage_error(NULL, "unknown command '%s'", a->url);
     return 0;
 }
 
