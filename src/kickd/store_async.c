@@ -61,16 +61,24 @@ batch_fail(struct store_async *sa, struct store_op *batch, const char *why)
     }
 }
 
+/* Appends the ops first..last to the list *head..*tail. */
+static void
+ops_append(struct store_op **head, struct store_op **tail,
+           struct store_op *first, struct store_op *last)
+{
+    if (*tail)
+        (*tail)->next = first;
+    else
+        *head = first;
+    *tail = last;
+}
+
 /* Appends batch..last to the loop's completions (with sa->mu held). */
 static void
 batch_done(struct store_async *sa, struct store_op *batch,
            struct store_op *last)
 {
-    if (sa->done_tail)
-        sa->done_tail->next = batch;
-    else
-        sa->done = batch;
-    sa->done_tail = last;
+    ops_append(&sa->done, &sa->done_tail, batch, last);
     uv_async_send(&sa->async);
 }
 
@@ -214,6 +222,17 @@ async_cb(uv_async_t *h)
     }
 }
 
+/* Ends the sync thread once it has synced what was committed last. */
+static void
+sync_thread_stop(struct store_async *sa)
+{
+    uv_mutex_lock(&sa->mu);
+    sa->sync_stopping = true;
+    uv_cond_signal(&sa->sync_cv);
+    uv_mutex_unlock(&sa->mu);
+    uv_thread_join(&sa->sync_thread);
+}
+
 int
 store_async_open(struct store_async *sa, uv_loop_t *loop, const char *uri,
                  char *err, size_t errlen)
@@ -236,11 +255,8 @@ store_async_open(struct store_async *sa, uv_loop_t *loop, const char *uri,
     }
     if (uv_thread_create(&sa->thread, thread_main, sa) != 0) {
         snprintf(err, errlen, "cannot start the store thread");
-        if (sa->ops->sync) {
-            sa->sync_stopping = true;
-            uv_cond_signal(&sa->sync_cv);
-            uv_thread_join(&sa->sync_thread);
-        }
+        if (sa->ops->sync)
+            sync_thread_stop(sa);
         goto fail;
     }
     sa->started = true;
@@ -268,19 +284,11 @@ store_submit(struct store_async *sa, struct store_op *op)
     }
     if (!sa->started) {
         /* Closing: the loop in store_async_close fails it. */
-        if (sa->todo_tail)
-            sa->todo_tail->next = op;
-        else
-            sa->todo = op;
-        sa->todo_tail = op;
+        ops_append(&sa->todo, &sa->todo_tail, op, op);
         return;
     }
     uv_mutex_lock(&sa->mu);
-    if (sa->todo_tail)
-        sa->todo_tail->next = op;
-    else
-        sa->todo = op;
-    sa->todo_tail = op;
+    ops_append(&sa->todo, &sa->todo_tail, op, op);
     uv_cond_signal(&sa->cv);
     uv_mutex_unlock(&sa->mu);
 }
@@ -295,14 +303,8 @@ store_async_close(struct store_async *sa)
     uv_cond_signal(&sa->cv);
     uv_mutex_unlock(&sa->mu);
     uv_thread_join(&sa->thread);
-    if (sa->ops->sync) {
-        /* It syncs what the store thread committed last, then ends. */
-        uv_mutex_lock(&sa->mu);
-        sa->sync_stopping = true;
-        uv_cond_signal(&sa->sync_cv);
-        uv_mutex_unlock(&sa->mu);
-        uv_thread_join(&sa->sync_thread);
-    }
+    if (sa->ops->sync)
+        sync_thread_stop(sa);
     /* Completions not yet delivered are delivered now; what they submit
      * meanwhile fails, the thread being gone. */
     sa->started = false;
