@@ -352,13 +352,6 @@ static void
 hold_start(struct conn *c, char *head, size_t hlen, size_t cap, char *body,
            size_t len)
 {
-    if (c->srv->cfg->response_hold == 0) {
-        frame_unknown_length(c);
-        size_t n = head_end(c, head, hlen, cap, -1);
-        conn__write_head(c, head, n, body, body, body ? len : 0,
-                         c->resp_chunked);
-        return;
-    }
     c->holding = true;
     c->held_head = head;
     c->held_head_len = hlen;
@@ -385,11 +378,6 @@ hold_release(struct conn *c, bool ended)
         frame_unknown_length(c);
     size_t n = head_end(c, head, c->held_head_len, c->held_head_cap,
                         ended ? (int64_t)len : -1);
-    if (len == 0) {
-        free(body);
-        conn__write(c, head, head, n, false);
-        return;
-    }
     conn__write_head(c, head, n, body, body, len, c->resp_chunked);
 }
 
@@ -485,7 +473,8 @@ run_head_cb(struct run *g, const struct cgi_response *r, char *body,
         n += (size_t)snprintf(out + n, cap - n,
                               "Server: kickd/" KICK_VERSION "\r\n");
     c->head_sent = true;
-    if (r->content_length < 0 && !c->resp_no_body) {
+    if (r->content_length < 0 && !c->resp_no_body &&
+        c->srv->cfg->response_hold > 0) {
         hold_start(c, out, n, cap, body, len);
         return;
     }
