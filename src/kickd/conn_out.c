@@ -236,6 +236,16 @@ conn__linger(struct conn *c)
     }
 }
 
+/* The Connection field of an answer: "close" when the connection ends
+ * after it, "keep-alive" to an HTTP/1.0 client that keeps it, else none. */
+static const char *
+connection_value(const struct conn *c, bool close)
+{
+    return close                       ? "close"
+           : c->req.minor_version == 0 ? "keep-alive"
+                                       : NULL;
+}
+
 /* Answers with a text body. With keep set and the request's body fully
  * read, the connection goes on to the next request; otherwise it closes
  * once the answer is out. */
@@ -246,12 +256,10 @@ conn__respond_text(struct conn *c, int status, const char *text, size_t len,
     char out[1024 + API_MAX_REPLY];
     bool close = !keep || !c->keep_alive;
     bool head = c->head_len > 0 && c->req.method == HTTP_HEAD;
-    const char *connection = close ? "close"
-                             : c->req.minor_version == 0 ? "keep-alive"
-                                                         : NULL;
-    size_t n = http_format_text(out, sizeof(out), status, text, len,
-                                http_date_now(&c->srv->date), connection,
-                                head, extra);
+    size_t n = http_format_answer(
+        out, sizeof(out), status, "text/plain; charset=utf-8", text, len,
+        http_date_now(&c->srv->date), connection_value(c, close), head,
+        extra);
     conn__write_copy(c, out, n);
     if (c->closing)
         return;
@@ -578,24 +586,17 @@ conn_reply(struct conn *c, int status, const char *ctype, const char *body,
     char head[1024];
     bool close = !c->keep_alive || c->draining;
     bool head_only = c->req.method == HTTP_HEAD;
-    int n;
 
     if (c->closing)
         return;
     if (status >= 400)
         log_info("conn %" PRIu64 ": %.*s", c->id, (int)strcspn(body, "\n"),
                  body);
-    n = snprintf(head, sizeof(head),
-                 "HTTP/1.1 %d %s\r\nServer: kickd/" KICK_VERSION
-                 "\r\nDate: %s\r\nContent-Type: %s\r\n"
-                 "Content-Length: %zu\r\n%s%s\r\n",
-                 status, http_status_reason(status),
-                 http_date_now(&c->srv->date), ctype, len,
-                 close                         ? "Connection: close\r\n"
-                 : c->req.minor_version == 0 ? "Connection: keep-alive\r\n"
-                                               : "",
-                 extra ? extra : "");
-    char *h = malloc((size_t)n);
+    /* The head alone: the body goes out from its own buffer. */
+    size_t n = http_format_answer(head, sizeof(head), status, ctype, NULL,
+                                  len, http_date_now(&c->srv->date),
+                                  connection_value(c, close), true, extra);
+    char *h = n > 0 ? malloc(n) : NULL;
     char *b = head_only || len == 0 ? NULL : malloc(len);
     if (h == NULL || (!head_only && len > 0 && b == NULL)) {
         free(h);
@@ -603,10 +604,10 @@ conn_reply(struct conn *c, int status, const char *ctype, const char *body,
         conn_close(c);
         return;
     }
-    memcpy(h, head, (size_t)n);
+    memcpy(h, head, n);
     if (b)
         memcpy(b, body, len);
-    conn__write_head(c, h, (size_t)n, b, b, b ? len : 0, false);
+    conn__write_head(c, h, n, b, b, b ? len : 0, false);
     if (c->closing)
         return;
     if (close) {

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* Formatting of kickd's own responses: the Date value and error answers. */
+/* Formatting of kickd's own responses: the Date value and whole answers. */
 #include <stdio.h>
 #include <string.h>
 
@@ -21,18 +21,18 @@ http_date_now(struct http_date *d)
 }
 
 size_t
-http_format_text(char *out, size_t cap, int status, const char *body,
-                 size_t blen, const char *date, const char *connection,
-                 bool head, const char *extra)
+http_format_answer(char *out, size_t cap, int status, const char *ctype,
+                   const char *body, size_t blen, const char *date,
+                   const char *connection, bool head, const char *extra)
 {
     int n = snprintf(out, cap,
                      "HTTP/1.1 %d %s\r\n"
                      "Server: kickd/" KICK_VERSION "\r\n"
                      "Date: %s\r\n"
-                     "Content-Type: text/plain; charset=utf-8\r\n"
+                     "Content-Type: %s\r\n"
                      "Content-Length: %zu\r\n"
                      "%s%s%s%s\r\n",
-                     status, http_status_reason(status), date, blen,
+                     status, http_status_reason(status), date, ctype, blen,
                      connection ? "Connection: " : "",
                      connection ? connection : "",
                      connection ? "\r\n" : "", extra ? extra : "");
@@ -43,19 +43,4 @@ http_format_text(char *out, size_t cap, int status, const char *body,
         n += (int)blen;
     }
     return (size_t)n;
-}
-
-size_t
-http_format_error(char *out, size_t cap, int status, const char *detail,
-                  const char *date, const char *connection, bool head,
-                  const char *extra)
-{
-    char body[256];
-    int blen = snprintf(body, sizeof(body), "%d %s%s%s\n", status,
-                        http_status_reason(status), detail ? ": " : "",
-                        detail ? detail : "");
-    if (blen < 0 || blen >= (int)sizeof(body))
-        blen = (int)sizeof(body) - 1;
-    return http_format_text(out, cap, status, body, (size_t)blen, date,
-                            connection, head, extra);
 }

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* Formatting of kickd's own responses: the Date value and error answers. */
+/* Formatting of kickd's own responses: the Date value and whole answers. */
 #ifndef KICKD_HTTP_RESPONSE_H
 #define KICKD_HTTP_RESPONSE_H
 
@@ -17,24 +17,14 @@ struct http_date {
 const char *
 http_date_now(struct http_date *d);
 
-/* Formats a complete response with the text/plain body (blen bytes) into
- * out (size cap): without the body for HEAD, with a Connection field when
- * connection is not NULL, and with extra (CRLF-terminated header lines, or
- * NULL). Returns its length, or 0 if it does not fit. */
+/* Formats a complete response with the body (blen bytes of type ctype)
+ * into out (size cap): without the body (its length still given) for
+ * HEAD or when the caller sends it apart, with a Connection field when
+ * connection is not NULL, and with extra (CRLF-terminated header lines,
+ * or NULL). Returns its length, or 0 if it does not fit. */
 size_t
-http_format_text(char *out, size_t cap, int status, const char *body,
-                 size_t blen, const char *date, const char *connection,
-                 bool head, const char *extra);
-
-/* Formats a complete response with a text/plain body "STATUS Reason:
- * detail\n" into out (size cap): without the body for HEAD, with a
- * Connection field when connection is not NULL ("close", "keep-alive"),
- * and with extra (already
- * CRLF-terminated header lines, or NULL). Returns its length, truncating
- * the detail if needed. */
-size_t
-http_format_error(char *out, size_t cap, int status, const char *detail,
-                  const char *date, const char *connection, bool head,
-                  const char *extra);
+http_format_answer(char *out, size_t cap, int status, const char *ctype,
+                   const char *body, size_t blen, const char *date,
+                   const char *connection, bool head, const char *extra);
 
 #endif
