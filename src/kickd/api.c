@@ -12,6 +12,7 @@
 
 #include "api.h"
 #include "conn.h"
+#include "http_response.h"
 #include "kick_limits.h"
 #include "log.h"
 #include "metrics.h"
@@ -105,12 +106,9 @@ static void
 reply_error(struct conn *c, int status, const char *detail)
 {
     char text[256];
-    int n = snprintf(text, sizeof(text), "%d %s: %s\n", status,
-                     http_status_reason(status), detail);
+    size_t n = http_error_text(text, sizeof(text), status, detail);
 
-    conn_reply(c, status, "text/plain; charset=utf-8", text,
-               (size_t)(n < (int)sizeof(text) ? n : (int)sizeof(text) - 1),
-               NULL);
+    conn_reply(c, status, "text/plain; charset=utf-8", text, n, NULL);
 }
 
 static void

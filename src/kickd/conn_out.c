@@ -12,6 +12,7 @@
 #include "conn.h"
 #include "conn_internal.h"
 #include "http_parse.h"
+#include "http_response.h"
 #include "kick_limits.h"
 #include "log.h"
 #include "srv.h"
@@ -277,16 +278,12 @@ conn__respond(struct conn *c, int status, const char *detail, const char *extra,
               bool keep)
 {
     char text[256];
-    int n = snprintf(text, sizeof(text), "%d %s%s%s\n", status,
-                     http_status_reason(status), detail ? ": " : "",
-                     detail ? detail : "");
+    size_t n = http_error_text(text, sizeof(text), status, detail);
 
-    if (n < 0 || n >= (int)sizeof(text))
-        n = (int)sizeof(text) - 1;
     if (status >= 400)
         log_info("conn %" PRIu64 ": %d %s", c->id, status,
                  detail ? detail : http_status_reason(status));
-    conn__respond_text(c, status, text, (size_t)n, extra, keep);
+    conn__respond_text(c, status, text, n, extra, keep);
 }
 
 /* An answer that does not run a script: keep-alive only if no body is

@@ -44,3 +44,15 @@ http_format_answer(char *out, size_t cap, int status, const char *ctype,
     }
     return (size_t)n;
 }
+
+size_t
+http_error_text(char *out, size_t cap, int status, const char *detail)
+{
+    int n = snprintf(out, cap, "%d %s%s%s\n", status,
+                     http_status_reason(status), detail ? ": " : "",
+                     detail ? detail : "");
+
+    if (n < 0 || (size_t)n >= cap)
+        return cap - 1;
+    return (size_t)n;
+}

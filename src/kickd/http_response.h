@@ -27,4 +27,10 @@ http_format_answer(char *out, size_t cap, int status, const char *ctype,
                    const char *body, size_t blen, const char *date,
                    const char *connection, bool head, const char *extra);
 
+/* Writes kickd's error text "STATUS Reason: detail\n" (without ": detail"
+ * when detail is NULL) into out (size cap > 0), cut to fit. Returns its
+ * length. */
+size_t
+http_error_text(char *out, size_t cap, int status, const char *detail);
+
 #endif
