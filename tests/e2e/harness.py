@@ -17,6 +17,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 SCRIPTS = os.path.join(HERE, "scripts")
 KICKD = os.path.abspath(os.environ.get(
     "KICKD", os.path.join(HERE, "..", "..", "build", "kickd")))
+ROOT_BUILD = os.path.abspath(os.path.join(HERE, "..", "..", "build"))
 SAN = os.environ.get("KICK_SAN") == "1"
 # Sanitized builds are slower; every wait scales with this.
 SLOW = 3.0 if SAN else 1.0
@@ -31,6 +32,23 @@ class Skip(Exception):
 
 class Closed(Exception):
     """The peer closed the connection before a full response arrived."""
+
+
+def kick_bin():
+    """build/kick beside the kickd under test, else the plain build's."""
+    for d in (os.path.dirname(KICKD), ROOT_BUILD):
+        p = os.path.join(d, "kick")
+        if os.access(p, os.X_OK):
+            return p
+    raise AssertionError("kick binary not found beside %s or in %s"
+                         % (KICKD, ROOT_BUILD))
+
+
+def path_env_with(prog):
+    """{"PATH": ...} with prog's directory first, for scripts that call it
+    by name."""
+    return {"PATH": os.path.dirname(prog) + ":" +
+            os.environ.get("PATH", "/usr/bin:/bin")}
 
 
 def free_port(family=socket.AF_INET, host="127.0.0.1"):

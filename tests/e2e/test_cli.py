@@ -25,26 +25,13 @@ import time
 from urllib.parse import parse_qsl, unquote
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import (Kickd, Skip, expect, expect_eq, run,  # noqa: E402
-                     HERE, KICKD, SLOW)
-
-ROOT_BUILD = os.path.abspath(os.path.join(HERE, "..", "..", "build"))
+from harness import (Kickd, Skip, expect, expect_eq, kick_bin,  # noqa: E402
+                     run, SLOW)
 
 # docs/kick.1, EXIT STATUS.
 EXIT_OK, EXIT_HTTP, EXIT_USAGE, EXIT_NOTSCRIPT = 0, 1, 2, 3
 EXIT_REFUSED, EXIT_UNREACHABLE, EXIT_DNS, EXIT_URL = 4, 5, 6, 7
 EXIT_JOB_FAILED = 8
-
-
-def kick_bin():
-    """kick beside the kickd under test, else the plain build's."""
-    for d in (os.path.dirname(KICKD), ROOT_BUILD):
-        p = os.path.join(d, "kick")
-        if os.access(p, os.X_OK):
-            return p
-    raise AssertionError("kick binary not found beside %s or in %s"
-                         % (KICKD, ROOT_BUILD))
-
 
 KICK = kick_bin()
 

@@ -19,24 +19,11 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness import (Kickd, Closed, build, expect, expect_eq,  # noqa: E402
-                     expect_error, free_port, run, HERE, KICKD, SLOW)
-
-ROOT_BUILD = os.path.abspath(os.path.join(HERE, "..", "..", "build"))
-
-
-def kick_bin():
-    """build/kick beside the kickd under test, else the plain build's."""
-    for d in (os.path.dirname(KICKD), ROOT_BUILD):
-        p = os.path.join(d, "kick")
-        if os.access(p, os.X_OK):
-            return p
-    raise AssertionError("kick binary not found beside %s or in %s"
-                         % (KICKD, ROOT_BUILD))
-
+                     expect_error, free_port, kick_bin, path_env_with,
+                     run, SLOW)
 
 KICK = kick_bin()
-PATH_ENV = {"PATH": os.path.dirname(KICK) + ":" +
-            os.environ.get("PATH", "/usr/bin:/bin")}
+PATH_ENV = path_env_with(KICK)
 
 
 def config(routes, server=""):

@@ -16,14 +16,11 @@ import time
 from urllib.parse import urlencode
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import (HERE, KICKD, SLOW, Kickd, build, expect,  # noqa: E402
-                     expect_eq, run, write_script)
+from harness import (SLOW, Kickd, build, expect, expect_eq,  # noqa: E402
+                     kick_bin, path_env_with, run, write_script)
 
 # `kick ctl` for the scripts: next to kickd, else the plain build's.
-_KICK_DIR = os.path.dirname(KICKD) if os.path.exists(
-    os.path.join(os.path.dirname(KICKD), "kick")) else \
-    os.path.abspath(os.path.join(HERE, "..", "..", "build"))
-ENV = {"PATH": _KICK_DIR + ":/usr/bin:/bin"}
+ENV = path_env_with(kick_bin())
 
 # The route's on_shutdown command: kickd's view of the run, one line.
 SHUTDOWN_SH = """#!/bin/sh
