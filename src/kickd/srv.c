@@ -212,7 +212,10 @@ srv_init(struct srv *s, uv_loop_t *loop, struct cfg *cfg,
     uv_signal_start(&s->sig_term, signal_cb, SIGTERM);
     uv_signal_start(&s->sig_int, signal_cb, SIGINT);
     char err[512];
-    if (store_async_open(&s->store, loop, cfg->db, err, sizeof(err)) < 0) {
+    const struct store_ops *ops = store_backend(cfg->db, err, sizeof(err));
+    if (ops == NULL ||
+        store_async_open(&s->store, loop, ops, cfg->db, err, sizeof(err)) <
+            0) {
         log_error("job store %s: %s", cfg->db, err);
         uv_close((uv_handle_t *)&s->listener, NULL);
         uv_run(loop, UV_RUN_NOWAIT);

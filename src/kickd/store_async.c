@@ -197,8 +197,9 @@ thread_main(void *arg)
             batch_done(sa, batch, last);
             continue;
         }
-        sa->unsynced = batch;
-        sa->unsynced_tail = last;
+        /* The sync thread may not have taken the last commit yet (when
+         * stopping, the wait above ends early): the two share its sync. */
+        ops_append(&sa->unsynced, &sa->unsynced_tail, batch, last);
         sa->syncing = true;
         uv_cond_signal(&sa->sync_cv);
     }
@@ -234,13 +235,12 @@ sync_thread_stop(struct store_async *sa)
 }
 
 int
-store_async_open(struct store_async *sa, uv_loop_t *loop, const char *uri,
-                 char *err, size_t errlen)
+store_async_open(struct store_async *sa, uv_loop_t *loop,
+                 const struct store_ops *ops, const char *uri, char *err,
+                 size_t errlen)
 {
     memset(sa, 0, sizeof(*sa));
-    sa->ops = store_backend(uri, err, errlen);
-    if (sa->ops == NULL)
-        return -1;
+    sa->ops = ops;
     if (sa->ops->open(&sa->st, uri, err, errlen) < 0)
         return -1;
     uv_mutex_init(&sa->mu);

@@ -87,11 +87,12 @@ struct store_async {
     bool closed;
 };
 
-/* Opens the store at uri (a SQLite path, or later postgresql://) and
- * starts its thread. 0, or -1 with err set. */
+/* Opens the store at uri with the backend ops (store_backend(uri) picks
+ * it; tests give their own) and starts its thread. 0, or -1 with err. */
 int
-store_async_open(struct store_async *sa, uv_loop_t *loop, const char *uri,
-                 char *err, size_t errlen);
+store_async_open(struct store_async *sa, uv_loop_t *loop,
+                 const struct store_ops *ops, const char *uri, char *err,
+                 size_t errlen);
 
 /* Queues op; its done_cb runs later on the loop. */
 void
