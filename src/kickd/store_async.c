@@ -95,6 +95,7 @@ sync_main(void *arg)
         if (sa->unsynced == NULL)
             break;
         struct store_op *batch = sa->unsynced, *last = sa->unsynced_tail;
+        bool broken = sa->broken;
         sa->unsynced = sa->unsynced_tail = NULL;
         uv_mutex_unlock(&sa->mu);
 
@@ -102,9 +103,15 @@ sync_main(void *arg)
          * leaves the disk's state unknown (Linux may drop the pages it
          * could not write): the batch fails, and so does every op after
          * it, no job is claimed, until kickd is restarted and reads what
-         * the disk holds. */
-        bool failed = sa->ops->sync(sa->st, why, sizeof(why)) < 0;
-        if (failed) {
+         * the disk holds. A later sync that succeeds proves nothing of
+         * the pages lost before it (a WAL is read up to its first bad
+         * frame), so a batch committed after the failure fails too. */
+        bool failed = false;
+        if (broken) {
+            batch_fail(sa, batch, "a sync of the store failed earlier; "
+                                  "restart kickd");
+        } else if (sa->ops->sync(sa->st, why, sizeof(why)) < 0) {
+            failed = true;
             log_error("store: %s; the store refuses all work until kickd "
                       "is restarted",
                       why);
@@ -141,8 +148,11 @@ thread_main(void *arg)
 
     uv_mutex_lock(&sa->mu);
     for (;;) {
-        while (sa->todo == NULL && !sa->stopping)
+        while (sa->todo == NULL && !sa->stopping) {
+            sa->idle = true;
             uv_cond_wait(&sa->cv, &sa->mu);
+            sa->idle = false;
+        }
         if (sa->todo == NULL && sa->stopping)
             break;
         struct store_op *batch = sa->todo, *last = sa->todo_tail;
@@ -164,21 +174,18 @@ thread_main(void *arg)
 
         uv_mutex_lock(&sa->mu);
         /* While the last commit is being synced the disk is busy: the
-         * transaction stays open and takes in what arrives meanwhile, so
-         * that it all shares the next sync. One op at a time: the commit
-         * follows the sync's end at once, and what is still queued then
-         * goes into the next transaction, run while that commit syncs. */
-        while (open && sa->syncing && !sa->stopping) {
-            if (sa->todo == NULL) {
-                uv_cond_wait(&sa->cv, &sa->mu);
-                continue;
-            }
+         * transaction stays open, and what arrived meanwhile joins it at
+         * the sync's end, so that it all shares the next sync. The thread
+         * sleeps through the sync: the loop wakes it only when it is idle
+         * (store_submit), not once per op, which cost a context switch a
+         * trigger. */
+        while (open && sa->syncing && !sa->stopping)
+            uv_cond_wait(&sa->cv, &sa->mu);
+        if (open && sa->todo) {
             struct store_op *op = sa->todo;
-            if ((sa->todo = op->next) == NULL)
-                sa->todo_tail = NULL;
-            op->next = NULL;
             last->next = op;
-            last = op;
+            last = sa->todo_tail;
+            sa->todo = sa->todo_tail = NULL;
             uv_mutex_unlock(&sa->mu);
             ops_run(sa, op);
             uv_mutex_lock(&sa->mu);
@@ -289,7 +296,8 @@ store_submit(struct store_async *sa, struct store_op *op)
     }
     uv_mutex_lock(&sa->mu);
     ops_append(&sa->todo, &sa->todo_tail, op, op);
-    uv_cond_signal(&sa->cv);
+    if (sa->idle)
+        uv_cond_signal(&sa->cv);
     uv_mutex_unlock(&sa->mu);
 }
 

@@ -77,6 +77,7 @@ struct store_async {
     uv_cond_t sync_cv;       /* unsynced or sync_stopping */
     struct store_op *todo, *todo_tail;         /* to the thread */
     struct store_op *unsynced, *unsynced_tail; /* committed, to sync */
+    bool idle;    /* the store thread waits for ops */
     bool syncing; /* a commit is being synced: the next one waits */
     bool broken;  /* a sync failed: every op fails from then on */
     struct store_op *done, *done_tail;         /* back to the loop */

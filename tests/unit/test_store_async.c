@@ -20,11 +20,12 @@ struct store {
     uv_mutex_t mu;
     uv_cond_t cv;
     int inserts, commits, syncs;
-    bool sync_held;   /* sync waits while true */
-    bool in_sync;     /* a sync is waiting */
-    int64_t hold_id;  /* an insert of this job id waits ... */
-    bool insert_held; /* ... while true */
-    bool in_insert;   /* that insert is waiting */
+    bool txn_open;
+    int sync_fails;  /* this many syncs fail, the next succeed */
+    bool sync_held;  /* sync waits while true */
+    bool in_sync;    /* a sync is waiting */
+    bool held[8];    /* an insert of job id i waits while held[i] */
+    int64_t in_insert; /* the id of the insert that waits, or 0 */
 };
 
 static struct store fake;
@@ -58,7 +59,9 @@ fake_close(struct store *st)
 static int
 fake_begin(struct store *st)
 {
-    (void)st;
+    uv_mutex_lock(&st->mu);
+    st->txn_open = true;
+    uv_mutex_unlock(&st->mu);
     return 0;
 }
 
@@ -67,6 +70,7 @@ fake_commit(struct store *st)
 {
     uv_mutex_lock(&st->mu);
     st->commits++;
+    st->txn_open = false;
     uv_cond_broadcast(&st->cv);
     uv_mutex_unlock(&st->mu);
     return 0;
@@ -82,13 +86,16 @@ fake_rollback(struct store *st)
 static int
 fake_sync(struct store *st, char *err, size_t errlen)
 {
-    (void)err;
-    (void)errlen;
     uv_mutex_lock(&st->mu);
     wait_while(&st->sync_held, &st->in_sync);
     st->syncs++;
+    bool fails = st->sync_fails > 0;
+    if (fails)
+        st->sync_fails--;
     uv_mutex_unlock(&st->mu);
-    return 0;
+    if (fails)
+        snprintf(err, errlen, "fdatasync: Input/output error");
+    return fails ? -1 : 0;
 }
 
 static int
@@ -96,9 +103,15 @@ fake_insert(struct store *st, struct job *j, bool *existed)
 {
     (void)existed;
     uv_mutex_lock(&st->mu);
-    if (j->id == st->hold_id)
-        wait_while(&st->insert_held, &st->in_insert);
+    if (j->id > 0 && j->id < 8 && st->held[j->id]) {
+        st->in_insert = j->id;
+        uv_cond_broadcast(&st->cv);
+        while (st->held[j->id])
+            uv_cond_wait(&st->cv, &st->mu);
+        st->in_insert = 0;
+    }
     st->inserts++;
+    uv_cond_broadcast(&st->cv);
     uv_mutex_unlock(&st->mu);
     return 0;
 }
@@ -146,7 +159,7 @@ insert_op(int64_t id)
     return op;
 }
 
-/* Waits (on the test's thread) until *flag, with fake.mu held. */
+/* Waits until *flag, with fake.mu held. */
 static void
 await(bool *flag)
 {
@@ -156,30 +169,48 @@ await(bool *flag)
     uv_mutex_unlock(&fake.mu);
 }
 
-struct releaser {
-    struct store_async *sa;
-};
+/* Waits until the insert of job id is held. */
+static void
+await_insert(int64_t id)
+{
+    uv_mutex_lock(&fake.mu);
+    while (fake.in_insert != id)
+        uv_cond_wait(&fake.cv, &fake.mu);
+    uv_mutex_unlock(&fake.mu);
+}
 
-/* Once kickd is stopping: lets the held insert finish, waits for the two
- * commits it leads to (the held batch and the one queued behind it),
- * then lets the sync go. */
+static void
+release_insert(int64_t id)
+{
+    uv_mutex_lock(&fake.mu);
+    fake.held[id] = false;
+    uv_cond_broadcast(&fake.cv);
+    uv_mutex_unlock(&fake.mu);
+}
+
+/* Runs while the loop's thread is inside store_async_close: once kickd is
+ * stopping, makes the store thread commit twice while the sync of an
+ * earlier commit is still held (job 4 arrives while job 3's insert is
+ * held), then lets the sync go. */
 static void
 releaser_main(void *arg)
 {
-    struct releaser *r = arg;
+    struct store_async *sa = arg;
     bool stopping = false;
 
     while (!stopping) {
-        uv_mutex_lock(&r->sa->mu);
-        stopping = r->sa->stopping;
-        uv_mutex_unlock(&r->sa->mu);
+        uv_mutex_lock(&sa->mu);
+        stopping = sa->stopping;
+        uv_mutex_unlock(&sa->mu);
         if (!stopping)
             usleep(1000);
     }
+    release_insert(2);
+    await_insert(3);
+    store_submit(sa, insert_op(4));
+    release_insert(3);
     uv_mutex_lock(&fake.mu);
-    fake.insert_held = false;
-    uv_cond_broadcast(&fake.cv);
-    while (fake.commits < 3)
+    while (fake.inserts < 4 || fake.txn_open)
         uv_cond_wait(&fake.cv, &fake.mu);
     fake.sync_held = false;
     uv_cond_broadcast(&fake.cv);
@@ -187,8 +218,8 @@ releaser_main(void *arg)
 }
 
 /* A stop that arrives while a commit is being synced, with ops still
- * queued: every op is still completed (none is dropped between the
- * commit and its sync), each after a sync. */
+ * coming: every op is still completed (none is dropped between its
+ * commit and its sync, however many commits wait for one sync). */
 static void
 test_stop_during_sync_completes_all(void **state)
 {
@@ -197,14 +228,12 @@ test_stop_during_sync_completes_all(void **state)
     struct store_async sa;
     char err[160];
     uv_thread_t rel;
-    struct releaser r = {.sa = &sa};
 
     memset(&fake, 0, sizeof(fake));
     uv_mutex_init(&fake.mu);
     uv_cond_init(&fake.cv);
     fake.sync_held = true;
-    fake.insert_held = true;
-    fake.hold_id = 2;
+    fake.held[2] = fake.held[3] = true;
     done_count = done_ok = 0;
     assert_int_equal(uv_loop_init(&loop), 0);
     assert_int_equal(store_async_open(&sa, &loop, &fake_ops, "fake", err,
@@ -214,20 +243,78 @@ test_stop_during_sync_completes_all(void **state)
     /* Job 1 is committed; its sync is held. */
     store_submit(&sa, insert_op(1));
     await(&fake.in_sync);
-    /* Job 2 joins the open transaction and is held inside its insert. */
+    /* Job 2 starts the next transaction and is held inside its insert. */
     store_submit(&sa, insert_op(2));
-    await(&fake.in_insert);
+    await_insert(2);
     /* Job 3 waits in the queue when the stop comes. */
     store_submit(&sa, insert_op(3));
-    assert_int_equal(uv_thread_create(&rel, releaser_main, &r), 0);
+    assert_int_equal(uv_thread_create(&rel, releaser_main, &sa), 0);
     store_async_close(&sa);
     uv_thread_join(&rel);
 
-    assert_int_equal(fake.inserts, 3);
-    assert_int_equal(fake.commits, 3);
+    assert_int_equal(fake.inserts, 4);
+    assert_true(fake.commits >= 3);
+    assert_int_equal(done_count, 4);
+    assert_int_equal(done_ok, 4);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    assert_int_equal(uv_loop_close(&loop), 0);
+    uv_mutex_destroy(&fake.mu);
+    uv_cond_destroy(&fake.cv);
+}
+
+/* Runs the loop until n ops are done (or 5 s pass). */
+static void
+run_until_done(uv_loop_t *loop, int n)
+{
+    for (int i = 0; i < 5000 && done_count < n; i++) {
+        uv_run(loop, UV_RUN_NOWAIT);
+        if (done_count < n)
+            usleep(1000);
+    }
+}
+
+/* A failed sync fails its batch, the batch committed while it ran (a
+ * later sync that succeeds says nothing of the pages lost before it), and
+ * every op after them: no 202 for anything the disk may not hold. */
+static void
+test_failed_sync_fails_what_follows(void **state)
+{
+    (void)state;
+    uv_loop_t loop;
+    struct store_async sa;
+    char err[160];
+
+    memset(&fake, 0, sizeof(fake));
+    uv_mutex_init(&fake.mu);
+    uv_cond_init(&fake.cv);
+    fake.sync_held = true;
+    done_count = done_ok = 0;
+    assert_int_equal(uv_loop_init(&loop), 0);
+    assert_int_equal(store_async_open(&sa, &loop, &fake_ops, "fake", err,
+                                      sizeof(err)),
+                     0);
+    store_submit(&sa, insert_op(1));
+    await(&fake.in_sync);
+    store_submit(&sa, insert_op(2));
+    uv_mutex_lock(&fake.mu);
+    while (fake.inserts < 2)
+        uv_cond_wait(&fake.cv, &fake.mu);
+    /* Job 2 is in the open transaction: the sync of job 1 fails, the
+     * syncs after it would succeed. */
+    fake.sync_fails = 1;
+    fake.sync_held = false;
+    uv_cond_broadcast(&fake.cv);
+    uv_mutex_unlock(&fake.mu);
+    run_until_done(&loop, 2);
+    assert_int_equal(done_count, 2);
+    store_submit(&sa, insert_op(3));
+    run_until_done(&loop, 3);
     assert_int_equal(done_count, 3);
-    assert_int_equal(done_ok, 3);
-    assert_true(fake.syncs >= 2);
+    assert_int_equal(done_ok, 0);
+    /* Job 3 never reached the backend. */
+    assert_int_equal(fake.inserts, 2);
+    assert_int_equal(fake.syncs, 1);
+    store_async_close(&sa);
     uv_run(&loop, UV_RUN_DEFAULT);
     assert_int_equal(uv_loop_close(&loop), 0);
     uv_mutex_destroy(&fake.mu);
@@ -272,6 +359,7 @@ main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_stop_during_sync_completes_all),
+        cmocka_unit_test(test_failed_sync_fails_what_follows),
         cmocka_unit_test(test_submit_after_close_fails),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
