@@ -159,6 +159,37 @@ insert_op(int64_t id)
     return op;
 }
 
+static uv_loop_t loop;
+static struct store_async sa;
+
+/* Each test: a fresh fake store, opened on a fresh loop. */
+static int
+setup(void **state)
+{
+    char err[160];
+
+    (void)state;
+    memset(&fake, 0, sizeof(fake));
+    uv_mutex_init(&fake.mu);
+    uv_cond_init(&fake.cv);
+    done_count = done_ok = 0;
+    if (uv_loop_init(&loop) != 0)
+        return -1;
+    return store_async_open(&sa, &loop, &fake_ops, "fake", err, sizeof(err));
+}
+
+/* The test has closed the store: the loop ends with no handle left. */
+static int
+teardown(void **state)
+{
+    (void)state;
+    uv_run(&loop, UV_RUN_DEFAULT);
+    int r = uv_loop_close(&loop);
+    uv_mutex_destroy(&fake.mu);
+    uv_cond_destroy(&fake.cv);
+    return r == 0 ? 0 : -1;
+}
+
 /* Waits until *flag, with fake.mu held. */
 static void
 await(bool *flag)
@@ -195,19 +226,19 @@ release_insert(int64_t id)
 static void
 releaser_main(void *arg)
 {
-    struct store_async *sa = arg;
     bool stopping = false;
 
+    (void)arg;
     while (!stopping) {
-        uv_mutex_lock(&sa->mu);
-        stopping = sa->stopping;
-        uv_mutex_unlock(&sa->mu);
+        uv_mutex_lock(&sa.mu);
+        stopping = sa.stopping;
+        uv_mutex_unlock(&sa.mu);
         if (!stopping)
             usleep(1000);
     }
     release_insert(2);
     await_insert(3);
-    store_submit(sa, insert_op(4));
+    store_submit(&sa, insert_op(4));
     release_insert(3);
     uv_mutex_lock(&fake.mu);
     while (fake.inserts < 4 || fake.txn_open)
@@ -224,21 +255,12 @@ static void
 test_stop_during_sync_completes_all(void **state)
 {
     (void)state;
-    uv_loop_t loop;
-    struct store_async sa;
-    char err[160];
     uv_thread_t rel;
 
-    memset(&fake, 0, sizeof(fake));
-    uv_mutex_init(&fake.mu);
-    uv_cond_init(&fake.cv);
+    uv_mutex_lock(&fake.mu);
     fake.sync_held = true;
     fake.held[2] = fake.held[3] = true;
-    done_count = done_ok = 0;
-    assert_int_equal(uv_loop_init(&loop), 0);
-    assert_int_equal(store_async_open(&sa, &loop, &fake_ops, "fake", err,
-                                      sizeof(err)),
-                     0);
+    uv_mutex_unlock(&fake.mu);
 
     /* Job 1 is committed; its sync is held. */
     store_submit(&sa, insert_op(1));
@@ -248,7 +270,7 @@ test_stop_during_sync_completes_all(void **state)
     await_insert(2);
     /* Job 3 waits in the queue when the stop comes. */
     store_submit(&sa, insert_op(3));
-    assert_int_equal(uv_thread_create(&rel, releaser_main, &sa), 0);
+    assert_int_equal(uv_thread_create(&rel, releaser_main, NULL), 0);
     store_async_close(&sa);
     uv_thread_join(&rel);
 
@@ -256,18 +278,14 @@ test_stop_during_sync_completes_all(void **state)
     assert_true(fake.commits >= 3);
     assert_int_equal(done_count, 4);
     assert_int_equal(done_ok, 4);
-    uv_run(&loop, UV_RUN_DEFAULT);
-    assert_int_equal(uv_loop_close(&loop), 0);
-    uv_mutex_destroy(&fake.mu);
-    uv_cond_destroy(&fake.cv);
 }
 
 /* Runs the loop until n ops are done (or 5 s pass). */
 static void
-run_until_done(uv_loop_t *loop, int n)
+run_until_done(int n)
 {
     for (int i = 0; i < 5000 && done_count < n; i++) {
-        uv_run(loop, UV_RUN_NOWAIT);
+        uv_run(&loop, UV_RUN_NOWAIT);
         if (done_count < n)
             usleep(1000);
     }
@@ -280,19 +298,9 @@ static void
 test_failed_sync_fails_what_follows(void **state)
 {
     (void)state;
-    uv_loop_t loop;
-    struct store_async sa;
-    char err[160];
-
-    memset(&fake, 0, sizeof(fake));
-    uv_mutex_init(&fake.mu);
-    uv_cond_init(&fake.cv);
+    uv_mutex_lock(&fake.mu);
     fake.sync_held = true;
-    done_count = done_ok = 0;
-    assert_int_equal(uv_loop_init(&loop), 0);
-    assert_int_equal(store_async_open(&sa, &loop, &fake_ops, "fake", err,
-                                      sizeof(err)),
-                     0);
+    uv_mutex_unlock(&fake.mu);
     store_submit(&sa, insert_op(1));
     await(&fake.in_sync);
     store_submit(&sa, insert_op(2));
@@ -305,20 +313,16 @@ test_failed_sync_fails_what_follows(void **state)
     fake.sync_held = false;
     uv_cond_broadcast(&fake.cv);
     uv_mutex_unlock(&fake.mu);
-    run_until_done(&loop, 2);
+    run_until_done(2);
     assert_int_equal(done_count, 2);
     store_submit(&sa, insert_op(3));
-    run_until_done(&loop, 3);
+    run_until_done(3);
     assert_int_equal(done_count, 3);
     assert_int_equal(done_ok, 0);
     /* Job 3 never reached the backend. */
     assert_int_equal(fake.inserts, 2);
     assert_int_equal(fake.syncs, 1);
     store_async_close(&sa);
-    uv_run(&loop, UV_RUN_DEFAULT);
-    assert_int_equal(uv_loop_close(&loop), 0);
-    uv_mutex_destroy(&fake.mu);
-    uv_cond_destroy(&fake.cv);
 }
 
 /* An op submitted after the store is closed fails at once, with why. */
@@ -326,18 +330,6 @@ static void
 test_submit_after_close_fails(void **state)
 {
     (void)state;
-    uv_loop_t loop;
-    struct store_async sa;
-    char err[160];
-
-    memset(&fake, 0, sizeof(fake));
-    uv_mutex_init(&fake.mu);
-    uv_cond_init(&fake.cv);
-    done_count = done_ok = 0;
-    assert_int_equal(uv_loop_init(&loop), 0);
-    assert_int_equal(store_async_open(&sa, &loop, &fake_ops, "fake", err,
-                                      sizeof(err)),
-                     0);
     store_async_close(&sa);
     struct store_op *op = calloc(1, sizeof(*op));
     assert_non_null(op);
@@ -348,19 +340,18 @@ test_submit_after_close_fails(void **state)
     assert_int_equal(done_count, 1);
     assert_int_equal(done_ok, 0);
     assert_int_equal(fake.inserts, 0);
-    uv_run(&loop, UV_RUN_DEFAULT);
-    assert_int_equal(uv_loop_close(&loop), 0);
-    uv_mutex_destroy(&fake.mu);
-    uv_cond_destroy(&fake.cv);
 }
 
 int
 main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_stop_during_sync_completes_all),
-        cmocka_unit_test(test_failed_sync_fails_what_follows),
-        cmocka_unit_test(test_submit_after_close_fails),
+        cmocka_unit_test_setup_teardown(test_stop_during_sync_completes_all,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(test_failed_sync_fails_what_follows,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(test_submit_after_close_fails,
+                                        setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
