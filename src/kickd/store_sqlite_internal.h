@@ -68,7 +68,7 @@ enum stmt_id {
 
 struct store {
     sqlite3 *db;
-    int lock_fd; /* holds the flock(2) that makes this kickd the owner */
+    int lock_fd; /* PATH-lock, whose record lock makes this kickd owner */
     bool wal;    /* in WAL mode (else the rollback journal) */
     int wal_fd;  /* the WAL, for store_sqlite__sync; -1 without WAL */
     sqlite3_stmt *stmt[ST_COUNT];

@@ -5,7 +5,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/file.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <unistd.h>
@@ -258,6 +257,35 @@ store_sqlite__close(struct store *st)
     free(st);
 }
 
+/* Takes the owner's lock of the store at uri: 0, or -1 with err set
+ * ("database is locked by another kickd" if another process holds it). */
+static int
+lock_owner(struct store *st, const char *uri, char *err, size_t errlen)
+{
+    char path[PATH_MAX];
+    struct flock fl = {.l_type = F_WRLCK, .l_whence = SEEK_SET};
+
+    if ((size_t)snprintf(path, sizeof(path), "%s-lock", uri) >=
+        sizeof(path)) {
+        snprintf(err, errlen, "%s: path too long", uri);
+        return -1;
+    }
+    st->lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (st->lock_fd < 0) {
+        snprintf(err, errlen, "%s: %s", path, strerror(errno));
+        return -1;
+    }
+    if (fcntl(st->lock_fd, F_SETLK, &fl) < 0) {
+        int e = errno;
+        snprintf(err, errlen, "%s: %s", uri,
+                 e == EACCES || e == EAGAIN
+                     ? "database is locked by another kickd"
+                     : strerror(e));
+        return -1;
+    }
+    return 0;
+}
+
 /* Asks for WAL; a file system that cannot share memory between processes
  * keeps SQLite on its rollback journal, which then syncs at every commit
  * (synchronous=FULL) and store_sqlite__sync has nothing to do. */
@@ -348,18 +376,17 @@ store_sqlite__open(struct store **out, const char *uri, char *err,
     }
     sqlite3_extended_result_codes(st->db, 1);
     /* One kickd owns the file: two on one SQLite store would run the same
-     * jobs (several nodes share PostgreSQL instead). An flock(2) on the
-     * file says so; SQLite's own locks are fcntl(2) locks, apart from it
-     * (its locking_mode=EXCLUSIVE would do too, but made commits a third
-     * slower). */
-    st->lock_fd = open(uri, O_RDONLY | O_CLOEXEC);
-    if (st->lock_fd < 0 || flock(st->lock_fd, LOCK_EX | LOCK_NB) < 0) {
-        snprintf(err, errlen, "%s: %s", uri,
-                 errno == EWOULDBLOCK ? "database is locked by another "
-                                        "kickd"
-                                      : strerror(errno));
+     * jobs (several nodes share PostgreSQL instead). A POSIX record lock
+     * on PATH-lock says so (SQLite's locking_mode=EXCLUSIVE would do too,
+     * but made commits a third slower). Not flock(2): its lock belongs to
+     * the open file, which a script shares from vfork until its exec, so
+     * a kickd killed at that moment left the lock to its script and the
+     * restart was refused. A record lock belongs to the process and goes
+     * with it; it lives on a file of its own since closing any descriptor
+     * of a file drops the process's record locks on it, and SQLite opens
+     * and closes the database's. */
+    if (lock_owner(st, uri, err, errlen) < 0)
         goto fail;
-    }
     /* WAL: readers do not block the writer. synchronous=NORMAL: SQLite
      * syncs the WAL before each checkpoint and the database after it, and
      * a commit writes to the WAL without a sync: store_sqlite__sync does

@@ -297,7 +297,7 @@ def test_port_in_use_fails_clearly():
         raise AssertionError("kickd ran although the port is taken")
     finally:
         s.close()
-        for ext in ("", "-wal", "-shm"):
+        for ext in ("", "-wal", "-shm", "-lock"):
             try:
                 os.unlink("/tmp/kick-e2e-%d.db%s" % (port, ext))
             except OSError:

@@ -14,6 +14,7 @@
 #include <signal.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <sqlite3.h>
@@ -886,6 +887,57 @@ test_sqlite_refuses(void **state)
     assert_non_null(strstr(err, "newer"));
 }
 
+/* Opens the store at path in a child process: 0 if it opened, 1 if it
+ * was refused as owned by another kickd, 2 otherwise. */
+static int
+open_in_child(const char *path)
+{
+    int status;
+    pid_t pid = fork();
+
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        struct store *st;
+        char err[256] = "";
+        if (store_sqlite_ops.open(&st, path, err, sizeof(err)) == 0) {
+            store_sqlite_ops.close(st);
+            _exit(0);
+        }
+        _exit(strstr(err, "locked by another kickd") ? 1 : 2);
+    }
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFEXITED(status));
+    return WEXITSTATUS(status);
+}
+
+/* SQLite only: one process owns a store file. Another is refused while
+ * the owner lives, and not after it is gone, even while a child of the
+ * owner still shares its descriptors (a script between vfork and exec
+ * when kickd was killed). */
+static void
+test_sqlite_one_owner(void **state)
+{
+    struct store *st;
+    char err[256] = "", path[600];
+    int status;
+
+    (void)state;
+    snprintf(path, sizeof(path), "%s/owner.db", tmpdir);
+    assert_int_equal(store_sqlite_ops.open(&st, path, err, sizeof(err)), 0);
+    assert_int_equal(open_in_child(path), 1);
+    pid_t holder = fork();
+    assert_true(holder >= 0);
+    if (holder == 0) {
+        pause();
+        _exit(0);
+    }
+    store_sqlite_ops.close(st);
+    int r = open_in_child(path);
+    kill(holder, SIGKILL);
+    assert_int_equal(waitpid(holder, &status, 0), holder);
+    assert_int_equal(r, 0);
+}
+
 /* SQLite only: a write error inside the caller's transaction (a file size
  * limit stands in for a full disk) fails that op with a reason; if SQLite
  * dropped the whole transaction, every later op in it and the commit fail
@@ -1089,6 +1141,7 @@ main(void)
     static const struct CMUnitTest common[] = {
         cmocka_unit_test(test_common),
         cmocka_unit_test(test_sqlite_refuses),
+        cmocka_unit_test(test_sqlite_one_owner),
         cmocka_unit_test(test_sqlite_write_error),
         cmocka_unit_test(test_sqlite_migrates_v1),
     };
