@@ -273,14 +273,14 @@ def measure_start(port, path, outdir, runs, budget):
     return cell
 
 
-def print_table(parts, accept, beanstalk, flood, start, seconds):
+def print_table(parts, accept, beanstalk, flood, start, seconds, rounds):
     """The third table: the detached-job figures of the parts measured
     ("accept", "enqueue", "start") and their targets."""
     print()
     print("| detached jobs | kickd | peer | target |")
     print("|---|---:|---:|---|")
     if "accept" in parts:
-        print_accept(accept, beanstalk, seconds)
+        print_accept(accept, beanstalk, seconds, rounds)
     if "enqueue" in parts:
         print_enqueue(flood)
     if "start" in parts:
@@ -291,7 +291,7 @@ def met(ok):
     return "met" if ok else "MISSED"
 
 
-def print_accept(accept, beanstalk, seconds):
+def print_accept(accept, beanstalk, seconds, rounds):
     if accept and not accept["error"]:
         k = "%.0f /s (p99 %.2f ms)" % (accept["rate"], accept["p99"])
     else:
@@ -300,14 +300,15 @@ def print_accept(accept, beanstalk, seconds):
         b = "%.0f /s (beanstalkd -f 0)" % beanstalk["rate"]
     else:
         b = "FAIL" if beanstalk else "n/a"
-    if k[0].isdigit() and b[0].isdigit():
-        ratio = accept["rate"] / beanstalk["rate"]
+    if accept and accept.get("ratio") and k[0].isdigit() and b[0].isdigit():
+        ratio = accept["ratio"]
         t = "≥ %g× beanstalkd: %.1f×, %s" % (
             ACCEPT_TARGET, ratio, met(ratio >= ACCEPT_TARGET))
     else:
         t = "≥ %g× beanstalkd" % ACCEPT_TARGET
     print("| durable triggers/s, 202 after commit, %d keep-alive conns, "
-          "%d s | %s | %s | %s |" % (ACCEPT_CONNS, seconds, k, b, t))
+          "%d × %d s in turns | %s | %s | %s |" %
+          (ACCEPT_CONNS, rounds, seconds, k, b, t))
 
 
 def print_enqueue(flood):
@@ -353,8 +354,15 @@ def print_start(start):
               (what, fig, t))
 
 
-def print_details(flood, start):
+def print_details(accept, beanstalk, flood, start):
     """The figures behind the third table."""
+    if accept and accept.get("runs"):
+        peer = beanstalk["runs"] if beanstalk else []
+        print("triggers/s rounds (kickd / beanstalkd = ratio): %s" % ", ".join(
+            "%.0f / %s" % (r["rate"], "%.0f = %.1f×" % (peer[i], r["rate"] /
+                                                       peer[i])
+                           if i < len(peer) else "-")
+            for i, r in enumerate(accept["runs"])))
     if flood and flood.get("blocks"):
         print("enqueue, triggers/s per %d: %s" % (flood["mark"],
                                                   ", ".join(flood["blocks"])))

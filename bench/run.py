@@ -47,17 +47,20 @@ ABORT_TARGET = 5.0  # ms, the median of hang-up to SIGTERM (issue 3)
 # that the hang-up falls anywhere in the PHP probe's 1 ms write cycle rather
 # than always just after a write.
 ABORT_JITTER = 0.005  # s
-# Detached jobs: seconds of each durable-trigger run (kickd, beanstalkd),
+# Detached jobs: seconds of each durable-trigger run (kickd, beanstalkd)
+# and rounds of the two in turn,
 # triggers sent to a fresh kickd for the enqueue figure, and one-at-a-time
 # jobs for the start latency. The exec rounds leave JOBS_RESERVE seconds
 # for these; the enqueue gets whatever time is left, at most
 # ENQUEUE_LIMIT, and fails rather than run past it.
-ACCEPT_SECONDS = int(os.environ.get("BENCH_ACCEPT_SECONDS", "10"))
+ACCEPT_SECONDS = int(os.environ.get("BENCH_ACCEPT_SECONDS", "5"))
+ACCEPT_ROUNDS = int(os.environ.get("BENCH_ACCEPT_ROUNDS", "3"))
 ENQUEUE_JOBS = int(os.environ.get("BENCH_ENQUEUE_JOBS", "1000000"))
 ENQUEUE_LIMIT = 180.0  # s
 START_RUNS = int(os.environ.get("BENCH_START_RUNS", "200"))
 START_BUDGET = 15.0  # s
-JOBS_RESERVE = 2 * (ACCEPT_SECONDS + 3) + START_BUDGET + 75.0  # s
+JOBS_RESERVE = (2 * ACCEPT_ROUNDS * (ACCEPT_SECONDS + 2) + START_BUDGET +
+                75.0)  # s
 # BENCH_ONLY=PART[,PART...] runs some parts alone: abort (the hang-ups),
 # exec (tiny CGI executions/s and /healthz), accept (durable triggers/s and
 # beanstalkd), enqueue, start, client (sent-mode triggers to a sink), batch
@@ -383,6 +386,63 @@ def start_jobs_kickd(kickd, tmp, name, start_probe):
     return p, port
 
 
+def measure_accept(kickd_port, lua, tmp, put_bin, errors):
+    """Durable triggers/s of the kickd on kickd_port beside beanstalkd's
+    fsynced puts/s, in ACCEPT_ROUNDS rounds that take turns (the disk's
+    sync speed drifts over minutes on a shared host, so that each round's
+    pair sees the same disk). Returns the two cells: each with the median
+    rate and its runs; kickd's also with the median of the rounds'
+    ratios."""
+    accept = {"error": None, "runs": [], "ratios": []}
+    peer = {"error": None, "runs": []}
+    if not os.access(BEANSTALKD, os.X_OK):
+        peer["error"] = "%s not installed" % BEANSTALKD
+        errors.append(("beanstalkd", peer["error"]))
+    else:
+        d = os.path.join(tmp, "beanstalkd")
+        os.mkdir(d)
+        bport = free_port()
+        try:
+            # -f 0: fsync(2) after every write to the binlog (beanstalkd(1)).
+            start_server("beanstalkd", [BEANSTALKD, "-l", "127.0.0.1", "-p",
+                                        str(bport), "-b", d, "-f", "0"],
+                         os.path.join(tmp, "beanstalkd.log"), bport,
+                         beanstalkd_ok)
+        except RuntimeError as e:
+            peer["error"] = str(e)
+            errors.append(("beanstalkd", str(e)))
+    for _ in range(ACCEPT_ROUNDS):
+        try:
+            # One wrk thread: on 2 CPUs a second one only takes CPU from
+            # kickd (beanstalkd's feeder is one process too).
+            k = run_wrk("http://127.0.0.1:%d/trigger" % kickd_port, 1,
+                        jobs.ACCEPT_CONNS, ACCEPT_SECONDS, lua)
+        except RuntimeError as e:
+            accept["error"] = str(e)
+            errors.append(("kickd triggers/s", str(e)))
+            break
+        accept["runs"].append(k)
+        if peer["error"]:
+            continue
+        b = jobs.measure_beanstalk(put_bin, bport, ACCEPT_SECONDS)
+        if b["error"]:
+            peer["error"] = b["error"]
+            errors.append(("beanstalkd puts/s", b["error"]))
+            continue
+        peer["runs"].append(b["rate"])
+        accept["ratios"].append(k["rate"] / b["rate"])
+    if accept["runs"] and not accept["error"]:
+        accept["rate"] = statistics.median(r["rate"] for r in accept["runs"])
+        accept["p99"] = statistics.median(r["p99"] for r in accept["runs"])
+    elif not accept["error"]:
+        accept["error"] = "no rounds"
+    if peer["runs"] and not peer["error"]:
+        peer["rate"] = statistics.median(peer["runs"])
+    if accept["ratios"] and not peer["error"]:
+        accept["ratio"] = statistics.median(accept["ratios"])
+    return accept, peer
+
+
 def measure_jobs(kickd, tmp, start_probe, put_bin, flood_bin, errors):
     """The detached-job parts that ONLY names, once the other servers have
     stopped: the start latency, then triggers/s on the same kickd and on
@@ -409,36 +469,8 @@ def measure_jobs(kickd, tmp, start_probe, put_bin, flood_bin, errors):
             if got["start"]["error"]:
                 errors.append(("commit to start", got["start"]["error"]))
         if port and "accept" in ONLY:
-            got["accept"] = {"error": None}
-            try:
-                # One wrk thread: on 2 CPUs a second one only takes CPU
-                # from kickd (beanstalkd's feeder is one process too).
-                got["accept"].update(run_wrk(
-                    "http://127.0.0.1:%d/trigger" % port, 1,
-                    jobs.ACCEPT_CONNS, ACCEPT_SECONDS, lua))
-            except RuntimeError as e:
-                got["accept"]["error"] = str(e)
-                errors.append(("kickd triggers/s", str(e)))
-        stop_servers()
-    if "accept" in ONLY and not os.access(BEANSTALKD, os.X_OK):
-        errors.append(("beanstalkd", "%s not installed" % BEANSTALKD))
-    elif "accept" in ONLY:
-        d = os.path.join(tmp, "beanstalkd")
-        os.mkdir(d)
-        port = free_port()
-        try:
-            # -f 0: fsync(2) after every write to the binlog (beanstalkd(1)).
-            start_server("beanstalkd", [BEANSTALKD, "-l", "127.0.0.1", "-p",
-                                        str(port), "-b", d, "-f", "0"],
-                         os.path.join(tmp, "beanstalkd.log"), port,
-                         beanstalkd_ok)
-            got["beanstalk"] = jobs.measure_beanstalk(put_bin, port,
-                                                      ACCEPT_SECONDS)
-            if got["beanstalk"]["error"]:
-                errors.append(("beanstalkd puts/s",
-                               got["beanstalk"]["error"]))
-        except RuntimeError as e:
-            errors.append(("beanstalkd", str(e)))
+            got["accept"], got["beanstalk"] = measure_accept(
+                port, lua, tmp, put_bin, errors)
         stop_servers()
     if "enqueue" in ONLY:
         limit = min(ENQUEUE_LIMIT, time_left() - 5)
@@ -706,7 +738,7 @@ def main():
     if ONLY & {"accept", "enqueue", "start"}:
         jobs.print_table(ONLY, detached["accept"], detached["beanstalk"],
                          detached["flood"], detached["start"],
-                         ACCEPT_SECONDS)
+                         ACCEPT_SECONDS, ACCEPT_ROUNDS)
     if "abort" in ONLY:
         print()
         print("| client hang-up to | runs | median | p99 | target |")
@@ -756,12 +788,15 @@ def main():
               "WAL before its 202); triggers/s: wrk -t1 -c%d -d%ds -s "
               "bench/trigger.lua; beanstalkd -b DIR -f 0 (fsync per put) fed "
               "by beanstalk_put -c%d -w%d (pipelined \"put 0 0 60 3\"); "
+              "the two take turns, BENCH_ACCEPT_ROUNDS=%d rounds, medians, "
+              "the ratio the median of each round's; "
               "enqueue: trigger_flood -c%d -w%d (pipelined), "
               "BENCH_ENQUEUE_JOBS=%d on a fresh store; start: "
               "BENCH_START_RUNS=%d jobs of bench/start_probe one at a time, "
               "each after the previous ended, with 8 workers idle" %
               (jobs.DELAY_HEADER[1], jobs.ACCEPT_CONNS, ACCEPT_SECONDS,
-               jobs.BEANSTALK_CONNS, jobs.BEANSTALK_WINDOW, jobs.FLOOD_CONNS,
+               jobs.BEANSTALK_CONNS, jobs.BEANSTALK_WINDOW, ACCEPT_ROUNDS,
+               jobs.FLOOD_CONNS,
                jobs.FLOOD_WINDOW, ENQUEUE_JOBS, START_RUNS))
     client.print_method(ONLY)
     print()
@@ -778,7 +813,8 @@ def main():
                          ("" if r["p99"] is None else
                           " (p99 %.2f ms)" % r["p99"]) for r in cell["runs"])
         print("  %-7s c=%-2d %s" % (target, conc, runs or "-"))
-    jobs.print_details(detached["flood"], detached["start"])
+    jobs.print_details(detached["accept"], detached["beanstalk"],
+                       detached["flood"], detached["start"])
     client.print_details(ONLY, sent or {}, batch)
     for what, why in errors:
         print("FAILED %s: %s" % (what, why))
