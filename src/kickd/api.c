@@ -40,6 +40,7 @@ struct api_pending {
     int64_t t0;     /* ms, for the accept histogram */
     int64_t id;
     int cancel_status;     /* API_CANCEL: 200, 202 or 409 */
+    struct route_load *reserved; /* API_TRIGGER: a worker waits for it */
     char *route; /* API_LIST's ?route=, decoded */
     int state_filter;
     /* ?wait= */
@@ -210,10 +211,18 @@ done_cb(struct store_op *op)
 
     p->in_flight = false;
     /* A committed trigger is a job whether or not its client still
-     * listens (the fire-and-forget caller has gone already). */
+     * listens (the fire-and-forget caller has gone already). If a worker
+     * was reserved, the insert claimed the route's oldest due job. */
+    bool claimed = p->reserved && op->result >= 0 && op->claim_result == 1;
     if (p->kind == API_TRIGGER && op->result >= 0 && !op->existed) {
         metrics_accept_observe(&s->metrics, now - p->t0);
-        worker_kick(s, op->job.route, op->job.run_at);
+        if (!claimed)
+            worker_kick(s, op->job.route, op->job.run_at);
+    }
+    if (p->reserved) {
+        worker_claimed(s, p->reserved, op->result < 0 ? -1 : op->claim_result,
+                       &op->claimed, op->error);
+        p->reserved = NULL;
     }
     if (p->c == NULL) {
         pending_free(p);
@@ -451,6 +460,8 @@ api_trigger(struct conn *c, const struct cfg_route *route,
         pending_free(p);
         return;
     }
+    p->reserved = worker_reserve(p->srv, j->route, j->run_at);
+    p->op.claim = p->reserved != NULL;
     submit(p);
 }
 

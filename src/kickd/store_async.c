@@ -19,8 +19,16 @@ op_run(struct store_async *sa, struct store_op *op)
     struct store *st = sa->st;
 
     switch (op->kind) {
-    case SOP_INSERT:
-        return o->insert(st, &op->job, &op->existed);
+    case SOP_INSERT: {
+        int r = o->insert(st, &op->job, &op->existed);
+        if (r == 0 && op->claim) {
+            op->claim_result = o->claim(st, op->job.route, op->now,
+                                        &op->claimed);
+            if (op->claim_result < 0)
+                snprintf(op->error, sizeof(op->error), "%s", o->error(st));
+        }
+        return r;
+    }
     case SOP_CLAIM:
         return o->claim(st, op->route, op->now, &op->job);
     case SOP_FINISH:
@@ -337,6 +345,7 @@ void
 store_op_clear(struct store_op *op)
 {
     job_clear(&op->job);
+    job_clear(&op->claimed);
     for (size_t i = 0; i < op->njobs; i++)
         job_clear(&op->jobs[i]);
     free(op->jobs);

@@ -43,6 +43,12 @@ struct store_op {
 
     struct job job;         /* INSERT (in/out), CLAIM/GET (out) */
     bool existed;           /* INSERT */
+    /* INSERT with claim: in the same transaction, the route's oldest due
+     * job (now) is claimed into claimed; claim_result is the backend's
+     * claim result (1 taken, 0 none, -1 failed: error says why). */
+    bool claim;
+    int claim_result;
+    struct job claimed;
     bool with_request;      /* GET */
     int64_t id;             /* FINISH, CANCEL, GET, OUTPUT_*, PROGRESS */
     int64_t now;

@@ -527,38 +527,58 @@ struct claim_op {
     struct route_load *load;
 };
 
+/* A claim made for l has ended: result 1 with job claimed (taken over),
+ * 0 if none was due, -1 (error says why). */
 static void
-claim_cb(struct store_op *op)
+claim_end(struct worker_pool *p, struct route_load *l, int result,
+          struct job *job, const char *error)
 {
-    struct claim_op *c = (struct claim_op *)op;
-    struct worker_pool *p = c->pool;
-    struct route_load *l = c->load;
-
     p->claiming--;
     l->claiming--;
-    if (op->result == 1 && !p->stopping) {
-        job_start(p, l, &op->job);
-    } else if (op->result == 1) {
+    if (result == 1 && !p->stopping) {
+        job_start(p, l, job);
+    } else if (result == 1) {
         /* Claimed while stopping: back to the queue, attempt unused. */
         struct store_op *back = calloc(1, sizeof(*back));
         if (back) {
             back->kind = SOP_FINISH;
-            back->id = op->job.id;
+            back->id = job->id;
             back->now = worker_now();
             back->requeue_at = back->now;
             back->done_cb = progress_done;
             store_submit(&p->srv->store, back);
         }
-    } else if (op->result == 0) {
+    } else if (result == 0) {
         l->due = false;
     } else {
-        log_error("store: claiming a job of %s: %s", l->route, op->error);
+        log_error("store: claiming a job of %s: %s", l->route, error);
         delay_arm(p, worker_now() + 1000);
         l->due = false;
     }
+    schedule(p);
+}
+
+static void
+claim_cb(struct store_op *op)
+{
+    struct claim_op *c = (struct claim_op *)op;
+
+    claim_end(c->pool, c->load, op->result, &op->job, op->error);
     store_op_clear(op);
     free(c);
-    schedule(p);
+}
+
+/* Whether l may take one more job now: a worker is free, and the route
+ * is under its concurrency. */
+static bool
+has_room(struct worker_pool *p, struct route_load *l)
+{
+    const struct cfg_route *rt = route_by_path(p->srv->routes, l->route);
+    int limit = rt ? rt->concurrency : 0;
+
+    return !p->stopping &&
+           p->running + p->claiming < p->srv->cfg->workers &&
+           (limit == 0 || l->running + l->claiming < limit);
 }
 
 /* Claims due jobs while there are free slots, taking routes in turn. */
@@ -573,10 +593,7 @@ schedule(struct worker_pool *p)
         if (l == NULL)
             return;
         do {
-            const struct cfg_route *rt = route_by_path(p->srv->routes,
-                                                       l->route);
-            int limit = rt ? rt->concurrency : 0;
-            if (l->due && (limit == 0 || l->running + l->claiming < limit)) {
+            if (l->due && has_room(p, l)) {
                 pick = l;
                 break;
             }
@@ -616,6 +633,27 @@ worker_kick(struct srv *s, const char *route, int64_t run_at)
         return;
     l->due = true;
     schedule(p);
+}
+
+struct route_load *
+worker_reserve(struct srv *s, const char *route, int64_t run_at)
+{
+    struct worker_pool *p = s->workers;
+    struct route_load *l;
+
+    if (p == NULL || run_at > worker_now() ||
+        (l = load_get(p, route)) == NULL || !has_room(p, l))
+        return NULL;
+    p->claiming++;
+    l->claiming++;
+    return l;
+}
+
+void
+worker_claimed(struct srv *s, struct route_load *l, int result,
+               struct job *job, const char *error)
+{
+    claim_end(s->workers, l, result, job, error);
 }
 
 bool

@@ -8,6 +8,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+struct job;
+struct route_load;
 struct srv;
 struct worker_pool;
 
@@ -19,6 +21,19 @@ worker_start(struct srv *s);
 /* A job of route was committed to run at run_at (ms since the epoch). */
 void
 worker_kick(struct srv *s, const char *route, int64_t run_at);
+
+/* A trigger of route due at run_at is about to be stored. If a worker is
+ * free for the route now, reserves it and returns a handle: the insert
+ * then claims the route's oldest due job in its own transaction (so that
+ * the job starts as its 202 leaves, not a commit later), and the result
+ * goes to worker_claimed. NULL if no worker is free. */
+struct route_load *
+worker_reserve(struct srv *s, const char *route, int64_t run_at);
+/* The reserved claim's end: result 1 with job claimed (the pool takes it
+ * over), 0 if none was due, -1 if it failed (error says why). */
+void
+worker_claimed(struct srv *s, struct route_load *l, int result,
+               struct job *job, const char *error);
 
 /* Cancels job id if it runs here: returns true (it is being ended as for
  * a client hang-up); false if it does not run here. */

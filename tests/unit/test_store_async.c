@@ -19,7 +19,10 @@
 struct store {
     uv_mutex_t mu;
     uv_cond_t cv;
-    int inserts, commits, syncs;
+    int inserts, commits, syncs, begins;
+    int claims, claim_answer; /* claims made; what the next returns */
+    int claim_begins;         /* begins seen by the last claim */
+    bool claim_in_txn;        /* the last claim ran in a transaction */
     bool txn_open;
     int sync_fails;  /* this many syncs fail, the next succeed */
     bool sync_held;  /* sync waits while true */
@@ -61,6 +64,7 @@ fake_begin(struct store *st)
 {
     uv_mutex_lock(&st->mu);
     st->txn_open = true;
+    st->begins++;
     uv_mutex_unlock(&st->mu);
     return 0;
 }
@@ -116,6 +120,23 @@ fake_insert(struct store *st, struct job *j, bool *existed)
     return 0;
 }
 
+static int
+fake_claim(struct store *st, const char *route, int64_t now, struct job *out)
+{
+    (void)now;
+    uv_mutex_lock(&st->mu);
+    st->claims++;
+    st->claim_in_txn = st->txn_open;
+    st->claim_begins = st->begins;
+    int r = st->claim_answer;
+    uv_mutex_unlock(&st->mu);
+    if (r == 1) {
+        out->id = 41;
+        out->route = strdup(route);
+    }
+    return r;
+}
+
 static const char *
 fake_error(struct store *st)
 {
@@ -132,11 +153,13 @@ static const struct store_ops fake_ops = {
     .rollback = fake_rollback,
     .sync = fake_sync,
     .insert = fake_insert,
+    .claim = fake_claim,
     .error = fake_error,
 };
 
 static int done_count;
 static int done_ok;
+static struct store_op *kept; /* keep_done's op, for the test to read */
 
 static void
 op_done(struct store_op *op)
@@ -145,6 +168,13 @@ op_done(struct store_op *op)
     if (op->result == 0)
         done_ok++;
     free(op);
+}
+
+static void
+keep_done(struct store_op *op)
+{
+    done_count++;
+    kept = op;
 }
 
 static struct store_op *
@@ -325,6 +355,55 @@ test_failed_sync_fails_what_follows(void **state)
     store_async_close(&sa);
 }
 
+/* An insert with claim: the claim runs in the insert's transaction, the
+ * claimed job comes back with the insert, and a failed claim leaves the
+ * insert standing with the reason. */
+static void
+test_insert_with_claim(void **state)
+{
+    (void)state;
+    struct store_op *op = insert_op(1);
+    op->claim = true;
+    op->job.route = strdup("/r");
+    op->done_cb = keep_done;
+    fake.claim_answer = 1;
+    store_submit(&sa, op);
+    run_until_done(1);
+    assert_int_equal(done_count, 1);
+    assert_int_equal(kept->result, 0);
+    assert_int_equal(kept->claim_result, 1);
+    assert_int_equal(kept->claimed.id, 41);
+    assert_string_equal(kept->claimed.route, "/r");
+    assert_int_equal(fake.claims, 1);
+    assert_true(fake.claim_in_txn);
+    assert_int_equal(fake.claim_begins, 1);
+    assert_int_equal(fake.commits, 1);
+    store_op_clear(kept);
+    free(kept);
+
+    op = insert_op(2);
+    op->claim = true;
+    op->job.route = strdup("/r");
+    op->done_cb = keep_done;
+    uv_mutex_lock(&fake.mu);
+    fake.claim_answer = -1;
+    uv_mutex_unlock(&fake.mu);
+    store_submit(&sa, op);
+    run_until_done(2);
+    assert_int_equal(done_count, 2);
+    assert_int_equal(kept->result, 0);
+    assert_int_equal(kept->claim_result, -1);
+    assert_string_equal(kept->error, "fake");
+    store_op_clear(kept);
+    free(kept);
+
+    /* Without claim, none is made. */
+    store_submit(&sa, insert_op(3));
+    run_until_done(3);
+    assert_int_equal(fake.claims, 2);
+    store_async_close(&sa);
+}
+
 /* An op submitted after the store is closed fails at once, with why. */
 static void
 test_submit_after_close_fails(void **state)
@@ -350,6 +429,8 @@ main(void)
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(test_failed_sync_fails_what_follows,
                                         setup, teardown),
+        cmocka_unit_test_setup_teardown(test_insert_with_claim, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_submit_after_close_fails,
                                         setup, teardown),
     };
