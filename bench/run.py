@@ -793,7 +793,9 @@ def main():
               "enqueue: trigger_flood -c%d -w%d (pipelined), "
               "BENCH_ENQUEUE_JOBS=%d on a fresh store; start: "
               "BENCH_START_RUNS=%d jobs of bench/start_probe one at a time, "
-              "each after the previous ended, with 8 workers idle" %
+              "each after the previous ended, with 8 workers idle (a job that "
+              "finds a worker free starts as its 202 leaves, so it can start "
+              "before the client has read the 202: a negative time)" %
               (jobs.DELAY_HEADER[1], jobs.ACCEPT_CONNS, ACCEPT_SECONDS,
                jobs.BEANSTALK_CONNS, jobs.BEANSTALK_WINDOW, ACCEPT_ROUNDS,
                jobs.FLOOD_CONNS,
