@@ -59,7 +59,7 @@ ENQUEUE_JOBS = int(os.environ.get("BENCH_ENQUEUE_JOBS", "1000000"))
 ENQUEUE_LIMIT = 180.0  # s
 START_RUNS = int(os.environ.get("BENCH_START_RUNS", "200"))
 START_BUDGET = 15.0  # s
-JOBS_RESERVE = (2 * ACCEPT_ROUNDS * (ACCEPT_SECONDS + 2) + START_BUDGET +
+JOBS_RESERVE = (2 * ACCEPT_ROUNDS * (ACCEPT_SECONDS + 0.5) + START_BUDGET +
                 75.0)  # s
 # BENCH_ONLY=PART[,PART...] runs some parts alone: abort (the hang-ups),
 # exec (tiny CGI executions/s and /healthz), accept (durable triggers/s and
