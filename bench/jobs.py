@@ -357,12 +357,13 @@ def print_start(start):
 def print_details(accept, beanstalk, flood, start):
     """The figures behind the third table."""
     if accept and accept.get("runs"):
+        ours = [r["rate"] for r in accept["runs"]]
         peer = beanstalk["runs"] if beanstalk else []
-        print("triggers/s rounds (kickd / beanstalkd = ratio): %s" % ", ".join(
-            "%.0f / %s" % (r["rate"], "%.0f = %.1f×" % (peer[i], r["rate"] /
-                                                       peer[i])
-                           if i < len(peer) else "-")
-            for i, r in enumerate(accept["runs"])))
+        rounds = ["%.0f / %.0f = %.1f×" % (k, b, k / b)
+                  for k, b in zip(ours, peer)]
+        rounds += ["%.0f / -" % k for k in ours[len(peer):]]
+        print("triggers/s rounds (kickd / beanstalkd = ratio): %s" %
+              ", ".join(rounds))
     if flood and flood.get("blocks"):
         print("enqueue, triggers/s per %d: %s" % (flood["mark"],
                                                   ", ".join(flood["blocks"])))
