@@ -150,12 +150,15 @@ job_json(const struct job *j)
                         json_integer(j->connection_status));
     json_object_set_new(o, "attempt", json_integer(j->attempt));
     json_object_set_new(o, "max_attempts", json_integer(j->max_attempts));
+    json_object_set_new(o, "interruptions", json_integer(j->interruptions));
     json_object_set_new(o, "exit_status", j->exit_status >= 0
                                               ? json_integer(j->exit_status)
                                               : json_null());
     json_object_set_new(o, "signal", j->term_signal > 0
                                          ? json_integer(j->term_signal)
                                          : json_null());
+    json_object_set_new(o, "error",
+                        j->error ? json_string(j->error) : json_null());
     json_object_set_new(o, "progress", j->progress >= 0
                                            ? json_integer(j->progress)
                                            : json_null());

@@ -62,6 +62,8 @@ static const struct cfg_key server_keys[] = {
     {"output_cap", KEY_SIZE, 0, 1LL << 30, offsetof(struct cfg, output_cap)},
     {"response_hold_ms", KEY_INT, 0, 1000,
      offsetof(struct cfg, response_hold)},
+    {"max_interruptions", KEY_INT, 1, 1000,
+     offsetof(struct cfg, max_interruptions)},
 };
 
 static const struct cfg_key route_keys[] = {
@@ -179,6 +181,7 @@ cfg_new(void)
     c->output_cap = JOB_DEFAULT_OUTPUT_CAP;
     c->response_hold = CONN_DEFAULT_RESPONSE_HOLD;
     c->stop_grace = SRV_DEFAULT_STOP_GRACE;
+    c->max_interruptions = JOB_DEFAULT_MAX_INTERRUPTIONS;
     if (c->listen == NULL || c->db == NULL) {
         cfg_free(c);
         return NULL;

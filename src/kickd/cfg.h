@@ -55,6 +55,8 @@ struct cfg {
     int shutdown_timeout; /* ms a shutdown command may run */
     int64_t output_cap;   /* bytes of a job's output kept (the newest) */
     int response_hold;    /* ms a short answer may wait for its end */
+    int max_interruptions; /* a job's runs ended by kickd itself before it
+                            * fails */
     struct cfg_route *routes;
     size_t route_count;
 };

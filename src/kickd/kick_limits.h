@@ -80,6 +80,21 @@
  * changes it. */
 #define JOB_DEFAULT_OUTPUT_CAP (1024 * 1024)
 
+/* Runs of a job that kickd itself may end (a crash, a stop, a spawn that
+ * failed for kickd's own reasons) before the job fails: enough for the
+ * restarts of a bad day, few enough that a job which crashes kickd each
+ * time stops; [server] max_interruptions changes it. */
+#define JOB_DEFAULT_MAX_INTERRUPTIONS 5
+
+/* How often an end the store could not record is tried again (ms), and
+ * how often recovery looks whether an earlier run's processes are gone. */
+#define JOB_RECORD_RETRY 1000
+#define JOB_RECLAIM_POLL 5
+
+/* The delay before a job whose spawn failed for kickd's own reasons
+ * (no free descriptors, no memory) runs again (ms). */
+#define JOB_SPAWN_RETRY 1000
+
 /* Longest Idempotency-Key. */
 #define JOB_MAX_IDEM_KEY 255
 

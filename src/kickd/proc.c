@@ -10,6 +10,7 @@
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/signalfd.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -121,6 +122,7 @@ struct spawn_plan {
     const struct proc_opts *o;
     int fd_in, fd_out, fd_err; /* >= 3 (kickd keeps 0-2 open), or 2 */
     const char *path;          /* PATH, for an argv[0] without a slash */
+    pid_t parent;              /* kickd */
     /* The child's errno if it cannot exec, written in the child and read
      * in the parent: volatile, or the compiler, which knows no other
      * writer on the path that returns from vfork, drops the read. */
@@ -177,6 +179,12 @@ child_run(const struct spawn_plan *sp)
     for (int sig = 1; sig < NSIG; sig++)
         if (sigismember(&child_defaults, sig))
             sigaction(sig, &dfl, NULL);
+    /* A child does not outlive kickd unsupervised: when kickd dies (even
+     * by SIGKILL) the kernel kills it; what it started itself is ended
+     * by the next kickd (recover.c). Checked after the prctl, in case
+     * kickd died before it. */
+    if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != sp->parent)
+        goto fail;
     if (setsid() < 0 || dup2(sp->fd_in, 0) < 0 || dup2(sp->fd_out, 1) < 0 ||
         dup2(sp->fd_err, 2) < 0 || (sp->o->cwd && chdir(sp->o->cwd) < 0))
         goto fail;
@@ -218,6 +226,7 @@ proc_spawn(struct proc_reaper *r, struct proc *p, const struct proc_opts *o,
         .fd_out = o->fd_out >= 0 ? o->fd_out : 2,
         .fd_err = o->fd_err >= 0 ? o->fd_err : 2,
         .path = path ? path : "/usr/local/bin:/usr/bin:/bin",
+        .parent = getpid(),
         .err = &child_err,
     };
 

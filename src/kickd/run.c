@@ -39,6 +39,7 @@ struct run {
     int term_signal;
     uv_timer_t limit_timer;
     int limit_step; /* PHP: 0 counting, 1 SIGPROF sent, 2 sent twice */
+    int limit_s;    /* the time limit as last set (s) */
 
     char ***shutdown; /* argv of each shutdown command, in order */
     size_t nshutdown;
@@ -220,6 +221,7 @@ limit_start(struct run *r, int seconds)
 {
     uv_timer_stop(&r->limit_timer);
     r->limit_step = 0;
+    r->limit_s = seconds;
     if (seconds > 0)
         uv_timer_start(&r->limit_timer, limit_timer_cb,
                        (uint64_t)seconds * 1000, 0);
@@ -493,6 +495,12 @@ run_set_time_limit(struct run *r, int seconds)
     if (r->exited || (r->status & RUN_TIMEOUT))
         return;
     limit_start(r, seconds);
+}
+
+int
+run_time_limit(const struct run *r)
+{
+    return r->limit_s;
 }
 
 int

@@ -93,6 +93,9 @@ run_set_ignore_user_abort(struct run *r, bool on);
 /* Restarts the wall-clock limit from now; 0 = none. */
 void
 run_set_time_limit(struct run *r, int seconds);
+/* The time limit as last set (s; 0 = none). */
+int
+run_time_limit(const struct run *r);
 /* Adds a shutdown command (argv is copied). 0 or -ENOMEM, -E2BIG. */
 int
 run_add_shutdown(struct run *r, char *const *argv);

@@ -109,7 +109,9 @@ stop_timer_cb(uv_timer_t *t)
         log_warn("stop: ending %zu connections still busy", s->conn_count);
     conn_close_all(s);
     /* Scripts that ignored their client's abort are ended too; their
-     * shutdown commands still run, each bounded in time. */
+     * shutdown commands still run, each bounded in time. Jobs ended so
+     * are interruptions, queued again. */
+    worker_interrupt_all(s);
     run_end_all(s);
 }
 
@@ -119,6 +121,7 @@ stop(struct srv *s)
     if (s->stopping) {
         log_info("second stop signal: ending everything now");
         conn_close_all(s);
+        worker_interrupt_all(s);
         run_end_all(s);
         return;
     }

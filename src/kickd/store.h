@@ -28,19 +28,38 @@ job_state_name(enum job_state s);
 int
 job_state_parse(const char *name);
 
+/* Who runs a job, so that a run is never left going unsupervised nor
+ * started twice (PRODUCT.md: "A job runs in one place at a time"). The
+ * node is the kickd that claimed it; the rest names the script's process
+ * group without doubt: a pid can be reused, a pid with its start time
+ * since boot on the same boot cannot. A backend shared by several nodes
+ * (PostgreSQL) adds a lease that the node renews while the job runs. */
+struct job_owner {
+    char node[64];   /* "HOST/PID/RANDOM" of the kickd; "" if unknown */
+    int pgid;        /* the script's process group (its pid); 0 if none */
+    int64_t start;   /* the group leader's start, clock ticks since boot */
+    char boot[40];   /* /proc/sys/kernel/random/boot_id at the start */
+};
+
 /* A job as stored. Strings are owned by the job (job_clear frees them). */
 struct job {
     int64_t id;
     char *route;
     enum job_state state;
     int connection_status; /* 0..3 */
-    int attempt;           /* attempts started so far */
+    int attempt;           /* starts so far (KICK_ATTEMPT), interruptions
+                            * included */
     int max_attempts;      /* 1 + the route's retries */
+    int interruptions;     /* runs ended by kickd itself (a crash, a
+                            * stop): they use up no retry */
     int exit_status;       /* -1 if none */
     int term_signal;       /* 0 if none */
     int progress;          /* -1 if none, else 0..100 */
     char *progress_msg;    /* NULL if none */
     char *idem_key;        /* NULL if none */
+    char *error;           /* why the last run did not succeed, one line;
+                            * NULL if it did or none ended yet */
+    struct job_owner owner; /* while running: who runs it */
     int64_t created_at;    /* ms since the epoch */
     int64_t run_at;        /* not before (ms); Kick-Delay and backoff */
     int64_t started_at;    /* 0 until it starts */
@@ -65,6 +84,21 @@ struct job_filter {
     const char *route; /* NULL: any */
     int64_t after;     /* ids greater than this; 0: from the first */
     int limit;         /* 1..1000 */
+};
+
+/* How a run of a job ended, as store_ops.finish records it. */
+struct job_end {
+    enum job_state state;  /* a final state, or JOB_QUEUED: run again */
+    int connection_status; /* 0..3 */
+    int exit_status;       /* -1 if none */
+    int term_signal;       /* 0 if none */
+    int64_t now;           /* finished_at of a final state (ms) */
+    int64_t requeue_at;    /* JOB_QUEUED: run_at of the next attempt */
+    bool interrupted;      /* kickd ended the run: interruptions + 1 */
+    const char *error;     /* one line, NULL if it succeeded */
+    const char *output;    /* the run's output not yet kept (len bytes), */
+    size_t output_len;     /* appended first, the newest output_cap kept */
+    size_t output_cap;
 };
 
 /* Counts for /metrics: jobs of a route in a state. */
@@ -105,13 +139,15 @@ struct store_ops {
      * request. 1 if one was taken, 0 if none, -1 on error. */
     int (*claim)(struct store *st, const char *route, int64_t now,
                  struct job *out);
-    /* Ends the running job id: its state, connection status, exit status
-     * or signal, finished_at. With requeue_at > 0 it goes back to queued
-     * with run_at = requeue_at instead (a retry). 0, 1 if no such running
-     * job, -1. */
-    int (*finish)(struct store *st, int64_t id, enum job_state state,
-                  int connection_status, int exit_status, int term_signal,
-                  int64_t now, int64_t requeue_at);
+    /* Ends the run of job id, if it is running: keeps its output, then
+     * records its end (a final state with finished_at, or queued again
+     * at requeue_at), all or nothing. 0, 1 if no such running job
+     * (nothing written), -1. */
+    int (*finish)(struct store *st, int64_t id, const struct job_end *e);
+    /* Records who runs job id once its script has started. 0, 1 if it is
+     * not running, -1. */
+    int (*set_owner)(struct store *st, int64_t id,
+                     const struct job_owner *o);
     /* Cancels a queued job: 0, 1 if it is not queued, -1. */
     int (*cancel)(struct store *st, int64_t id, int64_t now);
     /* Loads job id (with its request if with_request). 0, 1 if none, -1. */
@@ -130,10 +166,11 @@ struct store_ops {
                       size_t *len);
     int (*set_progress)(struct store *st, int64_t id, int percent,
                         const char *msg);
-    /* After a crash: every job still marked running is queued again (run
-     * at now) if it has attempts left, else failed with finished_at now.
-     * Returns how many were changed, or -1. */
-    int (*recover)(struct store *st, int64_t now);
+    /* The running jobs that no live kickd runs (SQLite: all of them at
+     * open, since one kickd owns the file), with their owners, without
+     * requests; the caller ends what is left of each run, then records
+     * it with finish (interrupted). Freed as list's. 0 or -1. */
+    int (*orphans)(struct store *st, struct job **out, size_t *n);
     /* The routes with queued jobs due at or before now (so the workers
      * know where to claim); malloc'd array of malloc'd strings. */
     int (*due_routes)(struct store *st, int64_t now, char ***routes,

@@ -32,9 +32,9 @@ op_run(struct store_async *sa, struct store_op *op)
     case SOP_CLAIM:
         return o->claim(st, op->route, op->now, &op->job);
     case SOP_FINISH:
-        return o->finish(st, op->id, op->state, op->connection_status,
-                         op->exit_status, op->term_signal, op->now,
-                         op->requeue_at);
+        return o->finish(st, op->id, &op->end);
+    case SOP_OWN:
+        return o->set_owner(st, op->id, &op->owner);
     case SOP_CANCEL:
         return o->cancel(st, op->id, op->now);
     case SOP_GET:
@@ -48,8 +48,8 @@ op_run(struct store_async *sa, struct store_op *op)
         return o->output_get(st, op->id, &op->data_buf, &op->data_len);
     case SOP_PROGRESS:
         return o->set_progress(st, op->id, op->percent, op->msg);
-    case SOP_RECOVER:
-        return o->recover(st, op->now);
+    case SOP_ORPHANS:
+        return o->orphans(st, &op->jobs, &op->njobs);
     case SOP_DUE_ROUTES:
         return o->due_routes(st, op->now, &op->routes, &op->nroutes);
     case SOP_NEXT_RUN_AT:

@@ -22,7 +22,8 @@ enum store_op_kind {
     SOP_OUTPUT_APPEND,
     SOP_OUTPUT_GET,
     SOP_PROGRESS,
-    SOP_RECOVER,
+    SOP_OWN,
+    SOP_ORPHANS,
     SOP_DUE_ROUTES,
     SOP_NEXT_RUN_AT,
     SOP_COUNTS,
@@ -50,14 +51,14 @@ struct store_op {
     int claim_result;
     struct job claimed;
     bool with_request;      /* GET */
-    int64_t id;             /* FINISH, CANCEL, GET, OUTPUT_*, PROGRESS */
+    int64_t id;             /* FINISH, OWN, CANCEL, GET, OUTPUT_*,
+                             * PROGRESS */
     int64_t now;
     const char *route;      /* CLAIM (owned by the caller) */
-    enum job_state state;   /* FINISH */
-    int connection_status, exit_status, term_signal; /* FINISH */
-    int64_t requeue_at;     /* FINISH */
+    struct job_end end;     /* FINISH (its strings owned by the caller) */
+    struct job_owner owner; /* OWN */
     struct job_filter filter; /* LIST (route owned by the caller) */
-    struct job *jobs;       /* LIST (out) */
+    struct job *jobs;       /* LIST, ORPHANS (out) */
     size_t njobs;
     char *data_buf;         /* OUTPUT_APPEND (in, owned), OUTPUT_GET (out) */
     size_t data_len;

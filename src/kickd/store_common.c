@@ -41,6 +41,7 @@ job_clear(struct job *j)
     free(j->route);
     free(j->progress_msg);
     free(j->idem_key);
+    free(j->error);
     free(j->head);
     free(j->body);
     free(j->remote_addr);

@@ -173,6 +173,15 @@ col_blob(struct store *st, sqlite3_stmt *s, int i, char **out, size_t *len)
     return 0;
 }
 
+/* Column i into a fixed buffer, cut to fit; "" for SQL NULL. */
+static void
+col_copy(sqlite3_stmt *s, int i, char *buf, size_t size)
+{
+    const unsigned char *t = sqlite3_column_text(s, i);
+
+    snprintf(buf, size, "%s", t ? (const char *)t : "");
+}
+
 /* Fills j (cleared first) from a row of JOB_COLS. */
 static int
 row_job(struct store *st, sqlite3_stmt *s, struct job *j)
@@ -190,9 +199,15 @@ row_job(struct store *st, sqlite3_stmt *s, struct job *j)
     j->run_at = sqlite3_column_int64(s, 12);
     j->started_at = sqlite3_column_int64(s, 13);
     j->finished_at = sqlite3_column_int64(s, 14);
+    j->interruptions = sqlite3_column_int(s, 16);
+    j->owner.pgid = sqlite3_column_int(s, 18);
+    j->owner.start = sqlite3_column_int64(s, 19);
+    col_copy(s, 17, j->owner.node, sizeof(j->owner.node));
+    col_copy(s, 20, j->owner.boot, sizeof(j->owner.boot));
     if (col_text(st, s, 1, &j->route) < 0 ||
         col_text(st, s, 9, &j->progress_msg) < 0 ||
-        col_text(st, s, 10, &j->idem_key) < 0) {
+        col_text(st, s, 10, &j->idem_key) < 0 ||
+        col_text(st, s, 15, &j->error) < 0) {
         job_clear(j);
         return -1;
     }
@@ -471,34 +486,73 @@ run_changed(struct store *st, sqlite3_stmt *s)
 /* A requeued job keeps the ended attempt's statuses (the last attempt's
  * outcome) and its attempt count; finished_at stays 0. */
 static int
-sqlite_finish(struct store *st, int64_t id, enum job_state state,
-              int connection_status, int exit_status, int term_signal,
-              int64_t now, int64_t requeue_at)
+finish_job(struct store *st, int64_t id, const struct job_end *e)
 {
-    sqlite3_stmt *s;
+    sqlite3_stmt *s = store_sqlite__stmt(st, ST_RUNNING);
+    int rc;
+
+    /* The output is kept only with the end it belongs to. */
+    if (store_sqlite__bind_i64(s, 1, id) != 0)
+        return store_sqlite__bind_fail(st, s);
+    if ((rc = store_sqlite__step(st, s)) < 0)
+        return -1;
+    sqlite3_reset(s);
+    if (rc == SQLITE_DONE)
+        return 1;
+    if (e->output_len > 0 &&
+        store_sqlite__output_append(st, id, e->output, e->output_len,
+                                    e->output_cap) < 0)
+        return -1;
+    if (e->state == JOB_QUEUED) {
+        s = store_sqlite__stmt(st, ST_REQUEUE);
+        rc = store_sqlite__bind_i64(s, 1, id) |
+             store_sqlite__bind_i64(s, 2, e->connection_status) |
+             store_sqlite__bind_i64(s, 3, e->exit_status) |
+             store_sqlite__bind_i64(s, 4, e->term_signal) |
+             store_sqlite__bind_i64(s, 5, e->requeue_at) |
+             bind_text(s, 6, e->error) |
+             store_sqlite__bind_i64(s, 7, e->interrupted);
+    } else {
+        s = store_sqlite__stmt(st, ST_FINISH);
+        rc = store_sqlite__bind_i64(s, 1, id) |
+             store_sqlite__bind_i64(s, 2, e->state) |
+             store_sqlite__bind_i64(s, 3, e->connection_status) |
+             store_sqlite__bind_i64(s, 4, e->exit_status) |
+             store_sqlite__bind_i64(s, 5, e->term_signal) |
+             store_sqlite__bind_i64(s, 6, e->now) |
+             bind_text(s, 7, e->error) |
+             store_sqlite__bind_i64(s, 8, e->interrupted);
+    }
+    if (rc != 0)
+        return store_sqlite__bind_fail(st, s);
+    return run_changed(st, s);
+}
+
+/* The output and the end go in one savepoint: all or nothing. */
+static int
+sqlite_finish(struct store *st, int64_t id, const struct job_end *e)
+{
+    bool own;
+
+    if (e->state == JOB_RUNNING || job_state_name(e->state) == NULL)
+        return store_sqlite__fail(st, "finish with a state that is not an "
+                                      "end");
+    if (store_sqlite__op_begin(st, &own) < 0)
+        return -1;
+    return store_sqlite__op_end(st, own, finish_job(st, id, e));
+}
+
+static int
+sqlite_set_owner(struct store *st, int64_t id, const struct job_owner *o)
+{
+    sqlite3_stmt *s = store_sqlite__stmt(st, ST_OWN);
 
     if (op_check(st) < 0)
         return -1;
-    if (requeue_at > 0) {
-        s = store_sqlite__stmt(st, ST_REQUEUE);
-        if ((store_sqlite__bind_i64(s, 1, id) |
-             store_sqlite__bind_i64(s, 2, connection_status) |
-             store_sqlite__bind_i64(s, 3, exit_status) |
-             store_sqlite__bind_i64(s, 4, term_signal) |
-             store_sqlite__bind_i64(s, 5, requeue_at)) != 0)
-            return store_sqlite__bind_fail(st, s);
-        return run_changed(st, s);
-    }
-    if (state == JOB_QUEUED || state == JOB_RUNNING ||
-        job_state_name(state) == NULL)
-        return store_sqlite__fail(st, "finish with a state that is not final");
-    s = store_sqlite__stmt(st, ST_FINISH);
-    if ((store_sqlite__bind_i64(s, 1, id) |
-         store_sqlite__bind_i64(s, 2, state) |
-         store_sqlite__bind_i64(s, 3, connection_status) |
-         store_sqlite__bind_i64(s, 4, exit_status) |
-         store_sqlite__bind_i64(s, 5, term_signal) |
-         store_sqlite__bind_i64(s, 6, now)) != 0)
+    if ((store_sqlite__bind_i64(s, 1, id) | bind_text(s, 2, o->node) |
+         store_sqlite__bind_i64(s, 3, o->pgid) |
+         store_sqlite__bind_i64(s, 4, o->start) |
+         bind_text(s, 5, o->boot)) != 0)
         return store_sqlite__bind_fail(st, s);
     return run_changed(st, s);
 }
@@ -525,39 +579,26 @@ sqlite_get(struct store *st, int64_t id, bool with_request, struct job *out)
     return load_job(st, id, with_request, out);
 }
 
+/* Steps s (bound) to its end, a job per row into a malloc'd array (NULL
+ * if there is none); resets s. 0 or -1. */
 static int
-sqlite_list(struct store *st, const struct job_filter *f, struct job **out,
-            size_t *n)
+rows_collect(struct store *st, sqlite3_stmt *s, struct job **out, size_t *n)
 {
-    bool by_state = f->state >= 0, by_route = f->route != NULL;
-    int limit = f->limit < 1 ? 1 : f->limit > 1000 ? 1000 : f->limit;
-    enum stmt_id id = by_state && by_route ? ST_LIST_BOTH
-                      : by_state           ? ST_LIST_STATE
-                      : by_route           ? ST_LIST_ROUTE
-                                           : ST_LIST_ALL;
-    sqlite3_stmt *s = store_sqlite__stmt(st, id);
     struct job *jobs = NULL;
-    size_t count = 0;
-    int rc = 0;
+    size_t count = 0, size = 0;
+    int rc;
 
-    *out = NULL;
-    *n = 0;
-    if (op_check(st) < 0)
-        return -1;
-    rc = store_sqlite__bind_i64(s, 1, f->after) |
-         store_sqlite__bind_i64(s, 2, limit);
-    if (by_route)
-        rc |= bind_text(s, 3, f->route);
-    if (by_state)
-        rc |= store_sqlite__bind_i64(s, by_route ? 4 : 3, f->state);
-    if (rc != 0)
-        return store_sqlite__bind_fail(st, s);
-    jobs = calloc((size_t)limit, sizeof(*jobs));
-    if (jobs == NULL) {
-        sqlite3_reset(s);
-        return store_sqlite__fail(st, "out of memory");
-    }
     while ((rc = store_sqlite__step(st, s)) == SQLITE_ROW) {
+        if (count == size) {
+            size_t nsize = size ? 2 * size : 16;
+            struct job *more = realloc(jobs, nsize * sizeof(*jobs));
+            if (more == NULL) {
+                rc = store_sqlite__fail(st, "out of memory");
+                break;
+            }
+            jobs = more;
+            size = nsize;
+        }
         if (row_job(st, s, &jobs[count]) < 0) {
             rc = -1;
             break;
@@ -571,13 +612,37 @@ sqlite_list(struct store *st, const struct job_filter *f, struct job **out,
         free(jobs);
         return -1;
     }
-    if (count == 0) {
-        free(jobs);
-        jobs = NULL;
-    }
     *out = jobs;
     *n = count;
     return 0;
+}
+
+static int
+sqlite_list(struct store *st, const struct job_filter *f, struct job **out,
+            size_t *n)
+{
+    bool by_state = f->state >= 0, by_route = f->route != NULL;
+    int limit = f->limit < 1 ? 1 : f->limit > 1000 ? 1000 : f->limit;
+    enum stmt_id id = by_state && by_route ? ST_LIST_BOTH
+                      : by_state           ? ST_LIST_STATE
+                      : by_route           ? ST_LIST_ROUTE
+                                           : ST_LIST_ALL;
+    sqlite3_stmt *s = store_sqlite__stmt(st, id);
+    int rc;
+
+    *out = NULL;
+    *n = 0;
+    if (op_check(st) < 0)
+        return -1;
+    rc = store_sqlite__bind_i64(s, 1, f->after) |
+         store_sqlite__bind_i64(s, 2, limit);
+    if (by_route)
+        rc |= bind_text(s, 3, f->route);
+    if (by_state)
+        rc |= store_sqlite__bind_i64(s, by_route ? 4 : 3, f->state);
+    if (rc != 0)
+        return store_sqlite__bind_fail(st, s);
+    return rows_collect(st, s, out, n);
 }
 
 /* 0, 1 if there is no job id, -1. */
@@ -594,33 +659,16 @@ sqlite_set_progress(struct store *st, int64_t id, int percent, const char *msg)
     return run_changed(st, s);
 }
 
+/* One kickd holds the file (its record lock), so every job marked
+ * running at open was left so by one that is gone. */
 static int
-recover(struct store *st, int64_t now)
+sqlite_orphans(struct store *st, struct job **out, size_t *n)
 {
-    sqlite3_stmt *s = store_sqlite__stmt(st, ST_RECOVER_RETRY);
-    int changed;
-
-    if (store_sqlite__bind_i64(s, 1, now) != 0)
-        return store_sqlite__bind_fail(st, s);
-    if (store_sqlite__run(st, s) < 0)
+    *out = NULL;
+    *n = 0;
+    if (op_check(st) < 0)
         return -1;
-    changed = sqlite3_changes(st->db);
-    s = store_sqlite__stmt(st, ST_RECOVER_FAIL);
-    if (store_sqlite__bind_i64(s, 1, now) != 0)
-        return store_sqlite__bind_fail(st, s);
-    if (store_sqlite__run(st, s) < 0)
-        return -1;
-    return changed + sqlite3_changes(st->db);
-}
-
-static int
-sqlite_recover(struct store *st, int64_t now)
-{
-    bool own;
-
-    if (store_sqlite__op_begin(st, &own) < 0)
-        return -1;
-    return store_sqlite__op_end(st, own, recover(st, now));
+    return rows_collect(st, store_sqlite__stmt(st, ST_ORPHANS), out, n);
 }
 
 /* Walks the routes that have queued jobs, one index seek each (a DISTINCT
@@ -795,13 +843,14 @@ const struct store_ops store_sqlite_ops = {
     .insert = sqlite_insert,
     .claim = sqlite_claim,
     .finish = sqlite_finish,
+    .set_owner = sqlite_set_owner,
     .cancel = sqlite_cancel,
     .get = sqlite_get,
     .list = sqlite_list,
     .output_append = store_sqlite__output_append,
     .output_get = store_sqlite__output_get,
     .set_progress = sqlite_set_progress,
-    .recover = sqlite_recover,
+    .orphans = sqlite_orphans,
     .due_routes = sqlite_due_routes,
     .next_run_at = sqlite_next_run_at,
     .counts = sqlite_counts,

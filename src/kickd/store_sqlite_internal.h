@@ -21,7 +21,8 @@
 #define JOB_COLS                                                               \
     "id, route, state, connection_status, attempt, max_attempts,"              \
     " exit_status, term_signal, progress, progress_msg, idem_key,"             \
-    " created_at, run_at, started_at, finished_at"
+    " created_at, run_at, started_at, finished_at, error, interruptions,"   \
+    " owner, owner_pgid, owner_start, owner_boot"
 
 /* The statements prepared at open; their SQL is in store_sqlite_schema.c. */
 enum stmt_id {
@@ -38,6 +39,9 @@ enum stmt_id {
     ST_CLAIM_MARK,
     ST_FINISH,
     ST_REQUEUE,
+    ST_RUNNING,
+    ST_OWN,
+    ST_ORPHANS,
     ST_CANCEL,
     ST_GET,
     ST_GET_REQ,
@@ -56,8 +60,6 @@ enum stmt_id {
     ST_OUT_CLEAR,
     ST_OUT_ALL,
     ST_PROGRESS,
-    ST_RECOVER_RETRY,
-    ST_RECOVER_FAIL,
     ST_ROUTE_FIRST,
     ST_ROUTE_NEXT,
     ST_ROUTE_MIN,

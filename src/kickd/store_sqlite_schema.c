@@ -43,7 +43,15 @@
  * Version 2: job_counts learns of new jobs from the store, once per route
  * and transaction (an insert trigger was a third of a trigger's cost);
  * the triggers that remain add and subtract by upsert, so that a job
- * inserted and moved on in one transaction counts right in any order. */
+ * inserted and moved on in one transaction counts right in any order.
+ *
+ * Version 3: a job says why its last run did not succeed (error), counts
+ * the runs kickd itself ended (interruptions, which use up no retry), and
+ * names who runs it while it runs (owner: the kickd, and the script's
+ * process group with its leader's start time and the boot it started in),
+ * so that a kickd that starts after a crash ends what is left of the
+ * earlier run before the job runs again. Existing rows: no error, no
+ * interruption, owner unknown. */
 struct migration {
     int version;
     const char *sql;
@@ -118,6 +126,14 @@ static const struct migration migrations[] = {
         " INSERT INTO job_counts VALUES (old.route, old.state, -1)"
         "  ON CONFLICT (route, state) DO UPDATE SET count = count - 1;"
         "END;"},
+    {3, "ALTER TABLE jobs ADD COLUMN error TEXT;"
+        "ALTER TABLE jobs ADD COLUMN interruptions INTEGER NOT NULL"
+        " DEFAULT 0;"
+        "ALTER TABLE jobs ADD COLUMN owner TEXT;"
+        "ALTER TABLE jobs ADD COLUMN owner_pgid INTEGER NOT NULL DEFAULT 0;"
+        "ALTER TABLE jobs ADD COLUMN owner_start INTEGER NOT NULL"
+        " DEFAULT 0;"
+        "ALTER TABLE jobs ADD COLUMN owner_boot TEXT;"},
 };
 #define SCHEMA_VERSION                                                         \
     (migrations[sizeof(migrations) / sizeof(migrations[0]) - 1].version)
@@ -138,15 +154,24 @@ static const char *const stmt_sql[ST_COUNT] = {
     [ST_CLAIM_FIND] = "SELECT id FROM jobs WHERE state = 0 AND route = ?1"
                       " AND run_at <= ?2 ORDER BY run_at, id LIMIT 1",
     [ST_CLAIM_MARK] = "UPDATE jobs SET state = 1, attempt = attempt + 1,"
-                      " started_at = ?2 WHERE id = ?1",
+                      " started_at = ?2, owner = NULL, owner_pgid = 0,"
+                      " owner_start = 0, owner_boot = NULL WHERE id = ?1",
     [ST_FINISH] = "UPDATE jobs SET state = ?2, connection_status = ?3,"
-                  " exit_status = ?4, term_signal = ?5, finished_at = ?6"
+                  " exit_status = ?4, term_signal = ?5, finished_at = ?6,"
+                  " error = ?7, interruptions = interruptions + ?8"
                   " WHERE id = ?1 AND state = 1",
     [ST_REQUEUE] = "UPDATE jobs SET state = 0, connection_status = ?2,"
-                   " exit_status = ?3, term_signal = ?4, run_at = ?5"
+                   " exit_status = ?3, term_signal = ?4, run_at = ?5,"
+                   " error = ?6, interruptions = interruptions + ?7"
                    " WHERE id = ?1 AND state = 1",
-    [ST_CANCEL] = "UPDATE jobs SET state = 6, finished_at = ?2"
-                  " WHERE id = ?1 AND state = 0",
+    [ST_RUNNING] = "SELECT 1 FROM jobs WHERE id = ?1 AND state = 1",
+    [ST_OWN] = "UPDATE jobs SET owner = ?2, owner_pgid = ?3,"
+               " owner_start = ?4, owner_boot = ?5"
+               " WHERE id = ?1 AND state = 1",
+    [ST_ORPHANS] = "SELECT " JOB_COLS " FROM jobs INDEXED BY jobs_state"
+                   " WHERE state = 1 ORDER BY id",
+    [ST_CANCEL] = "UPDATE jobs SET state = 6, finished_at = ?2,"
+                  " error = 'canceled' WHERE id = ?1 AND state = 0",
     [ST_GET] = "SELECT " JOB_COLS " FROM jobs WHERE id = ?1",
     [ST_GET_REQ] = "SELECT head, body, remote_addr, remote_port"
                    " FROM requests WHERE job_id = ?1",
@@ -176,10 +201,6 @@ static const char *const stmt_sql[ST_COUNT] = {
                    " ORDER BY id",
     [ST_PROGRESS] = "UPDATE jobs SET progress = ?2, progress_msg = ?3"
                     " WHERE id = ?1",
-    [ST_RECOVER_RETRY] = "UPDATE jobs SET state = 0, run_at = ?1"
-                         " WHERE state = 1 AND attempt < max_attempts",
-    [ST_RECOVER_FAIL] = "UPDATE jobs SET state = 3, finished_at = ?1"
-                        " WHERE state = 1",
     [ST_ROUTE_FIRST] = "SELECT route FROM jobs WHERE state = 0"
                        " ORDER BY route LIMIT 1",
     [ST_ROUTE_NEXT] = "SELECT route FROM jobs WHERE state = 0"

@@ -4,16 +4,20 @@
  * same connection state), keeps its output, and records how it ended,
  * queueing it again with backoff after a failing exit while attempts
  * remain. */
+#include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
 #include <sys/time.h>
+#include <unistd.h>
 
 #include "http_parse.h"
 #include "kick_limits.h"
 #include "log.h"
+#include "pgroup.h"
+#include "recover.h"
 #include "route.h"
 #include "run.h"
 #include "srv.h"
@@ -46,6 +50,15 @@ struct job_run {
     int term_signal;
     int64_t started; /* ms */
     uv_timer_t linger; /* after exit, a moment for the last output */
+    /* Set when kickd itself ends the run (a stop, a spawn that failed
+     * for kickd's own reasons): an interruption, not a failure. */
+    const char *interrupt_why;
+    int64_t interrupt_delay;  /* ms before it runs again */
+    char start_error[160];    /* the script could not start: why */
+    int time_limit;           /* s, as last set (for the error line) */
+    char error[192];          /* the end's error line */
+    struct store_op *end_op;  /* the end, until the store has it */
+    struct job_run *unrecorded_next;
 };
 
 struct worker_wait {
@@ -63,12 +76,20 @@ struct worker_pool {
     struct worker_wait *waits;
     int running, claiming;
     bool stopping;
+    bool recovering; /* runs a dead kickd left are being ended: no claims */
     uv_timer_t delay_timer; /* the next delayed or backed-off job */
     int64_t delay_at;       /* when it fires; 0 if not armed */
+    /* Ends the store could not record (a full disk), in the order they
+     * happened; tried again every JOB_RECORD_RETRY ms. */
+    struct job_run *unrecorded, *unrecorded_tail;
+    uv_timer_t record_timer;
+    char node[64]; /* this kickd, as job owners name it */
+    char boot[40]; /* this boot's id */
 };
 
 static void schedule(struct worker_pool *p);
 static void due_done(struct store_op *op);
+static void record_retry_cb(uv_timer_t *t);
 
 int64_t
 worker_now(void)
@@ -213,45 +234,15 @@ job_run_free_cb(uv_handle_t *h)
     free(jr);
 }
 
-static void
-finish_done(struct store_op *op)
-{
-    struct job_run *jr = op->data;
-    struct worker_pool *p = jr->pool;
-
-    if (op->result < 0)
-        log_error("job %s: recording its end failed: %s", jr->id,
-                  op->error);
-    if (op->kind == SOP_FINISH) {
-        if (op->requeue_at > 0)
-            worker_kick(p->srv, jr->job.route, op->requeue_at);
-        waiters_wake(p, jr->job.id);
-        if (jr->prev)
-            jr->prev->next = jr->next;
-        else
-            p->runs = jr->next;
-        if (jr->next)
-            jr->next->prev = jr->prev;
-        p->running--;
-        jr->load->running--;
-        free(op);
-        uv_close((uv_handle_t *)&jr->linger, job_run_free_cb);
-        schedule(p);
-        return;
-    }
-    store_op_clear(op);
-    free(op);
-}
-
-/* Backoff before attempt n + 1: 1 s x 2^(n - 1), jitter x[0.5, 1.5), at
- * most 300 s. */
+/* Backoff before the run after n failing ones: 1 s x 2^(n - 1), jitter
+ * x[0.5, 1.5), at most 300 s. */
 static int64_t
-backoff_ms(int attempt)
+backoff_ms(int failures)
 {
     unsigned r = 0;
     int64_t base = 1000;
 
-    for (int i = 1; i < attempt && base < 300000; i++)
+    for (int i = 1; i < failures && base < 300000; i++)
         base *= 2;
     if (base > 300000)
         base = 300000;
@@ -260,70 +251,189 @@ backoff_ms(int attempt)
     return base / 2 + (int64_t)(r % (unsigned)base);
 }
 
-/* Records how the job ended: its output, then its state, in one batch. */
+/* The store has the end of jr: the job's waiters learn of it, and its
+ * worker is free. */
+static void
+job_recorded(struct job_run *jr, const struct store_op *op)
+{
+    struct worker_pool *p = jr->pool;
+
+    if (op->result == 1)
+        log_warn("job %s: was no longer running in the store", jr->id);
+    if (op->end.state == JOB_QUEUED)
+        worker_kick(p->srv, jr->job.route, op->end.requeue_at);
+    waiters_wake(p, jr->job.id);
+    if (jr->prev)
+        jr->prev->next = jr->next;
+    else
+        p->runs = jr->next;
+    if (jr->next)
+        jr->next->prev = jr->prev;
+    p->running--;
+    jr->load->running--;
+    uv_close((uv_handle_t *)&jr->linger, job_run_free_cb);
+    schedule(p);
+}
+
+static void
+unrecorded_add(struct worker_pool *p, struct job_run *jr)
+{
+    jr->unrecorded_next = NULL;
+    if (p->unrecorded_tail)
+        p->unrecorded_tail->unrecorded_next = jr;
+    else
+        p->unrecorded = jr;
+    p->unrecorded_tail = jr;
+    if (!uv_is_active((uv_handle_t *)&p->record_timer))
+        uv_timer_start(&p->record_timer, record_retry_cb, JOB_RECORD_RETRY,
+                       0);
+}
+
+/* A job's end stays with kickd until the store has it: a run that has
+ * ended never shows as running for long, nor runs again because its end
+ * was lost (a full disk). The job keeps its worker meanwhile. */
+static void
+record_done(struct store_op *op)
+{
+    struct job_run *jr = op->data;
+    struct worker_pool *p = jr->pool;
+
+    if (op->result < 0) {
+        log_error("job %s: recording its end failed: %s; kept, and tried "
+                  "again every %d ms",
+                  jr->id, op->error, JOB_RECORD_RETRY);
+        unrecorded_add(p, jr);
+        return;
+    }
+    jr->end_op = NULL;
+    job_recorded(jr, op);
+    free(op);
+}
+
+/* Submits jr's end, behind any end still waiting to be recorded. */
+static void
+record_submit(struct job_run *jr)
+{
+    struct worker_pool *p = jr->pool;
+
+    if (p->unrecorded != NULL) {
+        unrecorded_add(p, jr);
+        return;
+    }
+    jr->end_op->result = 0;
+    jr->end_op->error[0] = '\0';
+    store_submit(&p->srv->store, jr->end_op);
+}
+
+static void
+record_retry_cb(uv_timer_t *t)
+{
+    struct worker_pool *p = t->data;
+    struct job_run *jr = p->unrecorded;
+
+    /* Resubmitted in order; those that fail again come back in order. */
+    p->unrecorded = p->unrecorded_tail = NULL;
+    while (jr) {
+        struct job_run *next = jr->unrecorded_next;
+        record_submit(jr);
+        jr = next;
+    }
+}
+
+/* The end's error line for a run that ended by itself. */
+static void
+end_error(struct job_run *jr, enum job_state st)
+{
+    if (st == JOB_TIMED_OUT)
+        snprintf(jr->error, sizeof(jr->error), "time limit %d s passed",
+                 jr->time_limit);
+    else if (st == JOB_ABORTED)
+        snprintf(jr->error, sizeof(jr->error), "canceled");
+    else if (jr->start_error[0])
+        snprintf(jr->error, sizeof(jr->error), "%s", jr->start_error);
+    else if (jr->term_signal)
+        snprintf(jr->error, sizeof(jr->error), "killed by signal %d",
+                 jr->term_signal);
+    else
+        snprintf(jr->error, sizeof(jr->error), "exit status %d",
+                 (int)jr->exit_status);
+}
+
+/* How the run ended: an interruption, or the script's own end; a failing
+ * one is tried again while attempts remain (interruptions use none). */
+static void
+end_decide(struct job_run *jr, struct job_end *e)
+{
+    const struct job *j = &jr->job;
+    int cs = jr->run ? run_status(jr->run) : 0;
+    int64_t now = worker_now();
+
+    if (jr->interrupt_why) {
+        recover_interrupted_end(e, j, jr->pool->srv->cfg->max_interruptions,
+                                jr->interrupt_why, now, jr->interrupt_delay,
+                                jr->error, sizeof(jr->error));
+    } else {
+        e->now = now;
+        if (cs & RUN_TIMEOUT)
+            e->state = JOB_TIMED_OUT;
+        else if (cs & RUN_ABORTED)
+            e->state = JOB_ABORTED;
+        else if (jr->start_error[0] == '\0' && jr->exit_status == 0 &&
+                 jr->term_signal == 0)
+            e->state = JOB_SUCCEEDED;
+        else
+            e->state = JOB_FAILED;
+        if (e->state != JOB_SUCCEEDED) {
+            end_error(jr, e->state);
+            e->error = jr->error;
+        }
+        /* Retries follow a failing run only, not a timeout or a cancel. */
+        int failures = j->attempt - j->interruptions;
+        if (e->state == JOB_FAILED && failures < j->max_attempts) {
+            e->state = JOB_QUEUED;
+            e->requeue_at = now + backoff_ms(failures);
+        }
+    }
+    e->connection_status = cs;
+    e->exit_status = jr->exited && !jr->term_signal ? (int)jr->exit_status
+                                                     : -1;
+    e->term_signal = jr->exited ? jr->term_signal : 0;
+    e->output = jr->out;
+    e->output_len = jr->out_len;
+    e->output_cap = jr->cap;
+}
+
+/* Records how the job ended, with its output, in one op. */
 static void
 job_finish(struct job_run *jr)
 {
     struct worker_pool *p = jr->pool;
-    int cs = jr->run ? run_status(jr->run) : 0;
-    enum job_state st;
-    int64_t now = worker_now(), requeue_at = 0;
+    struct store_op *op;
 
     if (jr->finishing)
         return;
     jr->finishing = true;
     uv_timer_stop(&jr->linger);
-    if (cs & RUN_TIMEOUT)
-        st = JOB_TIMED_OUT;
-    else if (cs & RUN_ABORTED)
-        st = JOB_ABORTED;
-    else if (jr->exit_status == 0 && jr->term_signal == 0)
-        st = JOB_SUCCEEDED;
-    else
-        st = JOB_FAILED;
-    /* Retries follow a failing exit only, not a timeout or a cancel; a
-     * job ended by kickd's own stop goes back to the queue. */
-    if ((st == JOB_FAILED && jr->job.attempt < jr->job.max_attempts) ||
-        (p->stopping && st != JOB_SUCCEEDED &&
-         jr->job.attempt < jr->job.max_attempts && !(cs & RUN_TIMEOUT)))
-        requeue_at = p->stopping ? now : now + backoff_ms(jr->job.attempt);
-    log_info("job %s: %s%s (exit %d, signal %d, attempt %d of %d)", jr->id,
-             job_state_name(st), requeue_at ? ", queued again" : "",
-             (int)jr->exit_status, jr->term_signal, jr->job.attempt,
-             jr->job.max_attempts);
-    metrics_run_observe(&p->srv->metrics, now - jr->started);
-
-    if (jr->out_len > 0) {
-        struct store_op *out = calloc(1, sizeof(*out));
-        if (out) {
-            out->kind = SOP_OUTPUT_APPEND;
-            out->id = jr->job.id;
-            out->data_buf = jr->out;
-            out->data_len = jr->out_len;
-            out->cap = jr->cap;
-            out->data = jr;
-            out->done_cb = finish_done;
-            jr->out = NULL;
-            jr->out_len = 0;
-            store_submit(&p->srv->store, out);
-        }
-    }
-    struct store_op *op = calloc(1, sizeof(*op));
+    if (jr->run)
+        jr->time_limit = run_time_limit(jr->run);
+    op = calloc(1, sizeof(*op));
     if (op == NULL) {
+        /* Left running in the store: the next start recovers it. */
         log_error("job %s: out of memory recording its end", jr->id);
         return;
     }
     op->kind = SOP_FINISH;
     op->id = jr->job.id;
-    op->state = st;
-    op->connection_status = cs;
-    op->exit_status = jr->term_signal ? -1 : (int)jr->exit_status;
-    op->term_signal = jr->term_signal;
-    op->now = now;
-    op->requeue_at = requeue_at;
     op->data = jr;
-    op->done_cb = finish_done;
-    store_submit(&p->srv->store, op);
+    op->done_cb = record_done;
+    end_decide(jr, &op->end);
+    log_info("job %s: %s%s%s (start %d, %d interrupted, %d attempts)",
+             jr->id, job_state_name(op->end.state),
+             op->end.error ? ": " : "", op->end.error ? op->end.error : "",
+             jr->job.attempt, jr->job.interruptions, jr->job.max_attempts);
+    metrics_run_observe(&p->srv->metrics, op->end.now - jr->started);
+    jr->end_op = op;
+    record_submit(jr);
     if (jr->run) {
         run_release(jr->run);
         jr->run = NULL;
@@ -426,6 +536,53 @@ static const struct run_hooks job_hooks = {
     .progress_cb = job_progress_cb,
 };
 
+/* The script could not start: for want of something kickd lacks (file
+ * descriptors, memory, processes) the run is an interruption and the job
+ * runs again soon; otherwise (no such program, not executable) it is the
+ * job's failure. */
+static void
+start_failed(struct job_run *jr, int err)
+{
+    if (err == -EMFILE || err == -ENFILE || err == -ENOMEM ||
+        err == -EAGAIN || err == -ENOSPC) {
+        snprintf(jr->start_error, sizeof(jr->start_error),
+                 "could not start: %s", strerror(-err));
+        jr->interrupt_why = jr->start_error;
+        jr->interrupt_delay = JOB_SPAWN_RETRY;
+        return;
+    }
+    snprintf(jr->start_error, sizeof(jr->start_error),
+             "could not start: exec: %s", strerror(-err));
+}
+
+static void
+owner_done(struct store_op *op)
+{
+    if (op->result < 0)
+        log_error("job %" PRId64 ": recording who runs it failed: %s",
+                  op->id, op->error);
+    free(op);
+}
+
+/* Records who runs the job: this kickd and the script's process group,
+ * so that a kickd started after a crash can end what is left of it. */
+static void
+owner_record(struct job_run *jr)
+{
+    struct worker_pool *p = jr->pool;
+    struct store_op *op = calloc(1, sizeof(*op));
+
+    if (op == NULL)
+        return;
+    op->kind = SOP_OWN;
+    op->id = jr->job.id;
+    op->done_cb = owner_done;
+    snprintf(op->owner.node, sizeof(op->owner.node), "%s", p->node);
+    if (pgroup_identify(run_pid(jr->run), p->boot, &op->owner) < 0)
+        op->owner.pgid = 0;
+    store_submit(&p->srv->store, op);
+}
+
 /* Starts a claimed job: its stored request is parsed again and given to
  * the route's script as an attached request would be. */
 static void
@@ -435,6 +592,7 @@ job_start(struct worker_pool *p, struct route_load *l, struct job *job)
     struct job_run *jr = calloc(1, sizeof(*jr));
     struct http_request *req = NULL;
     const char *why = NULL;
+    bool oom = false;
     int err = 0;
 
     if (jr == NULL) {
@@ -469,6 +627,7 @@ job_start(struct worker_pool *p, struct route_load *l, struct job *job)
         why = "its route is no longer configured";
     } else if (jr->out == NULL || req == NULL) {
         why = "out of memory";
+        oom = true;
     } else if (http_parse_request(jr->job.head, jr->job.head_len, req) < 0) {
         why = "its stored request does not parse";
     } else if ((jr->path = malloc(req->path_len + 1)) == NULL ||
@@ -498,12 +657,14 @@ job_start(struct worker_pool *p, struct route_load *l, struct job *job)
             .kill_grace = s->cfg->kill_grace,
             .raw_output = true,
         };
+        jr->time_limit = route->time_limit;
         jr->run = run_start(s, &cr, &job_hooks, jr, &err);
         if (jr->run == NULL) {
             log_error("job %s: cannot start %s: %s", jr->id,
                       route->argv[0], strerror(-err));
-            why = "its script could not start";
+            start_failed(jr, err);
         } else {
+            owner_record(jr);
             if (has_body)
                 run_write_stdin(jr->run, jr->job.body, jr->job.body_len);
             run_close_stdin(jr->run);
@@ -512,13 +673,35 @@ job_start(struct worker_pool *p, struct route_load *l, struct job *job)
     free(req);
     if (why) {
         log_error("job %s: %s", jr->id, why);
-        jr->exited = jr->output_done = true;
-        jr->exit_status = 127;
+        snprintf(jr->start_error, sizeof(jr->start_error),
+                 "could not start: %s", why);
+        if (oom) {
+            jr->interrupt_why = jr->start_error;
+            jr->interrupt_delay = JOB_SPAWN_RETRY;
+        }
+    }
+    if (jr->run == NULL) {
+        jr->output_done = true;
         job_finish(jr);
         return;
     }
-    log_info("job %s: started on %s, attempt %d of %d", jr->id,
-             jr->job.route, jr->job.attempt, jr->job.max_attempts);
+    log_info("job %s: started on %s (start %d, %d interrupted, %d "
+             "attempts)",
+             jr->id, jr->job.route, jr->job.attempt, jr->job.interruptions,
+             jr->job.max_attempts);
+}
+
+/* A job claimed as kickd stops, put back. */
+struct recover_back {
+    struct store_op op;
+    char error[160];
+};
+
+static void
+back_done(struct store_op *op)
+{
+    store_op_clear(op);
+    free(op);
 }
 
 struct claim_op {
@@ -538,16 +721,21 @@ claim_end(struct worker_pool *p, struct route_load *l, int result,
     if (result == 1 && !p->stopping) {
         job_start(p, l, job);
     } else if (result == 1) {
-        /* Claimed while stopping: back to the queue, attempt unused. */
-        struct store_op *back = calloc(1, sizeof(*back));
+        /* Claimed while stopping: back to the queue as interrupted (the
+         * claim counted a start), at once; the next start recovers it if
+         * this does not reach the store. */
+        struct recover_back *back = calloc(1, sizeof(*back));
         if (back) {
-            back->kind = SOP_FINISH;
-            back->id = job->id;
-            back->now = worker_now();
-            back->requeue_at = back->now;
-            back->done_cb = progress_done;
-            store_submit(&p->srv->store, back);
+            back->op.kind = SOP_FINISH;
+            back->op.id = job->id;
+            back->op.done_cb = back_done;
+            recover_interrupted_end(&back->op.end, job,
+                                    p->srv->cfg->max_interruptions,
+                                    "kickd stopped", worker_now(), 0,
+                                    back->error, sizeof(back->error));
+            store_submit(&p->srv->store, &back->op);
         }
+        job_clear(job);
     } else if (result == 0) {
         l->due = false;
     } else {
@@ -576,7 +764,7 @@ has_room(struct worker_pool *p, struct route_load *l)
     const struct cfg_route *rt = route_by_path(p->srv->routes, l->route);
     int limit = rt ? rt->concurrency : 0;
 
-    return !p->stopping &&
+    return !p->stopping && !p->recovering &&
            p->running + p->claiming < p->srv->cfg->workers &&
            (limit == 0 || l->running + l->claiming < limit);
 }
@@ -587,7 +775,8 @@ schedule(struct worker_pool *p)
 {
     const struct cfg *cfg = p->srv->cfg;
 
-    while (!p->stopping && p->running + p->claiming < cfg->workers) {
+    while (!p->stopping && !p->recovering &&
+           p->running + p->claiming < cfg->workers) {
         struct route_load *start = p->rr ? p->rr : p->loads, *l = start;
         struct route_load *pick = NULL;
         if (l == NULL)
@@ -698,42 +887,52 @@ worker_unwait(struct srv *s, struct worker_wait *w)
 }
 
 static void
-recover_done(struct store_op *op)
+recovered(void *data, int n)
 {
-    struct worker_pool *p = op->data;
+    struct worker_pool *p = data;
 
-    if (op->result < 0)
-        log_error("store: recovering jobs: %s", op->error);
-    else if (op->result > 0)
-        log_warn("recovered %d jobs that were running when kickd stopped",
-                 op->result);
-    free(op);
+    (void)n;
+    p->recovering = false;
     delay_timer_cb(&p->delay_timer);
+}
+
+/* This kickd's name as a job's owner: host, pid and a random part, so
+ * that a pid reused after a restart never names the same node. */
+static void
+node_name(char *buf, size_t size)
+{
+    char host[32] = "";
+    unsigned r = 0;
+
+    gethostname(host, sizeof(host) - 1);
+    if (getrandom(&r, sizeof(r), 0) != (ssize_t)sizeof(r))
+        r = (unsigned)worker_now();
+    snprintf(buf, size, "%s/%d/%08x", host, (int)getpid(), r);
 }
 
 int
 worker_start(struct srv *s)
 {
     struct worker_pool *p = calloc(1, sizeof(*p));
-    struct store_op *op = calloc(1, sizeof(*op));
 
-    if (p == NULL || op == NULL) {
-        free(p);
-        free(op);
+    if (p == NULL)
         return -1;
-    }
     p->srv = s;
+    node_name(p->node, sizeof(p->node));
+    pgroup_boot_id(p->boot, sizeof(p->boot));
     uv_timer_init(s->loop, &p->delay_timer);
     p->delay_timer.data = p;
     uv_unref((uv_handle_t *)&p->delay_timer);
+    uv_timer_init(s->loop, &p->record_timer);
+    p->record_timer.data = p;
+    uv_unref((uv_handle_t *)&p->record_timer);
     s->workers = p;
-    /* Jobs marked running belong to a kickd that died: they go back to
-     * the queue (or fail, without attempts left) before anything runs. */
-    op->kind = SOP_RECOVER;
-    op->now = worker_now();
-    op->data = p;
-    op->done_cb = recover_done;
-    store_submit(&s->store, op);
+    /* Jobs marked running belong to a kickd that died: what is left of
+     * their runs is ended, and they go back to the queue, before anything
+     * runs. */
+    p->recovering = true;
+    if (recover_start(s, p->boot, recovered, p) < 0)
+        return -1;
     return 0;
 }
 
@@ -748,11 +947,26 @@ worker_stop(struct srv *s)
     uv_timer_stop(&p->delay_timer);
 }
 
+void
+worker_interrupt_all(struct srv *s)
+{
+    struct worker_pool *p = s->workers;
+
+    for (struct job_run *jr = p ? p->runs : NULL; jr; jr = jr->next) {
+        if (!jr->finishing && jr->interrupt_why == NULL) {
+            jr->interrupt_why = "kickd stopped";
+            jr->interrupt_delay = 0;
+        }
+    }
+}
+
 static void
 pool_free_cb(uv_handle_t *h)
 {
     struct worker_pool *p = h->data;
 
+    if (h == (uv_handle_t *)&p->delay_timer)
+        return; /* the record timer's callback frees */
     while (p->loads) {
         struct route_load *l = p->loads;
         p->loads = l->next;
@@ -775,5 +989,20 @@ worker_free(struct srv *s)
     if (p == NULL)
         return;
     s->workers = NULL;
+    /* Ends the store never took: their jobs stay running in the store,
+     * and the next start recovers them (they run again). */
+    for (struct job_run *jr = p->runs, *next; jr; jr = next) {
+        next = jr->next;
+        if (jr->end_op != NULL) {
+            log_error("job %s: its end was not recorded; it runs again at "
+                      "the next start",
+                      jr->id);
+            free(jr->end_op);
+            jr->end_op = NULL;
+        }
+        if (!uv_is_closing((uv_handle_t *)&jr->linger))
+            uv_close((uv_handle_t *)&jr->linger, job_run_free_cb);
+    }
     uv_close((uv_handle_t *)&p->delay_timer, pool_free_cb);
+    uv_close((uv_handle_t *)&p->record_timer, pool_free_cb);
 }

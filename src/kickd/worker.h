@@ -40,10 +40,15 @@ worker_claimed(struct srv *s, struct route_load *l, int result,
 bool
 worker_cancel(struct srv *s, int64_t id);
 
-/* kickd stops: no more claims; running jobs get stop_grace, then they are
- * ended and queued again (attempts permitting). */
+/* kickd stops: no more claims; running jobs get stop_grace. */
 void
 worker_stop(struct srv *s);
+
+/* stop_grace has passed: the runs still going are being ended by kickd,
+ * so each counts as interrupted (queued again, no retry used). Call just
+ * before run_end_all. */
+void
+worker_interrupt_all(struct srv *s);
 
 /* Frees the pool once the loop has ended (its timer closes on the next
  * turn of the loop). */

@@ -27,9 +27,9 @@ PATH_ENV = path_env_with(KICK)
 FINAL = ("succeeded", "failed", "timed_out", "aborted", "canceled")
 STATES = ("queued", "running") + FINAL
 JOB_KEYS = ("id", "route", "state", "connection_status", "attempt",
-            "max_attempts", "exit_status", "signal", "progress",
-            "progress_message", "created_at", "run_at", "started_at",
-            "finished_at")
+            "max_attempts", "interruptions", "exit_status", "signal",
+            "error", "progress", "progress_message", "created_at", "run_at",
+            "started_at", "finished_at")
 TIME_RE = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{1,9})?Z$")
 
 
@@ -69,9 +69,17 @@ def check_job(j, what="job"):
     expect(j["state"] in STATES, "%s: bad state %r", what, j["state"])
     expect(j["connection_status"] in (0, 1, 2, 3),
            "%s: bad connection_status %r", what, j["connection_status"])
-    for k in ("attempt", "max_attempts"):
+    for k in ("attempt", "max_attempts", "interruptions"):
         expect(type(j[k]) is int and j[k] >= 0, "%s: bad %s %r", what, k,
                j[k])
+    # Every job that did not succeed says why, in one line.
+    if j["state"] in FINAL and j["state"] != "succeeded":
+        expect(isinstance(j["error"], str) and j["error"] and
+               "\n" not in j["error"], "%s: %s without an error line: %r",
+               what, j["state"], j)
+    if j["state"] == "succeeded":
+        expect(j["error"] is None, "%s: succeeded with an error: %r", what,
+               j)
     for k in ("exit_status", "signal", "progress"):
         expect(j[k] is None or type(j[k]) is int, "%s: bad %s %r", what, k,
                j[k])
@@ -334,7 +342,7 @@ def test_states_env_and_output():
 def test_exit_status_and_time_limit():
     routes = [("/w", "job_work", ""),
               ("/tl", "job_work", "time_limit = 1\nretries = 1"),
-              ("/sig", "job_retry", "")]
+              ("/sig", "job_retry", ""), ("/noexec", "no_interpreter", "")]
     with kickd(routes) as k:
         a = trigger(k, "/w?exit=3")
         j = wait_job(k, a)
@@ -342,20 +350,30 @@ def test_exit_status_and_time_limit():
                    j["max_attempts"]), ("failed", 3, None, 1, 1),
                   "exit 3 without retries (state, exit_status, signal, "
                   "attempt, max_attempts)")
+        expect_eq(j["error"], "exit status 3", "error of an exit 3")
         b = trigger(k, "/sig?ok=99&sig=1")
         j = wait_job(k, b)
         expect_eq((j["state"], j["exit_status"], j["signal"]),
                   ("failed", None, 10), "killed by SIGUSR1 (state, "
                   "exit_status, signal)")
+        expect_eq(j["error"], "killed by signal 10", "error of a signal")
         t = trigger(k, "/tl?sleep=10")
         j = wait_job(k, t, timeout=6.0)
         expect_eq((j["state"], j["connection_status"], j["attempt"],
                    j["max_attempts"]), ("timed_out", 2, 1, 2),
                   "over its time limit (state, connection_status, attempt, "
                   "max_attempts): a timeout is not retried")
+        expect_eq(j["error"], "time limit 1 s passed", "error of a timeout")
         took = parse_time(j["finished_at"]) - parse_time(j["started_at"])
         expect(0.9 <= took < 1.0 + 3.0 * SLOW,
                "time_limit 1 ended the job after %.3f s", took)
+        # A script that cannot start (its interpreter is missing) is the
+        # job's failure, and says so.
+        n = trigger(k, "/noexec")
+        j = wait_job(k, n)
+        expect_eq((j["state"], j["exit_status"], j["error"]),
+                  ("failed", None, "could not start: exec: No such file or "
+                   "directory"), "a script that cannot start")
         time.sleep(1.6 * SLOW)
         expect_eq(get_job(k, t)["state"], "timed_out",
                   "timed-out job later (no retry)")

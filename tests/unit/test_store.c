@@ -23,7 +23,7 @@
 
 /* The SQLite schema version the store must leave a file at: bump it with
  * each migration added to store_sqlite_schema.c. */
-#define SQLITE_SCHEMA_VERSION 2
+#define SQLITE_SCHEMA_VERSION 3
 
 /* A backend under test: how to name a fresh store for a test, and an
  * optional check of its schema version (-1 if it cannot tell). */
@@ -384,6 +384,23 @@ test_claim_marks_running(void **state)
     job_clear(&j);
 }
 
+/* finish with the statuses of an end, queued again when requeue_at > 0. */
+static int
+fin(struct fix *f, int64_t id, enum job_state state, int cs, int exit_status,
+    int term_signal, int64_t now, int64_t requeue_at)
+{
+    struct job_end e = {
+        .state = requeue_at > 0 ? JOB_QUEUED : state,
+        .connection_status = cs,
+        .exit_status = exit_status,
+        .term_signal = term_signal,
+        .now = now,
+        .requeue_at = requeue_at,
+    };
+
+    return f->ops->finish(f->st, id, &e);
+}
+
 static void
 test_finish(void **state)
 {
@@ -393,7 +410,7 @@ test_finish(void **state)
     struct job j;
 
     assert_int_equal(claim(f, "/a", 20), id);
-    assert_int_equal(f->ops->finish(f->st, id, JOB_TIMED_OUT, 2, -1, 27, 30, 0),
+    assert_int_equal(fin(f, id, JOB_TIMED_OUT, 2, -1, 27, 30, 0),
                      0);
     get(f, id, &j);
     assert_int_equal(j.state, JOB_TIMED_OUT);
@@ -405,11 +422,11 @@ test_finish(void **state)
     assert_int_equal(j.attempt, 1);
     job_clear(&j);
     /* Only a running job ends. */
-    assert_int_equal(f->ops->finish(f->st, id, JOB_SUCCEEDED, 0, 0, 0, 40, 0),
+    assert_int_equal(fin(f, id, JOB_SUCCEEDED, 0, 0, 0, 40, 0),
                      1);
     assert_int_equal(
-        f->ops->finish(f->st, queued, JOB_SUCCEEDED, 0, 0, 0, 40, 0), 1);
-    assert_int_equal(f->ops->finish(f->st, 9999, JOB_SUCCEEDED, 0, 0, 0, 40, 0),
+        fin(f, queued, JOB_SUCCEEDED, 0, 0, 0, 40, 0), 1);
+    assert_int_equal(fin(f, 9999, JOB_SUCCEEDED, 0, 0, 0, 40, 0),
                      1);
     get(f, queued, &j);
     assert_int_equal(j.state, JOB_QUEUED);
@@ -424,7 +441,7 @@ test_finish_requeue(void **state)
     struct job j;
 
     assert_int_equal(claim(f, "/a", 20), id);
-    assert_int_equal(f->ops->finish(f->st, id, JOB_FAILED, 0, 1, 0, 30, 2030),
+    assert_int_equal(fin(f, id, JOB_FAILED, 0, 1, 0, 30, 2030),
                      0);
     get(f, id, &j);
     assert_int_equal(j.state, JOB_QUEUED);
@@ -439,7 +456,7 @@ test_finish_requeue(void **state)
     assert_int_equal(j.attempt, 2);
     assert_int_equal(j.started_at, 2030);
     job_clear(&j);
-    assert_int_equal(f->ops->finish(f->st, id, JOB_SUCCEEDED, 0, 0, 0, 2040, 0),
+    assert_int_equal(fin(f, id, JOB_SUCCEEDED, 0, 0, 0, 2040, 0),
                      0);
     get(f, id, &j);
     assert_int_equal(j.state, JOB_SUCCEEDED);
@@ -621,44 +638,121 @@ test_progress(void **state)
     assert_int_equal(f->ops->set_progress(f->st, 9999, 1, NULL), 1);
 }
 
+/* The end of a run: its output and its error line with it, all or
+ * nothing; an interruption is counted and uses up no attempt. */
 static void
-test_recover(void **state)
+test_finish_error_output(void **state)
 {
     struct fix *f = *state;
-    int64_t retry = add(f, "/a", NULL, 10, 2, NULL);
-    int64_t spent = add(f, "/a", NULL, 10, 1, NULL);
+    int64_t id = add(f, "/a", NULL, 10, 1, NULL);
+    struct job j;
+    char *data;
+    size_t n;
+    struct job_end e = {
+        .state = JOB_QUEUED,
+        .now = 30,
+        .requeue_at = 30,
+        .interrupted = true,
+        .error = "interrupted: kickd stopped (1 of 5)",
+        .exit_status = -1,
+        .output = "first run\n",
+        .output_len = 10,
+        .output_cap = 1024,
+    };
+
+    assert_int_equal(claim(f, "/a", 20), id);
+    assert_int_equal(f->ops->finish(f->st, id, &e), 0);
+    get(f, id, &j);
+    assert_int_equal(j.state, JOB_QUEUED);
+    assert_int_equal(j.interruptions, 1);
+    assert_int_equal(j.attempt, 1);
+    assert_string_equal(j.error, "interrupted: kickd stopped (1 of 5)");
+    job_clear(&j);
+    /* Not running: nothing is written, the output neither. */
+    e.output = "lost";
+    e.output_len = 4;
+    assert_int_equal(f->ops->finish(f->st, id, &e), 1);
+    assert_int_equal(claim(f, "/a", 40), id);
+    e = (struct job_end){.state = JOB_FAILED, .now = 50, .exit_status = 3,
+                         .error = "exit status 3", .output = "second\n",
+                         .output_len = 7, .output_cap = 1024};
+    assert_int_equal(f->ops->finish(f->st, id, &e), 0);
+    get(f, id, &j);
+    assert_int_equal(j.state, JOB_FAILED);
+    assert_int_equal(j.interruptions, 1);
+    assert_int_equal(j.attempt, 2);
+    assert_int_equal(j.exit_status, 3);
+    assert_string_equal(j.error, "exit status 3");
+    job_clear(&j);
+    assert_int_equal(f->ops->output_get(f->st, id, &data, &n), 0);
+    assert_int_equal(n, 17);
+    assert_memory_equal(data, "first run\nsecond\n", 17);
+    free(data);
+    /* A canceled job says so. */
+    int64_t q = add(f, "/a", NULL, 60, 1, NULL);
+    assert_int_equal(f->ops->cancel(f->st, q, 70), 0);
+    get(f, q, &j);
+    assert_string_equal(j.error, "canceled");
+    job_clear(&j);
+}
+
+/* After a crash, the jobs left running are listed with who ran them;
+ * nothing changes until each is recorded (here: as interrupted). */
+static void
+test_orphans(void **state)
+{
+    struct fix *f = *state;
+    int64_t a = add(f, "/a", NULL, 10, 2, NULL);
+    int64_t b = add(f, "/a", NULL, 10, 1, NULL);
     int64_t queued = add(f, "/a", NULL, 10, 1, NULL);
     int64_t done = add(f, "/b", NULL, 10, 1, NULL);
+    struct job_owner o = {.node = "host/1/ab", .pgid = 4242,
+                          .start = 123456, .boot = "boot-1"};
+    struct job *jobs;
+    size_t n;
     struct job j;
 
-    assert_int_equal(claim(f, "/a", 20), retry);
-    assert_int_equal(claim(f, "/a", 20), spent);
+    assert_int_equal(claim(f, "/a", 20), a);
+    assert_int_equal(claim(f, "/a", 20), b);
     assert_int_equal(claim(f, "/b", 20), done);
-    assert_int_equal(f->ops->finish(f->st, done, JOB_SUCCEEDED, 0, 0, 0, 25, 0),
-                     0);
+    assert_int_equal(f->ops->set_owner(f->st, a, &o), 0);
+    assert_int_equal(f->ops->set_owner(f->st, queued, &o), 1);
+    assert_int_equal(fin(f, done, JOB_SUCCEEDED, 0, 0, 0, 25, 0), 0);
     reopen(f);
-    assert_int_equal(f->ops->recover(f->st, 500), 2);
-    get(f, retry, &j);
+    assert_int_equal(f->ops->orphans(f->st, &jobs, &n), 0);
+    assert_int_equal(n, 2);
+    assert_int_equal(jobs[0].id, a);
+    assert_string_equal(jobs[0].owner.node, "host/1/ab");
+    assert_int_equal(jobs[0].owner.pgid, 4242);
+    assert_int_equal(jobs[0].owner.start, 123456);
+    assert_string_equal(jobs[0].owner.boot, "boot-1");
+    assert_int_equal(jobs[1].id, b);
+    assert_int_equal(jobs[1].owner.pgid, 0);
+    assert_string_equal(jobs[1].owner.node, "");
+    for (size_t i = 0; i < n; i++)
+        job_clear(&jobs[i]);
+    free(jobs);
+    struct job_end e = {.state = JOB_QUEUED, .now = 500, .requeue_at = 500,
+                        .interrupted = true, .exit_status = -1,
+                        .error = "interrupted: kickd died (1 of 5)"};
+    assert_int_equal(f->ops->finish(f->st, a, &e), 0);
+    assert_int_equal(f->ops->finish(f->st, b, &e), 0);
+    assert_int_equal(f->ops->orphans(f->st, &jobs, &n), 0);
+    assert_int_equal(n, 0);
+    assert_null(jobs);
+    get(f, b, &j);
     assert_int_equal(j.state, JOB_QUEUED);
     assert_int_equal(j.attempt, 1);
-    assert_int_equal(j.run_at, 500);
+    assert_int_equal(j.interruptions, 1);
     job_clear(&j);
-    get(f, spent, &j);
-    assert_int_equal(j.state, JOB_FAILED);
-    assert_int_equal(j.attempt, 1);
-    assert_int_equal(j.finished_at, 500);
-    job_clear(&j);
-    get(f, queued, &j);
-    assert_int_equal(j.state, JOB_QUEUED);
-    assert_int_equal(j.run_at, 10);
-    job_clear(&j);
-    get(f, done, &j);
-    assert_int_equal(j.state, JOB_SUCCEEDED);
-    job_clear(&j);
-    assert_int_equal(f->ops->recover(f->st, 600), 0);
-    /* The recovered job runs again, after the one due before it. */
+    /* The recovered jobs run again, after the one due before them; a new
+     * claim forgets the last run's owner. */
     assert_int_equal(claim(f, "/a", 600), queued);
-    assert_int_equal(claim(f, "/a", 600), retry);
+    assert_int_equal(claim(f, "/a", 600), a);
+    get(f, a, &j);
+    assert_int_equal(j.owner.pgid, 0);
+    assert_int_equal(j.attempt, 2);
+    job_clear(&j);
 }
 
 static int64_t
@@ -686,7 +780,7 @@ test_counts(void **state)
     add(f, "/b", NULL, 10, 1, NULL);
     int64_t a = claim(f, "/a", 10);
     claim(f, "/a", 10);
-    f->ops->finish(f->st, a, JOB_FAILED, 0, 1, 0, 20, 0);
+    fin(f, a, JOB_FAILED, 0, 1, 0, 20, 0);
     assert_int_equal(f->ops->counts(f->st, &c, &n), 0);
     assert_int_equal(n, 4);
     assert_int_equal(count_of(c, n, "/a", JOB_QUEUED), 3);
@@ -1018,8 +1112,9 @@ test_sqlite_write_error(void **state)
                   failed, err, ok_after_fail, committed ? "ok" : "failed");
 }
 
-/* A version-1 file (its count triggers as released) is migrated at open:
- * the counts it had are kept and go on right. */
+/* A version-1 file (its count triggers and columns as released) is
+ * migrated at open: the counts it had are kept and go on right, and its
+ * jobs have no error, no interruption and no owner. */
 static void
 test_sqlite_migrates_v1(void **state)
 {
@@ -1040,6 +1135,12 @@ test_sqlite_migrates_v1(void **state)
         " UPDATE job_counts SET count = count - 1"
         "  WHERE route = old.route AND state = old.state;"
         "END;"
+        "ALTER TABLE jobs DROP COLUMN error;"
+        "ALTER TABLE jobs DROP COLUMN interruptions;"
+        "ALTER TABLE jobs DROP COLUMN owner;"
+        "ALTER TABLE jobs DROP COLUMN owner_pgid;"
+        "ALTER TABLE jobs DROP COLUMN owner_start;"
+        "ALTER TABLE jobs DROP COLUMN owner_boot;"
         "PRAGMA user_version = 1;";
     const struct store_ops *o = &store_sqlite_ops;
     struct store *st;
@@ -1079,6 +1180,11 @@ test_sqlite_migrates_v1(void **state)
     assert_int_equal(count_of(c, n, "/a", JOB_QUEUED), 2);
     assert_int_equal(count_of(c, n, "/a", JOB_RUNNING), 1);
     counts_free(c, n);
+    assert_int_equal(o->get(st, 1, false, &j), 0);
+    assert_null(j.error);
+    assert_int_equal(j.interruptions, 0);
+    assert_int_equal(j.owner.pgid, 0);
+    job_clear(&j);
     o->close(st);
     assert_int_equal(sqlite_schema_version(path), SQLITE_SCHEMA_VERSION);
 }
@@ -1133,7 +1239,7 @@ main(void)
         T(test_finish),      T(test_finish_requeue),
         T(test_cancel),      T(test_list),
         T(test_output_cap),  T(test_progress),
-        T(test_recover),     T(test_counts),
+        T(test_orphans),     T(test_finish_error_output),     T(test_counts),
         T(test_counts_in_transaction),
         T(test_transaction), T(test_rollback),
         T(test_reopen),      cmocka_unit_test(test_open_bad_path),

@@ -1,0 +1,266 @@
+/* SPDX-License-Identifier: MIT */
+/* Interrupted runs and the recovery at start (recover.h): orphans are
+ * read from the store, their process groups killed and waited for, then
+ * each is recorded as interrupted; until the last is recorded the pool
+ * claims nothing. */
+#include <inttypes.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "kick_limits.h"
+#include "log.h"
+#include "pgroup.h"
+#include "recover.h"
+#include "srv.h"
+#include "store_async.h"
+#include "worker.h"
+
+struct recover {
+    struct srv *srv;
+    char boot[40];
+    void (*done)(void *data, int recovered);
+    void *data;
+    struct job *orphans; /* as the store listed them */
+    size_t n;
+    size_t recorded;     /* orphans whose end is recorded */
+    int pending;         /* their finish ops in flight */
+    bool *is_recorded;
+    uv_timer_t timer;    /* the poll for dead groups, and retries */
+    int64_t killed_at;   /* ms, when the groups were sent SIGKILL */
+    bool warned;
+};
+
+/* One orphan's finish op. */
+struct recover_op {
+    struct store_op op;
+    struct recover *rc;
+    size_t i;
+    char error[160];
+};
+
+void
+recover_interrupted_end(struct job_end *e, const struct job *j,
+                        int max_interruptions, const char *why, int64_t now,
+                        int64_t delay, char *err, size_t errlen)
+{
+    int n = j->interruptions + 1;
+
+    e->interrupted = true;
+    e->now = now;
+    e->exit_status = -1;
+    e->term_signal = 0;
+    snprintf(err, errlen, "interrupted: %s (%d of %d)", why, n,
+             max_interruptions);
+    e->error = err;
+    if (n >= max_interruptions) {
+        e->state = JOB_FAILED;
+        e->requeue_at = 0;
+    } else {
+        /* At once, the job keeps its place: it was due before the jobs
+         * queued behind it. */
+        e->state = JOB_QUEUED;
+        e->requeue_at = delay > 0 || j->run_at <= 0 ? now + delay
+                                                    : j->run_at;
+    }
+}
+
+static void
+recover_free_cb(uv_handle_t *h)
+{
+    struct recover *rc = h->data;
+
+    for (size_t i = 0; i < rc->n; i++)
+        job_clear(&rc->orphans[i]);
+    free(rc->orphans);
+    free(rc->is_recorded);
+    free(rc);
+}
+
+static void
+recover_end(struct recover *rc)
+{
+    if (rc->n > 0)
+        log_warn("recovered %zu jobs that were running when kickd stopped",
+                 rc->n);
+    rc->done(rc->data, (int)rc->n);
+    uv_close((uv_handle_t *)&rc->timer, recover_free_cb);
+}
+
+static void record_all(struct recover *rc);
+
+static void
+retry_cb(uv_timer_t *t)
+{
+    record_all(t->data);
+}
+
+static void
+record_done(struct store_op *op)
+{
+    struct recover_op *ro = (struct recover_op *)op;
+    struct recover *rc = ro->rc;
+
+    rc->pending--;
+    if (op->result < 0) {
+        log_error("job %" PRId64 ": recording its interruption failed: %s",
+                  rc->orphans[ro->i].id, op->error);
+    } else {
+        rc->is_recorded[ro->i] = true;
+        rc->recorded++;
+    }
+    store_op_clear(op);
+    free(ro);
+    if (rc->pending > 0)
+        return;
+    if (rc->recorded == rc->n)
+        recover_end(rc);
+    else
+        uv_timer_start(&rc->timer, retry_cb, JOB_RECORD_RETRY, 0);
+}
+
+/* Every orphan not yet recorded is recorded as interrupted by a dead
+ * kickd: queued again, or failed after max_interruptions. */
+static void
+record_all(struct recover *rc)
+{
+    int max = rc->srv->cfg->max_interruptions;
+    int64_t now = worker_now();
+
+    for (size_t i = 0; i < rc->n; i++) {
+        if (rc->is_recorded[i])
+            continue;
+        struct recover_op *ro = calloc(1, sizeof(*ro));
+        if (ro == NULL)
+            break;
+        ro->rc = rc;
+        ro->i = i;
+        ro->op.kind = SOP_FINISH;
+        ro->op.id = rc->orphans[i].id;
+        ro->op.done_cb = record_done;
+        recover_interrupted_end(&ro->op.end, &rc->orphans[i], max,
+                                "kickd died", now, 0, ro->error,
+                                sizeof(ro->error));
+        ro->op.end.connection_status = rc->orphans[i].connection_status;
+        rc->pending++;
+        store_submit(&rc->srv->store, &ro->op);
+    }
+    if (rc->pending == 0)
+        uv_timer_start(&rc->timer, retry_cb, JOB_RECORD_RETRY, 0);
+}
+
+/* Kills what is left of each orphan's process group (again, for members
+ * forked meanwhile) and counts what still lives. */
+static int
+groups_alive(struct recover *rc, int sig)
+{
+    int alive = 0;
+
+    for (size_t i = 0; i < rc->n; i++) {
+        int r = pgroup_signal(&rc->orphans[i].owner, rc->boot, sig);
+        if (r < 0) {
+            log_error("job %" PRId64 ": cannot read /proc: %s",
+                      rc->orphans[i].id, strerror(-r));
+            alive++;
+        } else {
+            alive += r;
+        }
+    }
+    return alive;
+}
+
+static void
+poll_cb(uv_timer_t *t)
+{
+    struct recover *rc = t->data;
+    int alive = groups_alive(rc, SIGKILL);
+
+    if (alive == 0) {
+        record_all(rc);
+        return;
+    }
+    /* A process in uninterruptible sleep (D) dies when its I/O ends. */
+    if (!rc->warned && worker_now() - rc->killed_at > 10000) {
+        rc->warned = true;
+        log_warn("recovery: %d processes of earlier runs still alive after "
+                 "SIGKILL; their jobs wait",
+                 alive);
+    }
+    uv_timer_start(&rc->timer, poll_cb, JOB_RECLAIM_POLL, 0);
+}
+
+static void orphans_done(struct store_op *op);
+
+static void
+ask_cb(uv_timer_t *t)
+{
+    struct recover *rc = t->data;
+    struct store_op *op = calloc(1, sizeof(*op));
+
+    if (op == NULL) {
+        uv_timer_start(&rc->timer, ask_cb, JOB_RECORD_RETRY, 0);
+        return;
+    }
+    op->kind = SOP_ORPHANS;
+    op->data = rc;
+    op->done_cb = orphans_done;
+    store_submit(&rc->srv->store, op);
+}
+
+static void
+orphans_done(struct store_op *op)
+{
+    struct recover *rc = op->data;
+
+    if (op->result < 0) {
+        log_error("store: reading the jobs left running: %s", op->error);
+        store_op_clear(op);
+        free(op);
+        uv_timer_start(&rc->timer, ask_cb, JOB_RECORD_RETRY, 0);
+        return;
+    }
+    rc->orphans = op->jobs;
+    rc->n = op->njobs;
+    op->jobs = NULL;
+    op->njobs = 0;
+    store_op_clear(op);
+    free(op);
+    if (rc->n == 0) {
+        recover_end(rc);
+        return;
+    }
+    rc->is_recorded = calloc(rc->n, sizeof(*rc->is_recorded));
+    if (rc->is_recorded == NULL) {
+        log_error("recovery: out of memory");
+        recover_end(rc);
+        return;
+    }
+    for (size_t i = 0; i < rc->n; i++)
+        if (rc->orphans[i].owner.pgid > 0)
+            log_info("job %" PRId64 ": ending what is left of its run "
+                     "(process group %d)",
+                     rc->orphans[i].id, rc->orphans[i].owner.pgid);
+    rc->killed_at = worker_now();
+    poll_cb(&rc->timer);
+}
+
+int
+recover_start(struct srv *s, const char *boot,
+              void (*done)(void *data, int recovered), void *data)
+{
+    struct recover *rc = calloc(1, sizeof(*rc));
+
+    if (rc == NULL) {
+        log_error("recovery: out of memory");
+        return -1;
+    }
+    rc->srv = s;
+    snprintf(rc->boot, sizeof(rc->boot), "%s", boot);
+    rc->done = done;
+    rc->data = data;
+    uv_timer_init(s->loop, &rc->timer);
+    rc->timer.data = rc;
+    ask_cb(&rc->timer);
+    return 0;
+}

@@ -1,0 +1,33 @@
+/* SPDX-License-Identifier: MIT */
+/* Interrupted runs: a run that kickd itself ended (a crash, a kill, a
+ * stop past stop_grace, a spawn that failed for kickd's own reasons) uses
+ * up no retry; the job is queued again, and fails only after
+ * max_interruptions. At start, the runs a dead kickd left are ended for
+ * good first: what is left of each script's process group is killed and
+ * waited for, so that a job never runs beside an earlier run of itself. */
+#ifndef KICKD_RECOVER_H
+#define KICKD_RECOVER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "store.h"
+
+struct srv;
+
+/* Fills e for a run of j that kickd ended because of why ("kickd
+ * stopped"): queued again at now + delay (ms), or failed at its
+ * max_interruptions-th interruption; the error line goes into err. */
+void
+recover_interrupted_end(struct job_end *e, const struct job *j,
+                        int max_interruptions, const char *why, int64_t now,
+                        int64_t delay, char *err, size_t errlen);
+
+/* Recovers what a dead kickd left running, then calls done(data,
+ * recovered) on the loop. Until then nothing may be claimed. 0, or -1 if
+ * out of memory (logged). */
+int
+recover_start(struct srv *s, const char *boot,
+              void (*done)(void *data, int recovered), void *data);
+
+#endif
