@@ -71,7 +71,7 @@ DEPS_STAMP := $(B)/.deps
 Q := $(if $(V),,@)
 
 .PHONY: all deps check unit e2e san fuzz fuzz-replay run bench install \
-        clean format
+        clean format chaos
 all: $(B)/kickd $(B)/kick $(B)/$(LIBKICK_SONAME) $(B)/libkick.pc
 
 # Installs the Debian packages that are missing (non-interactive); does
@@ -159,6 +159,13 @@ san: $(S)/kickd $(B)/kick
 
 fuzz-replay: $(FUZZ_BIN)
 	$(PYTHON) tests/run.py --build $(B) --only fuzz
+
+# Chaos rounds (tests/chaos): CHAOS_ROUNDS of load with kickd killed by
+# SIGKILL at a random moment and restarted, then as many with SIGTERM.
+CHAOS_ROUNDS ?= 30
+chaos: $(B)/kickd $(B)/kick
+	$(PYTHON) tests/chaos/chaos.py --rounds $(CHAOS_ROUNDS) --signal KILL
+	$(PYTHON) tests/chaos/chaos.py --rounds $(CHAOS_ROUNDS) --signal TERM
 
 # Runs every fuzz target for FUZZ_TIME seconds, growing its corpus.
 fuzz: $(FUZZ_BIN)
