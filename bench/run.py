@@ -29,6 +29,7 @@ import sys
 import tempfile
 import time
 
+import chaos
 import client
 import jobs
 
@@ -64,8 +65,9 @@ JOBS_RESERVE = (2 * ACCEPT_ROUNDS * (ACCEPT_SECONDS + 0.5) + START_BUDGET +
 # BENCH_ONLY=PART[,PART...] runs some parts alone: abort (the hang-ups),
 # exec (tiny CGI executions/s and /healthz), accept (durable triggers/s and
 # beanstalkd), enqueue, start, client (sent-mode triggers to a sink), batch
-# (kick --batch against kickd).
-PARTS = ("abort", "exec", "accept", "enqueue", "start", "client", "batch")
+# (kick --batch against kickd), chaos (kill and restart rounds).
+PARTS = ("abort", "exec", "accept", "enqueue", "start", "client", "batch",
+         "chaos")
 ONLY = set(p for p in os.environ.get("BENCH_ONLY", "").split(",") if p)
 if not ONLY:
     ONLY = set(PARTS)
@@ -573,7 +575,8 @@ def main():
                (JOBS_RESERVE if ONLY & {"accept", "enqueue", "start"}
                 else 0) +
                (client.SENT_RESERVE if "client" in ONLY else 0) +
-               (client.BATCH_RESERVE if "batch" in ONLY else 0))
+               (client.BATCH_RESERVE if "batch" in ONLY else 0) +
+               (chaos.RESERVE if "chaos" in ONLY else 0))
     rounds = max(1, min(ROUNDS, int((LIMIT - SECONDS - 20 - reserve)
                                     // per_round)))
 
@@ -711,6 +714,7 @@ def main():
                                  errors)
     detached = measure_jobs(kickd, tmp, start_probe, put_bin, flood_bin,
                             errors)
+    crash = chaos.measure(kickd, errors) if "chaos" in ONLY else None
     busy_after = cpu_busy()
 
     for (target, conc), cell in sorted(results.items()):
@@ -767,6 +771,8 @@ def main():
     if ONLY & {"client", "batch"}:
         client.print_table(ONLY, sent, batch,
                            php_version(shutil.which("php") or "php"))
+    if "chaos" in ONLY:
+        chaos.print_table(crash)
     print()
     print(machine_line())
     for when, b in (("before", busy), ("after", busy_after)):
@@ -801,6 +807,8 @@ def main():
                jobs.FLOOD_CONNS,
                jobs.FLOOD_WINDOW, ENQUEUE_JOBS, START_RUNS))
     client.print_method(ONLY)
+    if "chaos" in ONLY:
+        chaos.print_method(crash)
     print()
     if "abort" in ONLY:
         print("hang-ups (ms):")

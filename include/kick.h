@@ -196,6 +196,8 @@ struct kick_job {
     int exit_status; /* -1 if none */
     int term_signal; /* 0 if none */
     int progress;    /* -1 if none */
+    int interruptions; /* runs kickd itself ended (no retry used) */
+    char error[256]; /* why it did not succeed, one line; "" if it did */
 };
 
 /* GET /jobs/ID; with wait_s > 0, ?wait=wait_s (returns when the job ends

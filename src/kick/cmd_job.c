@@ -184,6 +184,8 @@ print_job(const struct kick_job *j)
     else
         printf("progress: -\n");
     printf("connection_status: %d\n", j->connection_status);
+    printf("interruptions: %d\n", j->interruptions);
+    printf("error: %s\n", j->error[0] ? j->error : "-");
 }
 
 static int

@@ -74,6 +74,11 @@ job_from_json(json_t *o, struct kick_job *out)
     out->exit_status = (int)get_int(o, "exit_status", -1);
     out->term_signal = (int)get_int(o, "signal", 0);
     out->progress = (int)get_int(o, "progress", -1);
+    out->interruptions = (int)get_int(o, "interruptions", 0);
+    json_t *error = json_object_get(o, "error");
+    if (json_is_string(error))
+        snprintf(out->error, sizeof(out->error), "%s",
+                 json_string_value(error));
     return 0;
 }
 

@@ -589,8 +589,8 @@ def test_status_cancel_ls():
                    fields.get("state")), (str(b), "/one", "queued"),
                   "kick status of the queued job (%r)" % out)
         out = kick_ok("status", "--server", srv, str(a))
-        expect("state: running" in out, "status of the running job: %r",
-               out)
+        expect("state: running" in out and "error: -" in out,
+               "status of the running job: %r", out)
         # ls: both, newest or oldest first, one line each.
         out = kick_ok("ls", server=srv)
         rows = [ln.split() for ln in out.splitlines()]
@@ -603,6 +603,9 @@ def test_status_cancel_ls():
                   "kickd's view of b")
         out = kick_ok("status", str(b), server=srv)
         expect("state: canceled" in out, "status after cancel: %r", out)
+        fields = dict(ln.split(": ", 1) for ln in out.splitlines())
+        expect_eq((fields.get("error"), fields.get("interruptions")),
+                  ("canceled", "0"), "kick status says why (%r)" % out)
         kick_fails(EXIT_HTTP, ["409"], "cancel", str(b), server=srv)
         kick_fails(EXIT_JOB_FAILED, ["canceled"], "wait", str(b),
                    server=srv)

@@ -216,6 +216,47 @@ def test_restart_ends_leftover_children():
                   ("succeeded", 2, 1), "the job at its end")
 
 
+# A spawn that fails for kickd's own reasons (no free descriptors) is an
+# interruption: the job runs again a moment later, no retry used.
+def test_spawn_without_descriptors():
+    import resource
+    routes = [("/fd", "job_work", "")]
+    with kickd(routes) as k:
+        pid = k.proc.pid
+        old = resource.prlimit(pid, resource.RLIMIT_NOFILE)
+        with k.connect(timeout=5.0) as c:
+            # Accepted (an answer came) before the descriptors are counted.
+            c.send(b"GET /healthz HTTP/1.1\r\nHost: t\r\n\r\n")
+            expect_eq(c.response(timeout=5.0).status, 200, "healthz")
+            used = len(os.listdir("/proc/%d/fd" % pid))
+            # Room for what is open now, not for a script's pipes.
+            resource.prlimit(pid, resource.RLIMIT_NOFILE, (used, old[1]))
+            c.send(b"POST /fd HTTP/1.1\r\nHost: t\r\nContent-Length: 0"
+                   b"\r\n\r\n")
+            r = c.response(timeout=5.0)
+            expect_eq(r.status, 202, "trigger at the descriptor limit")
+            jid = json_body(r, "trigger")["id"]
+            deadline = time.monotonic() + 5.0 * SLOW
+            while get_job_fd(k, c, jid)["interruptions"] == 0:
+                expect(time.monotonic() < deadline, "the spawn did not "
+                       "fail: %r", get_job_fd(k, c, jid))
+                time.sleep(0.05)
+        resource.prlimit(pid, resource.RLIMIT_NOFILE, old)
+        j = wait_job(k, jid, FINAL, 10.0)
+        expect_eq((j["state"], j["attempt"], j["interruptions"],
+                   j["max_attempts"]), ("succeeded", 2, 1, 1),
+                  "the job once descriptors are free again")
+        expect("Too many open files" in k.stderr_text(),
+               "kickd's log does not say why the spawn failed")
+
+
+def get_job_fd(k, c, jid):
+    """GET /jobs/ID on the open connection c (kickd may have no
+    descriptor for a new one)."""
+    c.send(b"GET /jobs/%d HTTP/1.1\r\nHost: t\r\n\r\n" % jid)
+    return json_body(c.response(timeout=5.0), "GET /jobs/%d" % jid)
+
+
 # The issue-9 crash test: a route that runs one job at a time, without
 # retries, whose script holds an exclusive flock of its own job's file
 # while it works (in a child, which outlives a shell killed with kickd).
