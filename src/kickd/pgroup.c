@@ -105,6 +105,102 @@ is_member(const struct job_owner *o, const struct proc_stat *ps,
     return ps->start >= o->start;
 }
 
+/* Boot time (s since the epoch, /proc/stat "btime") and clock ticks a
+ * second: a start time in ticks since boot is btime + ticks / hz. */
+static int
+boot_clock(int64_t *btime, long *hz)
+{
+    char buf[4096];
+    const char *p;
+
+    *hz = sysconf(_SC_CLK_TCK);
+    if (*hz <= 0 || read_small("/proc/stat", buf, sizeof(buf)) < 0 ||
+        (p = strstr(buf, "\nbtime ")) == NULL)
+        return -1;
+    *btime = strtoll(p + 7, NULL, 10);
+    return 0;
+}
+
+/* Whether the environment of pid (NUL-separated) holds needle. */
+static bool
+environ_has(pid_t pid, const char *needle)
+{
+    char path[64];
+    static const size_t max = 1 << 20; /* env + args are at most this */
+    size_t len = 0, size = 65536;
+    char *buf = malloc(size + 1);
+    bool found = false;
+    int fd;
+
+    snprintf(path, sizeof(path), "/proc/%d/environ", (int)pid);
+    if (buf == NULL || (fd = open(path, O_RDONLY | O_CLOEXEC)) < 0) {
+        free(buf);
+        return false;
+    }
+    for (;;) {
+        ssize_t n = read(fd, buf + len, size - len);
+        if (n <= 0)
+            break;
+        len += (size_t)n;
+        if (len == size) {
+            char *more = size < max ? realloc(buf, 2 * size + 1) : NULL;
+            if (more == NULL)
+                break;
+            buf = more;
+            size *= 2;
+        }
+    }
+    close(fd);
+    buf[len] = '\0';
+    for (size_t i = 0; i < len && !found; i += strlen(buf + i) + 1)
+        found = strstr(buf + i, needle) != NULL;
+    free(buf);
+    return found;
+}
+
+int
+pgroup_find(const char *needle, int64_t not_before, const char *boot,
+            struct job_owner *o)
+{
+    struct proc_stat ps;
+    int64_t btime;
+    long hz;
+    int found = 0;
+
+    if (boot_clock(&btime, &hz) < 0)
+        return 0;
+    DIR *d = opendir("/proc");
+    if (d == NULL)
+        return 0;
+    for (struct dirent *e; (e = readdir(d)) != NULL;) {
+        char *end;
+        long pid = strtol(e->d_name, &end, 10);
+        if (*end != '\0' || pid <= 0 || stat_read((pid_t)pid, &ps) < 0 ||
+            ps.state == 'Z')
+            continue;
+        /* btime has whole seconds: a second of slack. */
+        int64_t start_ms = (btime + ps.start / hz) * 1000 +
+                           (ps.start % hz) * 1000 / hz;
+        if (start_ms < not_before - 1000 || !environ_has((pid_t)pid, needle))
+            continue;
+        /* The earliest process found names the group: its session. */
+        if (!found || ps.start < o->start) {
+            o->pgid = (int)ps.session;
+            o->start = ps.start;
+            found = 1;
+        }
+    }
+    closedir(d);
+    if (found) {
+        struct proc_stat leader;
+        /* With its leader alive, the leader's start names the group. */
+        if (stat_read(o->pgid, &leader) == 0 && leader.pgrp == o->pgid)
+            o->start = leader.start;
+        snprintf(o->boot, sizeof(o->boot), "%s", boot);
+    }
+    return found;
+}
+
 int
 pgroup_signal(const struct job_owner *o, const char *boot, int sig)
 {

@@ -30,4 +30,14 @@ pgroup_identify(pid_t pid, const char *boot, struct job_owner *o);
 int
 pgroup_signal(const struct job_owner *o, const char *boot, int sig);
 
+/* For a run whose owner never reached the store (kickd died between the
+ * script's start and the commit that records it): finds a live process
+ * whose environment holds needle (its KICK_CONTROL, which names the run
+ * and kickd's port) and that started no earlier than not_before (ms
+ * since the epoch, the job's start), and fills o with its session, the
+ * script's group. 1 if found, 0 if not. */
+int
+pgroup_find(const char *needle, int64_t not_before, const char *boot,
+            struct job_owner *o);
+
 #endif

@@ -190,6 +190,25 @@ poll_cb(uv_timer_t *t)
     uv_timer_start(&rc->timer, poll_cb, JOB_RECLAIM_POLL, 0);
 }
 
+/* The run of j started, but its owner never reached the store: its
+ * processes are found by the KICK_CONTROL they were given, which names
+ * the job and this kickd's port (the run's secret after the id is not
+ * stored). */
+static void
+owner_find(struct recover *rc, struct job *j)
+{
+    char needle[64];
+
+    if (j->started_at <= 0)
+        return;
+    snprintf(needle, sizeof(needle), ":%d/_kick/run/%" PRId64 ".",
+             rc->srv->listen_port, j->id);
+    if (pgroup_find(needle, j->started_at, rc->boot, &j->owner) == 1)
+        log_warn("job %" PRId64 ": who ran it was not recorded; found its "
+                 "process group %d by its environment",
+                 j->id, j->owner.pgid);
+}
+
 static void orphans_done(struct store_op *op);
 
 static void
@@ -236,11 +255,15 @@ orphans_done(struct store_op *op)
         recover_end(rc);
         return;
     }
-    for (size_t i = 0; i < rc->n; i++)
-        if (rc->orphans[i].owner.pgid > 0)
+    for (size_t i = 0; i < rc->n; i++) {
+        struct job *j = &rc->orphans[i];
+        if (j->owner.pgid == 0)
+            owner_find(rc, j);
+        if (j->owner.pgid > 0)
             log_info("job %" PRId64 ": ending what is left of its run "
                      "(process group %d)",
-                     rc->orphans[i].id, rc->orphans[i].owner.pgid);
+                     j->id, j->owner.pgid);
+    }
     rc->killed_at = worker_now();
     poll_cb(&rc->timer);
 }

@@ -83,6 +83,7 @@ struct worker_pool {
      * happened; tried again every JOB_RECORD_RETRY ms. */
     struct job_run *unrecorded, *unrecorded_tail;
     uv_timer_t record_timer;
+    int handles;   /* its timers not yet closed */
     char node[64]; /* this kickd, as job owners name it */
     char boot[40]; /* this boot's id */
 };
@@ -965,8 +966,8 @@ pool_free_cb(uv_handle_t *h)
 {
     struct worker_pool *p = h->data;
 
-    if (h == (uv_handle_t *)&p->delay_timer)
-        return; /* the record timer's callback frees */
+    if (--p->handles > 0)
+        return; /* the last of its two timers frees it */
     while (p->loads) {
         struct route_load *l = p->loads;
         p->loads = l->next;
@@ -1003,6 +1004,7 @@ worker_free(struct srv *s)
         if (!uv_is_closing((uv_handle_t *)&jr->linger))
             uv_close((uv_handle_t *)&jr->linger, job_run_free_cb);
     }
+    p->handles = 2;
     uv_close((uv_handle_t *)&p->delay_timer, pool_free_cb);
     uv_close((uv_handle_t *)&p->record_timer, pool_free_cb);
 }

@@ -110,6 +110,49 @@ test_leaderless_group(void **state)
     assert_int_equal(pgroup_signal(&none, boot, SIGKILL), 0);
 }
 
+/* A run whose owner was not recorded is found by its environment, and
+ * only one that started after the job did. */
+static void
+test_find_by_environment(void **state)
+{
+    struct job_owner o = {0};
+    struct timespec now;
+    pid_t pid;
+
+    (void)state;
+    pgroup_boot_id(boot, sizeof(boot));
+    clock_gettime(CLOCK_REALTIME, &now);
+    int64_t started = (int64_t)now.tv_sec * 1000 - 500;
+    pid = fork();
+    if (pid == 0) {
+        char *env[] = {"KICK_CONTROL=http://127.0.0.1:9/_kick/run/77.ab",
+                       NULL};
+        setsid();
+        execle("/bin/sh", "sh", "-c", "sleep 30 & wait", (char *)NULL, env);
+        _exit(127);
+    }
+    for (int i = 0; i < 500 && o.pgid == 0; i++) {
+        pgroup_find(":9/_kick/run/77.", started, boot, &o);
+        nanosleep(&(struct timespec){0, 10 * 1000 * 1000}, NULL);
+    }
+    assert_int_equal(o.pgid, pid);
+    assert_string_equal(o.boot, boot);
+    struct job_owner leader = {0};
+    assert_int_equal(pgroup_identify(pid, boot, &leader), 0);
+    assert_int_equal(o.start, leader.start);
+    /* Another job, another port, or a job that started later: none. */
+    struct job_owner none = {0};
+    assert_int_equal(pgroup_find(":9/_kick/run/78.", started, boot, &none),
+                     0);
+    assert_int_equal(pgroup_find(":10/_kick/run/77.", started, boot, &none),
+                     0);
+    assert_int_equal(
+        pgroup_find(":9/_kick/run/77.", started + 60000, boot, &none), 0);
+    assert_int_equal(pgroup_signal(&o, boot, SIGKILL), 2);
+    waitpid(pid, NULL, 0);
+    assert_int_equal(wait_members(&o, 0), 0);
+}
+
 int
 main(void)
 {
@@ -117,6 +160,7 @@ main(void)
         cmocka_unit_test(test_boot_id),
         cmocka_unit_test(test_identify_and_end),
         cmocka_unit_test(test_leaderless_group),
+        cmocka_unit_test(test_find_by_environment),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
