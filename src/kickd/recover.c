@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "kick_limits.h"
+#include "ledger.h"
 #include "log.h"
 #include "pgroup.h"
 #include "recover.h"
@@ -19,24 +20,23 @@
 
 struct recover {
     struct srv *srv;
+    struct ledger *ledger;
     char boot[40];
     void (*done)(void *data, int recovered);
     void *data;
     struct job *orphans; /* as the store listed them */
     size_t n;
     size_t recorded;     /* orphans whose end is recorded */
-    int pending;         /* their finish ops in flight */
-    bool *is_recorded;
+    struct recover_op *ops; /* their ends, one each */
     uv_timer_t timer;    /* the poll for dead groups, and retries */
     int64_t killed_at;   /* ms, when the groups were sent SIGKILL */
     bool warned;
 };
 
-/* One orphan's finish op. */
+/* One orphan's end. */
 struct recover_op {
-    struct store_op op;
+    struct ledger_entry e;
     struct recover *rc;
-    size_t i;
     char error[160];
 };
 
@@ -74,7 +74,7 @@ recover_free_cb(uv_handle_t *h)
     for (size_t i = 0; i < rc->n; i++)
         job_clear(&rc->orphans[i]);
     free(rc->orphans);
-    free(rc->is_recorded);
+    free(rc->ops);
     free(rc);
 }
 
@@ -88,40 +88,19 @@ recover_end(struct recover *rc)
     uv_close((uv_handle_t *)&rc->timer, recover_free_cb);
 }
 
-static void record_all(struct recover *rc);
-
 static void
-retry_cb(uv_timer_t *t)
+recorded_cb(struct ledger_entry *e, int result)
 {
-    record_all(t->data);
-}
+    struct recover *rc = ((struct recover_op *)e)->rc;
 
-static void
-record_done(struct store_op *op)
-{
-    struct recover_op *ro = (struct recover_op *)op;
-    struct recover *rc = ro->rc;
-
-    rc->pending--;
-    if (op->result < 0) {
-        log_error("job %" PRId64 ": recording its interruption failed: %s",
-                  rc->orphans[ro->i].id, op->error);
-    } else {
-        rc->is_recorded[ro->i] = true;
-        rc->recorded++;
-    }
-    store_op_clear(op);
-    free(ro);
-    if (rc->pending > 0)
-        return;
-    if (rc->recorded == rc->n)
+    (void)result;
+    if (++rc->recorded == rc->n)
         recover_end(rc);
-    else
-        uv_timer_start(&rc->timer, retry_cb, JOB_RECORD_RETRY, 0);
 }
 
-/* Every orphan not yet recorded is recorded as interrupted by a dead
- * kickd: queued again, or failed after max_interruptions. */
+/* Every orphan is recorded as interrupted by a dead kickd: queued again
+ * in its place, or failed after max_interruptions; the ledger keeps
+ * trying while the store refuses. */
 static void
 record_all(struct recover *rc)
 {
@@ -129,25 +108,16 @@ record_all(struct recover *rc)
     int64_t now = worker_now();
 
     for (size_t i = 0; i < rc->n; i++) {
-        if (rc->is_recorded[i])
-            continue;
-        struct recover_op *ro = calloc(1, sizeof(*ro));
-        if (ro == NULL)
-            break;
+        struct recover_op *ro = &rc->ops[i];
         ro->rc = rc;
-        ro->i = i;
-        ro->op.kind = SOP_FINISH;
-        ro->op.id = rc->orphans[i].id;
-        ro->op.done_cb = record_done;
-        recover_interrupted_end(&ro->op.end, &rc->orphans[i], max,
+        ro->e.op.id = rc->orphans[i].id;
+        ro->e.recorded_cb = recorded_cb;
+        recover_interrupted_end(&ro->e.op.end, &rc->orphans[i], max,
                                 "kickd died", now, 0, ro->error,
                                 sizeof(ro->error));
-        ro->op.end.connection_status = rc->orphans[i].connection_status;
-        rc->pending++;
-        store_submit(&rc->srv->store, &ro->op);
+        ro->e.op.end.connection_status = rc->orphans[i].connection_status;
+        ledger_record(rc->ledger, &ro->e);
     }
-    if (rc->pending == 0)
-        uv_timer_start(&rc->timer, retry_cb, JOB_RECORD_RETRY, 0);
 }
 
 /* Kills what is left of each orphan's process group (again, for members
@@ -249,8 +219,8 @@ orphans_done(struct store_op *op)
         recover_end(rc);
         return;
     }
-    rc->is_recorded = calloc(rc->n, sizeof(*rc->is_recorded));
-    if (rc->is_recorded == NULL) {
+    rc->ops = calloc(rc->n, sizeof(*rc->ops));
+    if (rc->ops == NULL) {
         log_error("recovery: out of memory");
         recover_end(rc);
         return;
@@ -269,7 +239,7 @@ orphans_done(struct store_op *op)
 }
 
 int
-recover_start(struct srv *s, const char *boot,
+recover_start(struct srv *s, struct ledger *ledger, const char *boot,
               void (*done)(void *data, int recovered), void *data)
 {
     struct recover *rc = calloc(1, sizeof(*rc));
@@ -279,6 +249,7 @@ recover_start(struct srv *s, const char *boot,
         return -1;
     }
     rc->srv = s;
+    rc->ledger = ledger;
     snprintf(rc->boot, sizeof(rc->boot), "%s", boot);
     rc->done = done;
     rc->data = data;

@@ -13,6 +13,7 @@
 
 #include "store.h"
 
+struct ledger;
 struct srv;
 
 /* Fills e for a run of j that kickd ended because of why ("kickd
@@ -23,11 +24,11 @@ recover_interrupted_end(struct job_end *e, const struct job *j,
                         int max_interruptions, const char *why, int64_t now,
                         int64_t delay, char *err, size_t errlen);
 
-/* Recovers what a dead kickd left running, then calls done(data,
- * recovered) on the loop. Until then nothing may be claimed. 0, or -1 if
- * out of memory (logged). */
+/* Recovers what a dead kickd left running (their ends go through
+ * ledger), then calls done(data, recovered) on the loop. Until then
+ * nothing may be claimed. 0, or -1 if out of memory (logged). */
 int
-recover_start(struct srv *s, const char *boot,
+recover_start(struct srv *s, struct ledger *ledger, const char *boot,
               void (*done)(void *data, int recovered), void *data);
 
 #endif

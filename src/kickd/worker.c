@@ -15,6 +15,7 @@
 
 #include "http_parse.h"
 #include "kick_limits.h"
+#include "ledger.h"
 #include "log.h"
 #include "pgroup.h"
 #include "recover.h"
@@ -57,8 +58,7 @@ struct job_run {
     char start_error[160];    /* the script could not start: why */
     int time_limit;           /* s, as last set (for the error line) */
     char error[192];          /* the end's error line */
-    struct store_op *end_op;  /* the end, until the store has it */
-    struct job_run *unrecorded_next;
+    struct ledger_entry end;  /* the end, on its way to the store */
 };
 
 struct worker_wait {
@@ -79,10 +79,7 @@ struct worker_pool {
     bool recovering; /* runs a dead kickd left are being ended: no claims */
     uv_timer_t delay_timer; /* the next delayed or backed-off job */
     int64_t delay_at;       /* when it fires; 0 if not armed */
-    /* Ends the store could not record (a full disk), in the order they
-     * happened; tried again every JOB_RECORD_RETRY ms. */
-    struct job_run *unrecorded, *unrecorded_tail;
-    uv_timer_t record_timer;
+    struct ledger ledger; /* job ends on their way to the store */
     int handles;   /* its timers not yet closed */
     char node[64]; /* this kickd, as job owners name it */
     char boot[40]; /* this boot's id */
@@ -90,7 +87,6 @@ struct worker_pool {
 
 static void schedule(struct worker_pool *p);
 static void due_done(struct store_op *op);
-static void record_retry_cb(uv_timer_t *t);
 
 int64_t
 worker_now(void)
@@ -253,16 +249,17 @@ backoff_ms(int failures)
 }
 
 /* The store has the end of jr: the job's waiters learn of it, and its
- * worker is free. */
+ * worker is free. Until then (a full disk) the job keeps its worker. */
 static void
-job_recorded(struct job_run *jr, const struct store_op *op)
+job_recorded(struct ledger_entry *e, int result)
 {
+    struct job_run *jr = e->data;
     struct worker_pool *p = jr->pool;
 
-    if (op->result == 1)
+    if (result == 1)
         log_warn("job %s: was no longer running in the store", jr->id);
-    if (op->end.state == JOB_QUEUED)
-        worker_kick(p->srv, jr->job.route, op->end.requeue_at);
+    if (e->op.end.state == JOB_QUEUED)
+        worker_kick(p->srv, jr->job.route, e->op.end.requeue_at);
     waiters_wake(p, jr->job.id);
     if (jr->prev)
         jr->prev->next = jr->next;
@@ -274,71 +271,6 @@ job_recorded(struct job_run *jr, const struct store_op *op)
     jr->load->running--;
     uv_close((uv_handle_t *)&jr->linger, job_run_free_cb);
     schedule(p);
-}
-
-static void
-unrecorded_add(struct worker_pool *p, struct job_run *jr)
-{
-    jr->unrecorded_next = NULL;
-    if (p->unrecorded_tail)
-        p->unrecorded_tail->unrecorded_next = jr;
-    else
-        p->unrecorded = jr;
-    p->unrecorded_tail = jr;
-    if (!uv_is_active((uv_handle_t *)&p->record_timer))
-        uv_timer_start(&p->record_timer, record_retry_cb, JOB_RECORD_RETRY,
-                       0);
-}
-
-/* A job's end stays with kickd until the store has it: a run that has
- * ended never shows as running for long, nor runs again because its end
- * was lost (a full disk). The job keeps its worker meanwhile. */
-static void
-record_done(struct store_op *op)
-{
-    struct job_run *jr = op->data;
-    struct worker_pool *p = jr->pool;
-
-    if (op->result < 0) {
-        log_error("job %s: recording its end failed: %s; kept, and tried "
-                  "again every %d ms",
-                  jr->id, op->error, JOB_RECORD_RETRY);
-        unrecorded_add(p, jr);
-        return;
-    }
-    jr->end_op = NULL;
-    job_recorded(jr, op);
-    free(op);
-}
-
-/* Submits jr's end, behind any end still waiting to be recorded. */
-static void
-record_submit(struct job_run *jr)
-{
-    struct worker_pool *p = jr->pool;
-
-    if (p->unrecorded != NULL) {
-        unrecorded_add(p, jr);
-        return;
-    }
-    jr->end_op->result = 0;
-    jr->end_op->error[0] = '\0';
-    store_submit(&p->srv->store, jr->end_op);
-}
-
-static void
-record_retry_cb(uv_timer_t *t)
-{
-    struct worker_pool *p = t->data;
-    struct job_run *jr = p->unrecorded;
-
-    /* Resubmitted in order; those that fail again come back in order. */
-    p->unrecorded = p->unrecorded_tail = NULL;
-    while (jr) {
-        struct job_run *next = jr->unrecorded_next;
-        record_submit(jr);
-        jr = next;
-    }
 }
 
 /* The end's error line for a run that ended by itself. */
@@ -409,7 +341,7 @@ static void
 job_finish(struct job_run *jr)
 {
     struct worker_pool *p = jr->pool;
-    struct store_op *op;
+    struct store_op *op = &jr->end.op;
 
     if (jr->finishing)
         return;
@@ -417,24 +349,16 @@ job_finish(struct job_run *jr)
     uv_timer_stop(&jr->linger);
     if (jr->run)
         jr->time_limit = run_time_limit(jr->run);
-    op = calloc(1, sizeof(*op));
-    if (op == NULL) {
-        /* Left running in the store: the next start recovers it. */
-        log_error("job %s: out of memory recording its end", jr->id);
-        return;
-    }
-    op->kind = SOP_FINISH;
     op->id = jr->job.id;
-    op->data = jr;
-    op->done_cb = record_done;
+    jr->end.data = jr;
+    jr->end.recorded_cb = job_recorded;
     end_decide(jr, &op->end);
     log_info("job %s: %s%s%s (start %d, %d interrupted, %d attempts)",
              jr->id, job_state_name(op->end.state),
              op->end.error ? ": " : "", op->end.error ? op->end.error : "",
              jr->job.attempt, jr->job.interruptions, jr->job.max_attempts);
     metrics_run_observe(&p->srv->metrics, op->end.now - jr->started);
-    jr->end_op = op;
-    record_submit(jr);
+    ledger_record(&p->ledger, &jr->end);
     if (jr->run) {
         run_release(jr->run);
         jr->run = NULL;
@@ -924,15 +848,13 @@ worker_start(struct srv *s)
     uv_timer_init(s->loop, &p->delay_timer);
     p->delay_timer.data = p;
     uv_unref((uv_handle_t *)&p->delay_timer);
-    uv_timer_init(s->loop, &p->record_timer);
-    p->record_timer.data = p;
-    uv_unref((uv_handle_t *)&p->record_timer);
+    ledger_init(&p->ledger, s->loop, &s->store);
     s->workers = p;
     /* Jobs marked running belong to a kickd that died: what is left of
      * their runs is ended, and they go back to the queue, before anything
      * runs. */
     p->recovering = true;
-    if (recover_start(s, p->boot, recovered, p) < 0)
+    if (recover_start(s, &p->ledger, p->boot, recovered, p) < 0)
         return -1;
     return 0;
 }
@@ -961,13 +883,12 @@ worker_interrupt_all(struct srv *s)
     }
 }
 
+/* Frees the pool once both its timer and its ledger's are closed. */
 static void
-pool_free_cb(uv_handle_t *h)
+pool_release(struct worker_pool *p)
 {
-    struct worker_pool *p = h->data;
-
     if (--p->handles > 0)
-        return; /* the last of its two timers frees it */
+        return;
     while (p->loads) {
         struct route_load *l = p->loads;
         p->loads = l->next;
@@ -982,6 +903,21 @@ pool_free_cb(uv_handle_t *h)
     free(p);
 }
 
+static void
+delay_closed_cb(uv_handle_t *h)
+{
+    pool_release(h->data);
+}
+
+static void
+ledger_closed_cb(uv_handle_t *h)
+{
+    struct ledger *l = h->data;
+
+    pool_release((struct worker_pool *)((char *)l -
+                                        offsetof(struct worker_pool, ledger)));
+}
+
 void
 worker_free(struct srv *s)
 {
@@ -994,17 +930,10 @@ worker_free(struct srv *s)
      * and the next start recovers them (they run again). */
     for (struct job_run *jr = p->runs, *next; jr; jr = next) {
         next = jr->next;
-        if (jr->end_op != NULL) {
-            log_error("job %s: its end was not recorded; it runs again at "
-                      "the next start",
-                      jr->id);
-            free(jr->end_op);
-            jr->end_op = NULL;
-        }
         if (!uv_is_closing((uv_handle_t *)&jr->linger))
             uv_close((uv_handle_t *)&jr->linger, job_run_free_cb);
     }
     p->handles = 2;
-    uv_close((uv_handle_t *)&p->delay_timer, pool_free_cb);
-    uv_close((uv_handle_t *)&p->record_timer, pool_free_cb);
+    uv_close((uv_handle_t *)&p->delay_timer, delay_closed_cb);
+    ledger_close(&p->ledger, ledger_closed_cb);
 }
