@@ -129,6 +129,19 @@ struct conn_write {
 void
 conn_close(struct conn *c);
 
+/* Starts reading from the socket (the caller sets c->reading). */
+void
+conn__read_start(struct conn *c);
+/* Forgets the finished request and makes its pipelined successor, if any,
+ * the start of the buffer. */
+void
+conn__request_done(struct conn *c);
+/* Advances the state machine over the bytes in the buffer. */
+void
+conn__process(struct conn *c);
+
+/* conn_limit.c: timers, the pause on unread answers, the idle list. */
+
 /* Arms the connection's one timer for kind (T_NONE stops it); T_IDLE
  * becomes T_SEND while answers are still queued. Setting the kind that is
  * already armed changes nothing. */
@@ -141,16 +154,10 @@ conn__timer_restart(struct conn *c);
  * reading paused on output are brought up to date. */
 void
 conn__out_progress(struct conn *c);
-/* Starts reading from the socket (the caller sets c->reading). */
+/* Puts c in srv's idle list, or takes it out, after a change of its
+ * state, buffer or queue. */
 void
-conn__read_start(struct conn *c);
-/* Forgets the finished request and makes its pipelined successor, if any,
- * the start of the buffer. */
-void
-conn__request_done(struct conn *c);
-/* Advances the state machine over the bytes in the buffer. */
-void
-conn__process(struct conn *c);
+conn__idle_update(struct conn *c);
 
 /* conn_out.c: the answers. */
 

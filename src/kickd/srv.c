@@ -35,7 +35,8 @@ limit_timer_cb(uv_timer_t *t)
 
     /* A quiet second ends the rate limit: the next event logs at once. */
     if (limit_log(s))
-        uv_timer_start(&s->limit_timer, limit_timer_cb, 1000, 0);
+        uv_timer_start(&s->limit_timer, limit_timer_cb,
+                       SRV_LIMIT_LOG_INTERVAL, 0);
 }
 
 /* Counts one event at max_connections: the first is logged at once, the
@@ -47,7 +48,7 @@ limit_note(struct srv *s)
     if (uv_is_active((uv_handle_t *)&s->limit_timer))
         return;
     limit_log(s);
-    uv_timer_start(&s->limit_timer, limit_timer_cb, 1000, 0);
+    uv_timer_start(&s->limit_timer, limit_timer_cb, SRV_LIMIT_LOG_INTERVAL, 0);
 }
 
 static void
