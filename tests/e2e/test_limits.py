@@ -149,38 +149,59 @@ def parse_answers(data, pos, want):
     return pos, done
 
 
+KINDS = [
+    (b"GET /healthz HTTP/1.1\r\n" + H + b"\r\n", (False, 200, b"ok\n")),
+    (b"GET /nope HTTP/1.1\r\n" + H + b"\r\n", (False, 404, b"404 ")),
+    (b"HEAD /healthz HTTP/1.1\r\n" + H + b"\r\n", (True, 200, b"")),
+    (b"DELETE /healthz HTTP/1.1\r\n" + H + b"\r\n", (False, 405, b"405 ")),
+    (b"GET /nope/%zz HTTP/1.1\r\n" + H + b"\r\n", (False, 400, b"400 ")),
+]
+
+
+def cut_after(sent):
+    """The requests of KINDS, repeated, that the first sent bytes begin:
+    (bytes up to the end of the last one begun, their expected answers)."""
+    unit = b"".join(q for q, _ in KINDS)
+    whole, part = divmod(sent, len(unit))
+    want = [a for _, a in KINDS] * whole
+    end = 0
+    for q, a in KINDS:
+        if end >= part:
+            break
+        end += len(q)
+        want.append(a)
+    return unit * whole + unit[:end], want
+
+
 def test_paused_connection_answers_all_in_order():
-    kinds = [
-        (b"GET /healthz HTTP/1.1\r\n" + H + b"\r\n", (False, 200, b"ok\n")),
-        (b"GET /nope HTTP/1.1\r\n" + H + b"\r\n", (False, 404, b"404 ")),
-        (b"HEAD /healthz HTTP/1.1\r\n" + H + b"\r\n", (True, 200, b"")),
-        (b"DELETE /healthz HTTP/1.1\r\n" + H + b"\r\n", (False, 405, b"405 ")),
-        (b"GET /nope/%zz HTTP/1.1\r\n" + H + b"\r\n", (False, 400, b"400 ")),
-    ]
-    count = 150000
-    reqs = b"".join(kinds[i % len(kinds)][0] for i in range(count))
-    want = [kinds[i % len(kinds)][1] for i in range(count)]
-    # The last request shows that the connection still works at the end.
-    reqs += b"GET /healthz HTTP/1.1\r\n" + H + b"Connection: close\r\n\r\n"
-    want.append((False, 200, b"ok\n"))
+    # The client sends until it is blocked (kickd has stopped reading and
+    # the kernel's buffers are full), with a small send buffer of its own.
+    unit = b"".join(q for q, _ in KINDS)
+    stream = unit * (64 * MiB // len(unit))
     with Kickd() as k:
-        s = socket.create_connection((k.listen_host, k.port))
+        s = socket.socket()
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 65536)
+        s.connect((k.listen_host, k.port))
         s.setblocking(False)
         sent, last, stalled = 0, time.monotonic(), False
-        # Nothing is read until kickd has stopped reading.
-        while sent < len(reqs):
+        while sent < len(stream):
             _, w, _ = select.select([], [s], [], 0.1)
             if w:
                 try:
-                    sent += s.send(reqs[sent:sent + 65536])
+                    sent += s.send(stream[sent:sent + 65536])
                     last = time.monotonic()
                 except BlockingIOError:
                     pass
             if time.monotonic() - last > 1.5 * SLOW:
                 stalled = True
                 break
-        expect(stalled, "kickd read all %d requests (%d bytes) without "
-               "its answers being read", count, len(reqs))
+        expect(stalled, "kickd read %d MB of requests without their "
+               "answers being read", sent // 10**6)
+        # The request cut short is completed, and a last one shows that
+        # the connection still works at the end.
+        reqs, want = cut_after(sent)
+        reqs += b"GET /healthz HTTP/1.1\r\n" + H + b"Connection: close\r\n\r\n"
+        want.append((False, 200, b"ok\n"))
         # Now read: kickd takes up the requests it held back, in order.
         data, pos, done = bytearray(), 0, 0
         deadline = time.monotonic() + 60 * SLOW
@@ -206,12 +227,13 @@ def test_paused_connection_answers_all_in_order():
                     del data[:pos]
                     pos = 0
         expect_eq(bytes(data[pos:]), b"", "bytes after the last answer")
+        expect(len(want) > 10000, "only %d requests were held", len(want))
         s.close()
 
 
 def test_unread_answers_close_after_idle_timeout():
     # The flood sees a stall before kickd gives up on the client.
-    wait = int(STALL) + 2
+    wait = int(STALL) + 4
     cfg = ("[server]\nlisten = {listen}\ndb = {db}\nidle_timeout = %d\n"
            % wait)
     with Kickd(config=cfg, scripts=None) as k:
@@ -280,6 +302,28 @@ def test_body_timeout_is_the_gap_between_reads():
             expect(time.monotonic() - t1 >= 1.5, "408 only %.1f s after "
                    "the last byte", time.monotonic() - t1)
         k.healthy("after the body timeouts")
+
+
+SLOW_READER = """#!/bin/sh
+sleep 3
+n=$(wc -c)
+printf 'Content-Type: text/plain\\n\\n%s\\n' "$n"
+"""
+
+
+def test_body_timeout_not_counted_while_script_stdin_full():
+    # kickd stops reading the client while the script's stdin is full: the
+    # client is not slow, and no gap is counted.
+    cfg = ("[server]\nlisten = {listen}\ndb = {db}\nbody_timeout = 1\n\n"
+           "[route /slow]\nexec = {tmp}/slow_reader\nmode = attach\n")
+    body = b"x" * (4 * MiB)
+    with Kickd(config=cfg, scripts=None) as k:
+        write_script(os.path.join(k.tmp, "slow_reader"), SLOW_READER)
+        with k.connect(timeout=20 * SLOW) as c:
+            c.send(build("POST", "/slow", body=body))
+            r = c.response()
+            expect_eq((r.status, r.body), (200, b"%d\n" % len(body)),
+                      "a body the script reads 3 s late")
 
 
 # 3. kick ctl inside a job when kickd has a token.
