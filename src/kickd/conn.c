@@ -45,6 +45,7 @@ conn_close(struct conn *c)
         api_abandon(c->pending);
         c->pending = NULL;
     }
+    conn__idle_update(c);
     if (c->flush_queued) {
         struct conn **p = &s->flushes;
         while (*p != c)
@@ -77,75 +78,6 @@ conn_close(struct conn *c)
     uv_close((uv_handle_t *)&c->hold_timer, handle_close_cb);
     uv_close((uv_handle_t *)&c->timer, handle_close_cb);
     uv_close((uv_handle_t *)&c->tcp, handle_close_cb);
-}
-
-static void
-timer_cb(uv_timer_t *t);
-
-void
-conn__timer_set(struct conn *c, enum conn_timer kind)
-{
-    const struct cfg *cfg = c->srv->cfg;
-    int ms = 0;
-
-    if (c->timer_kind == kind)
-        return;
-    c->timer_kind = kind;
-    switch (kind) {
-    case T_NONE:
-        uv_timer_stop(&c->timer);
-        return;
-    case T_HEADER:
-        ms = cfg->header_timeout;
-        break;
-    case T_IDLE:
-        ms = cfg->idle_timeout;
-        break;
-    case T_BODY:
-        ms = cfg->body_timeout;
-        break;
-    case T_LINGER:
-        ms = CONN_LINGER_TIME;
-        break;
-    }
-    uv_timer_start(&c->timer, timer_cb, (uint64_t)ms, 0);
-}
-
-static void
-timer_cb(uv_timer_t *t)
-{
-    struct conn *c = t->data;
-    enum conn_timer kind = c->timer_kind;
-
-    c->timer_kind = T_NONE;
-    switch (kind) {
-    case T_HEADER:
-        if (c->len == 0) {
-            conn_close(c);
-            break;
-        }
-        c->keep_alive = false;
-        conn__respond(c, 408, "request head not received in time", NULL, false);
-        break;
-    case T_BODY:
-        c->keep_alive = false;
-        if (c->head_sent) {
-            conn_close(c);
-            break;
-        }
-        if (c->run) {
-            run_abort(c->run);
-            c->run = NULL;
-        }
-        conn__respond(c, 408, "request body not received in time", NULL, false);
-        break;
-    case T_IDLE:
-    case T_LINGER:
-        conn_close(c);
-        break;
-    case T_NONE:
-        break;
-    }
 }
 
 static void
@@ -193,8 +125,9 @@ read_cb(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
     if (c->state == C_LINGER)
         return;
     c->len += (size_t)nread;
-    if (c->state == C_BODY)
-        uv_timer_again(&c->timer); /* body_timeout is between reads */
+    /* body_timeout is the longest gap between two reads of a body. */
+    if (c->state == C_BODY && c->timer_kind == T_BODY)
+        conn__timer_restart(c);
     conn__process(c);
 }
 
@@ -205,11 +138,13 @@ conn__read_start(struct conn *c)
 }
 
 /* Reading goes on unless the buffer is full (a pipelined request waits
- * behind the current one) or the script's stdin is. */
+ * behind the current one), the script's stdin is, or the client's queue
+ * of answers is. */
 static void
 read_update(struct conn *c)
 {
-    bool want = !c->closing && c->len < sizeof(c->buf) && !c->stdin_full;
+    bool want = !c->closing && c->len < sizeof(c->buf) && !c->stdin_full &&
+                !c->out_full;
 
     if (want && !c->reading) {
         c->reading = true;
@@ -318,6 +253,61 @@ token_ok(struct conn *c)
            memcmp(h->value + 7, token, n) == 0;
 }
 
+/* GET /healthz: 200 "ok", and on to the next request. */
+static void
+healthz(struct conn *c)
+{
+    const struct http_request *req = &c->req;
+
+    if (req->method != HTTP_GET && req->method != HTTP_HEAD) {
+        conn__respond_early(c, 405, "GET or HEAD only", "Allow: GET, HEAD\r\n");
+        return;
+    }
+    char out[512];
+    int n = snprintf(out, sizeof(out),
+                     "HTTP/1.1 200 OK\r\nServer: kickd/" KICK_VERSION
+                     "\r\nDate: %s\r\nContent-Type: text/plain\r\n"
+                     "Content-Length: 3\r\n%s\r\n%s",
+                     http_date_now(&c->srv->date),
+                     !c->keep_alive ? "Connection: close\r\n"
+                     : req->minor_version == 0
+                         ? "Connection: keep-alive\r\n"
+                         : "",
+                     req->method == HTTP_HEAD ? "" : "ok\n");
+    bool keep = c->keep_alive && req->content_length <= 0 && !req->chunked;
+    conn__write_copy(c, out, (size_t)n);
+    if (c->closing)
+        return;
+    if (!keep) {
+        conn__linger(c);
+        return;
+    }
+    c->resp_done = true;
+    conn__request_done(c);
+}
+
+/* A request to the control endpoint (kick ctl): its body is gathered,
+ * then api_call() serves it. */
+static void
+ctl_start(struct conn *c)
+{
+    const struct http_request *req = &c->req;
+
+    c->api = true;
+    c->body_max = API_MAX_BODY;
+    if (req->content_length > API_MAX_BODY) {
+        c->keep_alive = false;
+        conn__respond(c, 413, "body too large for a control request", NULL,
+                      false);
+        return;
+    }
+    if (req->content_length > 0 || req->chunked) {
+        body_gather_start(c);
+        return;
+    }
+    api_call(c);
+}
+
 /* Routes a parsed head: kickd's own endpoints, a 4xx, or a script. */
 static void
 dispatch(struct conn *c)
@@ -337,55 +327,19 @@ dispatch(struct conn *c)
         conn__respond_early(c, 400, "bad percent-encoding in path", NULL);
         return;
     }
+    /* The control endpoint authenticates each run by the secret in its
+     * path (ctl.c); a script has no bearer token to give. */
+    if (strncmp(c->path, CTL_PREFIX, strlen(CTL_PREFIX)) == 0) {
+        ctl_start(c);
+        return;
+    }
     if (!token_ok(c)) {
         conn__respond_early(c, 401, "missing or wrong token",
                             "WWW-Authenticate: Bearer\r\n");
         return;
     }
     if (strcmp(c->path, "/healthz") == 0) {
-        if (req->method != HTTP_GET && req->method != HTTP_HEAD) {
-            conn__respond_early(c, 405, "GET or HEAD only",
-                                "Allow: GET, HEAD\r\n");
-            return;
-        }
-        char out[512];
-        int n = snprintf(out, sizeof(out),
-                         "HTTP/1.1 200 OK\r\nServer: kickd/" KICK_VERSION
-                         "\r\nDate: %s\r\nContent-Type: text/plain\r\n"
-                         "Content-Length: 3\r\n%s\r\n%s",
-                         http_date_now(&s->date),
-                         !c->keep_alive ? "Connection: close\r\n"
-                         : req->minor_version == 0
-                             ? "Connection: keep-alive\r\n"
-                             : "",
-                         req->method == HTTP_HEAD ? "" : "ok\n");
-        bool keep = c->keep_alive && req->content_length <= 0 &&
-                    !req->chunked;
-        conn__write_copy(c, out, (size_t)n);
-        if (c->closing)
-            return;
-        if (!keep) {
-            conn__linger(c);
-            return;
-        }
-        c->resp_done = true;
-        conn__request_done(c);
-        return;
-    }
-    if (strncmp(c->path, CTL_PREFIX, strlen(CTL_PREFIX)) == 0) {
-        c->api = true;
-        c->body_max = API_MAX_BODY;
-        if (req->content_length > API_MAX_BODY) {
-            c->keep_alive = false;
-            conn__respond(c, 413, "body too large for a control request", NULL,
-                          false);
-            return;
-        }
-        if (req->content_length > 0 || req->chunked) {
-            body_gather_start(c);
-            return;
-        }
-        api_call(c);
+        healthz(c);
         return;
     }
     if (strcmp(c->path, "/metrics") == 0 || strcmp(c->path, "/jobs") == 0 ||
@@ -637,6 +591,14 @@ conn__process(struct conn *c)
     c->in_process = true;
     while (!c->closing) {
         if (c->state == C_HEAD) {
+            if (c->write_queued >= CONN_MAX_WRITE_QUEUE) {
+                /* The client is not reading its answers: no new request
+                 * is taken (nor read) until it has read some, so that what
+                 * it sends cannot make kickd queue more than this. */
+                c->out_full = true;
+                conn__timer_set(c, T_SEND);
+                break;
+            }
             if (c->len == 0)
                 break;
             if (c->timer_kind != T_HEADER)
@@ -655,7 +617,12 @@ conn__process(struct conn *c)
         } else if (c->state == C_BODY) {
             size_t before = c->len;
             body_read(c);
-            if (c->state == C_BODY && (c->len == before || c->stdin_full))
+            if (c->state != C_BODY)
+                continue;
+            /* While the script's stdin is full kickd is not reading, so
+             * no gap between reads is counted; it starts again after. */
+            conn__timer_set(c, c->stdin_full ? T_NONE : T_BODY);
+            if (c->len == before || c->stdin_full)
                 break;
         } else {
             break;
@@ -664,6 +631,22 @@ conn__process(struct conn *c)
     c->in_process = false;
     if (!c->closing && c->state != C_LINGER)
         read_update(c);
+    conn__idle_update(c);
+}
+
+/* The text form of an IPv4 or IPv6 address, and its port. */
+static void
+addr_name(const struct sockaddr_storage *ss, char *out, size_t n, int *port)
+{
+    if (ss->ss_family == AF_INET6) {
+        const struct sockaddr_in6 *a = (const struct sockaddr_in6 *)ss;
+        uv_ip6_name(a, out, n);
+        *port = ntohs(a->sin6_port);
+    } else {
+        const struct sockaddr_in *a = (const struct sockaddr_in *)ss;
+        uv_ip4_name(a, out, n);
+        *port = ntohs(a->sin_port);
+    }
 }
 
 void
@@ -696,40 +679,22 @@ conn_accept(struct srv *s, uv_stream_t *listener)
         s->conns->prev = c;
     s->conns = c;
     s->conn_count++;
-    if (s->conn_count > (size_t)s->cfg->max_connections || s->stopping) {
-        log_warn("conn %" PRIu64 ": over max_connections (%d), closed",
-                 c->id, s->cfg->max_connections);
+    if (s->stopping) {
         conn_close(c);
         return;
     }
     uv_tcp_nodelay(&c->tcp, 1);
     len = sizeof(ss);
-    if (uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&ss, &len) == 0) {
-        if (ss.ss_family == AF_INET6) {
-            struct sockaddr_in6 *a = (struct sockaddr_in6 *)&ss;
-            uv_ip6_name(a, c->remote_addr, sizeof(c->remote_addr));
-            c->remote_port = ntohs(a->sin6_port);
-        } else {
-            struct sockaddr_in *a = (struct sockaddr_in *)&ss;
-            uv_ip4_name(a, c->remote_addr, sizeof(c->remote_addr));
-            c->remote_port = ntohs(a->sin_port);
-        }
-    }
+    if (uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&ss, &len) == 0)
+        addr_name(&ss, c->remote_addr, sizeof(c->remote_addr),
+                  &c->remote_port);
     len = sizeof(ss);
-    if (uv_tcp_getsockname(&c->tcp, (struct sockaddr *)&ss, &len) == 0) {
-        if (ss.ss_family == AF_INET6) {
-            struct sockaddr_in6 *a = (struct sockaddr_in6 *)&ss;
-            uv_ip6_name(a, c->local_addr, sizeof(c->local_addr));
-            c->local_port = ntohs(a->sin6_port);
-        } else {
-            struct sockaddr_in *a = (struct sockaddr_in *)&ss;
-            uv_ip4_name(a, c->local_addr, sizeof(c->local_addr));
-            c->local_port = ntohs(a->sin_port);
-        }
-    }
+    if (uv_tcp_getsockname(&c->tcp, (struct sockaddr *)&ss, &len) == 0)
+        addr_name(&ss, c->local_addr, sizeof(c->local_addr), &c->local_port);
     c->state = C_HEAD;
     conn__timer_set(c, T_HEADER);
     read_update(c);
+    conn__idle_update(c);
 }
 
 void

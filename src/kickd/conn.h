@@ -11,10 +11,16 @@
 struct srv;
 struct conn;
 
-/* Accepts one connection from the listener. Over the connection limit,
- * or on any error, the connection is closed at once. */
+/* Accepts one connection from the listener (srv has checked
+ * max_connections). On any error the connection is closed at once. */
 void
 conn_accept(struct srv *s, uv_stream_t *listener);
+
+/* Closes the connection that has waited longest for a request (a new one
+ * that has sent nothing, or keep-alive between requests) with nothing
+ * queued to it, to make room for a new one. False if there is none. */
+bool
+conn_close_idle(struct srv *s);
 
 /* Part of a stop: idle connections close now, busy ones after their
  * current response. */

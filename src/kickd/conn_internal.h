@@ -34,6 +34,7 @@ enum conn_timer {
     T_HEADER, /* the head must be complete in time */
     T_IDLE,   /* keep-alive: nothing has arrived since the last answer */
     T_BODY,   /* the next body bytes must arrive in time */
+    T_SEND,   /* the client must take some of its queued answers in time */
     T_LINGER,
 };
 
@@ -43,6 +44,8 @@ struct conn {
     uv_shutdown_t shutdown;
     struct srv *srv;
     struct conn *prev, *next;
+    struct conn *idle_prev, *idle_next; /* in srv's list of idle conns */
+    bool idle; /* waiting for a request, nothing queued: may be closed */
     struct conn *flush_next; /* in srv's list of conns with staged bytes */
     bool flush_queued;
     struct conn_write *stage; /* bytes waiting for the flush check */
@@ -55,6 +58,8 @@ struct conn {
     bool draining;     /* kickd stops: close after this response */
     bool keep_alive;   /* after this response, read the next request */
     bool stdin_full;   /* reading paused: the script's stdin is full */
+    bool out_full;     /* reading paused: the client's answers are queued
+                        * up to CONN_MAX_WRITE_QUEUE */
 
     /* The current request; its head is at the start of buf. */
     struct http_request req;
@@ -124,9 +129,6 @@ struct conn_write {
 void
 conn_close(struct conn *c);
 
-/* Arms the connection's one timer for kind (T_NONE stops it). */
-void
-conn__timer_set(struct conn *c, enum conn_timer kind);
 /* Starts reading from the socket (the caller sets c->reading). */
 void
 conn__read_start(struct conn *c);
@@ -137,6 +139,25 @@ conn__request_done(struct conn *c);
 /* Advances the state machine over the bytes in the buffer. */
 void
 conn__process(struct conn *c);
+
+/* conn_limit.c: timers, the pause on unread answers, the idle list. */
+
+/* Arms the connection's one timer for kind (T_NONE stops it); T_IDLE
+ * becomes T_SEND while answers are still queued. Setting the kind that is
+ * already armed changes nothing. */
+void
+conn__timer_set(struct conn *c, enum conn_timer kind);
+/* Starts the armed timer's full time again (progress was made). */
+void
+conn__timer_restart(struct conn *c);
+/* The client took queued bytes: the idle state, the send timer and a
+ * reading paused on output are brought up to date. */
+void
+conn__out_progress(struct conn *c);
+/* Puts c in srv's idle list, or takes it out, after a change of its
+ * state, buffer or queue. */
+void
+conn__idle_update(struct conn *c);
 
 /* conn_out.c: the answers. */
 

@@ -26,13 +26,15 @@ conn__write_free(struct conn *c, struct conn_write *w)
     free(w);
 }
 
-/* The script's output was paused while the client's queue was full: it
- * goes on once the queue is down to half. */
+/* The client took queued bytes. The script's output was paused while
+ * the client's queue was full: it goes on once the queue is down to half
+ * (and so does the reading of requests, conn__out_progress). */
 static void
 queue_drained(struct conn *c)
 {
     if (c->run && c->write_queued < CONN_MAX_WRITE_QUEUE / 2)
         run_resume(c->run);
+    conn__out_progress(c);
 }
 
 static void
@@ -232,7 +234,7 @@ conn__linger(struct conn *c)
     }
     if (!c->reading) {
         c->reading = true;
-        c->stdin_full = false;
+        c->stdin_full = c->out_full = false;
         conn__read_start(c);
     }
 }

@@ -32,7 +32,10 @@
 #define CGI_MAX_HEADERS 64
 
 /* Bytes queued towards one client before kickd stops reading the script's
- * stdout (backpressure); reading resumes below half of it. */
+ * stdout (backpressure), and before it stops taking (and reading) the
+ * client's next pipelined request, so that a client which never reads
+ * cannot make kickd queue its answers without bound; both resume below
+ * half of it. 256 KiB keeps a fast client's socket busy. */
 #define CONN_MAX_WRITE_QUEUE (256 * 1024)
 
 /* Bytes queued towards a script's stdin before kickd stops reading the
@@ -55,8 +58,12 @@
 #define CONN_DEFAULT_BODY_TIMEOUT 30000
 #define CONN_DEFAULT_IDLE_TIMEOUT 60000
 
-/* Default most open client connections; more are closed at accept. */
+/* Default most open client connections; at the limit a new one closes the
+ * longest-idle connection, or is closed at accept if none is idle. */
 #define SRV_DEFAULT_MAX_CONNECTIONS 4096
+
+/* Least time (ms) between two log lines about max_connections. */
+#define SRV_LIMIT_LOG_INTERVAL 1000
 
 /* Time (ms) between SIGTERM and SIGKILL to a script's process group, and
  * the time SIGTERM to kickd gives running requests before it ends them. */

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* The server: the event loop, the listener, and the signals that reload
  * the routes (SIGHUP) and stop kickd (SIGTERM, SIGINT). */
+#include <inttypes.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,6 +14,68 @@
 #include "worker.h"
 #include "srv.h"
 
+/* Logs what max_connections made kickd do since the last such line, if
+ * anything; true if it logged. */
+static bool
+limit_log(struct srv *s)
+{
+    if (s->limit_refused == 0 && s->limit_closed == 0)
+        return false;
+    log_warn("max_connections (%d) reached: new connections refused: %" PRIu64
+             ", idle connections closed to make room: %" PRIu64,
+             s->cfg->max_connections, s->limit_refused, s->limit_closed);
+    s->limit_refused = s->limit_closed = 0;
+    return true;
+}
+
+static void
+limit_timer_cb(uv_timer_t *t)
+{
+    struct srv *s = t->data;
+
+    /* A quiet second ends the rate limit: the next event logs at once. */
+    if (limit_log(s))
+        uv_timer_start(&s->limit_timer, limit_timer_cb,
+                       SRV_LIMIT_LOG_INTERVAL, 0);
+}
+
+/* Counts one event at max_connections: the first is logged at once, the
+ * rest at most once a second, with their counts (a flood of connections
+ * must not become a flood of log lines). */
+static void
+limit_note(struct srv *s)
+{
+    if (uv_is_active((uv_handle_t *)&s->limit_timer))
+        return;
+    limit_log(s);
+    uv_timer_start(&s->limit_timer, limit_timer_cb, SRV_LIMIT_LOG_INTERVAL, 0);
+}
+
+static void
+refused_close_cb(uv_handle_t *h)
+{
+    free(h);
+}
+
+/* Accepts the pending connection and closes it at once: the server is at
+ * max_connections and no connection is idle. */
+static void
+refuse(struct srv *s, uv_stream_t *listener)
+{
+    uv_tcp_t *t = malloc(sizeof(*t));
+
+    if (t == NULL) {
+        log_error("accept: out of memory");
+        return;
+    }
+    uv_tcp_init(s->loop, t);
+    if (uv_accept(listener, (uv_stream_t *)t) == 0) {
+        s->limit_refused++;
+        limit_note(s);
+    }
+    uv_close((uv_handle_t *)t, refused_close_cb);
+}
+
 static void
 listen_cb(uv_stream_t *listener, int status)
 {
@@ -21,6 +84,17 @@ listen_cb(uv_stream_t *listener, int status)
     if (status < 0) {
         log_warn("accept: %s", uv_strerror(status));
         return;
+    }
+    /* At max_connections the client that waited longest for nothing
+     * makes room for the new one, as nginx reuses its connections; with
+     * every connection busy, the new one is refused. */
+    if (s->conn_count >= (size_t)s->cfg->max_connections) {
+        if (!conn_close_idle(s)) {
+            refuse(s, listener);
+            return;
+        }
+        s->limit_closed++;
+        limit_note(s);
     }
     conn_accept(s, listener);
 }
@@ -126,6 +200,8 @@ stop(struct srv *s)
         return;
     }
     s->stopping = true;
+    uv_timer_stop(&s->limit_timer);
+    limit_log(s);
     log_info("stopping: %zu connections open", s->conn_count);
     worker_stop(s);
     uv_close((uv_handle_t *)&s->listener, NULL);
@@ -207,6 +283,8 @@ srv_init(struct srv *s, uv_loop_t *loop, struct cfg *cfg,
     uv_signal_init(loop, &s->sig_term);
     uv_signal_init(loop, &s->sig_int);
     uv_timer_init(loop, &s->stop_timer);
+    uv_timer_init(loop, &s->limit_timer);
+    s->limit_timer.data = s;
     uv_check_init(loop, &s->flush_check);
     s->flush_check.data = s;
     s->sig_hup.data = s->sig_term.data = s->sig_int.data = s;

@@ -38,7 +38,16 @@ struct srv {
     struct metrics metrics;
     uv_check_t flush_check; /* writes staged in a loop turn go out here */
     struct conn *flushes;   /* connections with staged writes */
+    /* Connections waiting for a request with nothing queued, longest
+     * waiting first: at max_connections the first is closed to make room
+     * for a new one. */
+    struct conn *idle_first, *idle_last;
     size_t conn_count;
+    /* At max_connections: one log line a second at most, with what was
+     * done since the last one. */
+    uv_timer_t limit_timer;
+    uint64_t limit_closed;  /* idle connections closed for new ones */
+    uint64_t limit_refused; /* new connections refused */
     bool stopping;
     uint64_t next_conn_id;
     uint64_t next_run_id;
