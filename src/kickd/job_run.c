@@ -1,0 +1,486 @@
+/* SPDX-License-Identifier: MIT */
+/* One run of a detached job (job_run.h): the stored request parsed again
+ * and given to the route's script as an attached request would be, the
+ * newest output kept, and the end decided and handed to the ledger. */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+
+#include "http_parse.h"
+#include "job_run.h"
+#include "kick_limits.h"
+#include "ledger.h"
+#include "log.h"
+#include "pgroup.h"
+#include "recover.h"
+#include "route.h"
+#include "run.h"
+#include "srv.h"
+#include "store_async.h"
+#include "worker.h"
+
+struct job_run {
+    const struct job_run_pool *pool;
+    void *data; /* the pool's */
+    struct job job; /* as claimed, with its request */
+    struct run *run;
+    struct route_table *routes;
+    char id[24];
+    char *path; /* decoded request path */
+    char *out;  /* the newest output bytes, at most cap */
+    size_t out_len, cap;
+    bool exited, output_done, finishing;
+    int64_t exit_status;
+    int term_signal;
+    int64_t started; /* ms */
+    uv_timer_t linger; /* after exit, a moment for the last output */
+    /* Set when kickd itself ends the run (a stop, a spawn that failed
+     * for kickd's own reasons): an interruption, not a failure. */
+    const char *interrupt_why;
+    int64_t interrupt_delay;  /* ms before it runs again */
+    char start_error[160];    /* the script could not start: why */
+    int time_limit;           /* s, as last set (for the error line) */
+    char error[192];          /* the end's error line */
+    struct ledger_entry end;  /* the end, on its way to the store */
+};
+
+static void
+job_run_free_cb(uv_handle_t *h)
+{
+    struct job_run *jr = h->data;
+
+    job_clear(&jr->job);
+    route_table_unref(jr->routes);
+    free(jr->path);
+    free(jr->out);
+    free(jr);
+}
+
+/* Backoff before the run after n failing ones: 1 s x 2^(n - 1), jitter
+ * x[0.5, 1.5), at most 300 s. */
+static int64_t
+backoff_ms(int failures)
+{
+    unsigned r = 0;
+    int64_t base = 1000;
+
+    for (int i = 1; i < failures && base < 300000; i++)
+        base *= 2;
+    if (base > 300000)
+        base = 300000;
+    if (getrandom(&r, sizeof(r), 0) != (ssize_t)sizeof(r))
+        r = (unsigned)worker_now();
+    return base / 2 + (int64_t)(r % (unsigned)base);
+}
+
+/* The store has the end: the pool learns of it. */
+static void
+job_recorded(struct ledger_entry *e, int result)
+{
+    struct job_run *jr = e->data;
+
+    if (result == 1)
+        log_warn("job %s: was no longer running in the store", jr->id);
+    jr->pool->ended_cb(jr, &e->op.end);
+}
+
+/* The end's error line for a run that ended by itself. */
+static void
+end_error(struct job_run *jr, enum job_state st)
+{
+    if (st == JOB_TIMED_OUT)
+        snprintf(jr->error, sizeof(jr->error), "time limit %d s passed",
+                 jr->time_limit);
+    else if (st == JOB_ABORTED)
+        snprintf(jr->error, sizeof(jr->error), "canceled");
+    else if (jr->start_error[0])
+        snprintf(jr->error, sizeof(jr->error), "%s", jr->start_error);
+    else if (jr->term_signal)
+        snprintf(jr->error, sizeof(jr->error), "killed by signal %d",
+                 jr->term_signal);
+    else
+        snprintf(jr->error, sizeof(jr->error), "exit status %d",
+                 (int)jr->exit_status);
+}
+
+/* How the run ended: an interruption, or the script's own end; a failing
+ * one is tried again while attempts remain (interruptions use none). */
+static void
+end_decide(struct job_run *jr, struct job_end *e)
+{
+    const struct job *j = &jr->job;
+    int cs = jr->run ? run_status(jr->run) : 0;
+    int64_t now = worker_now();
+
+    if (jr->interrupt_why) {
+        recover_interrupted_end(e, j, jr->pool->srv->cfg->max_interruptions,
+                                jr->interrupt_why, now, jr->interrupt_delay,
+                                jr->error, sizeof(jr->error));
+    } else {
+        e->now = now;
+        if (cs & RUN_TIMEOUT)
+            e->state = JOB_TIMED_OUT;
+        else if (cs & RUN_ABORTED)
+            e->state = JOB_ABORTED;
+        else if (jr->start_error[0] == '\0' && jr->exit_status == 0 &&
+                 jr->term_signal == 0)
+            e->state = JOB_SUCCEEDED;
+        else
+            e->state = JOB_FAILED;
+        if (e->state != JOB_SUCCEEDED) {
+            end_error(jr, e->state);
+            e->error = jr->error;
+        }
+        /* Retries follow a failing run only, not a timeout or a cancel. */
+        int failures = j->attempt - j->interruptions;
+        if (e->state == JOB_FAILED && failures < j->max_attempts) {
+            e->state = JOB_QUEUED;
+            e->requeue_at = now + backoff_ms(failures);
+        }
+    }
+    e->connection_status = cs;
+    e->exit_status = jr->exited && !jr->term_signal ? (int)jr->exit_status
+                                                     : -1;
+    e->term_signal = jr->exited ? jr->term_signal : 0;
+    e->output = jr->out;
+    e->output_len = jr->out_len;
+    e->output_cap = jr->cap;
+}
+
+/* Records how the job ended, with its output, in one op. */
+static void
+job_finish(struct job_run *jr)
+{
+    const struct job_run_pool *p = jr->pool;
+    struct store_op *op = &jr->end.op;
+
+    if (jr->finishing)
+        return;
+    jr->finishing = true;
+    uv_timer_stop(&jr->linger);
+    if (jr->run)
+        jr->time_limit = run_time_limit(jr->run);
+    op->id = jr->job.id;
+    jr->end.data = jr;
+    jr->end.recorded_cb = job_recorded;
+    end_decide(jr, &op->end);
+    log_info("job %s: %s%s%s (start %d, %d interrupted, %d attempts)",
+             jr->id, job_state_name(op->end.state),
+             op->end.error ? ": " : "", op->end.error ? op->end.error : "",
+             jr->job.attempt, jr->job.interruptions, jr->job.max_attempts);
+    metrics_run_observe(&p->srv->metrics, op->end.now - jr->started);
+    ledger_record(p->ledger, &jr->end);
+    if (jr->run) {
+        run_release(jr->run);
+        jr->run = NULL;
+    }
+}
+
+static void
+linger_cb(uv_timer_t *t)
+{
+    job_finish(t->data);
+}
+
+static void
+job_head_cb(struct run *r, const struct cgi_response *resp, char *body,
+            size_t len)
+{
+    (void)r;
+    (void)resp;
+    free(body); /* not called for raw output */
+}
+
+/* Keeps the newest cap bytes of the output. */
+static void
+job_body_cb(struct run *r, char *buf, size_t len)
+{
+    struct job_run *jr = run_data(r);
+
+    if (len >= jr->cap) {
+        memcpy(jr->out, buf + len - jr->cap, jr->cap);
+        jr->out_len = jr->cap;
+    } else {
+        if (jr->out_len + len > jr->cap) {
+            size_t drop = jr->out_len + len - jr->cap;
+            memmove(jr->out, jr->out + drop, jr->out_len - drop);
+            jr->out_len -= drop;
+        }
+        memcpy(jr->out + jr->out_len, buf, len);
+        jr->out_len += len;
+    }
+    free(buf);
+}
+
+static void
+job_end_cb(struct run *r, const char *error, bool timed_out)
+{
+    struct job_run *jr = run_data(r);
+
+    (void)timed_out;
+    if (error)
+        log_info("job %s: output ended: %s", jr->id, error);
+    jr->output_done = true;
+    if (jr->exited)
+        job_finish(jr);
+}
+
+static void
+job_exit_cb(struct run *r, int64_t exit_status, int term_signal)
+{
+    struct job_run *jr = run_data(r);
+
+    jr->exited = true;
+    jr->exit_status = exit_status;
+    jr->term_signal = term_signal;
+    if (jr->output_done)
+        job_finish(jr);
+    else
+        /* A child of the script may hold its output open: a moment for
+         * the last bytes, then the job is done. */
+        uv_timer_start(&jr->linger, linger_cb, 200, 0);
+}
+
+static void
+progress_done(struct store_op *op)
+{
+    store_op_clear(op);
+    free(op);
+}
+
+static void
+job_progress_cb(struct run *r, int percent, const char *msg)
+{
+    struct job_run *jr = run_data(r);
+    struct store_op *op = calloc(1, sizeof(*op));
+
+    if (op == NULL)
+        return;
+    op->kind = SOP_PROGRESS;
+    op->id = jr->job.id;
+    op->percent = percent;
+    op->msg = msg ? strdup(msg) : NULL;
+    op->done_cb = progress_done;
+    store_submit(&jr->pool->srv->store, op);
+}
+
+static const struct run_hooks job_hooks = {
+    .head_cb = job_head_cb,
+    .body_cb = job_body_cb,
+    .end_cb = job_end_cb,
+    .exit_cb = job_exit_cb,
+    .progress_cb = job_progress_cb,
+};
+
+/* The script could not start: for want of something kickd lacks (file
+ * descriptors, memory, processes) the run is an interruption and the job
+ * runs again soon; otherwise (no such program, not executable) it is the
+ * job's failure. */
+static void
+start_failed(struct job_run *jr, int err)
+{
+    if (err == -EMFILE || err == -ENFILE || err == -ENOMEM ||
+        err == -EAGAIN || err == -ENOSPC) {
+        snprintf(jr->start_error, sizeof(jr->start_error),
+                 "could not start: %s", strerror(-err));
+        jr->interrupt_why = jr->start_error;
+        jr->interrupt_delay = JOB_SPAWN_RETRY;
+        return;
+    }
+    snprintf(jr->start_error, sizeof(jr->start_error),
+             "could not start: exec: %s", strerror(-err));
+}
+
+static void
+owner_done(struct store_op *op)
+{
+    if (op->result < 0)
+        log_error("job %" PRId64 ": recording who runs it failed: %s",
+                  op->id, op->error);
+    free(op);
+}
+
+/* Records who runs the job: this kickd and the script's process group,
+ * so that a kickd started after a crash can end what is left of it. */
+static void
+owner_record(struct job_run *jr)
+{
+    const struct job_run_pool *p = jr->pool;
+    struct store_op *op = calloc(1, sizeof(*op));
+
+    if (op == NULL)
+        return;
+    op->kind = SOP_OWN;
+    op->id = jr->job.id;
+    op->done_cb = owner_done;
+    snprintf(op->owner.node, sizeof(op->owner.node), "%s", p->node);
+    if (pgroup_identify(run_pid(jr->run), p->boot, &op->owner) < 0)
+        op->owner.pgid = 0;
+    store_submit(&p->srv->store, op);
+}
+
+/* Starts a claimed job: its stored request is parsed again and given to
+ * the route's script as an attached request would be. */
+/* The route of the stored request, in the table the run holds. */
+static const struct cfg_route *
+route_by_path(const struct route_table *t, const char *path)
+{
+    for (size_t i = 0; i < t->cfg->route_count; i++)
+        if (strcmp(t->cfg->routes[i].path, path) == 0)
+            return &t->cfg->routes[i];
+    return NULL;
+}
+
+/* The script's CGI request from the stored one, started as an attached
+ * one would be. A stored request that does not parse any more, or a
+ * route no longer configured, is the job's failure (why says which). */
+static void
+script_start(struct job_run *jr, const struct cfg_route *route,
+             const char **why)
+{
+    struct srv *s = jr->pool->srv;
+    struct http_request req;
+    int err = 0;
+
+    if (http_parse_request(jr->job.head, jr->job.head_len, &req) < 0) {
+        *why = "its stored request does not parse";
+        return;
+    }
+    if ((jr->path = malloc(req.path_len + 1)) == NULL ||
+        route_path_decode(req.path, req.path_len, jr->path,
+                          req.path_len + 1) < 0) {
+        *why = "its stored path does not decode";
+        return;
+    }
+    size_t script_len = strlen(route->path);
+    bool has_body = req.content_length > 0 || req.chunked;
+    struct cgi_request cr = {
+        .route = route,
+        .req = &req,
+        .script_name = route->path,
+        .path_info = strlen(jr->path) >= script_len ? jr->path + script_len
+                                                     : "",
+        .remote_addr = jr->job.remote_addr ? jr->job.remote_addr : "",
+        .remote_port = jr->job.remote_port,
+        .server_addr = s->listen_host,
+        .server_port = s->listen_port,
+        .content_length = has_body ? (int64_t)jr->job.body_len : -1,
+        .run_id = jr->id,
+        .attempt = jr->job.attempt,
+        .hide_authorization = s->cfg->token != NULL,
+        .path_env = s->path_env,
+        .kill_grace = s->cfg->kill_grace,
+        .raw_output = true,
+    };
+    jr->time_limit = route->time_limit;
+    jr->run = run_start(s, &cr, &job_hooks, jr, &err);
+    if (jr->run == NULL) {
+        log_error("job %s: cannot start %s: %s", jr->id, route->argv[0],
+                  strerror(-err));
+        start_failed(jr, err);
+        return;
+    }
+    owner_record(jr);
+    if (has_body)
+        run_write_stdin(jr->run, jr->job.body, jr->job.body_len);
+    run_close_stdin(jr->run);
+}
+
+struct job_run *
+job_run_start(const struct job_run_pool *pool, struct job *job, void *data)
+{
+    struct srv *s = pool->srv;
+    struct job_run *jr = calloc(1, sizeof(*jr));
+    const char *why = NULL;
+
+    if (jr == NULL)
+        return NULL;
+    jr->pool = pool;
+    jr->data = data;
+    jr->job = *job;
+    memset(job, 0, sizeof(*job));
+    jr->cap = (size_t)s->cfg->output_cap;
+    jr->started = worker_now();
+    snprintf(jr->id, sizeof(jr->id), "%" PRId64, jr->job.id);
+    uv_timer_init(s->loop, &jr->linger);
+    jr->linger.data = jr;
+    metrics_start_observe(&s->metrics,
+                          jr->started - (jr->job.run_at > jr->job.created_at
+                                             ? jr->job.run_at
+                                             : jr->job.created_at));
+    jr->routes = route_table_ref(s->routes);
+    const struct cfg_route *route = route_by_path(jr->routes, jr->job.route);
+    jr->out = malloc(jr->cap ? jr->cap : 1);
+    if (route == NULL)
+        why = "its route is no longer configured";
+    else if (jr->out == NULL)
+        why = "out of memory";
+    else
+        script_start(jr, route, &why);
+    if (why) {
+        log_error("job %s: %s", jr->id, why);
+        snprintf(jr->start_error, sizeof(jr->start_error),
+                 "could not start: %s", why);
+        if (jr->out == NULL) {
+            jr->interrupt_why = jr->start_error;
+            jr->interrupt_delay = JOB_SPAWN_RETRY;
+        }
+    }
+    if (jr->run == NULL) {
+        /* Its end goes to the ledger now; ended_cb comes later. */
+        jr->output_done = true;
+        job_finish(jr);
+        return jr;
+    }
+    log_info("job %s: started on %s (start %d, %d interrupted, %d "
+             "attempts)",
+             jr->id, jr->job.route, jr->job.attempt, jr->job.interruptions,
+             jr->job.max_attempts);
+    return jr;
+}
+
+void *
+job_run_data(const struct job_run *jr)
+{
+    return jr->data;
+}
+
+int64_t
+job_run_id(const struct job_run *jr)
+{
+    return jr->job.id;
+}
+
+const char *
+job_run_route(const struct job_run *jr)
+{
+    return jr->job.route;
+}
+
+bool
+job_run_cancel(struct job_run *jr)
+{
+    if (jr->run == NULL || jr->finishing)
+        return false;
+    run_cancel(jr->run);
+    return true;
+}
+
+void
+job_run_interrupt(struct job_run *jr, const char *why)
+{
+    if (!jr->finishing && jr->interrupt_why == NULL) {
+        jr->interrupt_why = why;
+        jr->interrupt_delay = 0;
+    }
+}
+
+void
+job_run_free(struct job_run *jr)
+{
+    if (!uv_is_closing((uv_handle_t *)&jr->linger))
+        uv_close((uv_handle_t *)&jr->linger, job_run_free_cb);
+}
