@@ -32,9 +32,9 @@ struct run {
 
     int status; /* RUN_ABORTED | RUN_TIMEOUT */
     bool ignore_user_abort;
-    bool php;        /* aborts as a failing write, time limits as SIGPROF */
-    bool hung_up;    /* the client left (ABORTED by a hang-up) */
-    bool canceled;   /* ABORTED by DELETE /jobs/ID */
+    bool php;      /* aborts as a failing write, time limits as SIGPROF */
+    bool hung_up;  /* the client left (ABORTED by a hang-up) */
+    bool canceled; /* ABORTED by DELETE /jobs/ID */
     bool output_ended;
     bool exited;
     int64_t exit_status;
@@ -204,7 +204,9 @@ limit_timer_cb(uv_timer_t *t)
     struct run *r = t->data;
     int grace = r->srv->cfg->kill_grace;
 
-    if (r->exited)
+    /* A canceled job is being ended already, within its grace period: it
+     * ends aborted, not timed out. */
+    if (r->exited || (r->canceled && r->limit_step == 0))
         return;
     if (r->limit_step == 0) {
         r->status |= RUN_TIMEOUT;
