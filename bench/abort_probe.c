@@ -1,9 +1,13 @@
 /* SPDX-License-Identifier: MIT */
-/* abort_probe: the CGI program behind the benchmark's hang-up figure. It
- * answers "ready", then waits; when SIGTERM arrives it writes the wall-clock
- * time (CLOCK_REALTIME, ns) to the file named by its query string (f=PATH),
- * so that the client can tell how long its hang-up took to reach it. */
+/* abort_probe: the CGI program behind the benchmark's hang-up figures. It
+ * answers "ready", then waits (or, run as "abort_probe write", writes one
+ * byte every millisecond, for a route with abort = write, where the
+ * hang-up ends the script at its next write); when SIGTERM arrives it
+ * writes the wall-clock time (CLOCK_REALTIME, ns) to the file named by its
+ * query string (f=PATH), so that the client can tell how long its hang-up
+ * took to reach it. */
 
+#include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
@@ -17,6 +21,8 @@
 /* With no SIGTERM after this long, something is wrong: end anyway, so that
  * no probe outlives the benchmark. SIGALRM's default action ends us. */
 #define GIVE_UP 10 /* s */
+/* The write mode's period: a byte every millisecond. */
+#define WRITE_PERIOD 1000000 /* ns */
 
 /* Set before the handler is installed and only read by it. */
 static char out_path[PATH_MAX_LEN];
@@ -64,8 +70,23 @@ on_term(int sig)
     _exit(0);
 }
 
+/* Writes a byte every WRITE_PERIOD until a signal ends the probe. A failed
+ * write (kickd closed the pipe: EPIPE, SIGPIPE being ignored) changes
+ * nothing: only SIGTERM counts. */
+static void
+write_every_ms(void)
+{
+    const struct timespec period = {0, WRITE_PERIOD};
+
+    for (;;) {
+        if (write(STDOUT_FILENO, ".", 1) < 0 && errno != EPIPE)
+            _exit(1);
+        nanosleep(&period, NULL);
+    }
+}
+
 int
-main(void)
+main(int argc, char **argv)
 {
     static const char resp[] = "Content-Type: text/plain\r\n\r\nready\n";
     const char *q = getenv("QUERY_STRING");
@@ -89,10 +110,13 @@ main(void)
     sigemptyset(&sa.sa_mask);
     if (sigaction(SIGTERM, &sa, NULL) < 0)
         return 1;
+    signal(SIGPIPE, SIG_IGN);
     alarm(GIVE_UP);
 
     /* One write(2): the answer reaches the client as it is written. */
     write_all(STDOUT_FILENO, resp, sizeof(resp) - 1);
+    if (argc > 1 && strcmp(argv[1], "write") == 0)
+        write_every_ms();
     for (;;)
         pause();
 }

@@ -4,7 +4,9 @@
 # through kickd, the posix_spawn floor and adnanh/webhook, side by side and
 # interleaved so that they share the machine's conditions, then GET /healthz
 # with 64 keep-alive connections; before them, the time from a client's
-# hang-up to SIGTERM reaching the script, and to real php-cgi noticing it;
+# hang-up to SIGTERM reaching the script (on an abort = hangup route, and
+# on an abort = write route with a script that writes every millisecond),
+# and to real php-cgi noticing it;
 # then detached jobs (jobs.py): durable triggers/s beside beanstalkd, the
 # enqueue rate across a million queued jobs, commit-to-start latency; then
 # the client (client.py): a sent-mode trigger through libkick beside the
@@ -44,6 +46,18 @@ ABORT_BUDGET = 40.0  # s
 ABORT_WAIT = 2.0  # s for the script's sign after a hang-up
 ABORT_MAX_FAILED = 3  # failed hang-ups before a probe gives up
 ABORT_TARGET = 5.0  # ms, the median of hang-up to SIGTERM (issue 3)
+# The C probe's routes: abort = hangup ends it at once, abort = write at
+# its next write (it writes every millisecond with the argument "write").
+ABORT_ROUTES = """[route /abort_probe]
+exec = {probe}
+mode = attach
+abort = hangup
+
+[route /abort_probe_write]
+exec = {probe} write
+mode = attach
+abort = write
+"""
 # The client hangs up at a random moment up to this long after "ready", so
 # that the hang-up falls anywhere in the PHP probe's 1 ms write cycle rather
 # than always just after a write.
@@ -609,12 +623,18 @@ def main():
         return True
 
     # The scripts run attached: the tiny CGI answers, the probe hangs up.
+    # The C probe has two routes of its own, one for each abort rule.
+    conf = os.path.join(tmp, "kickd.conf")
+    with open(conf, "w") as f:
+        f.write(ABORT_ROUTES.format(probe=os.path.join(scripts,
+                                                       "abort_probe")))
     if not os.access(kickd, os.X_OK):
         errors.append(("kickd", "%s not built" % kickd))
     elif ONLY & {"abort", "exec"}:
         port = free_port()
         try:
-            start_server("kickd", [kickd, "--listen", "127.0.0.1:%d" % port,
+            start_server("kickd", [kickd, "-c", conf,
+                                   "--listen", "127.0.0.1:%d" % port,
                                    "--scripts", scripts, "--mode", "attach",
                                    "--db", os.path.join(tmp, "kick.db")],
                          os.path.join(tmp, "kickd.log"), port, kickd_ok)
@@ -676,7 +696,7 @@ def main():
 
     # The hang-ups first, on a quiet kickd, in the time kept for them.
     aborts = {}  # probe -> measure_abort()'s cell
-    probes = [("sigterm", "/abort_probe")]
+    probes = [("sigterm", "/abort_probe"), ("write", "/abort_probe_write")]
     if php_cgi:
         probes.append(("php", "/abort_probe.php"))
     else:
@@ -748,7 +768,10 @@ def main():
         print("| client hang-up to | runs | median | p99 | target |")
         print("|---|---:|---:|---:|---|")
     for name, what in (
-            ("sigterm", "SIGTERM reaching the script (C probe)"),
+            ("sigterm", "SIGTERM reaching the script, abort = hangup "
+                        "(C probe)"),
+            ("write", "SIGTERM reaching the script, abort = write "
+                      "(C probe writes every 1 ms)"),
             ("php", "php-cgi noticing: shutdown function runs "
                     "(script writes every 1 ms)")):
         cell = aborts.get(name)

@@ -30,6 +30,7 @@ enum cfg_key_kind {
     KEY_BOOL,    /* on/off, yes/no, true/false, 1/0 */
     KEY_MODE,    /* detach, attach or auto */
     KEY_PHP,     /* auto, on or off */
+    KEY_ABORT,   /* write or hangup */
     KEY_COMMAND, /* split into argv when its section ends */
     KEY_ENV,     /* NAME=VALUE, may repeat */
     KEY_LATER,   /* a runner of a later issue */
@@ -75,6 +76,7 @@ static const struct cfg_key route_keys[] = {
     {"on_shutdown", KEY_COMMAND, 0, 0,
      offsetof(struct cfg_route, on_shutdown)},
     {"php_mode", KEY_PHP, 0, 0, offsetof(struct cfg_route, php_mode)},
+    {"abort", KEY_ABORT, 0, 0, offsetof(struct cfg_route, abort)},
     {"env", KEY_ENV, 0, 0, 0},
     {"concurrency", KEY_INT, 0, 100000,
      offsetof(struct cfg_route, concurrency)},
@@ -600,6 +602,16 @@ cfg_set(struct cfg_parse *p, const struct cfg_key *k, void *base,
             *(enum route_php *)field = ROUTE_PHP_OFF;
         else {
             cfg_fail(p, p->lineno, "php_mode: not auto, on or off: '%s'", v);
+            return -1;
+        }
+        return 0;
+    case KEY_ABORT:
+        if (strcmp(v, "write") == 0)
+            *(enum route_abort *)field = ROUTE_ABORT_WRITE;
+        else if (strcmp(v, "hangup") == 0)
+            *(enum route_abort *)field = ROUTE_ABORT_HANGUP;
+        else {
+            cfg_fail(p, p->lineno, "abort: not write or hangup: '%s'", v);
             return -1;
         }
         return 0;

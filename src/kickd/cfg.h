@@ -22,6 +22,13 @@ enum route_php {
     ROUTE_PHP_OFF,
 };
 
+/* When a client's hang-up ends a script that does not ignore it
+ * (PRODUCT.md, "Connection state"). */
+enum route_abort {
+    ROUTE_ABORT_WRITE = 0, /* at its next write of output: PHP's rule */
+    ROUTE_ABORT_HANGUP,    /* at once */
+};
+
 struct cfg_route {
     char *path;            /* "/report": starts with '/' */
     char **argv;           /* exec split into words, NULL-terminated */
@@ -31,6 +38,7 @@ struct cfg_route {
     int time_limit;        /* seconds, 0 = none; default 30 */
     bool ignore_user_abort;
     enum route_php php_mode;
+    enum route_abort abort; /* default ROUTE_ABORT_WRITE */
     char **on_shutdown;    /* argv or NULL; one command */
     char **env;            /* "NAME=VALUE" strings, NULL-terminated */
     size_t envc;

@@ -32,6 +32,7 @@ struct cgi {
     bool ended;            /* end_cb given, or due */
     bool head_done;
     bool paused;
+    bool draining; /* output read and dropped, unparsed */
     bool terminating;
     bool end_group; /* kill the rest of the group when the script exits */
     int kill_grace; /* ms */
@@ -145,6 +146,12 @@ alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
     struct cgi *g = h->data;
 
     (void)suggested;
+    /* Dropped output needs no buffer of its own: the head's will do. */
+    if (g->draining) {
+        buf->base = g->head;
+        buf->len = CGI_MAX_HEADER_BYTES;
+        return;
+    }
     if (!g->head_done) {
         buf->base = g->head + g->head_len;
         buf->len = CGI_MAX_HEADER_BYTES - g->head_len;
@@ -196,6 +203,14 @@ read_cb(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
     bool in_head = buf->base >= g->head &&
                    buf->base < g->head + CGI_MAX_HEADER_BYTES;
 
+    if (nread > 0 && g->attached && g->hooks->output_cb)
+        g->hooks->output_cb(g);
+    /* Ended by the sink just now, or nobody wants the bytes. */
+    if (nread > 0 && (!g->out_open || g->draining)) {
+        if (!in_head)
+            free(buf->base);
+        return;
+    }
     if (nread > 0 && in_head) {
         g->head_len += (size_t)nread;
         if (head_parse(g) < 0)
@@ -318,12 +333,27 @@ cgi_terminate(struct cgi *g)
         uv_read_stop((uv_stream_t *)&g->out);
         close_handle(g, (uv_handle_t *)&g->out);
     }
+    cgi_stop(g);
+}
+
+void
+cgi_stop(struct cgi *g)
+{
     if (g->exited || g->terminating)
         return;
     g->terminating = true;
     /* The whole group: a shell script's children go too. */
     kill(-g->pid, SIGTERM);
     uv_timer_start(&g->kill_timer, kill_timer_cb, g->kill_grace, 0);
+}
+
+void
+cgi_drain(struct cgi *g)
+{
+    g->draining = true;
+    /* No header block is awaited: the end of the output is a clean end,
+     * not "script wrote no response". */
+    g->head_done = true;
 }
 
 void

@@ -58,6 +58,11 @@ struct cgi_hooks {
     /* The process was reaped: its exit status, or the signal that ended
      * it (0 if none). */
     void (*exit_cb)(struct cgi *g, int64_t exit_status, int term_signal);
+    /* Optional: bytes came from the script's stdout, called before they
+     * are handed on. The sink may end the script from here (PHP's rule:
+     * an abort takes effect at the script's next write); the bytes are
+     * then dropped. */
+    void (*output_cb)(struct cgi *g);
 };
 
 /* Starts the route's exec with the environment of cr. Returns the run, or
@@ -92,6 +97,19 @@ cgi_resume(struct cgi *g);
  * goes to its process group, and SIGKILL after the grace period. */
 void
 cgi_terminate(struct cgi *g);
+
+/* Ends the script by signals alone: SIGTERM to its process group now,
+ * SIGKILL after the grace period, what is left of the group killed when
+ * it exits. Its output is still read and handed on (a job keeps it). A
+ * no-op once the script is being ended or has exited. */
+void
+cgi_stop(struct cgi *g);
+
+/* Nobody wants the output any more: it is read and dropped, unparsed (a
+ * header block that never comes or is malformed no longer ends the
+ * script), and no head_cb or body_cb follows; output_cb still does. */
+void
+cgi_drain(struct cgi *g);
 
 /* Closes kickd's ends of the script's pipes, as a web server does when
  * its client leaves: the script's next write fails (EPIPE, or SIGPIPE

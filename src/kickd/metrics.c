@@ -146,6 +146,12 @@ metrics_format(const struct metrics *m, const struct job_count *counts,
             "# TYPE kick_triggers_rejected_total counter\n"
             "kick_triggers_rejected_total %" PRIu64 "\n",
         m->triggers, m->rejected);
+    put(&t, "# HELP kick_aborts_total Runs given the ABORTED status: their "
+            "client left, or DELETE /jobs/ID canceled them.\n"
+            "# TYPE kick_aborts_total counter\n"
+            "kick_aborts_total{cause=\"hangup\"} %" PRIu64 "\n"
+            "kick_aborts_total{cause=\"cancel\"} %" PRIu64 "\n",
+        m->aborts_hangup, m->aborts_cancel);
     histogram(&t, "kick_accept_seconds",
               "From a complete trigger to its durable 202.", &m->accept);
     histogram(&t, "kick_start_seconds",

@@ -23,6 +23,8 @@ struct metrics {
     struct metrics_histogram run;    /* started to ended */
     uint64_t triggers;               /* accepted */
     uint64_t rejected;               /* answered 503 */
+    uint64_t aborts_hangup;          /* runs whose client left */
+    uint64_t aborts_cancel;          /* running jobs canceled */
 };
 
 void

@@ -32,7 +32,9 @@ struct run {
 
     int status; /* RUN_ABORTED | RUN_TIMEOUT */
     bool ignore_user_abort;
-    bool php;        /* aborts as a failing write, time limits as SIGPROF */
+    bool php;      /* aborts as a failing write, time limits as SIGPROF */
+    bool hung_up;  /* the client left (ABORTED by a hang-up) */
+    bool canceled; /* ABORTED by DELETE /jobs/ID */
     bool output_ended;
     bool exited;
     int64_t exit_status;
@@ -40,6 +42,7 @@ struct run {
     uv_timer_t limit_timer;
     int limit_step; /* PHP: 0 counting, 1 SIGPROF sent, 2 sent twice */
     int limit_s;    /* the time limit as last set (s) */
+    uv_timer_t cancel_timer; /* kill_grace after a cancel: SIGTERM */
 
     char ***shutdown; /* argv of each shutdown command, in order */
     size_t nshutdown;
@@ -89,6 +92,7 @@ maybe_free(struct run *r)
     cgi_detach(r->cgi, false);
     r->cgi = NULL;
     uv_close((uv_handle_t *)&r->limit_timer, run_close_cb);
+    uv_close((uv_handle_t *)&r->cancel_timer, run_close_cb);
     uv_close((uv_handle_t *)&r->sd_timer, run_close_cb);
 }
 
@@ -96,9 +100,12 @@ static void
 sink_release(struct run *r)
 {
     r->hooks = NULL;
-    /* Nobody paces the output any more: it is read and dropped. */
-    if (r->cgi)
+    /* Nobody paces the output any more: it is read and dropped, and a
+     * header block that is late or malformed no longer matters. */
+    if (r->cgi) {
+        cgi_drain(r->cgi);
         cgi_resume(r->cgi);
+    }
 }
 
 /* Ends the script as a web server would: output closed, SIGTERM to its
@@ -161,9 +168,26 @@ cgi_exit_cb(struct cgi *g, int64_t exit_status, int term_signal)
     r->exit_status = exit_status;
     r->term_signal = term_signal;
     uv_timer_stop(&r->limit_timer);
+    uv_timer_stop(&r->cancel_timer);
     if (r->hooks && r->hooks->exit_cb)
         r->hooks->exit_cb(r, exit_status, term_signal);
     shutdown_next(r);
+}
+
+/* PHP's rule, for every language (abort = write): the client's hang-up
+ * ends the script at its next write of output, if it does not ignore user
+ * aborts by then. php-cgi needs no help: kickd closed its output, so its
+ * own next write fails. */
+static void
+cgi_output_cb(struct cgi *g)
+{
+    struct run *r = cgi_data(g);
+
+    if (!r->hung_up || r->php || r->ignore_user_abort || r->exited ||
+        r->route->abort != ROUTE_ABORT_WRITE)
+        return;
+    log_info("run %s: wrote output after its client left, ending it", r->id);
+    end_script(r);
 }
 
 static const struct cgi_hooks run_cgi_hooks = {
@@ -172,6 +196,7 @@ static const struct cgi_hooks run_cgi_hooks = {
     .end_cb = cgi_end_cb,
     .stdin_drain_cb = cgi_stdin_drain_cb,
     .exit_cb = cgi_exit_cb,
+    .output_cb = cgi_output_cb,
 };
 
 static void
@@ -180,7 +205,9 @@ limit_timer_cb(uv_timer_t *t)
     struct run *r = t->data;
     int grace = r->srv->cfg->kill_grace;
 
-    if (r->exited)
+    /* A canceled job is being ended already, within its grace period: it
+     * ends aborted, not timed out. */
+    if (r->exited || (r->canceled && r->limit_step == 0))
         return;
     if (r->limit_step == 0) {
         r->status |= RUN_TIMEOUT;
@@ -348,9 +375,10 @@ run_start(struct srv *s, struct cgi_request *cr, const struct run_hooks *h,
         return NULL;
     }
     uv_timer_init(s->loop, &r->limit_timer);
+    uv_timer_init(s->loop, &r->cancel_timer);
     uv_timer_init(s->loop, &r->sd_timer);
-    r->limit_timer.data = r->sd_timer.data = r;
-    r->handles = 2;
+    r->limit_timer.data = r->cancel_timer.data = r->sd_timer.data = r;
+    r->handles = 3;
     limit_start(r, cr->route->time_limit);
     r->next = s->runs;
     if (s->runs)
@@ -365,42 +393,92 @@ run_data(const struct run *r)
     return r->data;
 }
 
+/* What a hang-up does at once to a script still running (PRODUCT.md,
+ * "Connection state"); with abort = write the rest waits for the
+ * script's next write (cgi_output_cb). Returns what it did, for the log. */
+static const char *
+hangup_act(struct run *r)
+{
+    bool at_once = r->route->abort == ROUTE_ABORT_HANGUP;
+
+    if (r->php && at_once && !r->ignore_user_abort) {
+        /* kickd cannot see PHP's own ignore_user_abort(): abort = hangup
+         * ends php-cgi at once, without its shutdown functions. */
+        end_script(r);
+        return "ending php-cgi (abort = hangup)";
+    }
+    if (r->php) {
+        cgi_close_output(r->cgi); /* PHP's next write fails */
+        return "php-cgi notices at its next write";
+    }
+    /* The body will not grow any more: what was queued, then EOF. */
+    cgi_close_stdin(r->cgi);
+    if (r->ignore_user_abort)
+        return "ignored";
+    if (at_once) {
+        end_script(r);
+        return "ending the script";
+    }
+    return "the script ends at its next write";
+}
+
 void
 run_abort(struct run *r)
 {
-    if (!(r->status & RUN_ABORTED))
-        log_info("run %s: client gone%s", r->id,
-                 r->exited ? ""
-                 : r->php  ? ", php-cgi notices at its next write"
-                 : r->ignore_user_abort ? ", ignored"
-                                        : ", ending the script");
+    const char *how;
+
     r->status |= RUN_ABORTED;
+    r->hung_up = true;
+    r->srv->metrics.aborts_hangup++;
+    how = r->exited ? NULL : hangup_act(r);
+    log_info("run %s: client gone%s%s", r->id, how ? ", " : "",
+             how ? how : "");
     sink_release(r);
-    if (!r->exited) {
-        if (r->php)
-            cgi_close_output(r->cgi); /* PHP's next write fails */
-        else if (!r->ignore_user_abort)
-            end_script(r);
-    }
     maybe_free(r);
+}
+
+static void
+cancel_timer_cb(uv_timer_t *t)
+{
+    struct run *r = t->data;
+
+    if (r->exited)
+        return;
+    log_warn("run %s: still running %d ms after its cancel, ending it",
+             r->id, r->srv->cfg->kill_grace);
+    cgi_stop(r->cgi);
 }
 
 void
 run_cancel(struct run *r)
 {
+    const char *how;
+
     if (!(r->status & RUN_ABORTED))
-        log_info("run %s: canceled%s", r->id,
-                 r->exited ? ""
-                 : r->php  ? ", php-cgi notices at its next write"
-                 : r->ignore_user_abort ? ", ignored"
-                                        : ", ending the script");
+        r->srv->metrics.aborts_cancel++;
     r->status |= RUN_ABORTED;
-    if (!r->exited) {
-        if (r->php)
-            cgi_close_output(r->cgi);
-        else if (!r->ignore_user_abort)
-            end_script(r);
+    if (r->exited || r->canceled)
+        return;
+    r->canceled = true;
+    if (r->php) {
+        /* PHP's next write fails: it stops and runs its shutdown
+         * functions, as for a client abort. */
+        cgi_close_output(r->cgi);
+        how = "php-cgi notices at its next write";
+    } else if (!r->ignore_user_abort) {
+        /* Signals only: the job keeps what the script writes until it
+         * exits. */
+        cgi_stop(r->cgi);
+        how = "ending the script";
+    } else {
+        how = "ignored until the grace period ends";
     }
+    log_info("run %s: canceled, %s", r->id, how);
+    /* A cancel is an order, not a hang-up: whatever ignore_user_abort
+     * says, the script is ended if it is still running after the grace
+     * period (SIGTERM, then SIGKILL after another). */
+    uv_timer_start(&r->cancel_timer, cancel_timer_cb,
+                   (uint64_t)r->srv->cfg->kill_grace, 0);
 }
 
 void
@@ -482,9 +560,14 @@ run_set_ignore_user_abort(struct run *r, bool on)
     bool prev = r->ignore_user_abort;
 
     r->ignore_user_abort = on;
-    /* Turned off after the client left: ended now, as PHP ends such a
-     * script at its next output. */
-    if (!on && (r->status & RUN_ABORTED) && !r->exited && !r->php)
+    /* Turned off after the client left: with abort = write the script's
+     * next write ends it (as in PHP), with abort = hangup it is ended now;
+     * after a cancel, now, with its output kept. */
+    if (on || !(r->status & RUN_ABORTED) || r->exited || r->php)
+        return prev;
+    if (r->canceled)
+        cgi_stop(r->cgi);
+    else if (r->route->abort == ROUTE_ABORT_HANGUP)
         end_script(r);
     return prev;
 }

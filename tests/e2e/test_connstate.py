@@ -1,7 +1,8 @@
 # SPDX-License-Identifier: MIT
 # Connection state for shell scripts (PRODUCT.md "Connection state" and
 # "kick ctl"): a client that hangs up ends the script unless it ignores
-# user aborts, the wall-clock time limit, shutdown commands with
+# user aborts, at once (abort = hangup) or at its next write (abort =
+# write, PHP's rule), the wall-clock time limit, shutdown commands with
 # KICK_CONNECTION_STATUS and KICK_EXIT_STATUS/KICK_SIGNAL, the grace period
 # before SIGKILL, half-closes, and `kick ctl` with its control endpoint.
 #
@@ -192,10 +193,12 @@ def kick_ctl(args, env_extra=None, timeout=10):
                           capture_output=True, text=True, timeout=timeout)
 
 
-# 1. A client that hangs up ends a script that does not ignore it.
+# 1. A client that hangs up ends a script that does not ignore it: with
+# abort = hangup at once, though the script is silent.
 
 def test_abort_terminates_script():
-    routes = [("/t_sleep", "cs_sleep", recorder("shut", "sleep"))]
+    routes = [("/t_sleep", "cs_sleep",
+               "abort = hangup\n" + recorder("shut", "sleep"))]
     with kickd(routes) as k:
         for n, reset in enumerate((False, True)):
             for name in ("pid", "shut"):
@@ -332,7 +335,8 @@ def test_abort_then_time_limit():
 # group gone, no zombie.
 
 def test_sigterm_ignored_killed_after_grace():
-    routes = [("/t_trap", "cs_trapterm", recorder("shut", "trap"))]
+    routes = [("/t_trap", "cs_trapterm",
+               "abort = hangup\n" + recorder("shut", "trap"))]
     with kickd(routes, "kill_grace = 1") as k:
         c = start(k, "/t_trap")
         pid = read_pid(k)
@@ -375,7 +379,8 @@ def test_fire_and_forget():
 # hang-up (the documented decision, as nginx does).
 
 def test_half_close_is_abort():
-    routes = [("/t_sleep", "cs_sleep", recorder("shut", "half"))]
+    routes = [("/t_sleep", "cs_sleep",
+               "abort = hangup\n" + recorder("shut", "half"))]
     with kickd(routes) as k:
         with start(k, "/t_sleep") as c:
             pid = read_pid(k)
@@ -571,7 +576,8 @@ def test_shutdown_command_bounded():
 # 11. The abort is noticed at once, with no write by the script.
 
 def test_abort_noticed_fast():
-    routes = [("/t_sleep", "cs_sleep", recorder("shut", "fast"))]
+    routes = [("/t_sleep", "cs_sleep",
+               "abort = hangup\n" + recorder("shut", "fast"))]
     with kickd(routes) as k:
         worst = 0.0
         for _ in range(3):
@@ -592,22 +598,172 @@ def test_abort_noticed_fast():
 
 
 # 12. Turning ignore_user_abort off after the abort ends the script at
-# once; kick ctl status shows the abort to a silent script.
+# once with abort = hangup, at its next write (2 s later) with abort =
+# write; kick ctl status shows the abort to a silent script that ignores
+# it, at once.
 
 def test_ignore_off_after_abort():
-    routes = [("/t_unignore", "cs_unignore", recorder("shut", "unignore"))]
+    for rule, ends in (("hangup", "at once"), ("write", "at the write")):
+        routes = [("/t_unignore", "cs_unignore",
+                   "abort = %s\n" % rule + recorder("shut", "unignore"))]
+        with kickd(routes) as k:
+            c = start(k, "/t_unignore")
+            pid = read_pid(k)
+            wait_file(os.path.join(k.tmp, "ready"), what="ready")
+            hang_up(c)
+            expect_eq(wait_file(os.path.join(k.tmp, "seen"))[0], "seen=1",
+                      "kick ctl status after the hang-up (abort = %s)" % rule)
+            t0 = time.monotonic()
+            rec = record(k, "shut", timeout=10 * SLOW)[0]
+            took = time.monotonic() - t0
+            expect_record(rec, 1, sig=signal.SIGTERM.value,
+                          what="ignore-user-abort off after the abort, "
+                          "abort = " + rule)
+            if rule == "hangup":
+                expect(took < 1.5, "abort = hangup: ended %.2fs after "
+                       "ignore-user-abort off, want at once", took)
+            else:
+                expect(took >= 1.9, "abort = write: ended %.2fs after "
+                       "ignore-user-abort off, before its next write (2 s "
+                       "later)", took)
+                expect(took < 2.0 + 1.5 * SLOW, "abort = write: ended "
+                       "%.2fs after ignore-user-abort off, want at its "
+                       "write 2 s later", took)
+            expect_gone(k, pid, "script")
+            expect(not exists(k, "finished"), "script ran to its end")
+
+
+# 13. The article's caller: connect, write a complete request, close, read
+# nothing, against a script whose first command is `kick ctl
+# ignore-user-abort on`. With abort = write (the default) it always wins,
+# as ignore_user_abort(true) does in PHP: 20 callers at once, 20 scripts
+# run to their end. With abort = hangup the hang-up ends it at once: made
+# certain by a script that waits 0.5 s before kick ctl.
+
+def forget_callers(k, route, n):
+    """n fire-and-forget callers at once: route?I for I in 0..n-1."""
+    socks = []
+    for i in range(n):
+        s = socket.create_connection(("127.0.0.1", k.port), timeout=5)
+        s.sendall(build("GET", "%s?%d" % (route, i)))
+        socks.append(s)
+    for s in socks:
+        s.close()
+
+
+def aborts_total(k):
+    """kick_aborts_total by cause, from GET /metrics."""
+    r = k.get("/metrics")
+    expect_eq(r.status, 200, "GET /metrics")
+    out = {}
+    for ln in r.body.decode().splitlines():
+        if ln.startswith("kick_aborts_total{cause="):
+            cause = ln.split('"')[1]
+            out[cause] = float(ln.rsplit(" ", 1)[1])
+    expect(set(out) == {"hangup", "cancel"},
+           "kick_aborts_total causes in /metrics: %r", out)
+    return out
+
+
+def test_fire_and_forget_write_rule():
+    n = 20
+    routes = [("/t_forget", "cs_forget", recorder("shut", "forget")),
+              ("/t_late", "cs_forget_late",
+               "abort = write\n" + recorder("shut_late", "late"))]
     with kickd(routes) as k:
-        c = start(k, "/t_unignore")
+        expect_eq(aborts_total(k), {"hangup": 0, "cancel": 0},
+                  "kick_aborts_total before any hang-up")
+        forget_callers(k, "/t_forget", n)
+        forget_callers(k, "/t_late", 5)
+        recs = record(k, "shut", lines=n, timeout=15 * SLOW)
+        for rec in recs:
+            expect_record(rec, 1, exit=0, what="fire-and-forget, abort = "
+                          "write (%d of %d ended)" % (len(recs), n))
+        ends = [x for x in range(n) if exists(k, "end.%d" % x)]
+        expect_eq(len(ends), n, "scripts that reached their end out of %d "
+                  "(missing %r)" % (n, sorted(set(range(n)) - set(ends))))
+        for i in range(n):
+            expect_eq(wait_file(os.path.join(k.tmp, "end.%d" % i))[0],
+                      "end status=1", "kick ctl status at the end of run %d"
+                      % i)
+        for rec in record(k, "shut_late", lines=5, timeout=10 * SLOW):
+            expect_record(rec, 1, exit=0, what="kick ctl 0.5 s after the "
+                          "hang-up, abort = write")
+        expect_eq(aborts_total(k), {"hangup": n + 5, "cancel": 0},
+                  "kick_aborts_total after %d hang-ups" % (n + 5))
+        k.healthy("after fire-and-forget callers")
+
+
+def test_fire_and_forget_hangup_rule():
+    n = 20
+    routes = [("/t_late", "cs_forget_late",
+               "abort = hangup\n" + recorder("shut", "late"))]
+    with kickd(routes) as k:
+        forget_callers(k, "/t_late", n)
+        recs = record(k, "shut", lines=n, timeout=10 * SLOW)
+        # Ended by SIGTERM, not after kick ctl turned ignore_user_abort on.
+        for rec in recs:
+            expect_record(rec, 1, sig=signal.SIGTERM.value,
+                          what="fire-and-forget, abort = hangup")
+        # They would have ended 1.5 s after their start.
+        time.sleep(1.5)
+        ends = [x for x in range(n) if exists(k, "end.%d" % x)]
+        expect_eq(ends, [], "abort = hangup: scripts that reached their end")
+
+
+# 14. abort = write (the default): a script that does not ignore aborts
+# and writes every 0.1 s is ended at its next write after the hang-up; one
+# that writes every 1.5 s lives on until that write. abort = hangup ends
+# the slow one at once.
+
+def test_write_rule_ends_at_next_write():
+    routes = [("/t_tick", "cs_tick",
+               "env = CS_TICK=0.1\n" + recorder("shut", "tick")),
+              ("/t_slow", "cs_tick",
+               "env = CS_TICK=1.5\n" + recorder("shut_slow", "slow")),
+              ("/t_slow_hangup", "cs_tick", "abort = hangup\n"
+               "env = CS_TICK=1.5\n" + recorder("shut_hangup", "hangup"))]
+    with kickd(routes) as k:
+        c = start(k, "/t_tick")
         pid = read_pid(k)
-        wait_file(os.path.join(k.tmp, "ready"), what="ready")
+        read_until(c, b"tick 2\n")
+        t0 = time.monotonic()
         hang_up(c)
-        expect_eq(wait_file(os.path.join(k.tmp, "seen"))[0], "seen=1",
-                  "kick ctl status after the hang-up")
         rec = record(k, "shut")[0]
+        took = time.monotonic() - t0
         expect_record(rec, 1, sig=signal.SIGTERM.value,
-                      what="ignore-user-abort off after the abort")
-        expect_gone(k, pid, "script")
-        expect(not exists(k, "finished"), "script ran to its end")
+                      what="writing every 0.1 s, after a hang-up")
+        expect(took < 1.0 * SLOW, "ended %.2fs after the hang-up; it "
+               "writes every 0.1 s", took)
+        expect_gone(k, pid, "script writing every 0.1 s")
+
+        for route, name in (("/t_slow", "shut_slow"),
+                            ("/t_slow_hangup", "shut_hangup")):
+            os.unlink(os.path.join(k.tmp, "pid"))
+            c = start(k, route)
+            pid = read_pid(k)
+            read_until(c, b"tick 0\n")
+            t0 = time.monotonic()
+            hang_up(c)
+            if route == "/t_slow":
+                time.sleep(0.8)
+                expect(not exists(k, name), "abort = write: ended before its "
+                       "next write")
+                expect(lingers(proc_stat(pid), k), "abort = write: the "
+                       "script is gone before its next write")
+            rec = record(k, name, timeout=5 * SLOW)[0]
+            took = time.monotonic() - t0
+            expect_record(rec, 1, sig=signal.SIGTERM.value, what=route)
+            if route == "/t_slow":
+                expect(1.0 <= took <= 1.5 + 1.0 * SLOW, "abort = write: "
+                       "ended %.2fs after the hang-up, want at its write "
+                       "1.5 s after the last", took)
+            else:
+                expect(took < 1.2, "abort = hangup: ended %.2fs after "
+                       "the hang-up, want at once, not at the write 1.5 s "
+                       "after the last", took)
+            expect_gone(k, pid, "script of " + route)
+        k.healthy("after the write rule")
 
 
 if __name__ == "__main__":

@@ -347,6 +347,41 @@ def test_fire_and_forget_route_ignore_user_abort():
         expect_eq((v["cs"], v["exit"]), ("1", "0"), "on_shutdown's cs/exit")
 
 
+def test_abort_hangup_ends_php_at_once():
+    """abort = hangup on a php-cgi route: kickd does not wait for PHP's
+    next write. A silent script is ended at once by SIGTERM to its group
+    (so its shutdown functions do not run: PHP dies of SIGTERM); the
+    route's on_shutdown sees 1 and the signal. With the route's
+    ignore_user_abort = on, kickd only closes the output and PHP runs on,
+    as with abort = write."""
+    with php_kickd([("sleep", "pcs_sleep.php", "abort = hangup\n"),
+                    ("loop", "pcs_loop.php",
+                     "abort = hangup\nignore_user_abort = on\n")]) as k:
+        tgt, out = target(k, "sleep", "hangup", s=5)
+        s = open_request(k, tgt)
+        time.sleep(0.3)
+        t0 = time.monotonic()
+        s.close()
+        v = shutdown_view(k, "sleep", timeout=3.0)
+        took = time.monotonic() - t0
+        expect_eq((v["cs"], v["exit"], v["sig"]), ("1", "", "15"),
+                  "on_shutdown's cs/exit/sig")
+        expect(took < 1.0 * SLOW, "ended %.2f s after the hang-up, want at "
+               "once", took)
+        time.sleep(0.3)
+        expect_eq(read(out), "", "PHP's shutdown function ran, or the "
+                  "script went on")
+
+        tgt, out = target(k, "loop", "ignored", n=15, us=100000)
+        fire_and_forget(k, tgt)
+        lines = wait_line(out, "status=", 5.0)
+        expect("end" in lines, "PHP did not run to its end: %r", lines[-3:])
+        expect_eq(value(lines, "status"), "1",
+                  "connection_status() in the shutdown function")
+        v = shutdown_view(k, "loop")
+        expect_eq((v["cs"], v["exit"]), ("1", "0"), "on_shutdown's cs/exit")
+
+
 def test_second_sigprof_ends_long_shutdown_function():
     """The client hangs up, then time_limit 1 passes while PHP sleeps; its
     shutdown function (status 2: PHP never wrote, so never noticed the

@@ -61,6 +61,9 @@ static const char product_example[] =
     "time_limit = 30               ; seconds, 0 = none (PHP "
     "max_execution_time)\n"
     "ignore_user_abort = off       ; PHP ignore_user_abort\n"
+    "abort = write                 ; write (PHP's rule) | hangup: when a "
+    "client\n"
+    "                              ; hang-up ends the script\n"
     "on_shutdown = /srv/app/cleanup.sh\n"
     "env = APP_ENV=production       ; extra variables for the script\n"
     "concurrency = 2               ; this route's running jobs at once\n"
@@ -115,6 +118,7 @@ test_product_example(void **state)
     assert_int_equal(r->mode, ROUTE_DETACH);
     assert_int_equal(r->time_limit, 30);
     assert_false(r->ignore_user_abort);
+    assert_int_equal(r->abort, ROUTE_ABORT_WRITE);
     assert_non_null(r->on_shutdown);
     assert_string_equal(r->on_shutdown[0], "/srv/app/cleanup.sh");
     assert_null(r->on_shutdown[1]);
@@ -149,6 +153,7 @@ test_every_key(void **state)
                          "\t-- tail\n"
                          "mode = auto\n"
                          "ignore_user_abort = Yes\n"
+                         "abort = hangup\n"
                          "time_limit = 0\n"
                          "env = A=1\n"
                          "env = _b2=x=y\n"
@@ -156,7 +161,8 @@ test_every_key(void **state)
                          "[route /c]\n"
                          "exec = /bin/c\n"
                          "mode = attach\n"
-                         "ignore_user_abort = 1\n",
+                         "ignore_user_abort = 1\n"
+                         "abort = write\n",
                          0, err, sizeof(err));
     struct cfg_route *r;
 
@@ -183,6 +189,7 @@ test_every_key(void **state)
     assert_string_equal(r->script_filename, "tail");
     assert_int_equal(r->mode, ROUTE_AUTO);
     assert_true(r->ignore_user_abort);
+    assert_int_equal(r->abort, ROUTE_ABORT_HANGUP);
     assert_int_equal(r->time_limit, 0);
     assert_null(r->on_shutdown);
     assert_int_equal(r->envc, 3);
@@ -194,6 +201,7 @@ test_every_key(void **state)
     assert_string_equal(r->path, "/c");
     assert_int_equal(r->mode, ROUTE_ATTACH);
     assert_true(r->ignore_user_abort);
+    assert_int_equal(r->abort, ROUTE_ABORT_WRITE);
     assert_int_equal(r->time_limit, 30);
     assert_int_equal(r->envc, 0);
     assert_null(r->env[0]);
@@ -302,6 +310,14 @@ static const struct {
     {"[route /a]\nexec = /bin/true\nignore_user_abort = maybe\n",
      "kickd.conf:3: ignore_user_abort: not on/off, yes/no, true/false or "
      "1/0: 'maybe'"},
+    {"[route /a]\nexec = /bin/true\nabort = close\n",
+     "kickd.conf:3: abort: not write or hangup: 'close'"},
+    {"[route /a]\nexec = /bin/true\nabort = Hangup\n",
+     "kickd.conf:3: abort: not write or hangup: 'Hangup'"},
+    {"[route /a]\nexec = /bin/true\nabort =\n",
+     "kickd.conf:3: abort: not write or hangup: ''"},
+    {"[route /a]\nexec = /bin/true\nabort = write\nabort = hangup\n",
+     "kickd.conf:4: duplicate key 'abort' in [route /a]"},
     {"[route /a]\nexec = /bin/true\nmode = later\n",
      "kickd.conf:3: mode: not detach, attach or auto: 'later'"},
     {"[route /a]\nexec = /bin/true\ntime_limit = 86401\n",
@@ -576,6 +592,7 @@ test_load_scripts(void **state)
     assert_string_equal(c->routes[1].script_filename, want);
     assert_int_equal(c->routes[1].mode, ROUTE_DETACH);
     assert_int_equal(c->routes[1].time_limit, 30);
+    assert_int_equal(c->routes[1].abort, ROUTE_ABORT_WRITE);
     assert_int_equal(c->routes[1].envc, 0);
 
     assert_string_equal(c->routes[2].path, "/page.php");
