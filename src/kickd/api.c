@@ -278,6 +278,9 @@ done_cb(struct store_op *op)
          * end is not recorded yet. */
         if (p->cancel_status == 202)
             op->job.connection_status |= 1;
+        /* A running job's status as it is now, not as last stored. */
+        if (op->job.state == JOB_RUNNING)
+            op->job.connection_status |= worker_connection_status(s, p->id);
         reply_json(p, p->cancel_status ? p->cancel_status : 200,
                    job_json(&op->job), NULL);
         break;

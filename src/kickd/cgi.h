@@ -33,6 +33,9 @@ struct cgi_request {
     const char *run_id;     /* KICK_JOB_ID */
     int attempt;            /* KICK_ATTEMPT */
     const char *control;    /* KICK_CONTROL, or NULL */
+    const char *secret_tag; /* a job's: the store's id, which starts the
+                             * run's secret in KICK_CONTROL (recover.c
+                             * finds a run's processes by it) */
     bool hide_authorization; /* kickd's own token: not for the script */
     const char *path_env;   /* PATH */
     int kill_grace;         /* ms from SIGTERM to SIGKILL */

@@ -324,16 +324,6 @@ owner_record(struct job_run *jr)
 
 /* Starts a claimed job: its stored request is parsed again and given to
  * the route's script as an attached request would be. */
-/* The route of the stored request, in the table the run holds. */
-static const struct cfg_route *
-route_by_path(const struct route_table *t, const char *path)
-{
-    for (size_t i = 0; i < t->cfg->route_count; i++)
-        if (strcmp(t->cfg->routes[i].path, path) == 0)
-            return &t->cfg->routes[i];
-    return NULL;
-}
-
 /* The script's CGI request from the stored one, started as an attached
  * one would be. A stored request that does not parse any more, or a
  * route no longer configured, is the job's failure (why says which). */
@@ -374,6 +364,7 @@ script_start(struct job_run *jr, const struct cfg_route *route,
         .path_env = s->path_env,
         .kill_grace = s->cfg->kill_grace,
         .raw_output = true,
+        .secret_tag = s->store.id,
     };
     jr->time_limit = route->time_limit;
     jr->run = run_start(s, &cr, &job_hooks, jr, &err);
@@ -412,7 +403,7 @@ job_run_start(const struct job_run_pool *pool, struct job *job, void *data)
                                              ? jr->job.run_at
                                              : jr->job.created_at));
     jr->routes = route_table_ref(s->routes);
-    const struct cfg_route *route = route_by_path(jr->routes, jr->job.route);
+    const struct cfg_route *route = route_named(jr->routes, jr->job.route);
     jr->out = malloc(jr->cap ? jr->cap : 1);
     if (route == NULL)
         why = "its route is no longer configured";
@@ -458,6 +449,12 @@ const char *
 job_run_route(const struct job_run *jr)
 {
     return jr->job.route;
+}
+
+int
+job_run_status(const struct job_run *jr)
+{
+    return jr->run ? run_status(jr->run) : 0;
 }
 
 bool

@@ -41,6 +41,10 @@ job_run_id(const struct job_run *jr);
 const char *
 job_run_route(const struct job_run *jr);
 
+/* The run's connection status (0..3) now. */
+int
+job_run_status(const struct job_run *jr);
+
 /* DELETE /jobs/ID: the run is being ended as for a client that hung up.
  * false if it has already ended. */
 bool

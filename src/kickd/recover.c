@@ -162,17 +162,16 @@ poll_cb(uv_timer_t *t)
 
 /* The run of j started, but its owner never reached the store: its
  * processes are found by the KICK_CONTROL they were given, which names
- * the job and this kickd's port (the run's secret after the id is not
- * stored). */
+ * the job and, at the start of the run's secret, the store's id. */
 static void
 owner_find(struct recover *rc, struct job *j)
 {
-    char needle[64];
+    char needle[80];
 
-    if (j->started_at <= 0)
+    if (j->started_at <= 0 || rc->srv->store.id[0] == '\0')
         return;
-    snprintf(needle, sizeof(needle), ":%d/_kick/run/%" PRId64 ".",
-             rc->srv->listen_port, j->id);
+    snprintf(needle, sizeof(needle), "/_kick/run/%" PRId64 ".%s", j->id,
+             rc->srv->store.id);
     if (pgroup_find(needle, j->started_at, rc->boot, &j->owner) == 1)
         log_warn("job %" PRId64 ": who ran it was not recorded; found its "
                  "process group %d by its environment",

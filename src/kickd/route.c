@@ -95,3 +95,12 @@ route_path_decode(const char *in, size_t len, char *out, size_t cap)
     out[o] = '\0';
     return (long)o;
 }
+
+const struct cfg_route *
+route_named(const struct route_table *t, const char *path)
+{
+    for (size_t i = 0; i < t->cfg->route_count; i++)
+        if (strcmp(t->cfg->routes[i].path, path) == 0)
+            return &t->cfg->routes[i];
+    return NULL;
+}

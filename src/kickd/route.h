@@ -33,6 +33,10 @@ const struct cfg_route *
 route_find(const struct route_table *t, const char *path, size_t len,
            size_t *script_len);
 
+/* The route configured as exactly path (a job's route); NULL if none. */
+const struct cfg_route *
+route_named(const struct route_table *t, const char *path);
+
 /* Decodes the percent-encoding of a request path into out (size cap).
  * Returns the decoded length, or -1 for a malformed escape, an encoded
  * NUL or slash-free garbage that would not fit. */

@@ -325,6 +325,9 @@ run_start(struct srv *s, struct cgi_request *cr, const struct run_hooks *h,
         *err = e;
         return NULL;
     }
+    /* A job's secret starts with its store's id; 64 random bits stay. */
+    if (cr->secret_tag && strlen(cr->secret_tag) == 16)
+        memcpy(secret, cr->secret_tag, 16);
     r->srv = s;
     r->hooks = h;
     r->data = data;

@@ -182,6 +182,9 @@ struct store_ops {
     int (*counts)(struct store *st, struct job_count **out, size_t *n);
     /* The last error, one line. */
     const char *(*error)(struct store *st);
+    /* The store's id: 16 hex digits made with the store, the same for
+     * every kickd that uses it. Valid until close. */
+    const char *(*id)(struct store *st);
 };
 
 /* The backend for a db setting: "postgresql://..." (later) or a SQLite

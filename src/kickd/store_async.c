@@ -258,6 +258,8 @@ store_async_open(struct store_async *sa, uv_loop_t *loop,
     sa->ops = ops;
     if (sa->ops->open(&sa->st, uri, err, errlen) < 0)
         return -1;
+    if (sa->ops->id)
+        snprintf(sa->id, sizeof(sa->id), "%s", sa->ops->id(sa->st));
     uv_mutex_init(&sa->mu);
     uv_cond_init(&sa->cv);
     uv_cond_init(&sa->sync_cv);

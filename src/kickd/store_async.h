@@ -93,6 +93,7 @@ struct store_async {
     bool sync_stopping;
     bool started;
     bool closed;
+    char id[17]; /* the store's id (store_ops.id), read at open */
 };
 
 /* Opens the store at uri with the backend ops (store_backend(uri) picks

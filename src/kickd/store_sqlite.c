@@ -832,6 +832,12 @@ sqlite_error(struct store *st)
     return st->err;
 }
 
+static const char *
+sqlite_id(struct store *st)
+{
+    return st->id;
+}
+
 const struct store_ops store_sqlite_ops = {
     .name = "sqlite",
     .open = store_sqlite__open,
@@ -855,4 +861,5 @@ const struct store_ops store_sqlite_ops = {
     .next_run_at = sqlite_next_run_at,
     .counts = sqlite_counts,
     .error = sqlite_error,
+    .id = sqlite_id,
 };

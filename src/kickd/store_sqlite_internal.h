@@ -87,6 +87,7 @@ struct store {
         int64_t n;
     } added[STORE_ADDED_ROUTES];
     int nadded;
+    char id[17]; /* meta's store_id */
 };
 
 /* store_ops.sync: fdatasync of the WAL; thread-safe against the store

@@ -51,7 +51,9 @@
  * process group with its leader's start time and the boot it started in),
  * so that a kickd that starts after a crash ends what is left of the
  * earlier run before the job runs again. Existing rows: no error, no
- * interruption, owner unknown. */
+ * interruption, owner unknown. meta holds the store's id, 16 random hex
+ * digits made once: a job's runs carry it in KICK_CONTROL, so that the
+ * processes of a run whose owner was never recorded are still found. */
 struct migration {
     int version;
     const char *sql;
@@ -133,7 +135,9 @@ static const struct migration migrations[] = {
         "ALTER TABLE jobs ADD COLUMN owner_pgid INTEGER NOT NULL DEFAULT 0;"
         "ALTER TABLE jobs ADD COLUMN owner_start INTEGER NOT NULL"
         " DEFAULT 0;"
-        "ALTER TABLE jobs ADD COLUMN owner_boot TEXT;"},
+        "ALTER TABLE jobs ADD COLUMN owner_boot TEXT;"
+        "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);"
+        "INSERT INTO meta VALUES ('store_id', lower(hex(randomblob(8))));"},
 };
 #define SCHEMA_VERSION                                                         \
     (migrations[sizeof(migrations) / sizeof(migrations[0]) - 1].version)
@@ -213,6 +217,26 @@ static const char *const stmt_sql[ST_COUNT] = {
                      " ON CONFLICT (route, state)"
                      " DO UPDATE SET count = count + ?2",
 };
+
+/* The store's id from meta into st->id. 0 or -1. */
+static int
+id_read(struct store *st)
+{
+    sqlite3_stmt *s;
+    int rc = sqlite3_prepare_v2(st->db, "SELECT value FROM meta WHERE key ="
+                                        " 'store_id'", -1, &s, NULL);
+
+    if (rc != SQLITE_OK)
+        return store_sqlite__fail_db(st);
+    rc = sqlite3_step(s);
+    if (rc == SQLITE_ROW && sqlite3_column_text(s, 0) != NULL)
+        snprintf(st->id, sizeof(st->id), "%s",
+                 (const char *)sqlite3_column_text(s, 0));
+    sqlite3_finalize(s);
+    if (rc != SQLITE_ROW)
+        return store_sqlite__fail(st, "the store has no id");
+    return 0;
+}
 
 static int
 exec_sql(struct store *st, const char *sql)
@@ -431,6 +455,8 @@ store_sqlite__open(struct store **out, const char *uri, char *err,
             goto fail_st;
         }
     }
+    if (id_read(st) < 0)
+        goto fail_st;
     *out = st;
     return 0;
 fail_st:

@@ -96,15 +96,6 @@ load_get(struct worker_pool *p, const char *route)
     return l;
 }
 
-static const struct cfg_route *
-route_by_path(const struct route_table *t, const char *path)
-{
-    for (size_t i = 0; i < t->cfg->route_count; i++)
-        if (strcmp(t->cfg->routes[i].path, path) == 0)
-            return &t->cfg->routes[i];
-    return NULL;
-}
-
 static void
 delay_timer_cb(uv_timer_t *t)
 {
@@ -320,7 +311,7 @@ claim_cb(struct store_op *op)
 static bool
 has_room(struct worker_pool *p, struct route_load *l)
 {
-    const struct cfg_route *rt = route_by_path(p->srv->routes, l->route);
+    const struct cfg_route *rt = route_named(p->srv->routes, l->route);
     int limit = rt ? rt->concurrency : 0;
 
     return !p->stopping && !p->recovering &&
@@ -413,6 +404,17 @@ worker_cancel(struct srv *s, int64_t id)
         if (job_run_id(sl->jr) == id)
             return job_run_cancel(sl->jr);
     return false;
+}
+
+int
+worker_connection_status(struct srv *s, int64_t id)
+{
+    struct worker_pool *p = s->workers;
+
+    for (struct slot *sl = p ? p->slots : NULL; sl; sl = sl->next)
+        if (job_run_id(sl->jr) == id)
+            return job_run_status(sl->jr);
+    return 0;
 }
 
 struct worker_wait *

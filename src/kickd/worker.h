@@ -40,6 +40,11 @@ worker_claimed(struct srv *s, struct route_load *l, int result,
 bool
 worker_cancel(struct srv *s, int64_t id);
 
+/* The connection status (0..3) of job id's run here as it is now; 0 if
+ * it does not run here. */
+int
+worker_connection_status(struct srv *s, int64_t id);
+
 /* kickd stops: no more claims; running jobs get stop_grace. */
 void
 worker_stop(struct srv *s);

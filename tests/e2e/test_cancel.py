@@ -197,8 +197,10 @@ def test_cancel_shell_ignoring_aborts():
         t0 = cancel(k, tick)
         cancel(k, trap)
         time.sleep(1.0)
-        expect_eq(get_job(k, tick)["state"], "running",
-                  "a job ignoring aborts 1 s after its cancel")
+        j = get_job(k, tick)
+        expect_eq((j["state"], j["connection_status"]), ("running", 1),
+                  "a job ignoring aborts 1 s after its cancel (state, "
+                  "connection_status as it is now)")
         expect_ended(k, tick, t0, 15, "shell job ignoring aborts",
                      at_least=GRACE - 0.2)
         rec = shutdown_record(k, "s_tick")

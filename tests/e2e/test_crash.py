@@ -216,6 +216,36 @@ def test_restart_ends_leftover_children():
                   ("succeeded", 2, 1), "the job at its end")
 
 
+# The same when the crash came before the commit that records who runs
+# the job (made so here by clearing the owner while kickd is down): the
+# run's processes are found by the store's id in their KICK_CONTROL.
+def test_restart_finds_an_unrecorded_owner():
+    import sqlite3
+    routes = [("/bg", "job_bg", "")]
+    with kickd(routes) as k:
+        a = trigger(k, "/bg")
+        bg = int(wait_file(os.path.join(k.tmp, "bg.%d.1" % a), 5.0))
+        k.proc.kill()
+        k.proc.wait()
+        db = sqlite3.connect(k.db)
+        with db:
+            # (The kill may have come before that commit by itself.)
+            db.execute("UPDATE jobs SET owner = NULL, owner_pgid = 0,"
+                       " owner_start = 0, owner_boot = NULL")
+        db.close()
+        expect(proc_alive(bg), "the script's child died with kickd")
+        k.log.close()
+        k.start()
+        wait_file(os.path.join(k.tmp, "bg.%d.2" % a), 5.0)
+        expect_eq(read_lines(os.path.join(k.tmp, "seen.%d" % a)), ["gone"],
+                  "what the second run saw of the first run's child")
+        expect("found its process group" in k.stderr_text(),
+               "kickd's log does not say how it found the run")
+        j = wait_job(k, a, timeout=5.0)
+        expect_eq((j["state"], j["attempt"]), ("succeeded", 2),
+                  "the job at its end")
+
+
 # A spawn that fails for kickd's own reasons (no free descriptors) is an
 # interruption: the job runs again a moment later, no retry used.
 def test_spawn_without_descriptors():

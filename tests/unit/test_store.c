@@ -718,7 +718,12 @@ test_orphans(void **state)
     assert_int_equal(f->ops->set_owner(f->st, a, &o), 0);
     assert_int_equal(f->ops->set_owner(f->st, queued, &o), 1);
     assert_int_equal(fin(f, done, JOB_SUCCEEDED, 0, 0, 0, 25, 0), 0);
+    char id[17];
+    snprintf(id, sizeof(id), "%s", f->ops->id(f->st));
+    assert_int_equal(strspn(id, "0123456789abcdef"), 16);
     reopen(f);
+    /* The store's id is made once, with the store. */
+    assert_string_equal(f->ops->id(f->st), id);
     assert_int_equal(f->ops->orphans(f->st, &jobs, &n), 0);
     assert_int_equal(n, 2);
     assert_int_equal(jobs[0].id, a);
@@ -1141,6 +1146,7 @@ test_sqlite_migrates_v1(void **state)
         "ALTER TABLE jobs DROP COLUMN owner_pgid;"
         "ALTER TABLE jobs DROP COLUMN owner_start;"
         "ALTER TABLE jobs DROP COLUMN owner_boot;"
+        "DROP TABLE meta;"
         "PRAGMA user_version = 1;";
     const struct store_ops *o = &store_sqlite_ops;
     struct store *st;
