@@ -17,6 +17,7 @@ from urllib.parse import urlencode
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness import (Kickd, expect, expect_eq, kick_bin,  # noqa: E402
                      path_env_with, run, SLOW)
+from test_jobs import read_lines  # noqa: E402
 
 GRACE = 2.0  # s, kill_grace of the config below
 # How long after the DELETE a job may take to end: the grace period and a
@@ -87,14 +88,6 @@ def output(k, jid):
     r = k.get("/jobs/%d/output" % jid)
     expect_eq(r.status, 200, "GET /jobs/%d/output: %r" % (jid, r))
     return r.body.decode("latin-1")
-
-
-def read_lines(path):
-    try:
-        with open(path) as f:
-            return f.read().splitlines()
-    except FileNotFoundError:
-        return []
 
 
 def wait_lines(path, n, timeout=5.0):

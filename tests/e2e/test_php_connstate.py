@@ -312,6 +312,19 @@ def fire_and_forget(k, tgt):
     s.close()
 
 
+def forgotten_loop_runs_to_end(k, tag):
+    """pcs_loop.php, its caller gone at once, runs its 15 steps to the
+    end; its shutdown function and on_shutdown see status 1."""
+    tgt, out = target(k, "loop", tag, n=15, us=100000)
+    fire_and_forget(k, tgt)
+    lines = wait_line(out, "status=", 5.0)
+    expect("end" in lines, "PHP did not run to its end: %r", lines[-3:])
+    expect_eq(value(lines, "status"), "1",
+              "connection_status() in the shutdown function")
+    v = shutdown_view(k, "loop")
+    expect_eq((v["cs"], v["exit"]), ("1", "0"), "on_shutdown's cs/exit")
+
+
 def test_fire_and_forget():
     """ignore_user_abort(true) and set_time_limit(0) in the script, the
     caller gone before the first byte: PHP does its 2 s of work to the
@@ -337,14 +350,7 @@ def test_fire_and_forget_route_ignore_user_abort():
     end after the fire-and-forget caller left."""
     with php_kickd([("loop", "pcs_loop.php", "ignore_user_abort = on\n")]) \
             as k:
-        tgt, out = target(k, "loop", "route", n=15, us=100000)
-        fire_and_forget(k, tgt)
-        lines = wait_line(out, "status=", 5.0)
-        expect("end" in lines, "PHP did not run to its end: %r", lines[-3:])
-        expect_eq(value(lines, "status"), "1",
-                  "connection_status() in the shutdown function")
-        v = shutdown_view(k, "loop")
-        expect_eq((v["cs"], v["exit"]), ("1", "0"), "on_shutdown's cs/exit")
+        forgotten_loop_runs_to_end(k, "route")
 
 
 def test_abort_hangup_ends_php_at_once():
@@ -372,14 +378,7 @@ def test_abort_hangup_ends_php_at_once():
         expect_eq(read(out), "", "PHP's shutdown function ran, or the "
                   "script went on")
 
-        tgt, out = target(k, "loop", "ignored", n=15, us=100000)
-        fire_and_forget(k, tgt)
-        lines = wait_line(out, "status=", 5.0)
-        expect("end" in lines, "PHP did not run to its end: %r", lines[-3:])
-        expect_eq(value(lines, "status"), "1",
-                  "connection_status() in the shutdown function")
-        v = shutdown_view(k, "loop")
-        expect_eq((v["cs"], v["exit"]), ("1", "0"), "on_shutdown's cs/exit")
+        forgotten_loop_runs_to_end(k, "ignored")
 
 
 def test_second_sigprof_ends_long_shutdown_function():
