@@ -13,7 +13,7 @@ import sys
 CHAOS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..",
                      "tests", "chaos", "chaos.py")
 ROUNDS = int(os.environ.get("BENCH_CHAOS_ROUNDS", "5"))
-RESERVE = 40.0  # s kept for it out of the bench's limit
+RESERVE = 40.0  # s it needs of what the bench's limit leaves
 
 
 def measure(kickd, errors):
