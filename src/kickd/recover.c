@@ -22,7 +22,7 @@ struct recover {
     struct srv *srv;
     struct ledger *ledger;
     char boot[40];
-    void (*done)(void *data, int recovered);
+    const struct recover_hooks *hooks;
     void *data;
     struct job *orphans; /* as the store listed them */
     size_t n;
@@ -84,16 +84,19 @@ recover_end(struct recover *rc)
     if (rc->n > 0)
         log_warn("recovered %zu jobs that were running when kickd stopped",
                  rc->n);
-    rc->done(rc->data, (int)rc->n);
+    rc->hooks->done_cb(rc->data);
     uv_close((uv_handle_t *)&rc->timer, recover_free_cb);
 }
 
 static void
 recorded_cb(struct ledger_entry *e, int result)
 {
-    struct recover *rc = ((struct recover_op *)e)->rc;
+    struct recover_op *ro = (struct recover_op *)e;
+    struct recover *rc = ro->rc;
+    size_t i = (size_t)(ro - rc->ops);
 
-    (void)result;
+    if (result == 0 && e->op.end.state == JOB_QUEUED)
+        rc->hooks->requeued_cb(rc->data, rc->orphans[i].route);
     if (++rc->recorded == rc->n)
         recover_end(rc);
 }
@@ -239,7 +242,7 @@ orphans_done(struct store_op *op)
 
 int
 recover_start(struct srv *s, struct ledger *ledger, const char *boot,
-              void (*done)(void *data, int recovered), void *data)
+              const struct recover_hooks *h, void *data)
 {
     struct recover *rc = calloc(1, sizeof(*rc));
 
@@ -250,7 +253,7 @@ recover_start(struct srv *s, struct ledger *ledger, const char *boot,
     rc->srv = s;
     rc->ledger = ledger;
     snprintf(rc->boot, sizeof(rc->boot), "%s", boot);
-    rc->done = done;
+    rc->hooks = h;
     rc->data = data;
     uv_timer_init(s->loop, &rc->timer);
     rc->timer.data = rc;

@@ -24,11 +24,18 @@ recover_interrupted_end(struct job_end *e, const struct job *j,
                         int max_interruptions, const char *why, int64_t now,
                         int64_t delay, char *err, size_t errlen);
 
+/* What recovery tells the pool, on the loop: each job queued again (its
+ * route), then the end; until done nothing may be claimed. */
+struct recover_hooks {
+    void (*requeued_cb)(void *data, const char *route);
+    void (*done_cb)(void *data);
+};
+
 /* Recovers what a dead kickd left running (their ends go through
- * ledger), then calls done(data, recovered) on the loop. Until then
- * nothing may be claimed. 0, or -1 if out of memory (logged). */
+ * ledger), calling h's hooks with data. 0, or -1 if out of memory
+ * (logged). */
 int
 recover_start(struct srv *s, struct ledger *ledger, const char *boot,
-              void (*done)(void *data, int recovered), void *data);
+              const struct recover_hooks *h, void *data);
 
 #endif

@@ -31,6 +31,8 @@ struct route_load {
     int running;  /* jobs of the route running here */
     int claiming; /* claims in flight */
     bool due;     /* the store may have due jobs of the route */
+    int owed;     /* its jobs recovered at start, still to claim: they
+                   * were running, so they go before other routes' */
 };
 
 /* A job running here. */
@@ -331,16 +333,24 @@ schedule(struct worker_pool *p)
         struct route_load *pick = NULL;
         if (l == NULL)
             return;
-        do {
-            if (l->due && has_room(p, l)) {
-                pick = l;
-                break;
-            }
-            l = l->next ? l->next : p->loads;
-        } while (l != start);
-        if (pick == NULL)
-            return;
-        p->rr = pick->next;
+        /* Jobs recovered at start first (each is its route's oldest). */
+        for (struct route_load *o = p->loads; o && !pick; o = o->next)
+            if (o->owed > 0 && o->due && has_room(p, o))
+                pick = o;
+        if (pick != NULL) {
+            pick->owed--;
+        } else {
+            do {
+                if (l->due && has_room(p, l)) {
+                    pick = l;
+                    break;
+                }
+                l = l->next ? l->next : p->loads;
+            } while (l != start);
+            if (pick == NULL)
+                return;
+            p->rr = pick->next;
+        }
         struct claim_op *c = calloc(1, sizeof(*c));
         if (c == NULL)
             return;
@@ -445,14 +455,27 @@ worker_unwait(struct srv *s, struct worker_wait *w)
 }
 
 static void
-recovered(void *data, int n)
+requeued(void *data, const char *route)
+{
+    struct route_load *l = load_get(data, route);
+
+    if (l)
+        l->owed++;
+}
+
+static void
+recovered(void *data)
 {
     struct worker_pool *p = data;
 
-    (void)n;
     p->recovering = false;
     delay_timer_cb(&p->delay_timer);
 }
+
+static const struct recover_hooks recover_hooks = {
+    .requeued_cb = requeued,
+    .done_cb = recovered,
+};
 
 /* This kickd's name as a job's owner: host, pid and a random part, so
  * that a pid reused after a restart never names the same node. */
@@ -490,7 +513,7 @@ worker_start(struct srv *s)
      * their runs is ended, and they go back to the queue, before anything
      * runs. */
     p->recovering = true;
-    if (recover_start(s, &p->ledger, p->boot, recovered, p) < 0)
+    if (recover_start(s, &p->ledger, p->boot, &recover_hooks, p) < 0)
         return -1;
     return 0;
 }

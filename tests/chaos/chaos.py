@@ -285,6 +285,7 @@ def main():
         "recovery_ms_median": round(rec * 1000, 1) if rec else None,
         "recovery_ms_max": round(max(stats["recovery"]) * 1000, 1)
         if stats["recovery"] else None,
+        "recovery_ms": [round(x * 1000, 1) for x in stats["recovery"]],
         "other_answers": stats["other"], "seconds": round(
             time.monotonic() - t0, 1),
         "problems": stats["problems"],
