@@ -123,6 +123,11 @@ $(S)/%.o: %.c | $(DEPS_STAMP)
 	@echo "  CC san  $@"
 	$(Q)$(CLANG) $(ALL_CFLAGS) $(SAN_FLAGS) -c -o $@ $<
 
+# Objects built on the way to a test binary are kept (make would delete
+# them as intermediate files, and say so after the test runner's last
+# line).
+.SECONDARY:
+
 .SECONDEXPANSION:
 $(B)/tests/unit/test_%: $(B)/tests/unit/test_%.o $$(UNIT_DEPS_$$*)
 	@echo "  LD      $@"
