@@ -294,6 +294,12 @@ start_failed(struct job_run *jr, int err)
              "could not start: exec: %s", strerror(-err));
 }
 
+/* A job's owner on its way to the store. */
+struct owner_op {
+    struct store_op op; /* first: the completion finds the whole */
+    struct job_owner owner;
+};
+
 static void
 owner_done(struct store_op *op)
 {
@@ -309,17 +315,18 @@ static void
 owner_record(struct job_run *jr)
 {
     const struct job_run_pool *p = jr->pool;
-    struct store_op *op = calloc(1, sizeof(*op));
+    struct owner_op *o = calloc(1, sizeof(*o));
 
-    if (op == NULL)
+    if (o == NULL)
         return;
-    op->kind = SOP_OWN;
-    op->id = jr->job.id;
-    op->done_cb = owner_done;
-    snprintf(op->owner.node, sizeof(op->owner.node), "%s", p->node);
-    if (pgroup_identify(run_pid(jr->run), p->boot, &op->owner) < 0)
-        op->owner.pgid = 0;
-    store_submit(&p->srv->store, op);
+    o->op.kind = SOP_OWN;
+    o->op.id = jr->job.id;
+    o->op.done_cb = owner_done;
+    o->op.owner = &o->owner;
+    snprintf(o->owner.node, sizeof(o->owner.node), "%s", p->node);
+    if (pgroup_identify(run_pid(jr->run), p->boot, &o->owner) < 0)
+        o->owner.pgid = 0;
+    store_submit(&p->srv->store, &o->op);
 }
 
 /* Starts a claimed job: its stored request is parsed again and given to

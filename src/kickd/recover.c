@@ -25,6 +25,7 @@ struct recover {
     const struct recover_hooks *hooks;
     void *data;
     struct job *orphans; /* as the store listed them */
+    struct job_owner *owners; /* who ran each */
     size_t n;
     size_t recorded;     /* orphans whose end is recorded */
     struct recover_op *ops; /* their ends, one each */
@@ -74,6 +75,7 @@ recover_free_cb(uv_handle_t *h)
     for (size_t i = 0; i < rc->n; i++)
         job_clear(&rc->orphans[i]);
     free(rc->orphans);
+    free(rc->owners);
     free(rc->ops);
     free(rc);
 }
@@ -131,7 +133,7 @@ groups_alive(struct recover *rc, int sig)
     int alive = 0;
 
     for (size_t i = 0; i < rc->n; i++) {
-        int r = pgroup_signal(&rc->orphans[i].owner, rc->boot, sig);
+        int r = pgroup_signal(&rc->owners[i], rc->boot, sig);
         if (r < 0) {
             log_error("job %" PRId64 ": cannot read /proc: %s",
                       rc->orphans[i].id, strerror(-r));
@@ -167,7 +169,7 @@ poll_cb(uv_timer_t *t)
  * processes are found by the KICK_CONTROL they were given, which names
  * the job and, at the start of the run's secret, the store's id. */
 static void
-owner_find(struct recover *rc, struct job *j)
+owner_find(struct recover *rc, const struct job *j, struct job_owner *o)
 {
     char needle[80];
 
@@ -175,10 +177,10 @@ owner_find(struct recover *rc, struct job *j)
         return;
     snprintf(needle, sizeof(needle), "/_kick/run/%" PRId64 ".%s", j->id,
              rc->srv->store.id);
-    if (pgroup_find(needle, j->started_at, rc->boot, &j->owner) == 1)
+    if (pgroup_find(needle, j->started_at, rc->boot, o) == 1)
         log_warn("job %" PRId64 ": who ran it was not recorded; found its "
                  "process group %d by its environment",
-                 j->id, j->owner.pgid);
+                 j->id, o->pgid);
 }
 
 static void orphans_done(struct store_op *op);
@@ -212,8 +214,10 @@ orphans_done(struct store_op *op)
         return;
     }
     rc->orphans = op->jobs;
+    rc->owners = op->owners;
     rc->n = op->njobs;
     op->jobs = NULL;
+    op->owners = NULL;
     op->njobs = 0;
     store_op_clear(op);
     free(op);
@@ -229,12 +233,13 @@ orphans_done(struct store_op *op)
     }
     for (size_t i = 0; i < rc->n; i++) {
         struct job *j = &rc->orphans[i];
-        if (j->owner.pgid == 0)
-            owner_find(rc, j);
-        if (j->owner.pgid > 0)
+        struct job_owner *o = &rc->owners[i];
+        if (o->pgid == 0)
+            owner_find(rc, j, o);
+        if (o->pgid > 0)
             log_info("job %" PRId64 ": ending what is left of its run "
                      "(process group %d)",
-                     j->id, j->owner.pgid);
+                     j->id, o->pgid);
     }
     rc->killed_at = worker_now();
     poll_cb(&rc->timer);

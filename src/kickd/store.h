@@ -59,7 +59,6 @@ struct job {
     char *idem_key;        /* NULL if none */
     char *error;           /* why the last run did not succeed, one line;
                             * NULL if it did or none ended yet */
-    struct job_owner owner; /* while running: who runs it */
     int64_t created_at;    /* ms since the epoch */
     int64_t run_at;        /* not before (ms); Kick-Delay and backoff */
     int64_t started_at;    /* 0 until it starts */
@@ -167,10 +166,12 @@ struct store_ops {
     int (*set_progress)(struct store *st, int64_t id, int percent,
                         const char *msg);
     /* The running jobs that no live kickd runs (SQLite: all of them at
-     * open, since one kickd owns the file), with their owners, without
-     * requests; the caller ends what is left of each run, then records
-     * it with finish (interrupted). Freed as list's. 0 or -1. */
-    int (*orphans)(struct store *st, struct job **out, size_t *n);
+     * open, since one kickd owns the file), without requests, and who
+     * ran each ((*owners)[i] is (*out)[i]'s); the caller ends what is
+     * left of each run, then records it with finish (interrupted). The
+     * caller frees both arrays (job_clear each job). 0 or -1. */
+    int (*orphans)(struct store *st, struct job **out,
+                   struct job_owner **owners, size_t *n);
     /* The routes with queued jobs due at or before now (so the workers
      * know where to claim); malloc'd array of malloc'd strings. */
     int (*due_routes)(struct store *st, int64_t now, char ***routes,

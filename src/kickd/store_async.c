@@ -34,7 +34,7 @@ op_run(struct store_async *sa, struct store_op *op)
     case SOP_FINISH:
         return o->finish(st, op->id, &op->end);
     case SOP_OWN:
-        return o->set_owner(st, op->id, &op->owner);
+        return o->set_owner(st, op->id, op->owner);
     case SOP_CANCEL:
         return o->cancel(st, op->id, op->now);
     case SOP_GET:
@@ -49,7 +49,7 @@ op_run(struct store_async *sa, struct store_op *op)
     case SOP_PROGRESS:
         return o->set_progress(st, op->id, op->percent, op->msg);
     case SOP_ORPHANS:
-        return o->orphans(st, &op->jobs, &op->njobs);
+        return o->orphans(st, &op->jobs, &op->owners, &op->njobs);
     case SOP_DUE_ROUTES:
         return o->due_routes(st, op->now, &op->routes, &op->nroutes);
     case SOP_NEXT_RUN_AT:
@@ -352,6 +352,8 @@ store_op_clear(struct store_op *op)
         job_clear(&op->jobs[i]);
     free(op->jobs);
     op->jobs = NULL;
+    free(op->owners);
+    op->owners = NULL;
     op->njobs = 0;
     free(op->data_buf);
     op->data_buf = NULL;

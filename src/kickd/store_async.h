@@ -56,7 +56,8 @@ struct store_op {
     int64_t now;
     const char *route;      /* CLAIM (owned by the caller) */
     struct job_end end;     /* FINISH (its strings owned by the caller) */
-    struct job_owner owner; /* OWN */
+    const struct job_owner *owner; /* OWN (the caller's) */
+    struct job_owner *owners; /* ORPHANS (out), one per job */
     struct job_filter filter; /* LIST (route owned by the caller) */
     struct job *jobs;       /* LIST, ORPHANS (out) */
     size_t njobs;

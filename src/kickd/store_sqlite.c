@@ -200,10 +200,6 @@ row_job(struct store *st, sqlite3_stmt *s, struct job *j)
     j->started_at = sqlite3_column_int64(s, 13);
     j->finished_at = sqlite3_column_int64(s, 14);
     j->interruptions = sqlite3_column_int(s, 16);
-    j->owner.pgid = sqlite3_column_int(s, 18);
-    j->owner.start = sqlite3_column_int64(s, 19);
-    col_copy(s, 17, j->owner.node, sizeof(j->owner.node));
-    col_copy(s, 20, j->owner.boot, sizeof(j->owner.boot));
     if (col_text(st, s, 1, &j->route) < 0 ||
         col_text(st, s, 9, &j->progress_msg) < 0 ||
         col_text(st, s, 10, &j->idem_key) < 0 ||
@@ -579,12 +575,29 @@ sqlite_get(struct store *st, int64_t id, bool with_request, struct job *out)
     return load_job(st, id, with_request, out);
 }
 
+/* Columns JOB_COLS + 0..3 of s (owner, owner_pgid, owner_start,
+ * owner_boot) into o. */
+static void
+row_owner(sqlite3_stmt *s, struct job_owner *o)
+{
+    int c = 17; /* the first column after JOB_COLS */
+
+    memset(o, 0, sizeof(*o));
+    col_copy(s, c, o->node, sizeof(o->node));
+    o->pgid = sqlite3_column_int(s, c + 1);
+    o->start = sqlite3_column_int64(s, c + 2);
+    col_copy(s, c + 3, o->boot, sizeof(o->boot));
+}
+
 /* Steps s (bound) to its end, a job per row into a malloc'd array (NULL
- * if there is none); resets s. 0 or -1. */
+ * if there is none), and with owners its owner too, into an array of as
+ * many; resets s. 0 or -1. */
 static int
-rows_collect(struct store *st, sqlite3_stmt *s, struct job **out, size_t *n)
+rows_collect(struct store *st, sqlite3_stmt *s, struct job **out,
+             struct job_owner **owners, size_t *n)
 {
     struct job *jobs = NULL;
+    struct job_owner *own = NULL;
     size_t count = 0, size = 0;
     int rc;
 
@@ -592,17 +605,22 @@ rows_collect(struct store *st, sqlite3_stmt *s, struct job **out, size_t *n)
         if (count == size) {
             size_t nsize = size ? 2 * size : 16;
             struct job *more = realloc(jobs, nsize * sizeof(*jobs));
-            if (more == NULL) {
+            struct job_owner *omore =
+                owners && more ? realloc(own, nsize * sizeof(*own)) : NULL;
+            jobs = more ? more : jobs;
+            own = omore ? omore : own;
+            if (more == NULL || (owners && omore == NULL)) {
                 rc = store_sqlite__fail(st, "out of memory");
                 break;
             }
-            jobs = more;
             size = nsize;
         }
         if (row_job(st, s, &jobs[count]) < 0) {
             rc = -1;
             break;
         }
+        if (owners)
+            row_owner(s, &own[count]);
         count++;
     }
     sqlite3_reset(s);
@@ -610,9 +628,12 @@ rows_collect(struct store *st, sqlite3_stmt *s, struct job **out, size_t *n)
         for (size_t i = 0; i < count; i++)
             job_clear(&jobs[i]);
         free(jobs);
+        free(own);
         return -1;
     }
     *out = jobs;
+    if (owners)
+        *owners = own;
     *n = count;
     return 0;
 }
@@ -642,7 +663,7 @@ sqlite_list(struct store *st, const struct job_filter *f, struct job **out,
         rc |= store_sqlite__bind_i64(s, by_route ? 4 : 3, f->state);
     if (rc != 0)
         return store_sqlite__bind_fail(st, s);
-    return rows_collect(st, s, out, n);
+    return rows_collect(st, s, out, NULL, n);
 }
 
 /* 0, 1 if there is no job id, -1. */
@@ -662,13 +683,16 @@ sqlite_set_progress(struct store *st, int64_t id, int percent, const char *msg)
 /* One kickd holds the file (its record lock), so every job marked
  * running at open was left so by one that is gone. */
 static int
-sqlite_orphans(struct store *st, struct job **out, size_t *n)
+sqlite_orphans(struct store *st, struct job **out, struct job_owner **owners,
+               size_t *n)
 {
     *out = NULL;
+    *owners = NULL;
     *n = 0;
     if (op_check(st) < 0)
         return -1;
-    return rows_collect(st, store_sqlite__stmt(st, ST_ORPHANS), out, n);
+    return rows_collect(st, store_sqlite__stmt(st, ST_ORPHANS), out, owners,
+                        n);
 }
 
 /* Walks the routes that have queued jobs, one index seek each (a DISTINCT

@@ -21,8 +21,7 @@
 #define JOB_COLS                                                               \
     "id, route, state, connection_status, attempt, max_attempts,"              \
     " exit_status, term_signal, progress, progress_msg, idem_key,"             \
-    " created_at, run_at, started_at, finished_at, error, interruptions,"   \
-    " owner, owner_pgid, owner_start, owner_boot"
+    " created_at, run_at, started_at, finished_at, error, interruptions"
 
 /* The statements prepared at open; their SQL is in store_sqlite_schema.c. */
 enum stmt_id {

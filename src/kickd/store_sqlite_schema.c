@@ -172,7 +172,8 @@ static const char *const stmt_sql[ST_COUNT] = {
     [ST_OWN] = "UPDATE jobs SET owner = ?2, owner_pgid = ?3,"
                " owner_start = ?4, owner_boot = ?5"
                " WHERE id = ?1 AND state = 1",
-    [ST_ORPHANS] = "SELECT " JOB_COLS " FROM jobs INDEXED BY jobs_state"
+    [ST_ORPHANS] = "SELECT " JOB_COLS ", owner, owner_pgid, owner_start,"
+                   " owner_boot FROM jobs INDEXED BY jobs_state"
                    " WHERE state = 1 ORDER BY id",
     [ST_CANCEL] = "UPDATE jobs SET state = 6, finished_at = ?2,"
                   " error = 'canceled' WHERE id = ?1 AND state = 0",

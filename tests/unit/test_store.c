@@ -699,6 +699,15 @@ test_finish_error_output(void **state)
 /* After a crash, the jobs left running are listed with who ran them;
  * nothing changes until each is recorded (here: as interrupted). */
 static void
+orphans_free(struct job *jobs, struct job_owner *owners, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        job_clear(&jobs[i]);
+    free(jobs);
+    free(owners);
+}
+
+static void
 test_orphans(void **state)
 {
     struct fix *f = *state;
@@ -709,6 +718,7 @@ test_orphans(void **state)
     struct job_owner o = {.node = "host/1/ab", .pgid = 4242,
                           .start = 123456, .boot = "boot-1"};
     struct job *jobs;
+    struct job_owner *owners;
     size_t n;
     struct job j;
 
@@ -724,25 +734,23 @@ test_orphans(void **state)
     reopen(f);
     /* The store's id is made once, with the store. */
     assert_string_equal(f->ops->id(f->st), id);
-    assert_int_equal(f->ops->orphans(f->st, &jobs, &n), 0);
+    assert_int_equal(f->ops->orphans(f->st, &jobs, &owners, &n), 0);
     assert_int_equal(n, 2);
     assert_int_equal(jobs[0].id, a);
-    assert_string_equal(jobs[0].owner.node, "host/1/ab");
-    assert_int_equal(jobs[0].owner.pgid, 4242);
-    assert_int_equal(jobs[0].owner.start, 123456);
-    assert_string_equal(jobs[0].owner.boot, "boot-1");
+    assert_string_equal(owners[0].node, "host/1/ab");
+    assert_int_equal(owners[0].pgid, 4242);
+    assert_int_equal(owners[0].start, 123456);
+    assert_string_equal(owners[0].boot, "boot-1");
     assert_int_equal(jobs[1].id, b);
-    assert_int_equal(jobs[1].owner.pgid, 0);
-    assert_string_equal(jobs[1].owner.node, "");
-    for (size_t i = 0; i < n; i++)
-        job_clear(&jobs[i]);
-    free(jobs);
+    assert_int_equal(owners[1].pgid, 0);
+    assert_string_equal(owners[1].node, "");
+    orphans_free(jobs, owners, n);
     struct job_end e = {.state = JOB_QUEUED, .now = 500, .requeue_at = 500,
                         .interrupted = true, .exit_status = -1,
                         .error = "interrupted: kickd died (1 of 5)"};
     assert_int_equal(f->ops->finish(f->st, a, &e), 0);
     assert_int_equal(f->ops->finish(f->st, b, &e), 0);
-    assert_int_equal(f->ops->orphans(f->st, &jobs, &n), 0);
+    assert_int_equal(f->ops->orphans(f->st, &jobs, &owners, &n), 0);
     assert_int_equal(n, 0);
     assert_null(jobs);
     get(f, b, &j);
@@ -755,9 +763,14 @@ test_orphans(void **state)
     assert_int_equal(claim(f, "/a", 600), queued);
     assert_int_equal(claim(f, "/a", 600), a);
     get(f, a, &j);
-    assert_int_equal(j.owner.pgid, 0);
     assert_int_equal(j.attempt, 2);
     job_clear(&j);
+    assert_int_equal(f->ops->orphans(f->st, &jobs, &owners, &n), 0);
+    assert_int_equal(n, 2);
+    assert_int_equal(jobs[0].id, a);
+    assert_int_equal(owners[0].pgid, 0);
+    assert_string_equal(owners[0].node, "");
+    orphans_free(jobs, owners, n);
 }
 
 static int64_t
@@ -1189,7 +1202,6 @@ test_sqlite_migrates_v1(void **state)
     assert_int_equal(o->get(st, 1, false, &j), 0);
     assert_null(j.error);
     assert_int_equal(j.interruptions, 0);
-    assert_int_equal(j.owner.pgid, 0);
     job_clear(&j);
     o->close(st);
     assert_int_equal(sqlite_schema_version(path), SQLITE_SCHEMA_VERSION);
