@@ -80,6 +80,13 @@ recover_free_cb(uv_handle_t *h)
     free(rc);
 }
 
+void
+recover_stop(struct recover *rc)
+{
+    if (rc != NULL && !uv_is_closing((uv_handle_t *)&rc->timer))
+        uv_close((uv_handle_t *)&rc->timer, recover_free_cb);
+}
+
 static void
 recover_end(struct recover *rc)
 {
@@ -245,7 +252,7 @@ orphans_done(struct store_op *op)
     poll_cb(&rc->timer);
 }
 
-int
+struct recover *
 recover_start(struct srv *s, struct ledger *ledger, const char *boot,
               const struct recover_hooks *h, void *data)
 {
@@ -253,7 +260,7 @@ recover_start(struct srv *s, struct ledger *ledger, const char *boot,
 
     if (rc == NULL) {
         log_error("recovery: out of memory");
-        return -1;
+        return NULL;
     }
     rc->srv = s;
     rc->ledger = ledger;
@@ -262,6 +269,9 @@ recover_start(struct srv *s, struct ledger *ledger, const char *boot,
     rc->data = data;
     uv_timer_init(s->loop, &rc->timer);
     rc->timer.data = rc;
+    /* A stop does not wait for a recovery (one whose processes will not
+     * die, say): the next start recovers the same jobs. */
+    uv_unref((uv_handle_t *)&rc->timer);
     ask_cb(&rc->timer);
-    return 0;
+    return rc;
 }

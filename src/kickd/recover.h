@@ -14,6 +14,7 @@
 #include "store.h"
 
 struct ledger;
+struct recover;
 struct srv;
 
 /* Fills e for a run of j that kickd ended because of why ("kickd
@@ -32,10 +33,15 @@ struct recover_hooks {
 };
 
 /* Recovers what a dead kickd left running (their ends go through
- * ledger), calling h's hooks with data. 0, or -1 if out of memory
- * (logged). */
-int
+ * ledger), calling h's hooks with data; the recovery frees itself after
+ * done_cb. NULL if out of memory (logged). */
+struct recover *
 recover_start(struct srv *s, struct ledger *ledger, const char *boot,
               const struct recover_hooks *h, void *data);
+
+/* kickd ends before the recovery did: it is dropped (no hook follows;
+ * the next start recovers what it had not recorded). */
+void
+recover_stop(struct recover *rc);
 
 #endif

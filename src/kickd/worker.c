@@ -61,6 +61,7 @@ struct worker_pool {
     int running, claiming;
     bool stopping;
     bool recovering; /* runs a dead kickd left are being ended: no claims */
+    struct recover *recover; /* that recovery, until it is done */
     uv_timer_t delay_timer; /* the next delayed or backed-off job */
     int64_t delay_at;       /* when it fires; 0 if not armed */
     struct ledger ledger; /* job ends on their way to the store */
@@ -469,6 +470,7 @@ recovered(void *data)
     struct worker_pool *p = data;
 
     p->recovering = false;
+    p->recover = NULL; /* it frees itself */
     delay_timer_cb(&p->delay_timer);
 }
 
@@ -513,7 +515,8 @@ worker_start(struct srv *s)
      * their runs is ended, and they go back to the queue, before anything
      * runs. */
     p->recovering = true;
-    if (recover_start(s, &p->ledger, p->boot, &recover_hooks, p) < 0)
+    p->recover = recover_start(s, &p->ledger, p->boot, &recover_hooks, p);
+    if (p->recover == NULL)
         return -1;
     return 0;
 }
@@ -581,6 +584,7 @@ worker_free(struct srv *s)
     if (p == NULL)
         return;
     s->workers = NULL;
+    recover_stop(p->recover);
     /* Ends the store never took: their jobs stay running in the store,
      * and the next start recovers them (they run again). */
     while (p->slots) {
