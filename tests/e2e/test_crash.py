@@ -21,7 +21,7 @@ from harness import (Closed, Conn, build, expect, expect_eq,  # noqa: E402
                      free_port, run, Kickd, KICKD, SLOW)
 from test_jobs import (env_of, get_job, json_body, kickd,  # noqa: E402
                        list_jobs, read_lines, release, runs_of, trigger,
-                       wait_file, wait_job, FINAL)
+                       wait_line, wait_job, FINAL)
 
 
 def restart(k, sig=signal.SIGKILL, timeout=10.0):
@@ -193,7 +193,7 @@ def test_restart_ends_leftover_children():
     routes = [("/bg", "job_bg", "")]
     with kickd(routes) as k:
         a = trigger(k, "/bg")
-        bg = int(wait_file(os.path.join(k.tmp, "bg.%d.1" % a), 5.0))
+        bg = int(wait_line(os.path.join(k.tmp, "bg.%d.1" % a), 5.0))
         expect(proc_alive(bg), "the background child did not start")
         k.proc.kill()
         k.proc.wait()
@@ -202,7 +202,7 @@ def test_restart_ends_leftover_children():
                "test proves nothing")
         k.log.close()
         k.start()
-        text = wait_file(os.path.join(k.tmp, "bg.%d.2" % a), 5.0)
+        text = wait_line(os.path.join(k.tmp, "bg.%d.2" % a), 5.0)
         expect(not proc_alive(bg), "the first run's child outlived the "
                "restart")
         seen = read_lines(os.path.join(k.tmp, "seen.%d" % a))
@@ -224,7 +224,7 @@ def test_restart_finds_an_unrecorded_owner():
     routes = [("/bg", "job_bg", "")]
     with kickd(routes) as k:
         a = trigger(k, "/bg")
-        bg = int(wait_file(os.path.join(k.tmp, "bg.%d.1" % a), 5.0))
+        bg = int(wait_line(os.path.join(k.tmp, "bg.%d.1" % a), 5.0))
         k.proc.kill()
         k.proc.wait()
         db = sqlite3.connect(k.db)
@@ -236,7 +236,7 @@ def test_restart_finds_an_unrecorded_owner():
         expect(proc_alive(bg), "the script's child died with kickd")
         k.log.close()
         k.start()
-        wait_file(os.path.join(k.tmp, "bg.%d.2" % a), 5.0)
+        wait_line(os.path.join(k.tmp, "bg.%d.2" % a), 5.0)
         expect_eq(read_lines(os.path.join(k.tmp, "seen.%d" % a)), ["gone"],
                   "what the second run saw of the first run's child")
         expect("found its process group" in k.stderr_text(),

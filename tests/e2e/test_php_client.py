@@ -126,6 +126,24 @@ def wait_file(path, timeout=10.0):
         return f.read()
 
 
+def wait_mark(path, timeout=10.0):
+    """Polls until the mark file a job writes with echo holds its whole
+    line (it exists, empty, from the moment the shell opens it); returns
+    the number on it."""
+    deadline = time.monotonic() + timeout * SLOW
+    while True:
+        try:
+            with open(path, "rb") as f:
+                data = f.read()
+        except FileNotFoundError:
+            data = b""
+        if data.endswith(b"\n"):
+            return int(data)
+        expect(time.monotonic() < deadline, "%s: no complete line in time "
+               "(%r)", path, data)
+        time.sleep(0.01)
+
+
 def env_of(k, jid):
     text = wait_file(os.path.join(k.tmp, "phpc.%d.env" % jid)).decode()
     return dict(ln.split("=", 1) for ln in text.splitlines() if "=" in ln)
@@ -333,7 +351,7 @@ def test_sent_mode_runs_job():
         r = ok({"url": url(k, "/dump?tag=sent1"), "mode": "sent",
                 "request": {"form": {"a": "1"}}})
         expect_eq((r["status"], r["job_id"]), (None, None), "sent result")
-        jid = int(wait_file(os.path.join(k.tmp, "phpc.mark.sent1")))
+        jid = wait_mark(os.path.join(k.tmp, "phpc.mark.sent1"))
         expect_eq(wait_file(os.path.join(k.tmp, "phpc.%d.body" % jid)),
                   b"a=1", "body of the sent trigger")
         expect_eq(env_of(k, jid)["method"], "POST", "method")
@@ -350,7 +368,7 @@ def test_accepted_mode_returns_job_id():
         expect_eq(r["headers"]["location"], ["/jobs/%d" % jid], "Location")
         j = get_json(k, "/jobs/%d" % jid)
         expect_eq((j["id"], j["route"]), (jid, "/dump"), "GET /jobs/ID")
-        expect_eq(int(wait_file(os.path.join(k.tmp, "phpc.mark.acc"))), jid,
+        expect_eq(wait_mark(os.path.join(k.tmp, "phpc.mark.acc")), jid,
                   "the job ran")
         # The same key twice: kickd's duplicate answer is understood.
         h = {"headers": {"Idempotency-Key": "phpc-1"}}
@@ -363,7 +381,7 @@ def test_accepted_mode_returns_job_id():
         expect_eq(r["status"], 202, "auto route status")
         expect_eq(r["headers"].get("preference-applied"), ["respond-async"],
                   "Preference-Applied")
-        expect_eq(int(wait_file(os.path.join(k.tmp, "phpc.mark.auto"))),
+        expect_eq(wait_mark(os.path.join(k.tmp, "phpc.mark.auto")),
                   r["job_id"], "the auto job ran")
         # The job API through the client.
         j = ok({"job": "wait", "server": url(k, ""), "id": jid})
@@ -560,7 +578,7 @@ def test_ipv6():
         expect_eq(env_of(k, r["job_id"])["host"], "[::1]:%d" % k.port,
                   "Host over IPv6")
         ok({"url": url(k, "/dump?tag=v6sent"), "mode": "sent"})
-        wait_file(os.path.join(k.tmp, "phpc.mark.v6sent"))
+        wait_mark(os.path.join(k.tmp, "phpc.mark.v6sent"))
 
 
 if __name__ == "__main__":
