@@ -10,6 +10,8 @@ PYTHON ?= python3
 PKGS := libuv inih jansson libcurl sqlite3
 
 VERSION := 0.1.0
+# The shared library's soname: it changes only when the ABI does.
+LIBKICK_SONAME := libkick.so.0
 B := build
 S := $(B)/san
 
@@ -93,9 +95,7 @@ $(B)/libkick.a: $(LIBKICK_OBJ)
 	@echo "  AR      $@"
 	$(Q)rm -f $@ && ar rcs $@ $^
 
-# The shared library: position-independent objects, a soname that changes
-# only when the ABI does.
-LIBKICK_SONAME := libkick.so.0
+# The shared library: position-independent objects, with its soname.
 $(LIBKICK_OBJ): ALL_CFLAGS += -fPIC -fvisibility=hidden
 $(B)/$(LIBKICK_SONAME): $(LIBKICK_OBJ)
 	@echo "  LD      $@"
@@ -154,7 +154,7 @@ $(B)/bench/trigger_libkick: bench/trigger_libkick.c $(B)/libkick.a \
 	@echo "  CC      $@"
 	$(Q)$(CC) $(ALL_CFLAGS) -o $@ $< $(B)/libkick.a $(CLIENT_LIBS)
 
-check: $(B)/kickd $(B)/kick $(S)/kickd $(UNIT_BIN) $(FUZZ_BIN)
+check: all $(S)/kickd $(UNIT_BIN) $(FUZZ_BIN)
 	$(PYTHON) tests/run.py --build $(B) --san $(S)
 
 unit: $(UNIT_BIN)
@@ -204,7 +204,8 @@ install: all
 	install -m 644 $(B)/libkick.a $(DESTDIR)$(PREFIX)/lib/
 	install -m 755 $(B)/$(LIBKICK_SONAME) $(DESTDIR)$(PREFIX)/lib/
 	ln -sf $(LIBKICK_SONAME) $(DESTDIR)$(PREFIX)/lib/libkick.so
-	install -m 644 $(B)/libkick.pc $(DESTDIR)$(PREFIX)/lib/pkgconfig/
+	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@VERSION@|$(VERSION)|g' \
+	    libkick.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/libkick.pc
 	install -m 644 include/kick.h $(DESTDIR)$(PREFIX)/include/
 	install -d $(DESTDIR)$(PREFIX)/share/man/man1 \
 	    $(DESTDIR)$(PREFIX)/share/man/man3 $(DESTDIR)$(PREFIX)/share/man/man8

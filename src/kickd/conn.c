@@ -365,14 +365,9 @@ dispatch(struct conn *c)
                             "OPTIONS\r\n");
         return;
     }
-    /* RFC 9110 section 15.5.12: a body-carrying method needs a length. */
-    if ((req->method == HTTP_POST || req->method == HTTP_PUT ||
-         req->method == HTTP_PATCH) &&
-        req->content_length < 0 && !req->chunked) {
-        conn__respond_early(c, 411, "Content-Length or chunked body required",
-                            NULL);
-        return;
-    }
+    /* A request without Content-Length or Transfer-Encoding has a body of
+     * length zero, whatever its method (RFC 9112 section 6.3, rule 7):
+     * `curl -X POST URL` is served, and its script reads an empty stdin. */
     if (req->content_length > s->cfg->max_body) {
         c->keep_alive = false;
         conn__respond(c, 413, "body larger than max_body", NULL, false);

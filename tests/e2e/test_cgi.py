@@ -217,6 +217,22 @@ def test_body_on_stdin():
             expect(f.read() == body, "stdin differs")
 
 
+def test_post_without_length_has_an_empty_body():
+    """RFC 9112 section 6.3: no Content-Length and no Transfer-Encoding is
+    a body of length zero, for POST and PUT too (curl -X POST URL): the
+    script runs with an empty stdin, and the connection goes on."""
+    with Kickd() as k:
+        with k.connect() as c:
+            for method in ("POST", "PUT", "PATCH"):
+                c.send(("%s /stdin HTTP/1.1\r\nHost: t\r\n\r\n"
+                        % method).encode())
+                r = c.response()
+                expect_eq((r.status, r.body), (200, b"0 unset\n"),
+                          "%s without a length" % method)
+            c.send(b"GET /healthz HTTP/1.1\r\nHost: t\r\n\r\n")
+            expect_eq(c.response().status, 200, "the next request")
+
+
 def test_response_streamed_as_written():
     with Kickd() as k, k.connect() as c:
         t0 = time.monotonic()

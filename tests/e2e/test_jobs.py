@@ -112,8 +112,8 @@ def json_body(r, what):
 
 
 def with_length(method, headers, body):
-    """headers plus Content-Length: 0 for a POST without a body (kickd
-    answers 411 to a POST without framing)."""
+    """headers plus Content-Length: 0 for a POST without a body (a POST
+    without framing has an empty body too; the tests say so explicitly)."""
     headers = list(headers)
     if method == "POST" and not body and not any(
             h[0].lower() in ("content-length", "transfer-encoding")
@@ -737,6 +737,21 @@ def test_global_workers():
 
 
 # 8. The article's caller: write a complete POST, close, never read.
+
+def test_trigger_without_length():
+    """A trigger without Content-Length or Transfer-Encoding has an empty
+    body (RFC 9112 section 6.3): 202, and its job runs with none."""
+    with kickd([("/w", "job_work", "")]) as k:
+        with k.connect() as c:
+            c.send(b"POST /w HTTP/1.1\r\nHost: t\r\n\r\n")
+            r = c.response()
+        expect_eq(r.status, 202, "trigger without a length: %r" % r)
+        jid = json_body(r, "trigger")["id"]
+        env = env_of(k, jid)
+        expect_eq((env["method"], env["clen"]), ("POST", "unset"),
+                  "the job's method and CONTENT_LENGTH")
+        expect_eq(wait_job(k, jid)["state"], "succeeded", "the job")
+
 
 def test_fire_and_forget():
     routes = [("/fire", "job_work", "")]
