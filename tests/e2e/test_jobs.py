@@ -736,8 +736,6 @@ def test_global_workers():
                   "(workers = 3)")
 
 
-# 8. The article's caller: write a complete POST, close, never read.
-
 def test_trigger_without_length():
     """A trigger without Content-Length or Transfer-Encoding has an empty
     body (RFC 9112 section 6.3): 202, and its job runs with none."""
@@ -752,6 +750,8 @@ def test_trigger_without_length():
                   "the job's method and CONTENT_LENGTH")
         expect_eq(wait_job(k, jid)["state"], "succeeded", "the job")
 
+
+# 8. The article's caller: write a complete POST, close, never read.
 
 def test_fire_and_forget():
     routes = [("/fire", "job_work", "")]
