@@ -528,8 +528,9 @@ cfg_set(struct cfg_parse *p, const struct cfg_key *k, void *base,
     case KEY_LISTEN:
         if (cfg_parse_listen(v, host, sizeof(host), &port) < 0) {
             cfg_fail(p, p->lineno,
-                     "listen: not IPV4:PORT, [IPV6]:PORT or :PORT with a "
-                     "port in 1..65535: '%s'",
+                     "listen: not HOST:PORT, IPV4:PORT, [IPV6]:PORT or "
+                     ":PORT with a port in 1..65535 and a host that "
+                     "resolves: '%s'",
                      v);
             return -1;
         }

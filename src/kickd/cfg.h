@@ -98,8 +98,10 @@ cfg_split_words(const char *s, size_t *count, char *err, size_t errlen);
 void
 cfg_argv_free(char **argv);
 
-/* Parses "HOST:PORT", "[V6]:PORT" or ":PORT" (all interfaces) into host
- * (size hostlen) and port. Returns 0 or -1 if malformed. */
+/* Parses "IPV4:PORT", "[V6]:PORT", ":PORT" (all interfaces) or
+ * "NAME:PORT" into host (size hostlen; a name is resolved, an IPv4
+ * address preferred) and port. Returns 0, or -1 if malformed or the name
+ * does not resolve. */
 int
 cfg_parse_listen(const char *s, char *host, size_t hostlen, int *port);
 

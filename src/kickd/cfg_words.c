@@ -5,6 +5,7 @@
 #include "cfg_internal.h"
 
 #include <arpa/inet.h>
+#include <netdb.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -131,6 +132,60 @@ fail:
     return NULL;
 }
 
+/* Whether s is a host name (RFC 1123 section 2.1): letters, digits, '-'
+ * and '.', not starting with '-', and with a letter somewhere, so that
+ * a malformed dotted address is never sent to the resolver. */
+static bool
+is_host_name(const char *s)
+{
+    bool letter = false;
+    size_t n = strlen(s);
+
+    if (n == 0 || n > 253 || s[0] == '-' || s[0] == '.')
+        return false;
+    for (const char *c = s; *c; c++) {
+        if ((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z'))
+            letter = true;
+        else if (!((*c >= '0' && *c <= '9') || *c == '-' || *c == '.'))
+            return false;
+    }
+    return letter;
+}
+
+/* The address name resolves to (/etc/hosts, then DNS), an IPv4 one if it
+ * has one, as text into addr (INET6_ADDRSTRLEN). 0 or -1. */
+static int
+resolve(const char *name, char *addr)
+{
+    struct addrinfo hints = {.ai_socktype = SOCK_STREAM};
+    struct addrinfo *res, *pick = NULL;
+
+    if (getaddrinfo(name, NULL, &hints, &res) != 0)
+        return -1;
+    for (struct addrinfo *a = res; a; a = a->ai_next) {
+        if (a->ai_family == AF_INET) {
+            pick = a;
+            break;
+        }
+        if (a->ai_family == AF_INET6 && pick == NULL)
+            pick = a;
+    }
+    int r = -1;
+    if (pick != NULL && pick->ai_family == AF_INET)
+        r = inet_ntop(AF_INET, &((struct sockaddr_in *)pick->ai_addr)->sin_addr,
+                      addr, INET6_ADDRSTRLEN)
+                ? 0
+                : -1;
+    else if (pick != NULL)
+        r = inet_ntop(AF_INET6,
+                      &((struct sockaddr_in6 *)pick->ai_addr)->sin6_addr,
+                      addr, INET6_ADDRSTRLEN)
+                ? 0
+                : -1;
+    freeaddrinfo(res);
+    return r;
+}
+
 int
 cfg_parse_listen(const char *s, char *host, size_t hostlen, int *port)
 {
@@ -165,9 +220,13 @@ cfg_parse_listen(const char *s, char *host, size_t hostlen, int *port)
         return -1;
     memcpy(addr, h, hlen);
     addr[hlen] = '\0';
-    if (inet_pton(family, addr, bin) != 1)
-        return -1;
     if (*p == '\0' || strlen(p) > 5)
+        return -1;
+    if (inet_pton(family, addr, bin) != 1 &&
+        (family != AF_INET || !is_host_name(addr) || resolve(addr, addr) < 0))
+        return -1;
+    hlen = strlen(addr);
+    if (hlen >= hostlen)
         return -1;
     for (; *p != '\0'; p++) {
         if (*p < '0' || *p > '9')

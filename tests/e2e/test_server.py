@@ -183,6 +183,25 @@ def test_ipv6_listen():
         expect(not v4, "listening on 127.0.0.1 too when told [::1]")
 
 
+def test_host_name_listen():
+    """--listen localhost:PORT (and listen = in a config) resolves the name
+    at start: kickd listens on 127.0.0.1, and scripts reach it there."""
+    with Kickd(listen="localhost") as k:
+        r = k.get("/healthz")
+        expect_eq((r.status, r.body), (200, b"ok\n"), "healthz via localhost")
+        socket.create_connection(("127.0.0.1", k.port), timeout=1).close()
+        r = k.get("/env")
+        env = dict(ln.split("=", 1) for ln in r.body.decode().splitlines()
+                   if "=" in ln)
+        expect(env.get("KICK_CONTROL", "").startswith(
+            "http://127.0.0.1:%d/_kick/run/" % k.port),
+            "KICK_CONTROL %r", env.get("KICK_CONTROL"))
+    conf = "[server]\nlisten = localhost:{port}\ndb = {db}\n"
+    with Kickd(config=conf) as k:
+        r = k.get("/healthz")
+        expect_eq(r.status, 200, "healthz with listen = localhost:PORT")
+
+
 def test_sigterm_exits_0_and_finishes_running_request():
     with Kickd() as k:
         busy = k.connect(timeout=10)

@@ -301,12 +301,12 @@ static const struct {
      "kickd.conf:2: scripts: './no-such-dir': No such file or directory"},
     {"[server]\nscripts = kickd.conf\n",
      "kickd.conf:2: scripts: 'kickd.conf': Not a directory"},
-    {"[server]\nlisten = localhost:80\n",
-     "kickd.conf:2: listen: not IPV4:PORT, [IPV6]:PORT or :PORT with a "
-     "port in 1..65535: 'localhost:80'"},
+    {"[server]\nlisten = local_host:80\n",
+     "kickd.conf:2: listen: not HOST:PORT, IPV4:PORT, [IPV6]:PORT or :PORT "
+     "with a port in 1..65535 and a host that resolves: 'local_host:80'"},
     {"[server]\nlisten = [::1]:0\n",
-     "kickd.conf:2: listen: not IPV4:PORT, [IPV6]:PORT or :PORT with a "
-     "port in 1..65535: '[::1]:0'"},
+     "kickd.conf:2: listen: not HOST:PORT, IPV4:PORT, [IPV6]:PORT or :PORT "
+     "with a port in 1..65535 and a host that resolves: '[::1]:0'"},
     {"[route /a]\nexec = /bin/true\nignore_user_abort = maybe\n",
      "kickd.conf:3: ignore_user_abort: not on/off, yes/no, true/false or "
      "1/0: 'maybe'"},
@@ -518,7 +518,13 @@ test_parse_listen(void **state)
         {"[::]:443", "::", 443},
         {"[2001:db8::1]:80", "2001:db8::1", 80},
         {"[::ffff:127.0.0.1]:80", "::ffff:127.0.0.1", 80},
-        {"localhost:80", NULL, 0},
+        /* A name resolves (localhost from /etc/hosts), IPv4 first. */
+        {"localhost:80", "127.0.0.1", 80},
+        {"LocalHost:8093", "127.0.0.1", 8093},
+        {"localhost:0", NULL, 0},
+        {"local_host:80", NULL, 0},
+        {"-localhost:80", NULL, 0},
+        {"[localhost]:80", NULL, 0},
         {"127.0.0.1", NULL, 0},
         {"127.0.0.1:", NULL, 0},
         {"127.0.0.1:0", NULL, 0},
