@@ -4,6 +4,7 @@
  * not start (e.g. the address is in use), 2 for a usage or config error. */
 #include <getopt.h>
 #include <malloc.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,7 +17,7 @@ static void
 usage(FILE *f)
 {
     fprintf(f,
-            "usage: kickd [-c FILE] [--scripts DIR] [--listen ADDR] "
+            "usage: kickd [-t] [-c FILE] [--scripts DIR] [--listen ADDR] "
             "[--db PATH]\n"
             "  -c, --config FILE  read settings and routes from an INI file\n"
             "  -s, --scripts DIR  serve every executable in DIR as /NAME and"
@@ -29,6 +30,7 @@ usage(FILE *f)
             "(default),\n"
             "                     attach, or auto (Prefer: respond-async "
             "detaches)\n"
+            "  -t, --test         check the configuration and exit\n"
             "  -h, --help         this help\n"
             "  -V, --version      the version\n"
             "Signals: SIGHUP reloads the routes; SIGTERM and SIGINT stop.\n");
@@ -46,8 +48,16 @@ set_str(char **dst, const char *v)
     return 0;
 }
 
-int
-main(int argc, char **argv)
+/* The command line. */
+struct args {
+    const char *cfg_path, *scripts, *listen, *db;
+    int mode; /* of the --scripts routes, or -1 */
+    bool test; /* -t: check the configuration and exit */
+};
+
+/* Parses argv into a. -1 to go on, else the exit status. */
+static int
+args_parse(int argc, char **argv, struct args *a)
 {
     static const struct option opts[] = {
         {"config", required_argument, NULL, 'c'},
@@ -55,50 +65,43 @@ main(int argc, char **argv)
         {"listen", required_argument, NULL, 'l'},
         {"db", required_argument, NULL, 'd'},
         {"mode", required_argument, NULL, 'm'},
+        {"test", no_argument, NULL, 't'},
         {"help", no_argument, NULL, 'h'},
         {"version", no_argument, NULL, 'V'},
         {NULL, 0, NULL, 0},
     };
-    const char *cfg_path = NULL, *scripts = NULL, *listen = NULL, *db = NULL;
-    char err[512];
-    int o, mode = -1;
+    int o;
 
-    proc_tidy_fds();
-    /* Every request allocates and frees a few buffers of up to 64 KiB; by
-     * default glibc gives the top of the heap back after each, and the
-     * next request faults fresh pages in again. */
-    mallopt(M_TRIM_THRESHOLD, 16 * 1024 * 1024);
-    mallopt(M_MMAP_THRESHOLD, 1024 * 1024);
-    /* Before any thread exists, so that none takes SIGCHLD from the
-     * reaper's signalfd. */
-    proc_block_sigchld();
-
-    while ((o = getopt_long(argc, argv, "c:s:l:d:m:hV", opts, NULL)) != -1) {
+    *a = (struct args){.mode = -1};
+    while ((o = getopt_long(argc, argv, "c:s:l:d:m:thV", opts, NULL)) != -1) {
         switch (o) {
         case 'c':
-            cfg_path = optarg;
+            a->cfg_path = optarg;
             break;
         case 's':
-            scripts = optarg;
+            a->scripts = optarg;
             break;
         case 'l':
-            listen = optarg;
+            a->listen = optarg;
             break;
         case 'd':
-            db = optarg;
+            a->db = optarg;
             break;
         case 'm':
             if (strcmp(optarg, "detach") == 0)
-                mode = ROUTE_DETACH;
+                a->mode = ROUTE_DETACH;
             else if (strcmp(optarg, "attach") == 0)
-                mode = ROUTE_ATTACH;
+                a->mode = ROUTE_ATTACH;
             else if (strcmp(optarg, "auto") == 0)
-                mode = ROUTE_AUTO;
+                a->mode = ROUTE_AUTO;
             else {
                 fprintf(stderr, "kickd: --mode: not detach, attach or auto: "
                                 "'%s'\n", optarg);
                 return 2;
             }
+            break;
+        case 't':
+            a->test = true;
             break;
         case 'h':
             usage(stdout);
@@ -116,13 +119,35 @@ main(int argc, char **argv)
         usage(stderr);
         return 2;
     }
-    if (cfg_path == NULL && scripts == NULL) {
+    if (a->cfg_path == NULL && a->scripts == NULL) {
         fprintf(stderr, "kickd: no routes: give -c FILE or --scripts DIR\n");
         usage(stderr);
         return 2;
     }
-    struct route_table *routes = srv_load_routes(cfg_path, scripts, mode,
-                                                 err, sizeof(err));
+    return -1;
+}
+
+int
+main(int argc, char **argv)
+{
+    struct args a;
+    char err[512];
+    int r;
+
+    proc_tidy_fds();
+    /* Every request allocates and frees a few buffers of up to 64 KiB; by
+     * default glibc gives the top of the heap back after each, and the
+     * next request faults fresh pages in again. */
+    mallopt(M_TRIM_THRESHOLD, 16 * 1024 * 1024);
+    mallopt(M_MMAP_THRESHOLD, 1024 * 1024);
+    /* Before any thread exists, so that none takes SIGCHLD from the
+     * reaper's signalfd. */
+    proc_block_sigchld();
+
+    if ((r = args_parse(argc, argv, &a)) >= 0)
+        return r;
+    struct route_table *routes = srv_load_routes(a.cfg_path, a.scripts,
+                                                 a.mode, err, sizeof(err));
     if (routes == NULL) {
         fprintf(stderr, "kickd: %s\n", err);
         return 2;
@@ -130,32 +155,41 @@ main(int argc, char **argv)
     struct cfg *cfg = routes->cfg;
     char host[64];
     int port;
-    if (listen && cfg_parse_listen(listen, host, sizeof(host), &port) < 0) {
-        fprintf(stderr, "kickd: --listen: bad address '%s'\n", listen);
+    if (a.listen && cfg_parse_listen(a.listen, host, sizeof(host), &port) < 0) {
+        fprintf(stderr, "kickd: --listen: bad address '%s'\n", a.listen);
         route_table_unref(routes);
         return 2;
     }
-    if ((listen && set_str(&cfg->listen, listen) < 0) ||
-        (db && set_str(&cfg->db, db) < 0)) {
+    if ((a.listen && set_str(&cfg->listen, a.listen) < 0) ||
+        (a.db && set_str(&cfg->db, a.db) < 0)) {
         fprintf(stderr, "kickd: out of memory\n");
         route_table_unref(routes);
         return 1;
+    }
+    /* nginx -t: the configuration is read and checked, nothing starts. */
+    if (a.test) {
+        fprintf(stderr, "kickd: %s: configuration ok, %zu routes, listen %s, "
+                        "db %s\n",
+                a.cfg_path ? a.cfg_path : a.scripts, cfg->route_count,
+                cfg->listen, cfg->db);
+        route_table_unref(routes);
+        return 0;
     }
 
     /* The start-up table stays referenced: its cfg holds the server
      * settings, which a reload does not change. */
     struct srv s;
     memset(&s, 0, sizeof(s));
-    s.cfg_path = cfg_path;
-    s.scripts_dir = scripts;
-    s.scripts_mode = mode;
+    s.cfg_path = a.cfg_path;
+    s.scripts_dir = a.scripts;
+    s.scripts_mode = a.mode;
     route_table_ref(routes);
     if (srv_init(&s, uv_default_loop(), cfg, routes) < 0) {
         route_table_unref(routes);
         route_table_unref(routes);
         return 1;
     }
-    int r = srv_run(&s);
+    r = srv_run(&s);
     route_table_unref(routes);
     uv_loop_close(uv_default_loop());
     return r == 0 ? 0 : 1;

@@ -79,6 +79,32 @@ def test_config_errors_exit_2_with_line():
     expect(not errors, "\n".join(errors))
 
 
+def test_check_config_with_t():
+    """kickd -t (nginx's -t): the configuration is read and checked, and
+    kickd exits, 0 with a line saying so, or 2 with FILE:LINE: reason;
+    nothing is listened on or created."""
+    import tempfile
+    tmp = tempfile.mkdtemp(prefix="kick-t-")
+    good = os.path.join(tmp, "good.conf")
+    bad = os.path.join(tmp, "bad.conf")
+    db = os.path.join(tmp, "kick.db")
+    with open(good, "w") as f:
+        f.write("[server]\nlisten = localhost:1\ndb = %s\n\n"
+                "[route /a]\nexec = /bin/true\n" % db)
+    with open(bad, "w") as f:
+        f.write("[server]\nwokers = 3\n")
+    rc, out, err = kickd_cli(["-t", "-c", good], timeout=5)
+    expect_eq(rc, 0, "kickd -t of a good config (stderr %r)" % err)
+    expect("configuration ok, 1 routes" in err, "kickd -t said %r", err)
+    expect(not os.path.exists(db), "kickd -t created the database")
+    rc, out, err = kickd_cli(["--test", "-c", bad], timeout=5)
+    expect_eq(rc, 2, "kickd -t of a bad config")
+    expect("%s:2: unknown key 'wokers' in [server]" % bad in err,
+           "kickd -t said %r", err)
+    import shutil
+    shutil.rmtree(tmp, ignore_errors=True)
+
+
 def test_config_missing_file():
     rc, out, err = kickd_cli(["-c", "/nonexistent/kickd.conf"])
     expect_eq(rc, 2, "exit status")
