@@ -114,6 +114,7 @@ $(B)/kick: $(KICK_OBJ) $(B)/libkick.a
 $(S)/kickd: $(KICKD_SAN_OBJ)
 	@echo "  LD      $@"
 	$(Q)$(CLANG) $(SAN_FLAGS) -o $@ $^ $(LIBS)
+	$(Q)ln -sf ../kick $(S)/kick # the kick its scripts find beside it
 
 $(B)/%.o: %.c | $(DEPS_STAMP)
 	@mkdir -p $(@D)

@@ -2,10 +2,12 @@
 /* The server: the event loop, the listener, and the signals that reload
  * the routes (SIGHUP) and stop kickd (SIGTERM, SIGINT). */
 #include <inttypes.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "conn.h"
 #include "kick_limits.h"
@@ -227,6 +229,41 @@ signal_cb(uv_signal_t *h, int signum)
         stop(s);
 }
 
+/* kick ctl runs `kick`: the one installed or built beside kickd is found
+ * on the scripts' PATH whatever PATH kickd was started with, last, so
+ * that a `kick` of the PATH's own goes first. */
+static void
+path_add_own_dir(char *path, size_t size)
+{
+    char exe[PATH_MAX], kick[PATH_MAX + 8];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+
+    if (n <= 0)
+        return;
+    exe[n] = '\0';
+    char *slash = strrchr(exe, '/');
+    if (slash == NULL || slash == exe)
+        return;
+    *slash = '\0';
+    snprintf(kick, sizeof(kick), "%s/kick", exe);
+    if (access(kick, X_OK) != 0)
+        return;
+    /* Already on the PATH: nothing to add. */
+    size_t dlen = strlen(exe);
+    for (const char *p = path;;) {
+        const char *end = strchr(p, ':');
+        size_t plen = end ? (size_t)(end - p) : strlen(p);
+        if (plen == dlen && strncmp(p, exe, dlen) == 0)
+            return;
+        if (end == NULL)
+            break;
+        p = end + 1;
+    }
+    size_t len = strlen(path);
+    if (len + 1 + dlen + 1 <= size)
+        snprintf(path + len, size - len, "%s%s", len ? ":" : "", exe);
+}
+
 int
 srv_init(struct srv *s, uv_loop_t *loop, struct cfg *cfg,
          struct route_table *routes)
@@ -241,6 +278,7 @@ srv_init(struct srv *s, uv_loop_t *loop, struct cfg *cfg,
     const char *path = getenv("PATH");
     snprintf(s->path_env, sizeof(s->path_env), "%s",
              path && *path ? path : "/usr/local/bin:/usr/bin:/bin");
+    path_add_own_dir(s->path_env, sizeof(s->path_env));
 
     if (cfg_parse_listen(cfg->listen, s->listen_host, sizeof(s->listen_host),
                          &s->listen_port) < 0) {

@@ -396,6 +396,22 @@ def test_half_close_is_abort():
 
 # 8. kick ctl status, and the control endpoint refusing other runs.
 
+def test_ctl_without_kick_on_path():
+    """kickd started with a PATH that has no kick: a script's kick ctl
+    still works, through the kick beside kickd, which kickd puts last on
+    the scripts' PATH."""
+    with Kickd(env={"PATH": "/usr/bin:/bin"}) as k:
+        r = k.get("/ctl_status")
+        expect_eq((r.status, r.body), (200, b"0\nrc=0\n"),
+                  "kick ctl status with no kick on kickd's PATH")
+        r = k.get("/env")
+        env = dict(ln.split("=", 1) for ln in r.body.decode().splitlines()
+                   if "=" in ln)
+        here = os.path.dirname(os.path.realpath(k.proc.args[0]))
+        expect_eq(env.get("PATH"), "/usr/bin:/bin:" + here,
+                  "the scripts' PATH")
+
+
 def test_ctl_status_and_forgery():
     routes = [("/t_wait", "cs_wait", "")]
     with kickd(routes) as k:
