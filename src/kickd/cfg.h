@@ -81,12 +81,17 @@ cfg_free(struct cfg *c);
 int
 cfg_load_file(struct cfg *c, const char *path, char *err, size_t errlen);
 
+/* A file of a scripts directory that is no route, and why (one line). */
+typedef void (*cfg_skip_cb)(void *arg, const char *name, const char *why);
+
 /* Adds a route for every executable regular file directly in dir (/NAME)
- * and every NAME.php there (/NAME.php, run by php-cgi); hidden files are
- * skipped. Routes already in c keep precedence. Returns 0, or -1 with a
- * reason in err. */
+ * and every NAME.php there (/NAME.php, run by php-cgi); every other file
+ * (hidden, not executable, a directory, an odd name) is skipped and, with
+ * skip_cb, told to it. Routes already in c keep precedence. Returns 0,
+ * or -1 with a reason in err. */
 int
-cfg_load_scripts(struct cfg *c, const char *dir, char *err, size_t errlen);
+cfg_load_scripts(struct cfg *c, const char *dir, cfg_skip_cb skip_cb,
+                 void *arg, char *err, size_t errlen);
 
 /* Splits s into words as a POSIX shell would (blanks, '...', "...", and
  * backslash escapes) without expanding anything. Returns a NULL-terminated

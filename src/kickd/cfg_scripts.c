@@ -34,9 +34,11 @@ cfg_name_is_safe(const char *name)
 }
 
 /* Makes the route of dir/name if it is a script: an executable file, or a
- * NAME.php for php-cgi. Returns 1 if made, 0 if not a script, -1 ENOMEM. */
+ * NAME.php for php-cgi. Returns 1 if made, 0 if not a script (*why says
+ * why), -1 ENOMEM. */
 static int
-cfg_script_route(struct cfg *c, const char *absdir, const char *name)
+cfg_script_route(struct cfg *c, const char *absdir, const char *name,
+                 const char **why)
 {
     size_t n = strlen(name);
     bool php = n > 4 && strcmp(name + n - 4, ".php") == 0;
@@ -49,8 +51,13 @@ cfg_script_route(struct cfg *c, const char *absdir, const char *name)
     if (file == NULL)
         return -1;
     snprintf(file, filelen, "%s/%s", absdir, name);
-    if (stat(file, &st) < 0 || !S_ISREG(st.st_mode) ||
-        (!php && access(file, X_OK) < 0)) {
+    if (stat(file, &st) < 0)
+        *why = strerror(errno);
+    else if (!S_ISREG(st.st_mode))
+        *why = "not a regular file";
+    else if (!php && access(file, X_OK) < 0)
+        *why = "not executable (chmod +x it, or name it NAME.php)";
+    if (*why != NULL) {
         free(file);
         return 0;
     }
@@ -59,7 +66,8 @@ cfg_script_route(struct cfg *c, const char *absdir, const char *name)
         goto fail;
     snprintf(path, n + 2, "/%s", name);
     if (cfg__find_route(c, path) != NULL) {
-        rc = 0; /* routes of the config file come first */
+        *why = "its route is configured in the config file, which wins";
+        rc = 0;
         goto fail;
     }
     r = cfg__add_route(c);
@@ -90,7 +98,8 @@ fail:
 }
 
 int
-cfg_load_scripts(struct cfg *c, const char *dir, char *err, size_t errlen)
+cfg_load_scripts(struct cfg *c, const char *dir, cfg_skip_cb skip_cb,
+                 void *arg, char *err, size_t errlen)
 {
     DIR *d = opendir(dir);
     char *absdir = NULL, **names = NULL;
@@ -108,7 +117,7 @@ cfg_load_scripts(struct cfg *c, const char *dir, char *err, size_t errlen)
         goto out;
     }
     while ((e = readdir(d)) != NULL) {
-        if (!cfg_name_is_safe(e->d_name))
+        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
             continue;
         if (n == cap) {
             char **a = realloc(names, (cap = cap * 2 + 16) * sizeof(*a));
@@ -124,8 +133,19 @@ cfg_load_scripts(struct cfg *c, const char *dir, char *err, size_t errlen)
     if (n > 0)
         qsort(names, n, sizeof(*names), cfg_name_cmp);
     for (size_t i = 0; i < n; i++) {
-        if (cfg_script_route(c, absdir, names[i]) < 0)
+        const char *why = NULL;
+        int made = 0;
+        if (names[i][0] == '.')
+            why = "a hidden file";
+        else if (!cfg_name_is_safe(names[i]))
+            why = "its name has characters other than letters, digits, "
+                  "'.', '_' and '-'";
+        else
+            made = cfg_script_route(c, absdir, names[i], &why);
+        if (made < 0)
             goto nomem;
+        if (made == 0 && skip_cb)
+            skip_cb(arg, names[i], why);
         if (c->route_count > CFG_MAX_ROUTES) {
             snprintf(err, errlen, "%s: more than %d routes", dir,
                      CFG_MAX_ROUTES);

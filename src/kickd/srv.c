@@ -101,6 +101,32 @@ listen_cb(uv_stream_t *listener, int status)
     conn_accept(s, listener);
 }
 
+static void
+skipped_cb(void *arg, const char *name, const char *why)
+{
+    log_warn("scripts %s: %s is no route: %s", (const char *)arg, name, why);
+}
+
+/* kickd's own paths are answered first: a route at one of them, or below
+ * /jobs/ or /_kick/, is never reached. */
+static void
+hidden_routes_log(const struct cfg *cfg)
+{
+    static const char *const own[] = {"/healthz", "/metrics", "/jobs",
+                                      "/_kick"};
+
+    for (size_t i = 0; i < cfg->route_count; i++) {
+        const char *path = cfg->routes[i].path;
+        for (size_t k = 0; k < sizeof(own) / sizeof(own[0]); k++) {
+            size_t n = strlen(own[k]);
+            if (strncmp(path, own[k], n) == 0 &&
+                (path[n] == '\0' || path[n] == '/'))
+                log_warn("route %s is hidden by kickd's own %s", path,
+                         own[k]);
+        }
+    }
+}
+
 struct route_table *
 srv_load_routes(const char *cfg_path, const char *scripts_dir,
                 int scripts_mode, char *err, size_t errlen)
@@ -123,9 +149,10 @@ srv_load_routes(const char *cfg_path, const char *scripts_dir,
         }
     }
     size_t first = cfg->route_count;
-    if (cfg->scripts &&
-        cfg_load_scripts(cfg, cfg->scripts, err, errlen) < 0)
+    if (cfg->scripts && cfg_load_scripts(cfg, cfg->scripts, skipped_cb,
+                                         cfg->scripts, err, errlen) < 0)
         goto fail;
+    hidden_routes_log(cfg);
     /* --mode: how the routes of a scripts directory run. */
     if (scripts_mode >= 0)
         for (size_t i = first; i < cfg->route_count; i++)

@@ -105,6 +105,36 @@ def test_check_config_with_t():
     shutil.rmtree(tmp, ignore_errors=True)
 
 
+def test_skipped_scripts_and_hidden_routes_logged():
+    """At start kickd says which files of --scripts are no route, and
+    why, and which routes its own paths hide."""
+    import tempfile
+    import shutil
+    d = tempfile.mkdtemp(prefix="kick-scripts-")
+    for name, mode in (("jobs", 0o755), ("metrics", 0o755), ("ok", 0o755),
+                       ("notes.txt", 0o644), (".swp", 0o644)):
+        with open(os.path.join(d, name), "w") as f:
+            f.write("#!/bin/sh\nprintf 'Content-Type: text/plain\\n\\nok'\n")
+        os.chmod(os.path.join(d, name), mode)
+    conf = ("[server]\nlisten = {listen}\ndb = {db}\n\n"
+            "[route /_kick/x]\nexec = /bin/true\n")
+    try:
+        with Kickd(scripts=d, config=conf) as k:
+            expect_eq(k.get("/ok").status, 200, "the one script route")
+            log = k.stderr_text()
+            for want in ("scripts %s: notes.txt is no route: not executable"
+                         % d,
+                         "scripts %s: .swp is no route: a hidden file" % d,
+                         "route /jobs is hidden by kickd's own /jobs",
+                         "route /metrics is hidden by kickd's own /metrics",
+                         "route /_kick/x is hidden by kickd's own /_kick"):
+                expect(want in log, "kickd's log lacks %r:\n%s", want, log)
+            expect("/ok is hidden" not in log and "ok is no route" not in log,
+                   "a good script was reported: %s", log)
+    finally:
+        shutil.rmtree(d, ignore_errors=True)
+
+
 def test_config_missing_file():
     rc, out, err = kickd_cli(["-c", "/nonexistent/kickd.conf"])
     expect_eq(rc, 2, "exit status")

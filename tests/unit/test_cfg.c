@@ -566,6 +566,18 @@ test_parse_listen(void **state)
                      -1);
 }
 
+static char skipped[1024];
+
+/* Gathers what cfg_load_scripts skipped as "NAME: WHY" lines. */
+static void
+skip_cb(void *arg, const char *name, const char *why)
+{
+    char *out = arg;
+    size_t n = strlen(out);
+
+    snprintf(out + n, sizeof(skipped) - n, "%s: %s\n", name, why);
+}
+
 static void
 test_load_scripts(void **state)
 {
@@ -584,7 +596,19 @@ test_load_scripts(void **state)
     abs = realpath("scripts", NULL);
     assert_non_null(abs);
 
-    assert_int_equal(cfg_load_scripts(c, "scripts", err, sizeof(err)), 0);
+    skipped[0] = '\0';
+    assert_int_equal(cfg_load_scripts(c, "scripts", skip_cb, skipped, err,
+                                      sizeof(err)),
+                     0);
+    /* Every file that is no route is told, with why, in name order. */
+    assert_string_equal(
+        skipped,
+        ".hidden: a hidden file\n"
+        "bad name: its name has characters other than letters, digits, "
+        "'.', '_' and '-'\n"
+        "data.txt: not executable (chmod +x it, or name it NAME.php)\n"
+        "kept: its route is configured in the config file, which wins\n"
+        "sub: not a regular file\n");
     assert_int_equal(c->route_count, 3);
     /* The config file's route keeps precedence. */
     assert_string_equal(c->routes[0].path, "/kept");
@@ -608,7 +632,8 @@ test_load_scripts(void **state)
     assert_string_equal(c->routes[2].argv[1], want);
     assert_string_equal(c->routes[2].script_filename, want);
 
-    assert_int_equal(cfg_load_scripts(c, "nowhere", err, sizeof(err)), -1);
+    assert_int_equal(
+        cfg_load_scripts(c, "nowhere", NULL, NULL, err, sizeof(err)), -1);
     assert_string_equal(err, "nowhere: No such file or directory");
     assert_int_equal(c->route_count, 3);
     free(abs);
