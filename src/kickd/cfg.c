@@ -158,7 +158,7 @@ cfg__route_init(struct cfg_route *r, char *path)
     memset(r, 0, sizeof(*r));
     r->path = path;
     r->mode = ROUTE_DETACH;
-    r->time_limit = 30;
+    r->time_limit = -1; /* by how it runs: none detached, 30 s attached */
     r->env = calloc(1, sizeof(char *));
     return r->env == NULL ? -1 : 0;
 }

@@ -35,7 +35,9 @@ struct cfg_route {
     size_t argc;
     char *script_filename; /* the last word of exec */
     enum route_mode mode;
-    int time_limit;        /* seconds, 0 = none; default 30 */
+    int time_limit;        /* seconds, 0 = none; -1 (the default): none
+                            * for a job, RUN_ATTACHED_TIME_LIMIT for a
+                            * script on its caller's connection */
     bool ignore_user_abort;
     enum route_php php_mode;
     enum route_abort abort; /* default ROUTE_ABORT_WRITE */

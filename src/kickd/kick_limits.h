@@ -74,6 +74,11 @@
  * [server] shutdown_timeout changes it. */
 #define RUN_DEFAULT_SHUTDOWN_TIMEOUT 30000
 
+/* The time limit of an attached script whose route sets none (s): PHP's
+ * max_execution_time for a web request. A detached job has none: it is
+ * the kind of work that takes minutes or hours. */
+#define RUN_ATTACHED_TIME_LIMIT 30
+
 /* Most shutdown commands one run may register. */
 #define RUN_MAX_SHUTDOWN 64
 

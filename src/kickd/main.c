@@ -30,6 +30,8 @@ usage(FILE *f)
             "(default),\n"
             "                     attach, or auto (Prefer: respond-async "
             "detaches)\n"
+            "  -T, --time-limit S the --scripts routes' time limit, 0 = none\n"
+            "                     (default: none detached, 30 s attached)\n"
             "  -t, --test         check the configuration and exit\n"
             "  -h, --help         this help\n"
             "  -V, --version      the version\n"
@@ -52,6 +54,7 @@ set_str(char **dst, const char *v)
 struct args {
     const char *cfg_path, *scripts, *listen, *db;
     int mode; /* of the --scripts routes, or -1 */
+    int time_limit; /* s, of the --scripts routes, or -1 */
     bool test; /* -t: check the configuration and exit */
 };
 
@@ -65,6 +68,7 @@ args_parse(int argc, char **argv, struct args *a)
         {"listen", required_argument, NULL, 'l'},
         {"db", required_argument, NULL, 'd'},
         {"mode", required_argument, NULL, 'm'},
+        {"time-limit", required_argument, NULL, 'T'},
         {"test", no_argument, NULL, 't'},
         {"help", no_argument, NULL, 'h'},
         {"version", no_argument, NULL, 'V'},
@@ -72,8 +76,9 @@ args_parse(int argc, char **argv, struct args *a)
     };
     int o;
 
-    *a = (struct args){.mode = -1};
-    while ((o = getopt_long(argc, argv, "c:s:l:d:m:thV", opts, NULL)) != -1) {
+    *a = (struct args){.mode = -1, .time_limit = -1};
+    while ((o = getopt_long(argc, argv, "c:s:l:d:m:T:thV", opts, NULL)) !=
+           -1) {
         switch (o) {
         case 'c':
             a->cfg_path = optarg;
@@ -100,6 +105,17 @@ args_parse(int argc, char **argv, struct args *a)
                 return 2;
             }
             break;
+        case 'T': {
+            char *end;
+            long v = strtol(optarg, &end, 10);
+            if (*optarg == '\0' || *end != '\0' || v < 0 || v > 86400) {
+                fprintf(stderr, "kickd: --time-limit: not a number of "
+                                "seconds in 0..86400: '%s'\n", optarg);
+                return 2;
+            }
+            a->time_limit = (int)v;
+            break;
+        }
         case 't':
             a->test = true;
             break;
@@ -146,8 +162,8 @@ main(int argc, char **argv)
 
     if ((r = args_parse(argc, argv, &a)) >= 0)
         return r;
-    struct route_table *routes = srv_load_routes(a.cfg_path, a.scripts,
-                                                 a.mode, err, sizeof(err));
+    struct route_table *routes = srv_load_routes(
+        a.cfg_path, a.scripts, a.mode, a.time_limit, err, sizeof(err));
     if (routes == NULL) {
         fprintf(stderr, "kickd: %s\n", err);
         return 2;
@@ -183,6 +199,7 @@ main(int argc, char **argv)
     s.cfg_path = a.cfg_path;
     s.scripts_dir = a.scripts;
     s.scripts_mode = a.mode;
+    s.scripts_time_limit = a.time_limit;
     route_table_ref(routes);
     if (srv_init(&s, uv_default_loop(), cfg, routes) < 0) {
         route_table_unref(routes);

@@ -129,7 +129,8 @@ hidden_routes_log(const struct cfg *cfg)
 
 struct route_table *
 srv_load_routes(const char *cfg_path, const char *scripts_dir,
-                int scripts_mode, char *err, size_t errlen)
+                int scripts_mode, int scripts_time_limit, char *err,
+                size_t errlen)
 {
     struct cfg *cfg = cfg_new();
     struct route_table *t;
@@ -154,9 +155,13 @@ srv_load_routes(const char *cfg_path, const char *scripts_dir,
         goto fail;
     hidden_routes_log(cfg);
     /* --mode: how the routes of a scripts directory run. */
-    if (scripts_mode >= 0)
-        for (size_t i = first; i < cfg->route_count; i++)
+    /* --mode and --time-limit: how the routes of a scripts directory run. */
+    for (size_t i = first; i < cfg->route_count; i++) {
+        if (scripts_mode >= 0)
             cfg->routes[i].mode = (enum route_mode)scripts_mode;
+        if (scripts_time_limit >= 0)
+            cfg->routes[i].time_limit = scripts_time_limit;
+    }
     t = route_table_new(cfg);
     if (t == NULL) {
         snprintf(err, errlen, "out of memory");
@@ -173,7 +178,8 @@ reload(struct srv *s)
 {
     char err[512];
     struct route_table *t = srv_load_routes(s->cfg_path, s->scripts_dir,
-                                            s->scripts_mode, err,
+                                            s->scripts_mode,
+                                            s->scripts_time_limit, err,
                                             sizeof(err));
 
     if (t == NULL) {

@@ -25,6 +25,7 @@ struct srv {
     const char *cfg_path;        /* -c FILE, or NULL */
     const char *scripts_dir;     /* --scripts DIR, or NULL */
     int scripts_mode;            /* --mode for its routes, or -1 */
+    int scripts_time_limit;      /* --time-limit for them (s), or -1 */
     uv_tcp_t listener;
     char listen_host[64];
     int listen_port;
@@ -72,6 +73,7 @@ srv_flush_soon(struct srv *s);
 /* Builds the routes from cfg_path and scripts_dir; NULL with err set. */
 struct route_table *
 srv_load_routes(const char *cfg_path, const char *scripts_dir,
-                int scripts_mode, char *err, size_t errlen);
+                int scripts_mode, int scripts_time_limit, char *err,
+                size_t errlen);
 
 #endif

@@ -380,6 +380,24 @@ def test_exit_status_and_time_limit():
         expect_eq(len(runs_of(k, t)), 1, "runs of the timed-out job")
 
 
+def test_default_time_limits():
+    """A detached job whose route sets no time_limit has none (it runs
+    past the 30 s of an attached script); kickd --time-limit sets one for
+    the --scripts routes."""
+    with kickd([("/long", "job_work", "")]) as k:
+        a = trigger(k, "/long?sleep=31")
+        j = wait_job(k, a, timeout=40.0)
+        expect_eq((j["state"], j["error"]), ("succeeded", None),
+                  "a 31 s job on a route without time_limit")
+    with Kickd(args=["--mode", "detach", "--time-limit", "1"],
+               env=PATH_ENV) as k:
+        b = trigger(k, "/job_work?sleep=5")
+        j = wait_job(k, b, timeout=6.0)
+        expect_eq((j["state"], j["error"]), ("timed_out",
+                  "time limit 1 s passed"), "a --scripts job with "
+                  "--time-limit 1")
+
+
 def test_output_cap_keeps_newest():
     routes = [("/big", "job_big", "")]
     with kickd(routes, "output_cap = 4096") as k:

@@ -202,7 +202,9 @@ test_every_key(void **state)
     assert_int_equal(r->mode, ROUTE_ATTACH);
     assert_true(r->ignore_user_abort);
     assert_int_equal(r->abort, ROUTE_ABORT_WRITE);
-    assert_int_equal(r->time_limit, 30);
+    /* No time_limit: decided by how it runs (none detached, 30 s
+     * attached). */
+    assert_int_equal(r->time_limit, -1);
     assert_int_equal(r->envc, 0);
     assert_null(r->env[0]);
     cfg_free(c);
@@ -621,7 +623,7 @@ test_load_scripts(void **state)
     assert_null(c->routes[1].argv[1]);
     assert_string_equal(c->routes[1].script_filename, want);
     assert_int_equal(c->routes[1].mode, ROUTE_DETACH);
-    assert_int_equal(c->routes[1].time_limit, 30);
+    assert_int_equal(c->routes[1].time_limit, -1);
     assert_int_equal(c->routes[1].abort, ROUTE_ABORT_WRITE);
     assert_int_equal(c->routes[1].envc, 0);
 
