@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* kick: the command-line client of kickd. Each verb lives in its own
  * cmd_<verb>.c; this file picks one. */
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -18,7 +19,8 @@ cli_usage(FILE *f)
         "       kick --batch FILE [--parallel N] [same options]\n"
         "       kick status ID | cancel ID | wait ID\n"
         "       kick ls [--state S] [--limit N] [--after ID]\n"
-        "       (these four: [--server URL] [OPTIONS])\n"
+        "       (these four: [--server URL] [OPTIONS], before or after "
+        "the verb)\n"
         "       kick ctl ignore-user-abort on|off | set-time-limit SECONDS "
         "| status\n"
         "                | on-shutdown COMMAND [ARG...] "
@@ -67,9 +69,47 @@ cli_usage(FILE *f)
         "the code all failures share, or 1.\n");
 }
 
+/* Whether word names a verb of its own (the rest is a trigger's URL). */
+static bool
+is_verb(const char *word)
+{
+    static const char *const verbs[] = {"ctl", "status", "cancel", "wait",
+                                        "ls"};
+
+    for (size_t i = 0; i < sizeof(verbs) / sizeof(verbs[0]); i++)
+        if (strcmp(word, verbs[i]) == 0)
+            return true;
+    return false;
+}
+
+/* Global options may come before the verb (`kick --server URL ls`): the
+ * verb, the first word that is no option nor an option's value, moves to
+ * argv[1], the options before it after it, where each verb parses them. */
+static void
+verb_first(int argc, char **argv)
+{
+    static const char *const with_value[] = {
+        "--server", "--token", "--timeout", "--connect-timeout", "--cacert"};
+    int i = 1;
+
+    while (i < argc && argv[i][0] == '-' && strcmp(argv[i], "--") != 0) {
+        bool value = false;
+        for (size_t k = 0; k < sizeof(with_value) / sizeof(with_value[0]);
+             k++)
+            value |= strcmp(argv[i], with_value[k]) == 0;
+        i += value ? 2 : 1;
+    }
+    if (i <= 1 || i >= argc || !is_verb(argv[i]))
+        return;
+    char *verb = argv[i];
+    memmove(&argv[2], &argv[1], (size_t)(i - 1) * sizeof(char *));
+    argv[1] = verb;
+}
+
 int
 main(int argc, char **argv)
 {
+    verb_first(argc, argv);
     if (argc < 2) {
         cli_usage(stderr);
         return EXIT_USAGE;

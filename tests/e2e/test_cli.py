@@ -596,6 +596,12 @@ def test_status_cancel_ls():
         rows = [ln.split() for ln in out.splitlines()]
         expect_eq(sorted((int(r[0]), r[1], r[-1]) for r in rows),
                   [(a, "running", "/one"), (b, "queued", "/one")], "kick ls")
+        # Global options before the verb, as after it.
+        for args in (("--server", srv, "ls"), ("--timeout", "5", "--server",
+                                                srv, "ls", "--limit", "5"),
+                     ("-k", "--server", srv, "status", str(a))):
+            out = kick_ok(*args)
+            expect(str(a) in out, "kick %s: %r", " ".join(args), out)
         # Cancel the queued job: it never runs.
         out = kick_ok("cancel", str(b), server=srv)
         expect_eq(out.split(), [str(b), "canceled"], "kick cancel output")
