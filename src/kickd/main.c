@@ -200,6 +200,8 @@ main(int argc, char **argv)
     s.scripts_dir = a.scripts;
     s.scripts_mode = a.mode;
     s.scripts_time_limit = a.time_limit;
+    s.listen_opt = a.listen;
+    s.db_opt = a.db;
     route_table_ref(routes);
     if (srv_init(&s, uv_default_loop(), cfg, routes) < 0) {
         route_table_unref(routes);

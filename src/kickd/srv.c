@@ -2,6 +2,8 @@
 /* The server: the event loop, the listener, and the signals that reload
  * the routes (SIGHUP) and stop kickd (SIGTERM, SIGINT). */
 #include <inttypes.h>
+#include <stdbool.h>
+#include <stddef.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdio.h>
@@ -173,6 +175,87 @@ fail:
     return NULL;
 }
 
+/* The [server] settings and whether a running kickd can take a new
+ * value: the address it listens on and its store it cannot. */
+struct server_key {
+    const char *name;
+    size_t offset;
+    enum { SK_INT, SK_INT64, SK_STR } kind;
+    bool live;
+};
+
+static const struct server_key server_keys[] = {
+    {"listen", offsetof(struct cfg, listen), SK_STR, false},
+    {"db", offsetof(struct cfg, db), SK_STR, false},
+    {"workers", offsetof(struct cfg, workers), SK_INT, true},
+    {"token", offsetof(struct cfg, token), SK_STR, true},
+    {"header_timeout", offsetof(struct cfg, header_timeout), SK_INT, true},
+    {"body_timeout", offsetof(struct cfg, body_timeout), SK_INT, true},
+    {"idle_timeout", offsetof(struct cfg, idle_timeout), SK_INT, true},
+    {"max_body", offsetof(struct cfg, max_body), SK_INT64, true},
+    {"max_connections", offsetof(struct cfg, max_connections), SK_INT, true},
+    {"kill_grace", offsetof(struct cfg, kill_grace), SK_INT, true},
+    {"stop_grace", offsetof(struct cfg, stop_grace), SK_INT, true},
+    {"shutdown_timeout", offsetof(struct cfg, shutdown_timeout), SK_INT,
+     true},
+    {"output_cap", offsetof(struct cfg, output_cap), SK_INT64, true},
+    {"response_hold_ms", offsetof(struct cfg, response_hold), SK_INT, true},
+    {"max_interruptions", offsetof(struct cfg, max_interruptions), SK_INT,
+     true},
+};
+
+/* Whether key k differs between a and b; with apply, b's value goes into
+ * a. */
+static bool
+server_key_differs(const struct server_key *k, struct cfg *a,
+                   const struct cfg *b, bool apply)
+{
+    char *pa = (char *)a + k->offset;
+    const char *pb = (const char *)b + k->offset;
+
+    if (k->kind == SK_STR) {
+        const char *va = *(char **)pa, *vb = *(char *const *)pb;
+        if ((va == NULL) == (vb == NULL) && (va == NULL || !strcmp(va, vb)))
+            return false;
+        char *copy = vb ? strdup(vb) : NULL;
+        if (apply && (vb == NULL || copy != NULL)) {
+            free(*(char **)pa);
+            *(char **)pa = copy;
+        } else {
+            free(copy);
+        }
+        return true;
+    }
+    size_t size = k->kind == SK_INT ? sizeof(int) : sizeof(int64_t);
+    if (memcmp(pa, pb, size) == 0)
+        return false;
+    if (apply)
+        memcpy(pa, pb, size);
+    return true;
+}
+
+/* SIGHUP: the [server] settings that can change while kickd runs are
+ * applied, the others named (kickd keeps them until restarted). The
+ * command line's --listen and --db stand over the file's. */
+static void
+server_settings_reload(struct srv *s, struct cfg *now)
+{
+    for (size_t i = 0; i < sizeof(server_keys) / sizeof(server_keys[0]);
+         i++) {
+        const struct server_key *k = &server_keys[i];
+        bool given = (s->listen_opt && strcmp(k->name, "listen") == 0) ||
+                     (s->db_opt && strcmp(k->name, "db") == 0);
+        if (given || !server_key_differs(k, s->cfg, now, k->live))
+            continue;
+        if (k->live)
+            log_info("reload: [server] %s changed: applied", k->name);
+        else
+            log_warn("reload: [server] %s changed: it takes a restart "
+                     "(kickd keeps the old value until then)",
+                     k->name);
+    }
+}
+
 static void
 reload(struct srv *s)
 {
@@ -190,6 +273,7 @@ reload(struct srv *s)
      * with; new requests see the new one. */
     route_table_unref(s->routes);
     s->routes = t;
+    server_settings_reload(s, t->cfg);
     log_info("reloaded: %zu routes", t->cfg->route_count);
 }
 

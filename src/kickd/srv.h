@@ -26,6 +26,8 @@ struct srv {
     const char *scripts_dir;     /* --scripts DIR, or NULL */
     int scripts_mode;            /* --mode for its routes, or -1 */
     int scripts_time_limit;      /* --time-limit for them (s), or -1 */
+    const char *listen_opt;      /* --listen, or NULL */
+    const char *db_opt;          /* --db, or NULL */
     uv_tcp_t listener;
     char listen_host[64];
     int listen_port;

@@ -12,7 +12,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness import (Kickd, Conn, Skip, build, expect, expect_eq,  # noqa
-                     run, write_script, KICKD, SCRIPTS, SLOW)
+                     free_port, run, write_script, KICKD, SCRIPTS, SLOW)
 
 
 def kickd_cli(args, env=None, cwd=None, timeout=10):
@@ -213,6 +213,39 @@ def test_sighup_with_config_reload():
         expect(k.alive(), "kickd exited on a bad config at reload")
         expect_eq(k.get("/one").status, 200, "/one after bad reload")
 
+
+
+def test_sighup_applies_server_settings():
+    """SIGHUP applies the [server] settings a running kickd can take (a
+    new token is required at once) and names those that take a restart
+    (listen: kickd stays where it was)."""
+    cfg = ("[server]\nlisten = {listen}\ndb = {db}\ntoken = first\n\n"
+           "[route /one]\nexec = %s/cl\nmode = attach\n" % SCRIPTS)
+    with Kickd(config=cfg, scripts=None) as k:
+        old = ["Authorization: Bearer first"]
+        new = ["Authorization: Bearer second"]
+        expect_eq(k.get("/one", old).status, 200, "/one with the token")
+        conf = os.path.join(k.tmp, "kickd.conf")
+        with open(conf) as f:
+            text = f.read()
+        with open(conf, "w") as f:
+            f.write(text.replace("token = first", "token = second")
+                    .replace("listen = 127.0.0.1:%d" % k.port,
+                             "listen = 127.0.0.1:%d" % free_port()))
+        k.send_signal(signal.SIGHUP)
+        deadline = time.monotonic() + 3 * SLOW
+        while time.monotonic() < deadline and "reloaded" not in \
+                k.stderr_text():
+            time.sleep(0.05)
+        expect_eq(k.get("/one", new).status, 200, "/one with the new token")
+        expect_eq(k.get("/one", old).status, 401, "/one with the old token")
+        log = k.stderr_text()
+        expect("reload: [server] token changed: applied" in log,
+               "the log does not name the token: %s", log)
+        expect("reload: [server] listen changed: it takes a restart" in log,
+               "the log does not name listen: %s", log)
+        expect("workers changed" not in log, "an unchanged setting was "
+               "named: %s", log)
 
 
 def test_ipv6_listen():
