@@ -42,7 +42,6 @@ struct job_run {
     const char *interrupt_why;
     int64_t interrupt_delay;  /* ms before it runs again */
     char start_error[160];    /* the script could not start: why */
-    int time_limit;           /* s, as last set (for the error line) */
     char error[192];          /* the end's error line */
     struct ledger_entry end;  /* the end, on its way to the store */
 };
@@ -93,7 +92,7 @@ end_error(struct job_run *jr, enum job_state st)
 {
     if (st == JOB_TIMED_OUT)
         snprintf(jr->error, sizeof(jr->error), "time limit %d s passed",
-                 jr->time_limit);
+                 run_time_limit(jr->run)); /* a timeout needs a run */
     else if (st == JOB_ABORTED)
         snprintf(jr->error, sizeof(jr->error), "canceled");
     else if (jr->start_error[0])
@@ -161,8 +160,6 @@ job_finish(struct job_run *jr)
         return;
     jr->finishing = true;
     uv_timer_stop(&jr->linger);
-    if (jr->run)
-        jr->time_limit = run_time_limit(jr->run);
     op->id = jr->job.id;
     jr->end.data = jr;
     jr->end.recorded_cb = job_recorded;
@@ -245,13 +242,6 @@ job_exit_cb(struct run *r, int64_t exit_status, int term_signal)
 }
 
 static void
-progress_done(struct store_op *op)
-{
-    store_op_clear(op);
-    free(op);
-}
-
-static void
 job_progress_cb(struct run *r, int percent, const char *msg)
 {
     struct job_run *jr = run_data(r);
@@ -263,7 +253,7 @@ job_progress_cb(struct run *r, int percent, const char *msg)
     op->id = jr->job.id;
     op->percent = percent;
     op->msg = msg ? strdup(msg) : NULL;
-    op->done_cb = progress_done;
+    op->done_cb = store_op_free_cb;
     store_submit(&jr->pool->srv->store, op);
 }
 
@@ -373,7 +363,6 @@ script_start(struct job_run *jr, const struct cfg_route *route,
         .raw_output = true,
         .secret_tag = s->store.id,
     };
-    jr->time_limit = route->time_limit;
     jr->run = run_start(s, &cr, &job_hooks, jr, &err);
     if (jr->run == NULL) {
         log_error("job %s: cannot start %s: %s", jr->id, route->argv[0],

@@ -370,3 +370,10 @@ store_op_clear(struct store_op *op)
     op->counts = NULL;
     op->ncounts = 0;
 }
+
+void
+store_op_free_cb(struct store_op *op)
+{
+    store_op_clear(op);
+    free(op);
+}

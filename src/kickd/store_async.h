@@ -116,4 +116,9 @@ store_async_close(struct store_async *sa);
 void
 store_op_clear(struct store_op *op);
 
+/* A done_cb for a heap op whose result nobody reads: clears and frees
+ * it. */
+void
+store_op_free_cb(struct store_op *op);
+
 #endif

@@ -60,8 +60,8 @@ struct worker_pool {
     struct worker_wait *waits;
     int running, claiming;
     bool stopping;
-    bool recovering; /* runs a dead kickd left are being ended: no claims */
-    struct recover *recover; /* that recovery, until it is done */
+    /* Runs a dead kickd left being ended: no claims until it is done. */
+    struct recover *recover;
     uv_timer_t delay_timer; /* the next delayed or backed-off job */
     int64_t delay_at;       /* when it fires; 0 if not armed */
     struct ledger ledger; /* job ends on their way to the store */
@@ -246,16 +246,9 @@ slot_start(struct worker_pool *p, struct route_load *l, struct job *job)
 
 /* A job claimed as kickd stops, put back. */
 struct recover_back {
-    struct store_op op;
+    struct store_op op; /* first: store_op_free_cb frees the whole */
     char error[160];
 };
-
-static void
-back_done(struct store_op *op)
-{
-    store_op_clear(op);
-    free(op);
-}
 
 struct claim_op {
     struct store_op op;
@@ -281,7 +274,7 @@ claim_end(struct worker_pool *p, struct route_load *l, int result,
         if (back) {
             back->op.kind = SOP_FINISH;
             back->op.id = job->id;
-            back->op.done_cb = back_done;
+            back->op.done_cb = store_op_free_cb;
             recover_interrupted_end(&back->op.end, job,
                                     p->srv->cfg->max_interruptions,
                                     "kickd stopped", worker_now(), 0,
@@ -317,7 +310,7 @@ has_room(struct worker_pool *p, struct route_load *l)
     const struct cfg_route *rt = route_named(p->srv->routes, l->route);
     int limit = rt ? rt->concurrency : 0;
 
-    return !p->stopping && !p->recovering &&
+    return !p->stopping && p->recover == NULL &&
            p->running + p->claiming < p->srv->cfg->workers &&
            (limit == 0 || l->running + l->claiming < limit);
 }
@@ -328,7 +321,7 @@ schedule(struct worker_pool *p)
 {
     const struct cfg *cfg = p->srv->cfg;
 
-    while (!p->stopping && !p->recovering &&
+    while (!p->stopping && p->recover == NULL &&
            p->running + p->claiming < cfg->workers) {
         struct route_load *start = p->rr ? p->rr : p->loads, *l = start;
         struct route_load *pick = NULL;
@@ -469,7 +462,6 @@ recovered(void *data)
 {
     struct worker_pool *p = data;
 
-    p->recovering = false;
     p->recover = NULL; /* it frees itself */
     delay_timer_cb(&p->delay_timer);
 }
@@ -514,7 +506,6 @@ worker_start(struct srv *s)
     /* Jobs marked running belong to a kickd that died: what is left of
      * their runs is ended, and they go back to the queue, before anything
      * runs. */
-    p->recovering = true;
     p->recover = recover_start(s, &p->ledger, p->boot, &recover_hooks, p);
     if (p->recover == NULL)
         return -1;
