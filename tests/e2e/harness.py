@@ -556,6 +556,24 @@ class Conn:
         return True
 
 
+def wait_whole_line(path, timeout=10.0):
+    """Polls until path holds whole lines (a script writing with echo
+    has it from the moment the shell opens it, empty); returns its bytes.
+    Fails after timeout (scaled)."""
+    deadline = time.monotonic() + timeout * SLOW
+    while True:
+        try:
+            with open(path, "rb") as f:
+                data = f.read()
+        except FileNotFoundError:
+            data = b""
+        if data.endswith(b"\n"):
+            return data
+        expect(time.monotonic() < deadline, "%s: no complete line in time "
+               "(%r)", path, data)
+        time.sleep(0.01)
+
+
 def expect(cond, msg, *args):
     if not cond:
         raise AssertionError(msg % args if args else msg)

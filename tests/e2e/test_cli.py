@@ -26,7 +26,7 @@ from urllib.parse import parse_qsl, unquote
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness import (Kickd, Skip, expect, expect_eq, kick_bin,  # noqa: E402
-                     run, SLOW)
+                     run, wait_whole_line, SLOW)
 
 # docs/kick.1, EXIT STATUS.
 EXIT_OK, EXIT_HTTP, EXIT_USAGE, EXIT_NOTSCRIPT = 0, 1, 2, 3
@@ -126,20 +126,7 @@ def get_json(k, target):
     return json.loads(r.body)
 
 
-def wait_file(path, timeout=10.0):
-    """Polls until path exists and holds a complete line; returns it."""
-    deadline = time.monotonic() + timeout * SLOW
-    while True:
-        try:
-            with open(path, "rb") as f:
-                data = f.read()
-        except FileNotFoundError:
-            data = b""
-        if data.endswith(b"\n"):
-            return data
-        expect(time.monotonic() < deadline, "%s: no complete line in time "
-               "(%r)", path, data)
-        time.sleep(0.01)
+wait_file = wait_whole_line
 
 
 def env_of(k, jid):

@@ -25,7 +25,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness import (Kickd, Skip, expect, expect_eq, run,  # noqa: E402
-                     HERE, SCRIPTS, SLOW)
+                     wait_whole_line, HERE, SCRIPTS, SLOW)
 
 ROOT = os.path.abspath(os.path.join(HERE, "..", ".."))
 KICK_PHP = os.path.join(ROOT, "clients", "php", "Kick.php")
@@ -127,21 +127,9 @@ def wait_file(path, timeout=10.0):
 
 
 def wait_mark(path, timeout=10.0):
-    """Polls until the mark file a job writes with echo holds its whole
-    line (it exists, empty, from the moment the shell opens it); returns
-    the number on it."""
-    deadline = time.monotonic() + timeout * SLOW
-    while True:
-        try:
-            with open(path, "rb") as f:
-                data = f.read()
-        except FileNotFoundError:
-            data = b""
-        if data.endswith(b"\n"):
-            return int(data)
-        expect(time.monotonic() < deadline, "%s: no complete line in time "
-               "(%r)", path, data)
-        time.sleep(0.01)
+    """The number on the mark file a job writes with echo, once its line
+    is whole."""
+    return int(wait_whole_line(path, timeout))
 
 
 def env_of(k, jid):
