@@ -156,6 +156,8 @@ job_json(const struct job *j)
     json_object_set_new(o, "attempt", json_integer(j->attempt));
     json_object_set_new(o, "max_attempts", json_integer(j->max_attempts));
     json_object_set_new(o, "interruptions", json_integer(j->interruptions));
+    json_object_set_new(o, "earlier_attempts",
+                        json_integer(j->earlier_attempts));
     json_object_set_new(o, "exit_status", j->exit_status >= 0
                                               ? json_integer(j->exit_status)
                                               : json_null());
@@ -170,6 +172,13 @@ job_json(const struct job *j)
     json_object_set_new(o, "progress_message",
                         j->progress_msg ? json_string(j->progress_msg)
                                         : json_null());
+    json_object_set_new(o, "response",
+                        j->response_status > 0
+                            ? json_pack("{s:i, s:s?}", "status",
+                                        j->response_status, "content_type",
+                                        j->response_type)
+                            : json_null());
+    json_object_set_new(o, "output_size", json_integer(j->output_size));
     json_object_set_new(o, "created_at", time_json(j->created_at));
     json_object_set_new(o, "run_at", time_json(j->run_at));
     json_object_set_new(o, "started_at", time_json(j->started_at));

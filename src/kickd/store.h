@@ -59,6 +59,11 @@ struct job {
     char *idem_key;        /* NULL if none */
     char *error;           /* why the last run did not succeed, one line;
                             * NULL if it did or none ended yet */
+    int earlier_attempts;  /* attempts before the last retry by hand */
+    int response_status;   /* the CGI header's status; 0 if none yet */
+    char *response_type;   /* its Content-Type; NULL if none */
+    int64_t output_size;   /* bytes of output written in all; the kept
+                            * output is the newest of them */
     int64_t created_at;    /* ms since the epoch */
     int64_t run_at;        /* not before (ms); Kick-Delay and backoff */
     int64_t started_at;    /* 0 until it starts */

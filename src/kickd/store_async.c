@@ -21,6 +21,8 @@ op_run(struct store_async *sa, struct store_op *op)
     switch (op->kind) {
     case SOP_INSERT: {
         int r = o->insert(st, &op->job, &op->existed);
+        if (op->claim)
+            memset(&op->claimed, 0, sizeof(op->claimed));
         if (r == 0 && op->claim) {
             op->claim_result = o->claim(st, op->job.route, op->now,
                                         &op->claimed);
@@ -347,7 +349,8 @@ void
 store_op_clear(struct store_op *op)
 {
     job_clear(&op->job);
-    job_clear(&op->claimed);
+    if (op->kind == SOP_INSERT && op->claim)
+        job_clear(&op->claimed); /* the union's other members own nothing */
     for (size_t i = 0; i < op->njobs; i++)
         job_clear(&op->jobs[i]);
     free(op->jobs);

@@ -49,16 +49,20 @@ struct store_op {
      * claim result (1 taken, 0 none, -1 failed: error says why). */
     bool claim;
     int claim_result;
-    struct job claimed;
+    /* What one kind of op alone uses shares its room, so that an op
+     * stays small (api.c's pending call holds one). */
+    union {
+        struct job claimed;       /* INSERT with claim (out) */
+        struct job_end end;       /* FINISH (its strings the caller's) */
+        struct job_filter filter; /* LIST (route owned by the caller) */
+    };
     bool with_request;      /* GET */
     int64_t id;             /* FINISH, OWN, CANCEL, GET, OUTPUT_*,
                              * PROGRESS */
     int64_t now;
     const char *route;      /* CLAIM (owned by the caller) */
-    struct job_end end;     /* FINISH (its strings owned by the caller) */
     const struct job_owner *owner; /* OWN (the caller's) */
     struct job_owner *owners; /* ORPHANS (out), one per job */
-    struct job_filter filter; /* LIST (route owned by the caller) */
     struct job *jobs;       /* LIST, ORPHANS (out) */
     size_t njobs;
     char *data_buf;         /* OUTPUT_APPEND (in, owned), OUTPUT_GET (out) */

@@ -42,6 +42,7 @@ job_clear(struct job *j)
     free(j->progress_msg);
     free(j->idem_key);
     free(j->error);
+    free(j->response_type);
     free(j->head);
     free(j->body);
     free(j->remote_addr);

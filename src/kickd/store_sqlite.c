@@ -200,10 +200,14 @@ row_job(struct store *st, sqlite3_stmt *s, struct job *j)
     j->started_at = sqlite3_column_int64(s, 13);
     j->finished_at = sqlite3_column_int64(s, 14);
     j->interruptions = sqlite3_column_int(s, 16);
+    j->response_status = sqlite3_column_int(s, 17);
+    j->output_size = sqlite3_column_int64(s, 19);
+    j->earlier_attempts = sqlite3_column_int(s, 20);
     if (col_text(st, s, 1, &j->route) < 0 ||
         col_text(st, s, 9, &j->progress_msg) < 0 ||
         col_text(st, s, 10, &j->idem_key) < 0 ||
-        col_text(st, s, 15, &j->error) < 0) {
+        col_text(st, s, 15, &j->error) < 0 ||
+        col_text(st, s, 18, &j->response_type) < 0) {
         job_clear(j);
         return -1;
     }
@@ -580,7 +584,7 @@ sqlite_get(struct store *st, int64_t id, bool with_request, struct job *out)
 static void
 row_owner(sqlite3_stmt *s, struct job_owner *o)
 {
-    int c = 17; /* the first column after JOB_COLS */
+    int c = 21; /* the first column after JOB_COLS */
 
     memset(o, 0, sizeof(*o));
     col_copy(s, c, o->node, sizeof(o->node));

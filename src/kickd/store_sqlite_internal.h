@@ -21,7 +21,8 @@
 #define JOB_COLS                                                               \
     "id, route, state, connection_status, attempt, max_attempts,"              \
     " exit_status, term_signal, progress, progress_msg, idem_key,"             \
-    " created_at, run_at, started_at, finished_at, error, interruptions"
+    " created_at, run_at, started_at, finished_at, error, interruptions,"     \
+    " response_status, response_type, output_size, earlier_attempts"
 
 /* The statements prepared at open; their SQL is in store_sqlite_schema.c. */
 enum stmt_id {

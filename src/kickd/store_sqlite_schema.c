@@ -53,7 +53,15 @@
  * earlier run before the job runs again. Existing rows: no error, no
  * interruption, owner unknown. meta holds the store's id, 16 random hex
  * digits made once: a job's runs carry it in KICK_CONTROL, so that the
- * processes of a run whose owner was never recorded are still found. */
+ * processes of a run whose owner was never recorded are still found.
+ *
+ * Version 4: a job keeps what its script's CGI header said (the
+ * response's status and content type; 0 and NULL when it gave none),
+ * how many bytes of output it has written in all (output_size: the kept
+ * output is the newest of them, so a follower knows where it is), and
+ * the attempts of its runs before a retry asked by hand
+ * (earlier_attempts; attempt counts again from 0 after one). jobs_ended
+ * serves retention: the ended jobs of a route, oldest end first. */
 struct migration {
     int version;
     const char *sql;
@@ -138,6 +146,18 @@ static const struct migration migrations[] = {
         "ALTER TABLE jobs ADD COLUMN owner_boot TEXT;"
         "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);"
         "INSERT INTO meta VALUES ('store_id', lower(hex(randomblob(8))));"},
+    {4, "ALTER TABLE jobs ADD COLUMN response_status INTEGER NOT NULL"
+        " DEFAULT 0;"
+        "ALTER TABLE jobs ADD COLUMN response_type TEXT;"
+        "ALTER TABLE jobs ADD COLUMN output_size INTEGER NOT NULL"
+        " DEFAULT 0;"
+        "ALTER TABLE jobs ADD COLUMN earlier_attempts INTEGER NOT NULL"
+        " DEFAULT 0;"
+        "UPDATE jobs SET output_size ="
+        " (SELECT coalesce(sum(size), 0) FROM job_output"
+        "  WHERE job_id = jobs.id);"
+        "CREATE INDEX jobs_ended ON jobs(route, finished_at)"
+        " WHERE state >= 2;"},
 };
 #define SCHEMA_VERSION                                                         \
     (migrations[sizeof(migrations) / sizeof(migrations[0]) - 1].version)

@@ -23,7 +23,7 @@
 
 /* The SQLite schema version the store must leave a file at: bump it with
  * each migration added to store_sqlite_schema.c. */
-#define SQLITE_SCHEMA_VERSION 3
+#define SQLITE_SCHEMA_VERSION 4
 
 /* A backend under test: how to name a fresh store for a test, and an
  * optional check of its schema version (-1 if it cannot tell). */
@@ -1160,6 +1160,11 @@ test_sqlite_migrates_v1(void **state)
         "ALTER TABLE jobs DROP COLUMN owner_start;"
         "ALTER TABLE jobs DROP COLUMN owner_boot;"
         "DROP TABLE meta;"
+        "DROP INDEX jobs_ended;"
+        "ALTER TABLE jobs DROP COLUMN response_status;"
+        "ALTER TABLE jobs DROP COLUMN response_type;"
+        "ALTER TABLE jobs DROP COLUMN output_size;"
+        "ALTER TABLE jobs DROP COLUMN earlier_attempts;"
         "PRAGMA user_version = 1;";
     const struct store_ops *o = &store_sqlite_ops;
     struct store *st;
