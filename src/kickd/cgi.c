@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 #define _GNU_SOURCE /* pipe2 */
 /* The exec runner: starts a script in its own process group with pipes on
- * stdin and stdout (stderr goes to kickd's log), feeds it the body, reads
- * its CGI header block and streams the body to the sink, with
- * backpressure both ways. */
+ * stdin and stdout (stderr goes to kickd's log, or for a job to the job's
+ * output), feeds it the body, reads its CGI header block and streams the
+ * body to the sink, with backpressure both ways. */
 #include <errno.h>
 #include <fcntl.h>
 #include <unistd.h>
@@ -20,16 +20,21 @@ struct cgi {
     struct proc proc;
     uv_pipe_t in;  /* the script's stdin */
     uv_pipe_t out; /* the script's stdout */
+    uv_pipe_t err; /* a job's stderr */
     uv_timer_t kill_timer;
     int open_handles;
 
     const struct cgi_hooks *hooks;
     void *data;
     bool attached;
+    bool job;
     bool exited;
-    bool in_open, out_open;
+    bool in_open, out_open, err_open;
     bool in_close_pending; /* close stdin when the queue empties */
     bool ended;            /* end_cb given, or due */
+    bool out_done;         /* stdout ended; end_cb waits for a job's
+                            * stderr to end as well */
+    const char *out_error; /* how stdout ended (NULL: complete) */
     bool head_done;
     bool paused;
     bool draining; /* output read and dropped, unparsed */
@@ -82,23 +87,52 @@ maybe_free(struct cgi *g)
     g->in_open = g->out_open = false;
     close_handle(g, (uv_handle_t *)&g->in);
     close_handle(g, (uv_handle_t *)&g->out);
+    if (g->job) {
+        g->err_open = false;
+        close_handle(g, (uv_handle_t *)&g->err);
+    }
     close_handle(g, (uv_handle_t *)&g->kill_timer);
-
 }
 
 static void
-end(struct cgi *g, const char *error)
+err_close(struct cgi *g)
+{
+    if (g->err_open) {
+        g->err_open = false;
+        uv_read_stop((uv_stream_t *)&g->err);
+        close_handle(g, (uv_handle_t *)&g->err);
+    }
+}
+
+/* The output is over: stdout ended, and a job's stderr too. */
+static void
+end_report(struct cgi *g)
 {
     if (g->ended)
         return;
     g->ended = true;
+    if (g->attached)
+        g->hooks->end_cb(g, g->out_error);
+}
+
+/* stdout ended, complete (error NULL) or not. A job's stderr is read to
+ * its end first, unless the output failed. */
+static void
+end(struct cgi *g, const char *error)
+{
+    if (g->out_done)
+        return;
+    g->out_done = true;
+    g->out_error = error;
     if (g->out_open) {
         g->out_open = false;
         uv_read_stop((uv_stream_t *)&g->out);
         close_handle(g, (uv_handle_t *)&g->out);
     }
-    if (g->attached)
-        g->hooks->end_cb(g, error);
+    if (error)
+        err_close(g);
+    if (!g->err_open)
+        end_report(g);
 }
 
 static void
@@ -161,6 +195,28 @@ alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
     buf->len = buf->base ? CGI_READ_SIZE : 0;
 }
 
+/* A job's output without a valid header block (why): all of it is body,
+ * handed on with a response of status 0. 0, or -1 out of memory. */
+static int
+head_fallback(struct cgi *g, const char *why)
+{
+    struct cgi_response r = {.status = 0, .content_length = -1, .error = why};
+    char *body = NULL;
+
+    g->head_done = true;
+    if (g->head_len > 0 && (body = malloc(g->head_len)) == NULL) {
+        end(g, "out of memory");
+        return -1;
+    }
+    if (body)
+        memcpy(body, g->head, g->head_len);
+    if (g->attached)
+        g->hooks->head_cb(g, &r, body, g->head_len);
+    else
+        free(body);
+    return 0;
+}
+
 /* Parses the header block gathered so far; returns 0 while it is still
  * incomplete or once it was handed on, -1 if the script must be ended. */
 static int
@@ -171,6 +227,8 @@ head_parse(struct cgi *g)
 
     if (n == CGI_INCOMPLETE)
         return 0;
+    if (n == CGI_BAD && g->job)
+        return head_fallback(g, r.error);
     if (n == CGI_BAD) {
         log_error("script %d: malformed CGI header block: %s", g->pid,
                   r.error);
@@ -230,6 +288,11 @@ read_cb(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
         return;
     if (nread == UV_EOF && g->head_done) {
         end(g, NULL);
+    } else if (nread == UV_EOF && g->job) {
+        /* A job may write no header block, or no output at all. */
+        if (g->head_len == 0 ||
+            head_fallback(g, "the output ended inside its header block") == 0)
+            end(g, NULL);
     } else if (nread == UV_EOF) {
         const char *why = g->head_len == 0
                               ? "script wrote no response"
@@ -241,6 +304,36 @@ read_cb(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
                   uv_strerror((int)nread));
         end(g, "reading the script's output failed");
     }
+}
+
+static void
+err_alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+{
+    (void)h;
+    (void)suggested;
+    buf->base = malloc(CGI_READ_SIZE);
+    buf->len = buf->base ? CGI_READ_SIZE : 0;
+}
+
+/* A job's stderr: body bytes as they come, beside stdout's. */
+static void
+err_read_cb(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
+{
+    struct cgi *g = s->data;
+
+    if (nread > 0 && g->attached && !g->ended && !g->draining) {
+        g->hooks->body_cb(g, buf->base, (size_t)nread);
+        return;
+    }
+    free(buf->base);
+    if (nread >= 0)
+        return;
+    if (nread != UV_EOF)
+        log_error("script %d: reading stderr: %s", g->pid,
+                  uv_strerror((int)nread));
+    err_close(g);
+    if (g->out_done)
+        end_report(g);
 }
 
 static void
@@ -333,6 +426,7 @@ cgi_terminate(struct cgi *g)
         uv_read_stop((uv_stream_t *)&g->out);
         close_handle(g, (uv_handle_t *)&g->out);
     }
+    err_close(g);
     cgi_stop(g);
 }
 
@@ -365,6 +459,7 @@ cgi_close_output(struct cgi *g)
         uv_read_stop((uv_stream_t *)&g->out);
         close_handle(g, (uv_handle_t *)&g->out);
     }
+    err_close(g);
     g->ended = true;
 }
 
@@ -426,6 +521,16 @@ cgi_pid(const struct cgi *g)
     return g->pid;
 }
 
+/* Closes both ends of a pipe that was made (-1 if not). */
+static void
+pipe_close(int p[2])
+{
+    if (p[0] >= 0) {
+        close(p[0]);
+        close(p[1]);
+    }
+}
+
 /* The directory of an absolute script path, for the script's working
  * directory (as Apache's mod_cgi does), or NULL. */
 static char *
@@ -466,16 +571,14 @@ cgi_start(uv_loop_t *loop, struct proc_reaper *reaper,
     g->kill_grace = cr->kill_grace;
     /* The child's ends are made its stdin and stdout by the spawn; every
      * other copy is close-on-exec. */
-    int in[2] = {-1, -1}, out[2] = {-1, -1};
+    int in[2] = {-1, -1}, out[2] = {-1, -1}, errp[2] = {-1, -1};
     bool has_body = cr->content_length > 0;
     /* Without a body, stdin is /dev/null: a pipe less per request. */
     if ((has_body && pipe2(in, O_CLOEXEC) < 0) ||
-        pipe2(out, O_CLOEXEC) < 0) {
+        pipe2(out, O_CLOEXEC) < 0 || (cr->job && pipe2(errp, O_CLOEXEC) < 0)) {
         r = -errno;
-        if (in[0] >= 0) {
-            close(in[0]);
-            close(in[1]);
-        }
+        pipe_close(in);
+        pipe_close(out);
         goto fail;
     }
     g->proc.data = g;
@@ -485,7 +588,7 @@ cgi_start(uv_loop_t *loop, struct proc_reaper *reaper,
         .cwd = cwd,
         .fd_in = in[0],
         .fd_out = out[1],
-        .fd_err = cr->raw_output ? out[1] : -1,
+        .fd_err = errp[1],
     };
     r = proc_spawn(reaper, &g->proc, &opt, exit_cb);
     free(cwd);
@@ -493,10 +596,14 @@ cgi_start(uv_loop_t *loop, struct proc_reaper *reaper,
     if (has_body)
         close(in[0]);
     close(out[1]);
+    if (errp[1] >= 0)
+        close(errp[1]);
     if (r < 0) {
         if (has_body)
             close(in[1]);
         close(out[0]);
+        if (errp[0] >= 0)
+            close(errp[0]);
         goto fail;
     }
     g->env = env;
@@ -511,11 +618,18 @@ cgi_start(uv_loop_t *loop, struct proc_reaper *reaper,
     g->open_handles = 3;
     g->pid = g->proc.pid;
     g->attached = true;
-    /* A job keeps its output as it is: no header block to read. */
-    g->head_done = cr->raw_output;
+    g->job = cr->job;
     g->in_open = has_body;
     g->out_open = true;
     uv_read_start((uv_stream_t *)&g->out, alloc_cb, read_cb);
+    if (g->job) {
+        uv_pipe_init(loop, &g->err, 0);
+        uv_pipe_open(&g->err, errp[0]);
+        g->err.data = g;
+        g->open_handles++;
+        g->err_open = true;
+        uv_read_start((uv_stream_t *)&g->err, err_alloc_cb, err_read_cb);
+    }
     return g;
 
 fail:

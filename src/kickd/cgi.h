@@ -39,15 +39,18 @@ struct cgi_request {
     bool hide_authorization; /* kickd's own token: not for the script */
     const char *path_env;   /* PATH */
     int kill_grace;         /* ms from SIGTERM to SIGKILL */
-    bool raw_output;        /* a job: no CGI header parsing, stdout and
-                             * stderr together, all as body */
+    bool job;               /* a detached job: its stderr is body too, and
+                             * output without a valid header block is
+                             * kept whole (head_cb gets status 0) */
 };
 
 /* The sink's side. Hooks are called from the loop, never from inside a
  * cgi_* call, and none after cgi_detach. */
 struct cgi_hooks {
     /* The script's header block, valid during the call, and the body
-     * bytes read with it (len may be 0; the sink owns body). */
+     * bytes read with it (len may be 0; the sink owns body). For a job
+     * whose output has no valid header block, r->status is 0, r->error
+     * says why and body is the whole output so far. */
     void (*head_cb)(struct cgi *g, const struct cgi_response *r, char *body,
                     size_t len);
     /* Body bytes; the sink owns buf and frees it with free(). */

@@ -1,12 +1,16 @@
 /* SPDX-License-Identifier: MIT */
 /* One run of a detached job (job_run.h): the stored request parsed again
- * and given to the route's script as an attached request would be, the
- * newest output kept, and the end decided and handed to the ledger. */
+ * and given to the route's script as an attached request would be, its
+ * CGI header block read for the response, its output kept in the store as
+ * it comes (at most JOB_OUTPUT_FLUSH_MS or JOB_OUTPUT_FLUSH_BYTES behind)
+ * and handed at once to those who follow it, and the end decided and
+ * handed to the ledger. */
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/random.h>
 
 #include "http_parse.h"
@@ -32,6 +36,16 @@ struct job_run {
     char *path; /* decoded request path */
     char *out;  /* the newest output bytes, at most cap */
     size_t out_len, cap;
+    int64_t produced; /* output bytes written in all (output_size) */
+    int64_t flushed;  /* ... of them handed to the store */
+    uv_timer_t flush_timer;
+    bool flushing;    /* an append is on its way to the store */
+    int handles;      /* timers not yet closed */
+    bool freeing;     /* job_run_free was called */
+    struct job_watch *watches;
+    int response_status; /* the CGI header's; 0 if none */
+    char *response_type;
+    char note[160];   /* the output had no valid header block: why */
     bool exited, output_done, finishing;
     int64_t exit_status;
     int term_signal;
@@ -46,16 +60,28 @@ struct job_run {
     struct ledger_entry end;  /* the end, on its way to the store */
 };
 
+/* Frees the run once its timers are closed and no append of its output
+ * is on its way (its completion reads the run). */
+static void
+job_run_destroy(struct job_run *jr)
+{
+    if (jr->handles > 0 || jr->flushing)
+        return;
+    job_clear(&jr->job);
+    route_table_unref(jr->routes);
+    free(jr->path);
+    free(jr->out);
+    free(jr->response_type);
+    free(jr);
+}
+
 static void
 job_run_free_cb(uv_handle_t *h)
 {
     struct job_run *jr = h->data;
 
-    job_clear(&jr->job);
-    route_table_unref(jr->routes);
-    free(jr->path);
-    free(jr->out);
-    free(jr);
+    jr->handles--;
+    job_run_destroy(jr);
 }
 
 /* Backoff before the run after n failing ones: 1 s x 2^(n - 1), jitter
@@ -75,6 +101,20 @@ backoff_ms(int failures)
     return base / 2 + (int64_t)(r % (unsigned)base);
 }
 
+/* The run is over for those who follow it. */
+static void
+watches_end(struct job_run *jr)
+{
+    struct job_watch *w;
+
+    while ((w = jr->watches) != NULL) {
+        jr->watches = w->next;
+        w->next = w->prev = NULL;
+        w->run = NULL;
+        w->ended_cb(w);
+    }
+}
+
 /* The store has the end: the pool learns of it. */
 static void
 job_recorded(struct ledger_entry *e, int result)
@@ -83,14 +123,18 @@ job_recorded(struct ledger_entry *e, int result)
 
     if (result == 1)
         log_warn("job %s: was no longer running in the store", jr->id);
+    watches_end(jr);
     jr->pool->ended_cb(jr, &e->op.end);
 }
 
-/* The end's error line for a run that ended by itself. */
+/* The end's error line for a run that ended by itself and did not
+ * succeed. */
 static void
 end_error(struct job_run *jr, enum job_state st)
 {
-    if (st == JOB_TIMED_OUT)
+    if (st == JOB_SUCCEEDED)
+        snprintf(jr->error, sizeof(jr->error), "%s", jr->note);
+    else if (st == JOB_TIMED_OUT)
         snprintf(jr->error, sizeof(jr->error), "time limit %d s passed",
                  run_time_limit(jr->run)); /* a timeout needs a run */
     else if (st == JOB_ABORTED)
@@ -129,8 +173,13 @@ end_decide(struct job_run *jr, struct job_end *e)
             e->state = JOB_SUCCEEDED;
         else
             e->state = JOB_FAILED;
-        if (e->state != JOB_SUCCEEDED) {
+        if (e->state != JOB_SUCCEEDED || jr->note[0]) {
             end_error(jr, e->state);
+            /* Output without a header block is said after the reason. */
+            size_t n = strlen(jr->error);
+            if (e->state != JOB_SUCCEEDED && jr->note[0])
+                snprintf(jr->error + n, sizeof(jr->error) - n, "; %s",
+                         jr->note);
             e->error = jr->error;
         }
         /* Retries follow a failing run only, not a timeout or a cancel. */
@@ -144,9 +193,17 @@ end_decide(struct job_run *jr, struct job_end *e)
     e->exit_status = jr->exited && !jr->term_signal ? (int)jr->exit_status
                                                      : -1;
     e->term_signal = jr->exited ? jr->term_signal : 0;
-    e->output = jr->out;
-    e->output_len = jr->out_len;
+    /* What the store does not have yet goes with the end. */
+    int64_t pending = jr->produced - jr->flushed;
+    size_t have = pending < (int64_t)jr->out_len ? (size_t)pending
+                                                 : jr->out_len;
+    e->output = jr->out + jr->out_len - have;
+    e->output_len = have;
+    e->output_skipped = pending - (int64_t)have;
     e->output_cap = jr->cap;
+    jr->flushed = jr->produced;
+    e->response_status = jr->response_status;
+    e->response_type = jr->response_type;
 }
 
 /* Records how the job ended, with its output, in one op. */
@@ -160,6 +217,7 @@ job_finish(struct job_run *jr)
         return;
     jr->finishing = true;
     uv_timer_stop(&jr->linger);
+    uv_timer_stop(&jr->flush_timer);
     op->id = jr->job.id;
     jr->end.data = jr;
     jr->end.recorded_cb = job_recorded;
@@ -182,21 +240,10 @@ linger_cb(uv_timer_t *t)
     job_finish(t->data);
 }
 
+/* Keeps the newest cap bytes of the output in jr->out. */
 static void
-job_head_cb(struct run *r, const struct cgi_response *resp, char *body,
-            size_t len)
+keep_newest(struct job_run *jr, const char *buf, size_t len)
 {
-    (void)r;
-    (void)resp;
-    free(body); /* not called for raw output */
-}
-
-/* Keeps the newest cap bytes of the output. */
-static void
-job_body_cb(struct run *r, char *buf, size_t len)
-{
-    struct job_run *jr = run_data(r);
-
     if (len >= jr->cap) {
         memcpy(jr->out, buf + len - jr->cap, jr->cap);
         jr->out_len = jr->cap;
@@ -209,7 +256,126 @@ job_body_cb(struct run *r, char *buf, size_t len)
         memcpy(jr->out + jr->out_len, buf, len);
         jr->out_len += len;
     }
+}
+
+static void
+output_flush(struct job_run *jr);
+
+static void
+flush_timer_cb(uv_timer_t *t);
+
+static void
+flush_done(struct store_op *op)
+{
+    struct job_run *jr = op->data;
+
+    if (op->result < 0)
+        log_warn("job %s: keeping its output failed: %s", jr->id, op->error);
+    store_op_free_cb(op);
+    jr->flushing = false;
+    if (jr->freeing) {
+        job_run_destroy(jr);
+        return;
+    }
+    if (jr->produced - jr->flushed >= JOB_OUTPUT_FLUSH_BYTES)
+        output_flush(jr);
+    else if (jr->produced > jr->flushed && !jr->finishing &&
+             !uv_is_active((uv_handle_t *)&jr->flush_timer))
+        uv_timer_start(&jr->flush_timer, flush_timer_cb, JOB_OUTPUT_FLUSH_MS,
+                       0);
+}
+
+/* Hands the output the store does not have yet to it, one append at a
+ * time; bytes that the cap pushed out of the buffer meanwhile are counted
+ * as skipped. */
+static void
+output_flush(struct job_run *jr)
+{
+    int64_t pending = jr->produced - jr->flushed;
+
+    if (jr->flushing || jr->finishing || pending == 0)
+        return;
+    size_t have = pending < (int64_t)jr->out_len ? (size_t)pending
+                                                 : jr->out_len;
+    struct store_op *op = calloc(1, sizeof(*op));
+    char *copy = malloc(have ? have : 1);
+    if (op == NULL || copy == NULL) {
+        free(op);
+        free(copy);
+        return; /* the next flush or the end takes it */
+    }
+    memcpy(copy, jr->out + jr->out_len - have, have);
+    op->kind = SOP_OUTPUT_APPEND;
+    op->id = jr->job.id;
+    op->data_buf = copy;
+    op->data_len = have;
+    op->skipped = pending - (int64_t)have;
+    op->cap = jr->cap;
+    op->data = jr;
+    op->done_cb = flush_done;
+    jr->flushed = jr->produced;
+    jr->flushing = true;
+    uv_timer_stop(&jr->flush_timer);
+    store_submit(&jr->pool->srv->store, op);
+}
+
+static void
+flush_timer_cb(uv_timer_t *t)
+{
+    output_flush(t->data);
+}
+
+/* Output of the run: the newest cap bytes kept, those who follow told at
+ * once, the store within JOB_OUTPUT_FLUSH_MS or JOB_OUTPUT_FLUSH_BYTES. */
+static void
+output_add(struct job_run *jr, char *buf, size_t len)
+{
+    keep_newest(jr, buf, len);
+    jr->produced += (int64_t)len;
+    for (struct job_watch *w = jr->watches, *next; w; w = next) {
+        next = w->next; /* the callback may stop watching */
+        w->output_cb(w, buf, len, jr->produced);
+    }
     free(buf);
+    if (jr->produced - jr->flushed >= JOB_OUTPUT_FLUSH_BYTES)
+        output_flush(jr);
+    else if (!jr->flushing && !uv_is_active((uv_handle_t *)&jr->flush_timer))
+        uv_timer_start(&jr->flush_timer, flush_timer_cb, JOB_OUTPUT_FLUSH_MS,
+                       0);
+}
+
+/* The response a CGI header block gives (status, content type) is kept
+ * with the job; output without one is kept whole, and the job says so. */
+static void
+job_head_cb(struct run *r, const struct cgi_response *resp, char *body,
+            size_t len)
+{
+    struct job_run *jr = run_data(r);
+
+    if (resp->status == 0) {
+        snprintf(jr->note, sizeof(jr->note),
+                 "no CGI header block (%s): output kept whole", resp->error);
+    } else {
+        jr->response_status = resp->status;
+        for (size_t i = 0; i < resp->header_count; i++) {
+            const struct http_header *h = &resp->headers[i];
+            if (h->name_len == 12 &&
+                strncasecmp(h->name, "Content-Type", 12) == 0) {
+                free(jr->response_type);
+                jr->response_type = strndup(h->value, h->value_len);
+            }
+        }
+    }
+    if (len > 0)
+        output_add(jr, body, len);
+    else
+        free(body);
+}
+
+static void
+job_body_cb(struct run *r, char *buf, size_t len)
+{
+    output_add(run_data(r), buf, len);
 }
 
 static void
@@ -360,7 +526,7 @@ script_start(struct job_run *jr, const struct cfg_route *route,
         .hide_authorization = s->cfg->token != NULL,
         .path_env = s->path_env,
         .kill_grace = s->cfg->kill_grace,
-        .raw_output = true,
+        .job = true,
         .secret_tag = s->store.id,
     };
     jr->run = run_start(s, &cr, &job_hooks, jr, &err);
@@ -393,7 +559,10 @@ job_run_start(const struct job_run_pool *pool, struct job *job, void *data)
     jr->started = worker_now();
     snprintf(jr->id, sizeof(jr->id), "%" PRId64, jr->job.id);
     uv_timer_init(s->loop, &jr->linger);
-    jr->linger.data = jr;
+    uv_timer_init(s->loop, &jr->flush_timer);
+    jr->linger.data = jr->flush_timer.data = jr;
+    jr->handles = 2;
+    jr->produced = jr->flushed = jr->job.output_size;
     metrics_start_observe(&s->metrics,
                           jr->started - (jr->job.run_at > jr->job.created_at
                                              ? jr->job.run_at
@@ -472,8 +641,47 @@ job_run_interrupt(struct job_run *jr, const char *why)
 }
 
 void
+job_run_watch(struct job_run *jr, struct job_watch *w, int64_t from)
+{
+    int64_t first = jr->produced - (int64_t)jr->out_len;
+
+    w->run = jr;
+    w->prev = NULL;
+    w->next = jr->watches;
+    if (jr->watches)
+        jr->watches->prev = w;
+    jr->watches = w;
+    if (from < first)
+        from = first;
+    if (from < jr->produced)
+        w->output_cb(w, jr->out + (from - first),
+                     (size_t)(jr->produced - from), jr->produced);
+}
+
+void
+job_run_unwatch(struct job_watch *w)
+{
+    struct job_run *jr = w->run;
+
+    if (jr == NULL)
+        return;
+    if (w->prev)
+        w->prev->next = w->next;
+    else
+        jr->watches = w->next;
+    if (w->next)
+        w->next->prev = w->prev;
+    w->run = NULL;
+    w->prev = w->next = NULL;
+}
+
+void
 job_run_free(struct job_run *jr)
 {
-    if (!uv_is_closing((uv_handle_t *)&jr->linger))
-        uv_close((uv_handle_t *)&jr->linger, job_run_free_cb);
+    if (jr->freeing)
+        return;
+    jr->freeing = true;
+    watches_end(jr);
+    uv_close((uv_handle_t *)&jr->linger, job_run_free_cb);
+    uv_close((uv_handle_t *)&jr->flush_timer, job_run_free_cb);
 }

@@ -8,6 +8,7 @@
 #define KICKD_JOB_RUN_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "store.h"
@@ -54,6 +55,27 @@ job_run_cancel(struct job_run *jr);
  * an interruption, the job queued again without using up a retry. */
 void
 job_run_interrupt(struct job_run *jr, const char *why);
+
+/* One who follows the run's output (GET /jobs/ID/output?follow=1). */
+struct job_watch {
+    /* len bytes of output that end at byte end of the job's output in
+     * all (its output_size); buf is valid during the call. */
+    void (*output_cb)(struct job_watch *w, const char *buf, size_t len,
+                      int64_t end);
+    /* The run is over and its end is in the store; no call follows. */
+    void (*ended_cb)(struct job_watch *w);
+    struct job_run *run; /* set while watching */
+    struct job_watch *prev, *next;
+};
+
+/* Starts following the run: the output from byte from on that the run
+ * still holds goes to w->output_cb now (from a later byte if the cap
+ * dropped the first ones), then every byte as it comes. */
+void
+job_run_watch(struct job_run *jr, struct job_watch *w, int64_t from);
+/* Stops following (w->run is the run). */
+void
+job_run_unwatch(struct job_watch *w);
 
 /* Frees the run after its ended_cb, or at exit one whose end never
  * reached the store (the next start recovers its job). */

@@ -92,6 +92,12 @@
  * changes it. */
 #define JOB_DEFAULT_OUTPUT_CAP (1024 * 1024)
 
+/* A running job's output reaches the store at most this long or this
+ * many bytes after it was written (GET /jobs/ID/output shows it);
+ * followers (?follow=1) get it at once. */
+#define JOB_OUTPUT_FLUSH_MS 1000
+#define JOB_OUTPUT_FLUSH_BYTES (64 * 1024)
+
 /* Runs of a job that kickd itself may end (a crash, a stop, a spawn that
  * failed for kickd's own reasons) before the job fails: enough for the
  * restarts of a bad day, few enough that a job which crashes kickd each

@@ -383,7 +383,7 @@ run_start(struct srv *s, struct cgi_request *cr, const struct run_hooks *h,
     r->limit_timer.data = r->cancel_timer.data = r->sd_timer.data = r;
     r->handles = 3;
     limit_start(r, cr->route->time_limit >= 0 ? cr->route->time_limit
-                   : cr->raw_output             ? 0
+                   : cr->job                    ? 0
                                                 : RUN_ATTACHED_TIME_LIMIT);
     r->next = s->runs;
     if (s->runs)

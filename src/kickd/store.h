@@ -103,6 +103,9 @@ struct job_end {
     const char *output;    /* the run's output not yet kept (len bytes), */
     size_t output_len;     /* appended first, the newest output_cap kept */
     size_t output_cap;
+    int64_t output_skipped; /* bytes written before output, never kept */
+    int response_status;   /* the CGI header's status; 0 if none */
+    const char *response_type; /* its Content-Type; NULL if none */
 };
 
 /* Counts for /metrics: jobs of a route in a state. */
@@ -162,12 +165,16 @@ struct store_ops {
     int (*list)(struct store *st, const struct job_filter *f,
                 struct job **out, size_t *n);
     /* Appends to the job's kept output; only the newest cap bytes are
-     * kept. 0 or -1. */
+     * kept. skipped bytes were written before data but never reached the
+     * store (dropped for the cap on the way): they count in output_size
+     * all the same. 0 or -1. */
     int (*output_append)(struct store *st, int64_t id, const char *data,
-                         size_t len, size_t cap);
-    /* The kept output (malloc'd; NULL and 0 if none). 0, 1 if no job. */
+                         size_t len, size_t cap, int64_t skipped);
+    /* The kept output (malloc'd; NULL and 0 if none), the newest of the
+     * job's output_size bytes, and (unless job is NULL) the job as it was
+     * when read, without its request. 0, 1 if no job. */
     int (*output_get)(struct store *st, int64_t id, char **data,
-                      size_t *len);
+                      size_t *len, struct job *job);
     int (*set_progress)(struct store *st, int64_t id, int percent,
                         const char *msg);
     /* The running jobs that no live kickd runs (SQLite: all of them at

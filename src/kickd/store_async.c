@@ -45,9 +45,10 @@ op_run(struct store_async *sa, struct store_op *op)
         return o->list(st, &op->filter, &op->jobs, &op->njobs);
     case SOP_OUTPUT_APPEND:
         return o->output_append(st, op->id, op->data_buf, op->data_len,
-                                op->cap);
+                                op->cap, op->skipped);
     case SOP_OUTPUT_GET:
-        return o->output_get(st, op->id, &op->data_buf, &op->data_len);
+        return o->output_get(st, op->id, &op->data_buf, &op->data_len,
+                             &op->job);
     case SOP_PROGRESS:
         return o->set_progress(st, op->id, op->percent, op->msg);
     case SOP_ORPHANS:

@@ -42,7 +42,7 @@ struct store_op {
     int result;
     char error[160];
 
-    struct job job;         /* INSERT (in/out), CLAIM/GET (out) */
+    struct job job;         /* INSERT (in/out), CLAIM/GET/OUTPUT_GET (out) */
     bool existed;           /* INSERT */
     /* INSERT with claim: in the same transaction, the route's oldest due
      * job (now) is claimed into claimed; claim_result is the backend's
@@ -68,6 +68,7 @@ struct store_op {
     char *data_buf;         /* OUTPUT_APPEND (in, owned), OUTPUT_GET (out) */
     size_t data_len;
     size_t cap;             /* OUTPUT_APPEND */
+    int64_t skipped;        /* OUTPUT_APPEND: bytes before data not kept */
     int percent;            /* PROGRESS */
     char *msg;              /* PROGRESS (owned) */
     char **routes;          /* DUE_ROUTES (out) */

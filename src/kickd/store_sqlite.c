@@ -182,9 +182,8 @@ col_copy(sqlite3_stmt *s, int i, char *buf, size_t size)
     snprintf(buf, size, "%s", t ? (const char *)t : "");
 }
 
-/* Fills j (cleared first) from a row of JOB_COLS. */
-static int
-row_job(struct store *st, sqlite3_stmt *s, struct job *j)
+int
+store_sqlite__row_job(struct store *st, sqlite3_stmt *s, struct job *j)
 {
     memset(j, 0, sizeof(*j));
     j->id = sqlite3_column_int64(s, 0);
@@ -402,7 +401,7 @@ load_job(struct store *st, int64_t id, bool with_request, struct job *out)
         sqlite3_reset(s);
         return 1;
     }
-    rc = row_job(st, s, out);
+    rc = store_sqlite__row_job(st, s, out);
     sqlite3_reset(s);
     if (rc < 0 || !with_request)
         return rc;
@@ -499,9 +498,9 @@ finish_job(struct store *st, int64_t id, const struct job_end *e)
     sqlite3_reset(s);
     if (rc == SQLITE_DONE)
         return 1;
-    if (e->output_len > 0 &&
+    if ((e->output_len > 0 || e->output_skipped > 0) &&
         store_sqlite__output_append(st, id, e->output, e->output_len,
-                                    e->output_cap) < 0)
+                                    e->output_cap, e->output_skipped) < 0)
         return -1;
     if (e->state == JOB_QUEUED) {
         s = store_sqlite__stmt(st, ST_REQUEUE);
@@ -511,7 +510,9 @@ finish_job(struct store *st, int64_t id, const struct job_end *e)
              store_sqlite__bind_i64(s, 4, e->term_signal) |
              store_sqlite__bind_i64(s, 5, e->requeue_at) |
              bind_text(s, 6, e->error) |
-             store_sqlite__bind_i64(s, 7, e->interrupted);
+             store_sqlite__bind_i64(s, 7, e->interrupted) |
+             store_sqlite__bind_i64(s, 8, e->response_status) |
+             bind_text(s, 9, e->response_type);
     } else {
         s = store_sqlite__stmt(st, ST_FINISH);
         rc = store_sqlite__bind_i64(s, 1, id) |
@@ -521,7 +522,9 @@ finish_job(struct store *st, int64_t id, const struct job_end *e)
              store_sqlite__bind_i64(s, 5, e->term_signal) |
              store_sqlite__bind_i64(s, 6, e->now) |
              bind_text(s, 7, e->error) |
-             store_sqlite__bind_i64(s, 8, e->interrupted);
+             store_sqlite__bind_i64(s, 8, e->interrupted) |
+             store_sqlite__bind_i64(s, 9, e->response_status) |
+             bind_text(s, 10, e->response_type);
     }
     if (rc != 0)
         return store_sqlite__bind_fail(st, s);
@@ -619,7 +622,7 @@ rows_collect(struct store *st, sqlite3_stmt *s, struct job **out,
             }
             size = nsize;
         }
-        if (row_job(st, s, &jobs[count]) < 0) {
+        if (store_sqlite__row_job(st, s, &jobs[count]) < 0) {
             rc = -1;
             break;
         }

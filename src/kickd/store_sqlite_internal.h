@@ -58,6 +58,7 @@ enum stmt_id {
     ST_OUT_DROP,
     ST_OUT_CUT,
     ST_OUT_CLEAR,
+    ST_OUT_SIZE,
     ST_OUT_ALL,
     ST_PROGRESS,
     ST_ROUTE_FIRST,
@@ -149,10 +150,14 @@ store_sqlite__close(struct store *st);
 /* The store ops of store_sqlite_output.c; see struct store_ops. */
 int
 store_sqlite__output_append(struct store *st, int64_t id, const char *data,
-                            size_t len, size_t cap);
+                            size_t len, size_t cap, int64_t skipped);
 
 int
 store_sqlite__output_get(struct store *st, int64_t id, char **data,
-                         size_t *len);
+                         size_t *len, struct job *job);
+
+/* Fills j (cleared first) from a row of JOB_COLS. 0 or -1. */
+int
+store_sqlite__row_job(struct store *st, sqlite3_stmt *s, struct job *j);
 
 #endif

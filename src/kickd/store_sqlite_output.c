@@ -133,30 +133,61 @@ output_append(struct store *st, int64_t id, const char *data, size_t len,
     return output_trim(st, id, cap);
 }
 
-/* Appending to a job that does not exist fails (the chunks reference
- * their job). */
-int
-store_sqlite__output_append(struct store *st, int64_t id, const char *data,
-                            size_t len, size_t cap)
+/* Counts the bytes in the job's output_size, kept or not. */
+static int
+output_count(struct store *st, int64_t id, int64_t bytes)
 {
-    bool own;
+    sqlite3_stmt *s = store_sqlite__stmt(st, ST_OUT_SIZE);
 
-    if (len == 0)
-        return 0;
-    if (store_sqlite__op_begin(st, &own) < 0)
+    if ((store_sqlite__bind_i64(s, 1, id) |
+         store_sqlite__bind_i64(s, 2, bytes)) != 0)
+        return store_sqlite__bind_fail(st, s);
+    if (store_sqlite__run(st, s) < 0)
         return -1;
-    return store_sqlite__op_end(st, own, output_append(st, id, data, len, cap));
+    if (sqlite3_changes(st->db) == 0)
+        return store_sqlite__fail(st, "no such job");
+    return 0;
 }
 
 static int
-job_exists(struct store *st, int64_t id)
+output_add_counted(struct store *st, int64_t id, const char *data,
+                   size_t len, size_t cap, int64_t skipped)
 {
-    sqlite3_stmt *s = store_sqlite__stmt(st, ST_EXISTS);
+    if (output_count(st, id, (int64_t)len + skipped) < 0)
+        return -1;
+    if (len == 0)
+        return 0;
+    return output_append(st, id, data, len, cap);
+}
+
+/* Appending to a job that does not exist fails. */
+int
+store_sqlite__output_append(struct store *st, int64_t id, const char *data,
+                            size_t len, size_t cap, int64_t skipped)
+{
+    bool own;
+
+    if (len == 0 && skipped == 0)
+        return 0;
+    if (store_sqlite__op_begin(st, &own) < 0)
+        return -1;
+    return store_sqlite__op_end(
+        st, own, output_add_counted(st, id, data, len, cap, skipped));
+}
+
+/* Loads job id (without its request) into j: 1 if it exists, 0 if not,
+ * -1. */
+static int
+job_load(struct store *st, int64_t id, struct job *j)
+{
+    sqlite3_stmt *s = store_sqlite__stmt(st, ST_GET);
     int rc;
 
     if (store_sqlite__bind_i64(s, 1, id) != 0)
         return store_sqlite__bind_fail(st, s);
     rc = store_sqlite__step(st, s);
+    if (rc == SQLITE_ROW && store_sqlite__row_job(st, s, j) < 0)
+        rc = -1;
     sqlite3_reset(s);
     if (rc < 0)
         return -1;
@@ -164,12 +195,13 @@ job_exists(struct store *st, int64_t id)
 }
 
 static int
-output_get(struct store *st, int64_t id, char **data, size_t *len)
+output_get(struct store *st, int64_t id, char **data, size_t *len,
+           struct job *job)
 {
     sqlite3_stmt *s;
     char *buf = NULL;
     size_t n = 0;
-    int rc = job_exists(st, id);
+    int rc = job_load(st, id, job);
 
     if (rc <= 0)
         return rc < 0 ? -1 : 1;
@@ -201,17 +233,24 @@ output_get(struct store *st, int64_t id, char **data, size_t *len)
     return 0;
 }
 
-/* The chunks are read in one transaction so that an append cannot come
- * between them (it cannot on the store thread; this keeps it true for any
- * other caller). */
+/* The job and its chunks are read in one transaction so that an append
+ * cannot come between them (it cannot on the store thread; this keeps it
+ * true for any other caller). */
 int
-store_sqlite__output_get(struct store *st, int64_t id, char **data, size_t *len)
+store_sqlite__output_get(struct store *st, int64_t id, char **data,
+                         size_t *len, struct job *job)
 {
+    struct job scratch = {0};
     bool own;
+    int rc;
 
     *data = NULL;
     *len = 0;
     if (store_sqlite__op_begin(st, &own) < 0)
         return -1;
-    return store_sqlite__op_end(st, own, output_get(st, id, data, len));
+    rc = output_get(st, id, data, len, job ? job : &scratch);
+    job_clear(&scratch);
+    if (rc != 0 && job)
+        job_clear(job);
+    return store_sqlite__op_end(st, own, rc);
 }

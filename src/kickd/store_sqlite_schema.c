@@ -182,11 +182,13 @@ static const char *const stmt_sql[ST_COUNT] = {
                       " owner_start = 0, owner_boot = NULL WHERE id = ?1",
     [ST_FINISH] = "UPDATE jobs SET state = ?2, connection_status = ?3,"
                   " exit_status = ?4, term_signal = ?5, finished_at = ?6,"
-                  " error = ?7, interruptions = interruptions + ?8"
+                  " error = ?7, interruptions = interruptions + ?8,"
+                  " response_status = ?9, response_type = ?10"
                   " WHERE id = ?1 AND state = 1",
     [ST_REQUEUE] = "UPDATE jobs SET state = 0, connection_status = ?2,"
                    " exit_status = ?3, term_signal = ?4, run_at = ?5,"
-                   " error = ?6, interruptions = interruptions + ?7"
+                   " error = ?6, interruptions = interruptions + ?7,"
+                   " response_status = ?8, response_type = ?9"
                    " WHERE id = ?1 AND state = 1",
     [ST_RUNNING] = "SELECT 1 FROM jobs WHERE id = ?1 AND state = 1",
     [ST_OWN] = "UPDATE jobs SET owner = ?2, owner_pgid = ?3,"
@@ -222,6 +224,8 @@ static const char *const stmt_sql[ST_COUNT] = {
     [ST_OUT_CUT] = "UPDATE job_output SET data = substr(data, ?2 + 1),"
                    " size = size - ?2 WHERE id = ?1",
     [ST_OUT_CLEAR] = "DELETE FROM job_output WHERE job_id = ?1",
+    [ST_OUT_SIZE] = "UPDATE jobs SET output_size = output_size + ?2"
+                    " WHERE id = ?1",
     [ST_OUT_ALL] = "SELECT data FROM job_output WHERE job_id = ?1"
                    " ORDER BY id",
     [ST_PROGRESS] = "UPDATE jobs SET progress = ?2, progress_msg = ?3"

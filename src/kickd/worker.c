@@ -410,6 +410,17 @@ worker_cancel(struct srv *s, int64_t id)
     return false;
 }
 
+struct job_run *
+worker_run(struct srv *s, int64_t id)
+{
+    struct worker_pool *p = s->workers;
+
+    for (struct slot *sl = p ? p->slots : NULL; sl; sl = sl->next)
+        if (job_run_id(sl->jr) == id)
+            return sl->jr;
+    return NULL;
+}
+
 int
 worker_connection_status(struct srv *s, int64_t id)
 {

@@ -40,6 +40,10 @@ worker_claimed(struct srv *s, struct route_load *l, int result,
 bool
 worker_cancel(struct srv *s, int64_t id);
 
+/* Job id's run, if it runs here (NULL if not). */
+struct job_run *
+worker_run(struct srv *s, int64_t id);
+
 /* The connection status (0..3) of job id's run here as it is now; 0 if
  * it does not run here. */
 int

@@ -77,9 +77,12 @@ def check_job(j, what="job"):
         expect(isinstance(j["error"], str) and j["error"] and
                "\n" not in j["error"], "%s: %s without an error line: %r",
                what, j["state"], j)
+    # A succeeded job's error can only say that its output had no CGI
+    # header block.
     if j["state"] == "succeeded":
-        expect(j["error"] is None, "%s: succeeded with an error: %r", what,
-               j)
+        expect(j["error"] is None or
+               j["error"].startswith("no CGI header block ("),
+               "%s: succeeded with an error: %r", what, j)
     for k in ("exit_status", "signal", "progress"):
         expect(j[k] is None or type(j[k]) is int, "%s: bad %s %r", what, k,
                j[k])
@@ -331,8 +334,13 @@ def test_states_env_and_output():
         r = k.get("/jobs/%d/output" % b)
         expect_eq(r.status, 200, "GET output status")
         out = r.body
-        for part in (b"Content-Type: text/plain", b"out:%d" % b,
-                     b"err:%d" % b, b"done:%d" % b):
+        # The CGI header block is the response, not output; stderr is.
+        expect_eq(j["response"], {"status": 200,
+                                  "content_type": "text/plain"},
+                  "b's response")
+        expect(b"Content-Type" not in out, "the header is output: %r", out)
+        expect(j["error"] is None, "b's error: %r" % j["error"])
+        for part in (b"out:%d" % b, b"err:%d" % b, b"done:%d" % b):
             expect(part in out, "output lacks %r: %r", part, out)
         expect(out.index(b"out:%d" % b) < out.index(b"done:%d" % b),
                "output out of order: %r", out)
@@ -402,10 +410,14 @@ def test_output_cap_keeps_newest():
     routes = [("/big", "job_big", "")]
     with kickd(routes, "output_cap = 4096") as k:
         a = trigger(k, "/big?2000")
-        expect_eq(wait_job(k, a)["state"], "succeeded", "state")
+        j = wait_job(k, a)
+        expect_eq(j["state"], "succeeded", "state")
         r = k.get("/jobs/%d/output" % a)
         expect_eq(r.status, 200, "GET output status")
         out = r.body
+        expect_eq(j["output_size"], len(b"".join(
+            b"line %d\n" % i for i in range(1, 2001))) + len(b"last\n"),
+            "output_size: every byte written")
         expect(0 < len(out) <= 4096, "kept %d bytes with output_cap 4096",
                len(out))
         expect(len(out) >= 4096 - 20, "kept only %d of 4096 bytes",

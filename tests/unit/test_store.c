@@ -560,7 +560,7 @@ check_output(struct fix *f, int64_t id, const char *want, size_t len)
     char *data;
     size_t n;
 
-    assert_int_equal(f->ops->output_get(f->st, id, &data, &n), 0);
+    assert_int_equal(f->ops->output_get(f->st, id, &data, &n, NULL), 0);
     assert_int_equal(n, len);
     if (len > 0)
         assert_memory_equal(data, want, len);
@@ -583,7 +583,7 @@ test_output_cap(void **state)
 
     assert_non_null(all);
     check_output(f, id, NULL, 0);
-    assert_int_equal(f->ops->output_get(f->st, 9999, &data, &n), 1);
+    assert_int_equal(f->ops->output_get(f->st, 9999, &data, &n, NULL), 1);
     /* Many small appends of varied sizes, with NULs, checked as they go. */
     for (unsigned i = 0; sent < TOTAL; i++) {
         size_t len = 1 + (i * 7919u) % 997;
@@ -593,7 +593,7 @@ test_output_cap(void **state)
             len = TOTAL - sent;
         for (size_t k = 0; k < len; k++)
             all[sent + k] = (char)((sent + k) * 31 % 251);
-        assert_int_equal(f->ops->output_append(f->st, id, all + sent, len, CAP),
+        assert_int_equal(f->ops->output_append(f->st, id, all + sent, len, CAP, 0),
                          0);
         sent += len;
         if (i % 37 == 0) {
@@ -604,18 +604,57 @@ test_output_cap(void **state)
     check_output(f, id, all + TOTAL - CAP, CAP);
     check_output(f, other, NULL, 0);
     /* One append larger than the cap keeps its own newest bytes. */
-    assert_int_equal(f->ops->output_append(f->st, other, all, 3000, 1000), 0);
+    assert_int_equal(f->ops->output_append(f->st, other, all, 3000, 1000, 0), 0);
     check_output(f, other, all + 2000, 1000);
-    assert_int_equal(f->ops->output_append(f->st, other, "xy", 2, 1000), 0);
-    assert_int_equal(f->ops->output_get(f->st, other, &data, &n), 0);
+    assert_int_equal(f->ops->output_append(f->st, other, "xy", 2, 1000, 0), 0);
+    assert_int_equal(f->ops->output_get(f->st, other, &data, &n, NULL), 0);
     assert_int_equal(n, 1000);
     assert_memory_equal(data, all + 2002, 998);
     assert_memory_equal(data + 998, "xy", 2);
     free(data);
     /* A job that does not exist has no output to append to. */
-    assert_int_equal(f->ops->output_append(f->st, 9999, "x", 1, 10), -1);
+    assert_int_equal(f->ops->output_append(f->st, 9999, "x", 1, 10, 0), -1);
     assert_true(strlen(f->ops->error(f->st)) > 0);
     free(all);
+}
+
+/* output_size counts every byte written, kept or not, and output_get
+ * reads the job with its output; the end keeps the CGI response. */
+static void
+test_output_size(void **state)
+{
+    struct fix *f = *state;
+    int64_t id = add(f, "/a", NULL, 10, 1, NULL);
+    struct job j = {0};
+    char *data;
+    size_t n;
+
+    assert_int_equal(claim(f, "/a", 20), id);
+    assert_int_equal(f->ops->output_append(f->st, id, "abcdef", 6, 4, 0), 0);
+    assert_int_equal(f->ops->output_append(f->st, id, "gh", 2, 4, 10), 0);
+    assert_int_equal(f->ops->output_get(f->st, id, &data, &n, &j), 0);
+    assert_int_equal(n, 4);
+    assert_memory_equal(data, "efgh", 4);
+    free(data);
+    assert_int_equal(j.output_size, 18);
+    assert_int_equal(j.state, JOB_RUNNING);
+    assert_string_equal(j.route, "/a");
+    job_clear(&j);
+    struct job_end e = {.state = JOB_SUCCEEDED, .now = 30,
+                        .output = "ij", .output_len = 2, .output_cap = 4,
+                        .output_skipped = 1, .response_status = 201,
+                        .response_type = "text/plain"};
+    assert_int_equal(f->ops->finish(f->st, id, &e), 0);
+    assert_int_equal(f->ops->output_get(f->st, id, &data, &n, &j), 0);
+    assert_memory_equal(data, "ghij", 4);
+    free(data);
+    assert_int_equal(j.output_size, 21);
+    assert_int_equal(j.state, JOB_SUCCEEDED);
+    assert_int_equal(j.response_status, 201);
+    assert_string_equal(j.response_type, "text/plain");
+    job_clear(&j);
+    assert_int_equal(f->ops->output_get(f->st, 9999, &data, &n, &j), 1);
+    assert_null(data);
 }
 
 static void
@@ -684,7 +723,7 @@ test_finish_error_output(void **state)
     assert_int_equal(j.exit_status, 3);
     assert_string_equal(j.error, "exit status 3");
     job_clear(&j);
-    assert_int_equal(f->ops->output_get(f->st, id, &data, &n), 0);
+    assert_int_equal(f->ops->output_get(f->st, id, &data, &n, NULL), 0);
     assert_int_equal(n, 17);
     assert_memory_equal(data, "first run\nsecond\n", 17);
     free(data);
@@ -885,7 +924,7 @@ test_transaction(void **state)
     }
     /* Every op works inside the caller's transaction. */
     assert_int_equal(claim(f, "/a", 10), first);
-    assert_int_equal(f->ops->output_append(f->st, first, "out", 3, 100), 0);
+    assert_int_equal(f->ops->output_append(f->st, first, "out", 3, 100, 0), 0);
     assert_int_equal(f->ops->set_progress(f->st, first, 5, "m"), 0);
     assert_int_equal(f->ops->commit(f->st), 0);
     /* A backend that syncs apart makes what was committed durable. */
@@ -933,7 +972,7 @@ test_reopen(void **state)
     bool existed;
     struct job j;
 
-    assert_int_equal(f->ops->output_append(f->st, id, "abc", 3, 100), 0);
+    assert_int_equal(f->ops->output_append(f->st, id, "abc", 3, 100, 0), 0);
     reopen(f);
     /* The store holds its file exclusively while open: the version is
      * read between a close and an open. */
@@ -1265,6 +1304,7 @@ main(void)
         T(test_orphans),     T(test_finish_error_output),     T(test_counts),
         T(test_counts_in_transaction),
         T(test_transaction), T(test_rollback),
+        T(test_output_size),
         T(test_reopen),      cmocka_unit_test(test_open_bad_path),
     };
     static const struct CMUnitTest common[] = {
