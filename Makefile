@@ -28,7 +28,7 @@ SAN_FLAGS := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined \
 FUZZ_FLAGS := -O1 -g -fsanitize=fuzzer,address,undefined -Isrc/kickd
 
 # The server.
-KICKD_OBJ := $(addprefix $(B)/src/kickd/, main.o srv.o conn.o conn_out.o \
+KICKD_OBJ := $(addprefix $(B)/src/kickd/, main.o srv.o conn.o conn_out.o follow.o \
              conn_limit.o \
              http_parse.o http_response.o route.o run.o proc.o ctl.o \
              api.o worker.o metrics.o store_async.o store_sqlite.o \

@@ -213,6 +213,16 @@ kick_job_cancel(struct kick_client *c, const char *base, long long id,
 int
 kick_job_output(struct kick_client *c, const char *base, long long id,
                 char **data, size_t *len);
+/* GET /jobs/ID/output?follow=1: the job's output as kickd gets it, each
+ * piece to cb (which returns 0 to go on, non-zero to stop: KICK_EINVAL
+ * is returned then), until the job ends. The client's timeout does not
+ * limit the transfer (a job may run for hours); its connect timeout
+ * does. 0 once the job has ended, or an error code (KICK_EHTTP 404: no
+ * job). */
+int
+kick_job_follow(struct kick_client *c, const char *base, long long id,
+                int (*cb)(const char *data, size_t len, void *arg),
+                void *arg);
 /* GET /jobs?state=&limit=&after=: up to max jobs into out; *n how many,
  * *next the id to continue after (0 at the end). */
 int

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
-/* kick status|cancel|wait ID and kick ls: kickd's job API through
+/* kick status|cancel|wait|logs ID and kick ls: kickd's job API through
  * libkick, on the server of --server, $KICK_SERVER or the default. */
 #include <getopt.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -24,6 +25,7 @@ static const struct option long_opts[] = {
     {"state", required_argument, NULL, OPT_STATE},
     {"limit", required_argument, NULL, OPT_LIMIT},
     {"after", required_argument, NULL, OPT_AFTER},
+    {"follow", no_argument, NULL, 'f'},
     CLI_CLIENT_OPTIONS,
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
@@ -36,6 +38,7 @@ struct job_args {
     long long id;    /* status, cancel, wait */
     long long after; /* ls */
     int limit;       /* ls */
+    bool follow;     /* logs -f */
     struct kick_opts opts;
 };
 
@@ -65,7 +68,7 @@ parse(int argc, char **argv, struct job_args *a)
     a->limit = LS_DEFAULT;
     opterr = 0;
     optind = 1;
-    while ((c = getopt_long(argc, argv, ":kh", long_opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, ":kfh", long_opts, NULL)) != -1) {
         char why[128];
         int k = cli_client_option(c, optarg, &a->opts, why, sizeof(why));
         if (k < 0)
@@ -89,6 +92,12 @@ parse(int argc, char **argv, struct job_args *a)
             if (parse_id(optarg, &a->after) < 0)
                 return cli_usage_error(
                     a->verb, "--after takes a job id, not '%s'", optarg);
+            break;
+        case 'f':
+            if (strcmp(a->verb, "logs") != 0)
+                return cli_usage_error(a->verb, "unknown option '%s'",
+                                       argv[optind - 1]);
+            a->follow = true;
             break;
         case 'h':
             cli_usage(stdout);
@@ -189,6 +198,36 @@ print_job(const struct kick_job *j)
 }
 
 static int
+print_piece(const char *data, size_t len, void *arg)
+{
+    (void)arg;
+    if (fwrite(data, 1, len, stdout) != len)
+        return -1;
+    return fflush(stdout) == 0 ? 0 : -1;
+}
+
+/* kick logs [-f] ID: the output kept so far, or followed to the job's
+ * end. */
+static int
+cmd_logs(struct kick_client *c, const struct job_args *a)
+{
+    char *out = NULL;
+    size_t len = 0;
+    int e;
+
+    if (a->follow) {
+        e = kick_job_follow(c, a->server, a->id, print_piece, NULL);
+        return e < 0 ? fail(c, a->verb, e) : EXIT_OK;
+    }
+    e = kick_job_output(c, a->server, a->id, &out, &len);
+    if (e < 0)
+        return fail(c, a->verb, e);
+    fwrite(out, 1, len, stdout);
+    free(out);
+    return fflush(stdout) == 0 ? EXIT_OK : EXIT_FAIL;
+}
+
+static int
 cmd_ls(struct kick_client *c, const struct job_args *a)
 {
     struct kick_job *jobs = calloc((size_t)a->limit, sizeof(*jobs));
@@ -234,6 +273,8 @@ cmd_job(int argc, char **argv)
         return fail(NULL, a.verb, e);
     if (strcmp(a.verb, "ls") == 0) {
         code = cmd_ls(c, &a);
+    } else if (strcmp(a.verb, "logs") == 0) {
+        code = cmd_logs(c, &a);
     } else if (strcmp(a.verb, "status") == 0) {
         e = kick_job_get(c, a.server, a.id, 0, &job);
         if (e == 0)

@@ -17,10 +17,12 @@ cli_usage(FILE *f)
         "[-b NAME=VALUE]...\n"
         "            [--no-wait | --wait] [OPTIONS]\n"
         "       kick --batch FILE [--parallel N] [same options]\n"
-        "       kick status ID | cancel ID | wait ID\n"
+        "       kick status ID | cancel ID | wait ID | logs [-f] ID\n"
         "       kick ls [--state S] [--limit N] [--after ID]\n"
-        "       (these four: [--server URL] [OPTIONS], before or after "
-        "the verb)\n"
+        "       (these five: [--server URL] [OPTIONS], before or after "
+        "the verb;\n"
+        "       logs prints a job's output so far, -f follows it to the "
+        "job's end)\n"
         "       kick ctl ignore-user-abort on|off | set-time-limit SECONDS "
         "| status\n"
         "                | on-shutdown COMMAND [ARG...] "
@@ -74,7 +76,7 @@ static bool
 is_verb(const char *word)
 {
     static const char *const verbs[] = {"ctl", "status", "cancel", "wait",
-                                        "ls"};
+                                        "ls", "logs"};
 
     for (size_t i = 0; i < sizeof(verbs) / sizeof(verbs[0]); i++)
         if (strcmp(word, verbs[i]) == 0)
@@ -125,7 +127,8 @@ main(int argc, char **argv)
     if (strcmp(argv[1], "ctl") == 0)
         return cmd_ctl(argc - 1, argv + 1);
     if (strcmp(argv[1], "status") == 0 || strcmp(argv[1], "cancel") == 0 ||
-        strcmp(argv[1], "wait") == 0 || strcmp(argv[1], "ls") == 0)
+        strcmp(argv[1], "wait") == 0 || strcmp(argv[1], "ls") == 0 ||
+        strcmp(argv[1], "logs") == 0)
         return cmd_job(argc - 1, argv + 1);
     return cmd_trigger(argc, argv);
 }

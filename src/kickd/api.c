@@ -11,6 +11,7 @@
 #include <time.h>
 
 #include "api.h"
+#include "follow.h"
 #include "conn.h"
 #include "http_response.h"
 #include "kick_limits.h"
@@ -622,6 +623,15 @@ api_handle(struct conn *c, const struct http_request *req, const char *path)
             reply_error(c, 400, "wait must be 0 to 300 seconds");
             return true;
         }
+    }
+    if (output && (v = query_get(req, "follow", &n)) &&
+        !(n == 1 && v[0] == '0')) {
+        if (!(n == 1 && v[0] == '1')) {
+            reply_error(c, 400, "follow must be 0 or 1");
+            return true;
+        }
+        follow_start(c, id, req->method == HTTP_HEAD);
+        return true;
     }
     p = pending_new(c, output ? API_OUTPUT : API_GET);
     if (p == NULL)

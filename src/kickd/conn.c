@@ -45,6 +45,11 @@ conn_close(struct conn *c)
         api_abandon(c->pending);
         c->pending = NULL;
     }
+    if (c->gone_cb) {
+        void (*cb)(void *) = c->gone_cb;
+        c->gone_cb = NULL;
+        cb(c->gone_data);
+    }
     conn__idle_update(c);
     if (c->flush_queued) {
         struct conn **p = &s->flushes;
@@ -730,6 +735,13 @@ int
 conn_remote_port(const struct conn *c)
 {
     return c->remote_port;
+}
+
+void
+conn_on_close(struct conn *c, void (*cb)(void *data), void *data)
+{
+    c->gone_cb = cb;
+    c->gone_data = data;
 }
 
 void

@@ -41,11 +41,38 @@ conn_remote_port(const struct conn *c);
  * abandon. */
 void
 conn_pending(struct conn *c, struct api_pending *p);
+/* Closes the connection now: staged bytes are dropped, a running script
+ * is aborted; c is freed once its handles are closed. */
+void
+conn_close(struct conn *c);
+
+/* Calls cb(data) if the connection closes before the answer is done;
+ * cb NULL forgets it. For answers that are neither conn_pending's nor a
+ * script's (a followed output). */
+void
+conn_on_close(struct conn *c, void (*cb)(void *data), void *data);
 /* Answers with body (len bytes of content type ctype) and extra header
  * lines (CRLF-terminated, or NULL). */
 void
 conn_reply(struct conn *c, int status, const char *ctype, const char *body,
            size_t len, const char *extra);
+
+/* An answer of kickd's own that streams (a followed job's output): the
+ * head now, then body bytes as they come, chunked to an HTTP/1.1 client
+ * and ended by the close for an HTTP/1.0 one. A HEAD answer ends with its
+ * head. */
+void
+conn_stream_start(struct conn *c, int status, const char *ctype);
+/* Body bytes (copied). */
+void
+conn_stream_write(struct conn *c, const char *data, size_t len);
+/* Bytes queued to the client and not yet taken: a producer holds off
+ * above CONN_MAX_WRITE_QUEUE. */
+size_t
+conn_stream_queued(const struct conn *c);
+/* The body is complete: the connection goes on to the next request. */
+void
+conn_stream_end(struct conn *c);
 
 /* Hands every connection's staged bytes to its socket (once per loop
  * turn, from srv's check handle). */

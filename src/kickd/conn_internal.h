@@ -75,6 +75,8 @@ struct conn {
     bool preferred; /* ... because of Prefer: respond-async */
     bool in_process; /* inside conn__process(): it goes on by itself */
     struct api_pending *pending; /* an answer waiting for the store */
+    void (*gone_cb)(void *data); /* conn_on_close */
+    void *gone_data;
     int64_t body_max;
     struct http_chunked ch;
     char *body; /* a chunked body, gathered to learn its length */
@@ -124,10 +126,6 @@ struct conn_write {
 
 /* conn.c: the state machine. */
 
-/* Closes the connection now: staged bytes are dropped, a running script
- * is aborted; c is freed once its handles are closed. */
-void
-conn_close(struct conn *c);
 
 /* Starts reading from the socket (the caller sets c->reading). */
 void

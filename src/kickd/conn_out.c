@@ -579,6 +579,72 @@ const struct run_hooks conn__run_hooks = {
 };
 
 void
+conn_stream_start(struct conn *c, int status, const char *ctype)
+{
+    char head[512];
+    size_t n;
+
+    if (c->closing)
+        return;
+    /* A HEAD answer has the fields a GET's would have. */
+    c->resp_no_body = c->req.method == HTTP_HEAD;
+    frame_unknown_length(c);
+    n = (size_t)snprintf(head, sizeof(head),
+                         "HTTP/1.1 %d %s\r\nDate: %s\r\n"
+                         "Server: kickd/" KICK_VERSION "\r\n"
+                         "Content-Type: %s\r\n"
+                         "Cache-Control: no-store\r\n"
+                         "X-Content-Type-Options: nosniff\r\n",
+                         status, http_status_reason(status),
+                         http_date_now(&c->srv->date), ctype);
+    n = head_end(c, head, n, sizeof(head), -1);
+    c->head_sent = true;
+    conn__write_copy(c, head, n);
+    if (c->resp_no_body)
+        conn_stream_end(c);
+}
+
+void
+conn_stream_write(struct conn *c, const char *data, size_t len)
+{
+    char *copy;
+
+    if (c->closing || c->resp_no_body || len == 0)
+        return;
+    if ((copy = malloc(len)) == NULL) {
+        conn_close(c);
+        return;
+    }
+    memcpy(copy, data, len);
+    conn__write(c, copy, copy, len, c->resp_chunked);
+}
+
+size_t
+conn_stream_queued(const struct conn *c)
+{
+    return c->write_queued;
+}
+
+void
+conn_stream_end(struct conn *c)
+{
+    if (c->closing || c->resp_done)
+        return;
+    if (c->resp_chunked && !c->resp_no_body)
+        conn__write(c, NULL, "0\r\n\r\n", 5, false);
+    if (c->closing)
+        return;
+    c->resp_done = true;
+    if (c->state == C_BODY || !c->keep_alive) {
+        conn__linger(c);
+        return;
+    }
+    conn__request_done(c);
+    if (!c->in_process)
+        conn__process(c);
+}
+
+void
 conn_reply(struct conn *c, int status, const char *ctype, const char *body,
            size_t len, const char *extra)
 {

@@ -28,7 +28,17 @@ write_cb(char *data, size_t size, size_t n, void *arg)
 {
     struct kick_client *c = arg;
     size_t len = size * n, room = c->body_max - c->body.len;
+    long status = 0;
 
+    if (c->sink) {
+        curl_easy_getinfo(c->curl, CURLINFO_RESPONSE_CODE, &status);
+        if (status >= 200 && status <= 299) {
+            if (c->sink(data, len, c->sink_arg) == 0)
+                return len;
+            c->sink_stopped = 1;
+            return 0;
+        }
+    }
     if (len > room) {
         /* Enough: stop reading, the transfer ends with WRITE_ERROR. */
         if (room > 0 && kick__buf_add(&c->body, data, room) < 0)

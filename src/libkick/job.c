@@ -190,6 +190,30 @@ kick_job_output(struct kick_client *c, const char *base, long long id,
 }
 
 int
+kick_job_follow(struct kick_client *c, const char *base, long long id,
+                int (*cb)(const char *data, size_t len, void *arg),
+                void *arg)
+{
+    char path[80];
+    int e;
+
+    if (id < 0 || cb == NULL)
+        return KICK_EINVAL;
+    snprintf(path, sizeof(path), "/jobs/%lld/output?follow=1", id);
+    c->sink = cb;
+    c->sink_arg = arg;
+    c->sink_stopped = 0;
+    e = job_call(c, base, path, "GET", 0, JOB_BODY_MAX);
+    c->sink = NULL;
+    c->sink_arg = NULL;
+    if (c->sink_stopped) {
+        snprintf(c->detail, sizeof(c->detail), "stopped by the caller");
+        return KICK_EINVAL;
+    }
+    return e;
+}
+
+int
 kick_job_list(struct kick_client *c, const char *base, const char *state,
               long long after, struct kick_job *out, int max, int *n,
               long long *next)

@@ -116,6 +116,11 @@ struct kick_client {
     struct kick__buf body;   /* the last answer's body, up to body_max */
     size_t body_max;
     int body_full;           /* the body reached body_max: reading stopped */
+    /* A 2xx answer's body goes here instead of body (kick_job_follow);
+     * non-zero from it stops the transfer. */
+    int (*sink)(const char *data, size_t len, void *arg);
+    void *sink_arg;
+    int sink_stopped;        /* the sink asked to stop */
     char reason[160];        /* the last status line's reason phrase */
     long long location_id;   /* the job of the last Location, or -1 */
     char errbuf[CURL_ERROR_SIZE];
