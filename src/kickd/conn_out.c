@@ -549,17 +549,7 @@ run_end_cb(struct run *g, const char *error, bool timed_out)
         conn__linger(c);
         return;
     }
-    if (c->resp_chunked && !c->resp_no_body)
-        conn__write(c, NULL, "0\r\n\r\n", 5, false);
-    if (c->closing)
-        return;
-    c->resp_done = true;
-    if (c->state == C_BODY || !c->keep_alive) {
-        conn__linger(c);
-        return;
-    }
-    conn__request_done(c);
-    conn__process(c);
+    conn_stream_end(c);
 }
 
 static void

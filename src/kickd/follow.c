@@ -192,6 +192,8 @@ read_done(struct store_op *op)
     struct job_run *jr = final ? NULL : worker_run(f->srv, f->id);
     if (final)
         follow_end(f, true);
+    else if (jr == NULL && f->srv->stopping)
+        follow_end(f, false); /* it will not run here any more */
     else if (jr && conn_stream_queued(f->c) < CONN_MAX_WRITE_QUEUE)
         job_run_watch(jr, &f->watch, f->sent);
     else
