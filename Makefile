@@ -33,7 +33,7 @@ KICKD_OBJ := $(addprefix $(B)/src/kickd/, main.o srv.o conn.o conn_out.o \
              http_parse.o http_response.o route.o run.o proc.o ctl.o \
              api.o worker.o metrics.o store_async.o store_sqlite.o \
              store_sqlite_schema.o store_sqlite_output.o \
-             store_common.o cgi.o cgi_env.o cgi_response.o cfg.o \
+             store_common.o cgi.o cgi_env.o cgi_request.o cgi_response.o cfg.o \
              cfg_words.o cfg_scripts.o log.o pgroup.o recover.o ledger.o job_run.o)
 KICKD_SAN_OBJ := $(KICKD_OBJ:$(B)/%=$(S)/%)
 

@@ -99,8 +99,6 @@ struct conn {
 
     char remote_addr[64];
     int remote_port;
-    char local_addr[64];
-    int local_port;
     size_t len; /* bytes in buf */
     char buf[CONN_BUF_SIZE];
 };
