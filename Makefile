@@ -34,7 +34,8 @@ KICKD_OBJ := $(addprefix $(B)/src/kickd/, main.o srv.o conn.o conn_out.o \
              api.o worker.o metrics.o store_async.o store_sqlite.o \
              store_sqlite_schema.o store_sqlite_output.o \
              store_common.o cgi.o cgi_env.o cgi_request.o cgi_response.o cfg.o \
-             cfg_words.o cfg_scripts.o log.o pgroup.o recover.o ledger.o job_run.o)
+             cfg_words.o cfg_scripts.o log.o pgroup.o recover.o ledger.o job_run.o \
+             access_log.o conn_log.o)
 KICKD_SAN_OBJ := $(KICKD_OBJ:$(B)/%=$(S)/%)
 
 # The client library and the kick command.

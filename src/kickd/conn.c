@@ -36,6 +36,7 @@ conn_close(struct conn *c)
 
     if (c->closing)
         return;
+    conn__log_end(c);
     c->closing = true;
     if (c->stage) {
         conn__write_free(c, c->stage);
@@ -260,6 +261,8 @@ healthz(struct conn *c)
                          : "",
                      req->method == HTTP_HEAD ? "" : "ok\n");
     bool keep = c->keep_alive && req->content_length <= 0 && !req->chunked;
+    conn__log_answer(c, 200);
+    c->log_bytes += req->method == HTTP_HEAD ? 0 : 3;
     conn__write_copy(c, out, (size_t)n);
     if (c->closing)
         return;
@@ -542,6 +545,7 @@ body_read(struct conn *c)
 void
 conn__request_done(struct conn *c)
 {
+    conn__log_end(c);
     drop_bytes(c, 0, c->head_len);
     c->head_len = 0;
     free(c->path);
@@ -593,6 +597,7 @@ conn__process(struct conn *c)
                 break;
             }
             c->head_len = (size_t)n;
+            conn__log_begin(c, true);
             dispatch(c);
         } else if (c->state == C_BODY) {
             size_t before = c->len;

@@ -6,6 +6,7 @@
 #define KICKD_CONN_H
 
 #include <stdbool.h>
+#include <stdint.h>
 #include <uv.h>
 
 struct srv;
@@ -41,6 +42,9 @@ conn_remote_port(const struct conn *c);
  * abandon. */
 void
 conn_pending(struct conn *c, struct api_pending *p);
+/* The job a trigger made or found, for the access log's line. */
+void
+conn_log_job(struct conn *c, int64_t id);
 /* Answers with body (len bytes of content type ctype) and extra header
  * lines (CRLF-terminated, or NULL). */
 void
