@@ -214,6 +214,12 @@ install: all
 	install -m 644 docs/kick.1 $(DESTDIR)$(PREFIX)/share/man/man1/
 	install -m 644 docs/libkick.3 $(DESTDIR)$(PREFIX)/share/man/man3/
 	install -m 644 docs/kickd.8 $(DESTDIR)$(PREFIX)/share/man/man8/
+	install -d $(DESTDIR)$(PREFIX)/lib/systemd/system \
+	    $(DESTDIR)$(PREFIX)/share/doc/kick
+	sed -e 's|@PREFIX@|$(PREFIX)|g' dist/kickd.service.in \
+	    > $(DESTDIR)$(PREFIX)/lib/systemd/system/kickd.service
+	chmod 644 $(DESTDIR)$(PREFIX)/lib/systemd/system/kickd.service
+	install -m 644 dist/kickd.conf $(DESTDIR)$(PREFIX)/share/doc/kick/
 
 format:
 	clang-format -i src/*/*.[ch] tests/unit/*.c fuzz/*/*.c bench/*.c
