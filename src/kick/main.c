@@ -12,7 +12,7 @@ cli_usage(FILE *f)
 {
     fprintf(
         f,
-        "usage: kick URL [-X METHOD] [-d NAME=VALUE]... [--json BODY]\n"
+        "usage: kick URL [-X METHOD] [-d NAME=VALUE|@FILE]... [--json BODY]\n"
         "            [-q NAME=VALUE]... [-H 'Name: value']... "
         "[-b NAME=VALUE]...\n"
         "            [--no-wait | --wait] [OPTIONS]\n"
