@@ -156,6 +156,29 @@ def test_keep_alive_and_pipelined_lines_in_order():
                    ("/healthz", 200, 3)], "pipelined lines")
 
 
+def test_bytes_are_those_sent():
+    # A script's body is counted as it went out: cut to its own
+    # Content-Length, short of it (the connection then closes), streamed
+    # chunked; the framing is not counted.
+    with Kickd() as k:
+        r, ln = one_line(k, build("GET", "/cllong"), "too long")
+        expect_eq((r.body, ln["status"], ln["bytes"]), (b"HT", "200", "2"),
+                  "a body cut to its Content-Length")
+        r, ln = one_line(k, build("GET", "/big?n=300000"), "streamed")
+        expect_eq((len(r.body), ln["status"], ln["bytes"]),
+                  (300000, "200", "300000"), "a streamed body")
+        before = len(lines_of(k.stderr_text()))
+        with k.connect() as c:
+            c.send(build("GET", "/clshort"))
+            data = c.read_to_close()
+        expect(data.endswith(b"\r\n\r\nshort"), "cut-short answer %r",
+               data[-40:])
+        ln = wait_lines(k.stderr_text, before + 1, "short")[-1]
+        expect_eq((ln["request"], ln["status"], ln["bytes"]),
+                  ("GET /clshort HTTP/1.1", "200", "5"),
+                  "a body short of its Content-Length")
+
+
 def test_access_log_off_writes_none():
     with kickd("access_log = off") as k:
         for target in ("/echo", "/nothing", "/healthz"):
