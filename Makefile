@@ -46,7 +46,7 @@ KICK_OBJ := $(addprefix $(B)/src/kick/, main.o cmd_ctl.o cmd_trigger.o \
 
 # Unit tests: one binary per module, with cmocka.
 UNIT := http_parse cfg cgi_response store store_async kick_request pgroup \
-        ledger
+        ledger access_log
 UNIT_BIN := $(addprefix $(B)/tests/unit/test_, $(UNIT))
 UNIT_DEPS_http_parse := $(B)/src/kickd/http_parse.o
 UNIT_DEPS_cfg := $(B)/src/kickd/cfg.o $(B)/src/kickd/cfg_words.o $(B)/src/kickd/cfg_scripts.o
@@ -60,6 +60,7 @@ UNIT_DEPS_store_async := $(B)/src/kickd/store_async.o $(B)/src/kickd/log.o \
                          $(UNIT_DEPS_store)
 UNIT_DEPS_kick_request := $(B)/src/libkick/request.o
 UNIT_DEPS_pgroup := $(B)/src/kickd/pgroup.o
+UNIT_DEPS_access_log := $(B)/src/kickd/access_log.o
 UNIT_DEPS_ledger := $(B)/src/kickd/ledger.o $(UNIT_DEPS_store_async)
 
 # Fuzz targets: one per parser of outside input.
