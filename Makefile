@@ -33,8 +33,9 @@ KICKD_OBJ := $(addprefix $(B)/src/kickd/, main.o srv.o conn.o conn_out.o follow.
              http_parse.o http_response.o route.o run.o proc.o ctl.o \
              api.o worker.o metrics.o store_async.o store_sqlite.o \
              store_sqlite_schema.o store_sqlite_output.o \
-             store_common.o cgi.o cgi_env.o cgi_response.o cfg.o \
-             cfg_words.o cfg_scripts.o log.o pgroup.o recover.o ledger.o job_run.o)
+             store_common.o cgi.o cgi_env.o cgi_request.o cgi_response.o cfg.o \
+             cfg_words.o cfg_scripts.o log.o pgroup.o recover.o ledger.o job_run.o \
+             access_log.o conn_log.o)
 KICKD_SAN_OBJ := $(KICKD_OBJ:$(B)/%=$(S)/%)
 
 # The client library and the kick command.
@@ -45,7 +46,7 @@ KICK_OBJ := $(addprefix $(B)/src/kick/, main.o cmd_ctl.o cmd_trigger.o \
 
 # Unit tests: one binary per module, with cmocka.
 UNIT := http_parse cfg cgi_response store store_async kick_request pgroup \
-        ledger
+        ledger access_log
 UNIT_BIN := $(addprefix $(B)/tests/unit/test_, $(UNIT))
 UNIT_DEPS_http_parse := $(B)/src/kickd/http_parse.o
 UNIT_DEPS_cfg := $(B)/src/kickd/cfg.o $(B)/src/kickd/cfg_words.o $(B)/src/kickd/cfg_scripts.o
@@ -59,6 +60,7 @@ UNIT_DEPS_store_async := $(B)/src/kickd/store_async.o $(B)/src/kickd/log.o \
                          $(UNIT_DEPS_store)
 UNIT_DEPS_kick_request := $(B)/src/libkick/request.o
 UNIT_DEPS_pgroup := $(B)/src/kickd/pgroup.o
+UNIT_DEPS_access_log := $(B)/src/kickd/access_log.o
 UNIT_DEPS_ledger := $(B)/src/kickd/ledger.o $(UNIT_DEPS_store_async)
 
 # Fuzz targets: one per parser of outside input.
@@ -213,6 +215,12 @@ install: all
 	install -m 644 docs/kick.1 $(DESTDIR)$(PREFIX)/share/man/man1/
 	install -m 644 docs/libkick.3 $(DESTDIR)$(PREFIX)/share/man/man3/
 	install -m 644 docs/kickd.8 $(DESTDIR)$(PREFIX)/share/man/man8/
+	install -d $(DESTDIR)$(PREFIX)/lib/systemd/system \
+	    $(DESTDIR)$(PREFIX)/share/doc/kick
+	sed -e 's|@PREFIX@|$(PREFIX)|g' dist/kickd.service.in \
+	    > $(DESTDIR)$(PREFIX)/lib/systemd/system/kickd.service
+	chmod 644 $(DESTDIR)$(PREFIX)/lib/systemd/system/kickd.service
+	install -m 644 dist/kickd.conf $(DESTDIR)$(PREFIX)/share/doc/kick/
 
 format:
 	clang-format -i src/*/*.[ch] tests/unit/*.c fuzz/*/*.c bench/*.c

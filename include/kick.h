@@ -149,6 +149,12 @@ kick_request_method(struct kick_request *r, const char *method);
 int
 kick_request_form(struct kick_request *r, const char *name,
                   const char *value);
+/* len bytes added as they are (already encoded, or any bytes: curl's -d
+ * and --data-binary) to the form body, joined to what is there with '&';
+ * the body's type stays application/x-www-form-urlencoded unless a
+ * Content-Type header says otherwise. Replaces a JSON body. */
+int
+kick_request_data(struct kick_request *r, const void *data, size_t len);
 /* A query parameter appended to the URL's query, percent-encoded. */
 int
 kick_request_query(struct kick_request *r, const char *name,

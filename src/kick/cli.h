@@ -21,11 +21,20 @@
 /* The server of the job verbs when neither --server nor KICK_SERVER. */
 #define DEFAULT_SERVER "http://127.0.0.1:8080"
 
+/* One -d or --data-binary item of a trigger, in the order given. */
+struct cli_data {
+    char *pair;  /* -d NAME=VALUE: a form field kick encodes, or NULL */
+    char *bytes; /* -d @FILE (its CR and LF dropped, as curl does),
+                  * --data-binary @FILE or STRING: sent as they are;
+                  * owned */
+    size_t len;
+};
+
 /* A trigger's command line, shared by one trigger and --batch. */
 struct trigger_args {
     const char *url;
     const char *method;     /* -X, or NULL */
-    char **data;            /* -d NAME=VALUE, n_data of them */
+    struct cli_data *data;  /* -d and --data-binary, n_data of them */
     int n_data;
     char **query;           /* -q NAME=VALUE */
     int n_query;

@@ -2,8 +2,10 @@
 /* kick URL: one trigger through libkick, in the mode asked (sent,
  * accepted, finished), or a batch of them (cmd_batch.c); the command line
  * of both. */
+#include <errno.h>
 #include <getopt.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -15,11 +17,13 @@ enum {
     OPT_WAIT,
     OPT_BATCH,
     OPT_PARALLEL,
+    OPT_DATA_BINARY,
 };
 
 static const struct option long_opts[] = {
     {"request", required_argument, NULL, 'X'},
     {"data", required_argument, NULL, 'd'},
+    {"data-binary", required_argument, NULL, OPT_DATA_BINARY},
     {"query", required_argument, NULL, 'q'},
     {"header", required_argument, NULL, 'H'},
     {"cookie", required_argument, NULL, 'b'},
@@ -118,7 +122,8 @@ cli_origin(const char *url, char *base, size_t size)
 /* Adds NAME=VALUE items with add(); the items are left as they are (the
  * threads of --batch share them). */
 static int
-add_pairs(struct kick_request *r, char **items, int n, const char *flag,
+add_pairs(struct kick_request *r, char *const *items, int n,
+          const char *flag,
           int (*add)(struct kick_request *, const char *, const char *),
           const char *where)
 {
@@ -141,6 +146,31 @@ add_pairs(struct kick_request *r, char **items, int n, const char *flag,
             fprintf(stderr, "kick: %s%s %s: %s\n", where, flag, items[i],
                     e == KICK_EINVAL ? kick_request_detail(r)
                                      : kick_strerror(e));
+            return cli_exit_for(e);
+        }
+    }
+    return 0;
+}
+
+/* Adds the -d and --data-binary items in their order: a NAME=VALUE
+ * encoded, bytes as they are. */
+static int
+add_data(struct kick_request *r, const struct trigger_args *a,
+         const char *where)
+{
+    for (int i = 0; i < a->n_data; i++) {
+        const struct cli_data *d = &a->data[i];
+        int e;
+
+        if (d->pair) {
+            e = add_pairs(r, &d->pair, 1, "-d", kick_request_form, where);
+            if (e != 0)
+                return e;
+            continue;
+        }
+        e = kick_request_data(r, d->bytes, d->len);
+        if (e < 0) {
+            fprintf(stderr, "kick: %s-d: %s\n", where, kick_strerror(e));
             return cli_exit_for(e);
         }
     }
@@ -218,8 +248,7 @@ cli_request(const struct trigger_args *a, const char *method,
         *code = add_pairs(r, a->query, a->n_query, "-q", kick_request_query,
                           where);
     if (*code == 0)
-        *code = add_pairs(r, a->data, a->n_data, "-d", kick_request_form,
-                          where);
+        *code = add_data(r, a, where);
     if (*code == 0)
         *code = add_pairs(r, a->cookies, a->n_cookies, "-b",
                           kick_request_cookie, where);
@@ -266,6 +295,81 @@ cli_usage_error(const char *verb, const char *fmt, ...)
     return EXIT_USAGE;
 }
 
+/* Reads all of f into d->bytes; with strip set, CR and LF are dropped
+ * (curl's -d @FILE: a file of lines makes one value). */
+static int
+data_slurp(FILE *f, bool strip, struct cli_data *d)
+{
+    size_t cap = 4096;
+    char *buf = malloc(cap);
+    int c;
+
+    if (buf == NULL)
+        return -ENOMEM;
+    d->len = 0;
+    while ((c = getc(f)) != EOF) {
+        if (strip && (c == '\r' || c == '\n'))
+            continue;
+        if (d->len == cap) {
+            char *b = realloc(buf, cap *= 2);
+            if (b == NULL) {
+                free(buf);
+                return -ENOMEM;
+            }
+            buf = b;
+        }
+        buf[d->len++] = (char)c;
+    }
+    if (ferror(f)) {
+        free(buf);
+        return -EIO;
+    }
+    d->bytes = buf;
+    return 0;
+}
+
+/* Adds a -d (binary unset) or --data-binary item: NAME=VALUE, @FILE or
+ * @- (stdin), read now so that --batch sends the same bytes each time. */
+static int
+push_data(struct trigger_args *a, const char *flag, char *arg, bool binary)
+{
+    struct cli_data *l = realloc(a->data, (size_t)(a->n_data + 1) *
+                                              sizeof(*l));
+    struct cli_data d = {0};
+    int e = 0;
+
+    if (l == NULL)
+        return -ENOMEM;
+    a->data = l;
+    if (arg[0] == '@') {
+        bool in = strcmp(arg + 1, "-") == 0;
+        FILE *f = in ? stdin : fopen(arg + 1, "rb");
+        if (f == NULL) {
+            e = -errno;
+        } else {
+            errno = 0;
+            e = data_slurp(f, !binary, &d);
+            if (e == -EIO && errno)
+                e = -errno;
+            if (!in)
+                fclose(f);
+        }
+        if (e < 0) {
+            fprintf(stderr, "kick: %s %s: %s\n", flag, arg, strerror(-e));
+            return e == -ENOMEM ? -ENOMEM : -EINVAL;
+        }
+    } else if (binary) {
+        d.len = strlen(arg);
+        if ((d.bytes = malloc(d.len + 1)) == NULL)
+            return -ENOMEM;
+        memcpy(d.bytes, arg, d.len + 1);
+    } else {
+        d.pair = arg;
+    }
+    a->data[a->n_data++] = d;
+    return 0;
+}
+
 /* A word that is not a URL: a mistyped verb. */
 static int
 is_command_like(const char *s)
@@ -295,7 +399,11 @@ parse(int argc, char **argv, struct trigger_args *a)
             a->method = optarg;
             break;
         case 'd':
-            e = push(&a->data, &a->n_data, optarg);
+        case OPT_DATA_BINARY:
+            e = push_data(a, c == 'd' ? "-d" : "--data-binary", optarg,
+                          c == OPT_DATA_BINARY);
+            if (e == -EINVAL)
+                return EXIT_USAGE;
             break;
         case 'q':
             e = push(&a->query, &a->n_query, optarg);
@@ -365,6 +473,8 @@ parse(int argc, char **argv, struct trigger_args *a)
 static void
 free_args(struct trigger_args *a)
 {
+    for (int i = 0; i < a->n_data; i++)
+        free(a->data[i].bytes);
     free(a->data);
     free(a->query);
     free(a->headers);

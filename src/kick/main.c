@@ -12,7 +12,7 @@ cli_usage(FILE *f)
 {
     fprintf(
         f,
-        "usage: kick URL [-X METHOD] [-d NAME=VALUE]... [--json BODY]\n"
+        "usage: kick URL [-X METHOD] [-d NAME=VALUE|@FILE]... [--json BODY]\n"
         "            [-q NAME=VALUE]... [-H 'Name: value']... "
         "[-b NAME=VALUE]...\n"
         "            [--no-wait | --wait] [OPTIONS]\n"
@@ -43,6 +43,11 @@ cli_usage(FILE *f)
         "  -X, --request METHOD GET without a body, POST with one, unless "
         "set\n"
         "  -d, --data NAME=VALUE   a form field (percent-encoded)\n"
+        "  -d, --data @FILE     FILE's bytes as they are, CR and LF "
+        "dropped (curl's);\n"
+        "                       @- is stdin\n"
+        "      --data-binary @FILE|STRING  bytes as they are, "
+        "nothing dropped\n"
         "  -q, --query NAME=VALUE  a query parameter (percent-encoded)\n"
         "      --json BODY         a JSON body\n"
         "  -H, --header 'Name: value'\n"

@@ -271,6 +271,7 @@ done_cb(struct store_op *op)
         snprintf(extra, sizeof(extra), "Location: /jobs/%" PRId64 "\r\n%s",
                  id, p->preferred ? "Preference-Applied: respond-async\r\n"
                                   : "");
+        conn_log_job(p->c, id);
         conn_reply(p->c, op->existed ? 200 : 202, "application/json", body,
                    (size_t)n, extra);
         break;

@@ -65,6 +65,7 @@ static const struct cfg_key server_keys[] = {
      offsetof(struct cfg, response_hold)},
     {"max_interruptions", KEY_INT, 1, 1000,
      offsetof(struct cfg, max_interruptions)},
+    {"access_log", KEY_STRING, 0, 0, offsetof(struct cfg, access_log)},
 };
 
 static const struct cfg_key route_keys[] = {
@@ -172,6 +173,7 @@ cfg_new(void)
         return NULL;
     c->listen = strdup("127.0.0.1:8080");
     c->db = strdup("./kick.db");
+    c->access_log = strdup("stderr");
     c->workers = 8;
     c->header_timeout = CONN_DEFAULT_HEADER_TIMEOUT;
     c->body_timeout = CONN_DEFAULT_BODY_TIMEOUT;
@@ -184,7 +186,7 @@ cfg_new(void)
     c->response_hold = CONN_DEFAULT_RESPONSE_HOLD;
     c->stop_grace = SRV_DEFAULT_STOP_GRACE;
     c->max_interruptions = JOB_DEFAULT_MAX_INTERRUPTIONS;
-    if (c->listen == NULL || c->db == NULL) {
+    if (c->listen == NULL || c->db == NULL || c->access_log == NULL) {
         cfg_free(c);
         return NULL;
     }
@@ -198,6 +200,7 @@ cfg_close(struct cfg *c)
     free(c->db);
     free(c->token);
     free(c->scripts);
+    free(c->access_log);
     for (size_t i = 0; i < c->route_count; i++)
         cfg__route_close(&c->routes[i]);
     free(c->routes);

@@ -67,6 +67,7 @@ struct cfg {
     int response_hold;    /* ms a short answer may wait for its end */
     int max_interruptions; /* a job's runs ended by kickd itself before it
                             * fails */
+    char *access_log;     /* "stderr" (the default), "off" or a file */
     struct cfg_route *routes;
     size_t route_count;
 };

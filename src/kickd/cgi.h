@@ -17,13 +17,15 @@
 #include "proc.h"
 
 struct cgi;
+struct srv;
 
 /* What a script is told about its request (the CGI meta-variables). */
 struct cgi_request {
     const struct cfg_route *route;
     char *const *argv; /* the program's argv; NULL: the route's */
     const struct http_request *req;
-    const char *script_name; /* the route's path */
+    const char *script_name; /* the route's path, script_name_len of it */
+    size_t script_name_len;
     const char *path_info;   /* decoded; "" if none */
     const char *remote_addr;
     int remote_port;
@@ -70,6 +72,18 @@ struct cgi_hooks {
      * then dropped. */
     void (*output_cb)(struct cgi *g);
 };
+
+/* Fills cr from a parsed request to route: path is its decoded path,
+ * body_len the length of its body (gathered or announced), remote_* the
+ * client that sent it. Attached runs and detached jobs both build it
+ * here; the caller then sets run_id, attempt, secret_tag, job.
+ * Everything is borrowed and must outlive cr. */
+void
+cgi_request_from_http(struct cgi_request *cr, const struct srv *s,
+                      const struct cfg_route *route,
+                      const struct http_request *req, const char *path,
+                      const char *remote_addr, int remote_port,
+                      int64_t body_len);
 
 /* Starts the route's exec with the environment of cr. Returns the run, or
  * NULL with *err set to a negative errno (the script could not start). */

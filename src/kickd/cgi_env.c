@@ -189,7 +189,7 @@ cgi_env_build(const struct cgi_request *cr)
     env_put(&e, "REQUEST_METHOD", req->method_str, req->method_len);
     env_put(&e, "REQUEST_URI", req->target, req->target_len);
     env_put(&e, "QUERY_STRING", req->query, req->query_len);
-    env_puts(&e, "SCRIPT_NAME", cr->script_name);
+    env_put(&e, "SCRIPT_NAME", cr->script_name, cr->script_name_len);
     if (cr->path_info[0] != '\0')
         env_puts(&e, "PATH_INFO", cr->path_info);
     env_puts(&e, "SCRIPT_FILENAME", cr->route->script_filename);

@@ -36,6 +36,7 @@ conn_close(struct conn *c)
 
     if (c->closing)
         return;
+    conn__log_end(c);
     c->closing = true;
     if (c->stage) {
         conn__write_free(c, c->stage);
@@ -159,32 +160,17 @@ read_update(struct conn *c)
     }
 }
 
-/* Starts the route's script; content_length is -1 without a body. */
+/* Starts the route's script; body_len is the body's length (its
+ * Content-Length, or the gathered length of a chunked one). */
 static int
-script_start(struct conn *c, int64_t content_length)
+script_start(struct conn *c, int64_t body_len)
 {
     struct srv *s = c->srv;
-    size_t script_len = strlen(c->route->path);
+    struct cgi_request cr;
     int err = 0;
 
-    struct cgi_request cr = {
-        .route = c->route,
-        .req = &c->req,
-        .script_name = c->route->path,
-        .path_info = c->path + script_len,
-        .remote_addr = c->remote_addr,
-        .remote_port = c->remote_port,
-        .server_addr = c->local_addr,
-        .server_port = c->local_port,
-        .content_length = content_length,
-        .attempt = 1,
-        .hide_authorization = s->cfg->token != NULL,
-        .path_env = s->path_env,
-        .kill_grace = s->cfg->kill_grace,
-    };
-    /* A route ending in '/' keeps its slash in SCRIPT_NAME. */
-    if (script_len > 0 && c->route->path[script_len - 1] == '/')
-        cr.path_info = c->path + script_len - 1;
+    cgi_request_from_http(&cr, s, c->route, &c->req, c->path, c->remote_addr,
+                          c->remote_port, body_len);
     c->run = run_start(s, &cr, &conn__run_hooks, c, &err);
     if (c->run == NULL) {
         log_error("conn %" PRIu64 ": %s: cannot start %s: %s", c->id,
@@ -280,6 +266,8 @@ healthz(struct conn *c)
                          : "",
                      req->method == HTTP_HEAD ? "" : "ok\n");
     bool keep = c->keep_alive && req->content_length <= 0 && !req->chunked;
+    conn__log_answer(c, 200);
+    c->log_bytes += req->method == HTTP_HEAD ? 0 : 3;
     conn__write_copy(c, out, (size_t)n);
     if (c->closing)
         return;
@@ -562,6 +550,7 @@ body_read(struct conn *c)
 void
 conn__request_done(struct conn *c)
 {
+    conn__log_end(c);
     drop_bytes(c, 0, c->head_len);
     c->head_len = 0;
     free(c->path);
@@ -613,6 +602,7 @@ conn__process(struct conn *c)
                 break;
             }
             c->head_len = (size_t)n;
+            conn__log_begin(c, true);
             dispatch(c);
         } else if (c->state == C_BODY) {
             size_t before = c->len;
@@ -688,9 +678,6 @@ conn_accept(struct srv *s, uv_stream_t *listener)
     if (uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&ss, &len) == 0)
         addr_name(&ss, c->remote_addr, sizeof(c->remote_addr),
                   &c->remote_port);
-    len = sizeof(ss);
-    if (uv_tcp_getsockname(&c->tcp, (struct sockaddr *)&ss, &len) == 0)
-        addr_name(&ss, c->local_addr, sizeof(c->local_addr), &c->local_port);
     c->state = C_HEAD;
     conn__timer_set(c, T_HEADER);
     read_update(c);

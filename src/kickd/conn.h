@@ -6,6 +6,7 @@
 #define KICKD_CONN_H
 
 #include <stdbool.h>
+#include <stdint.h>
 #include <uv.h>
 
 struct srv;
@@ -51,6 +52,9 @@ conn_close(struct conn *c);
  * script's (a followed output). */
 void
 conn_on_close(struct conn *c, void (*cb)(void *data), void *data);
+/* The job a trigger made or found, for the access log's line. */
+void
+conn_log_job(struct conn *c, int64_t id);
 /* Answers with body (len bytes of content type ctype) and extra header
  * lines (CRLF-terminated, or NULL). */
 void

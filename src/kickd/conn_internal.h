@@ -99,10 +99,16 @@ struct conn {
     size_t held_len;
     size_t write_queued;
 
+    /* The current request as the access log sees it (conn_log.c). */
+    bool log_open;      /* begun, not yet logged */
+    bool log_parsed;    /* its head parsed: req describes it */
+    int log_status;     /* the status of the answer staged; 0: none yet */
+    uint64_t log_bytes; /* body bytes staged */
+    uint64_t log_start; /* ns (uv_hrtime) when its head was complete */
+    int64_t log_job;    /* the job its trigger made or found, or -1 */
+
     char remote_addr[64];
     int remote_port;
-    char local_addr[64];
-    int local_port;
     size_t len; /* bytes in buf */
     char buf[CONN_BUF_SIZE];
 };
@@ -195,6 +201,21 @@ conn__respond(struct conn *c, int status, const char *detail,
 void
 conn__respond_early(struct conn *c, int status, const char *detail,
                     const char *extra);
+
+/* conn_log.c: the access log's view of each request. */
+
+/* A request starts (its head parsed, or with parsed unset, bytes that
+ * are answered without making one). */
+void
+conn__log_begin(struct conn *c, bool parsed);
+/* The answer's head is staged with status; its body bytes are added to
+ * c->log_bytes as they are staged. */
+void
+conn__log_answer(struct conn *c, int status);
+/* The request is over (answered, or the connection closed): its line
+ * goes to the access log. A no-op if it was logged already. */
+void
+conn__log_end(struct conn *c);
 
 /* How a script's run reports its CGI response to the connection. */
 extern const struct run_hooks conn__run_hooks;

@@ -216,6 +216,7 @@ conn__linger(struct conn *c)
 {
     if (c->closing || c->state == C_LINGER)
         return;
+    conn__log_end(c);
     if (c->run) {
         run_abort(c->run);
         c->run = NULL;
@@ -263,6 +264,8 @@ conn__respond_text(struct conn *c, int status, const char *text, size_t len,
         out, sizeof(out), status, "text/plain; charset=utf-8", text, len,
         http_date_now(&c->srv->date), connection_value(c, close), head,
         extra);
+    conn__log_answer(c, status);
+    c->log_bytes += head ? 0 : len;
     conn__write_copy(c, out, n);
     if (c->closing)
         return;
@@ -383,6 +386,7 @@ hold_release(struct conn *c, bool ended)
     c->held_len = 0;
     if (!ended)
         frame_unknown_length(c);
+    c->log_bytes += len;
     size_t n = head_end(c, head, c->held_head_len, c->held_head_cap,
                         ended ? (int64_t)len : -1);
     conn__write_head(c, head, n, body, body, len, c->resp_chunked);
@@ -434,6 +438,7 @@ run_head_cb(struct run *g, const struct cgi_response *r, char *body,
 
     c->resp_no_body = req->method == HTTP_HEAD || bodiless;
     c->resp_left = r->content_length;
+    conn__log_answer(c, status);
     c->resp_chunked = false;
     /* A script may answer before its whole body has arrived (it echoes
      * headers first): the body's length is known, so the connection stays
@@ -495,6 +500,7 @@ run_head_cb(struct run *g, const struct cgi_response *r, char *body,
         return;
     }
     len = body_cap(c, len, g);
+    c->log_bytes += len;
     conn__write_head(c, out, n, body, body, len, c->resp_chunked);
     if (!c->closing && c->write_queued >= CONN_MAX_WRITE_QUEUE)
         run_pause(g);
@@ -516,6 +522,7 @@ run_body_cb(struct run *g, char *buf, size_t len)
         return;
     }
     len = body_cap(c, len, g);
+    c->log_bytes += len;
     conn__write(c, buf, buf, len, c->resp_chunked);
     if (!c->closing && c->write_queued >= CONN_MAX_WRITE_QUEUE)
         run_pause(g);
@@ -589,6 +596,7 @@ conn_stream_start(struct conn *c, int status, const char *ctype)
                          http_date_now(&c->srv->date), ctype);
     n = head_end(c, head, n, sizeof(head), -1);
     c->head_sent = true;
+    conn__log_answer(c, status);
     conn__write_copy(c, head, n);
     if (c->resp_no_body)
         conn_stream_end(c);
@@ -606,6 +614,7 @@ conn_stream_write(struct conn *c, const char *data, size_t len)
         return;
     }
     memcpy(copy, data, len);
+    c->log_bytes += len;
     conn__write(c, copy, copy, len, c->resp_chunked);
 }
 
@@ -662,6 +671,8 @@ conn_reply(struct conn *c, int status, const char *ctype, const char *body,
     memcpy(h, head, n);
     if (b)
         memcpy(b, body, len);
+    conn__log_answer(c, status);
+    c->log_bytes += b ? len : 0;
     conn__write_head(c, h, n, b, b, b ? len : 0, false);
     if (c->closing)
         return;

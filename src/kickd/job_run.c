@@ -508,27 +508,14 @@ script_start(struct job_run *jr, const struct cfg_route *route,
         *why = "its stored path does not decode";
         return;
     }
-    size_t script_len = strlen(route->path);
     bool has_body = req.content_length > 0 || req.chunked;
-    struct cgi_request cr = {
-        .route = route,
-        .req = &req,
-        .script_name = route->path,
-        .path_info = strlen(jr->path) >= script_len ? jr->path + script_len
-                                                     : "",
-        .remote_addr = jr->job.remote_addr ? jr->job.remote_addr : "",
-        .remote_port = jr->job.remote_port,
-        .server_addr = s->listen_host,
-        .server_port = s->listen_port,
-        .content_length = has_body ? (int64_t)jr->job.body_len : -1,
-        .run_id = jr->id,
-        .attempt = jr->job.attempt,
-        .hide_authorization = s->cfg->token != NULL,
-        .path_env = s->path_env,
-        .kill_grace = s->cfg->kill_grace,
-        .job = true,
-        .secret_tag = s->store.id,
-    };
+    struct cgi_request cr;
+    cgi_request_from_http(&cr, s, route, &req, jr->path, jr->job.remote_addr,
+                          jr->job.remote_port, (int64_t)jr->job.body_len);
+    cr.run_id = jr->id;
+    cr.attempt = jr->job.attempt;
+    cr.job = true;
+    cr.secret_tag = s->store.id;
     jr->run = run_start(s, &cr, &job_hooks, jr, &err);
     if (jr->run == NULL) {
         log_error("job %s: cannot start %s: %s", jr->id, route->argv[0],

@@ -204,6 +204,7 @@ main(int argc, char **argv)
     s.db_opt = a.db;
     route_table_ref(routes);
     if (srv_init(&s, uv_default_loop(), cfg, routes) < 0) {
+        access_log_close(&s.access);
         route_table_unref(routes);
         route_table_unref(routes);
         return 1;

@@ -202,6 +202,7 @@ static const struct server_key server_keys[] = {
     {"response_hold_ms", offsetof(struct cfg, response_hold), SK_INT, true},
     {"max_interruptions", offsetof(struct cfg, max_interruptions), SK_INT,
      true},
+    {"access_log", offsetof(struct cfg, access_log), SK_STR, true},
 };
 
 /* Whether key k differs between a and b; with apply, b's value goes into
@@ -256,6 +257,18 @@ server_settings_reload(struct srv *s, struct cfg *now)
     }
 }
 
+/* SIGHUP: the access log's file is opened again (logrotate has moved
+ * it), or the one a changed setting names. */
+static void
+access_log_follow(struct srv *s)
+{
+    int r = access_log_reopen(&s->access, s->cfg->access_log);
+
+    if (r < 0)
+        log_error("access_log %s: %s (the log goes on as it was)",
+                  s->cfg->access_log, strerror(-r));
+}
+
 static void
 reload(struct srv *s)
 {
@@ -267,6 +280,7 @@ reload(struct srv *s)
 
     if (t == NULL) {
         log_error("reload failed, the routes stay as they were: %s", err);
+        access_log_follow(s);
         return;
     }
     /* Requests in flight hold a reference to the table they started
@@ -274,6 +288,7 @@ reload(struct srv *s)
     route_table_unref(s->routes);
     s->routes = t;
     server_settings_reload(s, t->cfg);
+    access_log_follow(s);
     log_info("reloaded: %zu routes", t->cfg->route_count);
 }
 
@@ -283,6 +298,7 @@ flush_cb(uv_check_t *h)
     struct srv *s = h->data;
 
     conn_flush_all(s);
+    access_log_flush(&s->access);
     uv_check_stop(&s->flush_check);
 }
 
@@ -396,6 +412,11 @@ srv_init(struct srv *s, uv_loop_t *loop, struct cfg *cfg,
     snprintf(s->path_env, sizeof(s->path_env), "%s",
              path && *path ? path : "/usr/local/bin:/usr/bin:/bin");
     path_add_own_dir(s->path_env, sizeof(s->path_env));
+    r = access_log_open(&s->access, cfg->access_log);
+    if (r < 0) {
+        log_error("access_log %s: %s", cfg->access_log, strerror(-r));
+        return r;
+    }
 
     if (cfg_parse_listen(cfg->listen, s->listen_host, sizeof(s->listen_host),
                          &s->listen_port) < 0) {
@@ -490,6 +511,7 @@ srv_run(struct srv *s)
     uv_run(s->loop, UV_RUN_DEFAULT);
     route_table_unref(s->routes);
     s->routes = NULL;
+    access_log_close(&s->access);
     log_info("stopped");
     return 0;
 }

@@ -8,6 +8,7 @@
 #include <stdint.h>
 #include <uv.h>
 
+#include "access_log.h"
 #include "cfg.h"
 #include "http_response.h"
 #include "metrics.h"
@@ -56,6 +57,7 @@ struct srv {
     uint64_t next_run_id;
     struct http_date date;
     char path_env[1024]; /* PATH given to scripts */
+    struct access_log access; /* [server] access_log */
 };
 
 /* Sets up the listener and signals on loop. Returns 0 or a negative errno

@@ -472,6 +472,31 @@ kick_request_form(struct kick_request *r, const char *name,
 }
 
 int
+kick_request_data(struct kick_request *r, const void *data, size_t len)
+{
+    size_t was = r->form.len;
+    int e = 0;
+
+    if (data == NULL && len > 0)
+        return invalid(r, "no data", "");
+    if (r->form.len > 0)
+        e = kick__buf_add(&r->form, "&", 1);
+    if (e == 0) /* also when len is 0: an empty body is still a body */
+        e = kick__buf_add(&r->form, data, len);
+    if (e < 0) {
+        if (r->form.data) {
+            r->form.len = was;
+            r->form.data[was] = '\0';
+        }
+        return e;
+    }
+    r->has_form = 1;
+    free(r->json);
+    r->json = NULL;
+    return 0;
+}
+
+int
 kick_request_query(struct kick_request *r, const char *name,
                    const char *value)
 {

@@ -4,6 +4,7 @@
 # Status/Location/headers, and 502 for bad CGI output or a failed start.
 
 import os
+import signal
 import sys
 import time
 
@@ -127,6 +128,116 @@ def test_route_env_and_exec_words():
         extra = sorted(n for n in e if n not in ALLOWED and
                        n != "APP_ENV" and not n.startswith("HTTP_"))
         expect(not extra, "unexpected variables: %s", extra)
+
+
+# The requests whose environments are compared attached and detached:
+# (method, target, headers, body, HTTP version); each is also sent on one
+# keep-alive connection in both modes.
+SAME_ENV_REQUESTS = [
+    ("GET", "/app/x", [], b"", "1.1"),
+    ("GET", "/app/", [], b"", "1.1"),
+    ("GET", "/plain", [], b"", "1.1"),
+    ("POST", "/plain/a%20b/c%2Fd?q=%C3%A9+z&x=1&e=%26",
+     ["X-Custom-Thing: hello", "Cookie: a=1", "Cookie: b=2",
+      "Accept: text/html", "Accept: */*",
+      "Content-Type: application/x-www-form-urlencoded"], b"k=v&w=%20", "1.1"),
+    ("POST", "/plain/", ["Transfer-Encoding: chunked"],
+     b"5\r\nhello\r\n0\r\n\r\n", "1.1"),
+    ("POST", "/plain", ["Content-Length: 0"], b"", "1.1"),
+    ("PUT", "/app/deep/er?", ["Connection: keep-alive", "X-Empty:"], b"abc",
+     "1.0"),
+]
+
+
+def env_dump_of(k, path):
+    """The environment the envdump script wrote (then removed), sorted."""
+    deadline = time.monotonic() + 10 * SLOW
+    while not os.path.exists(path):
+        expect(time.monotonic() < deadline, "%s did not appear", path)
+        time.sleep(0.01)
+    with open(path, "rb") as f:
+        data = f.read()
+    os.unlink(path)
+    return sorted(v for v in data.split(b"\0") if v)
+
+
+def test_attached_and_detached_get_the_same_environment():
+    # One request built once (cgi_request.c): the same request run
+    # attached and then, after a reload makes its route detached, as a
+    # job gets the same environment byte for byte but for KICK_*. Both
+    # runs go over one connection, so REMOTE_PORT matches too (a job keeps
+    # the address and port of the connection that triggered it).
+    cfg = ("[server]\nlisten = {listen}\ndb = {db}\n\n"
+           "[route /app/]\nexec = {tmp}/envdump\nmode = %s\n"
+           "env = DUMP={tmp}/dump\n\n"
+           "[route /plain]\nexec = {tmp}/envdump\nmode = %s\n"
+           "env = DUMP={tmp}/dump\n")
+    with Kickd(config=cfg % ("attach", "attach"), scripts=None) as k:
+        write_script(os.path.join(k.tmp, "envdump"),
+                     "#!/bin/sh\ncat > /dev/null\n"
+                     "cat /proc/$$/environ > \"$DUMP.$$\"\n"
+                     "mv \"$DUMP.$$\" \"$DUMP\"\n"
+                     "printf 'Content-Type: text/plain\\n\\nok\\n'\n")
+        dump = os.path.join(k.tmp, "dump")
+        attached = []
+        with k.connect(timeout=10) as c:
+            for method, target, headers, body, version in SAME_ENV_REQUESTS:
+                c.send(build(method, target, headers, body, version,
+                             host=version != "1.0"))
+                r = c.response()
+                expect_eq((r.status, r.body), (200, b"ok\n"),
+                          "attached %s %s" % (method, target))
+                attached.append(env_dump_of(k, dump))
+            with open(os.path.join(k.tmp, "kickd.conf"), "w") as f:
+                f.write(cfg.format(listen="%s:%d" % (k.listen_host, k.port),
+                                   db=k.db, tmp=k.tmp) % ("detach", "detach"))
+            k.send_signal(signal.SIGHUP)
+            deadline = time.monotonic() + 5 * SLOW
+            while "reloaded" not in k.stderr_text():
+                expect(time.monotonic() < deadline, "no reload logged")
+                time.sleep(0.02)
+            for i, (method, target, headers, body, version) in enumerate(
+                    SAME_ENV_REQUESTS):
+                what = "%s %s HTTP/%s" % (method, target, version)
+                c.send(build(method, target, headers, body, version,
+                             host=version != "1.0"))
+                r = c.response()
+                expect_eq(r.status, 202, "detached " + what)
+                detached = env_dump_of(k, dump)
+                a = [v for v in attached[i] if not v.startswith(b"KICK_")]
+                d = [v for v in detached if not v.startswith(b"KICK_")]
+                expect(d == a, "the environment of %s: attached only %r, "
+                       "detached only %r", what,
+                       sorted(set(a) - set(d)), sorted(set(d) - set(a)))
+                for env in (attached[i], detached):
+                    names = [v.split(b"=")[0] for v in env]
+                    for name in (b"KICK_JOB_ID", b"KICK_ATTEMPT",
+                                 b"KICK_CONTROL"):
+                        expect(name in names, "%s lacks %s", what, name)
+        # RFC 3875 section 4.1.5 and 4.1.13: PATH_INFO starts with "/",
+        # and SCRIPT_NAME + PATH_INFO is the decoded path, also for a
+        # route that ends in "/".
+        for i, (script, info) in enumerate([
+                (b"/app", b"/x"), (b"/app", b"/"), (b"/plain", None),
+                (b"/plain", b"/a b/c/d"), (b"/plain", b"/"),
+                (b"/plain", None), (b"/app", b"/deep/er")]):
+            env = dict(v.split(b"=", 1) for v in attached[i])
+            expect_eq(env.get(b"SCRIPT_NAME"), script, "SCRIPT_NAME %d" % i)
+            expect_eq(env.get(b"PATH_INFO"), info, "PATH_INFO %d" % i)
+        env = [dict(v.split(b"=", 1) for v in e) for e in attached]
+        expect_eq(env[3].get(b"QUERY_STRING"), b"q=%C3%A9+z&x=1&e=%26",
+                  "QUERY_STRING")
+        expect_eq(env[3].get(b"HTTP_COOKIE"), b"a=1; b=2", "HTTP_COOKIE")
+        expect_eq(env[3].get(b"HTTP_ACCEPT"), b"text/html, */*",
+                  "HTTP_ACCEPT")
+        expect_eq(env[4].get(b"CONTENT_LENGTH"), b"5", "chunked length")
+        # Content-Length: 0 is a body, empty (RFC 3875 section 4.1.2);
+        # no framing at all is none.
+        expect_eq(env[5].get(b"CONTENT_LENGTH"), b"0", "Content-Length: 0")
+        expect_eq(env[2].get(b"CONTENT_LENGTH"), None, "no body")
+        expect_eq(env[6].get(b"SERVER_PROTOCOL"), b"HTTP/1.0", "HTTP/1.0")
+        expect_eq(env[6].get(b"SERVER_NAME"), b"127.0.0.1",
+                  "SERVER_NAME without Host")
 
 
 def procstate(r):

@@ -89,6 +89,7 @@ test_defaults(void **state)
     assert_int_equal(c->kill_grace, 5000);
     assert_int_equal(c->stop_grace, 10000);
     assert_int_equal(c->response_hold, 2);
+    assert_string_equal(c->access_log, "stderr");
     assert_int_equal(c->route_count, 0);
     cfg_free(c);
     cfg_free(NULL);
@@ -146,6 +147,7 @@ test_every_key(void **state)
                          "kill_grace = 0\n"
                          "stop_grace = 3600\n"
                          "response_hold_ms = 0\n"
+                         "access_log = /var/log/kick/access.log\n"
                          "[route /a/b.php]\n"
                          "exec: /bin/sh -c\n"
                          "    'echo \"$X\" && done' ; a comment\n"
@@ -177,10 +179,11 @@ test_every_key(void **state)
     assert_int_equal(c->kill_grace, 0);
     assert_int_equal(c->stop_grace, 3600000);
     assert_int_equal(c->response_hold, 0);
+    assert_string_equal(c->access_log, "/var/log/kick/access.log");
     assert_int_equal(c->route_count, 2);
     r = &c->routes[0];
     assert_string_equal(r->path, "/a/b.php");
-    assert_int_equal(r->line, 13);
+    assert_int_equal(r->line, 14);
     /* Indented lines continue exec, as a shell joins lines. */
     assert_int_equal(r->argc, 5);
     assert_string_equal(r->argv[2], "echo \"$X\" && done");
