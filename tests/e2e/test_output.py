@@ -283,6 +283,14 @@ def test_follow_ended_and_errors():
         expect(time.monotonic() - t0 < 1.0 * SLOW, "follow of an ended job "
                "took %.3f s", time.monotonic() - t0)
         f.close()
+        # HTTP/1.0 has no chunks: the stream ends with the connection.
+        with k.connect() as c:
+            c.send(build("GET", "/jobs/%d/output?follow=1" % a,
+                         version="1.0"))
+            r = c.response()
+            expect_eq((r.status, r.chunked, r.body), (200, False, whole),
+                      "HTTP/1.0 follow (status, chunked, body)")
+            expect(c.is_closed(1.0 * SLOW), "HTTP/1.0 follow: not closed")
         # follow=0 is the plain GET.
         r = k.get("/jobs/%d/output?follow=0" % a)
         expect_eq((r.status, r.body, r.chunked), (200, whole, False),
@@ -453,6 +461,44 @@ def test_no_header_block():
                   ("failed", 3, None), "exit 3 without a header block")
         expect_eq(j["error"], "exit status 3; " + err, "error of exit 3")
         expect_eq(output(k, b), whole, "output of exit 3")
+
+
+def test_header_block_in_pieces():
+    """The header block's end in the same write as the body's first bytes,
+    stderr before the block, a block too large: followed and stored alike
+    (a follower started first sees no header bytes)."""
+    routes = [("/sh", "out_slowhead", ""), ("/ef", "out_errfirst", "")]
+    with kickd(routes) as k:
+        big = trigger(k, "/sh?big=1")
+        for target, body, resp in (
+                ("/sh", b"body1body2\n",
+                 {"status": 201, "content_type": "text/plain"}),
+                ("/ef", b"warning first\nbody 1\nwarning second\nbody 2\n",
+                 {"status": 200, "content_type": "text/plain"})):
+            a = trigger(k, target)
+            f = Follow(k, a)
+            data = f.to_end(10.0)
+            f.close()
+            j = wait_job(k, a)
+            expect_eq((data, j["response"], j["error"], j["output_size"]),
+                      (body, resp, None, len(body)), "%s (followed, "
+                      "response, error, output_size)" % target)
+            expect_eq(output(k, a), body, "%s stored output" % target)
+        # 500 fields: no header block; all of it is output, the held
+        # bytes too, followed as stored.
+        f = Follow(k, big)
+        data = f.to_end(10.0)
+        f.close()
+        j = wait_job(k, big)
+        expect_eq((j["state"], j["response"], j["error"]),
+                  ("succeeded", None, "no CGI header block (too many header "
+                   "fields): output kept whole"), "a block of 500 fields")
+        expect(data.startswith(b"Content-Type: text/plain\nX-Filler-000: ")
+               and data.endswith(b"Status: 201 Made\n\nbody1body2\n") and
+               data.count(b"X-Filler-") == 500, "followed: %r...%r",
+               data[:60], data[-40:])
+        expect_eq((len(data), output(k, big)), (j["output_size"], data),
+                  "a block of 500 fields (output_size, stored output)")
 
 
 # 6. kick logs and kick logs -f.
