@@ -10,7 +10,6 @@
 # stdout bytes 0x00-0x7f and stderr bytes 0x80-0xff so that the
 # interleaved output can be taken apart again.
 
-import json
 import os
 import select
 import shutil
@@ -21,12 +20,10 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import (Conn, build, expect, expect_eq,  # noqa: E402
+from harness import (Conn, Kickd, build, expect, expect_eq,  # noqa: E402
                      expect_error, kick_bin, run, SAN, SLOW)
 from test_jobs import (config, get_job, json_body, kickd,  # noqa: E402
                        release, trigger, wait_job, FINAL, PATH_ENV)
-
-from harness import Kickd  # noqa: E402
 
 KICK = kick_bin()
 MiB = 1 << 20
