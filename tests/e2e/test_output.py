@@ -13,6 +13,7 @@
 import os
 import select
 import shutil
+import signal
 import socket
 import struct
 import subprocess
@@ -214,6 +215,27 @@ def test_follow_every_byte():
         expect(data == output(k, a), "followed bytes (%d) differ from the "
                "stored output (%d)", len(data), len(output(k, a)))
         expect_streams(data, k, a, "followed output")
+        f.close()
+
+
+def test_follow_past_the_cap():
+    """A follower that keeps up gets every byte live, more than the store
+    keeps; a request pipelined behind the follow is answered after it."""
+    with kickd([("/p", "out_pieces", "")], "output_cap = 64K") as k:
+        a = trigger(k, "/p?bytes=300000")
+        f = Follow(k, a)
+        f.conn.send(build("GET", "/healthz"))
+        data = f.to_end(30.0)
+        j = get_job(k, a)
+        expect_eq((j["state"], j["output_size"]), ("succeeded", len(data)),
+                  "the job (state, output_size = bytes followed)")
+        expect_streams(data, k, a, "followed past the cap")
+        kept = output(k, a)
+        expect_eq((len(kept), kept), (65536, data[-65536:]),
+                  "the stored output: the newest 64 KiB")
+        r = f.conn.response()
+        expect_eq((r.status, r.body), (200, b"ok\n"),
+                  "the request pipelined behind the follow")
         f.close()
 
 
@@ -555,6 +577,47 @@ def test_kick_logs():
             expect(err.startswith("kick logs: ") and "404" in err and
                    "no such job" in err and err.count("\n") == 1,
                    "kick %s: message %r", " ".join(args), err)
+
+
+def test_kick_logs_f_server_gone():
+    """kickd killed mid-follow: kick logs -f fails (the stream had no
+    end), after printing what came."""
+    with kickd([("/lines", "out_lines", "")]) as k:
+        a = trigger(k, "/lines?lines=2")
+        p = subprocess.Popen([KICK, "--server", "http://127.0.0.1:%d"
+                              % k.port, "logs", "-f", str(a)],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        try:
+            got = b""
+            deadline = time.monotonic() + 5.0 * SLOW
+            while got != b"line 1\nline 2\n":
+                left = deadline - time.monotonic()
+                expect(left > 0, "kick logs -f: %r in time", got)
+                r, _, _ = select.select([p.stdout], [], [], left)
+                if r:
+                    d = os.read(p.stdout.fileno(), 4096)
+                    expect(d != b"", "kick logs -f ended early: %r", got)
+                    got += d
+            scripts = k.children()
+            k.proc.kill()
+            k.proc.wait()
+            k.stop(check=False)
+            for pid in scripts:  # the orphaned script, waiting
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+            rest, err = p.communicate(timeout=10.0 * SLOW)
+        finally:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+        err = err.decode("utf-8", "replace")
+        expect(p.returncode not in (0, None), "kick logs -f exited %r when "
+               "kickd died mid-stream", p.returncode)
+        expect_eq(rest, b"", "kick logs -f printed more")
+        expect(err.startswith("kick logs: ") and err.count("\n") == 1,
+               "kick logs -f: message %r", err)
 
 
 if __name__ == "__main__":
