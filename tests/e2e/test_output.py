@@ -351,13 +351,15 @@ def test_slow_follower_bounded():
         env["ASAN_OPTIONS"] = ("detect_leaks=1:abort_on_error=0:"
                                "quarantine_size_mb=16")
     with Kickd(config=config([("/flood", "out_flood", "")]), env=env) as k:
-        k.healthy("at the start")
-        base = rss(k.proc.pid)
         a = trigger(k, "/flood?mb=%d" % FLOOD_MB)
         f = Follow(k, a, rcvbuf=4096)
-        f.read_head()
-        # The follower reads nothing more while the job writes; kickd
-        # answers others meanwhile and the job ends on its own.
+        # The follower has the first line (so that it follows the run
+        # from its start), then reads nothing more while the job writes;
+        # kickd answers others meanwhile and the job ends on its own.
+        f.until(lambda d: d == b"start\n", 5.0, "the first line")
+        k.healthy("at the start")
+        base = rss(k.proc.pid)
+        release(k, a)
         peak, served = base, 0
         deadline = time.monotonic() + 60.0 * SLOW
         while True:
@@ -383,7 +385,7 @@ def test_slow_follower_bounded():
         # ends cleanly with the job's last bytes.
         data = f.to_end(60.0)
         kept = output(k, a)
-        expect(data.startswith(b"start\n" + b"x" * 4096),
+        expect(data.startswith(b"start\n" + b"x" * 65536),
                "the stream's start: %r", data[:40])
         expect(data.endswith(b"x\nend %d\n" % a), "the stream's end: %r",
                data[-40:])
