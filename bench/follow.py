@@ -21,7 +21,7 @@ TICK = os.path.join(os.path.dirname(os.path.abspath(__file__)),
                     "follow_tick.py")
 LINES = int(os.environ.get("BENCH_FOLLOW_LINES", "200"))  # per target
 ROUNDS = 2  # each target's lines are split over this many runs
-RESERVE = 40.0  # s it needs of what the bench's limit leaves
+RESERVE = 25.0  # s it needs of what the bench's limit leaves (~16 s)
 RUN_WAIT = 10.0  # s for one run's lines beyond their own 20 ms each
 TARGETS = (("follow", "kickd ?follow=1 (raw socket)"),
            ("kick", "kickd via `kick logs -f` (libkick, then a pipe)"),

@@ -592,8 +592,7 @@ def main():
                (JOBS_RESERVE if ONLY & {"accept", "enqueue", "start"}
                 else 0) +
                (client.SENT_RESERVE if "client" in ONLY else 0) +
-               (client.BATCH_RESERVE if "batch" in ONLY else 0) +
-               (follow.RESERVE if "follow" in ONLY else 0))
+               (client.BATCH_RESERVE if "batch" in ONLY else 0))
     rounds = max(1, min(ROUNDS, int((LIMIT - SECONDS - 20 - reserve)
                                     // per_round)))
 
@@ -739,6 +738,12 @@ def main():
                             errors)
     # The chaos rounds take the time the other parts' reserves leave
     # (those are generous), never an exec round.
+    crash = None
+    if "chaos" in ONLY and time_left() < chaos.RESERVE:
+        errors.append(("chaos", "skipped: out of time"))
+    elif "chaos" in ONLY:
+        crash = chaos.measure(kickd, errors)
+    # So does the follow part, after them.
     live = None
     if "follow" in ONLY and time_left() < follow.RESERVE:
         errors.append(("follow", "skipped: out of time"))
@@ -747,11 +752,6 @@ def main():
                               free_port)
         errors += follow.errors_of(live)
         stop_servers()
-    crash = None
-    if "chaos" in ONLY and time_left() < chaos.RESERVE:
-        errors.append(("chaos", "skipped: out of time"))
-    elif "chaos" in ONLY:
-        crash = chaos.measure(kickd, errors)
     busy_after = cpu_busy()
 
     for (target, conc), cell in sorted(results.items()):
