@@ -42,9 +42,9 @@ class Follow:
     """GET /jobs/ID/output?follow=1 on a connection of its own, read one
     chunk at a time; data holds what arrived."""
 
-    def __init__(self, k, jid, rcvbuf=None, method="GET"):
+    def __init__(self, k, jid, rcvbuf=None):
         self.conn = Conn(k.listen_host, k.port, rcvbuf=rcvbuf)
-        self.conn.send(build(method, "/jobs/%d/output?follow=1" % jid))
+        self.conn.send(build("GET", "/jobs/%d/output?follow=1" % jid))
         self.data = bytearray()
         self.ended = False
         self.head = None
