@@ -422,6 +422,21 @@ def test_client_leaves_mid_follow():
         f3.close()
 
 
+def test_quiet_job_outlives_idle_timeout():
+    """A follower that has read everything waits on a quiet job for longer
+    than idle_timeout: nothing is owed to it, and it is not idle."""
+    with kickd([("/lines", "out_lines", "")], "idle_timeout = 1") as k:
+        a = trigger(k, "/lines?lines=2")
+        f = Follow(k, a)
+        f.until(lambda d: d == b"line 1\nline 2\n", 5.0, "the lines")
+        # Nothing to wait for: the job writes nothing until released.
+        time.sleep(2.5)
+        release(k, a)
+        expect_eq(f.to_end(10.0), b"line 1\nline 2\nafter\n",
+                  "the stream across 2.5 s of a quiet job")
+        f.close()
+
+
 def test_follow_ends_on_cancel():
     """A running job canceled (DELETE) ends aborted; so does its stream."""
     with kickd([("/lines", "out_lines", "")]) as k:
