@@ -348,8 +348,9 @@ def test_slow_follower_bounded():
     # 256 MiB: a smaller one keeps the bound about kickd's own memory.
     env = dict(PATH_ENV)
     if SAN:
-        env["ASAN_OPTIONS"] = ("detect_leaks=1:abort_on_error=0:"
-                               "quarantine_size_mb=16")
+        env["ASAN_OPTIONS"] = os.environ.get(
+            "ASAN_OPTIONS", "detect_leaks=1:abort_on_error=0") + \
+            ":quarantine_size_mb=16"
     with Kickd(config=config([("/flood", "out_flood", "")]), env=env) as k:
         a = trigger(k, "/flood?mb=%d" % FLOOD_MB)
         f = Follow(k, a, rcvbuf=4096)
