@@ -10,8 +10,9 @@
 # then detached jobs (jobs.py): durable triggers/s beside beanstalkd, the
 # enqueue rate across a million queued jobs, commit-to-start latency; then
 # the client (client.py): a sent-mode trigger through libkick beside the
-# raw floor and PHP's fsockopen loop, and kick --batch triggers/s.
-# Prints four markdown tables.
+# raw floor and PHP's fsockopen loop, and kick --batch triggers/s; then
+# a job's line to a ?follow=1 client beside a pipe (follow.py); then the
+# kill-and-restart rounds (chaos.py). Prints a markdown table per part.
 
 import argparse
 import atexit
@@ -33,6 +34,7 @@ import time
 
 import chaos
 import client
+import follow
 import jobs
 
 SECONDS = int(os.environ.get("BENCH_SECONDS", "5"))
@@ -79,9 +81,10 @@ JOBS_RESERVE = (2 * ACCEPT_ROUNDS * (ACCEPT_SECONDS + 0.5) + START_BUDGET +
 # BENCH_ONLY=PART[,PART...] runs some parts alone: abort (the hang-ups),
 # exec (tiny CGI executions/s and /healthz), accept (durable triggers/s and
 # beanstalkd), enqueue, start, client (sent-mode triggers to a sink), batch
-# (kick --batch against kickd), chaos (kill and restart rounds).
+# (kick --batch against kickd), chaos (kill and restart rounds), follow
+# (a job's line to a ?follow=1 client, beside a pipe).
 PARTS = ("abort", "exec", "accept", "enqueue", "start", "client", "batch",
-         "chaos")
+         "chaos", "follow")
 ONLY = set(p for p in os.environ.get("BENCH_ONLY", "").split(",") if p)
 if not ONLY:
     ONLY = set(PARTS)
@@ -740,6 +743,15 @@ def main():
         errors.append(("chaos", "skipped: out of time"))
     elif "chaos" in ONLY:
         crash = chaos.measure(kickd, errors)
+    # So does the follow part, after them.
+    live = None
+    if "follow" in ONLY and time_left() < follow.RESERVE:
+        errors.append(("follow", "skipped: out of time"))
+    elif "follow" in ONLY:
+        live = follow.measure(kickd, kick, tmp, start_server, kickd_ok,
+                              free_port)
+        errors += follow.errors_of(live)
+        stop_servers()
     busy_after = cpu_busy()
 
     for (target, conc), cell in sorted(results.items()):
@@ -801,6 +813,8 @@ def main():
                            php_version(shutil.which("php") or "php"))
     if "chaos" in ONLY:
         chaos.print_table(crash)
+    if live:
+        follow.print_table(live)
     print()
     print(machine_line())
     for when, b in (("before", busy), ("after", busy_after)):
@@ -837,6 +851,8 @@ def main():
     client.print_method(ONLY)
     if "chaos" in ONLY:
         chaos.print_method(crash)
+    if live:
+        follow.print_method()
     print()
     if "abort" in ONLY:
         print("hang-ups (ms):")
@@ -854,6 +870,8 @@ def main():
     jobs.print_details(detached["accept"], detached["beanstalk"],
                        detached["flood"], detached["start"])
     client.print_details(ONLY, sent or {}, batch)
+    if live:
+        follow.print_details(live)
     for what, why in errors:
         print("FAILED %s: %s" % (what, why))
     print("bench took %.0f s" % (time.monotonic() - START))

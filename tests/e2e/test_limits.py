@@ -354,7 +354,8 @@ def test_kick_ctl_with_token():
         r = k.get("/jobs/%s?wait=%d" % (jid, int(20 * SLOW)), auth)
         expect(b'"succeeded"' in r.body, "job: %r" % r.body)
         r = k.get("/jobs/%s/output" % jid, auth)
-        expect(r.status == 200 and r.body.endswith(b"\n\nstatus=0 rc=0\n"),
+        # A job's header block is its response, not output (issue 10).
+        expect(r.status == 200 and r.body == b"status=0 rc=0\n",
                "kick ctl status in a detached job: %r", r.body)
         # The control endpoint answers by its run's secret, not the token.
         r = k.get("/_kick/run/a1.00000000000000000000000000000000/status")
