@@ -273,6 +273,7 @@ kick__client_fail(struct kick_client *c, CURL *h, CURLcode cr,
         return KICK_EPROTO;
     case CURLE_SEND_ERROR:
     case CURLE_RECV_ERROR:
+    case CURLE_PARTIAL_FILE: /* closed inside the body: a followed output */
         snprintf(c->detail, sizeof(c->detail), "connection lost (%s): %s",
                  why, url);
         return KICK_ECONNECT;
