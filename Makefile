@@ -34,7 +34,8 @@ KICKD_OBJ := $(addprefix $(B)/src/kickd/, main.o srv.o conn.o conn_out.o \
              api.o worker.o metrics.o store_async.o store_sqlite.o \
              store_sqlite_schema.o store_sqlite_output.o \
              store_common.o cgi.o cgi_env.o cgi_response.o cfg.o \
-             cfg_words.o cfg_scripts.o log.o pgroup.o recover.o ledger.o job_run.o)
+             cfg_words.o cfg_scripts.o log.o pgroup.o recover.o ledger.o job_run.o \
+             timestamp.o)
 KICKD_SAN_OBJ := $(KICKD_OBJ:$(B)/%=$(S)/%)
 
 # The client library and the kick command.
@@ -45,7 +46,7 @@ KICK_OBJ := $(addprefix $(B)/src/kick/, main.o cmd_ctl.o cmd_trigger.o \
 
 # Unit tests: one binary per module, with cmocka.
 UNIT := http_parse cfg cgi_response store store_async kick_request pgroup \
-        ledger
+        ledger timestamp
 UNIT_BIN := $(addprefix $(B)/tests/unit/test_, $(UNIT))
 UNIT_DEPS_http_parse := $(B)/src/kickd/http_parse.o
 UNIT_DEPS_cfg := $(B)/src/kickd/cfg.o $(B)/src/kickd/cfg_words.o $(B)/src/kickd/cfg_scripts.o
@@ -60,6 +61,7 @@ UNIT_DEPS_store_async := $(B)/src/kickd/store_async.o $(B)/src/kickd/log.o \
 UNIT_DEPS_kick_request := $(B)/src/libkick/request.o
 UNIT_DEPS_pgroup := $(B)/src/kickd/pgroup.o
 UNIT_DEPS_ledger := $(B)/src/kickd/ledger.o $(UNIT_DEPS_store_async)
+UNIT_DEPS_timestamp := $(B)/src/kickd/timestamp.o
 
 # Fuzz targets: one per parser of outside input.
 FUZZ := http_parse cgi_response
