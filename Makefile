@@ -42,7 +42,7 @@ KICKD_SAN_OBJ := $(KICKD_OBJ:$(B)/%=$(S)/%)
 LIBKICK_OBJ := $(addprefix $(B)/src/libkick/, ctl.o error.o request.o \
                client.o job.o)
 KICK_OBJ := $(addprefix $(B)/src/kick/, main.o cmd_ctl.o cmd_trigger.o \
-            cmd_job.o cmd_batch.o)
+            cmd_job.o cmd_ls.o cmd_status.o cli_time.o cmd_batch.o)
 
 # Unit tests: one binary per module, with cmocka.
 UNIT := http_parse cfg cgi_response store store_async kick_request pgroup \
