@@ -46,7 +46,7 @@ KICK_OBJ := $(addprefix $(B)/src/kick/, main.o cmd_ctl.o cmd_trigger.o \
 
 # Unit tests: one binary per module, with cmocka.
 UNIT := http_parse cfg cgi_response store store_async kick_request pgroup \
-        ledger timestamp
+        ledger timestamp api_list
 UNIT_BIN := $(addprefix $(B)/tests/unit/test_, $(UNIT))
 UNIT_DEPS_http_parse := $(B)/src/kickd/http_parse.o
 UNIT_DEPS_cfg := $(B)/src/kickd/cfg.o $(B)/src/kickd/cfg_words.o $(B)/src/kickd/cfg_scripts.o
@@ -63,6 +63,9 @@ UNIT_DEPS_kick_request := $(B)/src/libkick/request.o
 UNIT_DEPS_pgroup := $(B)/src/kickd/pgroup.o
 UNIT_DEPS_ledger := $(B)/src/kickd/ledger.o $(UNIT_DEPS_store_async)
 UNIT_DEPS_timestamp := $(B)/src/kickd/timestamp.o
+UNIT_DEPS_api_list := $(B)/src/kickd/api_list.o $(B)/src/kickd/timestamp.o \
+                      $(B)/src/kickd/route.o \
+                      $(UNIT_DEPS_store) $(UNIT_DEPS_cfg)
 
 # Fuzz targets: one per parser of outside input.
 FUZZ := http_parse cgi_response
