@@ -133,17 +133,25 @@ reply_405(struct conn *c, const char *detail, const char *allow)
 
 /* An error of the job API: {"error": "reason"} as JSON (extra: more
  * header lines, such as a 405's Allow). Triggers and /metrics keep
- * kickd's text/plain answers. */
+ * kickd's text/plain answers. A reason may quote the request, whose
+ * bytes need not be UTF-8: all but printable ASCII becomes '?'. */
 static void
 reply_job_error(struct conn *c, int status, const char *reason,
                 const char *extra)
 {
-    json_t *j = json_pack("{s:s}", "error", reason);
+    static const char oom[] = "{\"error\":\"out of memory\"}\n";
+    char clean[API_MAX_REPLY / 4];
+    size_t i = 0;
+
+    for (; reason[i] && i + 1 < sizeof(clean); i++)
+        clean[i] = reason[i] >= 0x20 && reason[i] < 0x7f ? reason[i] : '?';
+    clean[i] = '\0';
+    json_t *j = json_pack("{s:s}", "error", clean);
     char *text = j ? json_dumps(j, JSON_COMPACT) : NULL;
 
     json_decref(j);
     if (text == NULL) {
-        reply_error(c, 503, "out of memory");
+        conn_reply(c, 503, "application/json", oom, sizeof(oom) - 1, NULL);
         return;
     }
     size_t n = strlen(text);
