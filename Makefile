@@ -68,7 +68,7 @@ UNIT_DEPS_api_list := $(B)/src/kickd/api_list.o $(B)/src/kickd/timestamp.o \
                       $(UNIT_DEPS_store) $(UNIT_DEPS_cfg)
 
 # Fuzz targets: one per parser of outside input.
-FUZZ := http_parse cgi_response
+FUZZ := http_parse cgi_response timestamp
 FUZZ_BIN := $(addprefix $(B)/fuzz/fuzz_, $(FUZZ))
 FUZZ_TIME ?= 60
 

@@ -109,7 +109,8 @@ rfc3339_parse(const char *s, size_t n, int64_t *ms)
     struct tm tm = {.tm_year = y - 1900, .tm_mon = mo - 1, .tm_mday = d,
                     .tm_hour = h, .tm_min = mi, .tm_sec = sec};
     int64_t t = (int64_t)timegm(&tm) - (int64_t)east * 60;
-    if (t < 0)
+    /* An offset or a leap second can move the instant out of 1970-9999. */
+    if (t < 0 || t * 1000 + frac > TIMESTAMP_MAX_MS)
         return -1;
     *ms = t * 1000 + frac;
     return 0;

@@ -17,7 +17,7 @@
  * ("2026-12-06T10:00:00Z", "2026-12-06T10:00:00.250+01:00"; 't' or ' '
  * for 'T', 'z' for 'Z'; a fraction beyond ms is cut; second 60, a leap
  * second, is the next second). 0 with *ms set, or -1 if it is neither or
- * names a day that does not exist or a time before 1970. */
+ * names a day that does not exist or a time outside 1970-9999 (UTC). */
 int
 timestamp_parse(const char *s, size_t n, int64_t *ms);
 
