@@ -33,6 +33,5 @@ cli_duration_format(long long ms, char *buf, size_t size)
     else if (ms < 3600000)
         snprintf(buf, size, "%lldm%02llds", ms / 60000, ms % 60000 / 1000);
     else
-        snprintf(buf, size, "%lldh%02lldm", ms / 3600000,
-                 ms % 3600000 / 60000);
+        snprintf(buf, size, "%lldh%02lldm", ms / 3600000, ms % 3600000 / 60000);
 }

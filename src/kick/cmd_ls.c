@@ -43,15 +43,14 @@ row_fill(json_t *j, long long now, struct row *r)
     r->state = str(j, "state", "-");
     snprintf(r->attempt, sizeof(r->attempt), "%lld/%lld",
              (long long)json_integer_value(json_object_get(j, "attempt")),
-             (long long)json_integer_value(
-                 json_object_get(j, "max_attempts")));
+             (long long)json_integer_value(json_object_get(j, "max_attempts")));
     /* Seconds are enough in a table: 2026-12-06T10:00:00Z. */
     snprintf(r->created, sizeof(r->created), "%.19sZ", created);
     if (start < 0)
         snprintf(r->duration, sizeof(r->duration), "-");
     else
         cli_duration_format((end >= start ? end : now) - start, r->duration,
-                        sizeof(r->duration));
+                            sizeof(r->duration));
     r->error = str(j, "error", "-");
 }
 
@@ -110,8 +109,8 @@ table_print(json_t *jobs)
         bool cut = room > 0 && len > room;
         printf("%-*s  %-*s  %-*s  %-*s  %-*s  %-*s  %.*s%s\n", w[0], r->id,
                w[1], r->route, w[2], r->state, w[3], r->attempt, w[4],
-               r->created, w[5], r->duration, cut ? room - 3 : len,
-               r->error, cut ? "..." : "");
+               r->created, w[5], r->duration, cut ? room - 3 : len, r->error,
+               cut ? "..." : "");
     }
     free(rows);
 }
@@ -156,8 +155,10 @@ cmd_ls(struct kick_client *c, const struct job_args *a)
     json_t *jobs = json_object_get(page, "jobs");
     json_t *next = json_object_get(page, "next");
     if (!json_is_array(jobs)) {
-        fprintf(stderr, "kick ls: not a page of jobs in the answer: "
-                "%.60s\n", text);
+        fprintf(stderr,
+                "kick ls: not a page of jobs in the answer: "
+                "%.60s\n",
+                text);
         json_decref(page);
         free(text);
         return EXIT_FAIL;

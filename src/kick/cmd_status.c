@@ -32,16 +32,15 @@ num(json_t *o, const char *key)
 static void
 job_print(json_t *j)
 {
-    static const char *const times[] = {"created_at", "run_at",
-                                        "started_at", "finished_at"};
+    static const char *const times[] = {"created_at", "run_at", "started_at",
+                                        "finished_at"};
     json_t *resp = json_object_get(j, "response");
     char took[32] = "-";
 
     field(j, "id");
     field(j, "route");
     field(j, "state");
-    printf("attempt: %lld/%lld\n", num(j, "attempt"),
-           num(j, "max_attempts"));
+    printf("attempt: %lld/%lld\n", num(j, "attempt"), num(j, "max_attempts"));
     field(j, "earlier_attempts");
     field(j, "exit_status");
     field(j, "signal");
@@ -60,15 +59,14 @@ job_print(json_t *j)
     field(j, "output_size");
     for (size_t i = 0; i < sizeof(times) / sizeof(times[0]); i++)
         field(j, times[i]);
-    long long start = cli_utc_ms(json_string_value(
-        json_object_get(j, "started_at")));
-    long long end = cli_utc_ms(json_string_value(
-        json_object_get(j, "finished_at")));
+    long long start =
+        cli_utc_ms(json_string_value(json_object_get(j, "started_at")));
+    long long end =
+        cli_utc_ms(json_string_value(json_object_get(j, "finished_at")));
     if (start >= 0)
-        cli_duration_format((end >= start ? end
-                                          : (long long)time(NULL) * 1000) -
-                                start,
-                            took, sizeof(took));
+        cli_duration_format(
+            (end >= start ? end : (long long)time(NULL) * 1000) - start, took,
+            sizeof(took));
     printf("duration: %s\n", took);
 }
 
@@ -85,8 +83,7 @@ cmd_status(struct kick_client *c, const struct job_args *a)
         return cli_job_fail(c, a->verb, e);
     json_t *j = json_loadb(text, len, 0, NULL);
     if (!json_is_object(j) || !json_is_integer(json_object_get(j, "id"))) {
-        fprintf(stderr, "kick status: not a job in the answer: %.60s\n",
-                text);
+        fprintf(stderr, "kick status: not a job in the answer: %.60s\n", text);
         json_decref(j);
         free(text);
         return EXIT_FAIL;

@@ -57,8 +57,7 @@ state_param(const char *v, size_t n, struct job_filter *f)
 /* One parameter, name=v: 0, or -1 with why set. */
 static int
 param(const char *name, size_t nlen, const char *v, size_t n,
-      struct job_filter *f, char *route, size_t cap, char *why,
-      size_t whylen)
+      struct job_filter *f, char *route, size_t cap, char *why, size_t whylen)
 {
 #define IS(s) (nlen == sizeof(s) - 1 && memcmp(name, s, nlen) == 0)
     const char *bad = NULL;
@@ -89,8 +88,7 @@ param(const char *name, size_t nlen, const char *v, size_t n,
         else
             bad = "order must be asc or desc";
     } else if (IS("created_after") || IS("created_before")) {
-        int64_t *t = IS("created_after") ? &f->created_from
-                                         : &f->created_until;
+        int64_t *t = IS("created_after") ? &f->created_from : &f->created_until;
         /* 0 is no bound in f: created_before=0 would be none. */
         if (time_param(v, n, t) < 0 || (IS("created_before") && *t == 0))
             bad = IS("created_after")
@@ -112,8 +110,8 @@ param(const char *name, size_t nlen, const char *v, size_t n,
 }
 
 int
-api_list_parse(const char *query, size_t len, struct job_filter *f,
-               char *route, size_t cap, char *why, size_t whylen)
+api_list_parse(const char *query, size_t len, struct job_filter *f, char *route,
+               size_t cap, char *why, size_t whylen)
 {
     const char *q = query, *end = query + len;
 
@@ -125,9 +123,8 @@ api_list_parse(const char *query, size_t len, struct job_filter *f,
         const char *e = amp ? amp : end;
         const char *eq = memchr(q, '=', (size_t)(e - q));
         const char *v = eq ? eq + 1 : e;
-        if (e > q &&
-            param(q, (size_t)((eq ? eq : e) - q), v, (size_t)(e - v), f,
-                  route, cap, why, whylen) < 0)
+        if (e > q && param(q, (size_t)((eq ? eq : e) - q), v, (size_t)(e - v),
+                           f, route, cap, why, whylen) < 0)
             return -1;
         q = amp ? amp + 1 : end;
     }

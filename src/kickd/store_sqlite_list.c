@@ -41,7 +41,7 @@ id_from(struct store *st, int64_t t, int64_t *id)
         int64_t created = rc == SQLITE_ROW ? sqlite3_column_int64(s, 1) : 0;
         sqlite3_reset(s);
         if (rc != SQLITE_ROW || created >= t)
-            hi = mid;       /* no job in [mid, found) */
+            hi = mid; /* no job in [mid, found) */
         else
             lo = found + 1; /* jobs up to found were created before t */
     }
@@ -79,9 +79,8 @@ list_stmt(const struct job_filter *f)
 {
     static const enum stmt_id asc[4] = {ST_LIST_ALL, ST_LIST_STATE,
                                         ST_LIST_ROUTE, ST_LIST_BOTH};
-    static const enum stmt_id desc[4] = {
-        ST_LIST_ALL_DESC, ST_LIST_STATE_DESC, ST_LIST_ROUTE_DESC,
-        ST_LIST_BOTH_DESC};
+    static const enum stmt_id desc[4] = {ST_LIST_ALL_DESC, ST_LIST_STATE_DESC,
+                                         ST_LIST_ROUTE_DESC, ST_LIST_BOTH_DESC};
     int k = (f->state >= 0 ? 1 : 0) + (f->route != NULL ? 2 : 0);
 
     return f->desc ? desc[k] : asc[k];
@@ -103,8 +102,8 @@ list_page(struct store *st, const struct job_filter *f, struct job **out,
          store_sqlite__bind_i64(s, 2, limit) |
          store_sqlite__bind_i64(s, 5, below) |
          store_sqlite__bind_i64(s, 6, f->created_from) |
-         store_sqlite__bind_i64(s, 7, f->created_until > 0 ? f->created_until
-                                                            : INT64_MAX);
+         store_sqlite__bind_i64(
+             s, 7, f->created_until > 0 ? f->created_until : INT64_MAX);
     if (f->route != NULL)
         rc |= sqlite3_bind_text(s, 3, f->route, -1, SQLITE_STATIC);
     if (f->state >= 0)

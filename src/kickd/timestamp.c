@@ -82,8 +82,8 @@ rfc3339_parse(const char *s, size_t n, int64_t *ms)
     int y, mo, d, h, mi, sec, east, frac = 0;
     size_t i = 19;
 
-    if (n < 20 || s[4] != '-' || s[7] != '-' || s[13] != ':' ||
-        s[16] != ':' || (s[10] != 'T' && s[10] != 't' && s[10] != ' '))
+    if (n < 20 || s[4] != '-' || s[7] != '-' || s[13] != ':' || s[16] != ':' ||
+        (s[10] != 'T' && s[10] != 't' && s[10] != ' '))
         return -1;
     y = digits(s, 4);
     mo = digits(s + 5, 2);
@@ -91,23 +91,26 @@ rfc3339_parse(const char *s, size_t n, int64_t *ms)
     h = digits(s + 11, 2);
     mi = digits(s + 14, 2);
     sec = digits(s + 17, 2);
-    if (y < 0 || mo < 1 || mo > 12 || d < 1 || d > month_days(y, mo) ||
-        h < 0 || h > 23 || mi < 0 || mi > 59 || sec < 0 || sec > 60)
+    if (y < 0 || mo < 1 || mo > 12 || d < 1 || d > month_days(y, mo) || h < 0 ||
+        h > 23 || mi < 0 || mi > 59 || sec < 0 || sec > 60)
         return -1;
     /* time-secfrac = "." 1*DIGIT; ms are kept, the rest cut. */
     if (s[i] == '.') {
         size_t start = ++i;
-        for (; i < n && s[i] >= '0' && s[i] <= '9'; i++)
-            if (i - start < 3)
-                frac += (s[i] - '0') * (i == start ? 100 : i == start + 1
-                                                            ? 10 : 1);
+        int scale = 100; /* 0 from the fourth digit on */
+        for (; i < n && s[i] >= '0' && s[i] <= '9'; i++, scale /= 10)
+            frac += (s[i] - '0') * scale;
         if (i == start)
             return -1;
     }
     if (offset_parse(s + i, n - i, &east) < 0)
         return -1;
-    struct tm tm = {.tm_year = y - 1900, .tm_mon = mo - 1, .tm_mday = d,
-                    .tm_hour = h, .tm_min = mi, .tm_sec = sec};
+    struct tm tm = {.tm_year = y - 1900,
+                    .tm_mon = mo - 1,
+                    .tm_mday = d,
+                    .tm_hour = h,
+                    .tm_min = mi,
+                    .tm_sec = sec};
     int64_t t = (int64_t)timegm(&tm) - (int64_t)east * 60;
     /* An offset or a leap second can move the instant out of 1970-9999. */
     if (t < 0 || t * 1000 + frac > TIMESTAMP_MAX_MS)

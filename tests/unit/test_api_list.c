@@ -71,21 +71,18 @@ test_values(void **state)
     assert_true(f.desc);
     assert_int_equal(f.after, 7);
     assert_int_equal(f.before, 90);
-    assert_int_equal(parse("order=desc&order=asc&limit=1", &f, route, why),
-                     0);
+    assert_int_equal(parse("order=desc&order=asc&limit=1", &f, route, why), 0);
     assert_false(f.desc);
     assert_int_equal(f.limit, 1);
-    assert_int_equal(
-        parse("created_after=2026-12-06T11:00:00.250%2B01:00"
-              "&created_before=1796551300000",
-              &f, route, why),
-        0);
+    assert_int_equal(parse("created_after=2026-12-06T11:00:00.250%2B01:00"
+                           "&created_before=1796551300000",
+                           &f, route, why),
+                     0);
     assert_int_equal(f.created_from, 1796551200250LL);
     assert_int_equal(f.created_until, 1796551300000LL);
     /* A '+' that reached kickd as is stays one. */
-    assert_int_equal(parse("created_after=2026-12-06T11:00:00+01:00", &f,
-                           route, why),
-                     0);
+    assert_int_equal(
+        parse("created_after=2026-12-06T11:00:00+01:00", &f, route, why), 0);
     assert_int_equal(f.created_from, 1796551200000LL);
     assert_int_equal(parse("created_after=0", &f, route, why), 0);
     assert_int_equal(f.created_from, 0);
