@@ -98,6 +98,10 @@ api_abandon(struct api_pending *p)
 static void
 reply_json(struct api_pending *p, int status, json_t *j, const char *extra)
 {
+    if (p->c == NULL) { /* a retry whose client has gone */
+        json_decref(j);
+        return;
+    }
     char *text = json_dumps(j, JSON_COMPACT);
     size_t n = text ? strlen(text) : 0;
 
@@ -143,6 +147,8 @@ reply_job_error(struct conn *c, int status, const char *reason,
     char clean[API_MAX_REPLY / 4];
     size_t i = 0;
 
+    if (c == NULL) /* a retry whose client has gone */
+        return;
     for (; reason[i] && i + 1 < sizeof(clean); i++)
         clean[i] = reason[i] >= 0x20 && reason[i] < 0x7f ? reason[i] : '?';
     clean[i] = '\0';
@@ -335,10 +341,12 @@ done_cb(struct store_op *op)
                        &op->claimed, op->error);
         p->reserved = NULL;
     }
-    /* A job retried is due now, whether or not its client listens. */
+    /* A job retried is due now, whether or not its client listens; a
+     * retry asked in full is carried out as a trigger is, also for a
+     * client that has gone (retry_step then answers nobody). */
     if (p->kind == API_RETRY && op->result == 0)
         worker_kick(s, p->route, op->now);
-    if (p->c == NULL) {
+    if (p->c == NULL && !(p->kind == API_RETRY_GET && op->result == 0)) {
         pending_free(p);
         return;
     }

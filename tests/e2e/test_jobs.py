@@ -1007,6 +1007,19 @@ def test_retry():
         j = wait_job(k, q, "succeeded")
         expect_eq((j["attempt"], j["earlier_attempts"], j["error"]),
                   (1, 0, None), "canceled job after its retry")
+        # A retry whose client hangs up at once is carried out all the
+        # same, as a fire-and-forget trigger is.
+        with k.connect() as c:
+            c.send(build("POST", "/jobs/%d/retry" % q,
+                         [("Content-Length", "0")]))
+        deadline = time.monotonic() + 5 * SLOW
+        while len(runs_of(k, q)) < 2:
+            expect(time.monotonic() < deadline, "the retry of a client "
+                   "that hung up did not run: %r", get_job(k, q))
+            time.sleep(0.02)
+        j = wait_job(k, q, "succeeded")
+        expect_eq((j["attempt"], j["earlier_attempts"]), (1, 1),
+                  "after the retry of a client that hung up")
         # Once its route is no longer configured: 409, and it stays.
         g = trigger(k, "/gone")
         wait_job(k, g, "succeeded")
