@@ -100,7 +100,7 @@ struct job_args {
     long long after;    /* ls --after */
     long long before;   /* ls --before */
     int limit;          /* ls --limit */
-    int json;           /* ls --json */
+    int json;           /* ls and status --json */
     struct kick_opts opts;
 };
 /* Prints "kick VERB: " and the client's detail (or the code's name) on

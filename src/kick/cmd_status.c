@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /* kick status ID: everything the job API says of a job, one "name: value"
  * line each ("-" for none): its state and attempts, how its last run
- * ended and why, its progress, its CGI response, and every time. */
+ * ended and why, its progress, its CGI response, and every time; with
+ * --json, the job's JSON as kickd gives it. */
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -88,7 +89,10 @@ cmd_status(struct kick_client *c, const struct job_args *a)
         free(text);
         return EXIT_FAIL;
     }
-    job_print(j);
+    if (a->json)
+        fwrite(text, 1, len, stdout);
+    else
+        job_print(j);
     json_decref(j);
     free(text);
     return EXIT_OK;

@@ -17,7 +17,7 @@ cli_usage(FILE *f)
         "[-b NAME=VALUE]...\n"
         "            [--no-wait | --wait] [OPTIONS]\n"
         "       kick --batch FILE [--parallel N] [same options]\n"
-        "       kick status ID | cancel ID | wait ID | retry ID\n"
+        "       kick status ID [--json] | cancel ID | wait ID | retry ID\n"
         "       kick ls [--state S] [--route R] [--limit N] [--before ID] "
         "[--json]\n"
         "       (these five: [--server URL] [OPTIONS], before or after "

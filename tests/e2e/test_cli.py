@@ -741,6 +741,9 @@ def test_ls_status_retry():
         expect("response" in f and "output_size" in f and
                DURATION_RE.match(f.get("duration", "")),
                "kick status: response, output_size, duration: %r", out)
+        expect_eq(json.loads(kick_ok("status", str(p), "--json",
+                                     server=srv)),
+                  get_json(k, "/jobs/%d" % p), "kick status --json")
         out = kick_ok("status", str(t), server=srv)
         f = dict(ln.split(": ", 1) for ln in out.splitlines())
         expect_eq((f.get("state"), f.get("error"), f.get("connection_status")),
