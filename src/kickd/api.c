@@ -319,6 +319,24 @@ retry_step(struct api_pending *p, struct store_op *op)
     return false;
 }
 
+/* A page of jobs: {"jobs": [...], "next": ID or null}. next, the last
+ * id of a full page, is the next page's after= (asc) or before= (desc),
+ * both being id bounds. */
+static void
+list_reply(struct api_pending *p, struct store_op *op)
+{
+    json_t *o = json_object(), *a = json_array();
+
+    for (size_t i = 0; i < op->njobs; i++)
+        json_array_append_new(a, job_json(&op->jobs[i]));
+    json_object_set_new(o, "jobs", a);
+    json_object_set_new(o, "next",
+                        op->njobs == (size_t)op->filter.limit
+                            ? json_integer(op->jobs[op->njobs - 1].id)
+                            : json_null());
+    reply_json(p, 200, o, NULL);
+}
+
 static void
 done_cb(struct store_op *op)
 {
@@ -432,18 +450,9 @@ done_cb(struct store_op *op)
         if (retry_step(p, op))
             return;
         break;
-    case API_LIST: {
-        json_t *o = json_object(), *a = json_array();
-        for (size_t i = 0; i < op->njobs; i++)
-            json_array_append_new(a, job_json(&op->jobs[i]));
-        json_object_set_new(o, "jobs", a);
-        json_object_set_new(o, "next",
-                            op->njobs == (size_t)op->filter.limit
-                                ? json_integer(op->jobs[op->njobs - 1].id)
-                                : json_null());
-        reply_json(p, 200, o, NULL);
+    case API_LIST:
+        list_reply(p, op);
         break;
-    }
     case API_METRICS: {
         size_t len;
         char *text = metrics_format(&s->metrics, op->counts, op->ncounts,
@@ -666,6 +675,17 @@ jobs_list(struct conn *c, const struct http_request *req)
     submit(p);
 }
 
+/* 400 for /jobs/ID with an ID that is none (its first 40 bytes quoted). */
+static void
+bad_id(struct conn *c, const char *id, size_t len)
+{
+    char why[96];
+
+    snprintf(why, sizeof(why), "bad job id '%.*s': not a whole number above 0",
+             (int)(len > 40 ? 40 : len), id);
+    reply_job_error(c, 400, why, NULL);
+}
+
 /* POST /jobs/ID/retry: the job is read first (retry_step goes on). */
 static void
 job_retry(struct conn *c, const struct http_request *req, int64_t id)
@@ -716,10 +736,7 @@ api_handle(struct conn *c, const struct http_request *req, const char *path)
     int64_t id = num_parse(rest, idlen);
     bool output = strcmp(rest + idlen, "/output") == 0;
     if (id <= 0) {
-        char why[96];
-        snprintf(why, sizeof(why), "bad job id '%.*s': not a whole number "
-                 "above 0", (int)(idlen > 40 ? 40 : idlen), rest);
-        reply_job_error(c, 400, why, NULL);
+        bad_id(c, rest, idlen);
         return true;
     }
     if (strcmp(rest + idlen, "/retry") == 0) {
