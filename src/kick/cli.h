@@ -114,6 +114,13 @@ cli_utc_ms(const char *s);
 /* A duration for people: 350ms, 12.4s, 3m05s, 2h03m. */
 void
 cli_duration_format(long long ms, char *buf, size_t size);
+/* How long a job's last run took (a running one's so far), from its
+ * state and its started_at and finished_at strings (NULL for null), as
+ * cli_duration_format has it; "-" if it has not started or waits to run
+ * again. */
+void
+cli_run_duration(const char *state, const char *started,
+                 const char *finished, char *buf, size_t size);
 
 int
 cmd_ctl(int argc, char **argv);

@@ -2,6 +2,7 @@
 /* The job API's times as kick shows them: its RFC 3339 strings read back
  * into ms, and durations for people. */
 #include <stdio.h>
+#include <string.h>
 #include <time.h>
 
 #include "cli.h"
@@ -34,4 +35,21 @@ cli_duration_format(long long ms, char *buf, size_t size)
         snprintf(buf, size, "%lldm%02llds", ms / 60000, ms % 60000 / 1000);
     else
         snprintf(buf, size, "%lldh%02lldm", ms / 3600000, ms % 3600000 / 60000);
+}
+
+void
+cli_run_duration(const char *state, const char *started, const char *finished,
+                 char *buf, size_t size)
+{
+    long long start = cli_utc_ms(started), end = cli_utc_ms(finished);
+
+    /* A queued job's started_at is an earlier attempt's, whose end is
+     * not kept (finished_at is for the job's end). */
+    if (start < 0 || state == NULL || strcmp(state, "queued") == 0) {
+        snprintf(buf, size, "-");
+        return;
+    }
+    if (end < start)
+        end = (long long)time(NULL) * 1000; /* running */
+    cli_duration_format(end - start, buf, size);
 }

@@ -8,7 +8,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "cli.h"
@@ -31,11 +30,9 @@ struct row {
 };
 
 static void
-row_fill(json_t *j, long long now, struct row *r)
+row_fill(json_t *j, struct row *r)
 {
     const char *created = str(j, "created_at", "");
-    long long start = cli_utc_ms(str(j, "started_at", NULL));
-    long long end = cli_utc_ms(str(j, "finished_at", NULL));
 
     snprintf(r->id, sizeof(r->id), "%lld",
              (long long)json_integer_value(json_object_get(j, "id")));
@@ -46,11 +43,9 @@ row_fill(json_t *j, long long now, struct row *r)
              (long long)json_integer_value(json_object_get(j, "max_attempts")));
     /* Seconds are enough in a table: 2026-12-06T10:00:00Z. */
     snprintf(r->created, sizeof(r->created), "%.19sZ", created);
-    if (start < 0)
-        snprintf(r->duration, sizeof(r->duration), "-");
-    else
-        cli_duration_format((end >= start ? end : now) - start, r->duration,
-                            sizeof(r->duration));
+    cli_run_duration(r->state, str(j, "started_at", NULL),
+                     str(j, "finished_at", NULL), r->duration,
+                     sizeof(r->duration));
     r->error = str(j, "error", "-");
 }
 
@@ -85,13 +80,12 @@ table_print(json_t *jobs)
     size_t n = json_array_size(jobs);
     struct row *rows = calloc(n ? n : 1, sizeof(*rows));
     int w[6] = {2, 5, 5, 7, 7, 8}; /* the header's widths */
-    long long now = (long long)time(NULL) * 1000;
 
     if (rows == NULL)
         return;
     for (size_t i = 0; i < n; i++) {
         struct row *r = &rows[i];
-        row_fill(json_array_get(jobs, i), now, r);
+        row_fill(json_array_get(jobs, i), r);
         w[0] = width(w[0], r->id);
         w[1] = width(w[1], r->route);
         w[2] = width(w[2], r->state);

@@ -6,7 +6,6 @@
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <time.h>
 
 #include "cli.h"
 
@@ -60,14 +59,10 @@ job_print(json_t *j)
     field(j, "output_size");
     for (size_t i = 0; i < sizeof(times) / sizeof(times[0]); i++)
         field(j, times[i]);
-    long long start =
-        cli_utc_ms(json_string_value(json_object_get(j, "started_at")));
-    long long end =
-        cli_utc_ms(json_string_value(json_object_get(j, "finished_at")));
-    if (start >= 0)
-        cli_duration_format(
-            (end >= start ? end : (long long)time(NULL) * 1000) - start, took,
-            sizeof(took));
+    cli_run_duration(json_string_value(json_object_get(j, "state")),
+                     json_string_value(json_object_get(j, "started_at")),
+                     json_string_value(json_object_get(j, "finished_at")), took,
+                     sizeof(took));
     printf("duration: %s\n", took);
 }
 

@@ -764,6 +764,11 @@ def test_ls_status_retry():
                   ("failed", "2/2", "2", "exit status 3"),
                   "kick status after kick retry")
         q = job_id(kick_ok(srv + "/c", "-H", "Kick-Delay: 60"), "q")
+        row = ls_rows(kick_ok("ls", "--limit", "1", server=srv))[0]
+        expect_eq((int(row["ID"]), row["STATE"], row["ATTEMPT"],
+                   row["DURATION"], row["ERROR"]), (q, "queued", "0/1", "-",
+                                                    "-"),
+                  "kick ls row of a job not started")
         kick_fails(EXIT_HTTP, ["409", "queued"], "retry", str(q),
                    server=srv)
         kick_fails(EXIT_HTTP, ["404", "no such job"], "retry", "999999",
