@@ -74,7 +74,8 @@ width(int w, const char *s)
     return n > w ? n : w;
 }
 
-static void
+/* The table of jobs: 0, or -1 if out of memory. */
+static int
 table_print(json_t *jobs)
 {
     size_t n = json_array_size(jobs);
@@ -82,7 +83,7 @@ table_print(json_t *jobs)
     int w[6] = {2, 5, 5, 7, 7, 8}; /* the header's widths */
 
     if (rows == NULL)
-        return;
+        return -1;
     for (size_t i = 0; i < n; i++) {
         struct row *r = &rows[i];
         row_fill(json_array_get(jobs, i), r);
@@ -107,6 +108,7 @@ table_print(json_t *jobs)
                cut ? "..." : "");
     }
     free(rows);
+    return 0;
 }
 
 int
@@ -157,15 +159,18 @@ cmd_ls(struct kick_client *c, const struct job_args *a)
         free(text);
         return EXIT_FAIL;
     }
-    if (a->json)
+    int code = EXIT_OK;
+    if (a->json) {
         fwrite(text, 1, len, stdout);
-    else
-        table_print(jobs);
+    } else if (table_print(jobs) < 0) {
+        fprintf(stderr, "kick ls: out of memory\n");
+        code = EXIT_FAIL;
+    }
     if (json_is_integer(next))
         fprintf(stderr, "kick ls: more before %lld (--before %lld)\n",
                 (long long)json_integer_value(next),
                 (long long)json_integer_value(next));
     json_decref(page);
     free(text);
-    return EXIT_OK;
+    return code;
 }
