@@ -32,21 +32,21 @@ KICKD_OBJ := $(addprefix $(B)/src/kickd/, main.o srv.o conn.o conn_out.o follow.
              conn_limit.o \
              http_parse.o http_response.o route.o run.o proc.o ctl.o \
              api.o worker.o metrics.o store_async.o store_sqlite.o \
-             store_sqlite_schema.o store_sqlite_output.o \
+             store_sqlite_schema.o store_sqlite_output.o store_sqlite_list.o \
              store_common.o cgi.o cgi_env.o cgi_request.o cgi_response.o cfg.o \
              cfg_words.o cfg_scripts.o log.o pgroup.o recover.o ledger.o job_run.o \
-             access_log.o conn_log.o)
+             access_log.o conn_log.o timestamp.o api_list.o)
 KICKD_SAN_OBJ := $(KICKD_OBJ:$(B)/%=$(S)/%)
 
 # The client library and the kick command.
 LIBKICK_OBJ := $(addprefix $(B)/src/libkick/, ctl.o error.o request.o \
                client.o job.o)
 KICK_OBJ := $(addprefix $(B)/src/kick/, main.o cmd_ctl.o cmd_trigger.o \
-            cmd_job.o cmd_batch.o)
+            cmd_job.o cmd_ls.o cmd_status.o cli_time.o cmd_batch.o)
 
 # Unit tests: one binary per module, with cmocka.
 UNIT := http_parse cfg cgi_response store store_async kick_request pgroup \
-        ledger access_log
+        ledger access_log timestamp api_list
 UNIT_BIN := $(addprefix $(B)/tests/unit/test_, $(UNIT))
 UNIT_DEPS_http_parse := $(B)/src/kickd/http_parse.o
 UNIT_DEPS_cfg := $(B)/src/kickd/cfg.o $(B)/src/kickd/cfg_words.o $(B)/src/kickd/cfg_scripts.o
@@ -55,6 +55,7 @@ UNIT_DEPS_cgi_response := $(B)/src/kickd/cgi_response.o \
 UNIT_DEPS_store := $(B)/src/kickd/store_sqlite.o \
                    $(B)/src/kickd/store_sqlite_schema.o \
                    $(B)/src/kickd/store_sqlite_output.o \
+                   $(B)/src/kickd/store_sqlite_list.o \
                    $(B)/src/kickd/store_common.o
 UNIT_DEPS_store_async := $(B)/src/kickd/store_async.o $(B)/src/kickd/log.o \
                          $(UNIT_DEPS_store)
@@ -62,9 +63,13 @@ UNIT_DEPS_kick_request := $(B)/src/libkick/request.o
 UNIT_DEPS_pgroup := $(B)/src/kickd/pgroup.o
 UNIT_DEPS_access_log := $(B)/src/kickd/access_log.o
 UNIT_DEPS_ledger := $(B)/src/kickd/ledger.o $(UNIT_DEPS_store_async)
+UNIT_DEPS_timestamp := $(B)/src/kickd/timestamp.o
+UNIT_DEPS_api_list := $(B)/src/kickd/api_list.o $(B)/src/kickd/timestamp.o \
+                      $(B)/src/kickd/route.o \
+                      $(UNIT_DEPS_store) $(UNIT_DEPS_cfg)
 
 # Fuzz targets: one per parser of outside input.
-FUZZ := http_parse cgi_response
+FUZZ := http_parse cgi_response timestamp
 FUZZ_BIN := $(addprefix $(B)/fuzz/fuzz_, $(FUZZ))
 FUZZ_TIME ?= 60
 

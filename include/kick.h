@@ -235,6 +235,21 @@ int
 kick_job_list(struct kick_client *c, const char *base, const char *state,
               long long after, struct kick_job *out, int max, int *n,
               long long *next);
+/* POST /jobs/ID/retry: queues an ended job again (the same id, a fresh
+ * set of attempts); out (may be NULL) gets its id and state "queued".
+ * KICK_EHTTP 409 if it is queued or running, 404 if there is none. */
+int
+kick_job_retry(struct kick_client *c, const char *base, long long id,
+               struct kick_job *out);
+/* GET base + path, a path of the job API ("/jobs", "/jobs/ID"), with the
+ * query params (NAME, VALUE, NAME, VALUE, ..., NULL; values are
+ * percent-encoded here; params may be NULL): the JSON answer as it came,
+ * malloc'd and NUL-terminated (*len bytes), which the caller frees. For
+ * what struct kick_job does not carry (times, progress message, the
+ * listing's order= and created_after=). */
+int
+kick_job_json(struct kick_client *c, const char *base, const char *path,
+              const char *const *params, char **json, size_t *len);
 
 #if defined(__GNUC__)
 #pragma GCC visibility pop

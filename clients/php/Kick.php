@@ -643,6 +643,11 @@ final class Client
             if (str_starts_with($text, "$status $reason")) {
                 $text = ltrim(substr($text, strlen("$status $reason")), ': ');
             }
+            // kickd's job API answers {"error": "reason"}.
+            $j = str_starts_with($text, '{') ? json_decode($body, true) : null;
+            if (is_array($j) && is_string($j['error'] ?? null)) {
+                $text = self::firstLine(substr($j['error'], 0, 200));
+            }
             throw new HttpException(sprintf(
                 "%s:%d answered %d %s%s", $u['host'], $u['port'], $status,
                 $reason, $text !== '' ? ": $text" : ''),

@@ -99,6 +99,39 @@ int
 cli_job_end(struct kick_client *c, const char *base, long long id,
             const char *state, int exit_status, int term_signal);
 
+/* A job verb's command line: kick status|cancel|wait|retry|ls. */
+struct job_args {
+    const char *verb;
+    const char *server;
+    const char *state;  /* ls --state */
+    const char *route;  /* ls --route */
+    long long id;       /* status, cancel, wait, retry */
+    long long after;    /* ls --after */
+    long long before;   /* ls --before */
+    int limit;          /* ls --limit */
+    int json;           /* ls and status --json */
+    int follow;         /* logs -f */
+    struct kick_opts opts;
+};
+/* Prints "kick VERB: " and the client's detail (or the code's name) on
+ * stderr; returns the exit code for e. */
+int
+cli_job_fail(struct kick_client *c, const char *verb, int e);
+/* "2026-12-06T10:00:00.250Z", as kickd writes a time, to ms since the
+ * epoch; -1 if s (may be NULL) is no such string. */
+long long
+cli_utc_ms(const char *s);
+/* A duration for people: 350ms, 12.4s, 3m05s, 2h03m. */
+void
+cli_duration_format(long long ms, char *buf, size_t size);
+/* How long a job's last run took (a running one's so far), from its
+ * state and its started_at and finished_at strings (NULL for null), as
+ * cli_duration_format has it; "-" if it has not started or waits to run
+ * again. */
+void
+cli_run_duration(const char *state, const char *started,
+                 const char *finished, char *buf, size_t size);
+
 int
 cmd_ctl(int argc, char **argv);
 /* kick URL ... and kick --batch FILE. */
@@ -106,8 +139,13 @@ int
 cmd_trigger(int argc, char **argv);
 int
 cmd_batch(const struct trigger_args *a);
-/* kick status|cancel|wait|ls. */
+/* kick status|cancel|wait|retry|ls. */
 int
 cmd_job(int argc, char **argv);
+/* kick ls and kick status ID, once their command line is read. */
+int
+cmd_ls(struct kick_client *c, const struct job_args *a);
+int
+cmd_status(struct kick_client *c, const struct job_args *a);
 
 #endif

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
-/* kick status|cancel|wait|logs ID and kick ls: kickd's job API through
- * libkick, on the server of --server, $KICK_SERVER or the default. */
+/* kick status|cancel|wait|retry|logs ID and kick ls: kickd's job API
+ * through libkick, on the server of --server, $KICK_SERVER or the default
+ * (status and ls print in cmd_status.c and cmd_ls.c). */
 #include <getopt.h>
 #include <stdbool.h>
 #include <stdlib.h>
@@ -18,6 +19,9 @@ enum {
     OPT_STATE,
     OPT_LIMIT,
     OPT_AFTER,
+    OPT_BEFORE,
+    OPT_ROUTE,
+    OPT_JSON,
 };
 
 static const struct option long_opts[] = {
@@ -26,20 +30,12 @@ static const struct option long_opts[] = {
     {"limit", required_argument, NULL, OPT_LIMIT},
     {"after", required_argument, NULL, OPT_AFTER},
     {"follow", no_argument, NULL, 'f'},
+    {"before", required_argument, NULL, OPT_BEFORE},
+    {"route", required_argument, NULL, OPT_ROUTE},
+    {"json", no_argument, NULL, OPT_JSON},
     CLI_CLIENT_OPTIONS,
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
-};
-
-struct job_args {
-    const char *verb;
-    const char *server;
-    const char *state;
-    long long id;    /* status, cancel, wait */
-    long long after; /* ls */
-    int limit;       /* ls */
-    bool follow;     /* logs -f */
-    struct kick_opts opts;
 };
 
 /* A job id or a count: digits only, 0 or more. */
@@ -89,15 +85,24 @@ parse(int argc, char **argv, struct job_args *a)
             a->limit = (int)n;
             break;
         case OPT_AFTER:
-            if (parse_id(optarg, &a->after) < 0)
-                return cli_usage_error(
-                    a->verb, "--after takes a job id, not '%s'", optarg);
+        case OPT_BEFORE:
+            if (parse_id(optarg, c == OPT_AFTER ? &a->after : &a->before) < 0)
+                return cli_usage_error(a->verb, "%s takes a job id, not '%s'",
+                                       c == OPT_AFTER ? "--after"
+                                                      : "--before",
+                                       optarg);
+            break;
+        case OPT_ROUTE:
+            a->route = optarg;
+            break;
+        case OPT_JSON:
+            a->json = 1;
             break;
         case 'f':
             if (strcmp(a->verb, "logs") != 0)
                 return cli_usage_error(a->verb, "unknown option '%s'",
                                        argv[optind - 1]);
-            a->follow = true;
+            a->follow = 1;
             break;
         case 'h':
             cli_usage(stdout);
@@ -129,8 +134,8 @@ parse(int argc, char **argv, struct job_args *a)
     return 0;
 }
 
-static int
-fail(struct kick_client *c, const char *verb, int e)
+int
+cli_job_fail(struct kick_client *c, const char *verb, int e)
 {
     const char *d = c ? kick_client_detail(c) : "";
 
@@ -175,28 +180,6 @@ cli_job_end(struct kick_client *c, const char *base, long long id,
     return EXIT_JOB_FAILED;
 }
 
-static void
-print_job(const struct kick_job *j)
-{
-    printf("id: %lld\nroute: %s\nstate: %s\nattempt: %d/%d\n", j->id,
-           j->route, j->state, j->attempt, j->max_attempts);
-    if (j->exit_status >= 0)
-        printf("exit_status: %d\n", j->exit_status);
-    else
-        printf("exit_status: -\n");
-    if (j->term_signal > 0)
-        printf("signal: %d\n", j->term_signal);
-    else
-        printf("signal: -\n");
-    if (j->progress >= 0)
-        printf("progress: %d\n", j->progress);
-    else
-        printf("progress: -\n");
-    printf("connection_status: %d\n", j->connection_status);
-    printf("interruptions: %d\n", j->interruptions);
-    printf("error: %s\n", j->error[0] ? j->error : "-");
-}
-
 static int
 print_piece(const char *data, size_t len, void *arg)
 {
@@ -217,45 +200,14 @@ cmd_logs(struct kick_client *c, const struct job_args *a)
 
     if (a->follow) {
         e = kick_job_follow(c, a->server, a->id, print_piece, NULL);
-        return e < 0 ? fail(c, a->verb, e) : EXIT_OK;
+        return e < 0 ? cli_job_fail(c, a->verb, e) : EXIT_OK;
     }
     e = kick_job_output(c, a->server, a->id, &out, &len);
     if (e < 0)
-        return fail(c, a->verb, e);
+        return cli_job_fail(c, a->verb, e);
     fwrite(out, 1, len, stdout);
     free(out);
     return fflush(stdout) == 0 ? EXIT_OK : EXIT_FAIL;
-}
-
-static int
-cmd_ls(struct kick_client *c, const struct job_args *a)
-{
-    struct kick_job *jobs = calloc((size_t)a->limit, sizeof(*jobs));
-    long long next = 0;
-    int n = 0, e;
-
-    if (jobs == NULL)
-        return fail(NULL, a->verb, KICK_ENOMEM);
-    e = kick_job_list(c, a->server, a->state, a->after, jobs, a->limit, &n,
-                      &next);
-    if (e < 0) {
-        free(jobs);
-        return fail(c, a->verb, e);
-    }
-    for (int i = 0; i < n; i++) {
-        char end[16] = "-";
-        if (jobs[i].term_signal > 0)
-            snprintf(end, sizeof(end), "sig%d", jobs[i].term_signal);
-        else if (jobs[i].exit_status >= 0)
-            snprintf(end, sizeof(end), "%d", jobs[i].exit_status);
-        printf("%-8lld %-10s %-6s %s\n", jobs[i].id, jobs[i].state, end,
-               jobs[i].route);
-    }
-    if (next > 0)
-        fprintf(stderr, "kick ls: more after %lld (--after %lld)\n", next,
-                next);
-    free(jobs);
-    return EXIT_OK;
 }
 
 int
@@ -270,16 +222,18 @@ cmd_job(int argc, char **argv)
         return code < 0 ? EXIT_OK : code;
     c = kick_client_new(&a.opts, &e);
     if (c == NULL)
-        return fail(NULL, a.verb, e);
+        return cli_job_fail(NULL, a.verb, e);
     if (strcmp(a.verb, "ls") == 0) {
         code = cmd_ls(c, &a);
     } else if (strcmp(a.verb, "logs") == 0) {
         code = cmd_logs(c, &a);
     } else if (strcmp(a.verb, "status") == 0) {
-        e = kick_job_get(c, a.server, a.id, 0, &job);
+        code = cmd_status(c, &a);
+    } else if (strcmp(a.verb, "retry") == 0) {
+        e = kick_job_retry(c, a.server, a.id, &job);
         if (e == 0)
-            print_job(&job);
-        code = e < 0 ? fail(c, a.verb, e) : EXIT_OK;
+            printf("%lld %s\n", job.id, job.state);
+        code = e < 0 ? cli_job_fail(c, a.verb, e) : EXIT_OK;
     } else if (strcmp(a.verb, "cancel") == 0) {
         e = kick_job_cancel(c, a.server, a.id, &job);
         /* A running job answers 202: it is being ended. */
@@ -287,13 +241,13 @@ cmd_job(int argc, char **argv)
             printf("%lld %s%s\n", job.id, job.state,
                    strcmp(job.state, "running") == 0 ? " (being ended)"
                                                      : "");
-        code = e < 0 ? fail(c, a.verb, e) : EXIT_OK;
+        code = e < 0 ? cli_job_fail(c, a.verb, e) : EXIT_OK;
     } else {
         do {
             e = kick_job_get(c, a.server, a.id, WAIT_STEP, &job);
         } while (e == 0 && !is_final(job.state));
         if (e < 0)
-            code = fail(c, a.verb, e);
+            code = cli_job_fail(c, a.verb, e);
         else
             code = cli_job_end(c, a.server, a.id, job.state,
                                job.exit_status, job.term_signal);

@@ -17,12 +17,13 @@ cli_usage(FILE *f)
         "[-b NAME=VALUE]...\n"
         "            [--no-wait | --wait] [OPTIONS]\n"
         "       kick --batch FILE [--parallel N] [same options]\n"
-        "       kick status ID | cancel ID | wait ID | logs [-f] ID\n"
-        "       kick ls [--state S] [--limit N] [--after ID]\n"
-        "       (these five: [--server URL] [OPTIONS], before or after "
-        "the verb;\n"
-        "       logs prints a job's output so far, -f follows it to the "
+        "       kick status ID [--json] | cancel ID | wait ID | retry ID\n"
+        "       kick logs [-f] ID   (the output so far; -f follows it to the "
         "job's end)\n"
+        "       kick ls [--state S] [--route R] [--limit N] [--before ID] "
+        "[--json]\n"
+        "       (these six: [--server URL] [OPTIONS], before or after "
+        "the verb)\n"
         "       kick ctl ignore-user-abort on|off | set-time-limit SECONDS "
         "| status\n"
         "                | on-shutdown COMMAND [ARG...] "
@@ -59,7 +60,7 @@ cli_usage(FILE *f)
         "Options:\n"
         "  --connect-timeout S  (10)    --timeout S  a whole request (30)\n"
         "  --cacert FILE        -k, --insecure   --token TOKEN (Bearer)\n"
-        "  --server URL         the kickd of status, cancel, wait and ls "
+        "  --server URL         the kickd of the job verbs "
         "($KICK_SERVER,\n"
         "                       else " DEFAULT_SERVER ")\n"
         "\n"
@@ -80,8 +81,8 @@ cli_usage(FILE *f)
 static bool
 is_verb(const char *word)
 {
-    static const char *const verbs[] = {"ctl", "status", "cancel", "wait",
-                                        "ls", "logs"};
+    static const char *const verbs[] = {"ctl",   "status", "cancel", "wait",
+                                        "retry", "ls",     "logs"};
 
     for (size_t i = 0; i < sizeof(verbs) / sizeof(verbs[0]); i++)
         if (strcmp(word, verbs[i]) == 0)
@@ -131,9 +132,8 @@ main(int argc, char **argv)
     }
     if (strcmp(argv[1], "ctl") == 0)
         return cmd_ctl(argc - 1, argv + 1);
-    if (strcmp(argv[1], "status") == 0 || strcmp(argv[1], "cancel") == 0 ||
-        strcmp(argv[1], "wait") == 0 || strcmp(argv[1], "ls") == 0 ||
-        strcmp(argv[1], "logs") == 0)
+    /* Every other verb is a job verb. */
+    if (is_verb(argv[1]))
         return cmd_job(argc - 1, argv + 1);
     return cmd_trigger(argc, argv);
 }

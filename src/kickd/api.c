@@ -11,12 +11,14 @@
 #include <time.h>
 
 #include "api.h"
+#include "api_list.h"
 #include "follow.h"
 #include "conn.h"
 #include "http_response.h"
 #include "kick_limits.h"
 #include "log.h"
 #include "metrics.h"
+#include "route.h"
 #include "srv.h"
 #include "store_async.h"
 #include "worker.h"
@@ -27,6 +29,8 @@ enum api_kind {
     API_OUTPUT, /* GET /jobs/ID/output */
     API_LIST,
     API_CANCEL, /* DELETE /jobs/ID: the store's cancel, then a GET */
+    API_RETRY_GET, /* POST /jobs/ID/retry: the job first (its route), */
+    API_RETRY,     /* then the store's retry */
     API_METRICS,
 };
 
@@ -42,7 +46,7 @@ struct api_pending {
     int64_t id;
     int cancel_status;     /* API_CANCEL: 200, 202 or 409 */
     struct route_load *reserved; /* API_TRIGGER: a worker waits for it */
-    char *route; /* API_LIST's ?route=, decoded */
+    char *route; /* API_LIST's ?route=, decoded; API_RETRY's job's */
     int state_filter;
     /* ?wait= */
     uv_timer_t timer;
@@ -95,6 +99,10 @@ api_abandon(struct api_pending *p)
 static void
 reply_json(struct api_pending *p, int status, json_t *j, const char *extra)
 {
+    if (p->c == NULL) { /* a retry whose client has gone */
+        json_decref(j);
+        return;
+    }
     char *text = json_dumps(j, JSON_COMPACT);
     size_t n = text ? strlen(text) : 0;
 
@@ -126,6 +134,44 @@ reply_405(struct conn *c, const char *detail, const char *allow)
                      detail);
 
     conn_reply(c, 405, "text/plain; charset=utf-8", text, (size_t)n, allow);
+}
+
+/* An error of the job API: {"error": "reason"} as JSON (extra: more
+ * header lines, such as a 405's Allow). Triggers and /metrics keep
+ * kickd's text/plain answers. A reason may quote the request, whose
+ * bytes need not be UTF-8: all but printable ASCII becomes '?'. */
+static void
+reply_job_error(struct conn *c, int status, const char *reason,
+                const char *extra)
+{
+    static const char oom[] = "{\"error\":\"out of memory\"}\n";
+    char clean[API_MAX_REPLY / 4];
+    size_t i = 0;
+
+    if (c == NULL) /* a retry whose client has gone */
+        return;
+    for (; reason[i] && i + 1 < sizeof(clean); i++)
+        clean[i] = reason[i] >= 0x20 && reason[i] < 0x7f ? reason[i] : '?';
+    clean[i] = '\0';
+    json_t *j = json_pack("{s:s}", "error", clean);
+    char *text = j ? json_dumps(j, JSON_COMPACT) : NULL;
+
+    json_decref(j);
+    if (text == NULL) {
+        conn_reply(c, 503, "application/json", oom, sizeof(oom) - 1, NULL);
+        return;
+    }
+    size_t n = strlen(text);
+    text[n] = '\n'; /* over the NUL: conn_reply takes a length */
+    conn_reply(c, status, "application/json", text, n + 1, extra);
+    free(text);
+}
+
+/* Whether kind's answers are the job API's (JSON errors). */
+static bool
+kind_is_job_api(enum api_kind kind)
+{
+    return kind != API_TRIGGER && kind != API_METRICS;
 }
 
 /* RFC 3339 in UTC with milliseconds, or JSON null for 0. */
@@ -220,6 +266,78 @@ wait_wake_cb(void *data)
     submit(p);
 }
 
+/* POST /jobs/ID/retry: the job (API_RETRY_GET), and if it has ended
+ * and its route is still configured, the store's retry (API_RETRY),
+ * which is answered 202 as a trigger is and wakes the pool for the
+ * route. True if an op was submitted (p lives on). */
+static bool
+retry_step(struct api_pending *p, struct store_op *op)
+{
+    char why[CFG_PATH_MAX + 64];
+    const struct cfg_route *rt = NULL;
+
+    if (op->result == 1) {
+        reply_job_error(p->c, 404, "no such job", NULL);
+        return false;
+    }
+    if (p->kind == API_RETRY_GET) {
+        if (!state_is_final(op->job.state)) {
+            snprintf(why, sizeof(why), "job %" PRId64 " is %s: only an "
+                     "ended job can be retried", p->id,
+                     job_state_name(op->job.state));
+            reply_job_error(p->c, 409, why, NULL);
+            return false;
+        }
+        rt = route_named(p->srv->routes, op->job.route);
+        if (rt == NULL) {
+            snprintf(why, sizeof(why), "the route of job %" PRId64
+                     ", %.1000s, is no longer configured", p->id,
+                     op->job.route);
+            reply_job_error(p->c, 409, why, NULL);
+            return false;
+        }
+        p->route = op->job.route; /* taken over */
+        op->job.route = NULL;
+        store_op_clear(op);
+        memset(&op->job, 0, sizeof(op->job));
+        /* The route's retries as configured now: a retry by hand is a
+         * new start, perhaps after the route was fixed. */
+        op->max_attempts = 1 + rt->retries;
+        p->kind = API_RETRY;
+        submit(p);
+        return true;
+    }
+    if (op->result == 2) {
+        snprintf(why, sizeof(why), "job %" PRId64 " is no longer ended",
+                 p->id);
+        reply_job_error(p->c, 409, why, NULL);
+        return false;
+    }
+    char extra[64];
+    snprintf(extra, sizeof(extra), "Location: /jobs/%" PRId64 "\r\n", p->id);
+    reply_json(p, 202, json_pack("{s:I, s:s}", "id", (json_int_t)p->id,
+                                 "state", "queued"), extra);
+    return false;
+}
+
+/* A page of jobs: {"jobs": [...], "next": ID or null}. next, the last
+ * id of a full page, is the next page's after= (asc) or before= (desc),
+ * both being id bounds. */
+static void
+list_reply(struct api_pending *p, struct store_op *op)
+{
+    json_t *o = json_object(), *a = json_array();
+
+    for (size_t i = 0; i < op->njobs; i++)
+        json_array_append_new(a, job_json(&op->jobs[i]));
+    json_object_set_new(o, "jobs", a);
+    json_object_set_new(o, "next",
+                        op->njobs == (size_t)op->filter.limit
+                            ? json_integer(op->jobs[op->njobs - 1].id)
+                            : json_null());
+    reply_json(p, 200, o, NULL);
+}
+
 static void
 done_cb(struct store_op *op)
 {
@@ -242,7 +360,12 @@ done_cb(struct store_op *op)
                        &op->claimed, op->error);
         p->reserved = NULL;
     }
-    if (p->c == NULL) {
+    /* A job retried is due now, whether or not its client listens; a
+     * retry asked in full is carried out as a trigger is, also for a
+     * client that has gone (retry_step then answers nobody). */
+    if (p->kind == API_RETRY && op->result == 0)
+        worker_kick(s, p->route, op->now);
+    if (p->c == NULL && !(p->kind == API_RETRY_GET && op->result == 0)) {
         pending_free(p);
         return;
     }
@@ -253,7 +376,10 @@ done_cb(struct store_op *op)
         char detail[200];
         snprintf(detail, sizeof(detail), "job store unavailable: %.150s",
                  op->error);
-        reply_error(p->c, 503, detail);
+        if (kind_is_job_api(p->kind))
+            reply_job_error(p->c, 503, detail, NULL);
+        else
+            reply_error(p->c, 503, detail);
         pending_free(p);
         return;
     }
@@ -278,7 +404,7 @@ done_cb(struct store_op *op)
     }
     case API_GET:
         if (op->result == 1) {
-            reply_error(p->c, 404, "no such job");
+            reply_job_error(p->c, 404, "no such job", NULL);
             break;
         }
         /* ?wait=: not ended yet, and time left: wait for its end. */
@@ -315,24 +441,20 @@ done_cb(struct store_op *op)
         return;
     case API_OUTPUT:
         if (op->result == 1) {
-            reply_error(p->c, 404, "no such job");
+            reply_job_error(p->c, 404, "no such job", NULL);
             break;
         }
         conn_reply(p->c, 200, "application/octet-stream",
                    op->data_buf ? op->data_buf : "", op->data_len, NULL);
         break;
-    case API_LIST: {
-        json_t *o = json_object(), *a = json_array();
-        for (size_t i = 0; i < op->njobs; i++)
-            json_array_append_new(a, job_json(&op->jobs[i]));
-        json_object_set_new(o, "jobs", a);
-        json_object_set_new(o, "next",
-                            op->njobs == (size_t)op->filter.limit
-                                ? json_integer(op->jobs[op->njobs - 1].id)
-                                : json_null());
-        reply_json(p, 200, o, NULL);
+    case API_RETRY_GET:
+    case API_RETRY:
+        if (retry_step(p, op))
+            return;
         break;
-    }
+    case API_LIST:
+        list_reply(p, op);
+        break;
     case API_METRICS: {
         size_t len;
         char *text = metrics_format(&s->metrics, op->counts, op->ncounts,
@@ -365,6 +487,12 @@ submit(struct api_pending *p)
     case API_CANCEL:
         p->op.kind = SOP_CANCEL;
         break;
+    case API_RETRY_GET:
+        p->op.kind = SOP_GET;
+        break;
+    case API_RETRY:
+        p->op.kind = SOP_RETRY;
+        break;
     case API_METRICS:
         p->op.kind = SOP_COUNTS;
         break;
@@ -385,7 +513,10 @@ pending_new(struct conn *c, enum api_kind kind)
     struct api_pending *p = calloc(1, sizeof(*p));
 
     if (p == NULL) {
-        reply_error(c, 503, "out of memory");
+        if (kind_is_job_api(kind))
+            reply_job_error(c, 503, "out of memory", NULL);
+        else
+            reply_error(c, 503, "out of memory");
         return NULL;
     }
     p->kind = kind;
@@ -525,46 +656,54 @@ static void
 jobs_list(struct conn *c, const struct http_request *req)
 {
     struct api_pending *p;
-    const char *v;
-    size_t n;
-    int64_t limit = 50, after = 0;
-    int state = -1;
+    struct job_filter f;
+    char route[CFG_PATH_MAX], why[128];
 
-    if ((v = query_get(req, "limit", &n)) &&
-        ((limit = num_parse(v, n)) < 1 || limit > API_MAX_PAGE)) {
-        reply_error(c, 400, "limit must be 1 to 1000");
+    if (api_list_parse(req->query, req->query_len, &f, route, sizeof(route),
+                       why, sizeof(why)) < 0) {
+        reply_job_error(c, 400, why, NULL);
         return;
-    }
-    if ((v = query_get(req, "after", &n)) && (after = num_parse(v, n)) < 0) {
-        reply_error(c, 400, "after must be a job id");
-        return;
-    }
-    if ((v = query_get(req, "state", &n)) && n > 0) {
-        char name[16];
-        if (n >= sizeof(name) ||
-            (memcpy(name, v, n), name[n] = '\0',
-             (state = job_state_parse(name)) < 0)) {
-            reply_error(c, 400, "no such state");
-            return;
-        }
     }
     p = pending_new(c, API_LIST);
     if (p == NULL)
         return;
-    p->op.filter.state = state;
-    p->op.filter.after = after;
-    p->op.filter.limit = (int)limit;
-    if ((v = query_get(req, "route", &n)) && n > 0) {
-        p->route = malloc(CFG_PATH_MAX);
-        if (p->route == NULL ||
-            route_path_decode(v, n, p->route, CFG_PATH_MAX) < 0) {
-            reply_error(c, 400, "bad route");
-            pending_free(p);
-            return;
-        }
-        p->op.filter.route = p->route;
+    if (f.route != NULL && (p->route = strdup(route)) == NULL) {
+        reply_job_error(c, 503, "out of memory", NULL);
+        pending_free(p);
+        return;
     }
+    f.route = p->route;
+    p->op.filter = f;
     submit(p);
+}
+
+/* 400 for /jobs/ID with an ID that is none (its first 40 bytes quoted). */
+static void
+bad_id(struct conn *c, const char *id, size_t len)
+{
+    char why[96];
+
+    snprintf(why, sizeof(why), "bad job id '%.*s': not a whole number above 0",
+             (int)(len > 40 ? 40 : len), id);
+    reply_job_error(c, 400, why, NULL);
+}
+
+/* POST /jobs/ID/retry: the job is read first (retry_step goes on). */
+static void
+job_retry(struct conn *c, const struct http_request *req, int64_t id)
+{
+    struct api_pending *p;
+
+    if (req->method != HTTP_POST) {
+        reply_job_error(c, 405, "method not allowed: POST only",
+                        "Allow: POST\r\n");
+        return;
+    }
+    p = pending_new(c, API_RETRY_GET);
+    if (p) {
+        p->id = id;
+        submit(p);
+    }
 }
 
 bool
@@ -585,7 +724,8 @@ api_handle(struct conn *c, const struct http_request *req, const char *path)
     }
     if (strcmp(path, "/jobs") == 0 || strcmp(path, "/jobs/") == 0) {
         if (!is_get) {
-            reply_405(c, "GET only", "Allow: GET, HEAD\r\n");
+            reply_job_error(c, 405, "method not allowed: GET only",
+                            "Allow: GET, HEAD\r\n");
             return true;
         }
         jobs_list(c, req);
@@ -597,8 +737,17 @@ api_handle(struct conn *c, const struct http_request *req, const char *path)
     size_t idlen = strcspn(rest, "/");
     int64_t id = num_parse(rest, idlen);
     bool output = strcmp(rest + idlen, "/output") == 0;
-    if (id <= 0 || (rest[idlen] != '\0' && !output)) {
-        reply_error(c, 404, "no such job");
+    if (id <= 0) {
+        bad_id(c, rest, idlen);
+        return true;
+    }
+    if (strcmp(rest + idlen, "/retry") == 0) {
+        job_retry(c, req, id);
+        return true;
+    }
+    if (rest[idlen] != '\0' && !output) {
+        reply_job_error(c, 404, "no such path: a job has /output and "
+                        "/retry", NULL);
         return true;
     }
     if (req->method == HTTP_DELETE && !output) {
@@ -610,9 +759,11 @@ api_handle(struct conn *c, const struct http_request *req, const char *path)
         return true;
     }
     if (!is_get) {
-        reply_405(c, output ? "GET only" : "GET or DELETE",
-                  output ? "Allow: GET, HEAD\r\n"
-                         : "Allow: GET, HEAD, DELETE\r\n");
+        reply_job_error(c, 405, output ? "method not allowed: GET only"
+                                       : "method not allowed: GET or "
+                                         "DELETE",
+                        output ? "Allow: GET, HEAD\r\n"
+                               : "Allow: GET, HEAD, DELETE\r\n");
         return true;
     }
     const char *v;
@@ -621,14 +772,14 @@ api_handle(struct conn *c, const struct http_request *req, const char *path)
     if (!output && (v = query_get(req, "wait", &n))) {
         wait_ms = delay_parse(v, n);
         if (wait_ms < 0 || wait_ms > API_MAX_WAIT * 1000) {
-            reply_error(c, 400, "wait must be 0 to 300 seconds");
+            reply_job_error(c, 400, "wait must be 0 to 300 seconds", NULL);
             return true;
         }
     }
     if (output && (v = query_get(req, "follow", &n)) &&
         !(n == 1 && v[0] == '0')) {
         if (!(n == 1 && v[0] == '1')) {
-            reply_error(c, 400, "follow must be 0 or 1");
+            reply_job_error(c, 400, "follow must be 0 or 1", NULL);
             return true;
         }
         follow_start(c, id, req->method == HTTP_HEAD);

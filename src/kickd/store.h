@@ -88,6 +88,10 @@ struct job_filter {
     const char *route; /* NULL: any */
     int64_t after;     /* ids greater than this; 0: from the first */
     int limit;         /* 1..1000 */
+    int64_t before;    /* ids less than this; 0: to the last */
+    int64_t created_from;  /* created_at at or after this (ms); 0: any */
+    int64_t created_until; /* created_at before this (ms); 0: any */
+    bool desc;         /* newest (highest id) first */
 };
 
 /* How a run of a job ended, as store_ops.finish records it. */
@@ -157,11 +161,19 @@ struct store_ops {
                      const struct job_owner *o);
     /* Cancels a queued job: 0, 1 if it is not queued, -1. */
     int (*cancel)(struct store *st, int64_t id, int64_t now);
+    /* Queues an ended job again, due at now, with a fresh set of
+     * max_attempts attempts: earlier_attempts += attempt, then attempt,
+     * interruptions, the last run's statuses, error, progress, response
+     * and times (but created_at) are cleared; its output is kept. 0, 1 if
+     * there is no job id, 2 if it has not ended, -1. */
+    int (*retry)(struct store *st, int64_t id, int64_t now,
+                 int max_attempts);
     /* Loads job id (with its request if with_request). 0, 1 if none, -1. */
     int (*get)(struct store *st, int64_t id, bool with_request,
                struct job *out);
-    /* A page of jobs by id, oldest first, without requests. The caller
-     * frees *out (job_clear each, then free). 0 or -1. */
+    /* A page of jobs by id, oldest first (newest with f->desc), without
+     * requests. The caller frees *out (job_clear each, then free). 0 or
+     * -1. */
     int (*list)(struct store *st, const struct job_filter *f,
                 struct job **out, size_t *n);
     /* Appends to the job's kept output; only the newest cap bytes are

@@ -39,6 +39,8 @@ op_run(struct store_async *sa, struct store_op *op)
         return o->set_owner(st, op->id, op->owner);
     case SOP_CANCEL:
         return o->cancel(st, op->id, op->now);
+    case SOP_RETRY:
+        return o->retry(st, op->id, op->now, op->max_attempts);
     case SOP_GET:
         return o->get(st, op->id, op->with_request, &op->job);
     case SOP_LIST:

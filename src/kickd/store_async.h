@@ -17,6 +17,7 @@ enum store_op_kind {
     SOP_CLAIM,
     SOP_FINISH,
     SOP_CANCEL,
+    SOP_RETRY,
     SOP_GET,
     SOP_LIST,
     SOP_OUTPUT_APPEND,
@@ -57,8 +58,8 @@ struct store_op {
         struct job_filter filter; /* LIST (route owned by the caller) */
     };
     bool with_request;      /* GET */
-    int64_t id;             /* FINISH, OWN, CANCEL, GET, OUTPUT_*,
-                             * PROGRESS */
+    int64_t id;             /* FINISH, OWN, CANCEL, RETRY, GET,
+                             * OUTPUT_*, PROGRESS */
     int64_t now;
     const char *route;      /* CLAIM (owned by the caller) */
     const struct job_owner *owner; /* OWN (the caller's) */
@@ -70,6 +71,7 @@ struct store_op {
     size_t cap;             /* OUTPUT_APPEND */
     int64_t skipped;        /* OUTPUT_APPEND: bytes before data not kept */
     int percent;            /* PROGRESS */
+    int max_attempts;       /* RETRY */
     char *msg;              /* PROGRESS (owned) */
     char **routes;          /* DUE_ROUTES (out) */
     size_t nroutes;

@@ -573,6 +573,32 @@ sqlite_cancel(struct store *st, int64_t id, int64_t now)
     return run_changed(st, s);
 }
 
+/* The job is queued again only if it has ended (state >= 2); else
+ * whether it exists tells 1 from 2. */
+static int
+sqlite_retry(struct store *st, int64_t id, int64_t now, int max_attempts)
+{
+    sqlite3_stmt *s = store_sqlite__stmt(st, ST_RETRY);
+    int r;
+
+    if (op_check(st) < 0)
+        return -1;
+    if ((store_sqlite__bind_i64(s, 1, id) |
+         store_sqlite__bind_i64(s, 2, now) |
+         store_sqlite__bind_i64(s, 3, max_attempts)) != 0)
+        return store_sqlite__bind_fail(st, s);
+    if ((r = run_changed(st, s)) != 1)
+        return r;
+    s = store_sqlite__stmt(st, ST_EXISTS);
+    if (store_sqlite__bind_i64(s, 1, id) != 0)
+        return store_sqlite__bind_fail(st, s);
+    r = store_sqlite__step(st, s);
+    sqlite3_reset(s);
+    if (r < 0)
+        return -1;
+    return r == SQLITE_ROW ? 2 : 1;
+}
+
 static int
 sqlite_get(struct store *st, int64_t id, bool with_request, struct job *out)
 {
@@ -596,12 +622,10 @@ row_owner(sqlite3_stmt *s, struct job_owner *o)
     col_copy(s, c + 3, o->boot, sizeof(o->boot));
 }
 
-/* Steps s (bound) to its end, a job per row into a malloc'd array (NULL
- * if there is none), and with owners its owner too, into an array of as
- * many; resets s. 0 or -1. */
-static int
-rows_collect(struct store *st, sqlite3_stmt *s, struct job **out,
-             struct job_owner **owners, size_t *n)
+int
+store_sqlite__rows_collect(struct store *st, sqlite3_stmt *s,
+                           struct job **out, struct job_owner **owners,
+                           size_t *n)
 {
     struct job *jobs = NULL;
     struct job_owner *own = NULL;
@@ -645,34 +669,6 @@ rows_collect(struct store *st, sqlite3_stmt *s, struct job **out,
     return 0;
 }
 
-static int
-sqlite_list(struct store *st, const struct job_filter *f, struct job **out,
-            size_t *n)
-{
-    bool by_state = f->state >= 0, by_route = f->route != NULL;
-    int limit = f->limit < 1 ? 1 : f->limit > 1000 ? 1000 : f->limit;
-    enum stmt_id id = by_state && by_route ? ST_LIST_BOTH
-                      : by_state           ? ST_LIST_STATE
-                      : by_route           ? ST_LIST_ROUTE
-                                           : ST_LIST_ALL;
-    sqlite3_stmt *s = store_sqlite__stmt(st, id);
-    int rc;
-
-    *out = NULL;
-    *n = 0;
-    if (op_check(st) < 0)
-        return -1;
-    rc = store_sqlite__bind_i64(s, 1, f->after) |
-         store_sqlite__bind_i64(s, 2, limit);
-    if (by_route)
-        rc |= bind_text(s, 3, f->route);
-    if (by_state)
-        rc |= store_sqlite__bind_i64(s, by_route ? 4 : 3, f->state);
-    if (rc != 0)
-        return store_sqlite__bind_fail(st, s);
-    return rows_collect(st, s, out, NULL, n);
-}
-
 /* 0, 1 if there is no job id, -1. */
 static int
 sqlite_set_progress(struct store *st, int64_t id, int percent, const char *msg)
@@ -698,8 +694,8 @@ sqlite_orphans(struct store *st, struct job **out, struct job_owner **owners,
     *n = 0;
     if (op_check(st) < 0)
         return -1;
-    return rows_collect(st, store_sqlite__stmt(st, ST_ORPHANS), out, owners,
-                        n);
+    return store_sqlite__rows_collect(st, store_sqlite__stmt(st, ST_ORPHANS),
+                                      out, owners, n);
 }
 
 /* Walks the routes that have queued jobs, one index seek each (a DISTINCT
@@ -882,8 +878,9 @@ const struct store_ops store_sqlite_ops = {
     .finish = sqlite_finish,
     .set_owner = sqlite_set_owner,
     .cancel = sqlite_cancel,
+    .retry = sqlite_retry,
     .get = sqlite_get,
-    .list = sqlite_list,
+    .list = store_sqlite__list,
     .output_append = store_sqlite__output_append,
     .output_get = store_sqlite__output_get,
     .set_progress = sqlite_set_progress,

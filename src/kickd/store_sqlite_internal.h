@@ -49,6 +49,13 @@ enum stmt_id {
     ST_LIST_STATE,
     ST_LIST_ROUTE,
     ST_LIST_BOTH,
+    ST_LIST_ALL_DESC,
+    ST_LIST_STATE_DESC,
+    ST_LIST_ROUTE_DESC,
+    ST_LIST_BOTH_DESC,
+    ST_ID_MAX,
+    ST_ID_AT,
+    ST_RETRY,
     ST_EXISTS,
     ST_OUT_LAST,
     ST_OUT_DATA,
@@ -146,6 +153,19 @@ store_sqlite__open(struct store **out, const char *uri, char *err,
 
 void
 store_sqlite__close(struct store *st);
+
+/* Steps s (bound) to its end, a job per row into a malloc'd array (NULL
+ * if there is none), and with owners its owner too, into an array of as
+ * many; resets s. 0 or -1. */
+int
+store_sqlite__rows_collect(struct store *st, sqlite3_stmt *s,
+                           struct job **out, struct job_owner **owners,
+                           size_t *n);
+
+/* store_ops.list, in store_sqlite_list.c. */
+int
+store_sqlite__list(struct store *st, const struct job_filter *f,
+                   struct job **out, size_t *n);
 
 /* The store ops of store_sqlite_output.c; see struct store_ops. */
 int

@@ -163,7 +163,14 @@ static const struct migration migrations[] = {
     (migrations[sizeof(migrations) / sizeof(migrations[0]) - 1].version)
 
 /* Listings name their index: without statistics the planner could prefer
- * jobs_claim and sort every match to return one page. */
+ * jobs_claim and sort every match to return one page. Their parameters:
+ * ?1 ids above, ?2 the limit, ?3 the route, ?4 the state, ?5 ids below,
+ * ?6 created_at from, ?7 created_at until (store_sqlite_list.c). */
+#define LIST_SQL(indexed, where, dir)                                          \
+    "SELECT " JOB_COLS " FROM jobs" indexed " WHERE " where                    \
+    " id > ?1 AND id < ?5 AND created_at >= ?6 AND created_at < ?7"            \
+    " ORDER BY id" dir " LIMIT ?2"
+
 static const char *const stmt_sql[ST_COUNT] = {
     [ST_BEGIN] = "BEGIN IMMEDIATE",
     [ST_COMMIT] = "COMMIT",
@@ -202,15 +209,29 @@ static const char *const stmt_sql[ST_COUNT] = {
     [ST_GET] = "SELECT " JOB_COLS " FROM jobs WHERE id = ?1",
     [ST_GET_REQ] = "SELECT head, body, remote_addr, remote_port"
                    " FROM requests WHERE job_id = ?1",
-    [ST_LIST_ALL] = "SELECT " JOB_COLS " FROM jobs WHERE id > ?1"
-                    " ORDER BY id LIMIT ?2",
-    [ST_LIST_STATE] = "SELECT " JOB_COLS " FROM jobs INDEXED BY jobs_state"
-                      " WHERE state = ?3 AND id > ?1 ORDER BY id LIMIT ?2",
-    [ST_LIST_ROUTE] = "SELECT " JOB_COLS " FROM jobs INDEXED BY jobs_route"
-                      " WHERE route = ?3 AND id > ?1 ORDER BY id LIMIT ?2",
-    [ST_LIST_BOTH] = "SELECT " JOB_COLS " FROM jobs INDEXED BY jobs_route"
-                     " WHERE route = ?3 AND state = ?4 AND id > ?1"
-                     " ORDER BY id LIMIT ?2",
+    [ST_LIST_ALL] = LIST_SQL("", "", ""),
+    [ST_LIST_STATE] = LIST_SQL(" INDEXED BY jobs_state", "state = ?4 AND", ""),
+    [ST_LIST_ROUTE] = LIST_SQL(" INDEXED BY jobs_route", "route = ?3 AND", ""),
+    [ST_LIST_BOTH] = LIST_SQL(" INDEXED BY jobs_route",
+                              "route = ?3 AND state = ?4 AND", ""),
+    [ST_LIST_ALL_DESC] = LIST_SQL("", "", " DESC"),
+    [ST_LIST_STATE_DESC] = LIST_SQL(" INDEXED BY jobs_state",
+                                    "state = ?4 AND", " DESC"),
+    [ST_LIST_ROUTE_DESC] = LIST_SQL(" INDEXED BY jobs_route",
+                                    "route = ?3 AND", " DESC"),
+    [ST_LIST_BOTH_DESC] = LIST_SQL(" INDEXED BY jobs_route",
+                                   "route = ?3 AND state = ?4 AND", " DESC"),
+    [ST_ID_MAX] = "SELECT max(id) FROM jobs",
+    [ST_ID_AT] = "SELECT id, created_at FROM jobs WHERE id >= ?1"
+                 " ORDER BY id LIMIT 1",
+    [ST_RETRY] = "UPDATE jobs SET state = 0, run_at = ?2, max_attempts = ?3,"
+                 " earlier_attempts = earlier_attempts + attempt,"
+                 " attempt = 0, interruptions = 0, connection_status = 0,"
+                 " exit_status = -1, term_signal = 0, error = NULL,"
+                 " progress = -1, progress_msg = NULL, response_status = 0,"
+                 " response_type = NULL, started_at = 0, finished_at = 0,"
+                 " owner = NULL, owner_pgid = 0, owner_start = 0,"
+                 " owner_boot = NULL WHERE id = ?1 AND state >= 2",
     [ST_EXISTS] = "SELECT 1 FROM jobs WHERE id = ?1",
     [ST_OUT_LAST] = "SELECT id, size FROM job_output WHERE job_id = ?1"
                     " ORDER BY id DESC LIMIT 1",

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* kick_job_*: kickd's job API (GET /jobs/ID[?wait=S], DELETE /jobs/ID,
- * GET /jobs/ID/output, GET /jobs?...) on a client's connection, the JSON
- * read with jansson. */
+ * POST /jobs/ID/retry, GET /jobs/ID/output, GET /jobs?...) on a client's
+ * connection, the JSON read with jansson. */
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -259,5 +259,71 @@ kick_job_list(struct kick_client *c, const char *base, const char *state,
     if (json_is_integer(nx))
         *next = json_integer_value(nx);
     json_decref(j);
+    return 0;
+}
+
+int
+kick_job_retry(struct kick_client *c, const char *base, long long id,
+               struct kick_job *out)
+{
+    char path[64];
+    int e;
+
+    if (id < 0)
+        return KICK_EINVAL;
+    snprintf(path, sizeof(path), "/jobs/%lld/retry", id);
+    e = job_call(c, base, path, "POST", c->timeout_ms, JOB_BODY_MAX);
+    if (e < 0 || out == NULL)
+        return e;
+    return body_job(c, out);
+}
+
+/* path, then "?NAME=VALUE&..." of params with the values encoded. */
+static int
+path_query(struct kick__buf *b, const char *path, const char *const *params)
+{
+    int e = kick__buf_adds(b, path);
+
+    for (size_t i = 0; e == 0 && params && params[i] && params[i + 1];
+         i += 2) {
+        e = kick__buf_adds(b, i == 0 ? "?" : "&");
+        if (e == 0)
+            e = kick__buf_adds(b, params[i]);
+        if (e == 0)
+            e = kick__buf_adds(b, "=");
+        if (e == 0)
+            e = kick__form_encode(b, params[i + 1]);
+    }
+    return e;
+}
+
+int
+kick_job_json(struct kick_client *c, const char *base, const char *path,
+              const char *const *params, char **json, size_t *len)
+{
+    struct kick__buf url = {0};
+    int e;
+
+    *json = NULL;
+    *len = 0;
+    if (path == NULL || strncmp(path, "/jobs", 5) != 0 ||
+        strchr(path, '?') != NULL) {
+        snprintf(c->detail, sizeof(c->detail), "not a path of the job "
+                 "API: '%.100s'", path ? path : "");
+        return KICK_EINVAL;
+    }
+    if (path_query(&url, path, params) < 0) {
+        kick__buf_close(&url);
+        snprintf(c->detail, sizeof(c->detail), "out of memory");
+        return KICK_ENOMEM;
+    }
+    e = job_call(c, base, url.data, "GET", c->timeout_ms, JOB_BODY_MAX);
+    kick__buf_close(&url);
+    if (e < 0)
+        return e;
+    /* The caller takes the buffer over. */
+    *json = c->body.data;
+    *len = c->body.len;
+    memset(&c->body, 0, sizeof(c->body));
     return 0;
 }

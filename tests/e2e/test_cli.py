@@ -14,6 +14,7 @@
 import http.server
 import json
 import os
+import re
 import shutil
 import socket
 import ssl
@@ -26,7 +27,7 @@ from urllib.parse import parse_qsl, unquote
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness import (Kickd, Skip, expect, expect_eq, kick_bin,  # noqa: E402
-                     run, wait_whole_line, SLOW)
+                     run, wait_whole_line, write_script, SLOW)
 
 # docs/kick.1, EXIT STATUS.
 EXIT_OK, EXIT_HTTP, EXIT_USAGE, EXIT_NOTSCRIPT = 0, 1, 2, 3
@@ -627,11 +628,11 @@ def test_status_cancel_ls():
         out = kick_ok("status", "--server", srv, str(a))
         expect("state: running" in out and "error: -" in out,
                "status of the running job: %r", out)
-        # ls: both, newest or oldest first, one line each.
+        # ls: both, newest first, one line each under a header.
         out = kick_ok("ls", server=srv)
-        rows = [ln.split() for ln in out.splitlines()]
-        expect_eq(sorted((int(r[0]), r[1], r[-1]) for r in rows),
-                  [(a, "running", "/one"), (b, "queued", "/one")], "kick ls")
+        rows = [ln.split() for ln in out.splitlines()[1:]]
+        expect_eq([(int(r[0]), r[2], r[1]) for r in rows],
+                  [(b, "queued", "/one"), (a, "running", "/one")], "kick ls")
         # Global options before the verb, as after it.
         for args in (("--server", srv, "ls"), ("--timeout", "5", "--server",
                                                 srv, "ls", "--limit", "5"),
@@ -653,17 +654,18 @@ def test_status_cancel_ls():
                    server=srv)
         # ls --state.
         out = kick_ok("ls", "--state", "canceled", server=srv)
-        expect_eq([ln.split()[:2] for ln in out.splitlines()],
+        expect_eq([ln.split()[0:3:2] for ln in out.splitlines()[1:]],
                   [[str(b), "canceled"]], "ls --state canceled")
         out = kick_ok("ls", "--state", "running", server=srv)
-        expect_eq([ln.split()[:2] for ln in out.splitlines()],
+        expect_eq([ln.split()[0:3:2] for ln in out.splitlines()[1:]],
                   [[str(a), "running"]], "ls --state running")
-        expect_eq(kick_ok("ls", "--state", "succeeded", server=srv), "",
-                  "ls --state succeeded")
+        expect_eq(len(kick_ok("ls", "--state", "succeeded",
+                              server=srv).splitlines()), 1,
+                  "ls --state succeeded: the header alone")
         rc, out, err, _ = kick("ls", "--limit", "1", server=srv)
-        expect_eq((rc, len(out.splitlines())), (0, 1), "ls --limit 1")
-        expect("--after" in err, "ls --limit 1 says nothing of the rest: "
-               "%r", err)
+        expect_eq((rc, len(out.splitlines())), (0, 2), "ls --limit 1")
+        expect("--before %d" % b in err, "ls --limit 1 says nothing of the "
+               "rest: %r", err)
         # Cancel the running job: it is ended.
         out = kick_ok("cancel", str(a), server=srv)
         expect_eq(out, "%d running (being ended)\n" % a,
@@ -682,6 +684,146 @@ def test_status_cancel_ls():
         kick_fails(EXIT_HTTP, ["404"], "status", "999999", server=srv)
         kick_fails(EXIT_UNREACHABLE, ["refused"], "ls", "--server",
                    "http://127.0.0.1:%d" % free_port())
+
+
+LS_HEADER = ["ID", "ROUTE", "STATE", "ATTEMPT", "CREATED", "DURATION",
+             "ERROR"]
+DURATION_RE = re.compile(r"^(\d+ms|\d+\.\ds|\d+m\d\ds|\d+h\d\dm)$")
+
+
+def ls_rows(out):
+    """kick ls's table: checks its header and that every cell starts under
+    its column's name; returns each row as a dict of the header's names."""
+    lines = out.splitlines()
+    expect(lines and lines[0].split() == LS_HEADER, "kick ls header: %r",
+           lines[:1])
+    starts = [lines[0].index(h) for h in LS_HEADER]
+    rows = []
+    for ln in lines[1:]:
+        cells = [ln[starts[i]:starts[i + 1]].strip() if i + 1 < len(starts)
+                 else ln[starts[i]:].strip() for i in range(len(starts))]
+        expect(all(cells) and ln[starts[1] - 1] == " ",
+               "kick ls row not under its header: %r / %r", lines[0], ln)
+        rows.append(dict(zip(LS_HEADER, cells)))
+    return rows
+
+
+def test_ls_status_retry():
+    """kick ls: the newest first, a table with a header, --route, --state,
+    --limit, --before, --json, the error cut to COLUMNS; kick status:
+    every field; kick retry: a failed job runs again; errors named."""
+    cfg = config([("/c", ""), ("/d", "retries = 1"),
+                  ("/t", "time_limit = 1")])
+    cfg += "\n[route /p]\nexec = {scripts}/prog\n"
+    k = Kickd(config=cfg)
+    write_script(os.path.join(k.scripts, "prog"),
+                 "#!/bin/sh\nkick ctl progress 40 'step 2 of 5'\n"
+                 "printf 'Content-Type: text/plain\\n\\nprog\\n'\n"
+                 "sleep 0.2\n")
+    with k:
+        srv = base(k)
+        a = job_id(kick_ok(srv + "/c"), "a")
+        b = job_id(kick_ok(srv + "/d?exit=3"), "b")
+        t = job_id(kick_ok(srv + "/t?sleep=5"), "t")
+        p = job_id(kick_ok(srv + "/p"), "p")
+        js = {x: wait_state(k, x, ("succeeded", "failed", "timed_out"))
+              for x in (a, b, t, p)}
+        expect_eq([js[x]["state"] for x in (a, b, t, p)],
+                  ["succeeded", "failed", "timed_out", "succeeded"],
+                  "the four jobs")
+        rows = ls_rows(kick_ok("ls", server=srv))
+        expect_eq([int(r["ID"]) for r in rows], [p, t, b, a],
+                  "kick ls: newest first")
+        for r in rows:
+            j = js[int(r["ID"])]
+            expect_eq((r["ROUTE"], r["STATE"], r["ATTEMPT"], r["CREATED"],
+                       r["ERROR"]),
+                      (j["route"], j["state"], "%d/%d" % (
+                          j["attempt"], j["max_attempts"]),
+                       j["created_at"][:19] + "Z", j["error"] or "-"),
+                      "kick ls row of job %d" % j["id"])
+            expect(DURATION_RE.match(r["DURATION"]),
+                   "kick ls duration %r", r["DURATION"])
+        took = [r["DURATION"] for r in rows if int(r["ID"]) == t][0]
+        expect(re.match(r"^[12]\.\ds$", took), "duration of a job ended by "
+               "a 1 s time limit: %r", took)
+        # The error column is cut to fit the screen.
+        err_t = js[t]["error"]
+        expect(len(err_t) > 20, "a long error to cut: %r", err_t)
+        out = kick_ok("ls", env={"COLUMNS": "40"}, server=srv)
+        line = [ln for ln in out.splitlines() if ln.startswith(str(t) + " ")]
+        expect(line and line[0].endswith(err_t[:17] + "..."),
+               "COLUMNS=40: error not cut to 20: %r", line)
+        # Filters and paging.
+        rows = ls_rows(kick_ok("ls", "--route", "/d", server=srv))
+        expect_eq([int(r["ID"]) for r in rows], [b], "ls --route /d")
+        rows = ls_rows(kick_ok("ls", "--state", "succeeded", server=srv))
+        expect_eq([int(r["ID"]) for r in rows], [p, a], "ls --state")
+        rc, out, err, _ = kick("ls", "--limit", "2", server=srv)
+        expect_eq(([int(r["ID"]) for r in ls_rows(out)], rc), ([p, t], 0),
+                  "ls --limit 2")
+        expect("--before %d" % t in err, "ls --limit 2: %r", err)
+        rows = ls_rows(kick_ok("ls", "--limit", "2", "--before", str(t),
+                               server=srv))
+        expect_eq([int(r["ID"]) for r in rows], [b, a], "ls --before")
+        # --json: the page as kickd gives it.
+        d = json.loads(kick_ok("ls", "--json", "--route", "/c", server=srv))
+        expect_eq(d, get_json(k, "/jobs?order=desc&route=/c"), "ls --json")
+        d = json.loads(kick_ok("ls", "--json", server=srv))
+        expect_eq(([j["id"] for j in d["jobs"]], d["next"]),
+                  ([p, t, b, a], None), "ls --json ids")
+        # kick status: every field of the job.
+        out = kick_ok("status", str(p), server=srv)
+        f = dict(ln.split(": ", 1) for ln in out.splitlines())
+        j = get_json(k, "/jobs/%d" % p)
+        expect_eq({x: f.get(x) for x in (
+            "id", "route", "state", "attempt", "earlier_attempts",
+            "exit_status", "signal", "progress", "progress_message",
+            "error", "created_at", "run_at", "started_at", "finished_at")},
+            {"id": str(p), "route": "/p", "state": "succeeded",
+             "attempt": "1/1", "earlier_attempts": "0", "exit_status": "0",
+             "signal": "-", "progress": "40",
+             "progress_message": "step 2 of 5", "error": "-",
+             "created_at": j["created_at"], "run_at": j["run_at"],
+             "started_at": j["started_at"],
+             "finished_at": j["finished_at"]}, "kick status fields")
+        expect("response" in f and "output_size" in f and
+               DURATION_RE.match(f.get("duration", "")),
+               "kick status: response, output_size, duration: %r", out)
+        expect_eq(json.loads(kick_ok("status", str(p), "--json",
+                                     server=srv)),
+                  get_json(k, "/jobs/%d" % p), "kick status --json")
+        out = kick_ok("status", str(t), server=srv)
+        f = dict(ln.split(": ", 1) for ln in out.splitlines())
+        expect_eq((f.get("state"), f.get("error"), f.get("connection_status")),
+                  ("timed_out", err_t, "2"), "kick status of a timed-out job")
+        # kick retry: b runs again, twice, and keeps its earlier attempts.
+        expect_eq(kick_ok("retry", str(b), server=srv), "%d queued\n" % b,
+                  "kick retry output")
+        j = wait_state(k, b, ("failed",), timeout=10.0)
+        deadline = time.monotonic() + 10 * SLOW
+        while j["earlier_attempts"] != 2 or j["state"] != "failed":
+            expect(time.monotonic() < deadline, "retried job: %r", j)
+            time.sleep(0.05)
+            j = get_json(k, "/jobs/%d" % b)
+        out = kick_ok("status", str(b), server=srv)
+        f = dict(ln.split(": ", 1) for ln in out.splitlines())
+        expect_eq((f.get("state"), f.get("attempt"),
+                   f.get("earlier_attempts"), f.get("error")),
+                  ("failed", "2/2", "2", "exit status 3"),
+                  "kick status after kick retry")
+        q = job_id(kick_ok(srv + "/c", "-H", "Kick-Delay: 60"), "q")
+        row = ls_rows(kick_ok("ls", "--limit", "1", server=srv))[0]
+        expect_eq((int(row["ID"]), row["STATE"], row["ATTEMPT"],
+                   row["DURATION"], row["ERROR"]), (q, "queued", "0/1", "-",
+                                                    "-"),
+                  "kick ls row of a job not started")
+        kick_fails(EXIT_HTTP, ["409", "queued"], "retry", str(q),
+                   server=srv)
+        kick_fails(EXIT_HTTP, ["404", "no such job"], "retry", "999999",
+                   server=srv)
+        kick_fails(EXIT_HTTP, ["400", "state must be"], "ls", "--state",
+                   "bogus", server=srv)
 
 
 # 2. Servers that are not kickd.
@@ -782,7 +924,8 @@ def test_ipv6():
         expect_eq(int(wait_file(os.path.join(k.tmp, "cli.mark.v6"))), jid,
                   "the IPv6 job ran")
         out = kick_ok("ls", server=base(k))
-        expect(out.split()[:1] == [str(jid)], "ls over IPv6: %r", out)
+        expect(out.splitlines()[1].split()[:1] == [str(jid)],
+               "ls over IPv6: %r", out)
 
 
 # 3. Errors.
@@ -862,6 +1005,10 @@ def test_usage_errors():
         (("wait",), ["wait"]),
         (("ls", "extra"), ["extra"]),
         (("ls", "--limit", "0"), ["--limit"]),
+        (("ls", "--before", "x"), ["--before"]),
+        (("ls", "--route"), ["--route"]),
+        (("retry",), ["retry"]),
+        (("retry", "abc"), ["abc"]),
     ]:
         kick_fails(EXIT_USAGE, words, *args)
     for args in (("--help",), ("-h",), ("status", "--help")):

@@ -12,6 +12,7 @@
 import json
 import os
 import re
+import signal
 import socket
 import sys
 import threading
@@ -899,6 +900,258 @@ def test_api_errors():
         expect_eq(get_job(k, a)["state"], "succeeded", "job after errors")
         r = k.get("/healthz")
         expect_eq(r.status, 200, "GET /healthz")
+
+
+def json_error(r, status, what):
+    """A job API error: status, application/json, {"error": "reason"};
+    returns the reason."""
+    expect(r.status == status, "%s: expected %d, got %r", what, status, r)
+    d = json_body(r, what)
+    expect(isinstance(d, dict) and list(d) == ["error"] and
+           isinstance(d["error"], str) and d["error"] and
+           "\n" not in d["error"], "%s: not {\"error\": reason}: %r",
+           what, r.body)
+    return d["error"]
+
+
+def test_api_json_errors():
+    """Every error of the job API is JSON with the right status: bad id,
+    unknown job, bad query parameter, wrong method (405 with Allow)."""
+    with kickd([("/a", "job_work", "")]) as k:
+        a = trigger(k, "/a")
+        wait_job(k, a)
+        for target in ("/jobs/abc", "/jobs/0", "/jobs/-1", "/jobs/1x",
+                       "/jobs/abc/output", "/jobs/abc/retry"):
+            why = json_error(k.get(target), 400, "GET " + target)
+            expect("id" in why, "GET %s: reason %r names no id", target, why)
+        for method, target in (("GET", "/jobs/999999"),
+                               ("GET", "/jobs/999999/output"),
+                               ("GET", "/jobs/999999?wait=1"),
+                               ("DELETE", "/jobs/999999"),
+                               ("POST", "/jobs/999999/retry")):
+            r = k.request(method, target, with_length(method, (), b""))
+            expect_eq(json_error(r, 404, "%s %s" % (method, target)),
+                      "no such job", "%s %s reason" % (method, target))
+        json_error(k.get("/jobs/%d/nothing" % a), 404, "GET /jobs/ID/nothing")
+        for query, word in (("state=bogus", "state"), ("limit=0", "limit"),
+                            ("limit=abc", "limit"), ("after=x", "after"),
+                            ("before=-1", "before"), ("order=up", "order"),
+                            ("created_after=yesterday", "created_after"),
+                            ("created_before=2026-13-01T00:00:00Z",
+                             "created_before"),
+                            ("colour=red", "colour"),
+                            ("stat=failed", "stat")):
+            why = json_error(k.get("/jobs?" + query), 400, "GET /jobs?" + query)
+            expect(word in why, "GET /jobs?%s: reason %r does not name %r",
+                   query, why, word)
+        json_error(k.get("/jobs/%d?wait=999" % a), 400, "wait=999")
+        for method, target, allow in (
+                ("POST", "/jobs", "GET, HEAD"),
+                ("DELETE", "/jobs", "GET, HEAD"),
+                ("POST", "/jobs/%d" % a, "GET, HEAD, DELETE"),
+                ("PUT", "/jobs/%d/output" % a, "GET, HEAD"),
+                ("GET", "/jobs/%d/retry" % a, "POST"),
+                ("DELETE", "/jobs/%d/retry" % a, "POST")):
+            r = k.request(method, target, with_length(method, (), b""))
+            json_error(r, 405, "%s %s" % (method, target))
+            expect_eq(r.header("Allow"), allow, "%s %s Allow" % (method,
+                                                               target))
+        # Triggers keep kickd's text answers.
+        r = k.request("POST", "/a", [("Kick-Delay", "x"),
+                                     ("Content-Length", "0")])
+        expect_error(r, 400, "bad Kick-Delay")
+        expect_eq(get_job(k, a)["state"], "succeeded", "job after errors")
+
+
+def test_retry():
+    """POST /jobs/ID/retry: a failing job runs again, the same id, with a
+    fresh set of attempts; its JSON keeps the earlier ones; its output
+    grows; 409 while queued or running or once its route is gone; 404
+    for none."""
+    routes = [("/r", "job_work", "retries = 1"), ("/h", "job_work", ""),
+              ("/gone", "job_work", "")]
+    with kickd(routes) as k:
+        a = trigger(k, "/r?exit=3")
+        j = wait_job(k, a, timeout=10.0)
+        expect_eq((j["state"], j["attempt"], j["max_attempts"],
+                   j["earlier_attempts"], j["error"]),
+                  ("failed", 2, 2, 0, "exit status 3"), "before the retry")
+        r = k.request("POST", "/jobs/%d/retry" % a, [("Content-Length", "0")])
+        expect_eq(r.status, 202, "retry of a failed job: %r" % r)
+        expect_eq(json_body(r, "retry"), {"id": a, "state": "queued"},
+                  "retry body")
+        expect_eq(r.header("Location"), "/jobs/%d" % a, "retry Location")
+        # It runs again, twice (its route's retries), and fails again.
+        j = wait_job(k, a, timeout=10.0)
+        expect_eq((j["id"], j["state"], j["attempt"], j["max_attempts"],
+                   j["earlier_attempts"], j["exit_status"], j["error"]),
+                  (a, "failed", 2, 2, 2, 3, "exit status 3"),
+                  "after the retry (id, state, attempt, max_attempts, "
+                  "earlier_attempts, exit_status, error)")
+        expect_eq([ln.split()[1] for ln in runs_of(k, a)],
+                  ["1", "2", "1", "2"], "KICK_ATTEMPT of the four runs")
+        expect(parse_time(j["started_at"]) > parse_time(j["created_at"]),
+               "started_at of the last run: %r", j)
+        out = k.get("/jobs/%d/output" % a).body
+        expect_eq(out.count(b"done:%d" % a), 4, "output of the four runs "
+                  "kept (%r)" % out[-200:])
+        # Queued (delayed) and running jobs: 409, unchanged.
+        q = trigger(k, "/h", [("Kick-Delay", "60")])
+        h = trigger(k, "/h?hold=1")
+        env_of(k, h)
+        for jid, state in ((q, "queued"), (h, "running")):
+            r = k.request("POST", "/jobs/%d/retry" % jid,
+                          [("Content-Length", "0")])
+            why = json_error(r, 409, "retry of a %s job" % state)
+            expect(state in why, "409 reason %r does not say %s", why,
+                   state)
+            expect_eq(get_job(k, jid)["state"], state, "after its retry")
+        release(k, h)
+        expect_eq(wait_job(k, h)["earlier_attempts"], 0, "running job's "
+                  "earlier_attempts")
+        r = k.request("POST", "/jobs/999999/retry", [("Content-Length", "0")])
+        json_error(r, 404, "retry of no job")
+        # A canceled job is ended too: it runs.
+        r = k.request("DELETE", "/jobs/%d" % q)
+        expect_eq(r.status, 200, "cancel of the delayed job")
+        r = k.request("POST", "/jobs/%d/retry" % q, [("Content-Length", "0")])
+        expect_eq(r.status, 202, "retry of a canceled job: %r" % r)
+        j = wait_job(k, q, "succeeded")
+        expect_eq((j["attempt"], j["earlier_attempts"], j["error"]),
+                  (1, 0, None), "canceled job after its retry")
+        # A retry whose client hangs up at once is carried out all the
+        # same, as a fire-and-forget trigger is.
+        with k.connect() as c:
+            c.send(build("POST", "/jobs/%d/retry" % q,
+                         [("Content-Length", "0")]))
+        deadline = time.monotonic() + 5 * SLOW
+        while len(runs_of(k, q)) < 2:
+            expect(time.monotonic() < deadline, "the retry of a client "
+                   "that hung up did not run: %r", get_job(k, q))
+            time.sleep(0.02)
+        j = wait_job(k, q, "succeeded")
+        expect_eq((j["attempt"], j["earlier_attempts"]), (1, 1),
+                  "after the retry of a client that hung up")
+        # Once its route is no longer configured: 409, and it stays.
+        g = trigger(k, "/gone")
+        wait_job(k, g, "succeeded")
+        conf = os.path.join(k.tmp, "kickd.conf")
+        with open(conf) as f:
+            text = f.read()
+        with open(conf, "w") as f:
+            f.write(text.split("[route /gone]")[0])
+        k.send_signal(signal.SIGHUP)
+        deadline = time.monotonic() + 5 * SLOW
+        while k.request("POST", "/gone", [("Content-Length", "0")]).status \
+                != 404:
+            expect(time.monotonic() < deadline, "SIGHUP did not drop /gone")
+            time.sleep(0.05)
+        r = k.request("POST", "/jobs/%d/retry" % g, [("Content-Length", "0")])
+        why = json_error(r, 409, "retry of a job whose route is gone")
+        expect("/gone" in why and "configured" in why,
+               "409 reason %r does not name the route", why)
+        expect_eq(get_job(k, g)["state"], "succeeded", "the job left as it "
+                  "was")
+
+
+def test_list_order():
+    """order=desc lists newest first; next pages with before=, as it
+    pages with after= in order=asc (the default)."""
+    routes = [("/a", "job_work", ""), ("/b", "job_work", "")]
+    with kickd(routes) as k:
+        ids = [trigger(k, "/a" if i % 3 else "/b", [("Kick-Delay", "60")])
+               for i in range(7)]
+        d = list_jobs(k, "order=desc")
+        expect_eq(([j["id"] for j in d["jobs"]], d["next"]),
+                  (ids[::-1], None), "order=desc")
+        expect_eq([j["id"] for j in list_jobs(k, "order=asc")["jobs"]], ids,
+                  "order=asc")
+        expect_eq([j["id"] for j in list_jobs(k, "")["jobs"]], ids,
+                  "the default order")
+        seen, before = [], None
+        for _ in range(5):
+            d = list_jobs(k, "order=desc&limit=3" +
+                          ("&before=%d" % before if before else ""))
+            got = [j["id"] for j in d["jobs"]]
+            seen += got
+            if d["next"] is None:
+                break
+            expect_eq(d["next"], got[-1], "next of a full page (desc)")
+            before = d["next"]
+        expect_eq(seen, ids[::-1], "desc pages of 3")
+        b = [x for i, x in enumerate(ids) if i % 3 == 0]
+        d = list_jobs(k, "order=desc&route=/b")
+        expect_eq([j["id"] for j in d["jobs"]], b[::-1], "desc, route=/b")
+        d = list_jobs(k, "order=desc&state=queued&limit=2&before=%d"
+                      % ids[4])
+        expect_eq([j["id"] for j in d["jobs"]], [ids[3], ids[2]],
+                  "desc, state, before, limit")
+        d = list_jobs(k, "order=desc&after=%d&before=%d" % (ids[1], ids[5]))
+        expect_eq([j["id"] for j in d["jobs"]], [ids[4], ids[3], ids[2]],
+                  "desc between after and before")
+
+
+def rfc3339_plus1(t):
+    """Seconds since the epoch as RFC 3339 with ms in +01:00."""
+    ms = int(round(t * 1000))
+    tm = time.gmtime(ms // 1000 + 3600)
+    return time.strftime("%Y-%m-%dT%H:%M:%S", tm) + ".%03d+01:00" % (
+        ms % 1000)
+
+
+def test_list_created():
+    """created_after= (at or after) and created_before= (before), as RFC
+    3339 (Z, an offset, a fraction) or epoch ms; bad values 400."""
+    with kickd([("/a", "job_work", "")]) as k:
+        ids = []
+        for i in range(4):
+            ids.append(trigger(k, "/a", [("Kick-Delay", "60")]))
+            time.sleep(0.05)
+        created = [parse_time(get_job(k, x)["created_at"]) for x in ids]
+        expect(all(created[i] < created[i + 1] for i in range(3)),
+               "created_at does not grow: %r", created)
+        t1, t3 = created[1], created[3]
+        ms1, ms3 = int(round(t1 * 1000)), int(round(t3 * 1000))
+        z1 = get_job(k, ids[1])["created_at"]
+        for label, after, before in (
+                ("epoch ms", str(ms1), str(ms3)),
+                ("RFC 3339 Z", z1, get_job(k, ids[3])["created_at"]),
+                ("RFC 3339 +01:00", rfc3339_plus1(t1).replace("+", "%2B"),
+                 rfc3339_plus1(t3).replace("+", "%2B")),
+                ("RFC 3339, a bare +", rfc3339_plus1(t1),
+                 rfc3339_plus1(t3))):
+            q = "created_after=%s&created_before=%s" % (after, before)
+            d = list_jobs(k, q)
+            expect_eq([j["id"] for j in d["jobs"]], ids[1:3], label)
+            d = list_jobs(k, q + "&order=desc")
+            expect_eq([j["id"] for j in d["jobs"]], ids[2:0:-1],
+                      label + ", desc")
+        expect_eq([j["id"] for j in
+                   list_jobs(k, "created_after=%d" % ms1)["jobs"]], ids[1:],
+                  "created_after alone")
+        expect_eq([j["id"] for j in
+                   list_jobs(k, "created_after=%d" % (ms1 + 1))["jobs"]],
+                  ids[2:], "created_after one ms later")
+        expect_eq([j["id"] for j in
+                   list_jobs(k, "created_before=%d" % ms1)["jobs"]], ids[:1],
+                  "created_before alone")
+        expect_eq([j["id"] for j in list_jobs(
+            k, "created_before=2000-01-01T00:00:00Z")["jobs"]], [],
+            "created_before 2000")
+        expect_eq([j["id"] for j in list_jobs(
+            k, "created_after=2999-01-01T00:00:00Z")["jobs"]], [],
+            "created_after 2999")
+        for bad in ("created_after=", "created_after=abc",
+                    "created_after=-5", "created_before=0",
+                    "created_after=2026-02-30T00:00:00Z",
+                    "created_after=2026-12-06T10:00:00",
+                    "created_before=2026-12-06T25:00:00Z",
+                    "created_before=2026-12-06T10:00:00%2B1:00",
+                    "created_after=99999999999999999"):
+            name = bad.split("=")[0]
+            why = json_error(k.get("/jobs?" + bad), 400, "GET /jobs?" + bad)
+            expect(name in why, "%s: reason %r does not name %s", bad, why,
+                   name)
 
 
 # 11. /metrics, /healthz.

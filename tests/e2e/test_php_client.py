@@ -478,8 +478,11 @@ def test_errors_are_clear():
         expect("404 Not Found: 404" not in r["message"],
                "status repeated in %r", r["message"])
         expect_eq(r["status"], 404, "HTTP status of the exception")
-        error({"job": "get", "server": url(k, ""), "id": 999999},
-              "HttpException", ["404"])
+        # A job API error is JSON: its reason is the message's.
+        r = error({"job": "get", "server": url(k, ""), "id": 999999},
+                  "HttpException", ["answered 404 Not Found: no such job"])
+        expect("{" not in r["message"], "JSON in the message %r",
+               r["message"])
     with Sink(answer=b"SSH-2.0-OpenSSH\r\n\r\n") as sink:
         error({"url": "http://127.0.0.1:%d/x" % sink.port},
               "ProtocolException", ["status line"])

@@ -262,7 +262,7 @@ test_idempotency(void **state)
 
     struct job *jobs;
     size_t n;
-    struct job_filter flt = {-1, "/a", 0, 100};
+    struct job_filter flt = {.state = -1, .route = "/a", .limit = 100};
     assert_int_equal(f->ops->list(f->st, &flt, &jobs, &n), 0);
     assert_int_equal(n, 4);
     for (size_t i = 0; i < n; i++)
@@ -495,7 +495,8 @@ static void
 check_list(struct fix *f, int state, const char *route, int64_t after,
            int limit, const int64_t *want, size_t nwant)
 {
-    struct job_filter flt = {state, route, after, limit};
+    struct job_filter flt = {.state = state, .route = route,
+                             .after = after, .limit = limit};
     struct job *jobs;
     size_t n;
 
@@ -544,7 +545,7 @@ test_list(void **state)
     check_list(f, JOB_SUCCEEDED, NULL, 0, 100, NULL, 0);
 
     /* A page is never longer than 1000. */
-    struct job_filter flt = {-1, NULL, 0, 5000};
+    struct job_filter flt = {.state = -1, .limit = 5000};
     struct job *jobs;
     size_t n;
     assert_int_equal(f->ops->list(f->st, &flt, &jobs, &n), 0);
@@ -552,6 +553,212 @@ test_list(void **state)
     for (size_t i = 0; i < n; i++)
         job_clear(&jobs[i]);
     free(jobs);
+}
+
+/* Lists with flt and checks the ids, in order. */
+static void
+check_page(struct fix *f, struct job_filter flt, const int64_t *want,
+           size_t nwant)
+{
+    struct job *jobs;
+    size_t n;
+
+    assert_int_equal(f->ops->list(f->st, &flt, &jobs, &n), 0);
+    if (n != nwant)
+        fail_msg("%zu jobs listed, want %zu", n, nwant);
+    for (size_t i = 0; i < n; i++) {
+        assert_int_equal(jobs[i].id, want[i]);
+        job_clear(&jobs[i]);
+    }
+    free(jobs);
+}
+
+/* Newest first, paged with before; after and before bound either way. */
+static void
+test_list_desc(void **state)
+{
+    struct fix *f = *state;
+    int64_t id[8], rev[8];
+
+    for (int i = 0; i < 8; i++)
+        id[i] = add(f, i % 2 ? "/b" : "/a", NULL, 10 + i, 1, NULL);
+    for (int i = 0; i < 8; i++)
+        rev[i] = id[7 - i];
+    claim(f, "/a", 100); /* id[0] running */
+    check_page(f, (struct job_filter){.state = -1, .limit = 100,
+                                      .desc = true}, rev, 8);
+    check_page(f, (struct job_filter){.state = -1, .limit = 3,
+                                      .desc = true}, rev, 3);
+    check_page(f, (struct job_filter){.state = -1, .limit = 3,
+                                      .desc = true, .before = rev[2]},
+               rev + 3, 3);
+    check_page(f, (struct job_filter){.state = -1, .limit = 3,
+                                      .desc = true, .before = id[0]},
+               NULL, 0);
+    int64_t b_rev[] = {id[7], id[5], id[3], id[1]};
+    check_page(f, (struct job_filter){.state = -1, .route = "/b",
+                                      .limit = 100, .desc = true},
+               b_rev, 4);
+    int64_t a_queued_rev[] = {id[6], id[4], id[2]};
+    check_page(f, (struct job_filter){.state = JOB_QUEUED, .route = "/a",
+                                      .limit = 100, .desc = true},
+               a_queued_rev, 3);
+    check_page(f, (struct job_filter){.state = JOB_QUEUED, .limit = 2,
+                                      .desc = true, .before = id[6]},
+               rev + 2, 2);
+    /* Both bounds, both ways. */
+    check_page(f, (struct job_filter){.state = -1, .limit = 100,
+                                      .after = id[2], .before = id[6]},
+               id + 3, 3);
+    int64_t mid_rev[] = {id[5], id[4], id[3]};
+    check_page(f, (struct job_filter){.state = -1, .limit = 100,
+                                      .desc = true, .after = id[2],
+                                      .before = id[6]},
+               mid_rev, 3);
+}
+
+/* created_from (at or after) and created_until (before) in ms, alone,
+ * together, with the other filters, either way; a clock that stepped
+ * back never puts a job outside its bounds. */
+static void
+test_list_created(void **state)
+{
+    struct fix *f = *state;
+    int64_t id[10];
+
+    check_page(f, (struct job_filter){.state = -1, .limit = 100,
+                                      .created_from = 1000}, NULL, 0);
+    /* Created at 1000, 1100, ... 1900. */
+    for (int i = 0; i < 10; i++)
+        id[i] = add(f, i < 5 ? "/a" : "/b", NULL, 1000 + 100 * i, 1, NULL);
+    check_page(f, (struct job_filter){.state = -1, .limit = 100,
+                                      .created_from = 1500}, id + 5, 5);
+    check_page(f, (struct job_filter){.state = -1, .limit = 100,
+                                      .created_from = 1450}, id + 5, 5);
+    check_page(f, (struct job_filter){.state = -1, .limit = 100,
+                                      .created_from = 1}, id, 10);
+    check_page(f, (struct job_filter){.state = -1, .limit = 100,
+                                      .created_from = 1901}, NULL, 0);
+    check_page(f, (struct job_filter){.state = -1, .limit = 100,
+                                      .created_until = 1300}, id, 3);
+    check_page(f, (struct job_filter){.state = -1, .limit = 100,
+                                      .created_until = 1000}, NULL, 0);
+    check_page(f, (struct job_filter){.state = -1, .limit = 100,
+                                      .created_until = 9999}, id, 10);
+    check_page(f, (struct job_filter){.state = -1, .limit = 100,
+                                      .created_from = 1200,
+                                      .created_until = 1500}, id + 2, 3);
+    int64_t rev[] = {id[4], id[3], id[2]};
+    check_page(f, (struct job_filter){.state = -1, .limit = 100,
+                                      .desc = true, .created_from = 1200,
+                                      .created_until = 1500}, rev, 3);
+    check_page(f, (struct job_filter){.state = -1, .limit = 2,
+                                      .desc = true, .created_from = 1200,
+                                      .created_until = 1500,
+                                      .before = id[3]}, id + 2, 1);
+    check_page(f, (struct job_filter){.state = -1, .route = "/b",
+                                      .limit = 100, .created_until = 1700},
+               id + 5, 2);
+    check_page(f, (struct job_filter){.state = JOB_QUEUED, .route = "/a",
+                                      .limit = 100, .created_from = 1300},
+               id + 3, 2);
+    /* The clock stepped back: a job created at 1250 after the others.
+     * Bounds follow the order of arrival, so it may be missed, but no
+     * job outside them is listed. */
+    add(f, "/a", NULL, 1250, 1, NULL);
+    int64_t from[] = {id[5], id[6], id[7], id[8], id[9]};
+    check_page(f, (struct job_filter){.state = -1, .limit = 100,
+                                      .created_from = 1500}, from, 5);
+    struct job_filter until = {.state = -1, .limit = 100,
+                               .created_until = 1300};
+    struct job *jobs;
+    size_t n;
+    assert_int_equal(f->ops->list(f->st, &until, &jobs, &n), 0);
+    assert_true(n == 3 || n == 4);
+    for (size_t i = 0; i < n; i++) {
+        if (i < 3)
+            assert_int_equal(jobs[i].id, id[i]);
+        assert_true(jobs[i].created_at < 1300);
+        job_clear(&jobs[i]);
+    }
+    free(jobs);
+}
+
+/* A retry by hand: only an ended job, the same id, a fresh set of
+ * attempts, the earlier ones counted; the output stays. */
+static void
+test_retry(void **state)
+{
+    struct fix *f = *state;
+    int64_t id = add(f, "/a", NULL, 10, 2, NULL);
+    struct job j;
+    char *data;
+    size_t n;
+
+    /* Queued, then running: not ended. */
+    assert_int_equal(f->ops->retry(f->st, id, 15, 3), 2);
+    assert_int_equal(claim(f, "/a", 20), id);
+    assert_int_equal(f->ops->retry(f->st, id, 25, 3), 2);
+    assert_int_equal(f->ops->retry(f->st, 9999, 25, 3), 1);
+    struct job_end e = {.state = JOB_QUEUED, .now = 30, .requeue_at = 30,
+                        .interrupted = true, .exit_status = -1,
+                        .error = "interrupted: kickd stopped (1 of 5)"};
+    assert_int_equal(f->ops->finish(f->st, id, &e), 0);
+    assert_int_equal(claim(f, "/a", 40), id);
+    assert_int_equal(f->ops->set_progress(f->st, id, 50, "half"), 0);
+    e = (struct job_end){.state = JOB_FAILED, .connection_status = 2,
+                         .now = 50, .exit_status = 3,
+                         .error = "exit status 3", .output = "run 2\n",
+                         .output_len = 6, .output_cap = 1024};
+    assert_int_equal(f->ops->finish(f->st, id, &e), 0);
+
+    assert_int_equal(f->ops->retry(f->st, id, 60, 3), 0);
+    get(f, id, &j);
+    assert_int_equal(j.state, JOB_QUEUED);
+    assert_int_equal(j.attempt, 0);
+    assert_int_equal(j.earlier_attempts, 2);
+    assert_int_equal(j.interruptions, 0);
+    assert_int_equal(j.max_attempts, 3);
+    assert_int_equal(j.connection_status, 0);
+    assert_int_equal(j.exit_status, -1);
+    assert_int_equal(j.term_signal, 0);
+    assert_null(j.error);
+    assert_int_equal(j.progress, -1);
+    assert_null(j.progress_msg);
+    assert_int_equal(j.created_at, 10);
+    assert_int_equal(j.run_at, 60);
+    assert_int_equal(j.started_at, 0);
+    assert_int_equal(j.finished_at, 0);
+    job_clear(&j);
+    /* Queued now: a second retry is refused; the job runs again. */
+    assert_int_equal(f->ops->retry(f->st, id, 61, 3), 2);
+    assert_int_equal(claim(f, "/a", 59), 0);
+    assert_int_equal(f->ops->claim(f->st, "/a", 60, &j), 1);
+    assert_int_equal(j.id, id);
+    assert_int_equal(j.attempt, 1);
+    assert_non_null(j.head);
+    job_clear(&j);
+    e = (struct job_end){.state = JOB_SUCCEEDED, .now = 70,
+                         .exit_status = 0, .output = "run 3\n",
+                         .output_len = 6, .output_cap = 1024};
+    assert_int_equal(f->ops->finish(f->st, id, &e), 0);
+    assert_int_equal(f->ops->output_get(f->st, id, &data, &n), 0);
+    assert_int_equal(n, 12);
+    assert_memory_equal(data, "run 2\nrun 3\n", 12);
+    free(data);
+    /* A canceled job is ended too; earlier attempts add up. */
+    assert_int_equal(f->ops->retry(f->st, id, 80, 1), 0);
+    get(f, id, &j);
+    assert_int_equal(j.earlier_attempts, 3);
+    assert_int_equal(j.max_attempts, 1);
+    job_clear(&j);
+    assert_int_equal(f->ops->cancel(f->st, id, 81), 0);
+    assert_int_equal(f->ops->retry(f->st, id, 90, 1), 0);
+    get(f, id, &j);
+    assert_int_equal(j.state, JOB_QUEUED);
+    assert_int_equal(j.earlier_attempts, 3);
+    assert_null(j.error);
+    job_clear(&j);
 }
 
 static void
@@ -1148,7 +1355,7 @@ test_sqlite_write_error(void **state)
 
     /* Reopened: the batch is all there or not at all. */
     assert_int_equal(o->open(&st, path, err, sizeof(err)), 0);
-    struct job_filter flt = {-1, NULL, first, 1000};
+    struct job_filter flt = {.state = -1, .after = first, .limit = 1000};
     struct job *jobs;
     size_t n;
     assert_int_equal(o->list(st, &flt, &jobs, &n), 0);
@@ -1300,6 +1507,8 @@ main(void)
         T(test_claim_delay), T(test_claim_marks_running),
         T(test_finish),      T(test_finish_requeue),
         T(test_cancel),      T(test_list),
+        T(test_list_desc),   T(test_list_created),
+        T(test_retry),
         T(test_output_cap),  T(test_progress),
         T(test_orphans),     T(test_finish_error_output),     T(test_counts),
         T(test_counts_in_transaction),
