@@ -741,6 +741,7 @@ api_handle(struct conn *c, const struct http_request *req, const char *path)
         bad_id(c, rest, idlen);
         return true;
     }
+    conn_log_job(c, id); /* the access log names the job asked about */
     if (strcmp(rest + idlen, "/retry") == 0) {
         job_retry(c, req, id);
         return true;

@@ -22,7 +22,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness import (Conn, Kickd, build, expect, expect_eq,  # noqa: E402
-                     expect_error, kick_bin, run, SAN, SLOW)
+                     kick_bin, run, SAN, SLOW)
 from test_jobs import (config, get_job, json_body, kickd,  # noqa: E402
                        release, trigger, wait_job, FINAL, PATH_ENV)
 
@@ -315,7 +315,9 @@ def test_follow_ended_and_errors():
         expect_eq((r.status, r.body, r.chunked), (200, whole, False),
                   "follow=0 (status, body, chunked)")
         for q in ("follow=2", "follow=", "follow=yes", "follow=10"):
-            expect_error(k.get("/jobs/%d/output?%s" % (a, q)), 400, q)
+            r = k.get("/jobs/%d/output?%s" % (a, q))
+            expect_eq((r.status, json_body(r, q)),
+                      (400, {"error": "follow must be 0 or 1"}), q)
         r = k.get("/jobs/999999/output?follow=1")
         expect_eq(r.status, 404, "follow of no job")
         expect_eq(json_body(r, "follow of no job"), {"error": "no such job"},
