@@ -65,6 +65,9 @@ enum stmt_id {
     ST_ROUTE_MIN,
     ST_COUNTS,
     ST_COUNT_ADD,
+    ST_DELETE,
+    ST_PRUNE,
+    ST_ENDED_OLDEST,
     ST_COUNT
 };
 
@@ -154,5 +157,14 @@ store_sqlite__output_append(struct store *st, int64_t id, const char *data,
 int
 store_sqlite__output_get(struct store *st, int64_t id, char **data,
                          size_t *len);
+
+/* The store ops of store_sqlite_prune.c (retention); see struct
+ * store_ops. */
+int
+store_sqlite__delete(struct store *st, int64_t id);
+
+int
+store_sqlite__prune(struct store *st, const char *route, int64_t before,
+                    int limit, int64_t *deleted, int64_t *oldest);
 
 #endif
