@@ -202,6 +202,7 @@ static const struct server_key server_keys[] = {
     {"response_hold_ms", offsetof(struct cfg, response_hold), SK_INT, true},
     {"max_interruptions", offsetof(struct cfg, max_interruptions), SK_INT,
      true},
+    {"keep", offsetof(struct cfg, keep), SK_INT64, true},
 };
 
 /* Whether key k differs between a and b; with apply, b's value goes into
