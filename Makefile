@@ -35,7 +35,8 @@ KICKD_OBJ := $(addprefix $(B)/src/kickd/, main.o srv.o conn.o conn_out.o \
              store_sqlite_schema.o store_sqlite_output.o \
              store_sqlite_prune.o store_common.o cgi.o cgi_env.o \
              cgi_response.o cfg.o \
-             cfg_words.o cfg_scripts.o log.o pgroup.o recover.o ledger.o job_run.o)
+             cfg_words.o cfg_scripts.o log.o pgroup.o recover.o ledger.o job_run.o \
+             prune.o)
 KICKD_SAN_OBJ := $(KICKD_OBJ:$(B)/%=$(S)/%)
 
 # The client library and the kick command.
