@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
-/* kick status|cancel|wait ID and kick ls: kickd's job API through
+/* kick status|cancel|wait ID, kick rm ID... and kick ls: kickd's job API
+ * through
  * libkick, on the server of --server, $KICK_SERVER or the default. */
 #include <getopt.h>
 #include <stdlib.h>
@@ -34,6 +35,8 @@ struct job_args {
     const char *server;
     const char *state;
     long long id;    /* status, cancel, wait */
+    char **ids;      /* rm: the IDs, checked */
+    int nids;
     long long after; /* ls */
     int limit;       /* ls */
     struct kick_opts opts;
@@ -114,6 +117,15 @@ parse(int argc, char **argv, struct job_args *a)
     }
     if (optind == argc)
         return cli_usage_error(a->verb, "%s", "which job? (an ID)");
+    if (strcmp(a->verb, "rm") == 0) {
+        a->ids = &argv[optind];
+        a->nids = argc - optind;
+        for (int i = 0; i < a->nids; i++)
+            if (parse_id(a->ids[i], &a->id) < 0)
+                return cli_usage_error(a->verb, "takes job IDs, not '%s'",
+                                       a->ids[i]);
+        return 0;
+    }
     if (optind + 1 != argc || parse_id(argv[optind], &a->id) < 0)
         return cli_usage_error(a->verb, "takes one job ID, not '%s'",
                                argv[optind]);
@@ -219,6 +231,28 @@ cmd_ls(struct kick_client *c, const struct job_args *a)
     return EXIT_OK;
 }
 
+/* kick rm ID...: each ended job is deleted; one that is not (or is
+ * gone) is told, and the others are still deleted. The exit status is
+ * the first failure's. */
+static int
+cmd_rm(struct kick_client *c, const struct job_args *a)
+{
+    int code = EXIT_OK;
+
+    for (int i = 0; i < a->nids; i++) {
+        long long id = strtoll(a->ids[i], NULL, 10);
+        int e = kick_job_delete(c, a->server, id);
+        if (e == 0) {
+            printf("%lld deleted\n", id);
+            continue;
+        }
+        int k = fail(c, a->verb, e);
+        if (code == EXIT_OK)
+            code = k;
+    }
+    return code;
+}
+
 int
 cmd_job(int argc, char **argv)
 {
@@ -234,6 +268,8 @@ cmd_job(int argc, char **argv)
         return fail(NULL, a.verb, e);
     if (strcmp(a.verb, "ls") == 0) {
         code = cmd_ls(c, &a);
+    } else if (strcmp(a.verb, "rm") == 0) {
+        code = cmd_rm(c, &a);
     } else if (strcmp(a.verb, "status") == 0) {
         e = kick_job_get(c, a.server, a.id, 0, &job);
         if (e == 0)

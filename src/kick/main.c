@@ -17,9 +17,9 @@ cli_usage(FILE *f)
         "[-b NAME=VALUE]...\n"
         "            [--no-wait | --wait] [OPTIONS]\n"
         "       kick --batch FILE [--parallel N] [same options]\n"
-        "       kick status ID | cancel ID | wait ID\n"
+        "       kick status ID | cancel ID | wait ID | rm ID...\n"
         "       kick ls [--state S] [--limit N] [--after ID]\n"
-        "       (these four: [--server URL] [OPTIONS], before or after "
+        "       (these five: [--server URL] [OPTIONS], before or after "
         "the verb)\n"
         "       kick ctl ignore-user-abort on|off | set-time-limit SECONDS "
         "| status\n"
@@ -52,8 +52,8 @@ cli_usage(FILE *f)
         "Options:\n"
         "  --connect-timeout S  (10)    --timeout S  a whole request (30)\n"
         "  --cacert FILE        -k, --insecure   --token TOKEN (Bearer)\n"
-        "  --server URL         the kickd of status, cancel, wait and ls "
-        "($KICK_SERVER,\n"
+        "  --server URL         the kickd of status, cancel, wait, rm and "
+        "ls ($KICK_SERVER,\n"
         "                       else " DEFAULT_SERVER ")\n"
         "\n"
         "Exit status: 0 done; 1 the server answered with an error status; "
@@ -74,7 +74,7 @@ static bool
 is_verb(const char *word)
 {
     static const char *const verbs[] = {"ctl", "status", "cancel", "wait",
-                                        "ls"};
+                                        "ls", "rm"};
 
     for (size_t i = 0; i < sizeof(verbs) / sizeof(verbs[0]); i++)
         if (strcmp(word, verbs[i]) == 0)
@@ -125,7 +125,8 @@ main(int argc, char **argv)
     if (strcmp(argv[1], "ctl") == 0)
         return cmd_ctl(argc - 1, argv + 1);
     if (strcmp(argv[1], "status") == 0 || strcmp(argv[1], "cancel") == 0 ||
-        strcmp(argv[1], "wait") == 0 || strcmp(argv[1], "ls") == 0)
+        strcmp(argv[1], "wait") == 0 || strcmp(argv[1], "ls") == 0 ||
+        strcmp(argv[1], "rm") == 0)
         return cmd_job(argc - 1, argv + 1);
     return cmd_trigger(argc, argv);
 }
