@@ -18,12 +18,19 @@
 #include "srv.h"
 #include "worker.h"
 
-/* Jobs deleted by one store op: about 5 ms of the store thread, which
- * triggers waiting behind it feel as latency, not lost throughput. */
-#define PRUNE_BATCH 500
-/* ms between passes while a batch came back full (a backlog): at most
- * PRUNE_BATCH a route every PRUNE_BUSY ms, 5,000 jobs/s. */
-#define PRUNE_BUSY 100
+/* Jobs deleted by one store op: a few ms of the store thread, which the
+ * triggers in the same transaction feel as latency, not lost
+ * throughput. */
+#define PRUNE_BATCH 100
+/* While a batch comes back full (a backlog), the next pass waits
+ * PRUNE_YIELD times as long as the last pass's batches took from submit
+ * to done (their own work, and the commit and the triggers' ops they
+ * waited behind), at least PRUNE_BUSY_MIN and at most PRUNE_BUSY_MAX ms:
+ * retention takes at most about a twentieth of the store thread, less when
+ * triggers keep it busy, and drains a backlog fast when they do not. */
+#define PRUNE_YIELD 19
+#define PRUNE_BUSY_MIN 10
+#define PRUNE_BUSY_MAX 1000
 /* ms between passes otherwise: when the oldest ended job is due, or the
  * shortest keep, but not sooner than PRUNE_MIN nor later than
  * PRUNE_IDLE. */
@@ -43,6 +50,8 @@ struct prune {
     size_t nroutes, next;
     int64_t wake;     /* ms: when the oldest ended job left is due; 0 */
     bool full;        /* a batch came back full: more is due now */
+    uint64_t sent;    /* ns (uv_hrtime) the batch in flight was sent */
+    uint64_t spent;   /* ns the pass's batches took, submit to done */
     bool busy;        /* an op in flight */
     bool stopping;
     bool closed;      /* the timer is closed */
@@ -113,8 +122,12 @@ pass_end(struct prune *p)
         delay = p->wake - now;
     if (delay < PRUNE_MIN)
         delay = PRUNE_MIN;
-    if (p->full)
-        delay = PRUNE_BUSY;
+    if (p->full) {
+        delay = (int64_t)(p->spent / 1000000) * PRUNE_YIELD;
+        delay = delay < PRUNE_BUSY_MIN   ? PRUNE_BUSY_MIN
+                : delay > PRUNE_BUSY_MAX ? PRUNE_BUSY_MAX
+                                         : delay;
+    }
     uv_timer_start(&p->timer, timer_cb, (uint64_t)delay, 0);
 }
 
@@ -124,6 +137,7 @@ submit(struct prune *p, enum store_op_kind kind)
     p->op.kind = kind;
     p->op.done_cb = done_cb;
     p->busy = true;
+    p->sent = uv_hrtime();
     store_submit(&p->srv->store, &p->op);
 }
 
@@ -171,6 +185,7 @@ batch_done(struct prune *p, struct store_op *op)
 {
     const char *route = p->routes[p->next];
 
+    p->spent += uv_hrtime() - p->sent;
     p->srv->metrics.pruned += (uint64_t)op->prune.deleted;
     p->unlogged += op->prune.deleted;
     if (op->prune.deleted >= PRUNE_BATCH)
@@ -205,6 +220,7 @@ done_cb(struct store_op *op)
     if (op->kind == SOP_COUNTS) {
         p->wake = 0;
         p->full = false;
+        p->spent = 0;
         routes_take(p, op);
     } else {
         batch_done(p, op);
