@@ -260,13 +260,15 @@ def db_size(k):
 
 def test_db_file_levels_off():
     """20,000 jobs of a trivial program, triggered, run and deleted (keep
-    1 s) in 4 rounds of 5,000: the database grows in the first round, a
-    little in the second (the first reuse of freed pages leaves the
-    B-trees less full: measured 13 %), then no more; its file stays
-    within that size, and its WAL within SQLite's checkpoint bound. Each
-    round's jobs are due 2 s after their trigger, so that all 5,000 are
-    stored at once in every round (the same high-water mark), then run.
-    Without retention each round would add as much as the first."""
+    1 s) in 4 rounds of 5,000: the database grows in the first round,
+    then by a step of 0-15 % of that in a later round (reused pages leave
+    the B-trees less full: measured +13 % in round 2, or +6 % in round 3,
+    then nothing), never again by much; its file stays within that size,
+    and its WAL within SQLite's checkpoint bound. Each round's jobs are
+    due 2 s after their trigger, so that all 5,000 are stored at once in
+    every round (the same high-water mark), then run. Without retention
+    each round would add as much as the first: 4 times its size in all,
+    where the bound here is 1.3 times."""
     cfg = ("[server]\nlisten = {listen}\ndb = {db}\nkeep = 1s\n"
            "[route /t]\nexec = /bin/true\n")
     rounds, per = 4, 5000
@@ -281,10 +283,10 @@ def test_db_file_levels_off():
         expect(first >= 300 * 1024, "5,000 jobs took only %d bytes: %r",
                first, sizes)
         for i in range(1, rounds):
-            most = first // 4 if i == 1 else first // 20
-            expect(sizes[i][0] <= sizes[i - 1][0] + most,
-                   "the database grew in round %d by more than %d bytes "
-                   "(database, file, WAL): %r", i + 1, most, sizes)
+            expect(sizes[i][0] <= sizes[i - 1][0] + first // 4,
+                   "the database grew in round %d by more than a quarter "
+                   "of the first round's size (database, file, WAL): %r",
+                   i + 1, sizes)
         expect(sizes[-1][0] <= first * 13 // 10,
                "the database grew over the rounds: %r", sizes)
         for db, size, wal in sizes:
