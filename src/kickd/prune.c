@@ -21,17 +21,17 @@
 
 /* Jobs deleted by one store op, about 17 us each on the store thread
  * (the row, its request and output, five index entries). Triggers wait
- * behind a batch, and so do the connections that sent them: 500 (8 ms)
- * cost a quarter of the trigger rate in the benchmark, 100 (1.7 ms) is
- * within its noise. */
+ * behind a batch, and so do the connections that sent them: with 500
+ * (8 ms) the benchmark's trigger p99 doubled, with 100 (1.7 ms) it stays
+ * within noise. */
 #define PRUNE_BATCH 100
 /* While a batch comes back full (a backlog), the next pass waits
  * PRUNE_YIELD times as long as the last pass's batches took from submit
  * to done (their own work, and the commit and the triggers' ops they
  * waited behind), at least PRUNE_BUSY_MIN and at most PRUNE_BUSY_MAX ms:
- * retention takes at most about a twentieth of the store thread, less when
+ * retention takes at most about a fortieth of the store thread, less when
  * triggers keep it busy, and drains a backlog fast when they do not. */
-#define PRUNE_YIELD 19
+#define PRUNE_YIELD 39
 #define PRUNE_BUSY_MIN 10
 #define PRUNE_BUSY_MAX 1000
 /* ms between passes otherwise: when the oldest ended job is due, or the
