@@ -51,14 +51,14 @@ struct prune {
     uv_timer_t timer;
     char **routes; /* of this pass: those with ended jobs */
     size_t nroutes, next;
-    int64_t wake;     /* ms: when the oldest ended job left is due; 0 */
-    bool full;        /* a batch came back full: more is due now */
-    uint64_t sent;    /* ns (uv_hrtime) the batch in flight was sent */
-    uint64_t spent;   /* ns the pass's batches took, submit to done */
-    bool busy;        /* an op in flight */
+    int64_t wake;   /* ms: when the oldest ended job left is due; 0 */
+    bool full;      /* a batch came back full: more is due now */
+    uint64_t sent;  /* ns (uv_hrtime) the batch in flight was sent */
+    uint64_t spent; /* ns the pass's batches took, submit to done */
+    bool busy;      /* an op in flight */
     bool stopping;
-    bool closed;      /* the timer is closed */
-    int64_t unlogged; /* deleted since the last log line */
+    bool closed;       /* the timer is closed */
+    int64_t unlogged;  /* deleted since the last log line */
     int64_t logged_at; /* ms */
 };
 
