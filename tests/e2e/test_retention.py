@@ -15,8 +15,9 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness import (Kickd, build, expect, expect_eq,  # noqa: E402
                      expect_error, run, SLOW)
-from test_jobs import (PATH_ENV, get_job, json_body, kickd,  # noqa: E402
-                       metrics, parse_time, sample, trigger, wait_job)
+from test_jobs import (PATH_ENV, config, get_job, json_body,  # noqa: E402
+                       kickd, metrics, parse_time, sample, trigger,
+                       wait_job)
 from test_cli import EXIT_HTTP, EXIT_USAGE, kick_fails, kick_ok  # noqa
 
 
@@ -111,8 +112,8 @@ def test_route_keep_and_reload():
     [server] keep, lowered by SIGHUP, applies to jobs that ended before,
     also of a --scripts route."""
     routes = [("/short", "job_work", "keep = 1s"), ("/long", "job_work", "")]
-    k = Kickd(config=__import__("test_jobs").config(routes, "keep = 0"),
-              env=PATH_ENV, args=["--mode", "detach"])
+    k = Kickd(config=config(routes, "keep = 0"), env=PATH_ENV,
+              args=["--mode", "detach"])
     with k:
         short, long_, script = (trigger(k, "/short"), trigger(k, "/long"),
                                 trigger(k, "/job_work"))
