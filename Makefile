@@ -33,9 +33,10 @@ KICKD_OBJ := $(addprefix $(B)/src/kickd/, main.o srv.o conn.o conn_out.o follow.
              http_parse.o http_response.o route.o run.o proc.o ctl.o \
              api.o worker.o metrics.o store_async.o store_sqlite.o \
              store_sqlite_schema.o store_sqlite_output.o store_sqlite_list.o \
-             store_common.o cgi.o cgi_env.o cgi_request.o cgi_response.o cfg.o \
+             store_sqlite_prune.o store_common.o cgi.o cgi_env.o \
+             cgi_request.o cgi_response.o cfg.o \
              cfg_words.o cfg_scripts.o log.o pgroup.o recover.o ledger.o job_run.o \
-             access_log.o conn_log.o timestamp.o api_list.o)
+             access_log.o conn_log.o timestamp.o api_list.o prune.o)
 KICKD_SAN_OBJ := $(KICKD_OBJ:$(B)/%=$(S)/%)
 
 # The client library and the kick command.
@@ -56,6 +57,7 @@ UNIT_DEPS_store := $(B)/src/kickd/store_sqlite.o \
                    $(B)/src/kickd/store_sqlite_schema.o \
                    $(B)/src/kickd/store_sqlite_output.o \
                    $(B)/src/kickd/store_sqlite_list.o \
+                   $(B)/src/kickd/store_sqlite_prune.o \
                    $(B)/src/kickd/store_common.o
 UNIT_DEPS_store_async := $(B)/src/kickd/store_async.o $(B)/src/kickd/log.o \
                          $(UNIT_DEPS_store)

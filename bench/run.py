@@ -36,11 +36,12 @@ import chaos
 import client
 import follow
 import jobs
+import retention
 
 SECONDS = int(os.environ.get("BENCH_SECONDS", "5"))
 ROUNDS = int(os.environ.get("BENCH_ROUNDS", "3"))
 # The whole run stays under six minutes, whatever the settings.
-LIMIT = float(os.environ.get("BENCH_LIMIT", "340"))  # s
+LIMIT = float(os.environ.get("BENCH_LIMIT", "430"))  # s
 # Hang-ups per abort probe, and the most time both probes may take together
 # out of LIMIT; the throughput rounds get what is left.
 ABORT_RUNS = int(os.environ.get("BENCH_ABORT_RUNS", "200"))
@@ -81,10 +82,11 @@ JOBS_RESERVE = (2 * ACCEPT_ROUNDS * (ACCEPT_SECONDS + 0.5) + START_BUDGET +
 # BENCH_ONLY=PART[,PART...] runs some parts alone: abort (the hang-ups),
 # exec (tiny CGI executions/s and /healthz), accept (durable triggers/s and
 # beanstalkd), enqueue, start, client (sent-mode triggers to a sink), batch
-# (kick --batch against kickd), chaos (kill and restart rounds), follow
-# (a job's line to a ?follow=1 client, beside a pipe).
+# (kick --batch against kickd), chaos (kill and restart rounds), retention
+# (durable triggers/s while a backlog of ended jobs is deleted, and
+# without), follow (a job's line to a ?follow=1 client, beside a pipe).
 PARTS = ("abort", "exec", "accept", "enqueue", "start", "client", "batch",
-         "chaos", "follow")
+         "chaos", "retention", "follow")
 ONLY = set(p for p in os.environ.get("BENCH_ONLY", "").split(",") if p)
 if not ONLY:
     ONLY = set(PARTS)
@@ -592,7 +594,9 @@ def main():
                (JOBS_RESERVE if ONLY & {"accept", "enqueue", "start"}
                 else 0) +
                (client.SENT_RESERVE if "client" in ONLY else 0) +
-               (client.BATCH_RESERVE if "batch" in ONLY else 0))
+               (client.BATCH_RESERVE if "batch" in ONLY else 0) +
+               (retention.reserve(ACCEPT_SECONDS) if "retention" in ONLY
+                else 0))
     rounds = max(1, min(ROUNDS, int((LIMIT - SECONDS - 20 - reserve)
                                     // per_round)))
 
@@ -736,6 +740,15 @@ def main():
                                  errors)
     detached = measure_jobs(kickd, tmp, start_probe, put_bin, flood_bin,
                             errors)
+    kept = None
+    if "retention" in ONLY:
+        kept = retention.measure(kickd, tmp, {
+            "free_port": free_port, "start_server": start_server,
+            "kickd_ok": kickd_ok, "run_wrk": run_wrk,
+            "stop_servers": stop_servers, "conns": jobs.ACCEPT_CONNS,
+            "seconds": ACCEPT_SECONDS,
+            "lua": os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                "trigger.lua")}, errors)
     # The chaos rounds take the time the other parts' reserves leave
     # (those are generous), never an exec round.
     crash = None
@@ -815,6 +828,8 @@ def main():
         chaos.print_table(crash)
     if live:
         follow.print_table(live)
+    if "retention" in ONLY:
+        retention.print_table(kept, ACCEPT_SECONDS)
     print()
     print(machine_line())
     for when, b in (("before", busy), ("after", busy_after)):
@@ -853,6 +868,8 @@ def main():
         chaos.print_method(crash)
     if live:
         follow.print_method()
+    if "retention" in ONLY:
+        retention.print_method(kept, ACCEPT_SECONDS, jobs.ACCEPT_CONNS)
     print()
     if "abort" in ONLY:
         print("hang-ups (ms):")

@@ -211,10 +211,16 @@ struct kick_job {
 int
 kick_job_get(struct kick_client *c, const char *base, long long id,
              int wait_s, struct kick_job *out);
-/* DELETE /jobs/ID. */
+/* DELETE /jobs/ID?only=cancel: a queued job is canceled, a running one
+ * ended; an ended job stays (KICK_EHTTP 409). */
 int
 kick_job_cancel(struct kick_client *c, const char *base, long long id,
                 struct kick_job *out);
+/* DELETE /jobs/ID?only=delete: an ended job is deleted with its output.
+ * 0, or KICK_EHTTP: 404 no such job, 409 not ended (queued or running:
+ * cancel it first). */
+int
+kick_job_delete(struct kick_client *c, const char *base, long long id);
 /* GET /jobs/ID/output: a malloc'd copy the caller frees. */
 int
 kick_job_output(struct kick_client *c, const char *base, long long id,

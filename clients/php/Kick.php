@@ -207,11 +207,14 @@ final class Client
         return $this->jobCall($u, 'GET', $target, $wait);
     }
 
-    /** DELETE /jobs/ID: cancels a queued or running job; returns it. */
+    /**
+     * DELETE /jobs/ID?only=cancel: cancels a queued or running job;
+     * returns it. An ended job stays (409), never deleted.
+     */
     public function cancelJob(string $server, int $id): array
     {
         return $this->jobCall(self::parseUrl($server), 'DELETE',
-                              '/jobs/' . $id, 0);
+                              '/jobs/' . $id . '?only=cancel', 0);
     }
 
     /**

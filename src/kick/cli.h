@@ -105,7 +105,9 @@ struct job_args {
     const char *server;
     const char *state;  /* ls --state */
     const char *route;  /* ls --route */
-    long long id;       /* status, cancel, wait, retry */
+    long long id;       /* status, cancel, wait, retry, logs */
+    char **ids;         /* rm: the IDs, checked */
+    int nids;
     long long after;    /* ls --after */
     long long before;   /* ls --before */
     int limit;          /* ls --limit */

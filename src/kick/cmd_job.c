@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
-/* kick status|cancel|wait|retry|logs ID and kick ls: kickd's job API
- * through libkick, on the server of --server, $KICK_SERVER or the default
- * (status and ls print in cmd_status.c and cmd_ls.c). */
+/* kick status|cancel|wait|retry|logs ID, kick rm ID... and kick ls:
+ * kickd's job API through libkick, on the server of --server,
+ * $KICK_SERVER or the default (status and ls print in cmd_status.c and
+ * cmd_ls.c). */
 #include <getopt.h>
 #include <stdbool.h>
 #include <stdlib.h>
@@ -128,6 +129,15 @@ parse(int argc, char **argv, struct job_args *a)
     }
     if (optind == argc)
         return cli_usage_error(a->verb, "%s", "which job? (an ID)");
+    if (strcmp(a->verb, "rm") == 0) {
+        a->ids = &argv[optind];
+        a->nids = argc - optind;
+        for (int i = 0; i < a->nids; i++)
+            if (parse_id(a->ids[i], &a->id) < 0)
+                return cli_usage_error(a->verb, "takes job IDs, not '%s'",
+                                       a->ids[i]);
+        return 0;
+    }
     if (optind + 1 != argc || parse_id(argv[optind], &a->id) < 0)
         return cli_usage_error(a->verb, "takes one job ID, not '%s'",
                                argv[optind]);
@@ -210,6 +220,28 @@ cmd_logs(struct kick_client *c, const struct job_args *a)
     return fflush(stdout) == 0 ? EXIT_OK : EXIT_FAIL;
 }
 
+/* kick rm ID...: each ended job is deleted; one that is not (or is
+ * gone) is told, and the others are still deleted. The exit status is
+ * the first failure's. */
+static int
+cmd_rm(struct kick_client *c, const struct job_args *a)
+{
+    int code = EXIT_OK;
+
+    for (int i = 0; i < a->nids; i++) {
+        long long id = strtoll(a->ids[i], NULL, 10);
+        int e = kick_job_delete(c, a->server, id);
+        if (e == 0) {
+            printf("%lld deleted\n", id);
+            continue;
+        }
+        int k = cli_job_fail(c, a->verb, e);
+        if (code == EXIT_OK)
+            code = k;
+    }
+    return code;
+}
+
 int
 cmd_job(int argc, char **argv)
 {
@@ -227,6 +259,8 @@ cmd_job(int argc, char **argv)
         code = cmd_ls(c, &a);
     } else if (strcmp(a.verb, "logs") == 0) {
         code = cmd_logs(c, &a);
+    } else if (strcmp(a.verb, "rm") == 0) {
+        code = cmd_rm(c, &a);
     } else if (strcmp(a.verb, "status") == 0) {
         code = cmd_status(c, &a);
     } else if (strcmp(a.verb, "retry") == 0) {

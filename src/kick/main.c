@@ -18,11 +18,12 @@ cli_usage(FILE *f)
         "            [--no-wait | --wait] [OPTIONS]\n"
         "       kick --batch FILE [--parallel N] [same options]\n"
         "       kick status ID [--json] | cancel ID | wait ID | retry ID\n"
+        "       kick rm ID...       (deletes ended jobs)\n"
         "       kick logs [-f] ID   (the output so far; -f follows it to the "
         "job's end)\n"
         "       kick ls [--state S] [--route R] [--limit N] [--before ID] "
         "[--json]\n"
-        "       (these six: [--server URL] [OPTIONS], before or after "
+        "       (these seven: [--server URL] [OPTIONS], before or after "
         "the verb)\n"
         "       kick ctl ignore-user-abort on|off | set-time-limit SECONDS "
         "| status\n"
@@ -81,8 +82,8 @@ cli_usage(FILE *f)
 static bool
 is_verb(const char *word)
 {
-    static const char *const verbs[] = {"ctl",   "status", "cancel", "wait",
-                                        "retry", "ls",     "logs"};
+    static const char *const verbs[] = {"ctl", "status", "cancel", "wait",
+                                        "retry", "rm", "ls", "logs"};
 
     for (size_t i = 0; i < sizeof(verbs) / sizeof(verbs[0]); i++)
         if (strcmp(word, verbs[i]) == 0)

@@ -31,7 +31,18 @@ enum api_kind {
     API_CANCEL, /* DELETE /jobs/ID: the store's cancel, then a GET */
     API_RETRY_GET, /* POST /jobs/ID/retry: the job first (its route), */
     API_RETRY,     /* then the store's retry */
+    API_DELETE, /* DELETE /jobs/ID of an ended job: the store's delete */
     API_METRICS,
+};
+
+/* What a DELETE /jobs/ID may do: by the job's state (PRODUCT.md: cancel
+ * a queued or running job, delete an ended one), or, with ?only=, only
+ * the one the client means, so that `kick cancel` never deletes a job
+ * that has just ended, nor `kick rm` cancels one that runs. */
+enum api_only {
+    ONLY_ANY = 0,
+    ONLY_CANCEL,
+    ONLY_DELETE,
 };
 
 /* An answer waiting for the store (and, for ?wait=, for the job). */
@@ -45,6 +56,7 @@ struct api_pending {
     int64_t t0;     /* ms, for the accept histogram */
     int64_t id;
     int cancel_status;     /* API_CANCEL: 200, 202 or 409 */
+    unsigned char only;    /* DELETE: enum api_only */
     struct route_load *reserved; /* API_TRIGGER: a worker waits for it */
     char *route; /* API_LIST's ?route=, decoded; API_RETRY's job's */
     int state_filter;
@@ -338,6 +350,46 @@ list_reply(struct api_pending *p, struct store_op *op)
     reply_json(p, 200, o, NULL);
 }
 
+/* The next op of a DELETE /jobs/ID, on the same pending call. */
+static void
+resubmit(struct api_pending *p, enum api_kind kind)
+{
+    p->kind = kind;
+    store_op_clear(&p->op);
+    memset(&p->op.job, 0, sizeof(p->op.job));
+    submit(p);
+}
+
+/* DELETE /jobs/ID after the store's cancel or delete: a queued job was
+ * canceled (200), a running one is being ended (202), an ended one was
+ * deleted (204); else a GET answers the job as it is (409) or 404 if it
+ * is gone. True if an op was submitted, false if answered. */
+static bool
+delete_step(struct api_pending *p)
+{
+    int r = p->op.result;
+
+    if (p->kind == API_CANCEL) {
+        if (r == 0) {
+            p->cancel_status = 200; /* it was queued: canceled */
+        } else if (worker_cancel(p->srv, p->id)) {
+            p->cancel_status = 202; /* running: being ended */
+        } else if (p->only == ONLY_ANY) {
+            resubmit(p, API_DELETE); /* ended, or no such job */
+            return true;
+        } else {
+            p->cancel_status = 409;
+        }
+    } else if (r == 0) {
+        conn_reply(p->c, 204, "application/json", "", 0, NULL);
+        return false;
+    } else {
+        p->cancel_status = 409; /* not ended (or gone: the GET says 404) */
+    }
+    resubmit(p, API_GET);
+    return true;
+}
+
 static void
 done_cb(struct store_op *op)
 {
@@ -427,18 +479,10 @@ done_cb(struct store_op *op)
                    job_json(&op->job), NULL);
         break;
     case API_CANCEL:
-        if (op->result == 0) {
-            p->cancel_status = 200; /* it was queued: canceled */
-        } else if (worker_cancel(s, p->id)) {
-            p->cancel_status = 202; /* running: being ended */
-        } else {
-            p->cancel_status = 409;
-        }
-        p->kind = API_GET;
-        store_op_clear(op);
-        memset(&op->job, 0, sizeof(op->job));
-        submit(p);
-        return;
+    case API_DELETE:
+        if (delete_step(p))
+            return;
+        break;
     case API_OUTPUT:
         if (op->result == 1) {
             reply_job_error(p->c, 404, "no such job", NULL);
@@ -492,6 +536,9 @@ submit(struct api_pending *p)
         break;
     case API_RETRY:
         p->op.kind = SOP_RETRY;
+        break;
+    case API_DELETE:
+        p->op.kind = SOP_DELETE;
         break;
     case API_METRICS:
         p->op.kind = SOP_COUNTS;
@@ -706,6 +753,22 @@ job_retry(struct conn *c, const struct http_request *req, int64_t id)
     }
 }
 
+/* DELETE's ?only=cancel or ?only=delete (enum api_only); -1 if bad. */
+static int
+delete_only(const struct http_request *req)
+{
+    size_t n;
+    const char *v = query_get(req, "only", &n);
+
+    if (v == NULL)
+        return ONLY_ANY;
+    if (n == 6 && memcmp(v, "cancel", 6) == 0)
+        return ONLY_CANCEL;
+    if (n == 6 && memcmp(v, "delete", 6) == 0)
+        return ONLY_DELETE;
+    return -1;
+}
+
 bool
 api_handle(struct conn *c, const struct http_request *req, const char *path)
 {
@@ -752,9 +815,15 @@ api_handle(struct conn *c, const struct http_request *req, const char *path)
         return true;
     }
     if (req->method == HTTP_DELETE && !output) {
-        p = pending_new(c, API_CANCEL);
+        int only = delete_only(req);
+        if (only < 0) {
+            reply_job_error(c, 400, "only must be cancel or delete", NULL);
+            return true;
+        }
+        p = pending_new(c, only == ONLY_DELETE ? API_DELETE : API_CANCEL);
         if (p) {
             p->id = id;
+            p->only = (unsigned char)only;
             submit(p);
         }
         return true;

@@ -27,6 +27,7 @@ enum cfg_key_kind {
     KEY_INT,     /* integer in lo..hi */
     KEY_MS,      /* seconds in lo..hi, stored in ms */
     KEY_SIZE,    /* bytes in lo..hi with a k, m or g suffix */
+    KEY_DURATION, /* cfg_parse_duration, at most hi ms, stored in ms */
     KEY_BOOL,    /* on/off, yes/no, true/false, 1/0 */
     KEY_MODE,    /* detach, attach or auto */
     KEY_PHP,     /* auto, on or off */
@@ -66,6 +67,7 @@ static const struct cfg_key server_keys[] = {
     {"max_interruptions", KEY_INT, 1, 1000,
      offsetof(struct cfg, max_interruptions)},
     {"access_log", KEY_STRING, 0, 0, offsetof(struct cfg, access_log)},
+    {"keep", KEY_DURATION, 0, JOB_MAX_KEEP, offsetof(struct cfg, keep)},
 };
 
 static const struct cfg_key route_keys[] = {
@@ -82,6 +84,7 @@ static const struct cfg_key route_keys[] = {
     {"concurrency", KEY_INT, 0, 100000,
      offsetof(struct cfg_route, concurrency)},
     {"retries", KEY_INT, 0, 100, offsetof(struct cfg_route, retries)},
+    {"keep", KEY_DURATION, 0, JOB_MAX_KEEP, offsetof(struct cfg_route, keep)},
     {"fastcgi", KEY_LATER, 0, 0, 0},
     {"script", KEY_LATER, 0, 0, 0},
     {"forward", KEY_LATER, 0, 0, 0},
@@ -160,6 +163,7 @@ cfg__route_init(struct cfg_route *r, char *path)
     r->path = path;
     r->mode = ROUTE_DETACH;
     r->time_limit = -1; /* by how it runs: none detached, 30 s attached */
+    r->keep = -1;       /* the [server] keep */
     r->env = calloc(1, sizeof(char *));
     return r->env == NULL ? -1 : 0;
 }
@@ -186,6 +190,7 @@ cfg_new(void)
     c->response_hold = CONN_DEFAULT_RESPONSE_HOLD;
     c->stop_grace = SRV_DEFAULT_STOP_GRACE;
     c->max_interruptions = JOB_DEFAULT_MAX_INTERRUPTIONS;
+    c->keep = JOB_DEFAULT_KEEP;
     if (c->listen == NULL || c->db == NULL || c->access_log == NULL) {
         cfg_free(c);
         return NULL;
@@ -576,6 +581,16 @@ cfg_set(struct cfg_parse *p, const struct cfg_key *k, void *base,
         }
         *(int64_t *)field = num;
         return 0;
+    case KEY_DURATION:
+        if (cfg_parse_duration(v, k->hi, (int64_t *)field) < 0) {
+            cfg_fail(p, p->lineno,
+                     "%s: not a duration of at most %lld days (digits with "
+                     "s, m, h or d; bare digits are seconds; 0 for ever): "
+                     "'%s'",
+                     k->name, k->hi / 86400000, v);
+            return -1;
+        }
+        return 0;
     case KEY_BOOL:
         if (cfg_parse_bool(v, (bool *)field) < 0) {
             cfg_fail(p, p->lineno,
@@ -777,6 +792,7 @@ cfg_apply(struct cfg_parse *p, struct cfg *c)
             *(char **)src = NULL;
             break;
         case KEY_SIZE:
+        case KEY_DURATION:
             *(int64_t *)dst = *(int64_t *)src;
             break;
         default:

@@ -46,6 +46,8 @@ struct cfg_route {
     size_t envc;
     int concurrency;       /* 0 = no limit of its own */
     int retries;           /* default 0 */
+    int64_t keep;          /* ms an ended job is kept, 0 for ever; -1
+                            * (the default): the [server] keep */
     int line;              /* line of the [route] section, for messages */
 };
 
@@ -68,6 +70,8 @@ struct cfg {
     int max_interruptions; /* a job's runs ended by kickd itself before it
                             * fails */
     char *access_log;     /* "stderr" (the default), "off" or a file */
+    int64_t keep;          /* ms an ended job is kept, 0 for ever; routes
+                            * without a keep of their own take it */
     struct cfg_route *routes;
     size_t route_count;
 };
@@ -105,6 +109,12 @@ cfg_split_words(const char *s, size_t *count, char *err, size_t errlen);
 
 void
 cfg_argv_free(char **argv);
+
+/* Parses a duration: digits with a unit, s, m, h or d ("30s", "10m",
+ * "12h", "7d"), or bare digits as seconds, into *ms. Returns 0, or -1 if
+ * malformed or longer than max_ms. */
+int
+cfg_parse_duration(const char *s, int64_t max_ms, int64_t *ms);
 
 /* Parses "IPV4:PORT", "[V6]:PORT", ":PORT" (all interfaces) or
  * "NAME:PORT" into host (size hostlen; a name is resolved, an IPv4

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
-/* Shell-like splitting of a command into words, the argv that it makes, and
- * the "HOST:PORT" of a listen key. */
+/* Shell-like splitting of a command into words, the argv that it makes, the
+ * "HOST:PORT" of a listen key, and durations. */
 #include "cfg.h"
 #include "cfg_internal.h"
 
@@ -237,5 +237,37 @@ cfg_parse_listen(const char *s, char *host, size_t hostlen, int *port)
         return -1;
     memcpy(host, addr, hlen + 1);
     *port = (int)v;
+    return 0;
+}
+
+int
+cfg_parse_duration(const char *s, int64_t max_ms, int64_t *ms)
+{
+    static const struct {
+        char unit;
+        int64_t ms;
+    } units[] = {{'s', 1000}, {'m', 60000}, {'h', 3600000}, {'d', 86400000}};
+    int64_t v = 0, scale = 1000; /* bare digits are seconds */
+    size_t n = strlen(s);
+
+    if (n > 0 && (s[n - 1] < '0' || s[n - 1] > '9')) {
+        scale = 0;
+        for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++)
+            if (s[n - 1] == units[i].unit)
+                scale = units[i].ms;
+        if (scale == 0)
+            return -1;
+        n--;
+    }
+    if (n == 0 || n > 12)
+        return -1;
+    for (size_t i = 0; i < n; i++) {
+        if (s[i] < '0' || s[i] > '9')
+            return -1;
+        v = v * 10 + (s[i] - '0');
+    }
+    if (v > max_ms / scale)
+        return -1;
+    *ms = v * scale;
     return 0;
 }

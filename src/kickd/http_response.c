@@ -25,14 +25,21 @@ http_format_answer(char *out, size_t cap, int status, const char *ctype,
                    const char *body, size_t blen, const char *date,
                    const char *connection, bool head, const char *extra)
 {
+    /* RFC 9110 section 8.6: a 204 has no Content-Length (nor a body). */
+    bool none = status == 204;
+    char length[48] = "";
+
+    if (!none)
+        snprintf(length, sizeof(length), "Content-Length: %zu\r\n", blen);
     int n = snprintf(out, cap,
                      "HTTP/1.1 %d %s\r\n"
                      "Server: kickd/" KICK_VERSION "\r\n"
                      "Date: %s\r\n"
-                     "Content-Type: %s\r\n"
-                     "Content-Length: %zu\r\n"
+                     "%s%s%s%s"
                      "%s%s%s%s\r\n",
-                     status, http_status_reason(status), date, ctype, blen,
+                     status, http_status_reason(status), date,
+                     none ? "" : "Content-Type: ", none ? "" : ctype,
+                     none ? "" : "\r\n", length,
                      connection ? "Connection: " : "",
                      connection ? connection : "",
                      connection ? "\r\n" : "", extra ? extra : "");

@@ -104,6 +104,13 @@
  * time stops; [server] max_interruptions changes it. */
 #define JOB_DEFAULT_MAX_INTERRUPTIONS 5
 
+/* How long an ended job and its output are kept (ms): a week, to look at
+ * what happened over a weekend; [server] keep and a route's keep change
+ * it, 0 keeps them for ever. The longest keep a setting takes: ten
+ * years. */
+#define JOB_DEFAULT_KEEP (7LL * 86400 * 1000)
+#define JOB_MAX_KEEP (3650LL * 86400 * 1000)
+
 /* How often an end the store could not record is tried again (ms), and
  * how often recovery looks whether an earlier run's processes are gone. */
 #define JOB_RECORD_RETRY 1000

@@ -152,6 +152,11 @@ metrics_format(const struct metrics *m, const struct job_count *counts,
             "kick_aborts_total{cause=\"hangup\"} %" PRIu64 "\n"
             "kick_aborts_total{cause=\"cancel\"} %" PRIu64 "\n",
         m->aborts_hangup, m->aborts_cancel);
+    put(&t, "# HELP kick_jobs_pruned_total Ended jobs deleted after their "
+            "keep.\n"
+            "# TYPE kick_jobs_pruned_total counter\n"
+            "kick_jobs_pruned_total %" PRIu64 "\n",
+        m->pruned);
     histogram(&t, "kick_accept_seconds",
               "From a complete trigger to its durable 202.", &m->accept);
     histogram(&t, "kick_start_seconds",

@@ -25,6 +25,7 @@ struct metrics {
     uint64_t rejected;               /* answered 503 */
     uint64_t aborts_hangup;          /* runs whose client left */
     uint64_t aborts_cancel;          /* running jobs canceled */
+    uint64_t pruned;                 /* ended jobs deleted by retention */
 };
 
 void

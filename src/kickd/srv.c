@@ -14,6 +14,7 @@
 #include "conn.h"
 #include "kick_limits.h"
 #include "log.h"
+#include "prune.h"
 #include "run.h"
 #include "worker.h"
 #include "srv.h"
@@ -203,6 +204,7 @@ static const struct server_key server_keys[] = {
     {"max_interruptions", offsetof(struct cfg, max_interruptions), SK_INT,
      true},
     {"access_log", offsetof(struct cfg, access_log), SK_STR, true},
+    {"keep", offsetof(struct cfg, keep), SK_INT64, true},
 };
 
 /* Whether key k differs between a and b; with apply, b's value goes into
@@ -339,6 +341,7 @@ stop(struct srv *s)
     limit_log(s);
     log_info("stopping: %zu connections open", s->conn_count);
     worker_stop(s);
+    prune_stop(s);
     uv_close((uv_handle_t *)&s->listener, NULL);
     uv_close((uv_handle_t *)&s->sig_hup, NULL);
     /* The loop ends when the last connection and script are gone; these
@@ -480,7 +483,7 @@ srv_init(struct srv *s, uv_loop_t *loop, struct cfg *cfg,
     }
     /* The store's wake-up does not keep the loop running by itself. */
     uv_unref((uv_handle_t *)&s->store.async);
-    if (worker_start(s) < 0) {
+    if (worker_start(s) < 0 || prune_start(s) < 0) {
         log_error("worker pool: out of memory");
         return -1;
     }

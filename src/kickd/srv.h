@@ -39,6 +39,7 @@ struct srv {
     struct proc_reaper reaper;
     struct store_async store;   /* the job store and its thread */
     struct worker_pool *workers;
+    struct prune *pruner;       /* retention (prune.c) */
     struct metrics metrics;
     uv_check_t flush_check; /* writes staged in a loop turn go out here */
     struct conn *flushes;   /* connections with staged writes */

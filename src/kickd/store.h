@@ -168,6 +168,15 @@ struct store_ops {
      * there is no job id, 2 if it has not ended, -1. */
     int (*retry)(struct store *st, int64_t id, int64_t now,
                  int max_attempts);
+    /* Deletes an ended job with its request and output: 0, 1 if there
+     * is no such job or it has not ended, -1. */
+    int (*delete)(struct store *st, int64_t id);
+    /* Retention: deletes at most limit ended jobs of route that ended
+     * before `before` (ms), oldest end first, with their requests and
+     * output; *deleted says how many, *oldest the end (ms) of the oldest
+     * ended job of route left (0 if none). 0 or -1. */
+    int (*prune)(struct store *st, const char *route, int64_t before,
+                 int limit, int64_t *deleted, int64_t *oldest);
     /* Loads job id (with its request if with_request). 0, 1 if none, -1. */
     int (*get)(struct store *st, int64_t id, bool with_request,
                struct job *out);

@@ -61,6 +61,11 @@ op_run(struct store_async *sa, struct store_op *op)
         return o->next_run_at(st, &op->when);
     case SOP_COUNTS:
         return o->counts(st, &op->counts, &op->ncounts);
+    case SOP_DELETE:
+        return o->delete(st, op->id);
+    case SOP_PRUNE:
+        return o->prune(st, op->route, op->prune.before, op->prune.limit,
+                        &op->prune.deleted, &op->prune.oldest);
     }
     return -1;
 }

@@ -28,6 +28,8 @@ enum store_op_kind {
     SOP_DUE_ROUTES,
     SOP_NEXT_RUN_AT,
     SOP_COUNTS,
+    SOP_DELETE,
+    SOP_PRUNE,
 };
 
 struct store_op;
@@ -56,12 +58,18 @@ struct store_op {
         struct job claimed;       /* INSERT with claim (out) */
         struct job_end end;       /* FINISH (its strings the caller's) */
         struct job_filter filter; /* LIST (route owned by the caller) */
+        struct {
+            int64_t before;  /* ms: jobs that ended earlier go */
+            int limit;       /* at most this many */
+            int64_t deleted; /* out */
+            int64_t oldest;  /* out: the oldest end left, 0 if none */
+        } prune;                  /* PRUNE (route: the caller's) */
     };
     bool with_request;      /* GET */
     int64_t id;             /* FINISH, OWN, CANCEL, RETRY, GET,
-                             * OUTPUT_*, PROGRESS */
+                             * OUTPUT_*, PROGRESS, DELETE */
     int64_t now;
-    const char *route;      /* CLAIM (owned by the caller) */
+    const char *route;      /* CLAIM, PRUNE (owned by the caller) */
     const struct job_owner *owner; /* OWN (the caller's) */
     struct job_owner *owners; /* ORPHANS (out), one per job */
     struct job *jobs;       /* LIST, ORPHANS (out) */

@@ -73,6 +73,9 @@ enum stmt_id {
     ST_ROUTE_MIN,
     ST_COUNTS,
     ST_COUNT_ADD,
+    ST_DELETE,
+    ST_PRUNE,
+    ST_ENDED_OLDEST,
     ST_COUNT
 };
 
@@ -179,5 +182,14 @@ store_sqlite__output_get(struct store *st, int64_t id, char **data,
 /* Fills j (cleared first) from a row of JOB_COLS. 0 or -1. */
 int
 store_sqlite__row_job(struct store *st, sqlite3_stmt *s, struct job *j);
+
+/* The store ops of store_sqlite_prune.c (retention); see struct
+ * store_ops. */
+int
+store_sqlite__delete(struct store *st, int64_t id);
+
+int
+store_sqlite__prune(struct store *st, const char *route, int64_t before,
+                    int limit, int64_t *deleted, int64_t *oldest);
 
 #endif

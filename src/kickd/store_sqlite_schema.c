@@ -262,6 +262,15 @@ static const char *const stmt_sql[ST_COUNT] = {
     [ST_COUNT_ADD] = "INSERT INTO job_counts VALUES (?1, 0, ?2)"
                      " ON CONFLICT (route, state)"
                      " DO UPDATE SET count = count + ?2",
+    /* Retention: a job's request and output go with it (ON DELETE
+     * CASCADE), and job_counts through its delete trigger. */
+    [ST_DELETE] = "DELETE FROM jobs WHERE id = ?1 AND state >= 2",
+    [ST_PRUNE] = "DELETE FROM jobs WHERE id IN (SELECT id FROM jobs"
+                 " INDEXED BY jobs_ended WHERE route = ?1 AND state >= 2"
+                 " AND finished_at < ?2 ORDER BY finished_at LIMIT ?3)",
+    [ST_ENDED_OLDEST] = "SELECT finished_at FROM jobs INDEXED BY jobs_ended"
+                        " WHERE route = ?1 AND state >= 2"
+                        " ORDER BY finished_at LIMIT 1",
 };
 
 /* The store's id from meta into st->id. 0 or -1. */

@@ -160,11 +160,40 @@ kick_job_cancel(struct kick_client *c, const char *base, long long id,
 
     if (id < 0)
         return KICK_EINVAL;
-    snprintf(path, sizeof(path), "/jobs/%lld", id);
+    /* Only a cancel: an ended job is not deleted (409). */
+    snprintf(path, sizeof(path), "/jobs/%lld?only=cancel", id);
     e = job_call(c, base, path, "DELETE", c->timeout_ms, JOB_BODY_MAX);
     if (e < 0 || out == NULL)
         return e;
     return body_job(c, out);
+}
+
+int
+kick_job_delete(struct kick_client *c, const char *base, long long id)
+{
+    char path[64];
+    struct kick_job job;
+    int e;
+
+    if (id < 0)
+        return KICK_EINVAL;
+    /* Only a delete: a queued or running job is not canceled (409). */
+    snprintf(path, sizeof(path), "/jobs/%lld?only=delete", id);
+    e = job_call(c, base, path, "DELETE", c->timeout_ms, JOB_BODY_MAX);
+    if (e != KICK_EHTTP)
+        return e;
+    /* kickd's 409 holds the job: say what state it is in, and what to
+     * do. */
+    json_t *j = json_loadb(c->body.data, c->body.len, 0, NULL);
+    if (j != NULL && job_from_json(j, &job) == 0 &&
+        (strcmp(job.state, "queued") == 0 ||
+         strcmp(job.state, "running") == 0))
+        snprintf(c->detail, sizeof(c->detail),
+                 "HTTP 409 Conflict: job %lld is %s; only an ended job is "
+                 "deleted: cancel it first",
+                 job.id, job.state);
+    json_decref(j);
+    return e;
 }
 
 int

@@ -560,15 +560,15 @@ def test_cancel_queued():
         j = get_job(k, b)
         expect_eq(j["state"], "canceled", "canceled job")
         expect(j["finished_at"] is not None, "canceled without finished_at")
-        r = k.request("DELETE", "/jobs/%d" % b)
-        expect_eq(r.status, 409, "DELETE of a canceled job: %r" % r)
+        r = k.request("DELETE", "/jobs/%d?only=cancel" % b)
+        expect_eq(r.status, 409, "cancel of a canceled job: %r" % r)
         release(k, a)
         expect_eq(wait_job(k, c)["state"], "succeeded", "job after it")
         expect_eq(wait_job(k, a)["state"], "succeeded", "job before it")
         expect_eq(runs_of(k, b), [], "runs of the canceled job")
         expect_eq(get_job(k, b)["state"], "canceled", "canceled job later")
-        r = k.request("DELETE", "/jobs/%d" % a)
-        expect_eq(r.status, 409, "DELETE of a succeeded job: %r" % r)
+        r = k.request("DELETE", "/jobs/%d?only=cancel" % a)
+        expect_eq(r.status, 409, "cancel of a succeeded job: %r" % r)
 
 
 def recorder(name):
@@ -623,8 +623,8 @@ def test_cancel_running():
             time.sleep(0.01)
         expect(not os.path.exists(os.path.join(k.tmp, "finished.%d" % a)),
                "the aborted script ran to its end")
-        r = k.request("DELETE", "/jobs/%d" % a)
-        expect_eq(r.status, 409, "DELETE of an aborted job: %r" % r)
+        r = k.request("DELETE", "/jobs/%d?only=cancel" % a)
+        expect_eq(r.status, 409, "cancel of an aborted job: %r" % r)
         # An abort is not retried, though the route has retries left.
         time.sleep(1.6)
         j = get_job(k, a)
@@ -889,7 +889,7 @@ def test_api_errors():
                 ("GET", "/jobs/999999/output", 404),
                 ("DELETE", "/jobs/999999", 404),
                 ("GET", "/jobs/999999?wait=1", 404),
-                ("DELETE", "/jobs/%d" % a, 409)):
+                ("DELETE", "/jobs/%d?only=cancel" % a, 409)):
             r = k.request(method, target, with_length(method, (), b""))
             expect_eq(r.status, status, "%s %s: %r" % (method, target, r))
         for target in ("/jobs/abc", "/jobs/0", "/jobs/-1", "/jobs/1x"):

@@ -68,7 +68,9 @@ static const char product_example[] =
     "env = APP_ENV=production       ; extra variables for the script\n"
     "concurrency = 2               ; this route's running jobs at once\n"
     "retries = 3                   ; extra attempts after a failing exit "
-    "status\n";
+    "status\n"
+    "keep = 7d                     ; how long ended jobs and their output "
+    "stay\n";
 
 static void
 test_defaults(void **state)
@@ -90,6 +92,7 @@ test_defaults(void **state)
     assert_int_equal(c->stop_grace, 10000);
     assert_int_equal(c->response_hold, 2);
     assert_string_equal(c->access_log, "stderr");
+    assert_int_equal(c->keep, 7LL * 86400 * 1000);
     assert_int_equal(c->route_count, 0);
     cfg_free(c);
     cfg_free(NULL);
@@ -128,6 +131,7 @@ test_product_example(void **state)
     assert_null(r->env[1]);
     assert_int_equal(r->concurrency, 2);
     assert_int_equal(r->retries, 3);
+    assert_int_equal(r->keep, 7LL * 86400 * 1000);
     cfg_free(c);
 }
 
@@ -238,6 +242,52 @@ test_sizes(void **state)
         assert_int_equal(c->max_body, cases[i].bytes);
         cfg_free(c);
     }
+}
+
+/* keep: a duration with a unit, bare digits as seconds, 0 for ever; a
+ * route without one takes the [server] keep (-1), one with one keeps
+ * it. */
+static void
+test_durations(void **state)
+{
+    static const struct {
+        const char *value;
+        int64_t ms;
+    } cases[] = {
+        {"0", 0},          {"30", 30000},         {"30s", 30000},
+        {"10m", 600000},   {"12h", 43200000},     {"7d", 604800000},
+        {"0d", 0},         {"3650d", 3650LL * 86400000},
+        {"315360000", 315360000000LL},
+    };
+    static const char *const bad[] = {
+        "", "s", "1.5h", "-1", "7 d", "1w", "7D", "3651d", "315360001",
+        "99999999999999d", "1h30m",
+    };
+    char text[128], err[512];
+    int64_t ms;
+
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        struct cfg *c;
+        snprintf(text, sizeof(text),
+                 "[server]\nkeep = %s\n[route /a]\nexec = /bin/a\n"
+                 "[route /b]\nexec = /bin/b\nkeep = %s\n",
+                 cases[i].value, cases[i].value);
+        c = load(text, 0, err, sizeof(err));
+        assert_int_equal(c->keep, cases[i].ms);
+        assert_int_equal(c->routes[0].keep, -1);
+        assert_int_equal(c->routes[1].keep, cases[i].ms);
+        cfg_free(c);
+    }
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        if (cfg_parse_duration(bad[i], 3650LL * 86400000, &ms) == 0)
+            fail_msg("'%s' parsed as %lld ms", bad[i], (long long)ms);
+    }
+    struct cfg *c = load("[server]\nkeep = 2w\n", -1, err, sizeof(err));
+    assert_string_equal(err, "kickd.conf:2: keep: not a duration of at most "
+                             "3650 days (digits with s, m, h or d; bare "
+                             "digits are seconds; 0 for ever): '2w'");
+    assert_int_equal(c->keep, 7LL * 86400 * 1000);
+    cfg_free(c);
 }
 
 /* A byte-order mark and CRLF line ends, as an editor on Windows writes. */
@@ -699,6 +749,7 @@ main(void)
         cmocka_unit_test(test_product_example),
         cmocka_unit_test(test_every_key),
         cmocka_unit_test(test_sizes),
+        cmocka_unit_test(test_durations),
         cmocka_unit_test(test_bom_crlf),
         cmocka_unit_test(test_bad_files),
         cmocka_unit_test(test_unopenable),

@@ -1064,6 +1064,117 @@ counts_free(struct job_count *c, size_t n)
     free(c);
 }
 
+/* Only an ended job is deleted, with its request and output; a second
+ * delete finds nothing. */
+static void
+test_delete(void **state)
+{
+    struct fix *f = *state;
+    int64_t ended = add(f, "/a", NULL, 10, 1, NULL);
+    int64_t running = add(f, "/a", NULL, 10, 1, NULL);
+    int64_t queued = add(f, "/a", NULL, 10, 1, NULL);
+    struct job_count *c;
+    struct job j;
+    char *out;
+    size_t len, n;
+
+    assert_int_equal(claim(f, "/a", 20), ended);
+    assert_int_equal(claim(f, "/a", 20), running);
+    assert_int_equal(f->ops->output_append(f->st, ended, "hi\n", 3, 100), 0);
+    assert_int_equal(fin(f, ended, JOB_SUCCEEDED, 0, 0, 0, 30, 0), 0);
+    assert_int_equal(f->ops->delete(f->st, running), 1);
+    assert_int_equal(f->ops->delete(f->st, queued), 1);
+    assert_int_equal(f->ops->delete(f->st, 9999), 1);
+    assert_int_equal(f->ops->delete(f->st, ended), 0);
+    assert_int_equal(f->ops->delete(f->st, ended), 1);
+    assert_int_equal(f->ops->get(f->st, ended, true, &j), 1);
+    assert_int_equal(f->ops->output_get(f->st, ended, &out, &len), 1);
+    get(f, running, &j);
+    assert_int_equal(j.state, JOB_RUNNING);
+    job_clear(&j);
+    assert_int_equal(f->ops->get(f->st, queued, true, &j), 0);
+    assert_non_null(j.head);
+    job_clear(&j);
+    assert_int_equal(f->ops->counts(f->st, &c, &n), 0);
+    assert_int_equal(count_of(c, n, "/a", JOB_SUCCEEDED), 0);
+    assert_int_equal(count_of(c, n, "/a", JOB_RUNNING), 1);
+    assert_int_equal(count_of(c, n, "/a", JOB_QUEUED), 1);
+    counts_free(c, n);
+}
+
+/* Ends n jobs of route at the times ends[0..n), ids into ids. */
+static void
+add_ended(struct fix *f, const char *route, const int64_t *ends, size_t n,
+          int64_t *ids)
+{
+    for (size_t i = 0; i < n; i++) {
+        ids[i] = add(f, route, NULL, 1, 1, NULL);
+        assert_int_equal(claim(f, route, 1), ids[i]);
+        assert_int_equal(f->ops->output_append(f->st, ids[i], "x", 1, 10),
+                         0);
+        assert_int_equal(fin(f, ids[i], i % 2 ? JOB_FAILED : JOB_SUCCEEDED,
+                             0, (int)(i % 2), 0, ends[i], 0),
+                         0);
+    }
+}
+
+/* A prune takes a route's jobs that ended before the cutoff, oldest end
+ * first, at most limit at a time, and says when the oldest left ended;
+ * queued and running jobs and other routes stay. */
+static void
+test_prune(void **state)
+{
+    struct fix *f = *state;
+    /* Ends out of id order: the oldest end goes first, not the lowest id. */
+    static const int64_t ends[] = {500, 100, 400, 200, 300, 900};
+    int64_t ids[6], other[1], deleted, oldest;
+    int64_t running = add(f, "/a", NULL, 50, 1, NULL);
+    int64_t queued = add(f, "/a", NULL, 60, 1, NULL);
+    struct job_count *c;
+    struct job j;
+    size_t n;
+
+    add_ended(f, "/a", ends, 6, ids);
+    add_ended(f, "/b", ends, 1, other);
+    assert_int_equal(claim(f, "/a", 55), running);
+    assert_int_equal(f->ops->prune(f->st, "/a", 450, 2, &deleted, &oldest),
+                     0);
+    assert_int_equal(deleted, 2);
+    assert_int_equal(oldest, 300);
+    assert_int_equal(f->ops->get(f->st, ids[1], false, &j), 1); /* 100 */
+    assert_int_equal(f->ops->get(f->st, ids[3], false, &j), 1); /* 200 */
+    get(f, ids[4], &j);                                         /* 300 */
+    job_clear(&j);
+    assert_int_equal(f->ops->prune(f->st, "/a", 450, 100, &deleted, &oldest),
+                     0);
+    assert_int_equal(deleted, 2);  /* 300 and 400; 500 and 900 are newer */
+    assert_int_equal(oldest, 500);
+    assert_int_equal(f->ops->prune(f->st, "/a", 450, 100, &deleted, &oldest),
+                     0);
+    assert_int_equal(deleted, 0);
+    assert_int_equal(f->ops->prune(f->st, "/a", 1000, 100, &deleted,
+                                   &oldest),
+                     0);
+    assert_int_equal(deleted, 2);
+    assert_int_equal(oldest, 0);
+    get(f, running, &j);
+    assert_int_equal(j.state, JOB_RUNNING);
+    job_clear(&j);
+    get(f, queued, &j);
+    assert_int_equal(j.state, JOB_QUEUED);
+    job_clear(&j);
+    get(f, other[0], &j);
+    assert_int_equal(j.state, JOB_SUCCEEDED);
+    job_clear(&j);
+    assert_int_equal(f->ops->counts(f->st, &c, &n), 0);
+    assert_int_equal(count_of(c, n, "/a", JOB_SUCCEEDED), 0);
+    assert_int_equal(count_of(c, n, "/a", JOB_FAILED), 0);
+    assert_int_equal(count_of(c, n, "/a", JOB_QUEUED), 1);
+    assert_int_equal(count_of(c, n, "/a", JOB_RUNNING), 1);
+    assert_int_equal(count_of(c, n, "/b", JOB_SUCCEEDED), 1);
+    counts_free(c, n);
+}
+
 /* New jobs reach the counts once per transaction: a job inserted and
  * claimed in the same transaction, on a route never seen, counts right;
  * so do more routes than are gathered at once, and a rollback leaves the
@@ -1506,7 +1617,8 @@ main(void)
         T(test_idempotency), T(test_claim_fifo),
         T(test_claim_delay), T(test_claim_marks_running),
         T(test_finish),      T(test_finish_requeue),
-        T(test_cancel),      T(test_list),
+        T(test_cancel),      T(test_delete),
+        T(test_prune),       T(test_list),
         T(test_list_desc),   T(test_list_created),
         T(test_retry),
         T(test_output_cap),  T(test_progress),
