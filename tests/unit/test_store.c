@@ -742,7 +742,7 @@ test_retry(void **state)
                          .exit_status = 0, .output = "run 3\n",
                          .output_len = 6, .output_cap = 1024};
     assert_int_equal(f->ops->finish(f->st, id, &e), 0);
-    assert_int_equal(f->ops->output_get(f->st, id, &data, &n), 0);
+    assert_int_equal(f->ops->output_get(f->st, id, &data, &n, NULL), 0);
     assert_int_equal(n, 12);
     assert_memory_equal(data, "run 2\nrun 3\n", 12);
     free(data);
@@ -1080,7 +1080,7 @@ test_delete(void **state)
 
     assert_int_equal(claim(f, "/a", 20), ended);
     assert_int_equal(claim(f, "/a", 20), running);
-    assert_int_equal(f->ops->output_append(f->st, ended, "hi\n", 3, 100), 0);
+    assert_int_equal(f->ops->output_append(f->st, ended, "hi\n", 3, 100, 0), 0);
     assert_int_equal(fin(f, ended, JOB_SUCCEEDED, 0, 0, 0, 30, 0), 0);
     assert_int_equal(f->ops->delete(f->st, running), 1);
     assert_int_equal(f->ops->delete(f->st, queued), 1);
@@ -1088,7 +1088,7 @@ test_delete(void **state)
     assert_int_equal(f->ops->delete(f->st, ended), 0);
     assert_int_equal(f->ops->delete(f->st, ended), 1);
     assert_int_equal(f->ops->get(f->st, ended, true, &j), 1);
-    assert_int_equal(f->ops->output_get(f->st, ended, &out, &len), 1);
+    assert_int_equal(f->ops->output_get(f->st, ended, &out, &len, NULL), 1);
     get(f, running, &j);
     assert_int_equal(j.state, JOB_RUNNING);
     job_clear(&j);
@@ -1110,7 +1110,7 @@ add_ended(struct fix *f, const char *route, const int64_t *ends, size_t n,
     for (size_t i = 0; i < n; i++) {
         ids[i] = add(f, route, NULL, 1, 1, NULL);
         assert_int_equal(claim(f, route, 1), ids[i]);
-        assert_int_equal(f->ops->output_append(f->st, ids[i], "x", 1, 10),
+        assert_int_equal(f->ops->output_append(f->st, ids[i], "x", 1, 10, 0),
                          0);
         assert_int_equal(fin(f, ids[i], i % 2 ? JOB_FAILED : JOB_SUCCEEDED,
                              0, (int)(i % 2), 0, ends[i], 0),
