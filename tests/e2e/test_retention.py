@@ -14,9 +14,9 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness import (Kickd, build, expect, expect_eq,  # noqa: E402
-                     expect_error, run, SLOW)
+                     run, SLOW)
 from test_jobs import (PATH_ENV, config, get_job, json_body,  # noqa: E402
-                       kickd, metrics, parse_time, sample, trigger,
+                       json_error, kickd, metrics, parse_time, sample, trigger,
                        wait_job)
 from test_cli import EXIT_HTTP, EXIT_USAGE, kick_fails, kick_ok  # noqa
 
@@ -83,7 +83,7 @@ def test_keep_deletes_ended_jobs_only():
                seen_gone - last_end)
         for j in ended:
             r = k.get("/jobs/%d/output" % j)
-            expect_error(r, 404, "output of deleted job %d" % j)
+            json_error(r, 404, "output of deleted job %d" % j)
         marks = ",".join("?" * len(ended))
         for table, col in (("requests", "job_id"), ("job_output", "job_id"),
                            ("jobs", "id")):
@@ -154,10 +154,10 @@ def test_delete_api():
             # Nothing follows the head: the next answer on the
             # connection is the GET's.
             c.send(build("GET", "/jobs/%d" % a))
-            expect_error(c.response(), 404, "GET of a deleted job")
-        expect_error(k.request("DELETE", "/jobs/%d" % a), 404,
+            json_error(c.response(), 404, "GET of a deleted job")
+        json_error(k.request("DELETE", "/jobs/%d" % a), 404,
                      "second DELETE")
-        expect_error(k.get("/jobs/%d/output" % a), 404, "deleted output")
+        json_error(k.get("/jobs/%d/output" % a), 404, "deleted output")
         h = trigger(k, "/h")
         wait_job(k, h, "running", 5.0)
         r = k.request("DELETE", "/jobs/%d?only=delete" % h)
@@ -168,7 +168,7 @@ def test_delete_api():
         r = k.request("DELETE", "/jobs/%d?only=delete" % q)
         expect_eq(r.status, 409, "only=delete of a queued job: %r" % r)
         for bad in ("only=", "only=all", "only=Cancel"):
-            expect_error(k.request("DELETE", "/jobs/%d?%s" % (q, bad)), 400,
+            json_error(k.request("DELETE", "/jobs/%d?%s" % (q, bad)), 400,
                          "DELETE ?%s" % bad)
         expect_eq(get_job(k, q)["state"], "queued", "after bad DELETEs")
         # Without only: queued is canceled (200), then deleted (204).
