@@ -684,21 +684,6 @@ query_get(const struct http_request *req, const char *name, size_t *len)
     return NULL;
 }
 
-static int64_t
-num_parse(const char *s, size_t n)
-{
-    int64_t v = 0;
-
-    if (n == 0 || n > 18)
-        return -1;
-    for (size_t i = 0; i < n; i++) {
-        if (s[i] < '0' || s[i] > '9')
-            return -1;
-        v = v * 10 + (s[i] - '0');
-    }
-    return v;
-}
-
 static void
 jobs_list(struct conn *c, const struct http_request *req)
 {
@@ -798,7 +783,7 @@ api_handle(struct conn *c, const struct http_request *req, const char *path)
         return false;
     const char *rest = path + 6;
     size_t idlen = strcspn(rest, "/");
-    int64_t id = num_parse(rest, idlen);
+    int64_t id = api_num_parse(rest, idlen);
     bool output = strcmp(rest + idlen, "/output") == 0;
     if (id <= 0) {
         bad_id(c, rest, idlen);

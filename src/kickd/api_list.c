@@ -9,9 +9,8 @@
 #include "route.h"
 #include "timestamp.h"
 
-/* Digits only, at most 18 of them: the value, or -1. */
-static int64_t
-count_parse(const char *s, size_t n)
+int64_t
+api_num_parse(const char *s, size_t n)
 {
     int64_t v = 0;
 
@@ -72,11 +71,11 @@ param(const char *name, size_t nlen, const char *v, size_t n,
             bad = "route is not a percent-encoded path";
         f->route = n > 0 && !bad ? route : NULL;
     } else if (IS("limit")) {
-        if ((x = count_parse(v, n)) < 1 || x > API_MAX_PAGE)
+        if ((x = api_num_parse(v, n)) < 1 || x > API_MAX_PAGE)
             bad = "limit must be 1 to 1000";
         f->limit = (int)x;
     } else if (IS("after") || IS("before")) {
-        if ((x = count_parse(v, n)) < 0)
+        if ((x = api_num_parse(v, n)) < 0)
             bad = IS("after") ? "after must be a job id"
                               : "before must be a job id";
         *(IS("after") ? &f->after : &f->before) = x;

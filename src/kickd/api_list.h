@@ -12,6 +12,11 @@
 /* The page of GET /jobs without a limit. */
 #define API_LIST_DEFAULT 50
 
+/* Digits only, at most 18 of them (a job id, a count): the value, or
+ * -1. */
+int64_t
+api_num_parse(const char *s, size_t n);
+
 /* Reads query (len bytes, without the '?') into f. A route is decoded
  * into route (cap bytes) and f->route points at it. 0, or -1 with a short
  * reason in why (size whylen) naming the parameter, for a bad value or an

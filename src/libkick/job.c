@@ -151,21 +151,30 @@ kick_job_get(struct kick_client *c, const char *base, long long id,
     return e < 0 ? e : body_job(c, out);
 }
 
-int
-kick_job_cancel(struct kick_client *c, const char *base, long long id,
-                struct kick_job *out)
+/* A call on /jobs/ID followed by tail whose answer is the job, read into
+ * out unless out is NULL. */
+static int
+job_act(struct kick_client *c, const char *base, long long id,
+        const char *tail, const char *method, struct kick_job *out)
 {
     char path[64];
     int e;
 
     if (id < 0)
         return KICK_EINVAL;
-    /* Only a cancel: an ended job is not deleted (409). */
-    snprintf(path, sizeof(path), "/jobs/%lld?only=cancel", id);
-    e = job_call(c, base, path, "DELETE", c->timeout_ms, JOB_BODY_MAX);
+    snprintf(path, sizeof(path), "/jobs/%lld%s", id, tail);
+    e = job_call(c, base, path, method, c->timeout_ms, JOB_BODY_MAX);
     if (e < 0 || out == NULL)
         return e;
     return body_job(c, out);
+}
+
+int
+kick_job_cancel(struct kick_client *c, const char *base, long long id,
+                struct kick_job *out)
+{
+    /* Only a cancel: an ended job is not deleted (409). */
+    return job_act(c, base, id, "?only=cancel", "DELETE", out);
 }
 
 int
@@ -295,16 +304,7 @@ int
 kick_job_retry(struct kick_client *c, const char *base, long long id,
                struct kick_job *out)
 {
-    char path[64];
-    int e;
-
-    if (id < 0)
-        return KICK_EINVAL;
-    snprintf(path, sizeof(path), "/jobs/%lld/retry", id);
-    e = job_call(c, base, path, "POST", c->timeout_ms, JOB_BODY_MAX);
-    if (e < 0 || out == NULL)
-        return e;
-    return body_job(c, out);
+    return job_act(c, base, id, "/retry", "POST", out);
 }
 
 /* path, then "?NAME=VALUE&..." of params with the values encoded. */
