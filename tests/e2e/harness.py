@@ -556,6 +556,15 @@ class Conn:
         return True
 
 
+def rss(pid):
+    """A process's resident memory in bytes (VmRSS of /proc/PID/status)."""
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) * 1024
+    raise AssertionError("no VmRSS for pid %d" % pid)
+
+
 def wait_whole_line(path, timeout=10.0):
     """Polls until path holds whole lines (a script writing with echo
     has it from the moment the shell opens it, empty); returns its bytes.

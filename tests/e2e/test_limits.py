@@ -14,7 +14,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness import (Kickd, build, expect, expect_eq,  # noqa: E402
-                     expect_error, kick_bin, path_env_with, run,
+                     expect_error, kick_bin, path_env_with, rss, run,
                      write_script, SAN, SLOW)
 
 H = b"Host: 127.0.0.1\r\n"
@@ -27,15 +27,6 @@ MiB = 1 << 20
 RSS_LIMIT = (128 if SAN else 64) * MiB
 FLOOD = 200 * 1000 * 1000  # bytes of requests a flood tries to send
 STALL = 3.0 * SLOW         # s without progress: the sender is blocked
-
-
-def rss(pid):
-    """kickd's resident memory in bytes (VmRSS of /proc/PID/status)."""
-    with open("/proc/%d/status" % pid) as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) * 1024
-    raise AssertionError("no VmRSS for pid %d" % pid)
 
 
 def flood(k, unit, total=FLOOD, deadline=60.0):

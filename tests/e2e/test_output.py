@@ -22,7 +22,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness import (Conn, Kickd, build, expect, expect_eq,  # noqa: E402
-                     kick_bin, run, SAN, SLOW)
+                     kick_bin, rss, run, SAN, SLOW)
 from test_jobs import (config, get_job, json_body, kickd,  # noqa: E402
                        release, trigger, wait_job, FINAL, PATH_ENV)
 
@@ -140,14 +140,6 @@ def expect_streams(data, k, jid, what):
                                                len(want), i,
                                                got[i:i + 40], want[i:i + 40]))
     expect_eq(len(data), len(out) + len(err), "%s: length" % what)
-
-
-def rss(pid):
-    with open("/proc/%d/status" % pid) as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) * 1024
-    raise AssertionError("no VmRSS for pid %d" % pid)
 
 
 def kick(k, *args, timeout=20.0):
