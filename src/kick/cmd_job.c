@@ -138,9 +138,12 @@ parse(int argc, char **argv, struct job_args *a)
                                        a->ids[i]);
         return 0;
     }
-    if (optind + 1 != argc || parse_id(argv[optind], &a->id) < 0)
+    if (parse_id(argv[optind], &a->id) < 0)
         return cli_usage_error(a->verb, "takes one job ID, not '%s'",
                                argv[optind]);
+    if (optind + 1 != argc)
+        return cli_usage_error(a->verb, "takes one job ID: '%s' is one "
+                               "too many", argv[optind + 1]);
     return 0;
 }
 

@@ -682,6 +682,10 @@ def test_status_cancel_ls():
                "the canceled queued job ran")
         # Unknown job, and a server that is not there.
         kick_fails(EXIT_HTTP, ["404"], "status", "999999", server=srv)
+        # A bad or extra ID is named.
+        kick_fails(EXIT_USAGE, ["'x'"], "status", "x", server=srv)
+        kick_fails(EXIT_USAGE, ["'2'", "one too many"], "status", "1", "2",
+                   server=srv)
         kick_fails(EXIT_UNREACHABLE, ["refused"], "ls", "--server",
                    "http://127.0.0.1:%d" % free_port())
 
