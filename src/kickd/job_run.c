@@ -7,6 +7,7 @@
  * handed to the ledger. */
 #include <errno.h>
 #include <inttypes.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -43,6 +44,8 @@ struct job_run {
     int handles;      /* timers not yet closed */
     bool freeing;     /* job_run_free was called */
     struct job_watch *watches;
+    struct job_owner group; /* the script's process group (pgid 0 if
+                             * unknown), as recorded for its owner */
     int response_status; /* the CGI header's; 0 if none */
     char *response_type;
     char note[160];   /* the output had no valid header block: why */
@@ -206,6 +209,9 @@ end_decide(struct job_run *jr, struct job_end *e)
     e->response_type = jr->response_type;
 }
 
+static void
+group_end(struct job_run *jr);
+
 /* Records how the job ended, with its output, in one op. */
 static void
 job_finish(struct job_run *jr)
@@ -216,6 +222,8 @@ job_finish(struct job_run *jr)
     if (jr->finishing)
         return;
     jr->finishing = true;
+    if (jr->exited)
+        group_end(jr);
     uv_timer_stop(&jr->linger);
     uv_timer_stop(&jr->flush_timer);
     op->id = jr->job.id;
@@ -456,6 +464,25 @@ struct owner_op {
     struct job_owner owner;
 };
 
+/* The run is over: what its script left in its process group (a child
+ * sent to the background) is ended with it, so that the job's next run
+ * never meets it. Work meant to outlive its job leaves the group
+ * (setsid). */
+static void
+group_end(struct job_run *jr)
+{
+    /* Most scripts leave nothing: one signal 0 says so without /proc. */
+    if (jr->group.pgid <= 0 || kill(-jr->group.pgid, 0) < 0) {
+        jr->group.pgid = 0;
+        return;
+    }
+    int n = pgroup_signal(&jr->group, jr->pool->boot, SIGKILL);
+    if (n > 0)
+        log_info("job %s: ended %d process%s its script left behind",
+                 jr->id, n, n == 1 ? "" : "es");
+    jr->group.pgid = 0;
+}
+
 static void
 owner_done(struct store_op *op)
 {
@@ -482,6 +509,7 @@ owner_record(struct job_run *jr)
     snprintf(o->owner.node, sizeof(o->owner.node), "%s", p->node);
     if (pgroup_identify(run_pid(jr->run), p->boot, &o->owner) < 0)
         o->owner.pgid = 0;
+    jr->group = o->owner;
     store_submit(&p->srv->store, &o->op);
 }
 

@@ -216,6 +216,48 @@ def test_restart_ends_leftover_children():
                   ("succeeded", 2, 1), "the job at its end")
 
 
+# A run is over when its script exits: what it left in its process group
+# is ended then, so that a retry (by backoff or by hand) never meets the
+# earlier run's work, and a succeeded job leaves nothing running.
+def test_job_end_ends_leftover_children():
+    routes = [("/leave", "job_leave", "retries = 1")]
+    with kickd(routes) as k:
+        a = trigger(k, "/leave")
+        j = wait_job(k, a, timeout=5.0)
+        expect_eq(j["state"], "succeeded", "a job that left a child")
+        left = int(wait_line(os.path.join(k.tmp, "left.%d.1" % a), 5.0))
+        deadline = time.monotonic() + 2.0 * SLOW
+        while proc_alive(left) and time.monotonic() < deadline:
+            time.sleep(0.02)
+        expect(not proc_alive(left), "the child a succeeded job's script "
+               "left is still running")
+        expect("ended 1 process its script left behind" in k.stderr_text(),
+               "no log line for the ended child")
+        # A failing first run leaves a child; the retry does not meet it.
+        b = trigger(k, "/leave?fail=1")
+        j = wait_job(k, b, timeout=10.0)
+        expect_eq((j["state"], j["attempt"]), ("succeeded", 2),
+                  "the job after its retry")
+        expect_eq(read_lines(os.path.join(k.tmp, "seen.%d.2" % b)),
+                  ["gone"], "what the retry saw of the first run's child")
+        # ... nor do the runs of a retry by hand.
+        r = k.request("POST", "/jobs/%d/retry" % b)
+        expect_eq(r.status, 202, "POST retry: %r" % r)
+        j = wait_job(k, b, timeout=10.0)
+        expect_eq((j["state"], j["attempt"], j["earlier_attempts"]),
+                  ("succeeded", 2, 2), "the job after a retry by hand")
+        for n in (3, 4):
+            expect_eq(read_lines(os.path.join(k.tmp, "seen.%d.%d" % (b, n))),
+                      ["gone"], "what run %d saw of run %d's child"
+                      % (n, n - 1))
+        # Nothing of any run is left.
+        for n in (1, 2, 3, 4):
+            pid = int(wait_line(os.path.join(k.tmp, "left.%d.%d" % (b, n)),
+                                1.0))
+            expect(not proc_alive(pid) or time.sleep(0.5 * SLOW) or
+                   not proc_alive(pid), "run %d's child is running" % n)
+
+
 # The same when the crash came before the commit that records who runs
 # the job (made so here by clearing the owner while kickd is down): the
 # run's processes are found by the store's id in their KICK_CONTROL.
