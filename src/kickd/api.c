@@ -390,6 +390,74 @@ delete_step(struct api_pending *p)
     return true;
 }
 
+/* A committed trigger's answer: 202 (200 for an idempotent repeat).
+ * The hot path of every trigger: formatted by hand. */
+static void
+trigger_reply(struct api_pending *p, struct store_op *op)
+{
+    char extra[160], body[96];
+    int64_t id = op->job.id;
+    int n = snprintf(body, sizeof(body),
+                     op->existed ? "{\"id\":%" PRId64 ",\"duplicate\":true}\n"
+                                 : "{\"id\":%" PRId64
+                                   ",\"state\":\"queued\"}\n",
+                     id);
+
+    snprintf(extra, sizeof(extra), "Location: /jobs/%" PRId64 "\r\n%s", id,
+             p->preferred ? "Preference-Applied: respond-async\r\n" : "");
+    conn_log_job(p->c, id);
+    conn_reply(p->c, op->existed ? 200 : 202, "application/json", body,
+               (size_t)n, extra);
+}
+
+/* GET /jobs/ID (also the last step of a DELETE): the job, or with
+ * ?wait= and time left a wait for its end. True if p waits on. */
+static bool
+get_step(struct api_pending *p, struct store_op *op)
+{
+    struct srv *s = p->srv;
+
+    if (op->result == 1) {
+        reply_job_error(p->c, 404, "no such job", NULL);
+        return false;
+    }
+    /* ?wait=: not ended yet, and time left: wait for its end. */
+    if (p->timer_used && !state_is_final(op->job.state) &&
+        uv_is_active((uv_handle_t *)&p->timer)) {
+        job_clear(&op->job);
+        p->waiting = true;
+        if (p->wait == NULL)
+            p->wait = worker_wait(s, p->id, wait_wake_cb, p);
+        return true;
+    }
+    /* A running job being canceled is ABORTED already, though its end
+     * is not recorded yet. */
+    if (p->cancel_status == 202)
+        op->job.connection_status |= 1;
+    /* A running job's status as it is now, not as last stored. */
+    if (op->job.state == JOB_RUNNING)
+        op->job.connection_status |= worker_connection_status(s, p->id);
+    reply_json(p, p->cancel_status ? p->cancel_status : 200,
+               job_json(&op->job), NULL);
+    return false;
+}
+
+/* GET /metrics: Prometheus text, with the job counts just read. */
+static void
+metrics_reply(struct api_pending *p, struct store_op *op)
+{
+    size_t len;
+    char *text = metrics_format(&p->srv->metrics, op->counts, op->ncounts,
+                                &len);
+
+    if (text == NULL) {
+        reply_error(p->c, 503, "out of memory");
+        return;
+    }
+    conn_reply(p->c, 200, "text/plain; version=0.0.4", text, len, NULL);
+    free(text);
+}
+
 static void
 done_cb(struct store_op *op)
 {
@@ -436,47 +504,12 @@ done_cb(struct store_op *op)
         return;
     }
     switch (p->kind) {
-    case API_TRIGGER: {
-        /* The hot path of every trigger: formatted by hand. */
-        char extra[160], body[96];
-        int64_t id = op->job.id;
-        int n = snprintf(body, sizeof(body),
-                         op->existed ? "{\"id\":%" PRId64
-                                       ",\"duplicate\":true}\n"
-                                     : "{\"id\":%" PRId64
-                                       ",\"state\":\"queued\"}\n",
-                         id);
-        snprintf(extra, sizeof(extra), "Location: /jobs/%" PRId64 "\r\n%s",
-                 id, p->preferred ? "Preference-Applied: respond-async\r\n"
-                                  : "");
-        conn_log_job(p->c, id);
-        conn_reply(p->c, op->existed ? 200 : 202, "application/json", body,
-                   (size_t)n, extra);
+    case API_TRIGGER:
+        trigger_reply(p, op);
         break;
-    }
     case API_GET:
-        if (op->result == 1) {
-            reply_job_error(p->c, 404, "no such job", NULL);
-            break;
-        }
-        /* ?wait=: not ended yet, and time left: wait for its end. */
-        if (p->timer_used && !state_is_final(op->job.state) &&
-            uv_is_active((uv_handle_t *)&p->timer)) {
-            job_clear(&op->job);
-            p->waiting = true;
-            if (p->wait == NULL)
-                p->wait = worker_wait(s, p->id, wait_wake_cb, p);
+        if (get_step(p, op))
             return;
-        }
-        /* A running job being canceled is ABORTED already, though its
-         * end is not recorded yet. */
-        if (p->cancel_status == 202)
-            op->job.connection_status |= 1;
-        /* A running job's status as it is now, not as last stored. */
-        if (op->job.state == JOB_RUNNING)
-            op->job.connection_status |= worker_connection_status(s, p->id);
-        reply_json(p, p->cancel_status ? p->cancel_status : 200,
-                   job_json(&op->job), NULL);
         break;
     case API_CANCEL:
     case API_DELETE:
@@ -499,18 +532,9 @@ done_cb(struct store_op *op)
     case API_LIST:
         list_reply(p, op);
         break;
-    case API_METRICS: {
-        size_t len;
-        char *text = metrics_format(&s->metrics, op->counts, op->ncounts,
-                                    &len);
-        if (text == NULL) {
-            reply_error(p->c, 503, "out of memory");
-            break;
-        }
-        conn_reply(p->c, 200, "text/plain; version=0.0.4", text, len, NULL);
-        free(text);
+    case API_METRICS:
+        metrics_reply(p, op);
         break;
-    }
     }
     pending_free(p);
 }
