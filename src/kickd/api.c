@@ -778,6 +778,45 @@ delete_only(const struct http_request *req)
     return -1;
 }
 
+/* GET /jobs/ID (?wait=) and GET /jobs/ID/output (?follow=). */
+static void
+job_read(struct conn *c, const struct http_request *req, int64_t id,
+         bool output)
+{
+    struct api_pending *p;
+    const char *v;
+    size_t n;
+    int64_t wait_ms = 0;
+
+    if (!output && (v = query_get(req, "wait", &n))) {
+        wait_ms = delay_parse(v, n);
+        if (wait_ms < 0 || wait_ms > API_MAX_WAIT * 1000) {
+            reply_job_error(c, 400, "wait must be 0 to 300 seconds", NULL);
+            return;
+        }
+    }
+    if (output && (v = query_get(req, "follow", &n)) &&
+        !(n == 1 && v[0] == '0')) {
+        if (!(n == 1 && v[0] == '1')) {
+            reply_job_error(c, 400, "follow must be 0 or 1", NULL);
+            return;
+        }
+        follow_start(c, id, req->method == HTTP_HEAD);
+        return;
+    }
+    p = pending_new(c, output ? API_OUTPUT : API_GET);
+    if (p == NULL)
+        return;
+    p->id = id;
+    if (wait_ms > 0) {
+        uv_timer_init(p->srv->loop, &p->timer);
+        p->timer.data = p;
+        p->timer_used = true;
+        uv_timer_start(&p->timer, wait_timer_cb, (uint64_t)wait_ms, 0);
+    }
+    submit(p);
+}
+
 bool
 api_handle(struct conn *c, const struct http_request *req, const char *path)
 {
@@ -845,35 +884,6 @@ api_handle(struct conn *c, const struct http_request *req, const char *path)
                                : "Allow: GET, HEAD, DELETE\r\n");
         return true;
     }
-    const char *v;
-    size_t n;
-    int64_t wait_ms = 0;
-    if (!output && (v = query_get(req, "wait", &n))) {
-        wait_ms = delay_parse(v, n);
-        if (wait_ms < 0 || wait_ms > API_MAX_WAIT * 1000) {
-            reply_job_error(c, 400, "wait must be 0 to 300 seconds", NULL);
-            return true;
-        }
-    }
-    if (output && (v = query_get(req, "follow", &n)) &&
-        !(n == 1 && v[0] == '0')) {
-        if (!(n == 1 && v[0] == '1')) {
-            reply_job_error(c, 400, "follow must be 0 or 1", NULL);
-            return true;
-        }
-        follow_start(c, id, req->method == HTTP_HEAD);
-        return true;
-    }
-    p = pending_new(c, output ? API_OUTPUT : API_GET);
-    if (p == NULL)
-        return true;
-    p->id = id;
-    if (wait_ms > 0) {
-        uv_timer_init(p->srv->loop, &p->timer);
-        p->timer.data = p;
-        p->timer_used = true;
-        uv_timer_start(&p->timer, wait_timer_cb, (uint64_t)wait_ms, 0);
-    }
-    submit(p);
+    job_read(c, req, id, output);
     return true;
 }
