@@ -549,6 +549,34 @@ script_dir(const char *path)
     return d;
 }
 
+/* The script runs: kickd's ends of its pipes (in -1 without a body; err
+ * -1 but for a job) become libuv handles, and its output is read. */
+static void
+handles_open(struct cgi *g, uv_loop_t *loop, int in, int out, int err)
+{
+    uv_pipe_init(loop, &g->in, 0);
+    uv_pipe_init(loop, &g->out, 0);
+    if (in >= 0)
+        uv_pipe_open(&g->in, in);
+    uv_pipe_open(&g->out, out);
+    uv_timer_init(loop, &g->kill_timer);
+    g->in.data = g->out.data = g->kill_timer.data = g;
+    g->open_handles = 3;
+    g->pid = g->proc.pid;
+    g->attached = true;
+    g->in_open = in >= 0;
+    g->out_open = true;
+    uv_read_start((uv_stream_t *)&g->out, alloc_cb, read_cb);
+    if (err >= 0) {
+        uv_pipe_init(loop, &g->err, 0);
+        uv_pipe_open(&g->err, err);
+        g->err.data = g;
+        g->open_handles++;
+        g->err_open = true;
+        uv_read_start((uv_stream_t *)&g->err, err_alloc_cb, err_read_cb);
+    }
+}
+
 struct cgi *
 cgi_start(uv_loop_t *loop, struct proc_reaper *reaper,
           const struct cgi_request *cr, const struct cgi_hooks *hooks,
@@ -607,29 +635,8 @@ cgi_start(uv_loop_t *loop, struct proc_reaper *reaper,
         goto fail;
     }
     g->env = env;
-    env = NULL;
-    uv_pipe_init(loop, &g->in, 0);
-    uv_pipe_init(loop, &g->out, 0);
-    if (has_body)
-        uv_pipe_open(&g->in, in[1]);
-    uv_pipe_open(&g->out, out[0]);
-    uv_timer_init(loop, &g->kill_timer);
-    g->in.data = g->out.data = g->kill_timer.data = g;
-    g->open_handles = 3;
-    g->pid = g->proc.pid;
-    g->attached = true;
     g->job = cr->job;
-    g->in_open = has_body;
-    g->out_open = true;
-    uv_read_start((uv_stream_t *)&g->out, alloc_cb, read_cb);
-    if (g->job) {
-        uv_pipe_init(loop, &g->err, 0);
-        uv_pipe_open(&g->err, errp[0]);
-        g->err.data = g;
-        g->open_handles++;
-        g->err_open = true;
-        uv_read_start((uv_stream_t *)&g->err, err_alloc_cb, err_read_cb);
-    }
+    handles_open(g, loop, has_body ? in[1] : -1, out[0], errp[0]);
     return g;
 
 fail:
