@@ -302,50 +302,69 @@ ctl_start(struct conn *c)
 }
 
 /* Routes a parsed head: kickd's own endpoints, a 4xx, or a script. */
+/* The job API and /metrics: answered after store operations. */
 static void
-dispatch(struct conn *c)
+api_serve(struct conn *c)
+{
+    c->state = C_RESPONSE;
+    conn__timer_set(c, T_NONE);
+    api_handle(c, &c->req, c->path);
+}
+
+/* kickd's own paths, answered before any route; a path that ends in '/'
+ * stands for every path below it. */
+struct endpoint {
+    const char *path;
+    bool open;    /* no token asked: the control endpoint authenticates
+                   * each run by the secret in its path (ctl.c); a script
+                   * has no bearer token to give */
+    bool no_body; /* a request with a body is refused */
+    void (*serve)(struct conn *c);
+};
+
+static const struct endpoint endpoints[] = {
+    {CTL_PREFIX, true, false, ctl_start},
+    {"/healthz", false, false, healthz},
+    {"/metrics", false, true, api_serve},
+    {"/jobs", false, true, api_serve},
+    {"/jobs/", false, true, api_serve},
+};
+
+static const struct endpoint *
+endpoint_find(const char *path)
+{
+    for (size_t i = 0; i < sizeof(endpoints) / sizeof(endpoints[0]); i++) {
+        const char *p = endpoints[i].path;
+        size_t n = strlen(p);
+        if (p[n - 1] == '/' ? strncmp(path, p, n) == 0 : strcmp(path, p) == 0)
+            return &endpoints[i];
+    }
+    return NULL;
+}
+
+const char *
+conn_own_path(const char *route_path)
+{
+    const struct endpoint *e = endpoint_find(route_path);
+    size_t n = strlen(route_path);
+
+    /* A route for a whole tree (/jobs/) is hidden where its root is. */
+    if (e == NULL && n > 1 && route_path[n - 1] == '/') {
+        char *root = strndup(route_path, n - 1);
+        e = root ? endpoint_find(root) : NULL;
+        free(root);
+    }
+    return e ? e->path : NULL;
+}
+
+/* A request for a route: run attached, or stored as a detached job. */
+static void
+route_serve(struct conn *c)
 {
     const struct http_request *req = &c->req;
     struct srv *s = c->srv;
     size_t script_len;
 
-    c->keep_alive = req->keep_alive && !c->draining;
-    c->path = malloc(req->path_len + 1);
-    if (c->path == NULL) {
-        conn__respond_early(c, 503, "out of memory", NULL);
-        return;
-    }
-    if (route_path_decode(req->path, req->path_len, c->path,
-                          req->path_len + 1) < 0) {
-        conn__respond_early(c, 400, "bad percent-encoding in path", NULL);
-        return;
-    }
-    /* The control endpoint authenticates each run by the secret in its
-     * path (ctl.c); a script has no bearer token to give. */
-    if (strncmp(c->path, CTL_PREFIX, strlen(CTL_PREFIX)) == 0) {
-        ctl_start(c);
-        return;
-    }
-    if (!token_ok(c)) {
-        conn__respond_early(c, 401, "missing or wrong token",
-                            "WWW-Authenticate: Bearer\r\n");
-        return;
-    }
-    if (strcmp(c->path, "/healthz") == 0) {
-        healthz(c);
-        return;
-    }
-    if (strcmp(c->path, "/metrics") == 0 || strcmp(c->path, "/jobs") == 0 ||
-        strncmp(c->path, "/jobs/", 6) == 0) {
-        if (req->content_length > 0 || req->chunked) {
-            conn__respond_early(c, 400, "no body expected", NULL);
-            return;
-        }
-        c->state = C_RESPONSE;
-        conn__timer_set(c, T_NONE);
-        api_handle(c, req, c->path);
-        return;
-    }
     c->routes = route_table_ref(s->routes);
     c->route = route_find(c->routes, c->path, strlen(c->path), &script_len);
     if (c->route == NULL) {
@@ -407,6 +426,39 @@ dispatch(struct conn *c)
         c->state = C_RESPONSE;
         conn__timer_set(c, T_NONE);
     }
+}
+
+static void
+dispatch(struct conn *c)
+{
+    const struct http_request *req = &c->req;
+
+    c->keep_alive = req->keep_alive && !c->draining;
+    c->path = malloc(req->path_len + 1);
+    if (c->path == NULL) {
+        conn__respond_early(c, 503, "out of memory", NULL);
+        return;
+    }
+    if (route_path_decode(req->path, req->path_len, c->path,
+                          req->path_len + 1) < 0) {
+        conn__respond_early(c, 400, "bad percent-encoding in path", NULL);
+        return;
+    }
+    const struct endpoint *e = endpoint_find(c->path);
+    if ((e == NULL || !e->open) && !token_ok(c)) {
+        conn__respond_early(c, 401, "missing or wrong token",
+                            "WWW-Authenticate: Bearer\r\n");
+        return;
+    }
+    if (e && e->no_body && (req->content_length > 0 || req->chunked)) {
+        conn__respond_early(c, 400, "no body expected", NULL);
+        return;
+    }
+    if (e) {
+        e->serve(c);
+        return;
+    }
+    route_serve(c);
 }
 
 static void

@@ -17,6 +17,12 @@ struct conn;
 void
 conn_accept(struct srv *s, uv_stream_t *listener);
 
+/* The path of kickd's own endpoint (/healthz, /metrics, /jobs, the
+ * control endpoint) that answers requests for a route at route_path in
+ * its stead, or NULL if none does. */
+const char *
+conn_own_path(const char *route_path);
+
 /* Closes the connection that has waited longest for a request (a new one
  * that has sent nothing, or keep-alive between requests) with nothing
  * queued to it, to make room for a new one. False if there is none. */

@@ -111,22 +111,15 @@ skipped_cb(void *arg, const char *name, const char *why)
 }
 
 /* kickd's own paths are answered first: a route at one of them, or below
- * /jobs/ or /_kick/, is never reached. */
+ * /jobs/ or the control endpoint, is never reached. */
 static void
 hidden_routes_log(const struct cfg *cfg)
 {
-    static const char *const own[] = {"/healthz", "/metrics", "/jobs",
-                                      "/_kick"};
-
     for (size_t i = 0; i < cfg->route_count; i++) {
-        const char *path = cfg->routes[i].path;
-        for (size_t k = 0; k < sizeof(own) / sizeof(own[0]); k++) {
-            size_t n = strlen(own[k]);
-            if (strncmp(path, own[k], n) == 0 &&
-                (path[n] == '\0' || path[n] == '/'))
-                log_warn("route %s is hidden by kickd's own %s", path,
-                         own[k]);
-        }
+        const char *own = conn_own_path(cfg->routes[i].path);
+        if (own)
+            log_warn("route %s is hidden by kickd's own %s",
+                     cfg->routes[i].path, own);
     }
 }
 

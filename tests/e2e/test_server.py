@@ -117,6 +117,7 @@ def test_skipped_scripts_and_hidden_routes_logged():
             f.write("#!/bin/sh\nprintf 'Content-Type: text/plain\\n\\nok'\n")
         os.chmod(os.path.join(d, name), mode)
     conf = ("[server]\nlisten = {listen}\ndb = {db}\n\n"
+            "[route /_kick/run/x]\nexec = /bin/true\n"
             "[route /_kick/x]\nexec = /bin/true\n")
     try:
         with Kickd(scripts=d, config=conf) as k:
@@ -127,8 +128,12 @@ def test_skipped_scripts_and_hidden_routes_logged():
                          "scripts %s: .swp is no route: a hidden file" % d,
                          "route /jobs is hidden by kickd's own /jobs",
                          "route /metrics is hidden by kickd's own /metrics",
-                         "route /_kick/x is hidden by kickd's own /_kick"):
+                         "route /_kick/run/x is hidden by kickd's own "
+                         "/_kick/run/"):
                 expect(want in log, "kickd's log lacks %r:\n%s", want, log)
+            # /_kick/x is no control path: its route is served.
+            expect("/_kick/x is hidden" not in log, "/_kick/x was reported")
+            expect_eq(k.get("/_kick/x").status, 202, "the /_kick/x route")
             expect("/ok is hidden" not in log and "ok is no route" not in log,
                    "a good script was reported: %s", log)
     finally:
