@@ -91,7 +91,7 @@ pending_free(struct api_pending *p)
         p->wait = NULL;
     }
     if (p->c)
-        conn_pending(p->c, NULL);
+        conn_on_close(p->c, NULL, p);
     if (p->timer_used) {
         uv_timer_stop(&p->timer);
         uv_close((uv_handle_t *)&p->timer, pending_free_cb);
@@ -100,9 +100,12 @@ pending_free(struct api_pending *p)
     }
 }
 
-void
-api_abandon(struct api_pending *p)
+/* The connection of p is gone: nothing is answered. */
+static void
+abandon_cb(void *data)
 {
+    struct api_pending *p = data;
+
     p->c = NULL;
     if (!p->in_flight)
         pending_free(p);
@@ -594,7 +597,7 @@ pending_new(struct conn *c, enum api_kind kind)
     p->c = c;
     p->srv = conn_srv(c);
     p->state_filter = -1;
-    conn_pending(c, p);
+    conn_on_close(c, abandon_cb, p);
     return p;
 }
 

@@ -13,7 +13,6 @@
 #include "http_parse.h"
 
 struct conn;
-struct api_pending;
 
 /* Commits a detached trigger and answers 202 (or 200 for an idempotent
  * repeat, 400 for a bad Kick-Delay or Idempotency-Key, 503 if the store
@@ -29,9 +28,5 @@ api_trigger(struct conn *c, const struct cfg_route *route,
 bool
 api_handle(struct conn *c, const struct http_request *req,
            const char *path);
-
-/* The connection of p is gone: nothing is answered. */
-void
-api_abandon(struct api_pending *p);
 
 #endif

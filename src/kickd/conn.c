@@ -42,10 +42,6 @@ conn_close(struct conn *c)
         conn__write_free(c, c->stage);
         c->stage = NULL;
     }
-    if (c->pending) {
-        api_abandon(c->pending);
-        c->pending = NULL;
-    }
     if (c->gone_cb) {
         void (*cb)(void *) = c->gone_cb;
         c->gone_cb = NULL;
@@ -779,12 +775,10 @@ conn_remote_port(const struct conn *c)
 void
 conn_on_close(struct conn *c, void (*cb)(void *data), void *data)
 {
+    /* Forgetting is its owner's: an answer that ends may already have
+     * let the next pipelined request register its own. */
+    if (cb == NULL && c->gone_data != data)
+        return;
     c->gone_cb = cb;
-    c->gone_data = data;
-}
-
-void
-conn_pending(struct conn *c, struct api_pending *p)
-{
-    c->pending = p;
+    c->gone_data = cb ? data : NULL;
 }

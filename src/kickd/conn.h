@@ -34,8 +34,6 @@ conn_close_idle(struct srv *s);
 void
 conn_drain_all(struct srv *s);
 
-struct api_pending;
-
 /* For api.c: the server, the client's address, and the answer to a
  * request whose reply came later (keep-alive goes on after it). */
 struct srv *
@@ -44,18 +42,15 @@ const char *
 conn_remote_addr(const struct conn *c);
 int
 conn_remote_port(const struct conn *c);
-/* Remembers (or with NULL forgets) the pending answer that a close must
- * abandon. */
-void
-conn_pending(struct conn *c, struct api_pending *p);
 /* Closes the connection now: staged bytes are dropped, a running script
  * is aborted; c is freed once its handles are closed. */
 void
 conn_close(struct conn *c);
 
-/* Calls cb(data) if the connection closes before the answer is done;
- * cb NULL forgets it. For answers that are neither conn_pending's nor a
- * script's (a followed output). */
+/* Calls cb(data) if the connection closes before the answer that data
+ * stands for is done (an answer waiting for the store, a followed
+ * output). With cb NULL, forgets data's notice if it is still the one
+ * registered: by then the next pipelined request may have its own. */
 void
 conn_on_close(struct conn *c, void (*cb)(void *data), void *data);
 /* The job a trigger made or found, for the access log's line. */

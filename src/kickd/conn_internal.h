@@ -74,8 +74,9 @@ struct conn {
     bool detach; /* the request becomes a detached job */
     bool preferred; /* ... because of Prefer: respond-async */
     bool in_process; /* inside conn__process(): it goes on by itself */
-    struct api_pending *pending; /* an answer waiting for the store */
-    void (*gone_cb)(void *data); /* conn_on_close */
+    /* conn_on_close: the answer that a close must abandon (one waiting
+     * for the store, a followed output). */
+    void (*gone_cb)(void *data);
     void *gone_data;
     int64_t body_max;
     struct http_chunked ch;

@@ -75,7 +75,7 @@ follow_end(struct follow *f, bool complete)
     struct conn *c = f->c;
 
     f->c = NULL;
-    conn_on_close(c, NULL, NULL);
+    conn_on_close(c, NULL, f);
     if (complete)
         conn_stream_end(c);
     else
@@ -92,7 +92,7 @@ refuse(struct follow *f, int status, const char *why)
     struct conn *c = f->c;
 
     f->c = NULL;
-    conn_on_close(c, NULL, NULL);
+    conn_on_close(c, NULL, f);
     conn_reply(c, status, "application/json", body, (size_t)n, NULL);
     follow_free(f);
 }
@@ -177,7 +177,7 @@ read_done(struct store_op *op)
         if (f->head_only) {
             struct conn *c = f->c;
             f->c = NULL;
-            conn_on_close(c, NULL, NULL);
+            conn_on_close(c, NULL, f);
             conn_stream_start(c, 200, "application/octet-stream");
             follow_free(f);
             return;

@@ -721,6 +721,32 @@ def test_wait():
         expect(r.status in (200, 400), "wait=301: %r", r)
 
 
+# A pipelined GET ?wait= behind an answered GET, its client reset while it
+# waits: the answer of the first must not let the close forget the second
+# (it then answered on a freed connection: ASan's heap-use-after-free).
+def test_pipelined_wait_client_reset():
+    import struct
+    with kickd([("/w", "job_work", "")]) as k:
+        a = trigger(k, "/w", [("Kick-Delay", "3600")])
+        s = socket.create_connection(("127.0.0.1", k.port), timeout=5 * SLOW)
+        s.sendall(build("GET", "/jobs/%d" % a) +
+                  build("GET", "/jobs/%d?wait=1" % a))
+        data = b""
+        while b"\r\n\r\n" not in data:
+            chunk = s.recv(4096)
+            expect(chunk, "closed before the first answer")
+            data += chunk
+        expect(data.startswith(b"HTTP/1.1 200"), "first answer: %r", data)
+        time.sleep(0.2 * SLOW)
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
+                     struct.pack("ii", 1, 0))
+        s.close()
+        # The wait runs out with nobody to answer; kickd serves on.
+        time.sleep(1.5 * SLOW)
+        k.healthy("after the waiting client's reset")
+        expect_eq(get_job(k, a)["state"], "queued", "the job")
+
+
 # 7. Concurrency: per route, and the global worker pool.
 
 def test_route_concurrency():
