@@ -36,7 +36,7 @@ KICKD_OBJ := $(addprefix $(B)/src/kickd/, main.o srv.o conn.o conn_out.o follow.
              store_sqlite_prune.o store_common.o cgi.o cgi_env.o \
              cgi_request.o cgi_response.o cfg.o \
              cfg_words.o cfg_scripts.o log.o pgroup.o recover.o ledger.o job_run.o \
-             access_log.o conn_log.o timestamp.o api_list.o prune.o)
+             access_log.o conn_log.o timestamp.o api_list.o api_error.o prune.o)
 KICKD_SAN_OBJ := $(KICKD_OBJ:$(B)/%=$(S)/%)
 
 # The client library and the kick command.

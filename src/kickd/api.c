@@ -11,6 +11,7 @@
 #include <time.h>
 
 #include "api.h"
+#include "api_error.h"
 #include "api_list.h"
 #include "follow.h"
 #include "conn.h"
@@ -151,37 +152,6 @@ reply_405(struct conn *c, const char *detail, const char *allow)
     conn_reply(c, 405, "text/plain; charset=utf-8", text, (size_t)n, allow);
 }
 
-/* An error of the job API: {"error": "reason"} as JSON (extra: more
- * header lines, such as a 405's Allow). Triggers and /metrics keep
- * kickd's text/plain answers. A reason may quote the request, whose
- * bytes need not be UTF-8: all but printable ASCII becomes '?'. */
-static void
-reply_job_error(struct conn *c, int status, const char *reason,
-                const char *extra)
-{
-    static const char oom[] = "{\"error\":\"out of memory\"}\n";
-    char clean[API_MAX_REPLY / 4];
-    size_t i = 0;
-
-    if (c == NULL) /* a retry whose client has gone */
-        return;
-    for (; reason[i] && i + 1 < sizeof(clean); i++)
-        clean[i] = reason[i] >= 0x20 && reason[i] < 0x7f ? reason[i] : '?';
-    clean[i] = '\0';
-    json_t *j = json_pack("{s:s}", "error", clean);
-    char *text = j ? json_dumps(j, JSON_COMPACT) : NULL;
-
-    json_decref(j);
-    if (text == NULL) {
-        conn_reply(c, 503, "application/json", oom, sizeof(oom) - 1, NULL);
-        return;
-    }
-    size_t n = strlen(text);
-    text[n] = '\n'; /* over the NUL: conn_reply takes a length */
-    conn_reply(c, status, "application/json", text, n + 1, extra);
-    free(text);
-}
-
 /* Whether kind's answers are the job API's (JSON errors). */
 static bool
 kind_is_job_api(enum api_kind kind)
@@ -292,7 +262,7 @@ retry_step(struct api_pending *p, struct store_op *op)
     const struct cfg_route *rt = NULL;
 
     if (op->result == 1) {
-        reply_job_error(p->c, 404, "no such job", NULL);
+        api_error_reply(p->c, 404, "no such job", NULL);
         return false;
     }
     if (p->kind == API_RETRY_GET) {
@@ -300,7 +270,7 @@ retry_step(struct api_pending *p, struct store_op *op)
             snprintf(why, sizeof(why), "job %" PRId64 " is %s: only an "
                      "ended job can be retried", p->id,
                      job_state_name(op->job.state));
-            reply_job_error(p->c, 409, why, NULL);
+            api_error_reply(p->c, 409, why, NULL);
             return false;
         }
         rt = route_named(p->srv->routes, op->job.route);
@@ -308,7 +278,7 @@ retry_step(struct api_pending *p, struct store_op *op)
             snprintf(why, sizeof(why), "the route of job %" PRId64
                      ", %.1000s, is no longer configured", p->id,
                      op->job.route);
-            reply_job_error(p->c, 409, why, NULL);
+            api_error_reply(p->c, 409, why, NULL);
             return false;
         }
         p->route = op->job.route; /* taken over */
@@ -325,7 +295,7 @@ retry_step(struct api_pending *p, struct store_op *op)
     if (op->result == 2) {
         snprintf(why, sizeof(why), "job %" PRId64 " is no longer ended",
                  p->id);
-        reply_job_error(p->c, 409, why, NULL);
+        api_error_reply(p->c, 409, why, NULL);
         return false;
     }
     char extra[64];
@@ -421,7 +391,7 @@ get_step(struct api_pending *p, struct store_op *op)
     struct srv *s = p->srv;
 
     if (op->result == 1) {
-        reply_job_error(p->c, 404, "no such job", NULL);
+        api_error_reply(p->c, 404, "no such job", NULL);
         return false;
     }
     /* ?wait=: not ended yet, and time left: wait for its end. */
@@ -500,7 +470,7 @@ done_cb(struct store_op *op)
         snprintf(detail, sizeof(detail), "job store unavailable: %.150s",
                  op->error);
         if (kind_is_job_api(p->kind))
-            reply_job_error(p->c, 503, detail, NULL);
+            api_error_reply(p->c, 503, detail, NULL);
         else
             reply_error(p->c, 503, detail);
         pending_free(p);
@@ -521,7 +491,7 @@ done_cb(struct store_op *op)
         break;
     case API_OUTPUT:
         if (op->result == 1) {
-            reply_job_error(p->c, 404, "no such job", NULL);
+            api_error_reply(p->c, 404, "no such job", NULL);
             break;
         }
         conn_reply(p->c, 200, "application/octet-stream",
@@ -588,7 +558,7 @@ pending_new(struct conn *c, enum api_kind kind)
 
     if (p == NULL) {
         if (kind_is_job_api(kind))
-            reply_job_error(c, 503, "out of memory", NULL);
+            api_error_reply(c, 503, "out of memory", NULL);
         else
             reply_error(c, 503, "out of memory");
         return NULL;
@@ -720,14 +690,14 @@ jobs_list(struct conn *c, const struct http_request *req)
 
     if (api_list_parse(req->query, req->query_len, &f, route, sizeof(route),
                        why, sizeof(why)) < 0) {
-        reply_job_error(c, 400, why, NULL);
+        api_error_reply(c, 400, why, NULL);
         return;
     }
     p = pending_new(c, API_LIST);
     if (p == NULL)
         return;
     if (f.route != NULL && (p->route = strdup(route)) == NULL) {
-        reply_job_error(c, 503, "out of memory", NULL);
+        api_error_reply(c, 503, "out of memory", NULL);
         pending_free(p);
         return;
     }
@@ -744,7 +714,7 @@ bad_id(struct conn *c, const char *id, size_t len)
 
     snprintf(why, sizeof(why), "bad job id '%.*s': not a whole number above 0",
              (int)(len > 40 ? 40 : len), id);
-    reply_job_error(c, 400, why, NULL);
+    api_error_reply(c, 400, why, NULL);
 }
 
 /* POST /jobs/ID/retry: the job is read first (retry_step goes on). */
@@ -754,7 +724,7 @@ job_retry(struct conn *c, const struct http_request *req, int64_t id)
     struct api_pending *p;
 
     if (req->method != HTTP_POST) {
-        reply_job_error(c, 405, "method not allowed: POST only",
+        api_error_reply(c, 405, "method not allowed: POST only",
                         "Allow: POST\r\n");
         return;
     }
@@ -794,14 +764,14 @@ job_read(struct conn *c, const struct http_request *req, int64_t id,
     if (!output && (v = query_get(req, "wait", &n))) {
         wait_ms = delay_parse(v, n);
         if (wait_ms < 0 || wait_ms > API_MAX_WAIT * 1000) {
-            reply_job_error(c, 400, "wait must be 0 to 300 seconds", NULL);
+            api_error_reply(c, 400, "wait must be 0 to 300 seconds", NULL);
             return;
         }
     }
     if (output && (v = query_get(req, "follow", &n)) &&
         !(n == 1 && v[0] == '0')) {
         if (!(n == 1 && v[0] == '1')) {
-            reply_job_error(c, 400, "follow must be 0 or 1", NULL);
+            api_error_reply(c, 400, "follow must be 0 or 1", NULL);
             return;
         }
         follow_start(c, id, req->method == HTTP_HEAD);
@@ -838,7 +808,7 @@ api_handle(struct conn *c, const struct http_request *req, const char *path)
     }
     if (strcmp(path, "/jobs") == 0 || strcmp(path, "/jobs/") == 0) {
         if (!is_get) {
-            reply_job_error(c, 405, "method not allowed: GET only",
+            api_error_reply(c, 405, "method not allowed: GET only",
                             "Allow: GET, HEAD\r\n");
             return true;
         }
@@ -861,14 +831,14 @@ api_handle(struct conn *c, const struct http_request *req, const char *path)
         return true;
     }
     if (rest[idlen] != '\0' && !output) {
-        reply_job_error(c, 404, "no such path: a job has /output and "
+        api_error_reply(c, 404, "no such path: a job has /output and "
                         "/retry", NULL);
         return true;
     }
     if (req->method == HTTP_DELETE && !output) {
         int only = delete_only(req);
         if (only < 0) {
-            reply_job_error(c, 400, "only must be cancel or delete", NULL);
+            api_error_reply(c, 400, "only must be cancel or delete", NULL);
             return true;
         }
         p = pending_new(c, only == ONLY_DELETE ? API_DELETE : API_CANCEL);
@@ -880,7 +850,7 @@ api_handle(struct conn *c, const struct http_request *req, const char *path)
         return true;
     }
     if (!is_get) {
-        reply_job_error(c, 405, output ? "method not allowed: GET only"
+        api_error_reply(c, 405, output ? "method not allowed: GET only"
                                        : "method not allowed: GET or "
                                          "DELETE",
                         output ? "Allow: GET, HEAD\r\n"

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "api_error.h"
 #include "conn.h"
 #include "follow.h"
 #include "job_run.h"
@@ -83,17 +84,15 @@ follow_end(struct follow *f, bool complete)
     follow_free(f);
 }
 
-/* An answer before the stream started: a JSON error. */
+/* An answer before the stream started: the job API's error. */
 static void
 refuse(struct follow *f, int status, const char *why)
 {
-    char body[256];
-    int n = snprintf(body, sizeof(body), "{\"error\":\"%s\"}\n", why);
     struct conn *c = f->c;
 
     f->c = NULL;
     conn_on_close(c, NULL, f);
-    conn_reply(c, status, "application/json", body, (size_t)n, NULL);
+    api_error_reply(c, status, why, NULL);
     follow_free(f);
 }
 
@@ -218,8 +217,7 @@ follow_start(struct conn *c, int64_t id, bool head_only)
     struct follow *f = calloc(1, sizeof(*f));
 
     if (f == NULL) {
-        conn_reply(c, 503, "application/json",
-                   "{\"error\":\"out of memory\"}\n", 26, NULL);
+        api_error_reply(c, 503, "out of memory", NULL);
         return;
     }
     f->srv = conn_srv(c);
