@@ -152,6 +152,19 @@ end_error(struct job_run *jr, enum job_state st)
                  (int)jr->exit_status);
 }
 
+/* The output the store does not have yet: the newest of it, still in
+ * jr->out (*data, *len), and how many bytes before those the cap pushed
+ * out of the buffer meanwhile (returned: they count as skipped). */
+static int64_t
+unflushed(const struct job_run *jr, const char **data, size_t *len)
+{
+    int64_t pending = jr->produced - jr->flushed;
+
+    *len = pending < (int64_t)jr->out_len ? (size_t)pending : jr->out_len;
+    *data = jr->out + jr->out_len - *len;
+    return pending - (int64_t)*len;
+}
+
 /* How the run ended: an interruption, or the script's own end; a failing
  * one is tried again while attempts remain (interruptions use none). */
 static void
@@ -197,12 +210,7 @@ end_decide(struct job_run *jr, struct job_end *e)
                                                      : -1;
     e->term_signal = jr->exited ? jr->term_signal : 0;
     /* What the store does not have yet goes with the end. */
-    int64_t pending = jr->produced - jr->flushed;
-    size_t have = pending < (int64_t)jr->out_len ? (size_t)pending
-                                                 : jr->out_len;
-    e->output = jr->out + jr->out_len - have;
-    e->output_len = have;
-    e->output_skipped = pending - (int64_t)have;
+    e->output_skipped = unflushed(jr, &e->output, &e->output_len);
     e->output_cap = jr->cap;
     jr->flushed = jr->produced;
     e->response_status = jr->response_status;
@@ -299,12 +307,12 @@ flush_done(struct store_op *op)
 static void
 output_flush(struct job_run *jr)
 {
-    int64_t pending = jr->produced - jr->flushed;
+    const char *data;
+    size_t have;
 
-    if (jr->flushing || jr->finishing || pending == 0)
+    if (jr->flushing || jr->finishing || jr->produced == jr->flushed)
         return;
-    size_t have = pending < (int64_t)jr->out_len ? (size_t)pending
-                                                 : jr->out_len;
+    int64_t skipped = unflushed(jr, &data, &have);
     struct store_op *op = calloc(1, sizeof(*op));
     char *copy = malloc(have ? have : 1);
     if (op == NULL || copy == NULL) {
@@ -312,12 +320,12 @@ output_flush(struct job_run *jr)
         free(copy);
         return; /* the next flush or the end takes it */
     }
-    memcpy(copy, jr->out + jr->out_len - have, have);
+    memcpy(copy, data, have);
     op->kind = SOP_OUTPUT_APPEND;
     op->id = jr->job.id;
     op->data_buf = copy;
     op->data_len = have;
-    op->skipped = pending - (int64_t)have;
+    op->skipped = skipped;
     op->cap = jr->cap;
     op->data = jr;
     op->done_cb = flush_done;
