@@ -68,15 +68,25 @@ gone_cb(void *data)
     follow_free(f);
 }
 
-/* The job ended, or the follow cannot go on: the stream ends, complete
- * (the last chunk) or not (the connection closes without it). */
-static void
-follow_end(struct follow *f, bool complete)
+/* f answers for its connection no more: it gives the last of its answer
+ * and is freed. */
+static struct conn *
+let_go(struct follow *f)
 {
     struct conn *c = f->c;
 
     f->c = NULL;
     conn_on_close(c, NULL, f);
+    return c;
+}
+
+/* The job ended, or the follow cannot go on: the stream ends, complete
+ * (the last chunk) or not (the connection closes without it). */
+static void
+follow_end(struct follow *f, bool complete)
+{
+    struct conn *c = let_go(f);
+
     if (complete)
         conn_stream_end(c);
     else
@@ -88,11 +98,7 @@ follow_end(struct follow *f, bool complete)
 static void
 refuse(struct follow *f, int status, const char *why)
 {
-    struct conn *c = f->c;
-
-    f->c = NULL;
-    conn_on_close(c, NULL, f);
-    api_error_reply(c, status, why, NULL);
+    api_error_reply(let_go(f), status, why, NULL);
     follow_free(f);
 }
 
@@ -174,10 +180,7 @@ read_done(struct store_op *op)
     if (!f->started) {
         f->started = true;
         if (f->head_only) {
-            struct conn *c = f->c;
-            f->c = NULL;
-            conn_on_close(c, NULL, f);
-            conn_stream_start(c, 200, "application/octet-stream");
+            conn_stream_start(let_go(f), 200, "application/octet-stream");
             follow_free(f);
             return;
         }

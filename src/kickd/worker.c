@@ -399,17 +399,6 @@ worker_claimed(struct srv *s, struct route_load *l, int result,
     claim_end(s->workers, l, result, job, error);
 }
 
-bool
-worker_cancel(struct srv *s, int64_t id)
-{
-    struct worker_pool *p = s->workers;
-
-    for (struct slot *sl = p ? p->slots : NULL; sl; sl = sl->next)
-        if (job_run_id(sl->jr) == id)
-            return job_run_cancel(sl->jr);
-    return false;
-}
-
 struct job_run *
 worker_run(struct srv *s, int64_t id)
 {
@@ -421,15 +410,20 @@ worker_run(struct srv *s, int64_t id)
     return NULL;
 }
 
+bool
+worker_cancel(struct srv *s, int64_t id)
+{
+    struct job_run *jr = worker_run(s, id);
+
+    return jr && job_run_cancel(jr);
+}
+
 int
 worker_connection_status(struct srv *s, int64_t id)
 {
-    struct worker_pool *p = s->workers;
+    struct job_run *jr = worker_run(s, id);
 
-    for (struct slot *sl = p ? p->slots : NULL; sl; sl = sl->next)
-        if (job_run_id(sl->jr) == id)
-            return job_run_status(sl->jr);
-    return 0;
+    return jr ? job_run_status(jr) : 0;
 }
 
 struct worker_wait *
