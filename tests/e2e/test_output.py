@@ -149,6 +149,21 @@ def kick(k, *args, timeout=20.0):
     return p.returncode, p.stdout, p.stderr.decode("utf-8", "replace")
 
 
+def grows_to(want, sample, timeout, pause, what):
+    """Samples (sample()) until they are want, each a prefix of it; fails
+    after timeout (scaled)."""
+    deadline = time.monotonic() + timeout * SLOW
+    while True:
+        got = sample()
+        if got == want:
+            return
+        expect(want.startswith(got), "%s: %r is no prefix of %r", what,
+               got, want)
+        expect(time.monotonic() < deadline, "%s: not %r within %.1f s: %r",
+               what, want, timeout * SLOW, got)
+        time.sleep(pause)
+
+
 # 1. Output reaches the store while the job runs.
 
 def test_output_while_running():
@@ -156,15 +171,8 @@ def test_output_while_running():
         a = trigger(k, "/lines?lines=3")
         wait_job(k, a, "running", 5.0)
         want = b"line 1\nline 2\nline 3\n"
-        deadline = time.monotonic() + 2.0 * SLOW
-        while True:
-            got = output(k, a)
-            if got == want:
-                break
-            expect(want.startswith(got), "output while running: %r", got)
-            expect(time.monotonic() < deadline, "the first lines did not "
-                   "reach GET output within %.1f s: %r", 2.0 * SLOW, got)
-            time.sleep(0.02)
+        grows_to(want, lambda: output(k, a), 2.0, 0.02, "GET output while "
+                 "running")
         j = get_job(k, a)
         expect_eq((j["state"], j["output_size"]), ("running", len(want)),
                   "the job while its lines are out (state, output_size)")
@@ -539,17 +547,12 @@ def test_kick_logs():
         a = trigger(k, "/lines?lines=2")
         wait_job(k, a, "running", 5.0)
         want = b"line 1\nline 2\n"
-        deadline = time.monotonic() + 3.0 * SLOW
-        while True:
+        def logs():
             rc, out, err = kick(k, "logs", str(a))
             expect_eq((rc, err), (0, ""), "kick logs of a running job "
                       "(exit status, stderr)")
-            if out == want:
-                break
-            expect(want.startswith(out), "kick logs printed %r", out)
-            expect(time.monotonic() < deadline, "kick logs: the lines did "
-                   "not come in time: %r", out)
-            time.sleep(0.05)
+            return out
+        grows_to(want, logs, 3.0, 0.05, "kick logs of a running job")
         p = subprocess.Popen([KICK, "--server", "http://127.0.0.1:%d"
                               % k.port, "logs", "-f", str(a)],
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE)
