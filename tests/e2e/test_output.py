@@ -164,6 +164,23 @@ def grows_to(want, sample, timeout, pause, what):
         time.sleep(pause)
 
 
+def read_until(p, want, timeout=5.0):
+    """Reads kick logs -f's stdout (process p) until it has printed want,
+    each read a prefix of it; returns what it printed."""
+    got = b""
+    deadline = time.monotonic() + timeout * SLOW
+    while got != want:
+        expect(want.startswith(got), "kick logs -f printed %r", got)
+        left = deadline - time.monotonic()
+        expect(left > 0, "kick logs -f: %r in time", got)
+        r, _, _ = select.select([p.stdout], [], [], left)
+        if r:
+            d = os.read(p.stdout.fileno(), 4096)
+            expect(d != b"", "kick logs -f ended early: %r", got)
+            got += d
+    return got
+
+
 # 1. Output reaches the store while the job runs.
 
 def test_output_while_running():
@@ -557,17 +574,7 @@ def test_kick_logs():
                               % k.port, "logs", "-f", str(a)],
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         try:
-            got = b""
-            deadline = time.monotonic() + 5.0 * SLOW
-            while got != want:
-                expect(want.startswith(got), "kick logs -f printed %r", got)
-                left = deadline - time.monotonic()
-                expect(left > 0, "kick logs -f: %r in time", got)
-                r, _, _ = select.select([p.stdout], [], [], left)
-                if r:
-                    d = os.read(p.stdout.fileno(), 4096)
-                    expect(d != b"", "kick logs -f ended early: %r", got)
-                    got += d
+            got = read_until(p, want)
             expect(p.poll() is None, "kick logs -f exited while the job "
                    "runs")
             release(k, a)
@@ -603,16 +610,7 @@ def test_kick_logs_f_server_gone():
                               % k.port, "logs", "-f", str(a)],
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         try:
-            got = b""
-            deadline = time.monotonic() + 5.0 * SLOW
-            while got != b"line 1\nline 2\n":
-                left = deadline - time.monotonic()
-                expect(left > 0, "kick logs -f: %r in time", got)
-                r, _, _ = select.select([p.stdout], [], [], left)
-                if r:
-                    d = os.read(p.stdout.fileno(), 4096)
-                    expect(d != b"", "kick logs -f ended early: %r", got)
-                    got += d
+            got = read_until(p, b"line 1\nline 2\n")
             scripts = k.children()
             k.proc.kill()
             k.proc.wait()
