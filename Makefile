@@ -20,23 +20,36 @@ DEFS := -D_DEFAULT_SOURCE -D_POSIX_C_SOURCE=200809L \
         -DKICK_VERSION='"$(VERSION)"'
 CFLAGS ?= -O2 -g
 ALL_CFLAGS = -std=c11 $(WARN) $(DEFS) $(CFLAGS) -MMD -MP \
-             $(shell pkg-config --cflags $(PKGS)) -Isrc/kickd -Iinclude
+             $(shell pkg-config --cflags $(PKGS)) $(addprefix -I,$(KICKD_DIRS)) -Iinclude
 LIBS = $(shell pkg-config --libs libuv inih jansson sqlite3)
 CLIENT_LIBS = $(shell pkg-config --libs libcurl jansson)
 SAN_FLAGS := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined \
              -fno-sanitize-recover=undefined
-FUZZ_FLAGS := -O1 -g -fsanitize=fuzzer,address,undefined -Isrc/kickd
+FUZZ_FLAGS = -O1 -g -fsanitize=fuzzer,address,undefined \
+             $(addprefix -I,$(KICKD_DIRS))
 
-# The server.
-KICKD_OBJ := $(addprefix $(B)/src/kickd/, main.o srv.o conn.o conn_out.o follow.o \
-             conn_limit.o \
-             http_parse.o http_response.o route.o run.o proc.o ctl.o \
-             api.o worker.o metrics.o store_async.o store_sqlite.o \
-             store_sqlite_schema.o store_sqlite_output.o store_sqlite_list.o \
-             store_sqlite_prune.o store_common.o cgi.o cgi_env.o \
-             cgi_request.o cgi_response.o cfg.o \
-             cfg_words.o cfg_scripts.o log.o pgroup.o recover.o ledger.o job_run.o \
-             access_log.o conn_log.o timestamp.o api_list.o api_error.o prune.o)
+# The server, laid out by concern (README.md, "Layout").
+KICKD_DIRS := src/kickd src/kickd/http src/kickd/api src/kickd/run \
+              src/kickd/runner src/kickd/jobs src/kickd/store \
+              src/kickd/store/sqlite
+KICKD_TOP := main srv cfg cfg_words cfg_scripts route log metrics \
+             access_log timestamp
+KICKD_HTTP := http_parse http_response conn conn_out conn_limit conn_log
+KICKD_API := api api_list api_error follow ctl
+KICKD_RUN := run
+KICKD_RUNNER := exec cgi_env cgi_request cgi_response proc pgroup
+KICKD_JOBS := worker job_run ledger recover prune
+KICKD_STORE := store_async store_common
+KICKD_SQLITE := store_sqlite store_sqlite_schema store_sqlite_output \
+                store_sqlite_list store_sqlite_prune
+# kd(DIR,NAMES): the objects of those sources.
+kd = $(addprefix $(B)/src/kickd/$(1),$(addsuffix .o,$(2)))
+KICKD_OBJ := $(call kd,,$(KICKD_TOP)) $(call kd,http/,$(KICKD_HTTP)) \
+             $(call kd,api/,$(KICKD_API)) $(call kd,run/,$(KICKD_RUN)) \
+             $(call kd,runner/,$(KICKD_RUNNER)) \
+             $(call kd,jobs/,$(KICKD_JOBS)) \
+             $(call kd,store/,$(KICKD_STORE)) \
+             $(call kd,store/sqlite/,$(KICKD_SQLITE))
 KICKD_SAN_OBJ := $(KICKD_OBJ:$(B)/%=$(S)/%)
 
 # The client library and the kick command.
@@ -49,24 +62,24 @@ KICK_OBJ := $(addprefix $(B)/src/kick/, main.o cmd_ctl.o cmd_trigger.o \
 UNIT := http_parse cfg cgi_response store store_async kick_request pgroup \
         ledger access_log timestamp api_list
 UNIT_BIN := $(addprefix $(B)/tests/unit/test_, $(UNIT))
-UNIT_DEPS_http_parse := $(B)/src/kickd/http_parse.o
+UNIT_DEPS_http_parse := $(B)/src/kickd/http/http_parse.o
 UNIT_DEPS_cfg := $(B)/src/kickd/cfg.o $(B)/src/kickd/cfg_words.o $(B)/src/kickd/cfg_scripts.o
-UNIT_DEPS_cgi_response := $(B)/src/kickd/cgi_response.o \
-                          $(B)/src/kickd/http_parse.o
-UNIT_DEPS_store := $(B)/src/kickd/store_sqlite.o \
-                   $(B)/src/kickd/store_sqlite_schema.o \
-                   $(B)/src/kickd/store_sqlite_output.o \
-                   $(B)/src/kickd/store_sqlite_list.o \
-                   $(B)/src/kickd/store_sqlite_prune.o \
-                   $(B)/src/kickd/store_common.o
-UNIT_DEPS_store_async := $(B)/src/kickd/store_async.o $(B)/src/kickd/log.o \
+UNIT_DEPS_cgi_response := $(B)/src/kickd/runner/cgi_response.o \
+                          $(B)/src/kickd/http/http_parse.o
+UNIT_DEPS_store := $(B)/src/kickd/store/sqlite/store_sqlite.o \
+                   $(B)/src/kickd/store/sqlite/store_sqlite_schema.o \
+                   $(B)/src/kickd/store/sqlite/store_sqlite_output.o \
+                   $(B)/src/kickd/store/sqlite/store_sqlite_list.o \
+                   $(B)/src/kickd/store/sqlite/store_sqlite_prune.o \
+                   $(B)/src/kickd/store/store_common.o
+UNIT_DEPS_store_async := $(B)/src/kickd/store/store_async.o $(B)/src/kickd/log.o \
                          $(UNIT_DEPS_store)
 UNIT_DEPS_kick_request := $(B)/src/libkick/request.o
-UNIT_DEPS_pgroup := $(B)/src/kickd/pgroup.o
+UNIT_DEPS_pgroup := $(B)/src/kickd/runner/pgroup.o
 UNIT_DEPS_access_log := $(B)/src/kickd/access_log.o
-UNIT_DEPS_ledger := $(B)/src/kickd/ledger.o $(UNIT_DEPS_store_async)
+UNIT_DEPS_ledger := $(B)/src/kickd/jobs/ledger.o $(UNIT_DEPS_store_async)
 UNIT_DEPS_timestamp := $(B)/src/kickd/timestamp.o
-UNIT_DEPS_api_list := $(B)/src/kickd/api_list.o $(B)/src/kickd/timestamp.o \
+UNIT_DEPS_api_list := $(B)/src/kickd/api/api_list.o $(B)/src/kickd/timestamp.o \
                       $(B)/src/kickd/route.o \
                       $(UNIT_DEPS_store) $(UNIT_DEPS_cfg)
 
@@ -145,12 +158,15 @@ $(B)/tests/unit/test_%: $(B)/tests/unit/test_%.o $$(UNIT_DEPS_$$*)
 	@echo "  LD      $@"
 	$(Q)$(CC) $(CFLAGS) -o $@ $^ $(LIBS) $(shell pkg-config --libs cmocka)
 
-$(B)/fuzz/fuzz_%: fuzz/$$*/fuzz_$$*.c src/kickd/$$*.c $$(FUZZ_EXTRA_$$*) \
+$(B)/fuzz/fuzz_%: fuzz/$$*/fuzz_$$*.c $$(FUZZ_SRC_$$*) \
                   | $(DEPS_STAMP)
 	@mkdir -p $(@D)
 	@echo "  FUZZ    $@"
 	$(Q)$(CLANG) $(FUZZ_FLAGS) $(DEFS) -o $@ $^
-FUZZ_EXTRA_cgi_response := src/kickd/http_parse.c
+FUZZ_SRC_http_parse := src/kickd/http/http_parse.c
+FUZZ_SRC_cgi_response := src/kickd/runner/cgi_response.c \
+                         src/kickd/http/http_parse.c
+FUZZ_SRC_timestamp := src/kickd/timestamp.c
 
 $(B)/bench/%: bench/%.c | $(DEPS_STAMP)
 	@mkdir -p $(@D)
@@ -230,7 +246,7 @@ install: all
 	install -m 644 dist/kickd.conf $(DESTDIR)$(PREFIX)/share/doc/kick/
 
 format:
-	clang-format -i src/*/*.[ch] tests/unit/*.c fuzz/*/*.c bench/*.c
+	clang-format -i $$(find src -name '*.[ch]') tests/unit/*.c fuzz/*/*.c bench/*.c
 
 clean:
 	rm -rf $(B)
