@@ -34,7 +34,9 @@ enum cfg_key_kind {
     KEY_ABORT,   /* write or hangup */
     KEY_COMMAND, /* split into argv when its section ends */
     KEY_ENV,     /* NAME=VALUE, may repeat */
-    KEY_LATER,   /* a runner of a later issue */
+    KEY_FASTCGI, /* unix:/ABSOLUTE/PATH or HOST:PORT */
+    KEY_URL,     /* http:// or https:// URL */
+    KEY_FILE,    /* an absolute path */
 };
 
 struct cfg_key {
@@ -85,9 +87,9 @@ static const struct cfg_key route_keys[] = {
      offsetof(struct cfg_route, concurrency)},
     {"retries", KEY_INT, 0, 100, offsetof(struct cfg_route, retries)},
     {"keep", KEY_DURATION, 0, JOB_MAX_KEEP, offsetof(struct cfg_route, keep)},
-    {"fastcgi", KEY_LATER, 0, 0, 0},
-    {"script", KEY_LATER, 0, 0, 0},
-    {"forward", KEY_LATER, 0, 0, 0},
+    {"fastcgi", KEY_FASTCGI, 0, 0, offsetof(struct cfg_route, fastcgi)},
+    {"script", KEY_FILE, 0, 0, offsetof(struct cfg_route, script_filename)},
+    {"forward", KEY_URL, 0, 0, offsetof(struct cfg_route, forward)},
 };
 
 #define N_SERVER_KEYS (sizeof(server_keys) / sizeof(server_keys[0]))
@@ -150,6 +152,8 @@ cfg__route_close(struct cfg_route *r)
     free(r->path);
     cfg_argv_free(r->argv);
     free(r->script_filename);
+    free(r->fastcgi);
+    free(r->forward);
     cfg_argv_free(r->on_shutdown);
     cfg_argv_free(r->env);
     memset(r, 0, sizeof(*r));
@@ -350,19 +354,45 @@ cfg_split_command(struct cfg_parse *p, const char *key,
     return argv;
 }
 
+/* Exactly one runner per route: exec, fastcgi (with its script) or
+ * forward. */
+static void
+cfg_end_runner(struct cfg_parse *p, struct cfg_route *r)
+{
+    int n = (p->exec.text != NULL) + (r->fastcgi != NULL) +
+            (r->forward != NULL);
+
+    r->runner = r->fastcgi   ? ROUTE_FASTCGI
+                : r->forward ? ROUTE_FORWARD
+                             : ROUTE_EXEC;
+    /* A bad runner key of the section says more than its absence. */
+    if (p->err_line > r->line)
+        return;
+    if (n == 0)
+        cfg_fail(p, r->line,
+                 "[route %s] has no runner: exec, fastcgi or forward",
+                 r->path);
+    else if (n > 1)
+        cfg_fail(p, r->line,
+                 "[route %s] has more than one of exec, fastcgi and forward",
+                 r->path);
+    else if (r->fastcgi && r->script_filename == NULL)
+        cfg_fail(p, r->line, "[route %s] has fastcgi but no script",
+                 r->path);
+    else if (r->script_filename && r->fastcgi == NULL)
+        cfg_fail(p, r->line,
+                 "[route %s] has a script but no fastcgi (exec names its "
+                 "script itself)",
+                 r->path);
+}
+
 static void
 cfg_end_route(struct cfg_parse *p)
 {
     struct cfg_route *r = &p->t.routes[p->t.route_count - 1];
-    bool other_runner = false;
 
-    for (size_t i = 0; i < N_ROUTE_KEYS; i++)
-        if (route_keys[i].kind == KEY_LATER && p->route_seen[i])
-            other_runner = true; /* which has its own error */
-    if (p->exec.text == NULL) {
-        if (!other_runner)
-            cfg_fail(p, r->line, "[route %s] has no exec", r->path);
-    } else {
+    cfg_end_runner(p, r);
+    if (p->exec.text != NULL && r->runner == ROUTE_EXEC) {
         r->argv = cfg_split_command(p, "exec", &p->exec, &r->argc);
         if (r->argv != NULL && r->argv[0][0] == '\0')
             cfg_fail(p, p->exec.line, "exec: empty program name");
@@ -520,6 +550,44 @@ cfg_find_key(const struct cfg_key *keys, size_t n, const char *name)
     return NULL;
 }
 
+/* Replaces the string at field with a copy of v. 0, or -1 after
+ * cfg_fail. */
+static int
+cfg_set_string(struct cfg_parse *p, char **field, const char *v)
+{
+    free(*field);
+    *field = cfg_strdup(p, v);
+    return *field == NULL ? -1 : 0;
+}
+
+/* A FastCGI pool's address: unix:/ABSOLUTE/PATH, or HOST:PORT with a port
+ * of 1..65535 (the host is resolved when kickd connects). */
+static bool
+cfg_fastcgi_is_valid(const char *v)
+{
+    if (strncmp(v, "unix:", 5) == 0)
+        return v[5] == '/' && strlen(v + 5) < 108; /* sun_path */
+    const char *colon = strrchr(v, ':');
+    if (colon == NULL || colon == v || colon[1] == '\0')
+        return false;
+    char *end;
+    long port = strtol(colon + 1, &end, 10);
+    return *end == '\0' && port >= 1 && port <= 65535 &&
+           strcspn(v, " \t") == strlen(v);
+}
+
+/* http:// or https://, a host, and no blanks: libcurl checks the rest
+ * when the job runs. */
+static bool
+cfg_url_is_valid(const char *v)
+{
+    size_t scheme = strncmp(v, "http://", 7) == 0    ? 7
+                    : strncmp(v, "https://", 8) == 0 ? 8
+                                                     : 0;
+    return scheme > 0 && v[scheme] != '\0' && v[scheme] != '/' &&
+           v[scheme] != ':' && strcspn(v, " \t\r\n") == strlen(v);
+}
+
 /* Stores value of key k into base (a struct cfg or cfg_route). Returns 0
  * or -1 after cfg_fail. */
 static int
@@ -548,9 +616,7 @@ cfg_set(struct cfg_parse *p, const struct cfg_key *k, void *base,
             cfg_fail(p, p->lineno, "%s: empty value", k->name);
             return -1;
         }
-        free(*(char **)field);
-        *(char **)field = cfg_strdup(p, v);
-        return *(char **)field == NULL ? -1 : 0;
+        return cfg_set_string(p, (char **)field, v);
     case KEY_DIR:
         errno = ENOTDIR;
         if (*v == '\0' || stat(v, &st) < 0 || !S_ISDIR(st.st_mode)) {
@@ -634,9 +700,30 @@ cfg_set(struct cfg_parse *p, const struct cfg_key *k, void *base,
             return -1;
         }
         return 0;
+    case KEY_FASTCGI:
+        if (!cfg_fastcgi_is_valid(v)) {
+            cfg_fail(p, p->lineno,
+                     "fastcgi: not unix:/ABSOLUTE/PATH or HOST:PORT: '%s'", v);
+            return -1;
+        }
+        return cfg_set_string(p, (char **)field, v);
+    case KEY_URL:
+        if (!cfg_url_is_valid(v)) {
+            cfg_fail(p, p->lineno,
+                     "%s: not an http:// or https:// URL with a host: '%s'",
+                     k->name, v);
+            return -1;
+        }
+        return cfg_set_string(p, (char **)field, v);
+    case KEY_FILE:
+        if (v[0] != '/') {
+            cfg_fail(p, p->lineno, "%s: not an absolute path: '%s'", k->name,
+                     v);
+            return -1;
+        }
+        return cfg_set_string(p, (char **)field, v);
     case KEY_COMMAND:
     case KEY_ENV:
-    case KEY_LATER:
         break;
     }
     return -1;
@@ -670,10 +757,6 @@ cfg_route_key(struct cfg_parse *p, const struct cfg_key *k, const char *v)
             return -1;
         }
         return 0;
-    case KEY_LATER:
-        cfg_fail(p, p->lineno, "%s runner not supported yet",
-                 strcmp(k->name, "script") == 0 ? "fastcgi" : k->name);
-        return -1;
     default:
         return cfg_set(p, k, r, v);
     }

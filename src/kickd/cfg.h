@@ -29,11 +29,22 @@ enum route_abort {
     ROUTE_ABORT_HANGUP,    /* at once */
 };
 
+/* Where a route's work runs (PRODUCT.md, "Where a route's work runs"). */
+enum route_runner {
+    ROUTE_EXEC = 0, /* exec = PROGRAM ARG... */
+    ROUTE_FASTCGI,  /* fastcgi = unix:/PATH | HOST:PORT, script = FILE */
+    ROUTE_FORWARD,  /* forward = http(s)://URL */
+};
+
 struct cfg_route {
     char *path;            /* "/report": starts with '/' */
+    enum route_runner runner;
     char **argv;           /* exec split into words, NULL-terminated */
     size_t argc;
-    char *script_filename; /* the last word of exec */
+    char *script_filename; /* the last word of exec, or fastcgi's script;
+                            * NULL for forward */
+    char *fastcgi;         /* the pool's address, as configured */
+    char *forward;         /* the upstream URL */
     enum route_mode mode;
     int time_limit;        /* seconds, 0 = none; -1 (the default): none
                             * for a job, RUN_ATTACHED_TIME_LIMIT for a

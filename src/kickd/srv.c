@@ -12,12 +12,14 @@
 #include <unistd.h>
 
 #include "conn.h"
+#include "fastcgi.h"
+#include "forward.h"
 #include "kick_limits.h"
 #include "log.h"
 #include "prune.h"
 #include "run.h"
-#include "worker.h"
 #include "srv.h"
+#include "worker.h"
 
 /* Logs what max_connections made kickd do since the last such line, if
  * anything; true if it logged. */
@@ -451,6 +453,16 @@ srv_init(struct srv *s, uv_loop_t *loop, struct cfg *cfg,
         uv_run(loop, UV_RUN_NOWAIT);
         return r;
     }
+    s->runners = (struct runner_ctx){
+        .loop = loop,
+        .reaper = &s->reaper,
+        .fcgi = fastcgi_pools_new(loop),
+        .forward = forward_new(loop),
+    };
+    if (s->runners.fcgi == NULL || s->runners.forward == NULL) {
+        log_error("runners: out of memory");
+        return -1;
+    }
     uv_signal_init(loop, &s->sig_hup);
     uv_signal_init(loop, &s->sig_term);
     uv_signal_init(loop, &s->sig_int);
@@ -507,6 +519,8 @@ srv_run(struct srv *s)
     uv_run(s->loop, UV_RUN_DEFAULT);
     route_table_unref(s->routes);
     s->routes = NULL;
+    fastcgi_pools_free(s->runners.fcgi);
+    forward_free(s->runners.forward);
     access_log_close(&s->access);
     log_info("stopped");
     return 0;

@@ -15,6 +15,7 @@
 #include "store_async.h"
 #include "proc.h"
 #include "route.h"
+#include "runner.h"
 
 struct conn;
 struct run;
@@ -37,6 +38,7 @@ struct srv {
     struct conn *conns; /* every open connection, a doubly linked list */
     struct run *runs;   /* every script run not yet finished */
     struct proc_reaper reaper;
+    struct runner_ctx runners;  /* what the runners share */
     struct store_async store;   /* the job store and its thread */
     struct worker_pool *workers;
     struct prune *pruner;       /* retention (prune.c) */

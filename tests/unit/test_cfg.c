@@ -382,9 +382,10 @@ static const struct {
     {"[route /a]\nexec = /bin/true\nretries = 101\n",
      "kickd.conf:3: retries: not a number in 0..100: '101'"},
     {"[route /a]\nexec = /bin/true\n\n[route /b]\nmode = attach\n",
-     "kickd.conf:4: [route /b] has no exec"},
+     "kickd.conf:4: [route /b] has no runner: exec, fastcgi or forward"},
     {"[server]\n[route /empty]\n",
-     "kickd.conf:2: [route /empty] has no exec"},
+     "kickd.conf:2: [route /empty] has no runner: exec, fastcgi or "
+     "forward"},
     {"[route /a]\nexec = /bin/true\nmode = attach\nmode = detach\n",
      "kickd.conf:4: duplicate key 'mode' in [route /a]"},
     {"[route /a]\nexec = /bin/true\nexec = /bin/false\n",
@@ -416,12 +417,38 @@ static const struct {
     {"[route /a]\nexec =\n", "kickd.conf:2: exec: no command"},
     {"[route /a]\nexec = /bin/true\non_shutdown = \"x\n",
      "kickd.conf:3: on_shutdown: unterminated double quote"},
+    /* Exactly one runner per route. */
     {"[route /a]\nfastcgi = unix:/run/php/php8.2-fpm.sock\n",
-     "kickd.conf:2: fastcgi runner not supported yet"},
+     "kickd.conf:1: [route /a] has fastcgi but no script"},
     {"[route /a]\nexec = /bin/true\nscript = /srv/app/report.php\n",
-     "kickd.conf:3: fastcgi runner not supported yet"},
-    {"[route /a]\nforward = http://app.internal/report.php\n",
-     "kickd.conf:2: forward runner not supported yet"},
+     "kickd.conf:1: [route /a] has a script but no fastcgi (exec names its "
+     "script itself)"},
+    {"[route /a]\nexec = /bin/true\nforward = http://app.internal/r\n",
+     "kickd.conf:1: [route /a] has more than one of exec, fastcgi and "
+     "forward"},
+    {"[route /a]\nfastcgi = 127.0.0.1:9000\nscript = /s.php\n"
+     "forward = http://a/\n",
+     "kickd.conf:1: [route /a] has more than one of exec, fastcgi and "
+     "forward"},
+    {"[route /a]\nmode = attach\n",
+     "kickd.conf:1: [route /a] has no runner: exec, fastcgi or forward"},
+    {"[route /a]\nfastcgi = /run/php.sock\nscript = /s.php\n",
+     "kickd.conf:2: fastcgi: not unix:/ABSOLUTE/PATH or HOST:PORT: "
+     "'/run/php.sock'"},
+    {"[route /a]\nfastcgi = unix:run/php.sock\nscript = /s.php\n",
+     "kickd.conf:2: fastcgi: not unix:/ABSOLUTE/PATH or HOST:PORT: "
+     "'unix:run/php.sock'"},
+    {"[route /a]\nfastcgi = 127.0.0.1:70000\nscript = /s.php\n",
+     "kickd.conf:2: fastcgi: not unix:/ABSOLUTE/PATH or HOST:PORT: "
+     "'127.0.0.1:70000'"},
+    {"[route /a]\nfastcgi = 127.0.0.1:9000\nscript = s.php\n",
+     "kickd.conf:3: script: not an absolute path: 's.php'"},
+    {"[route /a]\nforward = ftp://a/b\n",
+     "kickd.conf:2: forward: not an http:// or https:// URL with a host: "
+     "'ftp://a/b'"},
+    {"[route /a]\nforward = http:///b\n",
+     "kickd.conf:2: forward: not an http:// or https:// URL with a host: "
+     "'http:///b'"},
     {"[route report]\nexec = /bin/true\n",
      "kickd.conf:1: bad route section [route report]: expected [route "
      "/PATH], the path without blanks, '?', '#' or '..' segments"},

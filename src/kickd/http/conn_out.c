@@ -529,7 +529,7 @@ run_body_cb(struct run *g, char *buf, size_t len)
 }
 
 static void
-run_end_cb(struct run *g, const char *error, bool timed_out)
+run_end_cb(struct run *g, const char *error, int status)
 {
     struct conn *c = run_data(g);
 
@@ -537,7 +537,7 @@ run_end_cb(struct run *g, const char *error, bool timed_out)
     c->run = NULL;
     if (!c->head_sent) {
         bool keep = c->state == C_RESPONSE;
-        conn__respond(c, timed_out ? 504 : 502,
+        conn__respond(c, status,
                       error ? error : "no response from script", NULL, keep);
         if (!c->closing && c->state != C_LINGER)
             conn__process(c);

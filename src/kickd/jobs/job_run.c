@@ -23,6 +23,7 @@
 #include "recover.h"
 #include "route.h"
 #include "run.h"
+#include "runner.h"
 #include "srv.h"
 #include "store_async.h"
 #include "worker.h"
@@ -50,8 +51,12 @@ struct job_run {
     char *response_type;
     char note[160];   /* the output had no valid header block: why */
     bool exited, output_done, finishing;
-    int64_t exit_status;
+    /* How the work ended (runner_outcome): */
+    bool ok;
+    int64_t exit_status; /* -1 if none */
     int term_signal;
+    int64_t retry_after; /* ms the next attempt waits at least */
+    char reason[160];    /* why it failed */
     int64_t started; /* ms */
     uv_timer_t linger; /* after exit, a moment for the last output */
     /* Set when kickd itself ends the run (a stop, a spawn that failed
@@ -144,12 +149,8 @@ end_error(struct job_run *jr, enum job_state st)
         snprintf(jr->error, sizeof(jr->error), "canceled");
     else if (jr->start_error[0])
         snprintf(jr->error, sizeof(jr->error), "%s", jr->start_error);
-    else if (jr->term_signal)
-        snprintf(jr->error, sizeof(jr->error), "killed by signal %d",
-                 jr->term_signal);
     else
-        snprintf(jr->error, sizeof(jr->error), "exit status %d",
-                 (int)jr->exit_status);
+        snprintf(jr->error, sizeof(jr->error), "%s", jr->reason);
 }
 
 /* The output the store does not have yet: the newest of it, still in
@@ -184,8 +185,7 @@ end_decide(struct job_run *jr, struct job_end *e)
             e->state = JOB_TIMED_OUT;
         else if (cs & RUN_ABORTED)
             e->state = JOB_ABORTED;
-        else if (jr->start_error[0] == '\0' && jr->exit_status == 0 &&
-                 jr->term_signal == 0)
+        else if (jr->start_error[0] == '\0' && jr->ok)
             e->state = JOB_SUCCEEDED;
         else
             e->state = JOB_FAILED;
@@ -202,12 +202,13 @@ end_decide(struct job_run *jr, struct job_end *e)
         int failures = j->attempt - j->interruptions;
         if (e->state == JOB_FAILED && failures < j->max_attempts) {
             e->state = JOB_QUEUED;
-            e->requeue_at = now + backoff_ms(failures);
+            int64_t wait = backoff_ms(failures);
+            e->requeue_at = now + (jr->retry_after > wait ? jr->retry_after
+                                                          : wait);
         }
     }
     e->connection_status = cs;
-    e->exit_status = jr->exited && !jr->term_signal ? (int)jr->exit_status
-                                                     : -1;
+    e->exit_status = jr->exited ? (int)jr->exit_status : -1;
     e->term_signal = jr->exited ? jr->term_signal : 0;
     /* What the store does not have yet goes with the end. */
     e->output_skipped = unflushed(jr, &e->output, &e->output_len);
@@ -395,11 +396,11 @@ job_body_cb(struct run *r, char *buf, size_t len)
 }
 
 static void
-job_end_cb(struct run *r, const char *error, bool timed_out)
+job_end_cb(struct run *r, const char *error, int status)
 {
     struct job_run *jr = run_data(r);
 
-    (void)timed_out;
+    (void)status;
     if (error)
         log_info("job %s: output ended: %s", jr->id, error);
     jr->output_done = true;
@@ -408,13 +409,16 @@ job_end_cb(struct run *r, const char *error, bool timed_out)
 }
 
 static void
-job_exit_cb(struct run *r, int64_t exit_status, int term_signal)
+job_done_cb(struct run *r, const struct runner_outcome *o)
 {
     struct job_run *jr = run_data(r);
 
     jr->exited = true;
-    jr->exit_status = exit_status;
-    jr->term_signal = term_signal;
+    jr->ok = o->ok;
+    jr->exit_status = o->exit_status;
+    jr->term_signal = o->term_signal;
+    jr->retry_after = o->retry_after;
+    snprintf(jr->reason, sizeof(jr->reason), "%s", o->reason ? o->reason : "");
     if (jr->output_done)
         job_finish(jr);
     else
@@ -443,7 +447,7 @@ static const struct run_hooks job_hooks = {
     .head_cb = job_head_cb,
     .body_cb = job_body_cb,
     .end_cb = job_end_cb,
-    .exit_cb = job_exit_cb,
+    .done_cb = job_done_cb,
     .progress_cb = job_progress_cb,
 };
 
@@ -452,7 +456,7 @@ static const struct run_hooks job_hooks = {
  * runs again soon; otherwise (no such program, not executable) it is the
  * job's failure. */
 static void
-start_failed(struct job_run *jr, int err)
+start_failed(struct job_run *jr, const char *runner, int err)
 {
     if (err == -EMFILE || err == -ENFILE || err == -ENOMEM ||
         err == -EAGAIN || err == -ENOSPC) {
@@ -463,7 +467,7 @@ start_failed(struct job_run *jr, int err)
         return;
     }
     snprintf(jr->start_error, sizeof(jr->start_error),
-             "could not start: exec: %s", strerror(-err));
+             "could not start: %s: %s", runner, strerror(-err));
 }
 
 /* A job's owner on its way to the store. */
@@ -554,9 +558,9 @@ script_start(struct job_run *jr, const struct cfg_route *route,
     cr.secret_tag = s->store.id;
     jr->run = run_start(s, &cr, &job_hooks, jr, &err);
     if (jr->run == NULL) {
-        log_error("job %s: cannot start %s: %s", jr->id, route->argv[0],
-                  strerror(-err));
-        start_failed(jr, err);
+        log_error("job %s: cannot start its %s runner: %s", jr->id,
+                  runner_of(route)->name, strerror(-err));
+        start_failed(jr, runner_of(route)->name, err);
         return;
     }
     owner_record(jr);

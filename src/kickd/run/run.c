@@ -16,12 +16,13 @@
 #include "log.h"
 #include "proc.h"
 #include "run.h"
+#include "runner.h"
 #include "srv.h"
 
 struct run {
     struct srv *srv;
     struct run *prev, *next; /* srv->runs */
-    struct cgi *cgi;
+    struct runner *work; /* the route's runner at work */
     const struct run_hooks *hooks; /* NULL once the sink has let go */
     void *data;
     struct route_table *routes; /* holds route */
@@ -32,7 +33,8 @@ struct run {
 
     int status; /* RUN_ABORTED | RUN_TIMEOUT */
     bool ignore_user_abort;
-    bool php;      /* aborts as a failing write, time limits as SIGPROF */
+    bool php;      /* the work keeps PHP's ways: an abort is a failing
+                    * write, a time limit its own (runner time_up) */
     bool hung_up;  /* the client left (ABORTED by a hang-up) */
     bool canceled; /* ABORTED by DELETE /jobs/ID */
     bool output_ended;
@@ -89,8 +91,8 @@ maybe_free(struct run *r)
         s->runs = r->next;
     if (r->next)
         r->next->prev = r->prev;
-    cgi_detach(r->cgi, false);
-    r->cgi = NULL;
+    r->work->ops->detach(r->work, false);
+    r->work = NULL;
     uv_close((uv_handle_t *)&r->limit_timer, run_close_cb);
     uv_close((uv_handle_t *)&r->cancel_timer, run_close_cb);
     uv_close((uv_handle_t *)&r->sd_timer, run_close_cb);
@@ -102,26 +104,27 @@ sink_release(struct run *r)
     r->hooks = NULL;
     /* Nobody paces the output any more: it is read and dropped, and a
      * header block that is late or malformed no longer matters. */
-    if (r->cgi) {
-        cgi_drain(r->cgi);
-        cgi_resume(r->cgi);
+    if (r->work) {
+        r->work->ops->drain(r->work);
+        r->work->ops->resume(r->work);
     }
 }
 
-/* Ends the script as a web server would: output closed, SIGTERM to its
- * group, SIGKILL after the grace period. */
+/* Ends the work as a web server would: output closed, then SIGTERM to
+ * its group and SIGKILL after the grace period, or its connection
+ * closed. */
 static void
 end_script(struct run *r)
 {
     if (!r->exited)
-        cgi_terminate(r->cgi);
+        r->work->ops->terminate(r->work);
 }
 
 static void
-cgi_head_cb(struct cgi *g, const struct cgi_response *resp, char *body,
-            size_t len)
+work_head_cb(struct runner *w, const struct cgi_response *resp, char *body,
+             size_t len)
 {
-    struct run *r = cgi_data(g);
+    struct run *r = w->data;
 
     if (r->hooks)
         r->hooks->head_cb(r, resp, body, len);
@@ -130,9 +133,9 @@ cgi_head_cb(struct cgi *g, const struct cgi_response *resp, char *body,
 }
 
 static void
-cgi_body_cb(struct cgi *g, char *buf, size_t len)
+work_body_cb(struct runner *w, char *buf, size_t len)
 {
-    struct run *r = cgi_data(g);
+    struct run *r = w->data;
 
     if (r->hooks)
         r->hooks->body_cb(r, buf, len);
@@ -141,47 +144,47 @@ cgi_body_cb(struct cgi *g, char *buf, size_t len)
 }
 
 static void
-cgi_end_cb(struct cgi *g, const char *error)
+work_end_cb(struct runner *w, const char *error, int status)
 {
-    struct run *r = cgi_data(g);
+    struct run *r = w->data;
 
     r->output_ended = true;
     if (r->hooks)
-        r->hooks->end_cb(r, error, false);
+        r->hooks->end_cb(r, error, status);
 }
 
 static void
-cgi_stdin_drain_cb(struct cgi *g)
+work_stdin_drain_cb(struct runner *w)
 {
-    struct run *r = cgi_data(g);
+    struct run *r = w->data;
 
     if (r->hooks && r->hooks->stdin_drain_cb)
         r->hooks->stdin_drain_cb(r);
 }
 
 static void
-cgi_exit_cb(struct cgi *g, int64_t exit_status, int term_signal)
+work_done_cb(struct runner *w, const struct runner_outcome *o)
 {
-    struct run *r = cgi_data(g);
+    struct run *r = w->data;
 
     r->exited = true;
-    r->exit_status = exit_status;
-    r->term_signal = term_signal;
+    r->exit_status = o->exit_status;
+    r->term_signal = o->term_signal;
     uv_timer_stop(&r->limit_timer);
     uv_timer_stop(&r->cancel_timer);
-    if (r->hooks && r->hooks->exit_cb)
-        r->hooks->exit_cb(r, exit_status, term_signal);
+    if (r->hooks && r->hooks->done_cb)
+        r->hooks->done_cb(r, o);
     shutdown_next(r);
 }
 
 /* PHP's rule, for every language (abort = write): the client's hang-up
- * ends the script at its next write of output, if it does not ignore user
- * aborts by then. php-cgi needs no help: kickd closed its output, so its
- * own next write fails. */
+ * ends the work at its next write of output, if it does not ignore user
+ * aborts by then. PHP needs no help: kickd closed its output, so its own
+ * next write fails. */
 static void
-cgi_output_cb(struct cgi *g)
+work_output_cb(struct runner *w)
 {
-    struct run *r = cgi_data(g);
+    struct run *r = w->data;
 
     if (!r->hung_up || r->php || r->ignore_user_abort || r->exited ||
         r->route->abort != ROUTE_ABORT_WRITE)
@@ -190,15 +193,18 @@ cgi_output_cb(struct cgi *g)
     end_script(r);
 }
 
-static const struct cgi_hooks run_cgi_hooks = {
-    .head_cb = cgi_head_cb,
-    .body_cb = cgi_body_cb,
-    .end_cb = cgi_end_cb,
-    .stdin_drain_cb = cgi_stdin_drain_cb,
-    .exit_cb = cgi_exit_cb,
-    .output_cb = cgi_output_cb,
+static const struct runner_hooks run_work_hooks = {
+    .head_cb = work_head_cb,
+    .body_cb = work_body_cb,
+    .end_cb = work_end_cb,
+    .stdin_drain_cb = work_stdin_drain_cb,
+    .done_cb = work_done_cb,
+    .output_cb = work_output_cb,
 };
 
+/* The time limit passed: TIMEOUT, and the work is ended whatever
+ * ignore_user_abort says (PHP's rule); gently first where the runner has
+ * PHP's own way (php-cgi's SIGPROF), again after each grace period. */
 static void
 limit_timer_cb(uv_timer_t *t)
 {
@@ -213,33 +219,22 @@ limit_timer_cb(uv_timer_t *t)
         r->status |= RUN_TIMEOUT;
         log_info("run %s: time limit passed", r->id);
     }
-    if (!r->php) {
-        /* Whatever ignore_user_abort says (PHP's rule). */
-        end_script(r);
-        if (r->hooks && r->hooks->exit_cb) {
-            /* A job's sink stays for the exit it records. */
-            r->hooks->end_cb(r, "time limit exceeded", true);
-        } else if (r->hooks) {
-            const struct run_hooks *h = r->hooks;
-            sink_release(r);
-            h->end_cb(r, "time limit exceeded", true);
-        }
+    if (r->php && r->work->ops->time_up &&
+        r->work->ops->time_up(r->work, r->limit_step)) {
+        if (r->limit_step < 2)
+            uv_timer_start(&r->limit_timer, limit_timer_cb, (uint64_t)grace,
+                           0);
+        r->limit_step++;
         return;
     }
-    /* php-cgi takes SIGPROF as its own max_execution_time: it stops the
-     * script, runs its shutdown functions (connection_status() 2) and
-     * exits. A second SIGPROF ends a shutdown function that runs too
-     * long; SIGKILL is the backstop. */
-    if (r->limit_step < 2) {
-        cgi_end_group_on_exit(r->cgi);
-        cgi_signal(r->cgi, SIGPROF, false);
-        r->limit_step++;
-        uv_timer_start(&r->limit_timer, limit_timer_cb, (uint64_t)grace, 0);
-    } else {
-        log_warn("run %s: php-cgi still running after two SIGPROF, "
-                 "sending SIGKILL",
-                 r->id);
-        cgi_signal(r->cgi, SIGKILL, true);
+    end_script(r);
+    if (r->hooks && r->hooks->done_cb) {
+        /* A job's sink stays for the end it records. */
+        r->hooks->end_cb(r, "time limit exceeded", 504);
+    } else if (r->hooks) {
+        const struct run_hooks *h = r->hooks;
+        sink_release(r);
+        h->end_cb(r, "time limit exceeded", 504);
     }
 }
 
@@ -254,24 +249,19 @@ limit_start(struct run *r, int seconds)
                        (uint64_t)seconds * 1000, 0);
 }
 
-static bool
-program_is_php_cgi(const struct cfg_route *rt)
-{
-    const char *prog = strrchr(rt->argv[0], '/');
-
-    prog = prog ? prog + 1 : rt->argv[0];
-    return strncmp(prog, "php-cgi", 7) == 0;
-}
-
-/* Whether the route's scripts expect PHP's ways (php_mode = auto: the
- * program is php-cgi, or the script a .php file). */
+/* Whether the route's work keeps PHP's ways (php_mode = auto: a FastCGI
+ * pool, or a program that is php-cgi or a script that is a .php file). */
 static bool
 route_is_php(const struct cfg_route *rt)
 {
     if (rt->php_mode != ROUTE_PHP_AUTO)
         return rt->php_mode == ROUTE_PHP_ON;
+    if (rt->runner != ROUTE_EXEC)
+        return rt->runner == ROUTE_FASTCGI;
+    const char *prog = strrchr(rt->argv[0], '/');
     size_t n = strlen(rt->script_filename);
-    return program_is_php_cgi(rt) ||
+    prog = prog ? prog + 1 : rt->argv[0];
+    return strncmp(prog, "php-cgi", 7) == 0 ||
            (n > 4 && strcmp(rt->script_filename + n - 4, ".php") == 0);
 }
 
@@ -351,25 +341,8 @@ run_start(struct srv *s, struct cgi_request *cr, const struct run_hooks *h,
     }
     cr->run_id = r->id;
     cr->control = r->control;
-    /* php-cgi keeps its own ignore_user_abort: the route's setting is
-     * given to it as an ini value. */
-    char **argv = NULL;
-    if (r->php && r->ignore_user_abort && program_is_php_cgi(cr->route)) {
-        size_t n = cr->route->argc;
-        argv = calloc(n + 3, sizeof(char *));
-        if (argv) {
-            argv[0] = cr->route->argv[0];
-            argv[1] = "-d";
-            argv[2] = "ignore_user_abort=1";
-            for (size_t i = 1; i < n; i++)
-                argv[i + 2] = cr->route->argv[i];
-            cr->argv = argv;
-        }
-    }
-    r->cgi = cgi_start(s->loop, &s->reaper, cr, &run_cgi_hooks, r, err);
-    free(argv);
-    cr->argv = NULL;
-    if (r->cgi == NULL) {
+    r->work = runner_start(&s->runners, cr, &run_work_hooks, r, err);
+    if (r->work == NULL) {
         for (size_t i = 0; i < r->nshutdown; i++)
             cfg_argv_free(r->shutdown[i]);
         free(r->shutdown);
@@ -400,7 +373,7 @@ run_data(const struct run *r)
 
 /* What a hang-up does at once to a script still running (PRODUCT.md,
  * "Connection state"); with abort = write the rest waits for the
- * script's next write (cgi_output_cb). Returns what it did, for the log. */
+ * script's next write (work_output_cb). Returns what it did, for the log. */
 static const char *
 hangup_act(struct run *r)
 {
@@ -413,11 +386,12 @@ hangup_act(struct run *r)
         return "ending php-cgi (abort = hangup)";
     }
     if (r->php) {
-        cgi_close_output(r->cgi); /* PHP's next write fails */
-        return "php-cgi notices at its next write";
+        /* PHP's next write fails */
+        r->work->ops->close_output(r->work);
+        return "PHP notices at its next write";
     }
     /* The body will not grow any more: what was queued, then EOF. */
-    cgi_close_stdin(r->cgi);
+    r->work->ops->close_body(r->work);
     if (r->ignore_user_abort)
         return "ignored";
     if (at_once) {
@@ -451,7 +425,7 @@ cancel_timer_cb(uv_timer_t *t)
         return;
     log_warn("run %s: still running %d ms after its cancel, ending it",
              r->id, r->srv->cfg->kill_grace);
-    cgi_stop(r->cgi);
+    r->work->ops->stop(r->work);
 }
 
 void
@@ -468,12 +442,12 @@ run_cancel(struct run *r)
     if (r->php) {
         /* PHP's next write fails: it stops and runs its shutdown
          * functions, as for a client abort. */
-        cgi_close_output(r->cgi);
-        how = "php-cgi notices at its next write";
+        r->work->ops->close_output(r->work);
+        how = "PHP notices at its next write";
     } else if (!r->ignore_user_abort) {
         /* Signals only: the job keeps what the script writes until it
          * exits. */
-        cgi_stop(r->cgi);
+        r->work->ops->stop(r->work);
         how = "ending the script";
     } else {
         how = "ignored until the grace period ends";
@@ -503,37 +477,37 @@ run_release(struct run *r)
 void
 run_write_stdin(struct run *r, const char *buf, size_t len)
 {
-    cgi_write_stdin(r->cgi, buf, len);
+    r->work->ops->write_body(r->work, buf, len);
 }
 
 void
 run_close_stdin(struct run *r)
 {
-    cgi_close_stdin(r->cgi);
+    r->work->ops->close_body(r->work);
 }
 
 size_t
 run_stdin_queued(const struct run *r)
 {
-    return cgi_stdin_queued(r->cgi);
+    return r->work->ops->body_queued(r->work);
 }
 
 void
 run_pause(struct run *r)
 {
-    cgi_pause(r->cgi);
+    r->work->ops->pause(r->work);
 }
 
 void
 run_resume(struct run *r)
 {
-    cgi_resume(r->cgi);
+    r->work->ops->resume(r->work);
 }
 
 int
 run_pid(const struct run *r)
 {
-    return cgi_pid(r->cgi);
+    return r->work->ops->pid(r->work);
 }
 
 struct run *
@@ -571,7 +545,7 @@ run_set_ignore_user_abort(struct run *r, bool on)
     if (on || !(r->status & RUN_ABORTED) || r->exited || r->php)
         return prev;
     if (r->canceled)
-        cgi_stop(r->cgi);
+        r->work->ops->stop(r->work);
     else if (r->route->abort == ROUTE_ABORT_HANGUP)
         end_script(r);
     return prev;
@@ -663,7 +637,7 @@ static void
 shutdown_next(struct run *r)
 {
     while (r->sd_next < r->nshutdown) {
-        char *const *cgi_vars = cgi_env(r->cgi);
+        char *const *cgi_vars = r->work->env;
         size_t n = 0;
         while (cgi_vars[n])
             n++;
@@ -716,14 +690,14 @@ run_end_all(struct srv *s)
 {
     for (struct run *r = s->runs; r; r = r->next) {
         /* A job's sink waits for the exit to record how it ended. */
-        if (r->hooks && r->hooks->exit_cb) {
+        if (r->hooks && r->hooks->done_cb) {
             end_script(r);
             continue;
         }
         if (r->hooks) {
             const struct run_hooks *h = r->hooks;
             sink_release(r);
-            h->end_cb(r, "kickd is stopping", false);
+            h->end_cb(r, "kickd is stopping", 503);
         }
         end_script(r);
     }

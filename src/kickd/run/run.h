@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
-/* One run of a script with PHP's connection-state model: the connection
- * status (ABORTED, TIMEOUT), ignore_user_abort, the wall-clock time limit
- * and the shutdown commands. A run outlives the connection that started
- * it when its script ignores the abort. */
+/* One run of a route's work, whichever runner does it (runner.h), with
+ * PHP's connection-state model: the connection status (ABORTED, TIMEOUT),
+ * ignore_user_abort, the wall-clock time limit and the shutdown commands.
+ * A run outlives the connection that started it when its script ignores
+ * the abort. */
 #ifndef KICKD_RUN_H
 #define KICKD_RUN_H
 
@@ -11,6 +12,7 @@
 #include <stdint.h>
 
 #include "cgi.h"
+#include "runner.h"
 
 struct srv;
 struct run;
@@ -20,8 +22,8 @@ struct run;
 #define RUN_ABORTED 1
 #define RUN_TIMEOUT 2
 
-/* The sink of a run's response: a connection now, a job later. Hooks stop
- * at run_abort or run_release. */
+/* The sink of a run's answer: the client's connection (attached) or the
+ * job's output (detached). Hooks stop at run_abort or run_release. */
 struct run_hooks {
     /* The header block, and body bytes read with it (owned; len may be
      * 0). */
@@ -29,17 +31,19 @@ struct run_hooks {
                     char *body, size_t len);
     /* The sink owns buf and frees it with free(). */
     void (*body_cb)(struct run *r, char *buf, size_t len);
-    /* The output ended: complete (error NULL) or not. With timed_out set,
-     * the time limit ended it. */
-    void (*end_cb)(struct run *r, const char *error, bool timed_out);
+    /* The output ended: complete (error NULL) or not; status is what an
+     * attached sink answers if no head came (502, 503, or 504 when the
+     * time limit ended it). */
+    void (*end_cb)(struct run *r, const char *error, int status);
     void (*stdin_drain_cb)(struct run *r);
-    /* Optional: the script's process ended (a job's sink needs it). */
-    void (*exit_cb)(struct run *r, int64_t exit_status, int term_signal);
+    /* Optional: the work is over, and how (a job's sink needs it; its
+     * presence keeps the sink through a time limit and a stop). */
+    void (*done_cb)(struct run *r, const struct runner_outcome *o);
     /* Optional: kick ctl progress. */
     void (*progress_cb)(struct run *r, int percent, const char *msg);
 };
 
-/* Starts the route's script for cr (cr->run_id and cr->control are
+/* Starts the route's runner for cr (cr->run_id and cr->control are
  * filled in here). Returns the run or NULL with *err a negative errno. */
 struct run *
 run_start(struct srv *s, struct cgi_request *cr, const struct run_hooks *h,

@@ -192,7 +192,8 @@ cgi_env_build(const struct cgi_request *cr)
     env_put(&e, "SCRIPT_NAME", cr->script_name, cr->script_name_len);
     if (cr->path_info[0] != '\0')
         env_puts(&e, "PATH_INFO", cr->path_info);
-    env_puts(&e, "SCRIPT_FILENAME", cr->route->script_filename);
+    if (cr->route->script_filename)
+        env_puts(&e, "SCRIPT_FILENAME", cr->route->script_filename);
     env_puts(&e, "REMOTE_ADDR", cr->remote_addr);
     env_putl(&e, "REMOTE_PORT", cr->remote_port);
     if (cr->content_length >= 0)

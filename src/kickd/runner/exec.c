@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 #define _GNU_SOURCE /* pipe2 */
-/* The exec runner: starts a script in its own process group with pipes on
- * stdin and stdout (stderr goes to kickd's log, or for a job to the job's
- * output), feeds it the body, reads its CGI header block and streams the
- * body to the sink, with backpressure both ways. */
+/* The exec runner (runner.h): starts a CGI program in its own process
+ * group with pipes on stdin and stdout (stderr goes to kickd's log, or for
+ * a job to the job's output), feeds it the body, reads its CGI header
+ * block and streams the body to the sink, with backpressure both ways. */
 #include <errno.h>
 #include <fcntl.h>
 #include <unistd.h>
@@ -12,11 +12,14 @@
 #include <string.h>
 
 #include "cgi.h"
+#include "cfg.h"
 #include "kick_limits.h"
 #include "log.h"
 #include "proc.h"
+#include "runner.h"
 
 struct cgi {
+    struct runner base; /* first: a struct runner * is a struct cgi * */
     struct proc proc;
     uv_pipe_t in;  /* the script's stdin */
     uv_pipe_t out; /* the script's stdout */
@@ -24,8 +27,7 @@ struct cgi {
     uv_timer_t kill_timer;
     int open_handles;
 
-    const struct cgi_hooks *hooks;
-    void *data;
+    const struct runner_hooks *hooks;
     bool attached;
     bool job;
     bool exited;
@@ -45,7 +47,6 @@ struct cgi {
     int64_t exit_status;
     int term_signal;
 
-    char **env; /* kept for the shutdown commands */
     char *head; /* the header block as it arrives */
     size_t head_len;
     size_t stdin_queued;
@@ -64,7 +65,7 @@ handle_close_cb(uv_handle_t *h)
     struct cgi *g = h->data;
 
     if (--g->open_handles == 0) {
-        free(g->env);
+        free(g->base.env);
         free(g->head);
         free(g);
     }
@@ -112,7 +113,7 @@ end_report(struct cgi *g)
         return;
     g->ended = true;
     if (g->attached)
-        g->hooks->end_cb(g, g->out_error);
+        g->hooks->end_cb(&g->base, g->out_error, 502);
 }
 
 /* stdout ended, complete (error NULL) or not. A job's stderr is read to
@@ -169,8 +170,12 @@ exit_cb(struct proc *p, int64_t exit_status, int term_signal)
         g->in_open = false;
         close_handle(g, (uv_handle_t *)&g->in);
     }
-    if (g->attached && g->hooks->exit_cb)
-        g->hooks->exit_cb(g, exit_status, term_signal);
+    if (g->attached) {
+        struct runner_outcome o;
+        char why[64];
+        runner_outcome_exit(&o, exit_status, term_signal, why, sizeof(why));
+        g->hooks->done_cb(&g->base, &o);
+    }
     maybe_free(g);
 }
 
@@ -211,7 +216,7 @@ head_fallback(struct cgi *g, const char *why)
     if (body)
         memcpy(body, g->head, g->head_len);
     if (g->attached)
-        g->hooks->head_cb(g, &r, body, g->head_len);
+        g->hooks->head_cb(&g->base, &r, body, g->head_len);
     else
         free(body);
     return 0;
@@ -248,11 +253,14 @@ head_parse(struct cgi *g)
         memcpy(body, g->head + n, rest);
     }
     if (g->attached)
-        g->hooks->head_cb(g, &r, body, rest);
+        g->hooks->head_cb(&g->base, &r, body, rest);
     else
         free(body);
     return 0;
 }
+
+static void
+exec_terminate(struct runner *r);
 
 static void
 read_cb(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
@@ -262,7 +270,7 @@ read_cb(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
                    buf->base < g->head + CGI_MAX_HEADER_BYTES;
 
     if (nread > 0 && g->attached && g->hooks->output_cb)
-        g->hooks->output_cb(g);
+        g->hooks->output_cb(&g->base);
     /* Ended by the sink just now, or nobody wants the bytes. */
     if (nread > 0 && (!g->out_open || g->draining)) {
         if (!in_head)
@@ -272,12 +280,12 @@ read_cb(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
     if (nread > 0 && in_head) {
         g->head_len += (size_t)nread;
         if (head_parse(g) < 0)
-            cgi_terminate(g);
+            exec_terminate(&g->base);
         return;
     }
     if (nread > 0) {
         if (g->attached && !g->ended)
-            g->hooks->body_cb(g, buf->base, (size_t)nread);
+            g->hooks->body_cb(&g->base, buf->base, (size_t)nread);
         else
             free(buf->base);
         return;
@@ -322,7 +330,7 @@ err_read_cb(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
     struct cgi *g = s->data;
 
     if (nread > 0 && g->attached && !g->ended && !g->draining) {
-        g->hooks->body_cb(g, buf->base, (size_t)nread);
+        g->hooks->body_cb(&g->base, buf->base, (size_t)nread);
         return;
     }
     free(buf->base);
@@ -361,12 +369,14 @@ write_cb(uv_write_t *req, int status)
         stdin_close_now(g);
     if (was_full && g->stdin_queued < CGI_MAX_STDIN_QUEUE && g->attached &&
         g->hooks->stdin_drain_cb)
-        g->hooks->stdin_drain_cb(g);
+        g->hooks->stdin_drain_cb(&g->base);
 }
 
-void
-cgi_write_stdin(struct cgi *g, const char *buf, size_t len)
+static void
+exec_write_body(struct runner *r, const char *buf, size_t len)
 {
+    struct cgi *g = (struct cgi *)r;
+
     if (!g->in_open || g->in_close_pending || len == 0)
         return;
     struct cgi_write *w = malloc(sizeof(*w) + len);
@@ -386,53 +396,50 @@ cgi_write_stdin(struct cgi *g, const char *buf, size_t len)
     g->stdin_queued += len;
 }
 
-void
-cgi_close_stdin(struct cgi *g)
+static void
+exec_close_body(struct runner *r)
 {
+    struct cgi *g = (struct cgi *)r;
+
     if (g->stdin_queued == 0)
         stdin_close_now(g);
     else
         g->in_close_pending = true;
 }
 
-size_t
-cgi_stdin_queued(const struct cgi *g)
+static size_t
+exec_body_queued(const struct runner *r)
 {
-    return g->stdin_queued;
+    return ((const struct cgi *)r)->stdin_queued;
 }
 
-void
-cgi_pause(struct cgi *g)
+static void
+exec_pause(struct runner *r)
 {
+    struct cgi *g = (struct cgi *)r;
+
     if (!g->paused && g->out_open)
         uv_read_stop((uv_stream_t *)&g->out);
     g->paused = true;
 }
 
-void
-cgi_resume(struct cgi *g)
+static void
+exec_resume(struct runner *r)
 {
+    struct cgi *g = (struct cgi *)r;
+
     if (g->paused && g->out_open)
         uv_read_start((uv_stream_t *)&g->out, alloc_cb, read_cb);
     g->paused = false;
 }
 
-void
-cgi_terminate(struct cgi *g)
+/* Signals alone: SIGTERM to the script's process group now, SIGKILL
+ * after the grace period; its output is still read. */
+static void
+exec_stop(struct runner *r)
 {
-    stdin_close_now(g);
-    if (g->out_open) {
-        g->out_open = false;
-        uv_read_stop((uv_stream_t *)&g->out);
-        close_handle(g, (uv_handle_t *)&g->out);
-    }
-    err_close(g);
-    cgi_stop(g);
-}
+    struct cgi *g = (struct cgi *)r;
 
-void
-cgi_stop(struct cgi *g)
-{
     if (g->exited || g->terminating)
         return;
     g->terminating = true;
@@ -441,18 +448,41 @@ cgi_stop(struct cgi *g)
     uv_timer_start(&g->kill_timer, kill_timer_cb, g->kill_grace, 0);
 }
 
-void
-cgi_drain(struct cgi *g)
+/* As a web server ends a script: its pipes closed, then signals. */
+static void
+exec_terminate(struct runner *r)
 {
+    struct cgi *g = (struct cgi *)r;
+
+    stdin_close_now(g);
+    if (g->out_open) {
+        g->out_open = false;
+        uv_read_stop((uv_stream_t *)&g->out);
+        close_handle(g, (uv_handle_t *)&g->out);
+    }
+    err_close(g);
+    exec_stop(r);
+}
+
+static void
+exec_drain(struct runner *r)
+{
+    struct cgi *g = (struct cgi *)r;
+
     g->draining = true;
     /* No header block is awaited: the end of the output is a clean end,
      * not "script wrote no response". */
     g->head_done = true;
 }
 
-void
-cgi_close_output(struct cgi *g)
+/* kickd's ends of the pipes closed, as a web server's when its client
+ * leaves: the script's next write fails (EPIPE, or SIGPIPE unless it
+ * ignores it). */
+static void
+exec_close_output(struct runner *r)
 {
+    struct cgi *g = (struct cgi *)r;
+
     stdin_close_now(g);
     if (g->out_open) {
         g->out_open = false;
@@ -463,44 +493,37 @@ cgi_close_output(struct cgi *g)
     g->ended = true;
 }
 
-void
-cgi_signal(struct cgi *g, int sig, bool group)
+/* php-cgi takes SIGPROF as its own max_execution_time: it stops the
+ * script, runs its shutdown functions (connection_status() 2) and exits.
+ * A second SIGPROF ends a shutdown function that runs too long; SIGKILL
+ * is the backstop. What is left of the group goes when it exits. */
+static bool
+exec_time_up(struct runner *r, int step)
 {
-    if (!g->exited)
-        kill(group ? -g->pid : g->pid, sig);
+    struct cgi *g = (struct cgi *)r;
+
+    if (g->exited)
+        return true;
+    if (step < 2) {
+        g->end_group = true;
+        kill(g->pid, SIGPROF);
+    } else {
+        log_warn("script %d: php-cgi still running after two SIGPROF, "
+                 "sending SIGKILL",
+                 g->pid);
+        kill(-g->pid, SIGKILL);
+    }
+    return true;
 }
 
-void
-cgi_end_group_on_exit(struct cgi *g)
+static void
+exec_detach(struct runner *r, bool terminate)
 {
-    g->end_group = true;
-}
+    struct cgi *g = (struct cgi *)r;
 
-void
-cgi_kill_after(struct cgi *g, int ms)
-{
-    if (!g->exited)
-        uv_timer_start(&g->kill_timer, kill_timer_cb, (uint64_t)ms, 0);
-}
-
-bool
-cgi_has_exited(const struct cgi *g)
-{
-    return g->exited;
-}
-
-char *const *
-cgi_env(const struct cgi *g)
-{
-    return g->env;
-}
-
-void
-cgi_detach(struct cgi *g, bool terminate)
-{
     g->attached = false;
     if (terminate && !g->exited)
-        cgi_terminate(g);
+        exec_terminate(r);
     if (!g->exited && !g->terminating) {
         /* The sink is done with the output; the script may still run
          * (it closed stdout early) and is reaped when it exits. */
@@ -509,16 +532,10 @@ cgi_detach(struct cgi *g, bool terminate)
     maybe_free(g);
 }
 
-void *
-cgi_data(const struct cgi *g)
+static int
+exec_pid(const struct runner *r)
 {
-    return g->data;
-}
-
-int
-cgi_pid(const struct cgi *g)
-{
-    return g->pid;
+    return ((const struct cgi *)r)->pid;
 }
 
 /* Closes both ends of a pipe that was made (-1 if not). */
@@ -577,74 +594,131 @@ handles_open(struct cgi *g, uv_loop_t *loop, int in, int out, int err)
     }
 }
 
-struct cgi *
-cgi_start(uv_loop_t *loop, struct proc_reaper *reaper,
-          const struct cgi_request *cr, const struct cgi_hooks *hooks,
-          void *data, int *err)
+/* php-cgi keeps its own ignore_user_abort: the route's setting is given
+ * to it as an ini value (-d ignore_user_abort=1 after the program).
+ * Returns the argv to run, NULL for the route's own, or *failed. */
+static char **
+php_cgi_argv(const struct cfg_route *rt, bool *failed)
+{
+    const char *prog = strrchr(rt->argv[0], '/');
+
+    prog = prog ? prog + 1 : rt->argv[0];
+    if (!rt->ignore_user_abort || rt->php_mode == ROUTE_PHP_OFF ||
+        strncmp(prog, "php-cgi", 7) != 0)
+        return NULL;
+    char **argv = calloc(rt->argc + 3, sizeof(char *));
+    if (argv == NULL) {
+        *failed = true;
+        return NULL;
+    }
+    argv[0] = rt->argv[0];
+    argv[1] = "-d";
+    argv[2] = "ignore_user_abort=1";
+    for (size_t i = 1; i < rt->argc; i++)
+        argv[i + 2] = rt->argv[i];
+    return argv;
+}
+
+/* Spawns the script with its pipes: in (without a body, -1: stdin is
+ * /dev/null, a pipe less per request), out, and err for a job. Returns
+ * 0 with kickd's ends in in[1], out[0], err[0], or a negative errno. */
+static int
+spawn(struct cgi *g, struct proc_reaper *reaper, const struct cgi_request *cr,
+      int in[2], int out[2], int err[2])
+{
+    bool failed = false;
+    char **argv = php_cgi_argv(cr->route, &failed);
+    int r;
+
+    if (failed)
+        return -ENOMEM;
+    /* The child's ends are made its stdin and stdout by the spawn; every
+     * other copy is close-on-exec. */
+    if ((cr->content_length > 0 && pipe2(in, O_CLOEXEC) < 0) ||
+        pipe2(out, O_CLOEXEC) < 0 || (cr->job && pipe2(err, O_CLOEXEC) < 0)) {
+        r = -errno;
+        pipe_close(in);
+        pipe_close(out);
+        free(argv);
+        return r;
+    }
+    char *cwd = script_dir(cr->route->script_filename);
+    struct proc_opts opt = {
+        .argv = argv ? argv : cr->route->argv,
+        .env = g->base.env,
+        .cwd = cwd,
+        .fd_in = in[0],
+        .fd_out = out[1],
+        .fd_err = err[1],
+    };
+    g->proc.data = g;
+    r = proc_spawn(reaper, &g->proc, &opt, exit_cb);
+    free(cwd);
+    free(argv);
+    /* The child has its ends; kickd's go too if it did not start. */
+    if (in[0] >= 0)
+        close(in[0]);
+    close(out[1]);
+    if (err[1] >= 0)
+        close(err[1]);
+    if (r < 0) {
+        if (in[1] >= 0)
+            close(in[1]);
+        close(out[0]);
+        if (err[0] >= 0)
+            close(err[0]);
+    }
+    return r;
+}
+
+static struct runner *
+exec_start(const struct runner_ctx *ctx, const struct cgi_request *cr,
+           const struct runner_hooks *hooks, void *data, int *err)
 {
     struct cgi *g = calloc(1, sizeof(*g));
-    char **env = NULL;
-    char *cwd = NULL;
+    int in[2] = {-1, -1}, out[2] = {-1, -1}, errp[2] = {-1, -1};
     int r = -ENOMEM;
 
     if (g == NULL)
         goto fail;
     g->head = malloc(CGI_MAX_HEADER_BYTES);
-    env = cgi_env_build(cr);
-    if (g->head == NULL || env == NULL)
+    g->base.env = cgi_env_build(cr);
+    if (g->head == NULL || g->base.env == NULL)
         goto fail;
-    cwd = script_dir(cr->route->script_filename);
-    g->hooks = hooks;
-    g->data = data;
+    g->base.ops = &runner_exec;
+    g->base.hooks = g->hooks = hooks;
+    g->base.data = data;
     g->kill_grace = cr->kill_grace;
-    /* The child's ends are made its stdin and stdout by the spawn; every
-     * other copy is close-on-exec. */
-    int in[2] = {-1, -1}, out[2] = {-1, -1}, errp[2] = {-1, -1};
-    bool has_body = cr->content_length > 0;
-    /* Without a body, stdin is /dev/null: a pipe less per request. */
-    if ((has_body && pipe2(in, O_CLOEXEC) < 0) ||
-        pipe2(out, O_CLOEXEC) < 0 || (cr->job && pipe2(errp, O_CLOEXEC) < 0)) {
-        r = -errno;
-        pipe_close(in);
-        pipe_close(out);
-        goto fail;
-    }
-    g->proc.data = g;
-    struct proc_opts opt = {
-        .argv = cr->argv ? cr->argv : cr->route->argv,
-        .env = env,
-        .cwd = cwd,
-        .fd_in = in[0],
-        .fd_out = out[1],
-        .fd_err = errp[1],
-    };
-    r = proc_spawn(reaper, &g->proc, &opt, exit_cb);
-    free(cwd);
-    cwd = NULL;
-    if (has_body)
-        close(in[0]);
-    close(out[1]);
-    if (errp[1] >= 0)
-        close(errp[1]);
-    if (r < 0) {
-        if (has_body)
-            close(in[1]);
-        close(out[0]);
-        if (errp[0] >= 0)
-            close(errp[0]);
-        goto fail;
-    }
-    g->env = env;
     g->job = cr->job;
-    handles_open(g, loop, has_body ? in[1] : -1, out[0], errp[0]);
-    return g;
+    r = spawn(g, ctx->reaper, cr, in, out, errp);
+    if (r < 0)
+        goto fail;
+    handles_open(g, ctx->loop, in[1], out[0], errp[0]);
+    return &g->base;
 
 fail:
-    if (g)
+    if (g) {
         free(g->head);
+        free(g->base.env);
+    }
     free(g);
-    free(env);
-    free(cwd);
     *err = r;
     return NULL;
 }
+
+const struct runner_ops runner_exec = {
+    .name = "exec",
+    .start = exec_start,
+    .write_body = exec_write_body,
+    .close_body = exec_close_body,
+    .body_queued = exec_body_queued,
+    .pause = exec_pause,
+    .resume = exec_resume,
+    .close_output = exec_close_output,
+    .terminate = exec_terminate,
+    .stop = exec_stop,
+    .drain = exec_drain,
+    .time_up = exec_time_up,
+    .detach = exec_detach,
+    .pid = exec_pid,
+};
