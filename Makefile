@@ -21,7 +21,7 @@ DEFS := -D_DEFAULT_SOURCE -D_POSIX_C_SOURCE=200809L \
 CFLAGS ?= -O2 -g
 ALL_CFLAGS = -std=c11 $(WARN) $(DEFS) $(CFLAGS) -MMD -MP \
              $(shell pkg-config --cflags $(PKGS)) $(addprefix -I,$(KICKD_DIRS)) -Iinclude
-LIBS = $(shell pkg-config --libs libuv inih jansson sqlite3)
+LIBS = $(shell pkg-config --libs libuv inih jansson sqlite3 libcurl)
 CLIENT_LIBS = $(shell pkg-config --libs libcurl jansson)
 SAN_FLAGS := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined \
              -fno-sanitize-recover=undefined
@@ -37,7 +37,8 @@ KICKD_TOP := main srv cfg cfg_words cfg_scripts route log metrics \
 KICKD_HTTP := http_parse http_response conn conn_out conn_limit conn_log
 KICKD_API := api api_list api_error follow ctl
 KICKD_RUN := run
-KICKD_RUNNER := runner exec fastcgi forward cgi_env cgi_request cgi_response proc pgroup
+KICKD_RUNNER := runner exec fastcgi forward forward_multi forward_request \
+                forward_head cgi_env cgi_request cgi_response proc pgroup
 KICKD_JOBS := worker job_run ledger recover prune
 KICKD_STORE := store_async store_common
 KICKD_SQLITE := store_sqlite store_sqlite_schema store_sqlite_output \

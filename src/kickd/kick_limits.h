@@ -79,6 +79,11 @@
  * the kind of work that takes minutes or hours. */
 #define RUN_ATTACHED_TIME_LIMIT 30
 
+/* A forward run's transfer is ended by the run's time limit; libcurl's
+ * own deadline (CURLOPT_TIMEOUT_MS) is the limit plus this (ms), a
+ * backstop that never comes first. */
+#define FORWARD_DEADLINE_MARGIN 1000
+
 /* Most shutdown commands one run may register. */
 #define RUN_MAX_SHUTDOWN 64
 
