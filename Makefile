@@ -61,11 +61,13 @@ KICK_OBJ := $(addprefix $(B)/src/kick/, main.o cmd_ctl.o cmd_trigger.o \
 
 # Unit tests: one binary per module, with cmocka.
 UNIT := http_parse cfg cgi_response store store_async kick_request pgroup \
-        ledger access_log timestamp api_list
+        ledger access_log timestamp api_list forward_head
 UNIT_BIN := $(addprefix $(B)/tests/unit/test_, $(UNIT))
 UNIT_DEPS_http_parse := $(B)/src/kickd/http/http_parse.o
 UNIT_DEPS_cfg := $(B)/src/kickd/cfg.o $(B)/src/kickd/cfg_words.o $(B)/src/kickd/cfg_scripts.o
 UNIT_DEPS_cgi_response := $(B)/src/kickd/runner/cgi_response.o \
+                          $(B)/src/kickd/http/http_parse.o
+UNIT_DEPS_forward_head := $(B)/src/kickd/runner/forward_head.o \
                           $(B)/src/kickd/http/http_parse.o
 UNIT_DEPS_store := $(B)/src/kickd/store/sqlite/store_sqlite.o \
                    $(B)/src/kickd/store/sqlite/store_sqlite_schema.o \
@@ -85,7 +87,7 @@ UNIT_DEPS_api_list := $(B)/src/kickd/api/api_list.o $(B)/src/kickd/timestamp.o \
                       $(UNIT_DEPS_store) $(UNIT_DEPS_cfg)
 
 # Fuzz targets: one per parser of outside input.
-FUZZ := http_parse cgi_response timestamp
+FUZZ := http_parse cgi_response timestamp forward_head
 FUZZ_BIN := $(addprefix $(B)/fuzz/fuzz_, $(FUZZ))
 FUZZ_TIME ?= 60
 
@@ -163,11 +165,14 @@ $(B)/fuzz/fuzz_%: fuzz/$$*/fuzz_$$*.c $$(FUZZ_SRC_$$*) \
                   | $(DEPS_STAMP)
 	@mkdir -p $(@D)
 	@echo "  FUZZ    $@"
-	$(Q)$(CLANG) $(FUZZ_FLAGS) $(DEFS) -o $@ $^
+	$(Q)$(CLANG) $(FUZZ_FLAGS) $(DEFS) -o $@ $^ $(FUZZ_LIBS_$*)
 FUZZ_SRC_http_parse := src/kickd/http/http_parse.c
 FUZZ_SRC_cgi_response := src/kickd/runner/cgi_response.c \
                          src/kickd/http/http_parse.c
 FUZZ_SRC_timestamp := src/kickd/timestamp.c
+FUZZ_SRC_forward_head := src/kickd/runner/forward_head.c \
+                         src/kickd/http/http_parse.c
+FUZZ_LIBS_forward_head := $(shell pkg-config --libs libcurl)
 
 $(B)/bench/%: bench/%.c | $(DEPS_STAMP)
 	@mkdir -p $(@D)
