@@ -19,7 +19,7 @@ from urllib.parse import parse_qs, urlsplit
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness import (Kickd, build, expect, expect_eq,  # noqa: E402
-                     free_port, run, SLOW)
+                     free_port, rss, run, SAN, SLOW)
 
 TOKEN = "fwd-secret"
 AUTH = ("Authorization", "Bearer " + TOKEN)
@@ -28,6 +28,11 @@ FINAL = ("succeeded", "failed", "timed_out", "aborted", "canceled")
 # connection closed (scaled for sanitized builds).
 CLOSE_BOUND = 0.1 * SLOW
 HOLD_MAX = 10.0  # s an upstream waits for its caller at most
+
+
+def pattern(n):
+    """n bytes that show where a byte went missing or came twice."""
+    return b"".join(b"%09d\n" % i for i in range(0, n, 10))[:n]
 
 
 class Upstream:
@@ -143,11 +148,17 @@ class Upstream:
                     return False
                 s.sendall(b"5\r\ntick\n\r\n")
             return False
+        if u.path == "/cut":
+            s.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n"
+                      b"only this\n")
+            return False
         status, ctype, extra = 200, "text/plain", []
         body = b"hello from upstream\n"
         if u.path.startswith("/echo"):
             extra = ["Connection: keep-alive, X-Hop", "X-Hop: dropped",
                      "Keep-Alive: timeout=5", "X-Upstream: yes"]
+        elif u.path == "/big":
+            body = pattern(int(q["n"][0]))
         elif u.path == "/created":
             status, ctype, body = 201, "application/json", b'{"made":1}'
         elif u.path.startswith("/status/"):
@@ -157,6 +168,8 @@ class Upstream:
                 extra = ["Retry-After: " + q["ra"][0]]
         head = ["HTTP/1.1 %d X" % status, "Content-Type: " + ctype,
                 "Content-Length: %d" % len(body)] + extra
+        if req["method"] == "HEAD":
+            body = b""
         s.sendall(("\r\n".join(head) + "\r\n\r\n").encode() + body)
         return True
 
@@ -195,7 +208,9 @@ def config(up, dead):
               ("/a", url, "mode = attach"),
               ("/ah", url, "mode = attach\nabort = hangup"),
               ("/refused", "http://127.0.0.1:%d/x" % dead, "mode = attach"),
-              ("/refused_d", "http://127.0.0.1:%d/x" % dead, "")]
+              ("/refused_d", "http://127.0.0.1:%d/x" % dead, ""),
+              # Accepted by the configuration, refused by libcurl.
+              ("/badport", "http://127.0.0.1:99999/", "mode = attach")]
     out = ["[server]", "listen = {listen}", "db = {db}",
            "token = " + TOKEN]
     for path, fwd, extra in routes:
@@ -306,6 +321,29 @@ def test_success_response_and_output():
         expect_eq(output(k, jid), b'{"made":1}', "output")
 
 
+def test_cut_short_and_head():
+    """An answer cut short by the upstream is a failed attempt, and an
+    attached client sees it end early; HEAD is sent as HEAD."""
+    up, kd = setup()
+    with up, kd as k:
+        jid = trigger(k, "/d0/cut")
+        j = wait_job(k, jid)
+        expect_eq(j["state"], "failed", "job: %r" % j)
+        expect("90 bytes remaining" in j["error"], "error: %r", j)
+        expect_eq(output(k, jid), b"only this\n", "output kept")
+        c = k.connect()
+        c.send(build("GET", "/a/cut", [AUTH]))
+        head = c.read_head()
+        expect_eq((head.status, head.header("Content-Length")), (200, "100"),
+                  "attached head: %r" % head)
+        expect_eq(c.read_to_close(), b"only this\n", "attached body")
+        c.close()
+        r = k.request("HEAD", "/a/echo/h", [AUTH])
+        expect_eq((r.status, r.body), (200, b""), "HEAD: %r" % r)
+        req = up.wait(lambda q: q["target"] == "/echo/h")[0]
+        expect_eq((req["method"], req["body"]), ("HEAD", b""), "HEAD sent")
+
+
 def test_500_retried_then_failed():
     """A 500 is a failed attempt: retried (retries = 1), then the job
     fails with an error naming the status."""
@@ -341,6 +379,36 @@ def test_retry_after():
             gap = reqs[1]["t"] - reqs[0]["t"]
             expect(gap >= least, "%s: second attempt %.2f s after the "
                    "first, Retry-After asked for %.0f", path, gap, least)
+
+
+def test_large_bodies():
+    """A large body goes up whole, through the run's queue; a large answer
+    comes down whole to a client that does not read for a while, and
+    meanwhile kickd holds no more than a few of its megabytes (the
+    transfer pauses)."""
+    up, kd = setup()
+    with up, kd as k:
+        body = pattern(4 << 20)
+        r = request(k, "POST", "/a/echo/up", [], body)
+        expect_eq(r.status, 200, "upload: %r" % r)
+        req = up.wait(lambda q: q["target"] == "/echo/up")[0]
+        expect(req["body"] == body, "upstream got %d bytes, not the %d "
+               "sent", len(req["body"]), len(body))
+        n = 16 << 20
+        c = k.connect(timeout=10.0)
+        c.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)
+        base = rss(k.proc.pid)
+        c.send(build("GET", "/a/big?n=%d" % n, [AUTH]))
+        time.sleep(0.5)
+        grown = rss(k.proc.pid) - base
+        if not SAN:  # ASan keeps freed memory in quarantine
+            expect(grown < 6 << 20, "kickd grew %d bytes while its client "
+                   "did not read", grown)
+        r = c.response()
+        c.close()
+        expect_eq(r.status, 200, "download: %r" % r)
+        expect(r.body == pattern(n), "client got %d bytes, not the %d "
+               "sent", len(r.body), n)
 
 
 def close_bound(up, cid, t0, what):
@@ -392,9 +460,12 @@ def test_cancel_closes_upstream():
 
 def test_refused():
     """An upstream that refuses: 502 with the reason for an attached
-    client, a failed job with the connection error for a detached one."""
+    client, a failed job with the connection error for a detached one. A
+    URL that libcurl refuses is a 502 as well."""
     up, kd = setup()
     with up, kd as k:
+        r = request(k, "GET", "/badport")
+        expect_eq(r.status, 502, "URL libcurl refuses: %r" % r)
         r = request(k, "GET", "/refused")
         expect_eq(r.status, 502, "attached: %r" % r)
         expect(b"could not connect to 127.0.0.1:" in r.body and
