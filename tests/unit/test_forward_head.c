@@ -91,12 +91,13 @@ struct good_case {
 };
 
 static const struct good_case good_cases[] = {
-    {"plain", "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n"
-              "Content-Length: 5\r\n\r\n",
+    {"plain",
+     "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n"
+     "Content-Length: 5\r\n\r\n",
      200, "OK", 5, true, "Content-Type: text/plain\nContent-Length: 5\n"},
     {"no reason", "HTTP/1.1 204\r\n\r\n", 204, NULL, -1, false, ""},
-    {"HTTP/2 as libcurl writes it", "HTTP/2 201 \r\nX-A: 1\r\n\r\n", 201,
-     NULL, -1, false, "X-A: 1\n"},
+    {"HTTP/2 as libcurl writes it", "HTTP/2 201 \r\nX-A: 1\r\n\r\n", 201, NULL,
+     -1, false, "X-A: 1\n"},
     {"LF only", "HTTP/1.0 404 Not Found\nX-A: b\n\n", 404, "Not Found", -1,
      false, "X-A: b\n"},
     {"interim heads skipped",
@@ -114,11 +115,13 @@ static const struct good_case good_cases[] = {
      "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n"
      "Content-Length: 10\r\nContent-Type: a/b\r\n\r\n",
      200, "OK", -1, true, "Content-Type: a/b\n"},
-    {"equal lengths", "HTTP/1.1 200 OK\r\nContent-Length: 3\r\n"
-                      "Content-Length: 3\r\n\r\n",
+    {"equal lengths",
+     "HTTP/1.1 200 OK\r\nContent-Length: 3\r\n"
+     "Content-Length: 3\r\n\r\n",
      200, "OK", 3, false, "Content-Length: 3\nContent-Length: 3\n"},
-    {"obs-fold joined", "HTTP/1.1 200 OK\r\nX-Long: a\r\n  b \r\n\tc\r\n"
-                        "X-Empty:\r\n more\r\n\r\n",
+    {"obs-fold joined",
+     "HTTP/1.1 200 OK\r\nX-Long: a\r\n  b \r\n\tc\r\n"
+     "X-Empty:\r\n more\r\n\r\n",
      200, "OK", -1, false, "X-Long: a b c\nX-Empty: more\n"},
     {"OWS trimmed", "HTTP/1.1 200  Fine \r\nX-Pad:  \t v w \t\r\n\r\n", 200,
      "Fine", -1, false, "X-Pad: v w\n"},
@@ -150,15 +153,15 @@ test_good(void **state)
         for (size_t k = 0; k < r->header_count; k++) {
             const struct http_header *f = &r->headers[k];
             off += (size_t)snprintf(fields + off, sizeof(fields) - off,
-                                    "%.*s: %.*s\n", (int)f->name_len,
-                                    f->name, (int)f->value_len, f->value);
+                                    "%.*s: %.*s\n", (int)f->name_len, f->name,
+                                    (int)f->value_len, f->value);
         }
         fields[off] = '\0';
         if (strcmp(fields, c->fields) != 0)
             fail_msg("%s: fields\n%s, want\n%s", c->name, fields, c->fields);
         /* Once done, more lines (trailers) change nothing. */
-        CHECK(c->name, forward_head_line(h, "X-T: 1\r\n", 8) ==
-                           FORWARD_HEAD_DONE);
+        CHECK(c->name,
+              forward_head_line(h, "X-T: 1\r\n", 8) == FORWARD_HEAD_DONE);
     }
     free(h);
 }
@@ -190,8 +193,9 @@ static const struct bad_case bad_cases[] = {
      "control character in field value"},
     {"bad length", "HTTP/1.1 200 OK\r\nContent-Length: 1x\r\n\r\n",
      "malformed Content-Length"},
-    {"lengths differ", "HTTP/1.1 200 OK\r\nContent-Length: 1\r\n"
-                       "Content-Length: 2\r\n\r\n",
+    {"lengths differ",
+     "HTTP/1.1 200 OK\r\nContent-Length: 1\r\n"
+     "Content-Length: 2\r\n\r\n",
      "malformed Content-Length"},
 };
 
@@ -308,8 +312,8 @@ int
 main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_good),      cmocka_unit_test(test_bad),
-        cmocka_unit_test(test_limits),    cmocka_unit_test(test_retry_after),
+        cmocka_unit_test(test_good),       cmocka_unit_test(test_bad),
+        cmocka_unit_test(test_limits),     cmocka_unit_test(test_retry_after),
         cmocka_unit_test(test_hop_by_hop),
     };
     return cmocka_run_group_tests(tests, guard_setup, guard_teardown);

@@ -31,14 +31,14 @@ struct fwd {
     struct forward_xfer x;
     struct forward *fw;
     const struct runner_hooks *hooks;
-    uv_timer_t soon; /* what waits for the loop, outside libcurl's calls */
+    uv_timer_t soon;  /* what waits for the loop, outside libcurl's calls */
     char target[280]; /* "host:port", for messages */
     struct curl_slist *fields;
 
     struct chunk *first, *last;
-    size_t queued;       /* bytes in the chunks */
-    int64_t body_len;    /* the body's length */
-    int64_t body_given;  /* bytes written to the run in all */
+    size_t queued;      /* bytes in the chunks */
+    int64_t body_len;   /* the body's length */
+    int64_t body_given; /* bytes written to the run in all */
     bool has_body;
     bool body_closed;
 
@@ -133,8 +133,8 @@ static void
 failure_text(struct fwd *f, char *buf, size_t n, int *status)
 {
     long os_errno = 0;
-    const char *detail = f->errbuf[0] ? f->errbuf
-                                      : curl_easy_strerror(f->result);
+    const char *detail =
+        f->errbuf[0] ? f->errbuf : curl_easy_strerror(f->result);
 
     *status = 502;
     switch (f->result) {
@@ -225,8 +225,8 @@ xfer_done_cb(struct forward_xfer *x, CURLcode result)
 static void
 unpause(struct fwd *f)
 {
-    bool recv = f->recv_paused && f->paused && f->attached &&
-                !f->draining && !f->ended;
+    bool recv =
+        f->recv_paused && f->paused && f->attached && !f->draining && !f->ended;
     bool send = f->send_paused && f->first == NULL && !f->body_closed;
 
     f->unpause_due = false;
@@ -353,8 +353,7 @@ read_cb(char *buf, size_t size, size_t n, void *data)
         return CURL_READFUNC_ABORT;
     while (got < room && f->first) {
         struct chunk *c = f->first;
-        size_t k = c->len - c->off < room - got ? c->len - c->off
-                                                : room - got;
+        size_t k = c->len - c->off < room - got ? c->len - c->off : room - got;
         memcpy(buf + got, c->data + c->off, k);
         got += k;
         c->off += k;
@@ -503,8 +502,8 @@ easy_setup(struct fwd *f, const struct cgi_request *cr)
 {
     CURL *e = f->x.easy;
     int limit = cr->route->time_limit >= 0 ? cr->route->time_limit
-                : cr->job                   ? 0
-                                            : RUN_ATTACHED_TIME_LIMIT;
+                : cr->job                  ? 0
+                                           : RUN_ATTACHED_TIME_LIMIT;
     int r = forward_request_set(e, cr, &f->fields, &f->has_body);
 
     if (r < 0)

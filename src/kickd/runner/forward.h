@@ -6,8 +6,8 @@
 #ifndef KICKD_FORWARD_H
 #define KICKD_FORWARD_H
 
-#include <stdbool.h>
 #include <curl/curl.h>
+#include <stdbool.h>
 #include <uv.h>
 
 struct forward;

@@ -13,8 +13,7 @@
  * Trailer name the connection's abilities; Transfer-Encoding its
  * framing). */
 static const char *const hop_fields[] = {
-    "connection", "keep-alive", "te", "trailer", "transfer-encoding",
-    "upgrade",
+    "connection", "keep-alive", "te", "trailer", "transfer-encoding", "upgrade",
 };
 
 /* Whether the Connection field value v (n bytes) lists name. */

@@ -7,11 +7,11 @@
 #ifndef KICKD_FORWARD_HTTP_H
 #define KICKD_FORWARD_HTTP_H
 
+#include <curl/curl.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <time.h>
-#include <curl/curl.h>
 
 #include "cgi.h"
 #include "cgi_response.h"

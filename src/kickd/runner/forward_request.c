@@ -16,7 +16,9 @@ static const char *const own_fields[] = {
     "content-length",  /* libcurl's, from the body's length */
     "expect",          /* the body is here: nothing to wait for */
     "x-forwarded-for", /* the client's list, extended below */
-    "x-forwarded-proto", "x-kick-job-id", "x-kick-attempt",
+    "x-forwarded-proto",
+    "x-kick-job-id",
+    "x-kick-attempt",
 };
 
 /* Path bytes that stay as they are (RFC 3986 section 3.3: pchar and
@@ -25,8 +27,8 @@ static bool
 path_keeps(unsigned char c)
 {
     return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-           (c >= '0' && c <= '9') || (c != '\0' && strchr("-._~!$&'()*+,;=:@/",
-                                                          c) != NULL);
+           (c >= '0' && c <= '9') ||
+           (c != '\0' && strchr("-._~!$&'()*+,;=:@/", c) != NULL);
 }
 
 /* base + PATH_INFO, percent-encoded, with one "/" where both have one.
@@ -81,8 +83,7 @@ url_build(const struct cgi_request *cr, char **url)
     }
     if (curl_url_get(u, CURLUPART_URL, &base, 0) != CURLUE_OK)
         goto done;
-    bool has_query = curl_url_get(u, CURLUPART_QUERY, &query, 0) ==
-                     CURLUE_OK;
+    bool has_query = curl_url_get(u, CURLUPART_QUERY, &query, 0) == CURLUE_OK;
     size_t n = strlen(base);
     r = -ENOMEM;
     if ((*url = malloc(n + req->query_len + 2)) == NULL)
@@ -278,8 +279,7 @@ forward_request_target(const char *url, char *out, size_t n)
     out[0] = '\0';
     if (u && curl_url_set(u, CURLUPART_URL, url, 0) == CURLUE_OK &&
         curl_url_get(u, CURLUPART_HOST, &host, 0) == CURLUE_OK &&
-        curl_url_get(u, CURLUPART_PORT, &port, CURLU_DEFAULT_PORT) ==
-            CURLUE_OK)
+        curl_url_get(u, CURLUPART_PORT, &port, CURLU_DEFAULT_PORT) == CURLUE_OK)
         snprintf(out, n, "%s:%s", host, port);
     curl_free(host);
     curl_free(port);
