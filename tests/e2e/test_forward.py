@@ -207,6 +207,8 @@ def config(up, dead):
               ("/dt", url, "time_limit = 1"),
               ("/a", url, "mode = attach"),
               ("/ah", url, "mode = attach\nabort = hangup"),
+              ("/ai", url, "mode = attach\nignore_user_abort = on\n"
+               "time_limit = 1"),
               ("/refused", "http://127.0.0.1:%d/x" % dead, "mode = attach"),
               ("/refused_d", "http://127.0.0.1:%d/x" % dead, ""),
               # Accepted by the configuration, refused by libcurl.
@@ -421,7 +423,7 @@ def close_bound(up, cid, t0, what):
 def test_hangup_closes_upstream():
     """A hang-up of an attached client closes the upstream connection:
     at the upstream's next output (abort = write), or at once (abort =
-    hangup)."""
+    hangup); with ignore_user_abort the request runs on."""
     up, kd = setup()
     with up, kd as k:
         c = k.connect()
@@ -440,6 +442,16 @@ def test_hangup_closes_upstream():
         t0 = time.monotonic()
         c.close()
         close_bound(up, cid, t0, "abort = hangup, upstream silent")
+
+        # ignore_user_abort: the request runs on, to its time limit.
+        c = k.connect()
+        c.send(build("GET", "/ai/stream", [AUTH]))
+        expect_eq(c.read_head().status, 200, "ignore_user_abort")
+        req = up.wait(lambda q: q["target"] == "/stream", 2)[1]
+        c.close()
+        t1 = up.wait_closed(req["conn"])
+        expect(t1 - req["t"] >= 0.9, "ignore_user_abort: upstream closed "
+               "%.2f s after the request, time limit 1 s", t1 - req["t"])
 
 
 def test_cancel_closes_upstream():
