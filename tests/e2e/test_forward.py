@@ -19,7 +19,8 @@ from urllib.parse import parse_qs, urlsplit
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness import (Kickd, build, expect, expect_eq,  # noqa: E402
-                     free_port, rss, run, SAN, SLOW)
+                     free_port, rss, run, SAN, SCRIPTS, SLOW)
+from test_cgi import procstate  # noqa: E402
 
 TOKEN = "fwd-secret"
 AUTH = ("Authorization", "Bearer " + TOKEN)
@@ -218,6 +219,8 @@ def config(up, dead):
     for path, fwd, extra in routes:
         out += ["", "[route %s]" % path, "forward = " + fwd]
         out += extra.splitlines()
+    out += ["", "[route /procstate]",
+            "exec = " + os.path.join(SCRIPTS, "procstate"), "mode = attach"]
     return "\n".join(out) + "\n"
 
 
@@ -452,6 +455,24 @@ def test_hangup_closes_upstream():
         t1 = up.wait_closed(req["conn"])
         expect(t1 - req["t"] >= 0.9, "ignore_user_abort: upstream closed "
                "%.2f s after the request, time limit 1 s", t1 - req["t"])
+
+
+def test_scripts_hold_no_upstream_socket():
+    """A script started while an upstream connection is open does not
+    inherit it (it would hold the connection open after kickd closed
+    it), nor any other socket of libcurl's."""
+    up, kd = setup()
+    with up, kd as k:
+        c = k.connect()
+        c.send(build("GET", "/ah/hold", [AUTH]))
+        cid = up.wait(lambda q: q["target"] == "/hold")[0]["conn"]
+        _, fds = procstate(request(k, "GET", "/procstate"))
+        extra = {n: t for n, t in fds.items() if n > 2 and
+                 not t.startswith("/proc/")}
+        expect(not extra, "fds a script must not have: %r", extra)
+        t0 = time.monotonic()
+        c.close()
+        close_bound(up, cid, t0, "abort = hangup")
 
 
 def test_cancel_closes_upstream():

@@ -1,10 +1,13 @@
 /* SPDX-License-Identifier: MIT */
+#define _GNU_SOURCE /* close_range */
 /* libcurl's multi interface on kickd's libuv loop: libcurl says which
  * sockets to watch (CURLMOPT_SOCKETFUNCTION: one uv_poll_t per socket)
  * and when to wake it (CURLMOPT_TIMERFUNCTION: one uv_timer_t), and the
  * loop hands readiness back with curl_multi_socket_action. */
 #include <errno.h>
 #include <stdlib.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include "forward.h"
 #include "log.h"
@@ -213,6 +216,11 @@ forward_new(uv_loop_t *loop)
         curl_global_cleanup();
         return NULL;
     }
+    /* libcurl 7.88 makes its sockets without close-on-exec: the multi's
+     * wake-up pair, made just now, would reach every script kickd starts
+     * (every fd kickd holds at this point is close-on-exec anyway). The
+     * connections' own sockets come from forward_socket_open. */
+    close_range(3, ~0U, CLOSE_RANGE_CLOEXEC);
     fw->loop = loop;
     curl_multi_setopt(fw->multi, CURLMOPT_SOCKETFUNCTION, socket_cb);
     curl_multi_setopt(fw->multi, CURLMOPT_SOCKETDATA, fw);
@@ -235,6 +243,17 @@ forward_free(struct forward *fw)
         sock_close(fw, fw->socks);
     free(fw);
     curl_global_cleanup();
+}
+
+curl_socket_t
+forward_socket_open(void *data, curlsocktype purpose,
+                    struct curl_sockaddr *a)
+{
+    (void)data;
+    (void)purpose;
+    /* Close-on-exec from the start: a script started meanwhile must not
+     * hold an upstream connection open after kickd closed it. */
+    return socket(a->family, a->socktype | SOCK_CLOEXEC, a->protocol);
 }
 
 int
