@@ -520,7 +520,10 @@ owner_record(struct job_run *jr)
     o->op.done_cb = owner_done;
     o->op.owner = &o->owner;
     snprintf(o->owner.node, sizeof(o->owner.node), "%s", p->node);
-    if (pgroup_identify(run_pid(jr->run), p->boot, &o->owner) < 0)
+    /* A FastCGI pool's or an upstream's work is no process of kickd's:
+     * only the node is recorded. */
+    int pid = run_pid(jr->run);
+    if (pid <= 0 || pgroup_identify(pid, p->boot, &o->owner) < 0)
         o->owner.pgid = 0;
     jr->group = o->owner;
     store_submit(&p->srv->store, &o->op);
