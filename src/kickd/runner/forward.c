@@ -449,6 +449,8 @@ fwd_resume(struct runner *r)
     }
 }
 
+/* The caller left, or the run is ended: the upstream connection closes
+ * now, no end_cb follows, done_cb does. */
 static void
 fwd_close_output(struct runner *r)
 {
@@ -458,6 +460,7 @@ fwd_close_output(struct runner *r)
     kill_transfer(f, FORWARD_CLOSED);
 }
 
+/* As close_output, but the sink hears the output end (a job keeps it). */
 static void
 fwd_stop(struct runner *r)
 {
@@ -585,6 +588,7 @@ const struct runner_ops runner_forward = {
     .pause = fwd_pause,
     .resume = fwd_resume,
     .close_output = fwd_close_output,
+    /* No work of kickd's outlives its connection: closing it ends it. */
     .terminate = fwd_close_output,
     .stop = fwd_stop,
     .drain = fwd_drain,
