@@ -6,6 +6,7 @@
 
 #include <arpa/inet.h>
 #include <ctype.h>
+#include <curl/curl.h>
 #include <errno.h>
 #include <ini.h>
 #include <stdarg.h>
@@ -607,45 +608,24 @@ cfg_fastcgi_address_is_valid(const char *v)
            strcspn(v, " \t") == strlen(v);
 }
 
-/* http:// or https://, a host, and no blanks: libcurl checks the rest
- * when the job runs. */
+/* An http:// or https:// URL with a host, as libcurl will parse it when
+ * the job runs (so that a port out of range stops kickd at start, not each
+ * job), without blanks. */
 static bool
 cfg_url_is_valid(const char *v)
 {
-    size_t scheme = strncmp(v, "http://", 7) == 0    ? 7
-                    : strncmp(v, "https://", 8) == 0 ? 8
-                                                     : 0;
-    return scheme > 0 && v[scheme] != '\0' && v[scheme] != '/' &&
-           v[scheme] != ':' && strcspn(v, " \t\r\n") == strlen(v);
-}
+    bool ok = (strncmp(v, "http://", 7) == 0 ||
+               strncmp(v, "https://", 8) == 0) &&
+              strcspn(v, " \t\r\n") == strlen(v);
+    CURLU *u = ok ? curl_url() : NULL;
+    char *host = NULL;
 
-/* Stores the value of the word v of key k (an enum) at field. 0, or -1
- * after cfg_fail listing the words. */
-static int
-cfg_set_word(struct cfg_parse *p, const struct cfg_key *k, int *field,
-             const char *v)
-{
-    const struct cfg_word *words = NULL;
-    char list[128];
-    size_t n = 0;
-
-    for (size_t i = 0; i < sizeof(key_words) / sizeof(key_words[0]); i++)
-        if (strcmp(key_words[i].key, k->name) == 0)
-            words = key_words[i].words;
-    for (const struct cfg_word *w = words; w->word; w++) {
-        if (strcmp(v, w->word) == 0) {
-            *field = w->value;
-            return 0;
-        }
-    }
-    for (const struct cfg_word *w = words; w->word && n < sizeof(list); w++)
-        n += (size_t)snprintf(list + n, sizeof(list) - n, "%s%s",
-                              w == words ? ""
-                              : w[1].word   ? ", "
-                                            : " or ",
-                              w->word);
-    cfg_fail(p, p->lineno, "%s: not %s: '%s'", k->name, list, v);
-    return -1;
+    ok = u && curl_url_set(u, CURLUPART_URL, v, 0) == CURLUE_OK &&
+         curl_url_get(u, CURLUPART_HOST, &host, 0) == CURLUE_OK &&
+         host[0] != '\0';
+    curl_free(host);
+    curl_url_cleanup(u);
+    return ok;
 }
 
 /* Stores a place to reach (a FastCGI pool, a URL, a file) after checking

@@ -499,14 +499,12 @@ fwd_pid(const struct runner *r)
 }
 
 /* libcurl's options for the run: the request, the callbacks, and a
- * deadline behind the run's time limit (run.c's; the same default). */
+ * deadline behind the run's time limit (which run.c enforces). */
 static int
 easy_setup(struct fwd *f, const struct cgi_request *cr)
 {
     CURL *e = f->x.easy;
-    int limit = cr->route->time_limit >= 0 ? cr->route->time_limit
-                : cr->job                  ? 0
-                                           : RUN_ATTACHED_TIME_LIMIT;
+    int limit = cgi_request_time_limit(cr);
     int r = forward_request_set(e, cr, &f->fields, &f->has_body);
 
     if (r < 0)
