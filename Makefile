@@ -37,7 +37,8 @@ KICKD_TOP := main srv cfg cfg_words cfg_scripts route log metrics \
 KICKD_HTTP := http_parse http_response conn conn_out conn_limit conn_log
 KICKD_API := api api_list api_error follow ctl
 KICKD_RUN := run
-KICKD_RUNNER := runner exec fastcgi forward cgi_env cgi_request cgi_response proc pgroup
+KICKD_RUNNER := runner exec fastcgi fcgi_record forward cgi_env \
+                cgi_request cgi_response cgi_head proc pgroup
 KICKD_JOBS := worker job_run ledger recover prune
 KICKD_STORE := store_async store_common
 KICKD_SQLITE := store_sqlite store_sqlite_schema store_sqlite_output \
@@ -59,13 +60,14 @@ KICK_OBJ := $(addprefix $(B)/src/kick/, main.o cmd_ctl.o cmd_trigger.o \
             cmd_job.o cmd_ls.o cmd_status.o cli_time.o cmd_batch.o)
 
 # Unit tests: one binary per module, with cmocka.
-UNIT := http_parse cfg cgi_response store store_async kick_request pgroup \
-        ledger access_log timestamp api_list
+UNIT := http_parse cfg cgi_response fcgi_record store store_async \
+        kick_request pgroup ledger access_log timestamp api_list
 UNIT_BIN := $(addprefix $(B)/tests/unit/test_, $(UNIT))
 UNIT_DEPS_http_parse := $(B)/src/kickd/http/http_parse.o
 UNIT_DEPS_cfg := $(B)/src/kickd/cfg.o $(B)/src/kickd/cfg_words.o $(B)/src/kickd/cfg_scripts.o
 UNIT_DEPS_cgi_response := $(B)/src/kickd/runner/cgi_response.o \
                           $(B)/src/kickd/http/http_parse.o
+UNIT_DEPS_fcgi_record := $(B)/src/kickd/runner/fcgi_record.o
 UNIT_DEPS_store := $(B)/src/kickd/store/sqlite/store_sqlite.o \
                    $(B)/src/kickd/store/sqlite/store_sqlite_schema.o \
                    $(B)/src/kickd/store/sqlite/store_sqlite_output.o \
