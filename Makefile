@@ -37,7 +37,7 @@ KICKD_TOP := main srv cfg cfg_words cfg_scripts route log metrics \
 KICKD_HTTP := http_parse http_response conn conn_out conn_limit conn_log
 KICKD_API := api api_list api_error follow ctl
 KICKD_RUN := run
-KICKD_RUNNER := runner exec fastcgi fcgi_record forward cgi_env \
+KICKD_RUNNER := runner exec fastcgi fcgi_pool fcgi_record forward cgi_env \
                 cgi_request cgi_response cgi_head proc pgroup
 KICKD_JOBS := worker job_run ledger recover prune
 KICKD_STORE := store_async store_common
@@ -86,7 +86,7 @@ UNIT_DEPS_api_list := $(B)/src/kickd/api/api_list.o $(B)/src/kickd/timestamp.o \
                       $(UNIT_DEPS_store) $(UNIT_DEPS_cfg)
 
 # Fuzz targets: one per parser of outside input.
-FUZZ := http_parse cgi_response timestamp
+FUZZ := http_parse cgi_response timestamp fcgi_record
 FUZZ_BIN := $(addprefix $(B)/fuzz/fuzz_, $(FUZZ))
 FUZZ_TIME ?= 60
 
@@ -169,6 +169,7 @@ FUZZ_SRC_http_parse := src/kickd/http/http_parse.c
 FUZZ_SRC_cgi_response := src/kickd/runner/cgi_response.c \
                          src/kickd/http/http_parse.c
 FUZZ_SRC_timestamp := src/kickd/timestamp.c
+FUZZ_SRC_fcgi_record := src/kickd/runner/fcgi_record.c
 
 $(B)/bench/%: bench/%.c | $(DEPS_STAMP)
 	@mkdir -p $(@D)

@@ -358,6 +358,32 @@ test_read_large(void **state)
     free(r);
 }
 
+/* A piece says whether it ends its record, however the record is cut. */
+static void
+test_piece_last(void **state)
+{
+    static const char in[] = ERR "\x00\x05\x03\x00" "hello\0\0\0" END_OK;
+    struct fcgi_parser p;
+    struct fcgi_event ev;
+
+    (void)state;
+    for (size_t cut = 9; cut < 13; cut++) {
+        size_t lasts = 0, at = 0, n = sizeof(in) - 1;
+        fcgi_parser_init(&p, 1);
+        while (at < n) {
+            size_t piece = at < cut ? cut - at : n - at;
+            ssize_t k = fcgi_parse(&p, in + at, piece, &ev);
+            assert_true(k > 0);
+            if (ev.kind == FCGI_EV_STDERR) {
+                assert_true(ev.last == (ev.data + ev.len == in + 13));
+                lasts += ev.last;
+            }
+            at += (size_t)k;
+        }
+        assert_int_equal(lasts, 1);
+    }
+}
+
 static void
 test_record_format(void **state)
 {
@@ -583,6 +609,7 @@ main(void)
         cmocka_unit_test(test_read),
         cmocka_unit_test(test_prefixes),
         cmocka_unit_test(test_read_large),
+        cmocka_unit_test(test_piece_last),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

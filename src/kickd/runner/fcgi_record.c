@@ -263,6 +263,7 @@ fcgi_parse(struct fcgi_parser *p, const char *buf, size_t len,
             ev->data = buf + used;
             ev->len = k;
             p->content_left -= k;
+            ev->last = p->content_left == 0;
             return (ssize_t)(used + k);
         }
         if (k > 0 && p->type == FCGI_END_REQUEST)

@@ -90,6 +90,8 @@ struct fcgi_event {
     enum fcgi_event_kind kind;
     const char *data; /* in the caller's buffer */
     size_t len;
+    bool last;        /* the piece ends its record (PHP-FPM writes a
+                       * STDERR message as one record, with no newline) */
     uint32_t app_status;  /* END */
     int protocol_status;  /* END: enum fcgi_protocol_status, or other */
 };
