@@ -319,6 +319,125 @@ class Kickd:
             raise AssertionError("GET /healthz failed %s: %d %r"
                                  % (note, r.status, r.body[:100]))
 
+PHP_FPM = "/usr/sbin/php-fpm8.2"
+
+
+class PhpFpm:
+    """One php-fpm (Debian's php8.2-fpm, its php.ini) in a temp dir of its
+    own: a unix socket there, a static pool of `children` workers, its
+    error log there. A context manager; start() and stop() can be called
+    again (the same socket), kill() ends it at once with its workers, as a
+    crash would. `address` is what a kickd route's fastcgi = takes.
+
+    pool: extra lines for the pool's section (pm.status_path = ...)."""
+
+    def __init__(self, children=2, pool=""):
+        if not os.access(PHP_FPM, os.X_OK):
+            raise AssertionError("%s is not installed (php8.2-fpm)"
+                                 % PHP_FPM)
+        self.tmp = tempfile.mkdtemp(prefix="kick-fpm-")
+        self.sock = os.path.join(self.tmp, "fpm.sock")
+        self.address = "unix:" + self.sock
+        self.conf = os.path.join(self.tmp, "php-fpm.conf")
+        self.error_log = os.path.join(self.tmp, "error.log")
+        self.children = children
+        with open(self.conf, "w") as f:
+            f.write("[global]\nerror_log = %s\ndaemonize = no\n"
+                    "pid = %s/fpm.pid\n\n[kick]\nlisten = %s\n"
+                    "pm = static\npm.max_children = %d\n%s\n"
+                    % (self.error_log, self.tmp, self.sock, children, pool))
+        self.proc = None
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, et, ev, tb):
+        self.stop()
+        if et is None:
+            shutil.rmtree(self.tmp, ignore_errors=True)
+        elif isinstance(ev, Exception) and hasattr(ev, "add_note"):
+            ev.add_note("php-fpm error log (%s):%s" % (
+                self.error_log, self.log_tail()))
+        return False
+
+    def log_tail(self, n=10):
+        try:
+            with open(self.error_log) as f:
+                lines = f.read().rstrip().splitlines()
+        except OSError:
+            return " (none)"
+        return "\n    ".join([""] + lines[-n:])
+
+    def start(self):
+        """Starts php-fpm in the foreground (-F; -R when run as root: the
+        workers then run as root too) and waits until its socket takes
+        connections."""
+        cmd = [PHP_FPM, "-y", self.conf, "-F"]
+        if os.geteuid() == 0:
+            cmd.append("-R")
+        log = open(os.path.join(self.tmp, "stdout.log"), "ab")
+        self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL,
+                                     stdout=log, stderr=log)
+        log.close()
+        deadline = time.monotonic() + 5.0 * SLOW
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise AssertionError("php-fpm exited at start (%d):%s"
+                                     % (self.proc.returncode,
+                                        self.log_tail()))
+            try:
+                c = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+                c.connect(self.sock)
+                c.close()
+                return self
+            except OSError:
+                time.sleep(0.02)
+        self.kill()
+        raise AssertionError("php-fpm did not listen within 5 s:%s"
+                             % self.log_tail())
+
+    def workers(self):
+        """The pids of the pool's workers (children of the master)."""
+        out = []
+        for d in os.listdir("/proc"):
+            if not d.isdigit():
+                continue
+            try:
+                with open("/proc/%s/stat" % d) as f:
+                    fields = f.read().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[1]) == self.proc.pid:
+                out.append(int(d))
+        return out
+
+    def stop(self):
+        """SIGTERM: php-fpm ends its workers at once (SIGTERM) and
+        removes its socket; SIGKILL after 10 s."""
+        if self.proc is None or self.proc.poll() is not None:
+            return
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            self.proc.wait(timeout=10.0)
+        except subprocess.TimeoutExpired:
+            self.kill()
+
+    def kill(self):
+        """SIGKILL to the workers and the master: the pool dies with its
+        requests, as in a crash; its socket file stays behind, refusing."""
+        if self.proc is None or self.proc.poll() is not None:
+            return
+        # The master first, so that it starts no worker in place of one
+        # killed.
+        workers = self.workers()
+        self.proc.kill()
+        self.proc.wait()
+        for pid in workers:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+
 
 def build(method, target, headers=(), body=b"", version="1.1", host=True):
     """Builds raw request bytes. headers: list of (name, value) or raw

@@ -62,7 +62,8 @@ struct fcgi_run {
     bool paused, reading, draining;
     bool body_closed;  /* STDIN's end is queued */
     bool answered;     /* a byte of the answer came */
-    bool close_when_sent; /* the caller left: close once all is sent */
+    bool close_when_sent; /* the caller left: close once the pool has
+                           * the request (close_if_sent) */
     bool over;         /* the connection is let go: nothing more comes */
     bool ended, done;  /* end_cb and done_cb given, or not due */
     bool freeing, timer_closed;
@@ -292,6 +293,22 @@ replay_drop(struct fcgi_run *f)
 static void
 conn_lost(struct fcgi_run *f, int err);
 
+/* After the caller left, the connection is closed once the pool has the
+ * whole request: on a new connection as soon as the socket has taken
+ * all of it (the worker that accepts the connection reads it all, then
+ * PHP's first write fails); on a kept one only when an answer shows it
+ * reached a worker, since the pool may have closed that connection just
+ * now, unread. */
+static void
+close_if_sent(struct fcgi_run *f)
+{
+    if (!f->close_when_sent || f->conn == NULL ||
+        uv_stream_get_write_queue_size(fcgi_conn_stream(f->conn)) > 0)
+        return;
+    if (f->answered || !fcgi_conn_is_kept(f->conn))
+        close_now(f);
+}
+
 static void
 write_cb(uv_write_t *req, int status)
 {
@@ -306,8 +323,7 @@ write_cb(uv_write_t *req, int status)
     free(w);
     if (mine && status < 0 && status != UV_ECANCELED)
         conn_lost(f, status);
-    if (f->close_when_sent && f->conn && f->writes == 0)
-        close_now(f);
+    close_if_sent(f);
     if (was_full && f->queued < CGI_MAX_STDIN_QUEUE && f->attached &&
         !f->over && f->hooks->stdin_drain_cb)
         f->hooks->stdin_drain_cb(&f->base);
@@ -554,6 +570,7 @@ read_cb(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
         replay_drop(f);
     }
     records_read(f, f->rbuf, (size_t)nread);
+    close_if_sent(f);
 }
 
 static void
@@ -596,6 +613,7 @@ conn_ready(struct fcgi_run *f, struct fcgi_conn *c)
         f->pend = (struct bytes){0};
         f->pend_payload = 0;
     }
+    close_if_sent(f);
 }
 
 /* 503 when the pool refuses (no one listens, no socket, its listen
@@ -663,8 +681,10 @@ conn_lost(struct fcgi_run *f, int err)
         conn_get(f, true);
         return;
     }
-    if (err == UV_EOF) {
-        log_warn("run %s: %s closed the connection", f->id, f->address);
+    /* A reset is a close with our bytes unread (a killed worker). */
+    if (err == UV_EOF || err == UV_ECONNRESET) {
+        log_warn("run %s: %s closed the connection%s", f->id, f->address,
+                 err == UV_EOF ? "" : " (reset)");
         fail(f, 502, "pool closed the connection");
     } else {
         log_warn("run %s: %s: %s", f->id, f->address, uv_strerror(err));
@@ -739,10 +759,10 @@ fcgi_drain(struct runner *r)
     f->head.done = true; /* no header block is awaited any more */
 }
 
-/* The caller left: the connection is closed as a web server's is, once
- * the whole request is sent, so that a caller that hangs up at once (the
- * fire-and-forget trick) still has its script run; a body cut short ends
- * where it was cut, as php-cgi's stdin does. */
+/* The caller left: the connection is closed as a web server's is, but
+ * only once the pool has the whole request, so that a caller that hangs
+ * up at once (the fire-and-forget trick) still has its script run; a
+ * body cut short ends where it was cut, as php-cgi's stdin does. */
 static void
 fcgi_close_output(struct runner *r)
 {
@@ -754,8 +774,7 @@ fcgi_close_output(struct runner *r)
     f->ended = true;
     fcgi_close_body(r);
     f->close_when_sent = true;
-    if (f->conn && f->writes == 0)
-        close_now(f);
+    close_if_sent(f);
 }
 
 static void
