@@ -19,7 +19,7 @@ from urllib.parse import quote, urlencode
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness import (SLOW, Kickd, PhpFpm, build, expect,  # noqa: E402
-                     expect_eq, run, write_script)
+                     expect_eq, kick_bin, run, write_script)
 
 # The route's on_shutdown command: kickd's view of the run, one line.
 SHUTDOWN_SH = """#!/bin/sh
@@ -159,6 +159,25 @@ def test_detached_job():
         out = k.get("/jobs/%d/output" % jid).body.decode()
         expect_eq(out, "job %d attempt 1\nPHP message: a message to stderr\n"
                   "finished\n" % jid, "output")
+        v = shutdown_view(k, "job")
+        expect_eq((v["cs"], v["exit"]), ("0", "0"),
+                  "on_shutdown's view: FCGI_END_REQUEST's app status")
+
+
+def test_kick_ctl():
+    """kick ctl from a PHP-FPM script, once it has put KICK_CONTROL (a
+    FastCGI param) into its environment: progress reaches the job, status
+    answers."""
+    with PhpFpm() as fpm, \
+            fpm_kickd(fpm, [("ctl", "fcgi_ctl.php",
+                             "mode = detach\nenv = KICK_BIN=%s"
+                             % kick_bin())]) as k:
+        jid = trigger(k, "/ctl")
+        j = wait_job(k, jid, ("succeeded", "failed"))
+        expect_eq((j["state"], j["progress"], j["progress_message"]),
+                  ("succeeded", 50, "halfway"), "state and progress")
+        expect_eq(k.get("/jobs/%d/output" % jid).body,
+                  b"before=param\nstatus=0\n", "output")
 
 
 def test_php_value_per_request():
@@ -251,6 +270,12 @@ def test_hang_up():
             tgt, out = target(k, route, route + "2", n=12, us=50000, **q)
             hang_up_after(k, tgt, 500)
             outs.append(out)
+        # kickd closed the connection: the route's on_shutdown runs now,
+        # while PHP goes on.
+        v = shutdown_view(k, "ign")
+        expect_eq((v["cs"], v["exit"]), ("1", "-1"), "ign: on_shutdown")
+        expect("end" not in read(outs[0]).splitlines(),
+               "on_shutdown waited for PHP's end")
         for out in outs:
             lines = wait_line(out, "status=", 3.0)
             expect("end" in lines, "%s: PHP did not run to its end: %r",
@@ -316,7 +341,8 @@ def test_time_limit_and_cancel():
         expect(r.status in (200, 202, 204), "DELETE: %r", r)
         j = wait_job(k, loop_id, ("timed_out", "failed", "succeeded"))
         took = time.monotonic() - t0
-        expect_eq(j["state"], "timed_out", "the looping job")
+        expect_eq((j["state"], j["connection_status"]), ("timed_out", 2),
+                  "the looping job (kickd's view)")
         expect(0.9 < took < 1.0 + 1.5 * SLOW, "timed out after %.2f s",
                took)
         lines = wait_line(loop_out, "status=", 2.0)
@@ -559,6 +585,123 @@ def test_concurrency_caps_connections():
                            "2 workers took %.2f s", route, n, took)
         finally:
             proxy.close()
+
+
+class FakePool:
+    """A FastCGI server of the test's own on a unix socket: reads each
+    request to the end of its STDIN, then answers as its QUERY_STRING
+    says: overloaded (FCGI_OVERLOADED), badversion (a record of version
+    2), app3 (a good answer with app status 3), s500 (Status: 500)."""
+
+    def __init__(self, path):
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.bind(path)
+        self.sock.listen(16)
+        threading.Thread(target=self.serve, daemon=True).start()
+
+    @staticmethod
+    def record(t, content, version=1):
+        pad = -len(content) % 8
+        return (bytes([version, t, 0, 1, len(content) >> 8,
+                       len(content) & 255, pad, 0]) + content + b"\0" * pad)
+
+    @staticmethod
+    def params(data):
+        out, i = {}, 0
+        while i < len(data):
+            lens = []
+            for _ in range(2):
+                if data[i] < 128:
+                    lens.append(data[i])
+                    i += 1
+                else:
+                    lens.append(int.from_bytes(data[i:i + 4], "big")
+                                & 0x7fffffff)
+                    i += 4
+            out[data[i:i + lens[0]].decode()] = \
+                data[i + lens[0]:i + lens[0] + lens[1]].decode()
+            i += lens[0] + lens[1]
+        return out
+
+    def serve(self):
+        while True:
+            try:
+                c, _ = self.sock.accept()
+            except OSError:
+                return
+            threading.Thread(target=self.conn, args=(c,), daemon=True).start()
+
+    def conn(self, c):
+        buf, params = b"", b""
+        with c:
+            while True:
+                while len(buf) < 8 or len(buf) < 8 + (buf[4] << 8 | buf[5]) \
+                        + buf[6]:
+                    d = c.recv(65536)
+                    if not d:
+                        return
+                    buf += d
+                n = buf[4] << 8 | buf[5]
+                t, content = buf[1], buf[8:8 + n]
+                buf = buf[8 + n + buf[6]:]
+                if t == 4:
+                    params += content
+                if t == 5 and n == 0:
+                    c.sendall(self.answer(self.params(params)["QUERY_STRING"]))
+                    params = b""
+
+    def answer(self, how):
+        head = b"Content-Type: text/plain\r\n\r\nhi\n"
+        end = {"overloaded": (0, 2), "app3": (3, 0)}.get(how, (0, 0))
+        out = b""
+        if how == "badversion":
+            return self.record(6, head, version=2)
+        if how == "app3":
+            out = self.record(6, head)
+        if how == "s500":
+            out = self.record(6, b"Status: 500 Oops\r\n" + head)
+        return out + self.record(3, end[0].to_bytes(4, "big") +
+                                 bytes([end[1], 0, 0, 0]))
+
+    def close(self):
+        self.sock.close()
+
+
+def test_pool_answers():
+    """What a pool answers decides the outcome: FCGI_OVERLOADED is 503,
+    a record of another version 502, each with its reason; app status 3
+    and a CGI status 500 are failed jobs with the reason and the app
+    status as exit status."""
+    with PhpFpm() as fpm:
+        fake = FakePool(os.path.join(fpm.tmp, "fake.sock"))
+        try:
+            with fpm_kickd(fpm, [("a", "fcgi_env.php", ""),
+                                 ("j", "fcgi_env.php", "mode = detach")],
+                           address="unix:" + os.path.join(fpm.tmp,
+                                                          "fake.sock")) as k:
+                for how, status, why in (
+                        ("overloaded", 503, "pool overloaded "
+                         "(FCGI_OVERLOADED)"),
+                        ("badversion", 502, "bad FastCGI record: not "
+                         "FastCGI version 1")):
+                    r = k.get("/a?" + how)
+                    expect_eq(r.status, status, how + " (%r)" % r.body)
+                    expect(why in r.body.decode(), "%s: %r", how, r.body)
+                    j = wait_job(k, trigger(k, "/j?" + how),
+                                 ("failed", "succeeded"))
+                    expect_eq((j["state"], j["error"]), ("failed", why),
+                              how + ": job")
+                for how, exit_status, why in (("app3", 3, "app status 3"),
+                                              ("s500", 0,
+                                               "FastCGI answered 500")):
+                    j = wait_job(k, trigger(k, "/j?" + how),
+                                 ("failed", "succeeded"))
+                    expect_eq((j["state"], j["exit_status"], j["error"]),
+                              ("failed", exit_status, why), how + ": job")
+                r = k.get("/a?s500")
+                expect_eq((r.status, r.body), (500, b"hi\n"), "s500 attached")
+        finally:
+            fake.close()
 
 
 if __name__ == "__main__":
