@@ -37,8 +37,8 @@ KICKD_TOP := main srv cfg cfg_words cfg_scripts route log metrics \
 KICKD_HTTP := http_parse http_response conn conn_out conn_limit conn_log
 KICKD_API := api api_list api_error follow ctl
 KICKD_RUN := run
-KICKD_RUNNER := runner exec fastcgi fcgi_pool fcgi_record forward cgi_env \
-                cgi_request cgi_response cgi_head proc pgroup
+KICKD_RUNNER := runner exec fastcgi fcgi_send fcgi_pool fcgi_record forward \
+                cgi_env cgi_request cgi_response cgi_head proc pgroup
 KICKD_JOBS := worker job_run ledger recover prune
 KICKD_STORE := store_async store_common
 KICKD_SQLITE := store_sqlite store_sqlite_schema store_sqlite_output \

@@ -324,20 +324,24 @@ PHP_FPM = "/usr/sbin/php-fpm8.2"
 
 class PhpFpm:
     """One php-fpm (Debian's php8.2-fpm, its php.ini) in a temp dir of its
-    own: a unix socket there, a static pool of `children` workers, its
-    error log there. A context manager; start() and stop() can be called
+    own: a unix socket there (or with tcp, 127.0.0.1 on a free port), a
+    static pool of `children` workers, its error log there. A context manager; start() and stop() can be called
     again (the same socket), kill() ends it at once with its workers, as a
     crash would. `address` is what a kickd route's fastcgi = takes.
 
     pool: extra lines for the pool's section (pm.status_path = ...)."""
 
-    def __init__(self, children=2, pool=""):
+    def __init__(self, children=2, pool="", tcp=False):
         if not os.access(PHP_FPM, os.X_OK):
             raise AssertionError("%s is not installed (php8.2-fpm)"
                                  % PHP_FPM)
         self.tmp = tempfile.mkdtemp(prefix="kick-fpm-")
         self.sock = os.path.join(self.tmp, "fpm.sock")
         self.address = "unix:" + self.sock
+        self.port = None
+        if tcp:
+            self.port = free_port()
+            self.address = "127.0.0.1:%d" % self.port
         self.conf = os.path.join(self.tmp, "php-fpm.conf")
         self.error_log = os.path.join(self.tmp, "error.log")
         self.children = children
@@ -345,7 +349,8 @@ class PhpFpm:
             f.write("[global]\nerror_log = %s\ndaemonize = no\n"
                     "pid = %s/fpm.pid\n\n[kick]\nlisten = %s\n"
                     "pm = static\npm.max_children = %d\n%s\n"
-                    % (self.error_log, self.tmp, self.sock, children, pool))
+                    % (self.error_log, self.tmp,
+                       self.address if tcp else self.sock, children, pool))
         self.proc = None
 
     def __enter__(self):
@@ -386,8 +391,11 @@ class PhpFpm:
                                      % (self.proc.returncode,
                                         self.log_tail()))
             try:
-                c = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-                c.connect(self.sock)
+                if self.port:
+                    c = socket.create_connection(("127.0.0.1", self.port))
+                else:
+                    c = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+                    c.connect(self.sock)
                 c.close()
                 return self
             except OSError:

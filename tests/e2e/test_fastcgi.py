@@ -19,7 +19,7 @@ from urllib.parse import quote, urlencode
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness import (SLOW, Kickd, PhpFpm, build, expect,  # noqa: E402
-                     expect_eq, kick_bin, run, write_script)
+                     expect_eq, free_port, kick_bin, run, write_script)
 
 # The route's on_shutdown command: kickd's view of the run, one line.
 SHUTDOWN_SH = """#!/bin/sh
@@ -162,6 +162,25 @@ def test_detached_job():
         v = shutdown_view(k, "job")
         expect_eq((v["cs"], v["exit"]), ("0", "0"),
                   "on_shutdown's view: FCGI_END_REQUEST's app status")
+
+
+def test_tcp():
+    """A pool on TCP, by its address and by a name (resolved when a
+    connection is opened); a port nobody listens on is refused, 503."""
+    with PhpFpm(tcp=True) as fpm:
+        for addr in (fpm.address, "localhost:%d" % fpm.port):
+            with fpm_kickd(fpm, [("fenv", "fcgi_env.php", ""),
+                                 ("job", "fcgi_job.php", "mode = detach")],
+                           address=addr) as k:
+                got = php_json(k, "GET", "/fenv?x=1")
+                expect_eq(got["get"], {"x": "1"}, addr + ": $_GET")
+                j = wait_job(k, trigger(k, "/job"), ("succeeded", "failed"))
+                expect_eq(j["state"], "succeeded", addr + ": job")
+        with fpm_kickd(fpm, [("fenv", "fcgi_env.php", "")],
+                       address="127.0.0.1:%d" % free_port()) as k:
+            r = k.get("/fenv")
+            expect_eq(r.status, 503, "a port nobody listens on")
+            expect("connection refused" in r.body.decode(), "%r", r.body)
 
 
 def test_kick_ctl():

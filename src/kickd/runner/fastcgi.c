@@ -18,19 +18,14 @@
 #include "fastcgi.h"
 #include "fcgi_pool.h"
 #include "fcgi_record.h"
+#include "fcgi_send.h"
 #include "kick_limits.h"
 #include "log.h"
 #include "runner.h"
 
-/* One request at a time on a connection (PHP-FPM does not multiplex):
- * its id is always 1. */
+/* kickd sends one request at a time on a connection (PHP-FPM does not
+ * multiplex): its id is always 1. */
 #define REQUEST_ID 1
-
-/* Bytes gathered before they can be written. */
-struct bytes {
-    char *p;
-    size_t len, cap;
-};
 
 struct fcgi_run {
     struct runner base; /* first: a struct runner * is a struct fcgi_run * */
@@ -44,23 +39,15 @@ struct fcgi_run {
     struct fcgi_wait wait;
     bool waiting;
     struct fcgi_conn *conn;
-    unsigned conn_gen; /* changes when conn does: writes to an old one */
+    unsigned conn_gen; /* changes when conn does: a hook let it go */
+    struct fcgi_send send; /* the request on its way */
     struct fcgi_parser parser;
     struct cgi_head head;
     char *rbuf;        /* CGI_READ_SIZE: one read of the connection */
-    char *params;      /* BEGIN_REQUEST and the PARAMS stream */
-    size_t params_len;
-    struct bytes pend; /* STDIN records before there is a connection */
-    size_t pend_payload;
-    struct bytes replay; /* every STDIN record, while a retry may come */
-    bool replayable;
     bool retried;
-    size_t queued;     /* body bytes the socket has not taken yet */
-    int writes;        /* writes on their way */
     bool attached;     /* the sink has not let go: hooks are called */
     bool job;
     bool paused, reading, draining;
-    bool body_closed;  /* STDIN's end is queued */
     bool answered;     /* a byte of the answer came */
     bool close_when_sent; /* the caller left: close once the pool has
                            * the request (close_if_sent) */
@@ -79,58 +66,13 @@ struct fcgi_run {
     bool errline_cut;
 };
 
-struct fcgi_write {
-    uv_write_t req;
-    struct fcgi_run *f;
-    unsigned gen;   /* f->conn_gen when written */
-    char *data;
-    size_t payload; /* body bytes in data */
-};
-
-static int
-bytes_add(struct bytes *b, const void *p, size_t n)
-{
-    if (b->len + n > b->cap) {
-        size_t cap = b->cap ? b->cap : 4096;
-        while (cap < b->len + n)
-            cap *= 2;
-        char *q = realloc(b->p, cap);
-        if (q == NULL)
-            return -1;
-        b->p = q;
-        b->cap = cap;
-    }
-    memcpy(b->p + b->len, p, n);
-    b->len += n;
-    return 0;
-}
-
-static void
-bytes_free(struct bytes *b)
-{
-    free(b->p);
-    *b = (struct bytes){0};
-}
-
-static char *
-memdup(const void *p, size_t n)
-{
-    char *q = malloc(n ? n : 1);
-
-    if (q)
-        memcpy(q, p, n);
-    return q;
-}
-
 static void
 run_free(struct fcgi_run *f)
 {
     free(f->base.env);
     cgi_head_close(&f->head);
     free(f->rbuf);
-    free(f->params);
-    bytes_free(&f->pend);
-    bytes_free(&f->replay);
+    fcgi_send_close(&f->send);
     free(f->address);
     free(f->script);
     free(f);
@@ -141,7 +83,7 @@ run_free(struct fcgi_run *f)
 static void
 maybe_destroy(struct fcgi_run *f)
 {
-    if (f->timer_closed && f->writes == 0)
+    if (f->timer_closed && fcgi_send_is_idle(&f->send))
         run_free(f);
 }
 
@@ -239,6 +181,7 @@ conn_let_go(struct fcgi_run *f, bool keep)
     f->conn = NULL;
     f->conn_gen++;
     f->reading = false;
+    fcgi_send_stop(&f->send);
     fcgi_conn_release(c, keep);
 }
 
@@ -284,13 +227,6 @@ close_now(struct fcgi_run *f)
 }
 
 static void
-replay_drop(struct fcgi_run *f)
-{
-    f->replayable = false;
-    bytes_free(&f->replay);
-}
-
-static void
 conn_lost(struct fcgi_run *f, int err);
 
 /* After the caller left, the connection is closed once the pool has the
@@ -303,78 +239,30 @@ static void
 close_if_sent(struct fcgi_run *f)
 {
     if (!f->close_when_sent || f->conn == NULL ||
-        uv_stream_get_write_queue_size(fcgi_conn_stream(f->conn)) > 0)
+        !fcgi_send_is_flushed(&f->send))
         return;
     if (f->answered || !fcgi_conn_is_kept(f->conn))
         close_now(f);
 }
 
 static void
-write_cb(uv_write_t *req, int status)
+send_error_cb(struct fcgi_send *s, int err)
 {
-    struct fcgi_write *w = (struct fcgi_write *)req;
-    struct fcgi_run *f = w->f;
-    bool mine = f->conn && w->gen == f->conn_gen;
-    bool was_full = f->queued >= CGI_MAX_STDIN_QUEUE;
+    conn_lost(s->data, err);
+}
 
-    f->writes--;
-    f->queued -= w->payload;
-    free(w->data);
-    free(w);
-    if (mine && status < 0 && status != UV_ECANCELED)
-        conn_lost(f, status);
+/* A write is done: the body queue may have room again, or the request
+ * be all sent. */
+static void
+send_written_cb(struct fcgi_send *s, bool was_full)
+{
+    struct fcgi_run *f = s->data;
+
     close_if_sent(f);
-    if (was_full && f->queued < CGI_MAX_STDIN_QUEUE && f->attached &&
+    if (was_full && s->queued < CGI_MAX_STDIN_QUEUE && f->attached &&
         !f->over && f->hooks->stdin_drain_cb)
         f->hooks->stdin_drain_cb(&f->base);
     maybe_destroy(f);
-}
-
-/* Writes len bytes of data (owned) to the connection; payload of them are
- * body bytes. */
-static void
-conn_write(struct fcgi_run *f, char *data, size_t len, size_t payload)
-{
-    struct fcgi_write *w = malloc(sizeof(*w));
-    int r = -ENOMEM;
-
-    if (w) {
-        *w = (struct fcgi_write){
-            .f = f, .gen = f->conn_gen, .data = data, .payload = payload};
-        uv_buf_t b = uv_buf_init(data, (unsigned)len);
-        r = uv_write(&w->req, fcgi_conn_stream(f->conn), &b, 1, write_cb);
-    }
-    if (r < 0) {
-        free(data);
-        free(w);
-        f->queued -= payload;
-        fail(f, 502, "writing to the pool: %s", uv_strerror(r));
-        return;
-    }
-    f->writes++;
-}
-
-/* STDIN records (rec, owned) are sent, or kept until a connection
- * comes; a copy stays while a retry may need it. */
-static void
-stdin_queue(struct fcgi_run *f, char *rec, size_t n, size_t payload)
-{
-    if (f->replayable && (f->replay.len + n > FCGI_REPLAY_MAX ||
-                          bytes_add(&f->replay, rec, n) < 0))
-        replay_drop(f);
-    f->queued += payload;
-    if (f->conn) {
-        conn_write(f, rec, n, payload);
-        return;
-    }
-    if (bytes_add(&f->pend, rec, n) < 0) {
-        free(rec);
-        f->queued -= payload;
-        fail(f, 502, "out of memory");
-        return;
-    }
-    f->pend_payload += payload;
-    free(rec);
 }
 
 static void
@@ -389,8 +277,10 @@ alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 static void
 body_hand(struct fcgi_run *f, const char *p, size_t n)
 {
-    char *b = memdup(p, n);
+    char *b = malloc(n);
 
+    if (b)
+        memcpy(b, p, n);
     if (b == NULL) {
         fail(f, 502, "out of memory");
         return;
@@ -502,7 +392,7 @@ request_end(struct fcgi_run *f, const struct fcgi_event *ev, bool clean)
     if (!clean)
         log_warn("run %s: %s: bytes after FCGI_END_REQUEST", f->id,
                  f->address);
-    conn_let_go(f, clean && ps == FCGI_REQUEST_COMPLETE && f->body_closed &&
+    conn_let_go(f, clean && ps == FCGI_REQUEST_COMPLETE && f->send.ended &&
                        !f->close_when_sent);
     stderr_flush(f);
     f->end_status = ps == FCGI_OVERLOADED ? 503 : 502;
@@ -567,7 +457,7 @@ read_cb(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
         /* The pool has the request: it is never sent again. */
         f->answered = true;
         fcgi_conn_answered(f->conn);
-        replay_drop(f);
+        fcgi_send_drop_replay(&f->send);
     }
     records_read(f, f->rbuf, (size_t)nread);
     close_if_sent(f);
@@ -589,7 +479,7 @@ reading_update(struct fcgi_run *f)
 static void
 conn_ready(struct fcgi_run *f, struct fcgi_conn *c)
 {
-    char *head = memdup(f->params, f->params_len);
+    int r;
 
     f->waiting = false;
     f->conn = c;
@@ -597,21 +487,10 @@ conn_ready(struct fcgi_run *f, struct fcgi_conn *c)
     fcgi_conn_stream(c)->data = f;
     fcgi_parser_init(&f->parser, REQUEST_ID);
     reading_update(f);
-    if (head == NULL) {
-        fail(f, 502, "out of memory");
+    r = fcgi_send_start(&f->send, fcgi_conn_stream(c), f->retried);
+    if (r < 0) {
+        fail(f, 502, "writing to the pool: %s", uv_strerror(r));
         return;
-    }
-    conn_write(f, head, f->params_len, 0);
-    if (f->retried && f->replay.len > 0 && !f->over) {
-        char *again = memdup(f->replay.p, f->replay.len);
-        if (again == NULL)
-            fail(f, 502, "out of memory");
-        else
-            conn_write(f, again, f->replay.len, 0);
-    } else if (f->pend.len > 0 && !f->over) {
-        conn_write(f, f->pend.p, f->pend.len, f->pend_payload);
-        f->pend = (struct bytes){0};
-        f->pend_payload = 0;
     }
     close_if_sent(f);
 }
@@ -670,7 +549,7 @@ static void
 conn_lost(struct fcgi_run *f, int err)
 {
     bool again = !f->answered && fcgi_conn_is_kept(f->conn) &&
-                 f->replayable && !f->retried;
+                 fcgi_send_can_replay(&f->send) && !f->retried;
 
     conn_let_go(f, false);
     if (again) {
@@ -696,40 +575,26 @@ static void
 fcgi_write_body(struct runner *r, const char *buf, size_t len)
 {
     struct fcgi_run *f = (struct fcgi_run *)r;
+    int e;
 
-    if (len == 0 || f->body_closed || f->over)
-        return;
-    size_t n = fcgi_stdin_size(len);
-    char *rec = malloc(n);
-    if (rec == NULL) {
-        fail(f, 502, "out of memory");
-        return;
-    }
-    fcgi_stdin_format((unsigned char *)rec, REQUEST_ID, buf, len);
-    stdin_queue(f, rec, n, len);
+    if (!f->over && (e = fcgi_send_stdin(&f->send, buf, len)) < 0)
+        fail(f, 502, "writing to the pool: %s", uv_strerror(e));
 }
 
 static void
 fcgi_close_body(struct runner *r)
 {
     struct fcgi_run *f = (struct fcgi_run *)r;
-    char *rec;
+    int e;
 
-    if (f->body_closed || f->over)
-        return;
-    f->body_closed = true;
-    if ((rec = malloc(FCGI_HEADER_LEN)) == NULL) {
-        fail(f, 502, "out of memory");
-        return;
-    }
-    fcgi_record_format((unsigned char *)rec, FCGI_STDIN, REQUEST_ID, NULL, 0);
-    stdin_queue(f, rec, FCGI_HEADER_LEN, 0);
+    if (!f->over && (e = fcgi_send_stdin_end(&f->send)) < 0)
+        fail(f, 502, "writing to the pool: %s", uv_strerror(e));
 }
 
 static size_t
 fcgi_body_queued(const struct runner *r)
 {
-    return ((const struct fcgi_run *)r)->queued;
+    return ((const struct fcgi_run *)r)->send.queued;
 }
 
 static void
@@ -809,76 +674,6 @@ fcgi_pid(const struct runner *r)
     return -1;
 }
 
-/* PHP_VALUE: ini settings for this request alone (PHP-FPM), after the
- * route's own PHP_VALUE if its env has one. Both settings are sent every
- * time: PHP-FPM leaves a request's PHP_VALUE in its worker for the next
- * request, which may be another route's. max_execution_time is the run's
- * time limit (PHP counts CPU time, kickd wall-clock time, so kickd's
- * comes first), 0 when it has none. */
-static char *
-php_value_format(const struct cgi_request *cr, const char *user)
-{
-    const struct cfg_route *rt = cr->route;
-    int limit = rt->time_limit >= 0 ? rt->time_limit
-                : cr->job           ? 0
-                                    : RUN_ATTACHED_TIME_LIMIT;
-    char ours[80];
-    int n = snprintf(ours, sizeof(ours),
-                     "ignore_user_abort=%d\nmax_execution_time=%d",
-                     rt->ignore_user_abort ? 1 : 0, limit);
-    size_t len = 10 + (user ? strlen(user) + 1 : 0) + (size_t)n + 1;
-    char *v = malloc(len);
-
-    if (v)
-        snprintf(v, len, "PHP_VALUE=%s%s%s", user ? user : "",
-                 user ? "\n" : "", ours);
-    return v;
-}
-
-/* BEGIN_REQUEST and the PARAMS stream of the run's environment. 0, or
- * -ENOMEM, -E2BIG. */
-static int
-params_build(struct fcgi_run *f, const struct cgi_request *cr)
-{
-    char **env = f->base.env;
-    const char *user = NULL;
-    size_t n = 0, k = 0;
-
-    while (env[n]) {
-        if (strncmp(env[n], "PHP_VALUE=", 10) == 0)
-            user = env[n] + 10;
-        n++;
-    }
-    char *php = php_value_format(cr, user);
-    char **pairs = malloc((n + 2) * sizeof(char *));
-    int r = -ENOMEM;
-    if (php == NULL || pairs == NULL)
-        goto out;
-    for (size_t i = 0; i < n; i++)
-        if (strncmp(env[i], "PHP_VALUE=", 10) != 0)
-            pairs[k++] = env[i];
-    pairs[k++] = php;
-    pairs[k] = NULL;
-    ssize_t size = fcgi_params_size(pairs);
-    if (size < 0) {
-        r = (int)size;
-        goto out;
-    }
-    f->params = malloc(FCGI_RECORD_SIZE(8) + (size_t)size);
-    if (f->params == NULL)
-        goto out;
-    f->params_len =
-        fcgi_begin_request_format((unsigned char *)f->params, REQUEST_ID,
-                                  true) +
-        fcgi_params_format((unsigned char *)f->params + FCGI_RECORD_SIZE(8),
-                           REQUEST_ID, pairs);
-    r = 0;
-out:
-    free(pairs);
-    free(php);
-    return r;
-}
-
 static struct runner *
 fcgi_start(const struct runner_ctx *ctx, const struct cgi_request *cr,
            const struct runner_hooks *hooks, void *data, int *err)
@@ -895,10 +690,12 @@ fcgi_start(const struct runner_ctx *ctx, const struct cgi_request *cr,
         .limit = cr->route->concurrency,
         .attached = true,
         .job = cr->job,
-        .replayable = true,
         .app_status = -1,
         .wait = {.cb = wait_cb},
     };
+    f->send.data = f;
+    f->send.error_cb = send_error_cb;
+    f->send.written_cb = send_written_cb;
     snprintf(f->id, sizeof(f->id), "%s", cr->run_id ? cr->run_id : "-");
     f->address = strdup(cr->route->fastcgi);
     f->script = strdup(cr->route->script_filename);
@@ -906,7 +703,7 @@ fcgi_start(const struct runner_ctx *ctx, const struct cgi_request *cr,
     f->base.env = cgi_env_build(cr);
     if (f->address == NULL || f->script == NULL || f->rbuf == NULL ||
         f->base.env == NULL || cgi_head_init(&f->head, cr->job) < 0 ||
-        (r = params_build(f, cr)) < 0)
+        (r = fcgi_send_init(&f->send, cr, f->base.env)) < 0)
         goto fail;
     uv_timer_init(ctx->loop, &f->later);
     f->later.data = f;

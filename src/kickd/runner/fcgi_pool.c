@@ -32,6 +32,8 @@ struct fcgi_conn {
     struct fcgi_wait *waiter; /* C_OPENING: for whom; NULL if it left */
     uv_connect_t connect;
     uv_getaddrinfo_t resolve;
+    struct addrinfo *addrs;     /* TCP, while opening: what resolve gave */
+    struct addrinfo *next_addr; /* the one to try if this one fails */
     char idle_buf[64]; /* what an idle connection reads: nothing valid */
 };
 
@@ -162,7 +164,10 @@ fastcgi_pools_free(struct fastcgi_pools *ps)
 static void
 conn_close_cb(uv_handle_t *h)
 {
-    free((struct fcgi_conn *)h);
+    struct fcgi_conn *c = (struct fcgi_conn *)h;
+
+    uv_freeaddrinfo(c->addrs);
+    free(c);
 }
 
 static void
@@ -299,6 +304,8 @@ conn_opened(struct fcgi_conn *c)
 {
     struct fcgi_wait *w = c->waiter;
 
+    uv_freeaddrinfo(c->addrs);
+    c->addrs = c->next_addr = NULL;
     c->waiter = NULL;
     if (w == NULL) {
         /* Its request left meanwhile. */
@@ -328,7 +335,58 @@ conn_failed(struct fcgi_conn *c, int err)
 }
 
 static void
+connect_cb(uv_connect_t *req, int status);
+
+/* Connects c to ai; the addresses after it are tried if it fails. */
+static int
+tcp_connect(struct fcgi_conn *c, struct addrinfo *ai)
+{
+    c->next_addr = ai->ai_next;
+    uv_tcp_nodelay(&c->h.tcp, 1); /* records are small and awaited */
+    return uv_tcp_connect(&c->connect, &c->h.tcp, ai->ai_addr, connect_cb);
+}
+
+/* c could not connect to one of its host's addresses (err): a new handle
+ * tries the next (a socket whose connect failed is not used again), as
+ * "localhost" may give ::1 first to a pool on 127.0.0.1. */
+static void
+tcp_next(struct fcgi_conn *c, int err)
+{
+    struct fcgi_conn *n = c->next_addr ? calloc(1, sizeof(*n)) : NULL;
+
+    if (n == NULL) {
+        conn_failed(c, err);
+        return;
+    }
+    *n = (struct fcgi_conn){.pool = c->pool, .state = C_OPENING,
+                            .waiter = c->waiter, .addrs = c->addrs};
+    n->connect.data = n;
+    if (n->waiter)
+        n->waiter->opening = n;
+    uv_tcp_init(c->pool->all->loop, &n->h.tcp);
+    err = tcp_connect(n, c->next_addr);
+    c->addrs = NULL;
+    c->waiter = NULL;
+    uv_close(&c->h.handle, conn_close_cb); /* n holds its place */
+    if (err < 0)
+        tcp_next(n, err);
+}
+
+static void
 connect_cb(uv_connect_t *req, int status)
+{
+    struct fcgi_conn *c = req->data;
+
+    if (status < 0 && c->pool->path == NULL)
+        tcp_next(c, status);
+    else if (status < 0)
+        conn_failed(c, status);
+    else
+        conn_opened(c);
+}
+
+static void
+resolve_cb(uv_getaddrinfo_t *req, int status, struct addrinfo *ai)
 {
     struct fcgi_conn *c = req->data;
 
@@ -336,23 +394,10 @@ connect_cb(uv_connect_t *req, int status)
         conn_failed(c, status);
         return;
     }
-    if (c->pool->path == NULL)
-        uv_tcp_nodelay(&c->h.tcp, 1); /* records are small and awaited */
-    conn_opened(c);
-}
-
-static void
-resolve_cb(uv_getaddrinfo_t *req, int status, struct addrinfo *ai)
-{
-    struct fcgi_conn *c = req->data;
-    int r = status;
-
-    /* The first address: a pool has one (kickd is no load balancer). */
-    if (r == 0)
-        r = uv_tcp_connect(&c->connect, &c->h.tcp, ai->ai_addr, connect_cb);
-    uv_freeaddrinfo(ai);
-    if (r < 0)
-        conn_failed(c, r);
+    c->addrs = ai;
+    status = tcp_connect(c, ai);
+    if (status < 0)
+        tcp_next(c, status);
 }
 
 /* Opens a connection for w. 0, or a negative errno. */
