@@ -325,9 +325,10 @@ PHP_FPM = "/usr/sbin/php-fpm8.2"
 class PhpFpm:
     """One php-fpm (Debian's php8.2-fpm, its php.ini) in a temp dir of its
     own: a unix socket there (or with tcp, 127.0.0.1 on a free port), a
-    static pool of `children` workers, its error log there. A context manager; start() and stop() can be called
-    again (the same socket), kill() ends it at once with its workers, as a
-    crash would. `address` is what a kickd route's fastcgi = takes.
+    static pool of `children` workers, its error log there. A context
+    manager; start() and stop() can be called again (the same address),
+    kill() ends it at once with its workers, as a crash would. `address`
+    is what a kickd route's fastcgi = takes.
 
     pool: extra lines for the pool's section (pm.status_path = ...)."""
 

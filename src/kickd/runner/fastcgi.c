@@ -23,10 +23,6 @@
 #include "log.h"
 #include "runner.h"
 
-/* kickd sends one request at a time on a connection (PHP-FPM does not
- * multiplex): its id is always 1. */
-#define REQUEST_ID 1
-
 struct fcgi_run {
     struct runner base; /* first: a struct runner * is a struct fcgi_run * */
     const struct runner_hooks *hooks;
@@ -279,12 +275,11 @@ body_hand(struct fcgi_run *f, const char *p, size_t n)
 {
     char *b = malloc(n);
 
-    if (b)
-        memcpy(b, p, n);
     if (b == NULL) {
         fail(f, 502, "out of memory");
         return;
     }
+    memcpy(b, p, n);
     f->hooks->body_cb(&f->base, b, n);
 }
 
@@ -485,7 +480,7 @@ conn_ready(struct fcgi_run *f, struct fcgi_conn *c)
     f->conn = c;
     f->conn_gen++;
     fcgi_conn_stream(c)->data = f;
-    fcgi_parser_init(&f->parser, REQUEST_ID);
+    fcgi_parser_init(&f->parser, FCGI_REQUEST_ID);
     reading_update(f);
     r = fcgi_send_start(&f->send, fcgi_conn_stream(c), f->retried);
     if (r < 0) {

@@ -11,10 +11,6 @@
 #include "fcgi_send.h"
 #include "kick_limits.h"
 
-/* kickd sends one request at a time on a connection (PHP-FPM does not
- * multiplex): its id is always 1. */
-#define REQUEST_ID 1
-
 struct fcgi_write {
     uv_write_t req;
     struct fcgi_send *s;
@@ -107,8 +103,8 @@ head_format(struct fcgi_send *s, const struct cgi_request *cr,
     if (s->head == NULL)
         goto out;
     unsigned char *h = (unsigned char *)s->head;
-    s->head_len = fcgi_begin_request_format(h, REQUEST_ID, true);
-    s->head_len += fcgi_params_format(h + s->head_len, REQUEST_ID, pairs);
+    s->head_len = fcgi_begin_request_format(h, FCGI_REQUEST_ID, true);
+    s->head_len += fcgi_params_format(h + s->head_len, FCGI_REQUEST_ID, pairs);
     r = 0;
 out:
     free(pairs);
@@ -217,7 +213,7 @@ fcgi_send_stdin(struct fcgi_send *s, const char *buf, size_t len)
         return 0;
     if ((rec = malloc(n)) == NULL)
         return -ENOMEM;
-    fcgi_stdin_format((unsigned char *)rec, REQUEST_ID, buf, len);
+    fcgi_stdin_format((unsigned char *)rec, FCGI_REQUEST_ID, buf, len);
     return queue(s, rec, n, len);
 }
 
@@ -231,7 +227,8 @@ fcgi_send_stdin_end(struct fcgi_send *s)
     s->ended = true;
     if ((rec = malloc(FCGI_HEADER_LEN)) == NULL)
         return -ENOMEM;
-    fcgi_record_format((unsigned char *)rec, FCGI_STDIN, REQUEST_ID, NULL, 0);
+    fcgi_record_format((unsigned char *)rec, FCGI_STDIN, FCGI_REQUEST_ID,
+                       NULL, 0);
     return queue(s, rec, FCGI_HEADER_LEN, 0);
 }
 

@@ -13,6 +13,10 @@
 
 struct cgi_request;
 
+/* kickd sends one request at a time on a connection (PHP-FPM does not
+ * multiplex): its id is always 1. */
+#define FCGI_REQUEST_ID 1
+
 /* Bytes gathered before they can be written. */
 struct fcgi_bytes {
     char *p;
