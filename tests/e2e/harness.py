@@ -12,6 +12,7 @@ import sys
 import tempfile
 import time
 import traceback
+from urllib.parse import urlencode
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SCRIPTS = os.path.join(HERE, "scripts")
@@ -735,6 +736,93 @@ def expect_error(r, status, what=""):
     expect(r.body.startswith(str(r.status).encode()),
            "%s: error body does not start with %d: %r", what, r.status,
            r.body)
+
+
+# Helpers of the PHP connection-state tests (test_php_connstate.py for
+# php-cgi, test_fastcgi.py for PHP-FPM): the scripts/pcs_*.php scripts
+# write what they did and what their shutdown function saw into the file
+# named by their f= parameter; a route's on_shutdown command (SHUTDOWN_SH)
+# writes kickd's view into TMP/NAME.sd.
+
+# The route's on_shutdown command: kickd's view of the run, one line.
+SHUTDOWN_SH = """#!/bin/sh
+echo "cs=$KICK_CONNECTION_STATUS exit=$KICK_EXIT_STATUS sig=$KICK_SIGNAL" \\
+    >> "$1"
+"""
+
+
+def target(k, route, name, **q):
+    """route?f=TMP/NAME.php.out&...; returns (target, out file)."""
+    out = os.path.join(k.tmp, name + ".php.out")
+    q = dict(q, f=out)
+    return "/%s?%s" % (route, urlencode(q)), out
+
+
+def read(path):
+    try:
+        with open(path) as f:
+            return f.read()
+    except FileNotFoundError:
+        return ""
+
+
+def wait_line(path, prefix, timeout):
+    """Polls path until a line starts with prefix; returns the file's
+    lines. Fails after timeout seconds (scaled for sanitized builds)."""
+    deadline = time.monotonic() + timeout * SLOW
+    while True:
+        lines = read(path).splitlines()
+        if any(ln.startswith(prefix) for ln in lines):
+            return lines
+        if time.monotonic() > deadline:
+            raise AssertionError("no %r line in %s within %.1f s; have %r"
+                                 % (prefix, os.path.basename(path),
+                                    timeout * SLOW, lines[-6:]))
+        time.sleep(0.02)
+
+
+def value(lines, key):
+    for ln in lines:
+        if ln.startswith(key + "="):
+            return ln[len(key) + 1:]
+    raise AssertionError("no %s= line in %r" % (key, lines[-6:]))
+
+
+def shutdown_view(k, name, timeout=3.0):
+    """kickd's view from the route's on_shutdown command."""
+    path = os.path.join(k.tmp, name + ".sd")
+    line = wait_line(path, "cs=", timeout)
+    expect_eq(len(line), 1, "on_shutdown ran once")
+    return dict(w.split("=", 1) for w in line[0].split())
+
+
+def open_request(k, tgt):
+    """Connects and sends a GET; returns the socket (timeouts on)."""
+    s = socket.create_connection((k.host_for_connect(), k.port),
+                                 timeout=5.0 * SLOW)
+    s.sendall(build("GET", tgt))
+    return s
+
+
+def read_some(s, nbytes, timeout=5.0):
+    """Reads until nbytes have arrived; returns them."""
+    got = b""
+    deadline = time.monotonic() + timeout * SLOW
+    while len(got) < nbytes:
+        s.settimeout(max(0.01, deadline - time.monotonic()))
+        d = s.recv(65536)
+        expect(d, "connection closed after %d bytes: %r", len(got), got[:200])
+        got += d
+    return got
+
+
+def fire_and_forget(k, tgt):
+    """The original article's caller: connect, write a complete request,
+    close without reading."""
+    s = socket.create_connection((k.host_for_connect(), k.port),
+                                 timeout=5.0 * SLOW)
+    s.sendall(build("GET", tgt))
+    s.close()
 
 
 def run(ns):

@@ -18,14 +18,10 @@ import time
 from urllib.parse import quote, urlencode
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import (SLOW, Kickd, PhpFpm, build, expect,  # noqa: E402
-                     expect_eq, free_port, kick_bin, run, write_script)
-
-# The route's on_shutdown command: kickd's view of the run, one line.
-SHUTDOWN_SH = """#!/bin/sh
-echo "cs=$KICK_CONNECTION_STATUS exit=$KICK_EXIT_STATUS" >> "$1"
-"""
-
+from harness import (SHUTDOWN_SH, SLOW, Kickd, PhpFpm,  # noqa: E402
+                     expect, expect_eq, fire_and_forget, free_port, kick_bin,
+                     open_request, read, read_some, run, shutdown_view,
+                     target, value, wait_line, write_script)
 
 def fpm_kickd(fpm, routes, server="", address=None):
     """A Kickd whose config has the given routes, each (name, script,
@@ -42,47 +38,6 @@ def fpm_kickd(fpm, routes, server="", address=None):
     k = Kickd(config=cfg)
     write_script(os.path.join(k.tmp, "sd.sh"), SHUTDOWN_SH)
     return k
-
-
-def read(path):
-    try:
-        with open(path) as f:
-            return f.read()
-    except FileNotFoundError:
-        return ""
-
-
-def wait_line(path, prefix, timeout):
-    """Polls path until a line starts with prefix; returns its lines."""
-    deadline = time.monotonic() + timeout * SLOW
-    while True:
-        lines = read(path).splitlines()
-        if any(ln.startswith(prefix) for ln in lines):
-            return lines
-        expect(time.monotonic() < deadline, "no %r line in %s within %.1f "
-               "s; have %r", prefix, os.path.basename(path),
-               timeout * SLOW, lines[-6:])
-        time.sleep(0.02)
-
-
-def value(lines, key):
-    for ln in lines:
-        if ln.startswith(key + "="):
-            return ln[len(key) + 1:]
-    raise AssertionError("no %s= line in %r" % (key, lines[-6:]))
-
-
-def shutdown_view(k, name, timeout=3.0):
-    """kickd's view from the route's on_shutdown command."""
-    line = wait_line(os.path.join(k.tmp, name + ".sd"), "cs=", timeout)
-    expect_eq(len(line), 1, "on_shutdown ran once")
-    return dict(w.split("=", 1) for w in line[0].split())
-
-
-def target(k, route, name, **q):
-    """/route?f=TMP/NAME.out&...; returns (target, out file)."""
-    out = os.path.join(k.tmp, name + ".out")
-    return "/%s?%s" % (route, urlencode(dict(q, f=out))), out
 
 
 def php_json(k, method, tgt, headers=(), body=b""):
@@ -243,13 +198,8 @@ def test_body_in_many_records():
 
 def hang_up_after(k, tgt, nbytes):
     """Sends a GET, reads nbytes of the answer, closes."""
-    s = socket.create_connection(("127.0.0.1", k.port), timeout=5.0 * SLOW)
-    s.sendall(build("GET", tgt))
-    got = b""
-    while len(got) < nbytes:
-        d = s.recv(65536)
-        expect(d, "connection closed after %d bytes", len(got))
-        got += d
+    s = open_request(k, tgt)
+    got = read_some(s, nbytes)
     s.close()
     return got
 
@@ -303,14 +253,6 @@ def test_hang_up():
                       "connection_status() after ignoring the abort")
             expect_eq([ln.split()[0] for ln in lines
                        if ln.startswith("step=")][-1], "step=11", "steps")
-
-
-def fire_and_forget(k, tgt):
-    """The original article's caller: connect, write the request, close
-    without reading."""
-    s = socket.create_connection(("127.0.0.1", k.port), timeout=5.0 * SLOW)
-    s.sendall(build("GET", tgt))
-    s.close()
 
 
 def test_fire_and_forget_20_of_20():
