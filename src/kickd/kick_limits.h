@@ -52,6 +52,24 @@
 /* Size of one read from a script's stdout. */
 #define CGI_READ_SIZE (64 * 1024)
 
+/* A FastCGI connection kept open for the next request holds one of the
+ * pool's workers (PHP-FPM's worker waits on it and serves nobody else):
+ * kickd gives it back after this long without a request (ms). */
+#define FCGI_IDLE_TIMEOUT 2000
+
+/* Requests that may wait for a connection to one pool when a route's
+ * concurrency caps them; more are answered 503 at once. */
+#define FCGI_MAX_QUEUE 1024
+
+/* Bytes of a request's STDIN records kept to send it again on a new
+ * connection when a kept one turns out closed by the pool; a longer
+ * body is not sent again (the request fails with 502). */
+#define FCGI_REPLAY_MAX (64 * 1024)
+
+/* Longest line of a pool's STDERR that reaches kickd's log for an
+ * attached run; the rest of the line is dropped. */
+#define FCGI_LOG_LINE_MAX 1024
+
 /* Default timeouts (ms); [server] header_timeout, body_timeout and
  * idle_timeout (seconds) change them. */
 #define CONN_DEFAULT_HEADER_TIMEOUT 10000
