@@ -614,9 +614,12 @@ cfg_fastcgi_address_is_valid(const char *v)
 static bool
 cfg_url_is_valid(const char *v)
 {
-    bool ok = (strncmp(v, "http://", 7) == 0 ||
-               strncmp(v, "https://", 8) == 0) &&
-              strcspn(v, " \t\r\n") == strlen(v);
+    size_t scheme = strncmp(v, "http://", 7) == 0    ? 7
+                    : strncmp(v, "https://", 8) == 0 ? 8
+                                                     : 0;
+    /* libcurl would take http:///b for the host b. */
+    bool ok = scheme > 0 && v[scheme] != '\0' && v[scheme] != '/' &&
+              v[scheme] != ':' && strcspn(v, " \t\r\n") == strlen(v);
     CURLU *u = ok ? curl_url() : NULL;
     char *host = NULL;
 
@@ -626,6 +629,35 @@ cfg_url_is_valid(const char *v)
     curl_free(host);
     curl_url_cleanup(u);
     return ok;
+}
+
+/* Stores the value of the word v of key k (an enum) at field. 0, or -1
+ * after cfg_fail listing the words. */
+static int
+cfg_set_word(struct cfg_parse *p, const struct cfg_key *k, int *field,
+             const char *v)
+{
+    const struct cfg_word *words = NULL;
+    char list[128];
+    size_t n = 0;
+
+    for (size_t i = 0; i < sizeof(key_words) / sizeof(key_words[0]); i++)
+        if (strcmp(key_words[i].key, k->name) == 0)
+            words = key_words[i].words;
+    for (const struct cfg_word *w = words; w->word; w++) {
+        if (strcmp(v, w->word) == 0) {
+            *field = w->value;
+            return 0;
+        }
+    }
+    for (const struct cfg_word *w = words; w->word && n < sizeof(list); w++)
+        n += (size_t)snprintf(list + n, sizeof(list) - n, "%s%s",
+                              w == words ? ""
+                              : w[1].word   ? ", "
+                                            : " or ",
+                              w->word);
+    cfg_fail(p, p->lineno, "%s: not %s: '%s'", k->name, list, v);
+    return -1;
 }
 
 /* Stores a place to reach (a FastCGI pool, a URL, a file) after checking

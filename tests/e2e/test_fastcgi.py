@@ -12,14 +12,16 @@ import hashlib
 import json
 import os
 import socket
+import subprocess
 import sys
 import threading
 import time
 from urllib.parse import quote, urlencode
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import (SHUTDOWN_SH, SLOW, Kickd, PhpFpm,  # noqa: E402
-                     expect, expect_eq, fire_and_forget, free_port, kick_bin,
+from harness import (KICKD, SCRIPTS, SHUTDOWN_SH, SLOW, Kickd,  # noqa: E402
+                     PhpFpm, expect, expect_eq, fire_and_forget, free_port,
+                     kick_bin,
                      open_request, read, read_some, run, shutdown_view,
                      target, value, wait_line, write_script)
 
@@ -663,6 +665,34 @@ def test_pool_answers():
                 expect_eq((r.status, r.body), (500, b"hi\n"), "s500 attached")
         finally:
             fake.close()
+
+
+def test_scripts_dir_through_pool():
+    """kickd --scripts DIR --fastcgi ADDR: the directory's NAME.php go to
+    the pool (one PHP-FPM worker answers them all, no php-cgi starts),
+    its executables still run as programs, and -t names the bad
+    address."""
+    with PhpFpm(children=1) as fpm, Kickd(args=["--fastcgi",
+                                               fpm.address]) as k:
+        pids = set()
+        for i in range(3):
+            got = php_json(k, "GET", "/fcgi_env.php/x?i=%d" % i)
+            expect_eq(got["get"], {"i": str(i)}, "$_GET through the pool")
+            expect_eq(got["server"]["SCRIPT_FILENAME"],
+                      os.path.join(k.scripts, "fcgi_env.php"),
+                      "SCRIPT_FILENAME")
+            expect_eq(got["server"]["PATH_INFO"], "/x", "PATH_INFO")
+            pids.add(got["pid"])
+        expect_eq(len(pids), 1, "PHP processes that answered (one FPM "
+                  "worker, not a php-cgi each)")
+        r = k.get("/echo?a=1")
+        expect_eq(r.status, 200, "an executable of the directory")
+    p = subprocess.run([KICKD, "--scripts", SCRIPTS, "--fastcgi",
+                        "/no/unix/prefix.sock", "-t"],
+                       capture_output=True, text=True, timeout=10)
+    expect_eq(p.returncode, 2, "exit status of a bad --fastcgi")
+    expect("--fastcgi: not unix:/ABSOLUTE/PATH or HOST:PORT: "
+           "'/no/unix/prefix.sock'" in p.stderr, "message: %r", p.stderr)
 
 
 if __name__ == "__main__":

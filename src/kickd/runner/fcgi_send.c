@@ -59,12 +59,17 @@ php_value_format(const struct cgi_request *cr, const char *user)
     int n = snprintf(ours, sizeof(ours),
                      "ignore_user_abort=%d\nmax_execution_time=%d",
                      rt->ignore_user_abort ? 1 : 0, limit);
-    size_t len = 10 + (user ? strlen(user) + 1 : 0) + (size_t)n + 1;
-    char *v = malloc(len);
+    size_t ulen = user ? strlen(user) + 1 : 0; /* with its '\n' */
+    char *v = malloc(10 + ulen + (size_t)n + 1);
 
-    if (v)
-        snprintf(v, len, "PHP_VALUE=%s%s%s", user ? user : "",
-                 user ? "\n" : "", ours);
+    if (v == NULL)
+        return NULL;
+    memcpy(v, "PHP_VALUE=", 10);
+    if (user) {
+        memcpy(v + 10, user, ulen - 1);
+        v[10 + ulen - 1] = '\n';
+    }
+    memcpy(v + 10 + ulen, ours, (size_t)n + 1);
     return v;
 }
 
