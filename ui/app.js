@@ -13,8 +13,8 @@
     'canceled']);
   // A state is told by its name and a symbol; colour only adds to them.
   const SYMBOL = {
-    queued: '◷', running: '▶', succeeded: '✓', failed: '✗',
-    timed_out: '⧖', aborted: '⊘', canceled: '⊖', deleted: '␡',
+    queued: '◌', running: '▶', succeeded: '✓', failed: '✗',
+    timed_out: '◷', aborted: '⊘', canceled: '⊖', deleted: '⌫',
   };
   const CONN_STATUS = ['NORMAL', 'ABORTED', 'TIMEOUT', 'ABORTED|TIMEOUT'];
   const SIGNALS = {
@@ -416,8 +416,11 @@
     if (names.length === 0) {
       box.append(h('p', {class: 'empty', text: 'No jobs yet.'}));
     } else {
+      // A column for each state some route has jobs in.
+      const used = STATES.filter((state) =>
+        names.some((n) => (byRoute[n] || {})[state] > 0));
       const head = h('tr', null, h('th', {scope: 'col', text: 'ROUTE'}));
-      for (const state of STATES) {
+      for (const state of used) {
         head.append(h('th', {scope: 'col', class: 'num'}, stateEl(state)));
       }
       head.append(h('th', {scope: 'col', class: 'num', text: 'total'}));
@@ -427,9 +430,9 @@
         const tr = h('tr', null, h('th', {scope: 'row'},
           h('a', {href: listHash({route: name}), text: name})));
         let total = 0;
-        for (const state of STATES) {
+        for (const state of STATES) total += counts[state] || 0;
+        for (const state of used) {
           const n = counts[state] || 0;
-          total += n;
           tr.append(h('td', {class: 'num', text: String(n)}));
         }
         tr.append(h('td', {class: 'num', text: String(total)}));
@@ -488,7 +491,7 @@
       for (const sr of SERIES) top = Math.max(top, m[sr.key] || 0);
       qTop = Math.max(qTop, m.queue || 0);
     }
-    top = niceMax(top);
+    top = Math.max(2, niceMax(top));
     qTop = niceMax(qTop);
     const yRate = (v) => 8 + rateH - 8 - (v / top) * (rateH - 8);
     const yQueue = (v) => queueTop + queueH - (v / qTop) * queueH;
@@ -530,9 +533,11 @@
         svg.append(s('path', {class: 'line l-' + sr.key,
           d: 'M' + pts.join('L')}));
       });
-      // Time labels every 15 minutes, in the browser's zone.
+      // Time labels in the browser's zone, every 15 minutes or further
+      // apart on a narrow screen.
+      const step = [15, 20, 30, 60].find((k) => plotW * k / 60 >= 80) || 60;
       minutes.forEach((m, i) => {
-        if ((n - 1 - i) % 15 !== 0) return;
+        if ((n - 1 - i) % step !== 0) return;
         svg.append(s('text', {class: 'tick', x: x(i), y: height - 6,
           'text-anchor': i === 0 ? 'start' : (i === n - 1 ? 'end' : 'middle')},
         hmFmt.format(new Date(m.t))));
@@ -1099,7 +1104,7 @@
     msg.textContent = '';
     st.login = false;
     $('login').hidden = true;
-    $('logout').hidden = false;
+    remember(true);
     start();
   }
 
@@ -1108,9 +1113,34 @@
       await fetch('/_kick/logout', {method: 'POST',
         credentials: 'same-origin', headers: {'X-Kick-Request': '1'}});
     } catch (e) {
-      // Without kickd the cookie stays; the form comes back all the same.
+      // Without kickd the cookie stays; what follows shows it.
     }
-    needLogin();
+    remember(false);
+    // Without the cookie the next request answers 401 and the form
+    // comes back (unless kickd asks no token after all).
+    stopEvents();
+    stopPolling();
+    stopFollow();
+    start();
+  }
+
+  // Whether this browser logged in with the form: then it may log out.
+  function remember(on) {
+    try {
+      if (on) localStorage.setItem('kick.login', '1');
+      else localStorage.removeItem('kick.login');
+    } catch (e) {
+      // Storage may be off; the button then shows after a login only.
+    }
+    $('logout').hidden = !on;
+  }
+
+  function remembered() {
+    try {
+      return localStorage.getItem('kick.login') === '1';
+    } catch (e) {
+      return false;
+    }
   }
 
   // --- start -------------------------------------------------------------
@@ -1128,6 +1158,7 @@
 
   function start() {
     $('app').hidden = false;
+    $('logout').hidden = !remembered();
     setLive('connecting', 'Connecting…');
     st.view = null;
     st.query = {state: '', route: '', before: ''};
