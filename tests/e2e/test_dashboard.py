@@ -276,9 +276,10 @@ def test_page_loads_under_csp():
         B.wait("return document.querySelector('#by-state "
                "dd[data-state=succeeded]').textContent === '1'",
                timeout=3 * SLOW, what="1 succeeded in the counts")
-        routes = B.js("return Array.from(document.querySelectorAll("
-                      "'#by-route tbody th')).map(t => t.textContent)")
-        expect_eq(routes, ["/ok"], "routes counted")
+        B.wait("return Array.from(document.querySelectorAll("
+               "'#by-route tbody tr')).some(tr => tr.cells[0].textContent "
+               "=== '/ok' && tr.lastChild.textContent === '1')",
+               what="/ok's 1 job in the counts by route")
         expect(B.js("return /^\\d+$/.test(document.getElementById("
                     "'queue-depth').textContent)"), "no queue depth")
         # The chart: an hour of minutes, a line per series, a band a
@@ -621,10 +622,12 @@ class EvilSite:
 
     def __init__(self, action):
         page = ("<!doctype html><form method=post action='%s'>"
-                "<input name=a value=1></form><script>"
+                "</form><script>"
                 "document.forms[0].submit()</script>" % action).encode()
 
         class Handler(http.server.BaseHTTPRequestHandler):
+            timeout = 2  # s: an idle connection the browser opened ahead
+
             def do_GET(self):
                 self.send_response(200)
                 self.send_header("Content-Type", "text/html")
@@ -635,7 +638,9 @@ class EvilSite:
             def log_message(self, *a):
                 pass
 
-        self.srv = http.server.HTTPServer(("127.0.0.1", 0), Handler)
+        self.srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0),
+                                                   Handler)
+        self.srv.daemon_threads = True
         self.url = "http://127.0.0.1:%d/" % self.srv.server_address[1]
         self.thread = threading.Thread(target=self.srv.serve_forever,
                                        daemon=True)
