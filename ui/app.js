@@ -34,6 +34,7 @@
   const STATS_MS = 10000;     // the chart's refresh while the stream is up
   const REFRESH_MS = 400;     // a list or job reloaded after events, at most
   const HIDDEN_MS = 5000;     // the same while the tab is hidden
+  const RUNNING_MS = 2000;    // a running job's fields reloaded this often
   const RETRY_FIRST_MS = 3000;
   const RETRY_MAX_MS = 30000; // a new stream tried after a drop, backing off
 
@@ -151,12 +152,13 @@
     return d(ms / 3600000) + 'h' + pad2(d(ms % 3600000 / 60000)) + 'm';
   }
 
-  // The last run's duration, or the running one's so far; "-" if queued.
+  // The last run's duration, or the running one's so far; "-" if queued
+  // (kick's rule: a queued job's started_at is an earlier attempt's).
   function runDuration(j) {
     const start = utcMs(j.started_at);
     let end = utcMs(j.finished_at);
     if (start < 0 || !j.state || j.state === 'queued') return '-';
-    if (end < start) end = Math.trunc(Date.now() / 1000) * 1000;
+    if (end < start) end = Math.max(start, Date.now());
     return durationFormat(end - start);
   }
 
@@ -1153,6 +1155,8 @@
     } else if (st.view === 'job' && st.job && st.job.state === 'running') {
       const v = $('fields').querySelector('[data-field="duration"]');
       if (v) v.textContent = runDuration(st.job);
+      // Progress and output_size change without a change of state.
+      if (Date.now() - st.jobAt >= RUNNING_MS) scheduleJob(0);
     }
   }
 
