@@ -12,7 +12,9 @@
 # the client (client.py): a sent-mode trigger through libkick beside the
 # raw floor and PHP's fsockopen loop, and kick --batch triggers/s; then
 # a job's line to a ?follow=1 client beside a pipe (follow.py); then the
-# kill-and-restart rounds (chaos.py). Prints a markdown table per part.
+# kill-and-restart rounds (chaos.py); last, the dashboard's load time in
+# headless Chromium with 100,000 jobs in the store (dashboard_page.py).
+# Prints a markdown table per part.
 
 import argparse
 import atexit
@@ -34,6 +36,7 @@ import time
 
 import chaos
 import client
+import dashboard_page
 import follow
 import jobs
 import retention
@@ -84,9 +87,10 @@ JOBS_RESERVE = (2 * ACCEPT_ROUNDS * (ACCEPT_SECONDS + 0.5) + START_BUDGET +
 # beanstalkd), enqueue, start, client (sent-mode triggers to a sink), batch
 # (kick --batch against kickd), chaos (kill and restart rounds), retention
 # (durable triggers/s while a backlog of ended jobs is deleted, and
-# without), follow (a job's line to a ?follow=1 client, beside a pipe).
+# without), follow (a job's line to a ?follow=1 client, beside a pipe),
+# dashboard_page (the dashboard's load time with 100,000 jobs).
 PARTS = ("abort", "exec", "accept", "enqueue", "start", "client", "batch",
-         "chaos", "retention", "follow")
+         "chaos", "retention", "follow", "dashboard_page")
 ONLY = set(p for p in os.environ.get("BENCH_ONLY", "").split(",") if p)
 if not ONLY:
     ONLY = set(PARTS)
@@ -765,6 +769,15 @@ def main():
                               free_port)
         errors += follow.errors_of(live)
         stop_servers()
+    # The dashboard's page load, last.
+    page = None
+    if "dashboard_page" in ONLY and time_left() < dashboard_page.RESERVE:
+        errors.append(("dashboard_page", "skipped: out of time"))
+    elif "dashboard_page" in ONLY:
+        page = dashboard_page.measure(kickd, tmp, start_server, kickd_ok,
+                                      free_port)
+        errors += dashboard_page.errors_of(page)
+        stop_servers()
     busy_after = cpu_busy()
 
     for (target, conc), cell in sorted(results.items()):
@@ -830,6 +843,8 @@ def main():
         follow.print_table(live)
     if "retention" in ONLY:
         retention.print_table(kept, ACCEPT_SECONDS)
+    if page:
+        dashboard_page.print_table(page)
     print()
     print(machine_line())
     for when, b in (("before", busy), ("after", busy_after)):
@@ -870,6 +885,8 @@ def main():
         follow.print_method()
     if "retention" in ONLY:
         retention.print_method(kept, ACCEPT_SECONDS, jobs.ACCEPT_CONNS)
+    if page:
+        dashboard_page.print_method()
     print()
     if "abort" in ONLY:
         print("hang-ups (ms):")
@@ -889,6 +906,8 @@ def main():
     client.print_details(ONLY, sent or {}, batch)
     if live:
         follow.print_details(live)
+    if page:
+        dashboard_page.print_details(page)
     for what, why in errors:
         print("FAILED %s: %s" % (what, why))
     print("bench took %.0f s" % (time.monotonic() - START))
