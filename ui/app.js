@@ -1201,6 +1201,17 @@
       }, 150);
     });
     window.addEventListener('hashchange', onHash);
+    // Leaving the page closes its streams (a page kept in the back-forward
+    // cache would hold its connections, of which a browser has six a
+    // host); coming back from that cache opens them again.
+    window.addEventListener('pagehide', () => {
+      stopEvents();
+      stopPolling();
+      stopFollow();
+    });
+    window.addEventListener('pageshow', (ev) => {
+      if (ev.persisted && !st.login) start();
+    });
     setInterval(tick, 1000);
     start();
   }
