@@ -91,7 +91,7 @@ FUZZ_TIME ?= 60
 # Benchmark helpers.
 BENCH_BIN := $(addprefix $(B)/bench/, spawn_floor tiny_cgi abort_probe \
              beanstalk_put trigger_flood start_probe sink trigger_raw \
-             trigger_libkick)
+             trigger_libkick ok_sink)
 
 DEPS_STAMP := $(B)/.deps
 
