@@ -40,6 +40,13 @@ ROUNDS = int(os.environ.get("BENCH_RUNNERS_ROUNDS", "3"))
 # children). One client connection a child keeps every row honest.
 WRK_CONNS = POOL
 WRK_THREADS = 2
+# Between the fronts the same holds: children held by one front's idle
+# kept connections are not the other's. kickd gives an idle connection
+# back after 2 s, nginx after its upstream keepalive_timeout (1 s here,
+# 60 s by default: the first version of this part measured 55 jobs/s
+# through kickd right after nginx's run). A front waits this long after
+# the other's last request before its own run.
+RELEASE = 2.5  # s
 WARMUP = 1  # s of unmeasured wrk per target before the rounds
 # Detached: jobs per run (php-cgi runs ~10x fewer a second), and how long
 # a run may take before it fails.
@@ -59,10 +66,12 @@ CALL_WAIT = 30.0  # s at most per row
 ATTACH_TARGET = 0.90  # kickd fastcgi / nginx
 DETACH_TARGET = 10.0  # fastcgi / php-cgi
 # What run.py keeps for this part: the attached rounds and warm-ups (a
-# second each for wrk's start and end), the detached and forward rounds
-# (~2-4 s of jobs each, and wrk), the caller's rows, starts and stops.
+# second each for wrk's start and end, RELEASE before most), the detached
+# and forward rounds (~2-4 s of jobs each, and wrk), the caller's rows,
+# starts and stops.
 RESERVE = (3 * (WARMUP + 1 + ROUNDS * (SECONDS + 1)) +
-           ROUNDS * (SECONDS + 10) + 4 * 5 + 10)  # s, about 120 at 4 s
+           3 * ROUNDS * RELEASE + ROUNDS * (SECONDS + 10) + 4 * 5 +
+           10)  # s, about 140 at 4 s
 NGINX = "/usr/sbin/nginx"
 PHP_CGI = "/usr/bin/php-cgi"
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -87,9 +96,11 @@ pm = static
 pm.max_children = %(pool)d
 """
 
+# One worker: on 2 CPUs it served 25-27k/s where worker_processes auto
+# (two) served 19-21k/s, in turns; the floor is the stronger nginx.
 NGINX_CONF = """%(user)sdaemon off;
 master_process on;
-worker_processes auto;
+worker_processes 1;
 pid %(d)s/nginx.pid;
 error_log %(d)s/nginx.log warn;
 events { worker_connections 1024; }
@@ -103,6 +114,7 @@ http {
     upstream fpm {
         server unix:%(d)s/fpm.sock;
         keepalive %(pool)d;
+        keepalive_timeout 1s;
     }
     server {
         listen 127.0.0.1:%(port)d;
@@ -248,6 +260,21 @@ def start(d, bench_bin, kickd, h):
     return ports
 
 
+class Pool:
+    """Which front (nginx or kickd) last used the unix-socket pool, so
+    that the other waits RELEASE for its kept connections to go."""
+
+    def __init__(self):
+        self.front = None
+
+    def use(self, front):
+        if front is None:
+            return
+        if self.front not in (None, front):
+            time.sleep(RELEASE)
+        self.front = front
+
+
 def check_ok(port, path):
     """One GET by hand: a fast wrong answer is no result."""
     try:
@@ -258,15 +285,17 @@ def check_ok(port, path):
         raise RuntimeError("GET %s: %s %r" % (path, status, body[:120]))
 
 
-def measure_attached(ports, h):
+def measure_attached(ports, pool, h):
     """ROUNDS rounds of wrk against each target, in an order that turns.
     {target: {"error", "runs": [{"rate", "p99"}]}}."""
     targets = (("nginx", ports["nginx"], "/ok.php"),
                ("fastcgi", ports["kickd"], "/a/fcgi"),
                ("php-cgi", ports["kickd"], "/a/cgi"))
+    fronts = {"nginx": "nginx", "fastcgi": "kickd", "php-cgi": None}
     cells = {t: {"error": None, "runs": []} for t, _, _ in targets}
     for t, port, path in targets:
         try:
+            pool.use(fronts[t])
             check_ok(port, path)
             h["run_wrk"]("http://127.0.0.1:%d%s" % (port, path),
                           WRK_THREADS, WRK_CONNS, WARMUP)
@@ -277,6 +306,7 @@ def measure_attached(ports, h):
             cell = cells[t]
             if cell["error"]:
                 continue
+            pool.use(fronts[t])
             try:
                 cell["runs"].append(h["run_wrk"](
                     "http://127.0.0.1:%d%s" % (port, path), WRK_THREADS,
@@ -361,7 +391,7 @@ def run_jobs(flood_bin, port, route, n):
     return {"rate": n / secs, "seconds": secs, "jobs": n}
 
 
-def measure_detached(ports, flood_bin):
+def measure_detached(ports, pool, flood_bin):
     """fastcgi and php-cgi detached jobs/s, ROUNDS rounds in turns."""
     targets = (("fastcgi", "/d/fcgi", FCGI_JOBS),
                ("php-cgi", "/d/cgi", CGI_JOBS))
@@ -370,6 +400,7 @@ def measure_detached(ports, flood_bin):
         for t, route, n in targets[rnd % 2:] + targets[:rnd % 2]:
             if cells[t]["error"]:
                 continue
+            pool.use("kickd" if t == "fastcgi" else None)
             try:
                 cells[t]["runs"].append(run_jobs(flood_bin, ports["kickd"],
                                                  route, n))
@@ -481,7 +512,7 @@ CALL_ROWS = (
 )
 
 
-def measure_caller(ports, d):
+def measure_caller(ports, pool, d):
     """One row each of the article's caller, one after the other (they
     share the pool)."""
     n, k = ports["nginx"], ports["kickd"]
@@ -495,6 +526,7 @@ def measure_caller(ports, d):
     cells = {}
     for name, _ in CALL_ROWS:
         url, route = how[name]
+        pool.use({"nginx-unix": "nginx", "fastcgi": "kickd"}.get(name))
         try:
             cells[name] = dict(call_row(d, name, url, k, route), error=None)
         except (RuntimeError, OSError, subprocess.TimeoutExpired) as e:
@@ -515,10 +547,11 @@ def measure(kickd, bench_bin, tmp, h, errors):
         h["stop_servers"]()
         return got
     flood_bin = os.path.join(bench_bin, "trigger_flood")
-    got["attached"] = measure_attached(ports, h)
-    got["detached"] = measure_detached(ports, flood_bin)
+    pool = Pool()
+    got["attached"] = measure_attached(ports, pool, h)
+    got["detached"] = measure_detached(ports, pool, flood_bin)
     got["forward"] = measure_forward(ports, flood_bin, h)
-    got["caller"] = measure_caller(ports, d)
+    got["caller"] = measure_caller(ports, pool, d)
     got["tail"] = {"kickd": h["tail"](os.path.join(d, "kickd.log")),
                    "nginx": h["tail"](os.path.join(d, "nginx.log")),
                    "fpm": h["tail"](os.path.join(d, "fpm.log"))}
@@ -645,9 +678,11 @@ def print_method(got):
     if not got:
         return
     print("runners: one php-fpm 8.2 master with two pools of %d children "
-          "(pm = static), one on a unix socket (nginx with `fastcgi_pass` "
-          "to an upstream with `keepalive %d` and `fastcgi_keep_conn on`, "
-          "worker_processes auto; kickd's fastcgi routes), one on "
+          "(pm = static), one on a unix socket (nginx, one worker, with "
+          "`fastcgi_pass` to an upstream with `keepalive %d`, "
+          "keepalive_timeout 1s, `fastcgi_keep_conn on`; kickd's fastcgi "
+          "routes; a front waits %.1f s after the other's last use, for "
+          "its kept connections to let go of their children), one on "
           "127.0.0.1 (nginx connecting per request, for the caller row "
           "the issue quotes); kickd with workers = %d and default route "
           "settings; attached: wrk -t%d -c%d -d%ds, %d rounds in turns "
@@ -661,7 +696,7 @@ def print_method(got):
           "bench/article_job.php (sleeps 100 ms, then writes its mark, no "
           "ignore_user_abort), one row after the other; a kickd row ends "
           "when its jobs have, a direct row %.0f s after its last mark" %
-          (POOL, POOL, WORKERS, WRK_THREADS, WRK_CONNS, SECONDS, ROUNDS,
+          (POOL, POOL, RELEASE, WORKERS, WRK_THREADS, WRK_CONNS, SECONDS, ROUNDS,
            WARMUP, FLOOD_CONNS, FLOOD_WINDOW, ROUNDS, WRK_THREADS,
            FWD_WRK_CONNS, SECONDS, CALLS, CALL_QUIET))
 
