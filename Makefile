@@ -39,7 +39,7 @@ KICKD_API := api api_list api_error follow ctl
 KICKD_RUN := run
 KICKD_RUNNER := runner exec fastcgi forward cgi_env cgi_request cgi_response proc pgroup
 KICKD_JOBS := worker job_run ledger recover prune
-KICKD_STORE := store_async store_common
+KICKD_STORE := store_async store_common store_backend
 KICKD_SQLITE := store_sqlite store_sqlite_schema store_sqlite_output \
                 store_sqlite_list store_sqlite_prune
 # kd(DIR,NAMES): the objects of those sources.
@@ -71,7 +71,8 @@ UNIT_DEPS_store := $(B)/src/kickd/store/sqlite/store_sqlite.o \
                    $(B)/src/kickd/store/sqlite/store_sqlite_output.o \
                    $(B)/src/kickd/store/sqlite/store_sqlite_list.o \
                    $(B)/src/kickd/store/sqlite/store_sqlite_prune.o \
-                   $(B)/src/kickd/store/store_common.o
+                   $(B)/src/kickd/store/store_common.o \
+                   $(B)/src/kickd/store/store_backend.o
 UNIT_DEPS_store_async := $(B)/src/kickd/store/store_async.o $(B)/src/kickd/log.o \
                          $(UNIT_DEPS_store)
 UNIT_DEPS_kick_request := $(B)/src/libkick/request.o

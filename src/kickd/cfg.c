@@ -29,9 +29,7 @@ enum cfg_key_kind {
     KEY_SIZE,    /* bytes in lo..hi with a k, m or g suffix */
     KEY_DURATION, /* cfg_parse_duration, at most hi ms, stored in ms */
     KEY_BOOL,    /* on/off, yes/no, true/false, 1/0 */
-    KEY_MODE,    /* detach, attach or auto */
-    KEY_PHP,     /* auto, on or off */
-    KEY_ABORT,   /* write or hangup */
+    KEY_WORD,    /* one of the key's words, stored as its enum value */
     KEY_COMMAND, /* split into argv when its section ends */
     KEY_ENV,     /* NAME=VALUE, may repeat */
     KEY_FASTCGI, /* unix:/ABSOLUTE/PATH or HOST:PORT */
@@ -39,11 +37,44 @@ enum cfg_key_kind {
     KEY_FILE,    /* an absolute path */
 };
 
+/* A word an enum key takes, and its value. */
+struct cfg_word {
+    const char *word;
+    int value;
+};
+
 struct cfg_key {
     const char *name;
     enum cfg_key_kind kind;
     long long lo, hi;
     size_t offset; /* into struct cfg or struct cfg_route */
+};
+
+static const struct cfg_word mode_words[] = {
+    {"detach", ROUTE_DETACH}, {"attach", ROUTE_ATTACH},
+    {"auto", ROUTE_AUTO},     {NULL, 0},
+};
+static const struct cfg_word php_words[] = {
+    {"auto", ROUTE_PHP_AUTO},
+    {"on", ROUTE_PHP_ON},
+    {"off", ROUTE_PHP_OFF},
+    {NULL, 0},
+};
+static const struct cfg_word abort_words[] = {
+    {"write", ROUTE_ABORT_WRITE},
+    {"hangup", ROUTE_ABORT_HANGUP},
+    {NULL, 0},
+};
+
+/* The words of each KEY_WORD key, NULL-ended, in the order its error
+ * message lists them. */
+static const struct {
+    const char *key;
+    const struct cfg_word *words;
+} key_words[] = {
+    {"mode", mode_words},
+    {"php_mode", php_words},
+    {"abort", abort_words},
 };
 
 static const struct cfg_key server_keys[] = {
@@ -74,14 +105,14 @@ static const struct cfg_key server_keys[] = {
 
 static const struct cfg_key route_keys[] = {
     {"exec", KEY_COMMAND, 0, 0, offsetof(struct cfg_route, argv)},
-    {"mode", KEY_MODE, 0, 0, offsetof(struct cfg_route, mode)},
+    {"mode", KEY_WORD, 0, 0, offsetof(struct cfg_route, mode)},
     {"time_limit", KEY_INT, 0, 86400, offsetof(struct cfg_route, time_limit)},
     {"ignore_user_abort", KEY_BOOL, 0, 0,
      offsetof(struct cfg_route, ignore_user_abort)},
     {"on_shutdown", KEY_COMMAND, 0, 0,
      offsetof(struct cfg_route, on_shutdown)},
-    {"php_mode", KEY_PHP, 0, 0, offsetof(struct cfg_route, php_mode)},
-    {"abort", KEY_ABORT, 0, 0, offsetof(struct cfg_route, abort)},
+    {"php_mode", KEY_WORD, 0, 0, offsetof(struct cfg_route, php_mode)},
+    {"abort", KEY_WORD, 0, 0, offsetof(struct cfg_route, abort)},
     {"env", KEY_ENV, 0, 0, 0},
     {"concurrency", KEY_INT, 0, 100000,
      offsetof(struct cfg_route, concurrency)},
@@ -562,8 +593,8 @@ cfg_set_string(struct cfg_parse *p, char **field, const char *v)
 
 /* A FastCGI pool's address: unix:/ABSOLUTE/PATH, or HOST:PORT with a port
  * of 1..65535 (the host is resolved when kickd connects). */
-static bool
-cfg_fastcgi_is_valid(const char *v)
+bool
+cfg_fastcgi_address_is_valid(const char *v)
 {
     if (strncmp(v, "unix:", 5) == 0)
         return v[5] == '/' && strlen(v + 5) < 108; /* sun_path */
@@ -586,6 +617,56 @@ cfg_url_is_valid(const char *v)
                                                      : 0;
     return scheme > 0 && v[scheme] != '\0' && v[scheme] != '/' &&
            v[scheme] != ':' && strcspn(v, " \t\r\n") == strlen(v);
+}
+
+/* Stores the value of the word v of key k (an enum) at field. 0, or -1
+ * after cfg_fail listing the words. */
+static int
+cfg_set_word(struct cfg_parse *p, const struct cfg_key *k, int *field,
+             const char *v)
+{
+    const struct cfg_word *words = NULL;
+    char list[128];
+    size_t n = 0;
+
+    for (size_t i = 0; i < sizeof(key_words) / sizeof(key_words[0]); i++)
+        if (strcmp(key_words[i].key, k->name) == 0)
+            words = key_words[i].words;
+    for (const struct cfg_word *w = words; w->word; w++) {
+        if (strcmp(v, w->word) == 0) {
+            *field = w->value;
+            return 0;
+        }
+    }
+    for (const struct cfg_word *w = words; w->word && n < sizeof(list); w++)
+        n += (size_t)snprintf(list + n, sizeof(list) - n, "%s%s",
+                              w == words ? ""
+                              : w[1].word   ? ", "
+                                            : " or ",
+                              w->word);
+    cfg_fail(p, p->lineno, "%s: not %s: '%s'", k->name, list, v);
+    return -1;
+}
+
+/* Stores a place to reach (a FastCGI pool, a URL, a file) after checking
+ * its form. 0, or -1 after cfg_fail. */
+static int
+cfg_set_place(struct cfg_parse *p, const struct cfg_key *k, char **field,
+              const char *v)
+{
+    const char *want = NULL;
+
+    if (k->kind == KEY_FASTCGI && !cfg_fastcgi_address_is_valid(v))
+        want = "unix:/ABSOLUTE/PATH or HOST:PORT";
+    else if (k->kind == KEY_URL && !cfg_url_is_valid(v))
+        want = "an http:// or https:// URL with a host";
+    else if (k->kind == KEY_FILE && v[0] != '/')
+        want = "an absolute path";
+    if (want) {
+        cfg_fail(p, p->lineno, "%s: not %s: '%s'", k->name, want, v);
+        return -1;
+    }
+    return cfg_set_string(p, field, v);
 }
 
 /* Stores value of key k into base (a struct cfg or cfg_route). Returns 0
@@ -665,63 +746,12 @@ cfg_set(struct cfg_parse *p, const struct cfg_key *k, void *base,
             return -1;
         }
         return 0;
-    case KEY_MODE:
-        if (strcmp(v, "detach") == 0)
-            *(enum route_mode *)field = ROUTE_DETACH;
-        else if (strcmp(v, "attach") == 0)
-            *(enum route_mode *)field = ROUTE_ATTACH;
-        else if (strcmp(v, "auto") == 0)
-            *(enum route_mode *)field = ROUTE_AUTO;
-        else {
-            cfg_fail(p, p->lineno, "mode: not detach, attach or auto: '%s'",
-                     v);
-            return -1;
-        }
-        return 0;
-    case KEY_PHP:
-        if (strcmp(v, "auto") == 0)
-            *(enum route_php *)field = ROUTE_PHP_AUTO;
-        else if (strcmp(v, "on") == 0)
-            *(enum route_php *)field = ROUTE_PHP_ON;
-        else if (strcmp(v, "off") == 0)
-            *(enum route_php *)field = ROUTE_PHP_OFF;
-        else {
-            cfg_fail(p, p->lineno, "php_mode: not auto, on or off: '%s'", v);
-            return -1;
-        }
-        return 0;
-    case KEY_ABORT:
-        if (strcmp(v, "write") == 0)
-            *(enum route_abort *)field = ROUTE_ABORT_WRITE;
-        else if (strcmp(v, "hangup") == 0)
-            *(enum route_abort *)field = ROUTE_ABORT_HANGUP;
-        else {
-            cfg_fail(p, p->lineno, "abort: not write or hangup: '%s'", v);
-            return -1;
-        }
-        return 0;
+    case KEY_WORD:
+        return cfg_set_word(p, k, (int *)field, v);
     case KEY_FASTCGI:
-        if (!cfg_fastcgi_is_valid(v)) {
-            cfg_fail(p, p->lineno,
-                     "fastcgi: not unix:/ABSOLUTE/PATH or HOST:PORT: '%s'", v);
-            return -1;
-        }
-        return cfg_set_string(p, (char **)field, v);
     case KEY_URL:
-        if (!cfg_url_is_valid(v)) {
-            cfg_fail(p, p->lineno,
-                     "%s: not an http:// or https:// URL with a host: '%s'",
-                     k->name, v);
-            return -1;
-        }
-        return cfg_set_string(p, (char **)field, v);
     case KEY_FILE:
-        if (v[0] != '/') {
-            cfg_fail(p, p->lineno, "%s: not an absolute path: '%s'", k->name,
-                     v);
-            return -1;
-        }
-        return cfg_set_string(p, (char **)field, v);
+        return cfg_set_place(p, k, (char **)field, v);
     case KEY_COMMAND:
     case KEY_ENV:
         break;

@@ -111,6 +111,17 @@ int
 cfg_load_scripts(struct cfg *c, const char *dir, cfg_skip_cb skip_cb,
                  void *arg, char *err, size_t errlen);
 
+/* A route of a scripts directory that php-cgi would run (NAME.php) goes
+ * to the FastCGI pool at address instead (kickd --fastcgi); others stay.
+ * 0, or -1 on ENOMEM. */
+int
+cfg_script_to_fastcgi(struct cfg_route *r, const char *address);
+
+/* Whether v is a FastCGI pool's address: unix:/ABSOLUTE/PATH or
+ * HOST:PORT. */
+bool
+cfg_fastcgi_address_is_valid(const char *v);
+
 /* Splits s into words as a POSIX shell would (blanks, '...', "...", and
  * backslash escapes) without expanding anything. Returns a NULL-terminated
  * array the caller frees with cfg_argv_free, or NULL with a reason in err

@@ -98,6 +98,23 @@ fail:
 }
 
 int
+cfg_script_to_fastcgi(struct cfg_route *r, const char *address)
+{
+    if (r->runner != ROUTE_EXEC || r->argc != 2 ||
+        strcmp(r->argv[0], "php-cgi") != 0)
+        return 0;
+    char *copy = strdup(address);
+    if (copy == NULL)
+        return -1;
+    cfg_argv_free(r->argv);
+    r->argv = NULL;
+    r->argc = 0;
+    r->fastcgi = copy;
+    r->runner = ROUTE_FASTCGI;
+    return 0;
+}
+
+int
 cfg_load_scripts(struct cfg *c, const char *dir, cfg_skip_cb skip_cb,
                  void *arg, char *err, size_t errlen)
 {

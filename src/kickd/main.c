@@ -32,6 +32,10 @@ usage(FILE *f)
             "detaches)\n"
             "  -T, --time-limit S the --scripts routes' time limit, 0 = none\n"
             "                     (default: none detached, 30 s attached)\n"
+            "  -F, --fastcgi ADDR run the --scripts NAME.php through the "
+            "FastCGI\n"
+            "                     pool at unix:/PATH or HOST:PORT (PHP-FPM), "
+            "not php-cgi\n"
             "  -t, --test         check the configuration and exit\n"
             "  -h, --help         this help\n"
             "  -V, --version      the version\n"
@@ -52,9 +56,9 @@ set_str(char **dst, const char *v)
 
 /* The command line. */
 struct args {
-    const char *cfg_path, *scripts, *listen, *db;
-    int mode; /* of the --scripts routes, or -1 */
-    int time_limit; /* s, of the --scripts routes, or -1 */
+    const char *cfg_path, *listen, *db;
+    struct scripts_opts scripts; /* --scripts DIR, --mode, --time-limit,
+                                  * --fastcgi */
     bool test; /* -t: check the configuration and exit */
 };
 
@@ -69,6 +73,7 @@ args_parse(int argc, char **argv, struct args *a)
         {"db", required_argument, NULL, 'd'},
         {"mode", required_argument, NULL, 'm'},
         {"time-limit", required_argument, NULL, 'T'},
+        {"fastcgi", required_argument, NULL, 'F'},
         {"test", no_argument, NULL, 't'},
         {"help", no_argument, NULL, 'h'},
         {"version", no_argument, NULL, 'V'},
@@ -76,15 +81,15 @@ args_parse(int argc, char **argv, struct args *a)
     };
     int o;
 
-    *a = (struct args){.mode = -1, .time_limit = -1};
-    while ((o = getopt_long(argc, argv, "c:s:l:d:m:T:thV", opts, NULL)) !=
+    *a = (struct args){.scripts = {.mode = -1, .time_limit = -1}};
+    while ((o = getopt_long(argc, argv, "c:s:l:d:m:T:F:thV", opts, NULL)) !=
            -1) {
         switch (o) {
         case 'c':
             a->cfg_path = optarg;
             break;
         case 's':
-            a->scripts = optarg;
+            a->scripts.dir = optarg;
             break;
         case 'l':
             a->listen = optarg;
@@ -94,11 +99,11 @@ args_parse(int argc, char **argv, struct args *a)
             break;
         case 'm':
             if (strcmp(optarg, "detach") == 0)
-                a->mode = ROUTE_DETACH;
+                a->scripts.mode = ROUTE_DETACH;
             else if (strcmp(optarg, "attach") == 0)
-                a->mode = ROUTE_ATTACH;
+                a->scripts.mode = ROUTE_ATTACH;
             else if (strcmp(optarg, "auto") == 0)
-                a->mode = ROUTE_AUTO;
+                a->scripts.mode = ROUTE_AUTO;
             else {
                 fprintf(stderr, "kickd: --mode: not detach, attach or auto: "
                                 "'%s'\n", optarg);
@@ -113,9 +118,17 @@ args_parse(int argc, char **argv, struct args *a)
                                 "seconds in 0..86400: '%s'\n", optarg);
                 return 2;
             }
-            a->time_limit = (int)v;
+            a->scripts.time_limit = (int)v;
             break;
         }
+        case 'F':
+            if (!cfg_fastcgi_address_is_valid(optarg)) {
+                fprintf(stderr, "kickd: --fastcgi: not unix:/ABSOLUTE/PATH "
+                                "or HOST:PORT: '%s'\n", optarg);
+                return 2;
+            }
+            a->scripts.fastcgi = optarg;
+            break;
         case 't':
             a->test = true;
             break;
@@ -135,7 +148,7 @@ args_parse(int argc, char **argv, struct args *a)
         usage(stderr);
         return 2;
     }
-    if (a->cfg_path == NULL && a->scripts == NULL) {
+    if (a->cfg_path == NULL && a->scripts.dir == NULL) {
         fprintf(stderr, "kickd: no routes: give -c FILE or --scripts DIR\n");
         usage(stderr);
         return 2;
@@ -162,8 +175,8 @@ main(int argc, char **argv)
 
     if ((r = args_parse(argc, argv, &a)) >= 0)
         return r;
-    struct route_table *routes = srv_load_routes(
-        a.cfg_path, a.scripts, a.mode, a.time_limit, err, sizeof(err));
+    struct route_table *routes =
+        srv_load_routes(a.cfg_path, &a.scripts, err, sizeof(err));
     if (routes == NULL) {
         fprintf(stderr, "kickd: %s\n", err);
         return 2;
@@ -186,7 +199,7 @@ main(int argc, char **argv)
     if (a.test) {
         fprintf(stderr, "kickd: %s: configuration ok, %zu routes, listen %s, "
                         "db %s\n",
-                a.cfg_path ? a.cfg_path : a.scripts, cfg->route_count,
+                a.cfg_path ? a.cfg_path : a.scripts.dir, cfg->route_count,
                 cfg->listen, cfg->db);
         route_table_unref(routes);
         return 0;
@@ -197,9 +210,7 @@ main(int argc, char **argv)
     struct srv s;
     memset(&s, 0, sizeof(s));
     s.cfg_path = a.cfg_path;
-    s.scripts_dir = a.scripts;
-    s.scripts_mode = a.mode;
-    s.scripts_time_limit = a.time_limit;
+    s.scripts = a.scripts;
     s.listen_opt = a.listen;
     s.db_opt = a.db;
     route_table_ref(routes);

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* The server: the event loop, the listener, and the signals that reload
  * the routes (SIGHUP) and stop kickd (SIGTERM, SIGINT). */
+#include <errno.h>
 #include <inttypes.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -11,6 +12,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "api.h"
 #include "conn.h"
 #include "fastcgi.h"
 #include "forward.h"
@@ -126,9 +128,8 @@ hidden_routes_log(const struct cfg *cfg)
 }
 
 struct route_table *
-srv_load_routes(const char *cfg_path, const char *scripts_dir,
-                int scripts_mode, int scripts_time_limit, char *err,
-                size_t errlen)
+srv_load_routes(const char *cfg_path, const struct scripts_opts *so,
+                char *err, size_t errlen)
 {
     struct cfg *cfg = cfg_new();
     struct route_table *t;
@@ -139,9 +140,9 @@ srv_load_routes(const char *cfg_path, const char *scripts_dir,
     }
     if (cfg_path && cfg_load_file(cfg, cfg_path, err, errlen) < 0)
         goto fail;
-    if (scripts_dir) {
+    if (so->dir) {
         free(cfg->scripts);
-        cfg->scripts = strdup(scripts_dir);
+        cfg->scripts = strdup(so->dir);
         if (cfg->scripts == NULL) {
             snprintf(err, errlen, "out of memory");
             goto fail;
@@ -152,13 +153,18 @@ srv_load_routes(const char *cfg_path, const char *scripts_dir,
                                          cfg->scripts, err, errlen) < 0)
         goto fail;
     hidden_routes_log(cfg);
-    /* --mode: how the routes of a scripts directory run. */
-    /* --mode and --time-limit: how the routes of a scripts directory run. */
+    /* --mode, --time-limit and --fastcgi: how the routes of a scripts
+     * directory run. */
     for (size_t i = first; i < cfg->route_count; i++) {
-        if (scripts_mode >= 0)
-            cfg->routes[i].mode = (enum route_mode)scripts_mode;
-        if (scripts_time_limit >= 0)
-            cfg->routes[i].time_limit = scripts_time_limit;
+        if (so->mode >= 0)
+            cfg->routes[i].mode = (enum route_mode)so->mode;
+        if (so->time_limit >= 0)
+            cfg->routes[i].time_limit = so->time_limit;
+        if (so->fastcgi &&
+            cfg_script_to_fastcgi(&cfg->routes[i], so->fastcgi) < 0) {
+            snprintf(err, errlen, "out of memory");
+            goto fail;
+        }
     }
     t = route_table_new(cfg);
     if (t == NULL) {
@@ -270,10 +276,8 @@ static void
 reload(struct srv *s)
 {
     char err[512];
-    struct route_table *t = srv_load_routes(s->cfg_path, s->scripts_dir,
-                                            s->scripts_mode,
-                                            s->scripts_time_limit, err,
-                                            sizeof(err));
+    struct route_table *t =
+        srv_load_routes(s->cfg_path, &s->scripts, err, sizeof(err));
 
     if (t == NULL) {
         log_error("reload failed, the routes stay as they were: %s", err);
@@ -287,23 +291,6 @@ reload(struct srv *s)
     server_settings_reload(s, t->cfg);
     access_log_follow(s);
     log_info("reloaded: %zu routes", t->cfg->route_count);
-}
-
-static void
-flush_cb(uv_check_t *h)
-{
-    struct srv *s = h->data;
-
-    conn_flush_all(s);
-    access_log_flush(&s->access);
-    uv_check_stop(&s->flush_check);
-}
-
-void
-srv_flush_soon(struct srv *s)
-{
-    if (!uv_is_active((uv_handle_t *)&s->flush_check))
-        uv_check_start(&s->flush_check, flush_cb);
 }
 
 static void
@@ -395,30 +382,18 @@ path_add_own_dir(char *path, size_t size)
         snprintf(path + len, size - len, "%s%s", len ? ":" : "", exe);
 }
 
-int
-srv_init(struct srv *s, uv_loop_t *loop, struct cfg *cfg,
-         struct route_table *routes)
+/* Binds and listens on the configured address. 0 or a negative errno
+ * (logged). */
+static int
+listen_start(struct srv *s)
 {
     struct sockaddr_storage addr;
     unsigned flags = 0;
     int r;
 
-    s->loop = loop;
-    s->cfg = cfg;
-    s->routes = routes;
-    const char *path = getenv("PATH");
-    snprintf(s->path_env, sizeof(s->path_env), "%s",
-             path && *path ? path : "/usr/local/bin:/usr/bin:/bin");
-    path_add_own_dir(s->path_env, sizeof(s->path_env));
-    r = access_log_open(&s->access, cfg->access_log);
-    if (r < 0) {
-        log_error("access_log %s: %s", cfg->access_log, strerror(-r));
-        return r;
-    }
-
-    if (cfg_parse_listen(cfg->listen, s->listen_host, sizeof(s->listen_host),
-                         &s->listen_port) < 0) {
-        log_error("listen: bad address '%s'", cfg->listen);
+    if (cfg_parse_listen(s->cfg->listen, s->listen_host,
+                         sizeof(s->listen_host), &s->listen_port) < 0) {
+        log_error("listen: bad address '%s'", s->cfg->listen);
         return UV_EINVAL;
     }
     if (strchr(s->listen_host, ':')) {
@@ -430,39 +405,28 @@ srv_init(struct srv *s, uv_loop_t *loop, struct cfg *cfg,
                         (struct sockaddr_in *)&addr);
     }
     if (r < 0) {
-        log_error("listen: bad address '%s'", cfg->listen);
+        log_error("listen: bad address '%s'", s->cfg->listen);
         return r;
     }
-    uv_tcp_init(loop, &s->listener);
+    uv_tcp_init(s->loop, &s->listener);
     s->listener.data = s;
     r = uv_tcp_bind(&s->listener, (struct sockaddr *)&addr, flags);
     if (r == 0)
         r = uv_listen((uv_stream_t *)&s->listener, 1024, listen_cb);
     if (r < 0) {
-        log_error("listen on %s: %s", cfg->listen, uv_strerror(r));
+        log_error("listen on %s: %s", s->cfg->listen, uv_strerror(r));
         uv_close((uv_handle_t *)&s->listener, NULL);
-        uv_run(loop, UV_RUN_NOWAIT);
-        return r;
+        uv_run(s->loop, UV_RUN_NOWAIT);
     }
-    /* A write to a closed socket or pipe is an error value, not death. */
-    signal(SIGPIPE, SIG_IGN);
-    r = proc_reaper_init(loop, &s->reaper);
-    if (r < 0) {
-        log_error("signalfd: %s", uv_strerror(r));
-        uv_close((uv_handle_t *)&s->listener, NULL);
-        uv_run(loop, UV_RUN_NOWAIT);
-        return r;
-    }
-    s->runners = (struct runner_ctx){
-        .loop = loop,
-        .reaper = &s->reaper,
-        .fcgi = fastcgi_pools_new(loop),
-        .forward = forward_new(loop),
-    };
-    if (s->runners.fcgi == NULL || s->runners.forward == NULL) {
-        log_error("runners: out of memory");
-        return -1;
-    }
+    return r;
+}
+
+/* The server's own handles: signals, timers, the flush check. */
+static void
+handles_init(struct srv *s)
+{
+    uv_loop_t *loop = s->loop;
+
     uv_signal_init(loop, &s->sig_hup);
     uv_signal_init(loop, &s->sig_term);
     uv_signal_init(loop, &s->sig_int);
@@ -476,15 +440,67 @@ srv_init(struct srv *s, uv_loop_t *loop, struct cfg *cfg,
     uv_signal_start(&s->sig_hup, signal_cb, SIGHUP);
     uv_signal_start(&s->sig_term, signal_cb, SIGTERM);
     uv_signal_start(&s->sig_int, signal_cb, SIGINT);
+}
+
+/* What the runners share: the reaper of exec's processes, fastcgi's
+ * kept connections, forward's libcurl. 0 or a negative errno (logged). */
+static int
+runners_init(struct srv *s)
+{
+    int r = proc_reaper_init(s->loop, &s->reaper);
+
+    if (r < 0) {
+        log_error("signalfd: %s", uv_strerror(r));
+        return r;
+    }
+    s->runners = (struct runner_ctx){
+        .loop = s->loop,
+        .reaper = &s->reaper,
+        .fcgi = fastcgi_pools_new(s->loop),
+        .forward = forward_new(s->loop),
+    };
+    if (s->runners.fcgi == NULL || s->runners.forward == NULL) {
+        log_error("runners: out of memory");
+        return -ENOMEM;
+    }
+    return 0;
+}
+
+int
+srv_init(struct srv *s, uv_loop_t *loop, struct cfg *cfg,
+         struct route_table *routes)
+{
     char err[512];
+    int r;
+
+    s->loop = loop;
+    s->cfg = cfg;
+    s->routes = routes;
+    s->handlers = (struct conn_handlers){.trigger = api_trigger,
+                                         .api = api_handle};
+    const char *path = getenv("PATH");
+    snprintf(s->path_env, sizeof(s->path_env), "%s",
+             path && *path ? path : "/usr/local/bin:/usr/bin:/bin");
+    path_add_own_dir(s->path_env, sizeof(s->path_env));
+    r = access_log_open(&s->access, cfg->access_log);
+    if (r < 0) {
+        log_error("access_log %s: %s", cfg->access_log, strerror(-r));
+        return r;
+    }
+    if ((r = listen_start(s)) < 0)
+        return r;
+    /* A write to a closed socket or pipe is an error value, not death. */
+    signal(SIGPIPE, SIG_IGN);
+    if ((r = runners_init(s)) < 0)
+        goto fail;
+    handles_init(s);
     const struct store_ops *ops = store_backend(cfg->db, err, sizeof(err));
     if (ops == NULL ||
         store_async_open(&s->store, loop, ops, cfg->db, err, sizeof(err)) <
             0) {
         log_error("job store %s: %s", cfg->db, err);
-        uv_close((uv_handle_t *)&s->listener, NULL);
-        uv_run(loop, UV_RUN_NOWAIT);
-        return -1;
+        r = -1;
+        goto fail;
     }
     /* The store's wake-up does not keep the loop running by itself. */
     uv_unref((uv_handle_t *)&s->store.async);
@@ -495,6 +511,11 @@ srv_init(struct srv *s, uv_loop_t *loop, struct cfg *cfg,
     log_info("listening on %s with %zu routes, jobs in %s", cfg->listen,
              routes->cfg->route_count, cfg->db);
     return 0;
+
+fail:
+    uv_close((uv_handle_t *)&s->listener, NULL);
+    uv_run(loop, UV_RUN_NOWAIT);
+    return r;
 }
 
 static void

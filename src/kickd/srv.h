@@ -20,14 +20,35 @@
 struct conn;
 struct run;
 
+/* What a connection hands on to the job API (api.c), set by srv_init so
+ * that the connection's files need not know the API's: the job API
+ * answers through the connection, and nothing calls back. */
+struct conn_handlers {
+    /* A complete detached trigger: commit it and answer 202. */
+    void (*trigger)(struct conn *c, const struct cfg_route *route,
+                    const struct http_request *req, const char *head,
+                    size_t head_len, const char *body, size_t body_len,
+                    bool preferred);
+    /* /jobs..., /metrics. */
+    bool (*api)(struct conn *c, const struct http_request *req,
+                const char *path);
+};
+
+/* The command line's scripts directory and how its routes run. */
+struct scripts_opts {
+    const char *dir;     /* --scripts DIR, or NULL */
+    int mode;            /* --mode for its routes, or -1 */
+    int time_limit;      /* --time-limit for them (s), or -1 */
+    const char *fastcgi; /* --fastcgi ADDR: its *.php to this pool, not
+                          * php-cgi; or NULL */
+};
+
 struct srv {
     uv_loop_t *loop;
     struct cfg *cfg;             /* server settings of the start-up config */
     struct route_table *routes;  /* the current routes; swapped on SIGHUP */
     const char *cfg_path;        /* -c FILE, or NULL */
-    const char *scripts_dir;     /* --scripts DIR, or NULL */
-    int scripts_mode;            /* --mode for its routes, or -1 */
-    int scripts_time_limit;      /* --time-limit for them (s), or -1 */
+    struct scripts_opts scripts; /* --scripts DIR and how it runs */
     const char *listen_opt;      /* --listen, or NULL */
     const char *db_opt;          /* --db, or NULL */
     uv_tcp_t listener;
@@ -39,6 +60,7 @@ struct srv {
     struct run *runs;   /* every script run not yet finished */
     struct proc_reaper reaper;
     struct runner_ctx runners;  /* what the runners share */
+    struct conn_handlers handlers;
     struct store_async store;   /* the job store and its thread */
     struct worker_pool *workers;
     struct prune *pruner;       /* retention (prune.c) */
@@ -73,14 +95,10 @@ srv_init(struct srv *s, uv_loop_t *loop, struct cfg *cfg,
 int
 srv_run(struct srv *s);
 
-/* Makes sure staged writes go out at the end of this loop turn. */
-void
-srv_flush_soon(struct srv *s);
-
-/* Builds the routes from cfg_path and scripts_dir; NULL with err set. */
+/* Builds the routes from cfg_path and the scripts directory; NULL with
+ * err set. */
 struct route_table *
-srv_load_routes(const char *cfg_path, const char *scripts_dir,
-                int scripts_mode, int scripts_time_limit, char *err,
-                size_t errlen);
+srv_load_routes(const char *cfg_path, const struct scripts_opts *so,
+                char *err, size_t errlen);
 
 #endif

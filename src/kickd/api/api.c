@@ -10,6 +10,7 @@
 #include <strings.h>
 #include <time.h>
 
+#include "clock.h"
 #include "api.h"
 #include "api_error.h"
 #include "api_list.h"
@@ -436,7 +437,7 @@ done_cb(struct store_op *op)
 {
     struct api_pending *p = (struct api_pending *)op;
     struct srv *s = p->srv;
-    int64_t now = worker_now();
+    int64_t now = clock_now_ms();
 
     p->in_flight = false;
     /* A committed trigger is a job whether or not its client still
@@ -545,7 +546,7 @@ submit(struct api_pending *p)
         break;
     }
     p->op.id = p->id;
-    p->op.now = worker_now();
+    p->op.now = clock_now_ms();
     p->op.done_cb = done_cb;
     p->in_flight = true;
     store_submit(&p->srv->store, &p->op);
@@ -634,7 +635,7 @@ api_trigger(struct conn *c, const struct cfg_route *route,
     p = pending_new(c, API_TRIGGER);
     if (p == NULL)
         return;
-    p->t0 = worker_now();
+    p->t0 = clock_now_ms();
     p->preferred = preferred;
     struct job *j = &p->op.job;
     j->route = strdup(route->path);

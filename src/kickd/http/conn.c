@@ -8,7 +8,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "api.h"
 #include "ctl.h"
 #include "run.h"
 #include "conn.h"
@@ -304,7 +303,7 @@ api_serve(struct conn *c)
 {
     c->state = C_RESPONSE;
     conn__timer_set(c, T_NONE);
-    api_handle(c, &c->req, c->path);
+    c->srv->handlers.api(c, &c->req, c->path);
 }
 
 /* kickd's own paths, answered before any route; a path that ends in '/'
@@ -393,8 +392,8 @@ route_serve(struct conn *c)
         }
         c->state = C_RESPONSE;
         conn__timer_set(c, T_NONE);
-        api_trigger(c, c->route, req, c->buf, c->head_len, NULL, 0,
-                    c->preferred);
+        c->srv->handlers.trigger(c, c->route, req, c->buf, c->head_len, NULL,
+                                 0, c->preferred);
         return;
     }
     if (req->chunked) {
@@ -515,8 +514,8 @@ body_complete(struct conn *c)
     }
     if (c->detach) {
         c->state = C_RESPONSE;
-        api_trigger(c, c->route, &c->req, c->buf, c->head_len, c->body,
-                    c->body_len, c->preferred);
+        c->srv->handlers.trigger(c, c->route, &c->req, c->buf, c->head_len,
+                                 c->body, c->body_len, c->preferred);
         return;
     }
     if (script_start(c, (int64_t)c->body_len) < 0) {

@@ -79,11 +79,6 @@ conn_stream_queued(const struct conn *c);
 void
 conn_stream_end(struct conn *c);
 
-/* Hands every connection's staged bytes to its socket (once per loop
- * turn, from srv's check handle). */
-void
-conn_flush_all(struct srv *s);
-
 /* Closes every connection now; running scripts are ended. */
 void
 conn_close_all(struct srv *s);

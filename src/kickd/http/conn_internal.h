@@ -145,6 +145,10 @@ conn__request_done(struct conn *c);
 void
 conn__process(struct conn *c);
 
+/* Staged writes and log lines go out at the end of this loop turn. */
+void
+conn__flush_soon(struct srv *s);
+
 /* conn_limit.c: timers, the pause on unread answers, the idle list. */
 
 /* Arms the connection's one timer for kind (T_NONE stops it); T_IDLE

@@ -108,5 +108,5 @@ conn__log_end(struct conn *c)
         e.user_agent = header(c, "user-agent", &e.user_agent_len);
     }
     access_log_add(a, &e);
-    srv_flush_soon(c->srv);
+    conn__flush_soon(c->srv);
 }

@@ -109,9 +109,13 @@ conn_flush(struct conn *c)
     }
 }
 
-void
-conn_flush_all(struct srv *s)
+/* Once per loop turn, after the callbacks that staged them: every
+ * connection's staged bytes go to its socket, and the access log's
+ * lines to their file. */
+static void
+flush_cb(uv_check_t *h)
 {
+    struct srv *s = h->data;
     struct conn *c;
 
     while ((c = s->flushes) != NULL) {
@@ -120,6 +124,15 @@ conn_flush_all(struct srv *s)
         c->flush_queued = false;
         conn_flush(c);
     }
+    access_log_flush(&s->access);
+    uv_check_stop(&s->flush_check);
+}
+
+void
+conn__flush_soon(struct srv *s)
+{
+    if (!uv_is_active((uv_handle_t *)&s->flush_check))
+        uv_check_start(&s->flush_check, flush_cb);
 }
 
 /* Stages head (hlen bytes, may be NULL; freed once written) and then len
@@ -160,7 +173,7 @@ conn__write_head(struct conn *c, char *head, size_t hlen, char *owned,
             c->flush_queued = true;
             c->flush_next = c->srv->flushes;
             c->srv->flushes = c;
-            srv_flush_soon(c->srv);
+            conn__flush_soon(c->srv);
         }
     }
     if (head) {

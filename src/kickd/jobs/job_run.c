@@ -14,6 +14,7 @@
 #include <strings.h>
 #include <sys/random.h>
 
+#include "clock.h"
 #include "http_parse.h"
 #include "job_run.h"
 #include "kick_limits.h"
@@ -105,7 +106,7 @@ backoff_ms(int failures)
     if (base > 300000)
         base = 300000;
     if (getrandom(&r, sizeof(r), 0) != (ssize_t)sizeof(r))
-        r = (unsigned)worker_now();
+        r = (unsigned)clock_now_ms();
     return base / 2 + (int64_t)(r % (unsigned)base);
 }
 
@@ -173,7 +174,7 @@ end_decide(struct job_run *jr, struct job_end *e)
 {
     const struct job *j = &jr->job;
     int cs = jr->run ? run_status(jr->run) : 0;
-    int64_t now = worker_now();
+    int64_t now = clock_now_ms();
 
     if (jr->interrupt_why) {
         recover_interrupted_end(e, j, jr->pool->srv->cfg->max_interruptions,
@@ -519,7 +520,10 @@ owner_record(struct job_run *jr)
     o->op.done_cb = owner_done;
     o->op.owner = &o->owner;
     snprintf(o->owner.node, sizeof(o->owner.node), "%s", p->node);
-    if (pgroup_identify(run_pid(jr->run), p->boot, &o->owner) < 0)
+    /* A FastCGI pool's or an upstream's work is no process of kickd's:
+     * only the node is recorded. */
+    int pid = run_pid(jr->run);
+    if (pid <= 0 || pgroup_identify(pid, p->boot, &o->owner) < 0)
         o->owner.pgid = 0;
     jr->group = o->owner;
     store_submit(&p->srv->store, &o->op);
@@ -583,7 +587,7 @@ job_run_start(const struct job_run_pool *pool, struct job *job, void *data)
     jr->job = *job;
     memset(job, 0, sizeof(*job));
     jr->cap = (size_t)s->cfg->output_cap;
-    jr->started = worker_now();
+    jr->started = clock_now_ms();
     snprintf(jr->id, sizeof(jr->id), "%" PRId64, jr->job.id);
     uv_timer_init(s->loop, &jr->linger);
     uv_timer_init(s->loop, &jr->flush_timer);

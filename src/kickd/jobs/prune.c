@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "clock.h"
 #include "log.h"
 #include "prune.h"
 #include "route.h"
@@ -114,7 +115,7 @@ logged(struct prune *p, int64_t now)
 static void
 pass_end(struct prune *p)
 {
-    int64_t now = worker_now(), delay = PRUNE_IDLE;
+    int64_t now = clock_now_ms(), delay = PRUNE_IDLE;
     int64_t shortest = keep_shortest(p->srv);
 
     routes_free(p);
@@ -156,7 +157,7 @@ next_route(struct prune *p)
             continue;
         memset(&p->op.prune, 0, sizeof(p->op.prune));
         p->op.route = route;
-        p->op.prune.before = worker_now() - keep;
+        p->op.prune.before = clock_now_ms() - keep;
         p->op.prune.limit = PRUNE_BATCH;
         submit(p, SOP_PRUNE);
         return true;

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "clock.h"
 #include "kick_limits.h"
 #include "ledger.h"
 #include "log.h"
@@ -117,7 +118,7 @@ static void
 record_all(struct recover *rc)
 {
     int max = rc->srv->cfg->max_interruptions;
-    int64_t now = worker_now();
+    int64_t now = clock_now_ms();
 
     for (size_t i = 0; i < rc->n; i++) {
         struct recover_op *ro = &rc->ops[i];
@@ -163,7 +164,7 @@ poll_cb(uv_timer_t *t)
         return;
     }
     /* A process in uninterruptible sleep (D) dies when its I/O ends. */
-    if (!rc->warned && worker_now() - rc->killed_at > 10000) {
+    if (!rc->warned && clock_now_ms() - rc->killed_at > 10000) {
         rc->warned = true;
         log_warn("recovery: %d processes of earlier runs still alive after "
                  "SIGKILL; their jobs wait",
@@ -248,7 +249,7 @@ orphans_done(struct store_op *op)
                      "(process group %d)",
                      j->id, o->pgid);
     }
-    rc->killed_at = worker_now();
+    rc->killed_at = clock_now_ms();
     poll_cb(&rc->timer);
 }
 

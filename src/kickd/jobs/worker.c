@@ -13,6 +13,7 @@
 #include <sys/time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "job_run.h"
 #include "kick_limits.h"
 #include "ledger.h"
@@ -74,15 +75,6 @@ struct worker_pool {
 static void schedule(struct worker_pool *p);
 static void due_done(struct store_op *op);
 
-int64_t
-worker_now(void)
-{
-    struct timeval tv;
-
-    gettimeofday(&tv, NULL);
-    return (int64_t)tv.tv_sec * 1000 + tv.tv_usec / 1000;
-}
-
 static struct route_load *
 load_get(struct worker_pool *p, const char *route)
 {
@@ -111,7 +103,7 @@ delay_timer_cb(uv_timer_t *t)
     if (op == NULL)
         return;
     op->kind = SOP_DUE_ROUTES;
-    op->now = worker_now();
+    op->now = clock_now_ms();
     op->data = p;
     op->done_cb = due_done;
     store_submit(&p->srv->store, op);
@@ -120,7 +112,7 @@ delay_timer_cb(uv_timer_t *t)
 static void
 delay_arm(struct worker_pool *p, int64_t at)
 {
-    int64_t now = worker_now();
+    int64_t now = clock_now_ms();
 
     if (p->delay_at != 0 && p->delay_at <= at)
         return;
@@ -147,7 +139,7 @@ due_done(struct store_op *op)
 
     if (op->result < 0) {
         log_error("store: %s", op->error);
-        delay_arm(p, worker_now() + 1000);
+        delay_arm(p, clock_now_ms() + 1000);
     }
     for (size_t i = 0; i < op->nroutes; i++) {
         struct route_load *l = load_get(p, op->routes[i]);
@@ -277,7 +269,7 @@ claim_end(struct worker_pool *p, struct route_load *l, int result,
             back->op.done_cb = store_op_free_cb;
             recover_interrupted_end(&back->op.end, job,
                                     p->srv->cfg->max_interruptions,
-                                    "kickd stopped", worker_now(), 0,
+                                    "kickd stopped", clock_now_ms(), 0,
                                     back->error, sizeof(back->error));
             store_submit(&p->srv->store, &back->op);
         }
@@ -286,7 +278,7 @@ claim_end(struct worker_pool *p, struct route_load *l, int result,
         l->due = false;
     } else {
         log_error("store: claiming a job of %s: %s", l->route, error);
-        delay_arm(p, worker_now() + 1000);
+        delay_arm(p, clock_now_ms() + 1000);
         l->due = false;
     }
     schedule(p);
@@ -352,7 +344,7 @@ schedule(struct worker_pool *p)
         c->load = pick;
         c->op.kind = SOP_CLAIM;
         c->op.route = pick->route;
-        c->op.now = worker_now();
+        c->op.now = clock_now_ms();
         c->op.done_cb = claim_cb;
         p->claiming++;
         pick->claiming++;
@@ -367,7 +359,7 @@ worker_kick(struct srv *s, const char *route, int64_t run_at)
 
     if (p == NULL || p->stopping)
         return;
-    if (run_at > worker_now()) {
+    if (run_at > clock_now_ms()) {
         delay_arm(p, run_at);
         return;
     }
@@ -384,7 +376,7 @@ worker_reserve(struct srv *s, const char *route, int64_t run_at)
     struct worker_pool *p = s->workers;
     struct route_load *l;
 
-    if (p == NULL || run_at > worker_now() ||
+    if (p == NULL || run_at > clock_now_ms() ||
         (l = load_get(p, route)) == NULL || !has_room(p, l))
         return NULL;
     p->claiming++;
@@ -486,7 +478,7 @@ node_name(char *buf, size_t size)
 
     gethostname(host, sizeof(host) - 1);
     if (getrandom(&r, sizeof(r), 0) != (ssize_t)sizeof(r))
-        r = (unsigned)worker_now();
+        r = (unsigned)clock_now_ms();
     snprintf(buf, size, "%s/%d/%08x", host, (int)getpid(), r);
 }
 

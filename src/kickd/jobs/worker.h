@@ -72,8 +72,4 @@ worker_wait(struct srv *s, int64_t id, void (*cb)(void *data), void *data);
 void
 worker_unwait(struct srv *s, struct worker_wait *w);
 
-/* Milliseconds since the epoch. */
-int64_t
-worker_now(void);
-
 #endif

@@ -8,6 +8,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -149,6 +150,24 @@ kill_timer_cb(uv_timer_t *t)
     }
 }
 
+/* The outcome of a process that exited (exit_status) or was killed
+ * (term_signal): it succeeded when it exited 0. reason points into buf. */
+static void
+outcome_of_exit(struct runner_outcome *o, int64_t exit_status,
+                int term_signal, char *buf, size_t n)
+{
+    *o = (struct runner_outcome){
+        .ok = exit_status == 0 && term_signal == 0,
+        .exit_status = term_signal ? -1 : exit_status,
+        .term_signal = term_signal,
+    };
+    if (term_signal)
+        snprintf(buf, n, "killed by signal %d", term_signal);
+    else
+        snprintf(buf, n, "exit status %d", (int)exit_status);
+    o->reason = o->ok ? NULL : buf;
+}
+
 static void
 exit_cb(struct proc *p, int64_t exit_status, int term_signal)
 {
@@ -173,7 +192,7 @@ exit_cb(struct proc *p, int64_t exit_status, int term_signal)
     if (g->attached) {
         struct runner_outcome o;
         char why[64];
-        runner_outcome_exit(&o, exit_status, term_signal, why, sizeof(why));
+        outcome_of_exit(&o, exit_status, term_signal, why, sizeof(why));
         g->hooks->done_cb(&g->base, &o);
     }
     maybe_free(g);

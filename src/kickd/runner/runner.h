@@ -141,10 +141,4 @@ struct runner *
 runner_start(const struct runner_ctx *ctx, const struct cgi_request *cr,
              const struct runner_hooks *hooks, void *data, int *err);
 
-/* Fills *o for a process that exited (exit_status) or was killed
- * (term_signal): ok when it exited 0. reason points into buf. */
-void
-runner_outcome_exit(struct runner_outcome *o, int64_t exit_status,
-                    int term_signal, char *buf, size_t n);
-
 #endif

@@ -1,6 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* What every store backend shares: job state names, freeing a job, and the
- * choice of backend from the db setting. */
+/* What every store backend shares: job state names and freeing a job. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -47,24 +46,4 @@ job_clear(struct job *j)
     free(j->body);
     free(j->remote_addr);
     memset(j, 0, sizeof(*j));
-}
-
-static int
-has_prefix(const char *s, const char *prefix)
-{
-    return strncmp(s, prefix, strlen(prefix)) == 0;
-}
-
-const struct store_ops *
-store_backend(const char *uri, char *err, size_t errlen)
-{
-    if (uri == NULL || uri[0] == '\0') {
-        snprintf(err, errlen, "empty db setting");
-        return NULL;
-    }
-    if (has_prefix(uri, "postgresql://") || has_prefix(uri, "postgres://")) {
-        snprintf(err, errlen, "PostgreSQL backend not built yet");
-        return NULL;
-    }
-    return &store_sqlite_ops;
 }
