@@ -51,8 +51,8 @@ WARMUP = 1  # s of unmeasured wrk per target before the rounds
 # Detached: jobs per run (php-cgi runs ~10x fewer a second), and how long
 # a run may take before it fails.
 CGI_JOBS = int(os.environ.get("BENCH_RUNNERS_CGI_JOBS", "300"))
-FCGI_JOBS = int(os.environ.get("BENCH_RUNNERS_FCGI_JOBS", "3000"))
-FWD_JOBS = int(os.environ.get("BENCH_RUNNERS_FWD_JOBS", "3000"))
+FCGI_JOBS = int(os.environ.get("BENCH_RUNNERS_FCGI_JOBS", "5000"))
+FWD_JOBS = int(os.environ.get("BENCH_RUNNERS_FWD_JOBS", "5000"))
 FLOOD_CONNS = 8
 FLOOD_WINDOW = 8
 JOBS_WAIT = 60.0  # s
