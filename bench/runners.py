@@ -291,9 +291,10 @@ def check_ok(port, path):
 
 
 def measure_attached(ports, pool, h):
-    """ATTACH_ROUNDS rounds of wrk against each target, in an order that
-    turns.
-    {target: {"error", "runs": [{"rate", "p99"}]}}."""
+    """ATTACH_ROUNDS rounds of wrk against each target: nginx and kickd's
+    fastcgi back to back, which first taking turns (their ratio is the
+    target), then php-cgi. {target: {"error", "runs": [{"rate",
+    "p99"}]}}."""
     targets = (("nginx", ports["nginx"], "/ok.php"),
                ("fastcgi", ports["kickd"], "/a/fcgi"),
                ("php-cgi", ports["kickd"], "/a/cgi"))
@@ -308,7 +309,8 @@ def measure_attached(ports, pool, h):
         except RuntimeError as e:
             cells[t]["error"] = str(e)
     for rnd in range(ATTACH_ROUNDS):
-        for t, port, path in targets[rnd % 3:] + targets[:rnd % 3]:
+        pair = targets[:2] if rnd % 2 == 0 else targets[1::-1]
+        for t, port, path in pair + targets[2:]:
             cell = cells[t]
             if cell["error"]:
                 continue
@@ -691,9 +693,10 @@ def print_method(got):
           "its kept connections to let go of their children), one on "
           "127.0.0.1 (nginx connecting per request, for the caller row "
           "the issue quotes); kickd with workers = %d and default route "
-          "settings; attached: wrk -t%d -c%d -d%ds, %d rounds in turns "
-          "after %d s of warm-up each, the ratio the median of the rounds'; "
-          "detached: trigger_flood -c%d -w%d sends the jobs at once, the "
+          "settings; attached: wrk -t%d -c%d -d%ds, %d rounds after %d s "
+          "of warm-up each, nginx and kickd fastcgi back to back in each "
+          "(which first taking turns), then php-cgi, the ratio the median "
+          "of the rounds'; detached: trigger_flood -c%d -w%d sends the jobs at once, the "
           "rate is jobs / (last finished_at - first created_at) from the "
           "job API, %d rounds in turns; forward: the same against "
           "bench/ok_sink (its count of requests checked against the jobs), "
@@ -703,8 +706,7 @@ def print_method(got):
           "ignore_user_abort), one row after the other; a kickd row ends "
           "when its jobs have, a direct row %.0f s after its last mark" %
           (POOL, POOL, RELEASE, WORKERS, WRK_THREADS, WRK_CONNS, SECONDS,
-           ATTACH_ROUNDS,
-           WARMUP, FLOOD_CONNS, FLOOD_WINDOW, ROUNDS, WRK_THREADS,
+           ATTACH_ROUNDS, WARMUP, FLOOD_CONNS, FLOOD_WINDOW, ROUNDS, WRK_THREADS,
            FWD_WRK_CONNS, SECONDS, CALLS, CALL_QUIET))
 
 
