@@ -696,8 +696,8 @@ def print_method(got):
           "settings; attached: wrk -t%d -c%d -d%ds, %d rounds after %d s "
           "of warm-up each, nginx and kickd fastcgi back to back in each "
           "(which first taking turns), then php-cgi, the ratio the median "
-          "of the rounds'; detached: trigger_flood -c%d -w%d sends the jobs at once, the "
-          "rate is jobs / (last finished_at - first created_at) from the "
+          "of the rounds'; detached: trigger_flood -c%d -w%d sends the "
+          "jobs at once, the rate is jobs / (last finished_at - first created_at) from the "
           "job API, %d rounds in turns; forward: the same against "
           "bench/ok_sink (its count of requests checked against the jobs), "
           "beside wrk -t%d -c%d -d%ds; caller: bench/article_caller.php "
@@ -706,8 +706,8 @@ def print_method(got):
           "ignore_user_abort), one row after the other; a kickd row ends "
           "when its jobs have, a direct row %.0f s after its last mark" %
           (POOL, POOL, RELEASE, WORKERS, WRK_THREADS, WRK_CONNS, SECONDS,
-           ATTACH_ROUNDS, WARMUP, FLOOD_CONNS, FLOOD_WINDOW, ROUNDS, WRK_THREADS,
-           FWD_WRK_CONNS, SECONDS, CALLS, CALL_QUIET))
+           ATTACH_ROUNDS, WARMUP, FLOOD_CONNS, FLOOD_WINDOW, ROUNDS,
+           WRK_THREADS, FWD_WRK_CONNS, SECONDS, CALLS, CALL_QUIET))
 
 
 def print_details(got):
