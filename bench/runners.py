@@ -685,26 +685,26 @@ def print_table(got):
 def print_method(got):
     if not got:
         return
-    print("runners: one php-fpm 8.2 master with two pools of %d children "
-          "(pm = static), one on a unix socket (nginx, one worker, with "
+    print("runners: one php-fpm 8.2 master with two pools of %d children (pm "
+          "= static), one on a unix socket (nginx, one worker, with "
           "`fastcgi_pass` to an upstream with `keepalive %d`, "
           "keepalive_timeout 1s, `fastcgi_keep_conn on`; kickd's fastcgi "
-          "routes; a front waits %.1f s after the other's last use, for "
-          "its kept connections to let go of their children), one on "
-          "127.0.0.1 (nginx connecting per request, for the caller row "
-          "the issue quotes); kickd with workers = %d and default route "
-          "settings; attached: wrk -t%d -c%d -d%ds, %d rounds after %d s "
-          "of warm-up each, nginx and kickd fastcgi back to back in each "
-          "(which first taking turns), then php-cgi, the ratio the median "
-          "of the rounds'; detached: trigger_flood -c%d -w%d sends the "
-          "jobs at once, the rate is jobs / (last finished_at - first created_at) from the "
-          "job API, %d rounds in turns; forward: the same against "
-          "bench/ok_sink (its count of requests checked against the jobs), "
-          "beside wrk -t%d -c%d -d%ds; caller: bench/article_caller.php "
-          "(php-cli) fires %d POSTs, each fsockopen, fwrite, fclose, at "
-          "bench/article_job.php (sleeps 100 ms, then writes its mark, no "
-          "ignore_user_abort), one row after the other; a kickd row ends "
-          "when its jobs have, a direct row %.0f s after its last mark" %
+          "routes; a front waits %.1f s after the other's last use, for its "
+          "kept connections to let go of their children), one on 127.0.0.1 "
+          "(nginx connecting per request, for the caller row the issue "
+          "quotes); kickd with workers = %d and default route settings; "
+          "attached: wrk -t%d -c%d -d%ds, %d rounds after %d s of warm-up "
+          "each, nginx and kickd fastcgi back to back in each (which first "
+          "taking turns), then php-cgi, the ratio the median of the rounds'; "
+          "detached: trigger_flood -c%d -w%d sends the jobs at once, the rate"
+          " is jobs / (last finished_at - first created_at) from the job API,"
+          " %d rounds in turns; forward: the same against bench/ok_sink (its "
+          "count of requests checked against the jobs), beside wrk -t%d -c%d "
+          "-d%ds; caller: bench/article_caller.php (php-cli) fires %d POSTs, "
+          "each fsockopen, fwrite, fclose, at bench/article_job.php (sleeps "
+          "100 ms, then writes its mark, no ignore_user_abort), one row after"
+          " the other; a kickd row ends when its jobs have, a direct row %.0f"
+          " s after its last mark" %
           (POOL, POOL, RELEASE, WORKERS, WRK_THREADS, WRK_CONNS, SECONDS,
            ATTACH_ROUNDS, WARMUP, FLOOD_CONNS, FLOOD_WINDOW, ROUNDS,
            WRK_THREADS, FWD_WRK_CONNS, SECONDS, CALLS, CALL_QUIET))
