@@ -139,10 +139,13 @@ http {
 }
 """
 
+# Access logs are off here as in NGINX_CONF: the rows compare the path
+# of a request, not two ways of writing a log.
 KICKD_CONF = """[server]
 listen = 127.0.0.1:%(port)d
 db = %(d)s/kick.db
 workers = %(workers)d
+access_log = off
 
 [route /a/fcgi]
 fastcgi = unix:%(d)s/fpm.sock
@@ -692,7 +695,8 @@ def print_method(got):
           "routes; a front waits %.1f s after the other's last use, for its "
           "kept connections to let go of their children), one on 127.0.0.1 "
           "(nginx connecting per request, for the caller row the issue "
-          "quotes); kickd with workers = %d and default route settings; "
+          "quotes); kickd with workers = %d, access_log = off (nginx's off "
+          "too) and default route settings; "
           "attached: wrk -t%d -c%d -d%ds, %d rounds after %d s of warm-up "
           "each, nginx and kickd fastcgi back to back in each (which first "
           "taking turns), then php-cgi, the ratio the median of the rounds'; "
