@@ -587,6 +587,10 @@ def ratios(a, b):
     return [x["rate"] / y["rate"] for x, y in zip(a["runs"], b["runs"])]
 
 
+def pct(ratio):
+    return ("%.0f %%" if ratio >= 0.1 else "%.1f %%") % (100 * ratio)
+
+
 def verdict(ok):
     return "PASS" if ok else "MISS"
 
@@ -619,8 +623,7 @@ def print_attached(cells):
                 if q else "FAIL")
         print("| %s | %s | %s | %s | %s |" % (
             what, fmt(r), fmt(p, "%.2f ms"),
-            "%.0f %%" % (100 * statistics.median(q)) if q else "n/a",
-            target))
+            pct(statistics.median(q)) if q else "n/a", target))
 
 
 def print_detached(cells):
@@ -653,7 +656,7 @@ def print_forward(cells):
     print("| kickd `forward` runner, detached jobs (%d a run), trigger to "
           "succeeded | %s | %s | none set: the floor beside it |" % (
               FWD_JOBS, fmt(rate(cells["forward"])),
-              "%.1f %%" % (100 * statistics.median(q)) if q else "n/a"))
+              pct(statistics.median(q)) if q else "n/a"))
     print("| wrk -t%d -c%d on the same sink: the floor | %s | | |" % (
         WRK_THREADS, FWD_WRK_CONNS, fmt(rate(cells["wrk"]))))
 
