@@ -21,7 +21,7 @@ DEFS := -D_DEFAULT_SOURCE -D_POSIX_C_SOURCE=200809L \
 CFLAGS ?= -O2 -g
 ALL_CFLAGS = -std=c11 $(WARN) $(DEFS) $(CFLAGS) -MMD -MP \
              $(shell pkg-config --cflags $(PKGS)) $(addprefix -I,$(KICKD_DIRS)) -Iinclude
-LIBS = $(shell pkg-config --libs libuv inih jansson sqlite3)
+LIBS = $(shell pkg-config --libs libuv inih jansson sqlite3 libcurl)
 CLIENT_LIBS = $(shell pkg-config --libs libcurl jansson)
 SAN_FLAGS := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined \
              -fno-sanitize-recover=undefined
@@ -37,7 +37,9 @@ KICKD_TOP := main srv cfg cfg_words cfg_scripts route log metrics \
 KICKD_HTTP := http_parse http_response conn conn_out conn_limit conn_log
 KICKD_API := api api_list api_error follow ctl
 KICKD_RUN := run
-KICKD_RUNNER := runner exec fastcgi forward cgi_env cgi_request cgi_response proc pgroup
+KICKD_RUNNER := runner exec fastcgi fcgi_send fcgi_pool fcgi_record forward \
+                forward_multi forward_request forward_head cgi_env \
+                cgi_request cgi_response cgi_head proc pgroup
 KICKD_JOBS := worker job_run ledger recover prune
 KICKD_STORE := store_async store_common store_backend
 KICKD_SQLITE := store_sqlite store_sqlite_schema store_sqlite_output \
@@ -59,12 +61,15 @@ KICK_OBJ := $(addprefix $(B)/src/kick/, main.o cmd_ctl.o cmd_trigger.o \
             cmd_job.o cmd_ls.o cmd_status.o cli_time.o cmd_batch.o)
 
 # Unit tests: one binary per module, with cmocka.
-UNIT := http_parse cfg cgi_response store store_async kick_request pgroup \
-        ledger access_log timestamp api_list
+UNIT := http_parse cfg cgi_response fcgi_record store store_async \
+        kick_request pgroup ledger access_log timestamp api_list forward_head
 UNIT_BIN := $(addprefix $(B)/tests/unit/test_, $(UNIT))
 UNIT_DEPS_http_parse := $(B)/src/kickd/http/http_parse.o
 UNIT_DEPS_cfg := $(B)/src/kickd/cfg.o $(B)/src/kickd/cfg_words.o $(B)/src/kickd/cfg_scripts.o
 UNIT_DEPS_cgi_response := $(B)/src/kickd/runner/cgi_response.o \
+                          $(B)/src/kickd/http/http_parse.o
+UNIT_DEPS_fcgi_record := $(B)/src/kickd/runner/fcgi_record.o
+UNIT_DEPS_forward_head := $(B)/src/kickd/runner/forward_head.o \
                           $(B)/src/kickd/http/http_parse.o
 UNIT_DEPS_store := $(B)/src/kickd/store/sqlite/store_sqlite.o \
                    $(B)/src/kickd/store/sqlite/store_sqlite_schema.o \
@@ -85,7 +90,7 @@ UNIT_DEPS_api_list := $(B)/src/kickd/api/api_list.o $(B)/src/kickd/timestamp.o \
                       $(UNIT_DEPS_store) $(UNIT_DEPS_cfg)
 
 # Fuzz targets: one per parser of outside input.
-FUZZ := http_parse cgi_response timestamp
+FUZZ := http_parse cgi_response timestamp fcgi_record forward_head
 FUZZ_BIN := $(addprefix $(B)/fuzz/fuzz_, $(FUZZ))
 FUZZ_TIME ?= 60
 
@@ -163,11 +168,15 @@ $(B)/fuzz/fuzz_%: fuzz/$$*/fuzz_$$*.c $$(FUZZ_SRC_$$*) \
                   | $(DEPS_STAMP)
 	@mkdir -p $(@D)
 	@echo "  FUZZ    $@"
-	$(Q)$(CLANG) $(FUZZ_FLAGS) $(DEFS) -o $@ $^
+	$(Q)$(CLANG) $(FUZZ_FLAGS) $(DEFS) -o $@ $^ $(FUZZ_LIBS_$*)
 FUZZ_SRC_http_parse := src/kickd/http/http_parse.c
 FUZZ_SRC_cgi_response := src/kickd/runner/cgi_response.c \
                          src/kickd/http/http_parse.c
 FUZZ_SRC_timestamp := src/kickd/timestamp.c
+FUZZ_SRC_fcgi_record := src/kickd/runner/fcgi_record.c
+FUZZ_SRC_forward_head := src/kickd/runner/forward_head.c \
+                         src/kickd/http/http_parse.c
+FUZZ_LIBS_forward_head := $(shell pkg-config --libs libcurl)
 
 $(B)/bench/%: bench/%.c | $(DEPS_STAMP)
 	@mkdir -p $(@D)

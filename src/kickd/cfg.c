@@ -6,6 +6,7 @@
 
 #include <arpa/inet.h>
 #include <ctype.h>
+#include <curl/curl.h>
 #include <errno.h>
 #include <ini.h>
 #include <stdarg.h>
@@ -607,16 +608,27 @@ cfg_fastcgi_address_is_valid(const char *v)
            strcspn(v, " \t") == strlen(v);
 }
 
-/* http:// or https://, a host, and no blanks: libcurl checks the rest
- * when the job runs. */
+/* An http:// or https:// URL with a host, as libcurl will parse it when
+ * the job runs (so that a port out of range stops kickd at start, not each
+ * job), without blanks. */
 static bool
 cfg_url_is_valid(const char *v)
 {
     size_t scheme = strncmp(v, "http://", 7) == 0    ? 7
                     : strncmp(v, "https://", 8) == 0 ? 8
                                                      : 0;
-    return scheme > 0 && v[scheme] != '\0' && v[scheme] != '/' &&
-           v[scheme] != ':' && strcspn(v, " \t\r\n") == strlen(v);
+    /* libcurl would take http:///b for the host b. */
+    bool ok = scheme > 0 && v[scheme] != '\0' && v[scheme] != '/' &&
+              v[scheme] != ':' && strcspn(v, " \t\r\n") == strlen(v);
+    CURLU *u = ok ? curl_url() : NULL;
+    char *host = NULL;
+
+    ok = u && curl_url_set(u, CURLUPART_URL, v, 0) == CURLUE_OK &&
+         curl_url_get(u, CURLUPART_HOST, &host, 0) == CURLUE_OK &&
+         host[0] != '\0';
+    curl_free(host);
+    curl_url_cleanup(u);
+    return ok;
 }
 
 /* Stores the value of the word v of key k (an enum) at field. 0, or -1

@@ -52,6 +52,24 @@
 /* Size of one read from a script's stdout. */
 #define CGI_READ_SIZE (64 * 1024)
 
+/* A FastCGI connection kept open for the next request holds one of the
+ * pool's workers (PHP-FPM's worker waits on it and serves nobody else):
+ * kickd gives it back after this long without a request (ms). */
+#define FCGI_IDLE_TIMEOUT 2000
+
+/* Requests that may wait for a connection to one pool when a route's
+ * concurrency caps them; more are answered 503 at once. */
+#define FCGI_MAX_QUEUE 1024
+
+/* Bytes of a request's STDIN records kept to send it again on a new
+ * connection when a kept one turns out closed by the pool; a longer
+ * body is not sent again (the request fails with 502). */
+#define FCGI_REPLAY_MAX (64 * 1024)
+
+/* Longest line of a pool's STDERR that reaches kickd's log for an
+ * attached run; the rest of the line is dropped. */
+#define FCGI_LOG_LINE_MAX 1024
+
 /* Default timeouts (ms); [server] header_timeout, body_timeout and
  * idle_timeout (seconds) change them. */
 #define CONN_DEFAULT_HEADER_TIMEOUT 10000
@@ -78,6 +96,11 @@
  * max_execution_time for a web request. A detached job has none: it is
  * the kind of work that takes minutes or hours. */
 #define RUN_ATTACHED_TIME_LIMIT 30
+
+/* A forward run's transfer is ended by the run's time limit; libcurl's
+ * own deadline (CURLOPT_TIMEOUT_MS) is the limit plus this (ms), a
+ * backstop that never comes first. */
+#define FORWARD_DEADLINE_MARGIN 1000
 
 /* Most shutdown commands one run may register. */
 #define RUN_MAX_SHUTDOWN 64

@@ -12,6 +12,7 @@ import sys
 import tempfile
 import time
 import traceback
+from urllib.parse import urlencode
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SCRIPTS = os.path.join(HERE, "scripts")
@@ -319,6 +320,134 @@ class Kickd:
             raise AssertionError("GET /healthz failed %s: %d %r"
                                  % (note, r.status, r.body[:100]))
 
+PHP_FPM = "/usr/sbin/php-fpm8.2"
+
+
+class PhpFpm:
+    """One php-fpm (Debian's php8.2-fpm, its php.ini) in a temp dir of its
+    own: a unix socket there (or with tcp, 127.0.0.1 on a free port), a
+    static pool of `children` workers, its error log there. A context
+    manager; start() and stop() can be called again (the same address),
+    kill() ends it at once with its workers, as a crash would. `address`
+    is what a kickd route's fastcgi = takes.
+
+    pool: extra lines for the pool's section (pm.status_path = ...)."""
+
+    def __init__(self, children=2, pool="", tcp=False):
+        if not os.access(PHP_FPM, os.X_OK):
+            raise AssertionError("%s is not installed (php8.2-fpm)"
+                                 % PHP_FPM)
+        self.tmp = tempfile.mkdtemp(prefix="kick-fpm-")
+        self.sock = os.path.join(self.tmp, "fpm.sock")
+        self.address = "unix:" + self.sock
+        self.port = None
+        if tcp:
+            self.port = free_port()
+            self.address = "127.0.0.1:%d" % self.port
+        self.conf = os.path.join(self.tmp, "php-fpm.conf")
+        self.error_log = os.path.join(self.tmp, "error.log")
+        self.children = children
+        with open(self.conf, "w") as f:
+            f.write("[global]\nerror_log = %s\ndaemonize = no\n"
+                    "pid = %s/fpm.pid\n\n[kick]\nlisten = %s\n"
+                    "pm = static\npm.max_children = %d\n%s\n"
+                    % (self.error_log, self.tmp,
+                       self.address if tcp else self.sock, children, pool))
+        self.proc = None
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, et, ev, tb):
+        self.stop()
+        if et is None:
+            shutil.rmtree(self.tmp, ignore_errors=True)
+        elif isinstance(ev, Exception) and hasattr(ev, "add_note"):
+            ev.add_note("php-fpm error log (%s):%s" % (
+                self.error_log, self.log_tail()))
+        return False
+
+    def log_tail(self, n=10):
+        try:
+            with open(self.error_log) as f:
+                lines = f.read().rstrip().splitlines()
+        except OSError:
+            return " (none)"
+        return "\n    ".join([""] + lines[-n:])
+
+    def start(self):
+        """Starts php-fpm in the foreground (-F; -R when run as root: the
+        workers then run as root too) and waits until its socket takes
+        connections."""
+        cmd = [PHP_FPM, "-y", self.conf, "-F"]
+        if os.geteuid() == 0:
+            cmd.append("-R")
+        log = open(os.path.join(self.tmp, "stdout.log"), "ab")
+        self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL,
+                                     stdout=log, stderr=log)
+        log.close()
+        deadline = time.monotonic() + 5.0 * SLOW
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise AssertionError("php-fpm exited at start (%d):%s"
+                                     % (self.proc.returncode,
+                                        self.log_tail()))
+            try:
+                if self.port:
+                    c = socket.create_connection(("127.0.0.1", self.port))
+                else:
+                    c = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+                    c.connect(self.sock)
+                c.close()
+                return self
+            except OSError:
+                time.sleep(0.02)
+        self.kill()
+        raise AssertionError("php-fpm did not listen within 5 s:%s"
+                             % self.log_tail())
+
+    def workers(self):
+        """The pids of the pool's workers (children of the master)."""
+        out = []
+        for d in os.listdir("/proc"):
+            if not d.isdigit():
+                continue
+            try:
+                with open("/proc/%s/stat" % d) as f:
+                    fields = f.read().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[1]) == self.proc.pid:
+                out.append(int(d))
+        return out
+
+    def stop(self):
+        """SIGTERM: php-fpm ends its workers at once (SIGTERM) and
+        removes its socket; SIGKILL after 10 s."""
+        if self.proc is None or self.proc.poll() is not None:
+            return
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            self.proc.wait(timeout=10.0)
+        except subprocess.TimeoutExpired:
+            self.kill()
+
+    def kill(self):
+        """SIGKILL to the workers and the master: the pool dies with its
+        requests, as in a crash; its socket file stays behind, refusing."""
+        if self.proc is None or self.proc.poll() is not None:
+            return
+        # The master first, so that it starts no worker in place of one
+        # killed.
+        workers = self.workers()
+        self.proc.kill()
+        self.proc.wait()
+        for pid in workers:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+
 
 def build(method, target, headers=(), body=b"", version="1.1", host=True):
     """Builds raw request bytes. headers: list of (name, value) or raw
@@ -607,6 +736,93 @@ def expect_error(r, status, what=""):
     expect(r.body.startswith(str(r.status).encode()),
            "%s: error body does not start with %d: %r", what, r.status,
            r.body)
+
+
+# Helpers of the PHP connection-state tests (test_php_connstate.py for
+# php-cgi, test_fastcgi.py for PHP-FPM): the scripts/pcs_*.php scripts
+# write what they did and what their shutdown function saw into the file
+# named by their f= parameter; a route's on_shutdown command (SHUTDOWN_SH)
+# writes kickd's view into TMP/NAME.sd.
+
+# The route's on_shutdown command: kickd's view of the run, one line.
+SHUTDOWN_SH = """#!/bin/sh
+echo "cs=$KICK_CONNECTION_STATUS exit=$KICK_EXIT_STATUS sig=$KICK_SIGNAL" \\
+    >> "$1"
+"""
+
+
+def target(k, route, name, **q):
+    """route?f=TMP/NAME.php.out&...; returns (target, out file)."""
+    out = os.path.join(k.tmp, name + ".php.out")
+    q = dict(q, f=out)
+    return "/%s?%s" % (route, urlencode(q)), out
+
+
+def read(path):
+    try:
+        with open(path) as f:
+            return f.read()
+    except FileNotFoundError:
+        return ""
+
+
+def wait_line(path, prefix, timeout):
+    """Polls path until a line starts with prefix; returns the file's
+    lines. Fails after timeout seconds (scaled for sanitized builds)."""
+    deadline = time.monotonic() + timeout * SLOW
+    while True:
+        lines = read(path).splitlines()
+        if any(ln.startswith(prefix) for ln in lines):
+            return lines
+        if time.monotonic() > deadline:
+            raise AssertionError("no %r line in %s within %.1f s; have %r"
+                                 % (prefix, os.path.basename(path),
+                                    timeout * SLOW, lines[-6:]))
+        time.sleep(0.02)
+
+
+def value(lines, key):
+    for ln in lines:
+        if ln.startswith(key + "="):
+            return ln[len(key) + 1:]
+    raise AssertionError("no %s= line in %r" % (key, lines[-6:]))
+
+
+def shutdown_view(k, name, timeout=3.0):
+    """kickd's view from the route's on_shutdown command."""
+    path = os.path.join(k.tmp, name + ".sd")
+    line = wait_line(path, "cs=", timeout)
+    expect_eq(len(line), 1, "on_shutdown ran once")
+    return dict(w.split("=", 1) for w in line[0].split())
+
+
+def open_request(k, tgt):
+    """Connects and sends a GET; returns the socket (timeouts on)."""
+    s = socket.create_connection((k.host_for_connect(), k.port),
+                                 timeout=5.0 * SLOW)
+    s.sendall(build("GET", tgt))
+    return s
+
+
+def read_some(s, nbytes, timeout=5.0):
+    """Reads until nbytes have arrived; returns them."""
+    got = b""
+    deadline = time.monotonic() + timeout * SLOW
+    while len(got) < nbytes:
+        s.settimeout(max(0.01, deadline - time.monotonic()))
+        d = s.recv(65536)
+        expect(d, "connection closed after %d bytes: %r", len(got), got[:200])
+        got += d
+    return got
+
+
+def fire_and_forget(k, tgt):
+    """The original article's caller: connect, write a complete request,
+    close without reading."""
+    s = socket.create_connection((k.host_for_connect(), k.port),
+                                 timeout=5.0 * SLOW)
+    s.sendall(build("GET", tgt))
+    s.close()
 
 
 def run(ns):

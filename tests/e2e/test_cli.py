@@ -530,6 +530,11 @@ def test_data_from_files():
         expect_eq(env_of(k, jid)["ctype"], "application/octet-stream",
                   "--data-binary with -H Content-Type")
         missing = os.path.join(k.tmp, "no-such-file")
+        # A job may still be ending (its script wrote its mark and has
+        # yet to exit): the listing compared below is taken once every
+        # job has ended.
+        for j in get_json(k, "/jobs")["jobs"]:
+            wait_state(k, j["id"], ("succeeded",))
         before = get_json(k, "/jobs")["jobs"]
         for flag in ("-d", "--data-binary"):
             kick_fails(EXIT_USAGE, [flag, missing, "no such file"],

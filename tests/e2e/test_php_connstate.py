@@ -13,21 +13,15 @@ import socket
 import struct
 import sys
 import time
-from urllib.parse import urlencode
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import (SLOW, Kickd, build, expect, expect_eq,  # noqa: E402
-                     kick_bin, path_env_with, run, write_script)
+from harness import (SHUTDOWN_SH, SLOW, Kickd, build,  # noqa: E402
+                     expect, expect_eq, fire_and_forget, kick_bin,
+                     open_request, path_env_with, read, read_some, run,
+                     shutdown_view, target, value, wait_line, write_script)
 
 # `kick ctl` for the scripts: next to kickd, else the plain build's.
 ENV = path_env_with(kick_bin())
-
-# The route's on_shutdown command: kickd's view of the run, one line.
-SHUTDOWN_SH = """#!/bin/sh
-echo "cs=$KICK_CONNECTION_STATUS exit=$KICK_EXIT_STATUS sig=$KICK_SIGNAL" \
-    >> "$1"
-"""
-
 
 def php_kickd(routes, server=""):
     """A Kickd whose config has the given routes, each a tuple (name,
@@ -46,51 +40,6 @@ def php_kickd(routes, server=""):
     return k
 
 
-def target(k, route, name, **q):
-    """route?f=TMP/NAME.php.out&...; returns (target, out file)."""
-    out = os.path.join(k.tmp, name + ".php.out")
-    q = dict(q, f=out)
-    return "/%s?%s" % (route, urlencode(q)), out
-
-
-def read(path):
-    try:
-        with open(path) as f:
-            return f.read()
-    except FileNotFoundError:
-        return ""
-
-
-def wait_line(path, prefix, timeout):
-    """Polls path until a line starts with prefix; returns the file's
-    lines. Fails after timeout seconds (scaled for sanitized builds)."""
-    deadline = time.monotonic() + timeout * SLOW
-    while True:
-        lines = read(path).splitlines()
-        if any(ln.startswith(prefix) for ln in lines):
-            return lines
-        if time.monotonic() > deadline:
-            raise AssertionError("no %r line in %s within %.1f s; have %r"
-                                 % (prefix, os.path.basename(path),
-                                    timeout * SLOW, lines[-6:]))
-        time.sleep(0.02)
-
-
-def value(lines, key):
-    for ln in lines:
-        if ln.startswith(key + "="):
-            return ln[len(key) + 1:]
-    raise AssertionError("no %s= line in %r" % (key, lines[-6:]))
-
-
-def shutdown_view(k, name, timeout=3.0):
-    """kickd's view from the route's on_shutdown command."""
-    path = os.path.join(k.tmp, name + ".sd")
-    line = wait_line(path, "cs=", timeout)
-    expect_eq(len(line), 1, "on_shutdown ran once")
-    return dict(w.split("=", 1) for w in line[0].split())
-
-
 def steps(lines):
     """The (index, connection_status) of each step line of pcs_loop.php."""
     out = []
@@ -99,26 +48,6 @@ def steps(lines):
             a, b = ln.split()
             out.append((int(a[5:]), int(b[3:])))
     return out
-
-
-def open_request(k, tgt):
-    """Connects and sends a GET; returns the socket (timeouts on)."""
-    s = socket.create_connection((k.host_for_connect(), k.port),
-                                 timeout=5.0 * SLOW)
-    s.sendall(build("GET", tgt))
-    return s
-
-
-def read_some(s, nbytes, timeout=5.0):
-    """Reads until nbytes have arrived; returns them."""
-    got = b""
-    deadline = time.monotonic() + timeout * SLOW
-    while len(got) < nbytes:
-        s.settimeout(max(0.01, deadline - time.monotonic()))
-        d = s.recv(65536)
-        expect(d, "connection closed after %d bytes: %r", len(got), got[:200])
-        got += d
-    return got
 
 
 def hang_up(s, how):
@@ -301,15 +230,6 @@ def test_output_buffer_hides_abort():
                "PHP noticed the abort: %r", lines)
         v = shutdown_view(k, "loop")
         expect_eq((v["cs"], v["exit"]), ("1", "0"), "on_shutdown's cs/exit")
-
-
-def fire_and_forget(k, tgt):
-    """The original article's caller: connect, write a complete request,
-    close without reading."""
-    s = socket.create_connection((k.host_for_connect(), k.port),
-                                 timeout=5.0 * SLOW)
-    s.sendall(build("GET", tgt))
-    s.close()
 
 
 def forgotten_loop_runs_to_end(k, tag):

@@ -449,6 +449,9 @@ static const struct {
     {"[route /a]\nforward = http:///b\n",
      "kickd.conf:2: forward: not an http:// or https:// URL with a host: "
      "'http:///b'"},
+    {"[route /a]\nforward = http://a:99999/\n",
+     "kickd.conf:2: forward: not an http:// or https:// URL with a host: "
+     "'http://a:99999/'"},
     {"[route report]\nexec = /bin/true\n",
      "kickd.conf:1: bad route section [route report]: expected [route "
      "/PATH], the path without blanks, '?', '#' or '..' segments"},

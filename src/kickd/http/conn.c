@@ -168,8 +168,10 @@ script_start(struct conn *c, int64_t body_len)
                           c->remote_port, body_len);
     c->run = run_start(s, &cr, &conn__run_hooks, c, &err);
     if (c->run == NULL) {
-        log_error("conn %" PRIu64 ": %s: cannot start %s: %s", c->id,
-                  c->route->path, c->route->argv[0], strerror(-err));
+        /* A forward or fastcgi route has no argv: name its runner. */
+        log_error("conn %" PRIu64 ": %s: cannot start its %s runner: %s",
+                  c->id, c->route->path, runner_of(c->route)->name,
+                  strerror(-err));
         return err;
     }
     return 0;

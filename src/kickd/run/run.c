@@ -355,9 +355,7 @@ run_start(struct srv *s, struct cgi_request *cr, const struct run_hooks *h,
     uv_timer_init(s->loop, &r->sd_timer);
     r->limit_timer.data = r->cancel_timer.data = r->sd_timer.data = r;
     r->handles = 3;
-    limit_start(r, cr->route->time_limit >= 0 ? cr->route->time_limit
-                   : cr->job                    ? 0
-                                                : RUN_ATTACHED_TIME_LIMIT);
+    limit_start(r, cgi_request_time_limit(cr));
     r->next = s->runs;
     if (s->runs)
         s->runs->prev = r;

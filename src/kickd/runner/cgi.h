@@ -55,6 +55,12 @@ cgi_request_from_http(struct cgi_request *cr, const struct srv *s,
                       const char *remote_addr, int remote_port,
                       int64_t body_len);
 
+/* The run's time limit in seconds, 0 for none: the route's, or by
+ * default none for a job and RUN_ATTACHED_TIME_LIMIT on a caller's
+ * connection. */
+int
+cgi_request_time_limit(const struct cgi_request *cr);
+
 /* Builds the script's environment (RFC 3875 section 4.1 and PRODUCT.md):
  * a NULL-terminated array in one allocation, freed with free(). NULL on
  * ENOMEM. */

@@ -5,7 +5,16 @@
 #include <string.h>
 
 #include "cgi.h"
+#include "kick_limits.h"
 #include "srv.h"
+
+int
+cgi_request_time_limit(const struct cgi_request *cr)
+{
+    if (cr->route->time_limit >= 0)
+        return cr->route->time_limit;
+    return cr->job ? 0 : RUN_ATTACHED_TIME_LIMIT;
+}
 
 void
 cgi_request_from_http(struct cgi_request *cr, const struct srv *s,

@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "cgi.h"
+#include "cgi_head.h"
 #include "cfg.h"
 #include "kick_limits.h"
 #include "log.h"
@@ -38,7 +39,6 @@ struct cgi {
     bool out_done;         /* stdout ended; end_cb waits for a job's
                             * stderr to end as well */
     const char *out_error; /* how stdout ended (NULL: complete) */
-    bool head_done;
     bool paused;
     bool draining; /* output read and dropped, unparsed */
     bool terminating;
@@ -48,8 +48,7 @@ struct cgi {
     int64_t exit_status;
     int term_signal;
 
-    char *head; /* the header block as it arrives */
-    size_t head_len;
+    struct cgi_head head; /* the header block as it arrives */
     size_t stdin_queued;
 };
 
@@ -67,7 +66,7 @@ handle_close_cb(uv_handle_t *h)
 
     if (--g->open_handles == 0) {
         free(g->base.env);
-        free(g->head);
+        cgi_head_close(&g->head);
         free(g);
     }
 }
@@ -206,39 +205,27 @@ alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
     (void)suggested;
     /* Dropped output needs no buffer of its own: the head's will do. */
     if (g->draining) {
-        buf->base = g->head;
+        buf->base = g->head.buf;
         buf->len = CGI_MAX_HEADER_BYTES;
         return;
     }
-    if (!g->head_done) {
-        buf->base = g->head + g->head_len;
-        buf->len = CGI_MAX_HEADER_BYTES - g->head_len;
+    if (!g->head.done) {
+        buf->base = g->head.buf + g->head.len;
+        buf->len = cgi_head_room(&g->head);
         return;
     }
     buf->base = malloc(CGI_READ_SIZE);
     buf->len = buf->base ? CGI_READ_SIZE : 0;
 }
 
-/* A job's output without a valid header block (why): all of it is body,
- * handed on with a response of status 0. 0, or -1 out of memory. */
-static int
-head_fallback(struct cgi *g, const char *why)
+/* A head is ready: handed on with the body bytes read with it. */
+static void
+head_hand(struct cgi *g, struct cgi_head_result *h)
 {
-    struct cgi_response r = {.status = 0, .content_length = -1, .error = why};
-    char *body = NULL;
-
-    g->head_done = true;
-    if (g->head_len > 0 && (body = malloc(g->head_len)) == NULL) {
-        end(g, "out of memory");
-        return -1;
-    }
-    if (body)
-        memcpy(body, g->head, g->head_len);
     if (g->attached)
-        g->hooks->head_cb(&g->base, &r, body, g->head_len);
+        g->hooks->head_cb(&g->base, &h->resp, h->body, h->len);
     else
-        free(body);
-    return 0;
+        free(h->body);
 }
 
 /* Parses the header block gathered so far; returns 0 while it is still
@@ -246,35 +233,16 @@ head_fallback(struct cgi *g, const char *why)
 static int
 head_parse(struct cgi *g)
 {
-    struct cgi_response r;
-    ssize_t n = cgi_response_parse(g->head, g->head_len, &r);
+    struct cgi_head_result h;
+    int r = cgi_head_parse(&g->head, &h);
 
-    if (n == CGI_INCOMPLETE)
-        return 0;
-    if (n == CGI_BAD && g->job)
-        return head_fallback(g, r.error);
-    if (n == CGI_BAD) {
-        log_error("script %d: malformed CGI header block: %s", g->pid,
-                  r.error);
-        end(g, r.error);
+    if (r == CGI_HEAD_BAD) {
+        log_error("script %d: CGI header block: %s", g->pid, h.error);
+        end(g, h.error);
         return -1;
     }
-    g->head_done = true;
-    /* Body bytes that came with the head go out with it, in one write. */
-    size_t rest = g->head_len - (size_t)n;
-    char *body = NULL;
-    if (rest > 0) {
-        body = malloc(rest);
-        if (body == NULL) {
-            end(g, "out of memory");
-            return -1;
-        }
-        memcpy(body, g->head + n, rest);
-    }
-    if (g->attached)
-        g->hooks->head_cb(&g->base, &r, body, rest);
-    else
-        free(body);
+    if (r == CGI_HEAD_READY)
+        head_hand(g, &h);
     return 0;
 }
 
@@ -285,8 +253,8 @@ static void
 read_cb(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 {
     struct cgi *g = s->data;
-    bool in_head = buf->base >= g->head &&
-                   buf->base < g->head + CGI_MAX_HEADER_BYTES;
+    bool in_head = buf->base >= g->head.buf &&
+                   buf->base < g->head.buf + CGI_MAX_HEADER_BYTES;
 
     if (nread > 0 && g->attached && g->hooks->output_cb)
         g->hooks->output_cb(&g->base);
@@ -297,7 +265,7 @@ read_cb(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
         return;
     }
     if (nread > 0 && in_head) {
-        g->head_len += (size_t)nread;
+        g->head.len += (size_t)nread;
         if (head_parse(g) < 0)
             exec_terminate(&g->base);
         return;
@@ -313,19 +281,14 @@ read_cb(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
         free(buf->base);
     if (nread == 0)
         return;
-    if (nread == UV_EOF && g->head_done) {
-        end(g, NULL);
-    } else if (nread == UV_EOF && g->job) {
-        /* A job may write no header block, or no output at all. */
-        if (g->head_len == 0 ||
-            head_fallback(g, "the output ended inside its header block") == 0)
-            end(g, NULL);
-    } else if (nread == UV_EOF) {
-        const char *why = g->head_len == 0
-                              ? "script wrote no response"
-                              : "script ended inside its header block";
-        log_error("script %d: %s", g->pid, why);
-        end(g, why);
+    if (nread == UV_EOF) {
+        struct cgi_head_result h;
+        int r = cgi_head_end(&g->head, &h);
+        if (r == CGI_HEAD_BAD)
+            log_error("script %d: %s", g->pid, h.error);
+        else if (r == CGI_HEAD_READY)
+            head_hand(g, &h);
+        end(g, r == CGI_HEAD_BAD ? h.error : NULL);
     } else {
         log_error("script %d: reading stdout: %s", g->pid,
                   uv_strerror((int)nread));
@@ -491,7 +454,7 @@ exec_drain(struct runner *r)
     g->draining = true;
     /* No header block is awaited: the end of the output is a clean end,
      * not "script wrote no response". */
-    g->head_done = true;
+    g->head.done = true;
 }
 
 /* kickd's ends of the pipes closed, as a web server's when its client
@@ -700,9 +663,8 @@ exec_start(const struct runner_ctx *ctx, const struct cgi_request *cr,
 
     if (g == NULL)
         goto fail;
-    g->head = malloc(CGI_MAX_HEADER_BYTES);
     g->base.env = cgi_env_build(cr);
-    if (g->head == NULL || g->base.env == NULL)
+    if (cgi_head_init(&g->head, cr->job) < 0 || g->base.env == NULL)
         goto fail;
     g->base.ops = &runner_exec;
     g->base.hooks = g->hooks = hooks;
@@ -717,7 +679,7 @@ exec_start(const struct runner_ctx *ctx, const struct cgi_request *cr,
 
 fail:
     if (g) {
-        free(g->head);
+        cgi_head_close(&g->head);
         free(g->base.env);
     }
     free(g);

@@ -188,6 +188,10 @@ child_run(const struct spawn_plan *sp)
     if (setsid() < 0 || dup2(sp->fd_in, 0) < 0 || dup2(sp->fd_out, 1) < 0 ||
         dup2(sp->fd_err, 2) < 0 || (sp->o->cwd && chdir(sp->o->cwd) < 0))
         goto fail;
+    /* Nothing but stdio reaches the script, even a descriptor a library
+     * opened without close-on-exec a moment ago (libcurl's resolver). The
+     * child has its own descriptor table: kickd's stay as they are. */
+    close_range(3, ~0U, CLOSE_RANGE_CLOEXEC);
     sigemptyset(&none);
     sigprocmask(SIG_SETMASK, &none, NULL);
     child_exec(sp);
