@@ -194,19 +194,33 @@ def section_fuzz(build, t):
             t.ok(name, secs, " [%d inputs]" % len(files))
 
 
+def section_layout(build, t):
+    # The house's layout rules (tests/layout.py): no call-back cycle
+    # between kickd's modules, no function over its length.
+    sys.path.insert(0, os.path.join(ROOT, "tests"))
+    import layout
+    start = time.monotonic()
+    problems = layout.check(build)
+    if problems:
+        t.fail("layout", "\n    ".join([""] + problems))
+    else:
+        t.ok("layout", time.monotonic() - start, "")
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--build", required=True, help="build dir (build)")
     ap.add_argument("--san", help="sanitizer build dir (build/san)")
-    ap.add_argument("--only", choices=("unit", "e2e", "san", "fuzz"))
+    ap.add_argument("--only", choices=("unit", "e2e", "san", "fuzz",
+                                       "layout"))
     a = ap.parse_args()
     build = os.path.abspath(a.build)
     if a.only:
         sections = [a.only]
     elif a.san:
-        sections = ["unit", "e2e", "san", "fuzz"]
+        sections = ["layout", "unit", "e2e", "san", "fuzz"]
     else:
-        sections = ["unit", "e2e", "fuzz"]
+        sections = ["layout", "unit", "e2e", "fuzz"]
     if "san" in sections and not a.san:
         ap.error("--only san needs --san DIR")
     t = Tally()
@@ -220,6 +234,8 @@ def main():
                         "san:")
         elif sec == "fuzz":
             section_fuzz(build, t)
+        elif sec == "layout":
+            section_layout(build, t)
     print("%d passed, %d failed" % (t.passed, t.failed), flush=True)
     return 1 if t.failed or t.passed == 0 else 0
 
