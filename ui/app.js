@@ -115,13 +115,32 @@
 
   // --- times and durations, as kick shows them (src/kick/cli_time.c) ----
 
-  const localFmt = new Intl.DateTimeFormat(undefined, {
-    year: 'numeric', month: '2-digit', day: '2-digit',
-    hour: '2-digit', minute: '2-digit', second: '2-digit',
-  });
-  const hmFmt = new Intl.DateTimeFormat(undefined, {
-    hour: '2-digit', minute: '2-digit',
-  });
+  // Made on first use (or once the first requests are out): making one
+  // costs a browser some milliseconds that the page's first requests need
+  // not wait for.
+  let localFmt = null;
+  let hmFmt = null;
+
+  function formats() {
+    if (localFmt) return;
+    localFmt = new Intl.DateTimeFormat(undefined, {
+      year: 'numeric', month: '2-digit', day: '2-digit',
+      hour: '2-digit', minute: '2-digit', second: '2-digit',
+    });
+    hmFmt = new Intl.DateTimeFormat(undefined, {
+      hour: '2-digit', minute: '2-digit',
+    });
+  }
+
+  function localTime(t) {
+    formats();
+    return localFmt.format(new Date(t));
+  }
+
+  function hourMinute(t) {
+    formats();
+    return hmFmt.format(new Date(t));
+  }
 
   // ms since the epoch of the job API's "2026-12-06T10:00:00.123Z", or -1.
   function utcMs(iso) {
@@ -134,8 +153,7 @@
   function timeEl(iso) {
     const t = utcMs(iso);
     if (t < 0) return document.createTextNode('-');
-    return h('time', {datetime: iso, title: iso + ' (UTC)'},
-      localFmt.format(new Date(t)));
+    return h('time', {datetime: iso, title: iso + ' (UTC)'}, localTime(t));
   }
 
   function pad2(n) {
@@ -542,7 +560,7 @@
         if ((n - 1 - i) % step !== 0) return;
         svg.append(s('text', {class: 'tick', x: x(i), y: height - 6,
           'text-anchor': i === 0 ? 'start' : (i === n - 1 ? 'end' : 'middle')},
-        hmFmt.format(new Date(m.t))));
+        hourMinute(m.t)));
       });
       // A band a minute, its numbers on hover.
       const band = plotW / Math.max(1, n - 1);
@@ -575,7 +593,7 @@
   }
 
   function minuteText(m) {
-    return hmFmt.format(new Date(m.t)) + ': ' + (m.accepted || 0) +
+    return hourMinute(m.t) + ': ' + (m.accepted || 0) +
       ' accepted, ' + (m.succeeded || 0) + ' succeeded, ' +
       (m.failed || 0) + ' failed, queue ' + (m.queue || 0);
   }
@@ -589,7 +607,7 @@
         h('th', {scope: 'row'}, h('time', {
           datetime: new Date(m.t).toISOString(),
           title: new Date(m.t).toISOString() + ' (UTC)',
-          text: hmFmt.format(new Date(m.t))})),
+          text: hourMinute(m.t)})),
         h('td', {class: 'num', text: String(m.accepted || 0)}),
         h('td', {class: 'num', text: String(m.succeeded || 0)}),
         h('td', {class: 'num', text: String(m.failed || 0)}),
@@ -1170,6 +1188,7 @@
     onHash();
     loadStats();
     connectEvents();
+    formats();
   }
 
   function init() {
