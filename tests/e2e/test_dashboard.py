@@ -21,10 +21,9 @@ import subprocess
 import sys
 import threading
 import time
-import urllib.parse
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import (Kickd, build, expect, expect_eq, kick_bin,  # noqa: E402
+from harness import (Kickd, expect, expect_eq, kick_bin,  # noqa: E402
                      run, write_script, KICKD, SAN, SLOW)
 import webdriver  # noqa: E402
 from webdriver import ENTER, TAB  # noqa: E402

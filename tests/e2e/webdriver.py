@@ -57,7 +57,7 @@ class Browser:
     """chromedriver and one headless Chromium session. A context manager;
     quit() ends both and removes the temp profile."""
 
-    def __init__(self, width=1280, height=900, log_cdp=False):
+    def __init__(self, width=1280, height=900):
         why = missing()
         if why:
             raise AssertionError(why)
@@ -167,9 +167,6 @@ class Browser:
     def back(self):
         self.cmd("POST", "/back", {})
 
-    def url(self):
-        return self.cmd("GET", "/url")
-
     def js(self, script, *args):
         """Runs script (a function body; arguments[i] are args) and returns
         its value; elements come back as element references."""
@@ -217,11 +214,6 @@ class Browser:
                     raise
             time.sleep(0.05)
 
-    def find_all(self, css):
-        v = self.cmd("POST", "/elements",
-                     {"using": "css selector", "value": css})
-        return [e[ELEMENT] for e in v]
-
     def click(self, el):
         self.cmd("POST", "/element/%s/click" % el, {})
 
@@ -238,9 +230,6 @@ class Browser:
         self.cmd("POST", "/actions", {"actions": [
             {"type": "key", "id": "keyboard", "actions": acts}]})
         self.cmd("DELETE", "/actions")
-
-    def text(self, el):
-        return self.cmd("GET", "/element/%s/text" % el)
 
     def alert_text(self):
         """The open alert's text, or None if there is none."""
