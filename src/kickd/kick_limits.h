@@ -108,6 +108,10 @@
 /* Largest body of a request to kickd's own endpoints (kick ctl). */
 #define API_MAX_BODY (64 * 1024)
 
+/* Largest body of a dashboard login (POST /_kick/login): a token in a
+ * form or JSON; beyond it, 413. */
+#define DASHBOARD_MAX_BODY 4096
+
 /* Largest answer of kickd's own endpoints. */
 #define API_MAX_REPLY 4096
 

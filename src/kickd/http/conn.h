@@ -9,6 +9,8 @@
 #include <stdint.h>
 #include <uv.h>
 
+#include "auth.h"
+
 struct srv;
 struct conn;
 
@@ -18,7 +20,7 @@ void
 conn_accept(struct srv *s, uv_stream_t *listener);
 
 /* The path of kickd's own endpoint (/healthz, /metrics, /jobs, the
- * control endpoint) that answers requests for a route at route_path in
+ * control endpoint, the dashboard's) that answers requests for a route at route_path in
  * its stead, or NULL if none does. */
 const char *
 conn_own_path(const char *route_path);
@@ -42,6 +44,10 @@ const char *
 conn_remote_addr(const struct conn *c);
 int
 conn_remote_port(const struct conn *c);
+/* How the current request is authenticated: the bearer token, the
+ * dashboard's cookie, or no token asked (kickd has none). */
+enum auth_by
+conn_auth_by(const struct conn *c);
 /* Closes the connection now: staged bytes are dropped, a running script
  * is aborted; c is freed once its handles are closed. */
 void

@@ -648,6 +648,12 @@ job_run_route(const struct job_run *jr)
 }
 
 int
+job_run_attempt(const struct job_run *jr)
+{
+    return jr->job.attempt;
+}
+
+int
 job_run_status(const struct job_run *jr)
 {
     return jr->run ? run_status(jr->run) : 0;

@@ -1,0 +1,1 @@
+/* The dashboard page: a placeholder until ui/app.js is written. */
