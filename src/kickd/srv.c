@@ -372,7 +372,6 @@ stop(struct srv *s)
     worker_stop(s);
     prune_stop(s);
     stats_stop(s->stats);
-    events_stop(s->events);
     uv_close((uv_handle_t *)&s->listener, NULL);
     uv_close((uv_handle_t *)&s->sig_hup, NULL);
     /* The loop ends when the last connection and script are gone; these
@@ -383,6 +382,9 @@ stop(struct srv *s)
                    (uint64_t)s->cfg->stop_grace, 0);
     uv_unref((uv_handle_t *)&s->stop_timer);
     conn_drain_all(s);
+    /* After the drain: an event stream that ends now closes once its
+     * last bytes are out, as any answer of a draining connection. */
+    events_stop(s->events);
 }
 
 static void

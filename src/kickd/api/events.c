@@ -259,6 +259,7 @@ stream_open(struct events *ev, struct conn *c)
                        EVENTS_COUNTS_MS);
     }
     conn_on_close(c, stream_gone, st);
+    conn_send_buffer(c, EVENTS_SNDBUF);
     conn_stream_start(c, 200, "text/event-stream");
     conn_stream_write(c, EVENT_OK, sizeof(EVENT_OK) - 1);
     if (ev->counts)

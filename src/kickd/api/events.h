@@ -25,6 +25,12 @@ struct srv;
  * stream out (ms). */
 #define EVENTS_PING_MS 15000
 
+/* The kernel's send buffer of a stream (bytes; Linux doubles it): a
+ * client that does not read is found behind after this and the
+ * connection's own CONN_MAX_WRITE_QUEUE, not after the megabytes the
+ * kernel would take by itself. Far above what events need. */
+#define EVENTS_SNDBUF (64 * 1024)
+
 /* The event streams of s (none yet). NULL if out of memory. */
 struct events *
 events_start(struct srv *s);

@@ -834,6 +834,16 @@ conn_auth_by(const struct conn *c)
 }
 
 void
+conn_send_buffer(struct conn *c, int bytes)
+{
+    int v = bytes;
+
+    /* A failure leaves the kernel's own sizing: only slower to tell. */
+    if (!c->closing)
+        uv_send_buffer_size((uv_handle_t *)&c->tcp, &v);
+}
+
+void
 conn_on_close(struct conn *c, void (*cb)(void *data), void *data)
 {
     /* Forgetting is its owner's: an answer that ends may already have

@@ -84,6 +84,12 @@ conn_stream_queued(const struct conn *c);
 /* The body is complete: the connection goes on to the next request. */
 void
 conn_stream_end(struct conn *c);
+/* Caps the kernel's send buffer of the connection at bytes (SO_SNDBUF),
+ * for a long stream whose client should learn soon that it is behind,
+ * rather than after megabytes the kernel took (it grows the buffer up to
+ * net.ipv4.tcp_wmem's maximum by itself). */
+void
+conn_send_buffer(struct conn *c, int bytes);
 
 /* Closes every connection now; running scripts are ended. */
 void
