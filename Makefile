@@ -78,6 +78,7 @@ UNIT_DEPS_cgi_response := $(B)/src/kickd/runner/cgi_response.o \
                           $(B)/src/kickd/http/http_parse.o
 UNIT_DEPS_fcgi_record := $(B)/src/kickd/runner/fcgi_record.o
 UNIT_DEPS_forward_head := $(B)/src/kickd/runner/forward_head.o \
+                          $(B)/src/kickd/runner/cgi_response.o \
                           $(B)/src/kickd/http/http_parse.o
 UNIT_DEPS_store := $(B)/src/kickd/store/sqlite/store_sqlite.o \
                    $(B)/src/kickd/store/sqlite/store_sqlite_schema.o \
@@ -108,7 +109,7 @@ FUZZ_TIME ?= 60
 # Benchmark helpers.
 BENCH_BIN := $(addprefix $(B)/bench/, spawn_floor tiny_cgi abort_probe \
              beanstalk_put trigger_flood start_probe sink trigger_raw \
-             trigger_libkick)
+             trigger_libkick ok_sink)
 
 DEPS_STAMP := $(B)/.deps
 
@@ -199,6 +200,7 @@ FUZZ_SRC_cgi_response := src/kickd/runner/cgi_response.c \
 FUZZ_SRC_timestamp := src/kickd/timestamp.c
 FUZZ_SRC_fcgi_record := src/kickd/runner/fcgi_record.c
 FUZZ_SRC_forward_head := src/kickd/runner/forward_head.c \
+                         src/kickd/runner/cgi_response.c \
                          src/kickd/http/http_parse.c
 FUZZ_LIBS_forward_head := $(shell pkg-config --libs libcurl)
 

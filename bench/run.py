@@ -12,7 +12,9 @@
 # the client (client.py): a sent-mode trigger through libkick beside the
 # raw floor and PHP's fsockopen loop, and kick --batch triggers/s; then
 # a job's line to a ?follow=1 client beside a pipe (follow.py); then the
-# kill-and-restart rounds (chaos.py). Prints a markdown table per part.
+# kill-and-restart rounds (chaos.py); then kickd's fastcgi, exec (php-cgi)
+# and forward runners beside nginx + PHP-FPM, wrk and the article's PHP
+# caller (runners.py). Prints a markdown table per part.
 
 import argparse
 import atexit
@@ -37,10 +39,12 @@ import client
 import follow
 import jobs
 import retention
+import runners
 
 SECONDS = int(os.environ.get("BENCH_SECONDS", "5"))
 ROUNDS = int(os.environ.get("BENCH_ROUNDS", "3"))
-# The whole run stays under six minutes, whatever the settings.
+# The whole run stays under six minutes, whatever the settings, and the
+# runners part's two more (below).
 LIMIT = float(os.environ.get("BENCH_LIMIT", "430"))  # s
 # Hang-ups per abort probe, and the most time both probes may take together
 # out of LIMIT; the throughput rounds get what is left.
@@ -84,12 +88,16 @@ JOBS_RESERVE = (2 * ACCEPT_ROUNDS * (ACCEPT_SECONDS + 0.5) + START_BUDGET +
 # beanstalkd), enqueue, start, client (sent-mode triggers to a sink), batch
 # (kick --batch against kickd), chaos (kill and restart rounds), retention
 # (durable triggers/s while a backlog of ended jobs is deleted, and
-# without), follow (a job's line to a ?follow=1 client, beside a pipe).
+# without), follow (a job's line to a ?follow=1 client, beside a pipe),
+# runners (fastcgi, php-cgi and forward beside nginx + PHP-FPM and wrk).
 PARTS = ("abort", "exec", "accept", "enqueue", "start", "client", "batch",
-         "chaos", "retention", "follow")
+         "chaos", "retention", "follow", "runners")
 ONLY = set(p for p in os.environ.get("BENCH_ONLY", "").split(",") if p)
 if not ONLY:
     ONLY = set(PARTS)
+# The runners part brings its own time rather than take the others'.
+if "runners" in ONLY and "BENCH_LIMIT" not in os.environ:
+    LIMIT += runners.reserve()
 CONCS = (1, 16)
 HEALTHZ_CONNS = 64
 WEBHOOK = "/usr/bin/webhook"
@@ -583,8 +591,8 @@ def main():
                  "unset" % ", ".join(PARTS))
     clients = tuple(os.path.join(bench_bin, p) for p in
                     ("sink", "trigger_raw", "trigger_libkick"))
-    for path in (floor, tiny, probe, put_bin, flood_bin, start_probe) + \
-            clients:
+    for path in (floor, tiny, probe, put_bin, flood_bin, start_probe,
+                 os.path.join(bench_bin, "ok_sink")) + clients:
         if not os.access(path, os.X_OK):
             sys.exit("bench: %s is missing; run `make bench`" % path)
 
@@ -596,7 +604,8 @@ def main():
                (client.SENT_RESERVE if "client" in ONLY else 0) +
                (client.BATCH_RESERVE if "batch" in ONLY else 0) +
                (retention.reserve(ACCEPT_SECONDS) if "retention" in ONLY
-                else 0))
+                else 0) +
+               (runners.reserve() if "runners" in ONLY else 0))
     rounds = max(1, min(ROUNDS, int((LIMIT - SECONDS - 20 - reserve)
                                     // per_round)))
 
@@ -749,6 +758,12 @@ def main():
             "seconds": ACCEPT_SECONDS,
             "lua": os.path.join(os.path.dirname(os.path.abspath(__file__)),
                                 "trigger.lua")}, errors)
+    ran = None
+    if "runners" in ONLY:
+        ran = runners.measure(kickd, bench_bin, tmp, {
+            "free_port": free_port, "start_server": start_server,
+            "kickd_ok": kickd_ok, "run_wrk": run_wrk,
+            "stop_servers": stop_servers, "tail": tail}, errors)
     # The chaos rounds take the time the other parts' reserves leave
     # (those are generous), never an exec round.
     crash = None
@@ -830,6 +845,8 @@ def main():
         follow.print_table(live)
     if "retention" in ONLY:
         retention.print_table(kept, ACCEPT_SECONDS)
+    if ran:
+        runners.print_table(ran)
     print()
     print(machine_line())
     for when, b in (("before", busy), ("after", busy_after)):
@@ -870,6 +887,8 @@ def main():
         follow.print_method()
     if "retention" in ONLY:
         retention.print_method(kept, ACCEPT_SECONDS, jobs.ACCEPT_CONNS)
+    if ran:
+        runners.print_method(ran)
     print()
     if "abort" in ONLY:
         print("hang-ups (ms):")
@@ -889,6 +908,8 @@ def main():
     client.print_details(ONLY, sent or {}, batch)
     if live:
         follow.print_details(live)
+    if ran:
+        runners.print_details(ran)
     for what, why in errors:
         print("FAILED %s: %s" % (what, why))
     print("bench took %.0f s" % (time.monotonic() - START))

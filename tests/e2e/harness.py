@@ -67,6 +67,26 @@ def write_script(path, text, mode=0o755):
     os.chmod(path, mode)
 
 
+def proc_stats():
+    """(pid, fields) of every process now, fields being /proc/PID/stat's
+    after the command: state, ppid, pgrp, ..."""
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            with open("/proc/%s/stat" % d) as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        yield int(d), fields
+
+
+def group_members(pgid):
+    """The live (not zombie) processes of process group pgid."""
+    return [pid for pid, f in proc_stats()
+            if int(f[2]) == pgid and f[0] != "Z"]
+
+
 class Kickd:
     """One kickd process in its own temp dir.
 
@@ -206,34 +226,11 @@ class Kickd:
 
     def zombies(self):
         """Zombie children of kickd (pids), from /proc."""
-        out = []
-        for d in os.listdir("/proc"):
-            if not d.isdigit():
-                continue
-            try:
-                with open("/proc/%s/stat" % d) as f:
-                    st = f.read()
-            except OSError:
-                continue
-            fields = st.rsplit(")", 1)[1].split()
-            if int(fields[1]) == self.proc.pid and fields[0] == "Z":
-                out.append(int(d))
-        return out
+        return [pid for pid, f in proc_stats()
+                if int(f[1]) == self.proc.pid and f[0] == "Z"]
 
     def children(self):
-        out = []
-        for d in os.listdir("/proc"):
-            if not d.isdigit():
-                continue
-            try:
-                with open("/proc/%s/stat" % d) as f:
-                    st = f.read()
-            except OSError:
-                continue
-            fields = st.rsplit(")", 1)[1].split()
-            if int(fields[1]) == self.proc.pid:
-                out.append(int(d))
-        return out
+        return [pid for pid, f in proc_stats() if int(f[1]) == self.proc.pid]
 
     def check_zombies(self):
         deadline = time.monotonic() + 2.0 * SLOW
@@ -408,18 +405,7 @@ class PhpFpm:
 
     def workers(self):
         """The pids of the pool's workers (children of the master)."""
-        out = []
-        for d in os.listdir("/proc"):
-            if not d.isdigit():
-                continue
-            try:
-                with open("/proc/%s/stat" % d) as f:
-                    fields = f.read().rsplit(")", 1)[1].split()
-            except OSError:
-                continue
-            if int(fields[1]) == self.proc.pid:
-                out.append(int(d))
-        return out
+        return [pid for pid, f in proc_stats() if int(f[1]) == self.proc.pid]
 
     def stop(self):
         """SIGTERM: php-fpm ends its workers at once (SIGTERM) and

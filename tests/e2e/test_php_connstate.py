@@ -16,9 +16,10 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness import (SHUTDOWN_SH, SLOW, Kickd, build,  # noqa: E402
-                     expect, expect_eq, fire_and_forget, kick_bin,
-                     open_request, path_env_with, read, read_some, run,
-                     shutdown_view, target, value, wait_line, write_script)
+                     expect, expect_eq, fire_and_forget, group_members,
+                     kick_bin, open_request, path_env_with, read, read_some,
+                     run, shutdown_view, target, value, wait_line,
+                     write_script)
 
 # `kick ctl` for the scripts: next to kickd, else the plain build's.
 ENV = path_env_with(kick_bin())
@@ -326,21 +327,6 @@ def test_second_sigprof_ends_long_shutdown_function():
         expect(1.9 < took < 2.0 + 1.5 * SLOW,
                "php-cgi ended after %.2f s (limit 1 s + kill_grace 1 s)",
                took)
-
-
-def group_members(pgid):
-    out = []
-    for d in os.listdir("/proc"):
-        if not d.isdigit():
-            continue
-        try:
-            with open("/proc/%s/stat" % d) as f:
-                fields = f.read().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if int(fields[2]) == pgid and fields[0] != "Z":
-            out.append(int(d))
-    return out
 
 
 def test_sigkill_backstop():

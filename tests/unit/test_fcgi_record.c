@@ -13,13 +13,13 @@
 #include <cmocka.h>
 /* clang-format on */
 
+#include "guard.h"
+
 #include <errno.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
-#include <unistd.h>
 
 #include "fcgi_record.h"
 
@@ -34,31 +34,6 @@
 
 /* Room for the largest piece fed at once. */
 #define GUARD_ROOM (256 * 1024)
-
-struct guard {
-    char *base;
-    size_t size; /* readable bytes before the guard page */
-    size_t map_len;
-};
-
-static void
-guard_init(struct guard *g, size_t room)
-{
-    size_t page = (size_t)sysconf(_SC_PAGESIZE);
-
-    g->size = (room + page - 1) / page * page;
-    g->map_len = g->size + page;
-    g->base = mmap(NULL, g->map_len, PROT_READ | PROT_WRITE,
-                   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    assert_true(g->base != MAP_FAILED);
-    assert_int_equal(mprotect(g->base + g->size, page, PROT_NONE), 0);
-}
-
-static void
-guard_close(struct guard *g)
-{
-    munmap(g->base, g->map_len);
-}
 
 /* What a reader made of a stream. */
 struct got {
@@ -105,9 +80,8 @@ feed(struct fcgi_parser *p, struct guard *g, const char *s, size_t n,
      struct got *r)
 {
     while (n > 0 && r->error == NULL) {
-        char *piece = g->base + g->size - n;
+        char *piece = guard_put(g, s, n);
         struct fcgi_event ev;
-        memcpy(piece, s, n);
         ssize_t used = fcgi_parse(p, piece, n, &ev);
         if (used == FCGI_BAD) {
             assert_non_null(p->error);

@@ -11,12 +11,12 @@
 #include <cmocka.h>
 /* clang-format on */
 
+#include "guard.h"
+
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
-#include <unistd.h>
 
 #include "http_parse.h"
 
@@ -31,42 +31,6 @@
 
 /* Room for the largest generated input plus some. */
 #define GUARD_ROOM (64 * 1024)
-
-/* A readable region followed by an inaccessible page. */
-struct guard {
-    char *base;
-    size_t size; /* readable bytes before the guard page */
-    size_t map_len;
-};
-
-static void
-guard_init(struct guard *g, size_t room)
-{
-    size_t page = (size_t)sysconf(_SC_PAGESIZE);
-
-    g->size = (room + page - 1) / page * page;
-    g->map_len = g->size + page;
-    g->base = mmap(NULL, g->map_len, PROT_READ | PROT_WRITE,
-                   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    assert_true(g->base != MAP_FAILED);
-    assert_int_equal(mprotect(g->base + g->size, page, PROT_NONE), 0);
-}
-
-static void
-guard_close(struct guard *g)
-{
-    munmap(g->base, g->map_len);
-}
-
-/* Copies n bytes of s so that they end at the guard page. */
-static const char *
-guard_put(struct guard *g, const char *s, size_t n)
-{
-    assert_true(n <= g->size);
-    char *p = g->base + g->size - n;
-    memcpy(p, s, n);
-    return p;
-}
 
 static ssize_t
 parse_guarded(struct guard *g, const char *s, size_t n,

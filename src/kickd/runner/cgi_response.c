@@ -48,8 +48,8 @@ status_parse(struct cgi_response *r, const char *v, size_t n)
     return 0;
 }
 
-static int
-length_parse(const char *v, size_t n, int64_t *out)
+int
+cgi_response_length_parse(const char *v, size_t n, int64_t *out)
 {
     int64_t x = 0;
 
@@ -147,7 +147,8 @@ cgi_response_parse(const char *buf, size_t len, struct cgi_response *r)
              * ambiguous (RFC 9112 section 6.3). */
             if (r->content_length >= 0)
                 return bad(r, "more than one Content-Length");
-            if (length_parse(value, value_len, &r->content_length) < 0)
+            if (cgi_response_length_parse(value, value_len,
+                                          &r->content_length) < 0)
                 return bad(r, "malformed Content-Length");
         }
         if (r->header_count == CGI_MAX_HEADERS)

@@ -38,4 +38,8 @@ struct cgi_response {
 ssize_t
 cgi_response_parse(const char *buf, size_t len, struct cgi_response *r);
 
+/* A Content-Length value: 1 to 18 digits, nothing else. 0, or -1. */
+int
+cgi_response_length_parse(const char *v, size_t n, int64_t *out);
+
 #endif

@@ -430,12 +430,11 @@ exec_stop(struct runner *r)
     uv_timer_start(&g->kill_timer, kill_timer_cb, g->kill_grace, 0);
 }
 
-/* As a web server ends a script: its pipes closed, then signals. */
+/* kickd's ends of the script's pipes are closed: its next write fails
+ * (EPIPE, or SIGPIPE unless it ignores it). */
 static void
-exec_terminate(struct runner *r)
+pipes_close(struct cgi *g)
 {
-    struct cgi *g = (struct cgi *)r;
-
     stdin_close_now(g);
     if (g->out_open) {
         g->out_open = false;
@@ -443,6 +442,13 @@ exec_terminate(struct runner *r)
         close_handle(g, (uv_handle_t *)&g->out);
     }
     err_close(g);
+}
+
+/* As a web server ends a script: its pipes closed, then signals. */
+static void
+exec_terminate(struct runner *r)
+{
+    pipes_close((struct cgi *)r);
     exec_stop(r);
 }
 
@@ -457,21 +463,14 @@ exec_drain(struct runner *r)
     g->head.done = true;
 }
 
-/* kickd's ends of the pipes closed, as a web server's when its client
- * leaves: the script's next write fails (EPIPE, or SIGPIPE unless it
- * ignores it). */
+/* As a web server's when its client leaves: the pipes closed, and no
+ * end reported. */
 static void
 exec_close_output(struct runner *r)
 {
     struct cgi *g = (struct cgi *)r;
 
-    stdin_close_now(g);
-    if (g->out_open) {
-        g->out_open = false;
-        uv_read_stop((uv_stream_t *)&g->out);
-        close_handle(g, (uv_handle_t *)&g->out);
-    }
-    err_close(g);
+    pipes_close(g);
     g->ended = true;
 }
 

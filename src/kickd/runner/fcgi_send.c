@@ -44,32 +44,41 @@ bytes_free(struct fcgi_bytes *b)
     *b = (struct fcgi_bytes){0};
 }
 
-/* PHP_VALUE: ini settings for this request alone (PHP-FPM), after the
- * route's own PHP_VALUE if its env has one. Both settings are sent every
- * time: PHP-FPM leaves a request's PHP_VALUE in its worker for the next
- * request, which may be another route's. max_execution_time is the run's
- * time limit (PHP counts CPU time, kickd wall-clock time, so kickd's
- * comes first), 0 when it has none. */
+/* PHP_VALUE: ini settings for this request, after the route's own
+ * PHP_VALUE if its env has one: ignore_user_abort=1 when the route turns
+ * it on, max_execution_time when the route sets a time limit (PHP counts
+ * CPU time, kickd wall-clock time, so kickd's comes first). Nothing is
+ * sent for a route that sets neither: PHP-FPM leaves a request's
+ * PHP_VALUE in its worker for the requests that follow, a web server's
+ * included, so kickd changes a shared pool's settings only where a route
+ * asks it to (README, "The fastcgi runner"). NULL with *none set when
+ * there is nothing to send; NULL alone on ENOMEM. */
 static char *
-php_value_format(const struct cgi_request *cr, const char *user)
+php_value_format(const struct cgi_request *cr, const char *user, bool *none)
 {
     const struct cfg_route *rt = cr->route;
-    int limit = cgi_request_time_limit(cr);
-    char ours[80];
-    int n = snprintf(ours, sizeof(ours),
-                     "ignore_user_abort=%d\nmax_execution_time=%d",
-                     rt->ignore_user_abort ? 1 : 0, limit);
-    size_t ulen = user ? strlen(user) + 1 : 0; /* with its '\n' */
-    char *v = malloc(10 + ulen + (size_t)n + 1);
+    char ours[80] = "";
+    size_t n = 0;
 
+    if (rt->ignore_user_abort)
+        n += (size_t)snprintf(ours, sizeof(ours), "ignore_user_abort=1");
+    if (rt->time_limit >= 0)
+        n += (size_t)snprintf(ours + n, sizeof(ours) - n,
+                              "%smax_execution_time=%d", n ? "\n" : "",
+                              rt->time_limit);
+    *none = n == 0 && user == NULL;
+    if (*none)
+        return NULL;
+    size_t ulen = user ? strlen(user) : 0;
+    char *v = malloc(10 + ulen + 1 + n + 1);
     if (v == NULL)
         return NULL;
     memcpy(v, "PHP_VALUE=", 10);
-    if (user) {
-        memcpy(v + 10, user, ulen - 1);
-        v[10 + ulen - 1] = '\n';
-    }
-    memcpy(v + 10 + ulen, ours, (size_t)n + 1);
+    memcpy(v + 10, user ? user : "", ulen);
+    size_t at = 10 + ulen;
+    if (user && n)
+        v[at++] = '\n';
+    memcpy(v + at, ours, n + 1);
     return v;
 }
 
@@ -88,14 +97,16 @@ head_format(struct fcgi_send *s, const struct cgi_request *cr,
             user = env[n] + 10;
         n++;
     }
-    char *php = php_value_format(cr, user);
+    bool none;
+    char *php = php_value_format(cr, user, &none);
     char **pairs = malloc((n + 2) * sizeof(char *));
-    if (php == NULL || pairs == NULL)
+    if ((php == NULL && !none) || pairs == NULL)
         goto out;
     for (size_t i = 0; i < n; i++)
         if (strncmp(env[i], "PHP_VALUE=", 10) != 0)
             pairs[k++] = env[i];
-    pairs[k++] = php;
+    if (php)
+        pairs[k++] = php;
     pairs[k] = NULL;
     ssize_t size = fcgi_params_size(pairs);
     if (size < 0) {

@@ -195,22 +195,6 @@ field_line(struct forward_head *h, const char *s, size_t n)
     return FORWARD_HEAD_MORE;
 }
 
-static int
-length_parse(const char *v, size_t n, int64_t *out)
-{
-    int64_t x = 0;
-
-    if (n == 0 || n > 18)
-        return -1;
-    for (size_t i = 0; i < n; i++) {
-        if (v[i] < '0' || v[i] > '9')
-            return -1;
-        x = x * 10 + (v[i] - '0');
-    }
-    *out = x;
-    return 0;
-}
-
 /* Notes what kickd needs of field f: its length, type and Location. */
 static int
 field_note(struct forward_head *h, const struct http_header *f)
@@ -226,7 +210,7 @@ field_note(struct forward_head *h, const struct http_header *f)
     } else if (http_name_is(f->name, f->name_len, "content-length")) {
         /* Lengths that differ make the framing unknowable (RFC 9112
          * section 6.3). */
-        if (length_parse(f->value, f->value_len, &n) < 0 ||
+        if (cgi_response_length_parse(f->value, f->value_len, &n) < 0 ||
             (r->content_length >= 0 && n != r->content_length))
             return bad(h, "malformed Content-Length");
         r->content_length = n;
@@ -301,7 +285,8 @@ forward_retry_after(const struct cgi_response *r, time_t now)
         const struct http_header *f = &r->headers[i];
         if (!http_name_is(f->name, f->name_len, "retry-after"))
             continue;
-        if (f->value_len <= 10 && length_parse(f->value, f->value_len, &s) == 0)
+        if (f->value_len <= 10 &&
+            cgi_response_length_parse(f->value, f->value_len, &s) == 0)
             return s * 1000;
         if (f->value_len >= sizeof(date))
             return 0;
