@@ -102,7 +102,7 @@ UNIT_DEPS_api_list := $(B)/src/kickd/api/api_list.o $(B)/src/kickd/timestamp.o \
                       $(UNIT_DEPS_store) $(UNIT_DEPS_cfg)
 
 # Fuzz targets: one per parser of outside input.
-FUZZ := http_parse cgi_response timestamp fcgi_record forward_head
+FUZZ := http_parse cgi_response timestamp fcgi_record forward_head auth
 FUZZ_BIN := $(addprefix $(B)/fuzz/fuzz_, $(FUZZ))
 FUZZ_TIME ?= 60
 
@@ -203,6 +203,8 @@ FUZZ_SRC_forward_head := src/kickd/runner/forward_head.c \
                          src/kickd/runner/cgi_response.c \
                          src/kickd/http/http_parse.c
 FUZZ_LIBS_forward_head := $(shell pkg-config --libs libcurl)
+FUZZ_SRC_auth := src/kickd/auth.c src/kickd/http/http_parse.c
+FUZZ_LIBS_auth := $(shell pkg-config --libs libcrypto)
 
 $(B)/bench/%: bench/%.c | $(DEPS_STAMP)
 	@mkdir -p $(@D)
