@@ -20,8 +20,8 @@ void
 conn_accept(struct srv *s, uv_stream_t *listener);
 
 /* The path of kickd's own endpoint (/healthz, /metrics, /jobs, the
- * control endpoint, the dashboard's) that answers requests for a route at route_path in
- * its stead, or NULL if none does. */
+ * control endpoint, the dashboard's) that answers requests for a route at
+ * route_path in its stead, or NULL if none does. */
 const char *
 conn_own_path(const char *route_path);
 
