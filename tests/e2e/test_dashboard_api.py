@@ -305,7 +305,7 @@ def test_stats():
 def test_events_job_states():
     """A stream: ": ok" at once, the counts, then each state of a job
     (queued, running, succeeded) within 2 s of the change, and the counts
-    again when they changed; a deleted job; a HEAD."""
+    again when they changed; a deleted job, a canceled one; a HEAD."""
     with dash([("/ok", "job_work", "")]) as k:
         ev = Events(k)
         ev.until(lambda e: "ok" in e.comments, 1.0, "': ok'")
@@ -342,6 +342,16 @@ def test_events_job_states():
         expect_eq(ev.jobs(jid)[-1]["route"], "/ok", "a deleted job's route")
         ev.until(lambda e: len(e.named("counts")) > n, EVENT_WAIT,
                  "counts after the delete")
+        # A queued job canceled: its event names its route.
+        later = trigger(k, "/ok", [("Kick-Delay", "600")])
+        expect_eq(k.request("DELETE", "/jobs/%d?only=cancel" % later).status,
+                  200, "cancel")
+        ev.until(lambda e: any(d["state"] == "canceled"
+                               for d in e.jobs(later)),
+                 EVENT_WAIT, "job %d canceled" % later)
+        expect_eq(ev.jobs(later)[-1], {"id": later, "route": "/ok",
+                                       "state": "canceled", "attempt": 0},
+                  "the canceled event")
         expect(all(name in ("job", "counts") for name, _ in ev.events),
                "other events: %r", ev.events)
         ev.close()

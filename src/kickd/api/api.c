@@ -407,14 +407,6 @@ get_step(struct api_pending *p, struct store_op *op)
             p->wait = worker_wait(s, p->id, wait_wake_cb, p);
         return true;
     }
-    /* A queued job canceled: those who watch jobs learn of it with its
-     * route. */
-    if (p->cancel_status == 200)
-        srv_job_event(s, &(struct job_event){.kind = JOB_EVENT_STATE,
-                                             .id = p->id,
-                                             .route = op->job.route,
-                                             .state = op->job.state,
-                                             .attempt = op->job.attempt});
     /* A running job being canceled is ABORTED already, though its end
      * is not recorded yet. */
     if (p->cancel_status == 202)
@@ -493,6 +485,13 @@ done_effects(struct api_pending *p, struct store_op *op)
         srv_job_event(s, &(struct job_event){.kind = JOB_EVENT_DELETED,
                                              .id = p->id,
                                              .route = p->route});
+    /* A queued job canceled, read after: its route is known now. */
+    if (p->kind == API_GET && p->cancel_status == 200 && op->result == 0)
+        srv_job_event(s, &(struct job_event){.kind = JOB_EVENT_STATE,
+                                             .id = p->id,
+                                             .route = op->job.route,
+                                             .state = op->job.state,
+                                             .attempt = op->job.attempt});
 }
 
 static void
