@@ -254,6 +254,7 @@ run: $(B)/kickd $(B)/kick
 	      "&& curl -i -H 'Prefer: respond-async' -d name=you" \
 	      "http://127.0.0.1:8080/hello.php" \
 	      "&& sleep 1 && curl -s http://127.0.0.1:8080/jobs"
+	@echo "the dashboard: http://127.0.0.1:8080/ in a browser"
 	PATH="$(CURDIR)/$(B):$$PATH" $(B)/kickd --listen 127.0.0.1:8080 \
 	    --scripts examples --mode auto --db $(B)/kick.db
 
