@@ -340,28 +340,33 @@ def test_time_limit_and_cancel():
 
 def test_pool_dies_mid_run():
     """php-fpm killed while a job runs: the attempt fails with a reason
-    (the pool closed the connection) and is retried (retries = 1); with
-    the pool started again the retry succeeds."""
+    (the pool closed the connection) and is retried; with the pool started
+    again a retry succeeds. (retries = 3: the first retry comes 0.5-1.5 s
+    after the failure, and a busy machine may take longer to start
+    php-fpm again, so that retry may meet a pool that refuses.)"""
     with PhpFpm() as fpm, \
             fpm_kickd(fpm, [("job", "fcgi_job.php",
-                             "mode = detach\nretries = 1")]) as k:
+                             "mode = detach\nretries = 3")]) as k:
         mark = os.path.join(k.tmp, "attempts")
         jid = trigger(k, "/job?" + urlencode({"f": mark, "s": 30}))
         wait_line(mark, "attempt 1", 5.0)
         fpm.kill()
         fpm.start()
-        j = wait_job(k, jid, ("succeeded", "failed"), 10.0)
-        expect_eq((j["state"], j["attempt"]), ("succeeded", 2),
-                  "state, attempt")
-        expect_eq(read(mark), "attempt 1\nattempt 2\n", "attempts")
+        j = wait_job(k, jid, ("succeeded", "failed"), 20.0)
+        n = j["attempt"]
+        expect_eq(j["state"], "succeeded", "state (attempt %d)" % n)
+        expect(n >= 2, "attempt %d", n)
+        # Attempts that met a refusing pool never reached PHP.
+        expect_eq(read(mark), "attempt 1\nattempt %d\n" % n, "attempts")
         log = k.stderr_text()
         expect("job %d: queued: pool closed the connection" % jid in log,
                "the first attempt's error not logged:%s",
                "\n".join(ln for ln in log.splitlines()
                          if "GET /jobs" not in ln)[-2000:])
         out = k.get("/jobs/%d/output" % jid).body.decode()
-        expect(out.endswith("job %d attempt 2\nPHP message: a message to "
-                            "stderr\nfinished\n" % jid), "output %r", out)
+        expect(out.endswith("job %d attempt %d\nPHP message: a message to "
+                            "stderr\nfinished\n" % (jid, n)), "output %r",
+               out)
 
 
 def test_pool_refuses():
