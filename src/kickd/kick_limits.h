@@ -97,6 +97,10 @@
  * the kind of work that takes minutes or hours. */
 #define RUN_ATTACHED_TIME_LIMIT 30
 
+/* Random bytes one getrandom gives the runs' secrets (16 bytes each): a
+ * page, which urandom fills whole (random(7)), for 256 runs. */
+#define RUN_RANDOM_BYTES 4096
+
 /* A forward run's transfer is ended by the run's time limit; libcurl's
  * own deadline (CURLOPT_TIMEOUT_MS) is the limit plus this (ms), a
  * backstop that never comes first. */

@@ -12,6 +12,7 @@
 #include "cfg.h"
 #include "http_response.h"
 #include "job_event.h"
+#include "kick_limits.h"
 #include "metrics.h"
 #include "store_async.h"
 #include "proc.h"
@@ -102,6 +103,10 @@ struct srv {
     bool stopping;
     uint64_t next_conn_id;
     uint64_t next_run_id;
+    /* Random bytes for the runs' secrets (run.c), one getrandom for many
+     * runs; the unused ones are the first run_random_left. */
+    unsigned char run_random[RUN_RANDOM_BYTES];
+    size_t run_random_left;
     struct http_date date;
     char path_env[1024]; /* PATH given to scripts */
     struct access_log access; /* [server] access_log */

@@ -157,9 +157,10 @@ read_update(struct conn *c)
 }
 
 /* Starts the route's script; body_len is the body's length (its
- * Content-Length, or the gathered length of a chunked one). */
+ * Content-Length, or the gathered length of a chunked one), body the
+ * gathered body (NULL when it is still to come). */
 static int
-script_start(struct conn *c, int64_t body_len)
+script_start(struct conn *c, int64_t body_len, const char *body)
 {
     struct srv *s = c->srv;
     struct cgi_request cr;
@@ -167,6 +168,7 @@ script_start(struct conn *c, int64_t body_len)
 
     cgi_request_from_http(&cr, s, c->route, &c->req, c->path, c->remote_addr,
                           c->remote_port, body_len);
+    cr.body = body;
     c->run = run_start(s, &cr, &conn__run_hooks, c, &err);
     if (c->run == NULL) {
         /* A forward or fastcgi route has no argv: name its runner. */
@@ -459,7 +461,7 @@ route_serve(struct conn *c)
         conn__write(c, NULL, "HTTP/1.1 100 Continue\r\n\r\n", 25, false);
     if (c->closing)
         return;
-    if (script_start(c, req->content_length) < 0) {
+    if (script_start(c, req->content_length, NULL) < 0) {
         conn__respond_early(c, 502, "script could not start", NULL);
         return;
     }
@@ -573,7 +575,7 @@ body_complete(struct conn *c)
                                  c->body, c->body_len, c->preferred);
         return;
     }
-    if (script_start(c, (int64_t)c->body_len) < 0) {
+    if (script_start(c, (int64_t)c->body_len, c->body) < 0) {
         c->keep_alive = false;
         conn__respond(c, 502, "script could not start", NULL, true);
         return;
