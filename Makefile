@@ -7,7 +7,7 @@ DESTDIR ?=
 CC ?= cc
 CLANG ?= clang
 PYTHON ?= python3
-PKGS := libuv inih jansson libcurl sqlite3
+PKGS := libuv inih jansson libcurl sqlite3 libcrypto
 
 VERSION := 0.1.0
 # The shared library's soname: it changes only when the ABI does.
@@ -21,7 +21,7 @@ DEFS := -D_DEFAULT_SOURCE -D_POSIX_C_SOURCE=200809L \
 CFLAGS ?= -O2 -g
 ALL_CFLAGS = -std=c11 $(WARN) $(DEFS) $(CFLAGS) -MMD -MP \
              $(shell pkg-config --cflags $(PKGS)) $(addprefix -I,$(KICKD_DIRS)) -Iinclude
-LIBS = $(shell pkg-config --libs libuv inih jansson sqlite3 libcurl)
+LIBS = $(shell pkg-config --libs libuv inih jansson sqlite3 libcurl libcrypto)
 CLIENT_LIBS = $(shell pkg-config --libs libcurl jansson)
 SAN_FLAGS := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined \
              -fno-sanitize-recover=undefined
@@ -33,9 +33,10 @@ KICKD_DIRS := src/kickd src/kickd/http src/kickd/api src/kickd/run \
               src/kickd/runner src/kickd/jobs src/kickd/store \
               src/kickd/store/sqlite
 KICKD_TOP := main srv cfg cfg_words cfg_scripts route log metrics \
-             access_log timestamp
+             access_log timestamp auth
 KICKD_HTTP := http_parse http_response conn conn_out conn_limit conn_log
-KICKD_API := api api_list api_error follow ctl
+KICKD_API := api api_list api_error follow ctl dashboard stats stats_ring \
+             events event_batch
 KICKD_RUN := run
 KICKD_RUNNER := runner exec fastcgi fcgi_send fcgi_pool fcgi_record forward \
                 forward_multi forward_request forward_head cgi_env \
@@ -51,8 +52,14 @@ KICKD_OBJ := $(call kd,,$(KICKD_TOP)) $(call kd,http/,$(KICKD_HTTP)) \
              $(call kd,runner/,$(KICKD_RUNNER)) \
              $(call kd,jobs/,$(KICKD_JOBS)) \
              $(call kd,store/,$(KICKD_STORE)) \
-             $(call kd,store/sqlite/,$(KICKD_SQLITE))
+             $(call kd,store/sqlite/,$(KICKD_SQLITE)) \
+             $(B)/gen/ui_assets.o
 KICKD_SAN_OBJ := $(KICKD_OBJ:$(B)/%=$(S)/%)
+
+# The dashboard's files (ui/), built into kickd by tools/embed.py; the
+# directory itself is a prerequisite so that a file added or removed
+# counts.
+UI_FILES := $(wildcard ui/*)
 
 # The client library and the kick command.
 LIBKICK_OBJ := $(addprefix $(B)/src/libkick/, ctl.o error.o request.o \
@@ -62,7 +69,8 @@ KICK_OBJ := $(addprefix $(B)/src/kick/, main.o cmd_ctl.o cmd_trigger.o \
 
 # Unit tests: one binary per module, with cmocka.
 UNIT := http_parse cfg cgi_response fcgi_record store store_async \
-        kick_request pgroup ledger access_log timestamp api_list forward_head
+        kick_request pgroup ledger access_log timestamp api_list forward_head \
+        auth stats_ring event_batch
 UNIT_BIN := $(addprefix $(B)/tests/unit/test_, $(UNIT))
 UNIT_DEPS_http_parse := $(B)/src/kickd/http/http_parse.o
 UNIT_DEPS_cfg := $(B)/src/kickd/cfg.o $(B)/src/kickd/cfg_words.o $(B)/src/kickd/cfg_scripts.o
@@ -86,12 +94,15 @@ UNIT_DEPS_pgroup := $(B)/src/kickd/runner/pgroup.o
 UNIT_DEPS_access_log := $(B)/src/kickd/access_log.o
 UNIT_DEPS_ledger := $(B)/src/kickd/jobs/ledger.o $(UNIT_DEPS_store_async)
 UNIT_DEPS_timestamp := $(B)/src/kickd/timestamp.o
+UNIT_DEPS_auth := $(B)/src/kickd/auth.o $(B)/src/kickd/http/http_parse.o
+UNIT_DEPS_stats_ring := $(B)/src/kickd/api/stats_ring.o
+UNIT_DEPS_event_batch := $(B)/src/kickd/api/event_batch.o
 UNIT_DEPS_api_list := $(B)/src/kickd/api/api_list.o $(B)/src/kickd/timestamp.o \
                       $(B)/src/kickd/route.o \
                       $(UNIT_DEPS_store) $(UNIT_DEPS_cfg)
 
 # Fuzz targets: one per parser of outside input.
-FUZZ := http_parse cgi_response timestamp fcgi_record forward_head
+FUZZ := http_parse cgi_response timestamp fcgi_record forward_head auth
 FUZZ_BIN := $(addprefix $(B)/fuzz/fuzz_, $(FUZZ))
 FUZZ_TIME ?= 60
 
@@ -155,6 +166,19 @@ $(S)/%.o: %.c | $(DEPS_STAMP)
 	@echo "  CC san  $@"
 	$(Q)$(CLANG) $(ALL_CFLAGS) $(SAN_FLAGS) -c -o $@ $<
 
+$(B)/gen/ui_assets.c: tools/embed.py $(UI_FILES) ui | $(DEPS_STAMP)
+	@echo "  EMBED   $@"
+	$(Q)$(PYTHON) tools/embed.py $@ ui
+
+$(B)/gen/ui_assets.o: $(B)/gen/ui_assets.c
+	@echo "  CC      $@"
+	$(Q)$(CC) $(ALL_CFLAGS) -c -o $@ $<
+
+$(S)/gen/ui_assets.o: $(B)/gen/ui_assets.c
+	@mkdir -p $(@D)
+	@echo "  CC san  $@"
+	$(Q)$(CLANG) $(ALL_CFLAGS) $(SAN_FLAGS) -c -o $@ $<
+
 # Objects built on the way to a test binary are kept (make would delete
 # them as intermediate files, and say so after the test runner's last
 # line).
@@ -179,6 +203,8 @@ FUZZ_SRC_forward_head := src/kickd/runner/forward_head.c \
                          src/kickd/runner/cgi_response.c \
                          src/kickd/http/http_parse.c
 FUZZ_LIBS_forward_head := $(shell pkg-config --libs libcurl)
+FUZZ_SRC_auth := src/kickd/auth.c src/kickd/http/http_parse.c
+FUZZ_LIBS_auth := $(shell pkg-config --libs libcrypto)
 
 $(B)/bench/%: bench/%.c | $(DEPS_STAMP)
 	@mkdir -p $(@D)
@@ -228,6 +254,7 @@ run: $(B)/kickd $(B)/kick
 	      "&& curl -i -H 'Prefer: respond-async' -d name=you" \
 	      "http://127.0.0.1:8080/hello.php" \
 	      "&& sleep 1 && curl -s http://127.0.0.1:8080/jobs"
+	@echo "the dashboard: http://127.0.0.1:8080/ in a browser"
 	PATH="$(CURDIR)/$(B):$$PATH" $(B)/kickd --listen 127.0.0.1:8080 \
 	    --scripts examples --mode auto --db $(B)/kick.db
 

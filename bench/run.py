@@ -41,6 +41,7 @@ import client
 import dashboard_page
 import follow
 import jobs
+import dashboard
 import retention
 import runners
 
@@ -93,9 +94,11 @@ JOBS_RESERVE = (2 * ACCEPT_ROUNDS * (ACCEPT_SECONDS + 0.5) + START_BUDGET +
 # (durable triggers/s while a backlog of ended jobs is deleted, and
 # without), follow (a job's line to a ?follow=1 client, beside a pipe),
 # runners (fastcgi, php-cgi and forward beside nginx + PHP-FPM and wrk),
+# dashboard (durable triggers/s with ten /events streams open, and none),
 # dashboard_page (the dashboard's load time with 100,000 jobs).
 PARTS = ("abort", "exec", "accept", "enqueue", "start", "client", "batch",
-         "chaos", "retention", "follow", "runners", "dashboard_page")
+         "chaos", "retention", "follow", "runners", "dashboard",
+         "dashboard_page")
 ONLY = set(p for p in os.environ.get("BENCH_ONLY", "").split(",") if p)
 if not ONLY:
     ONLY = set(PARTS)
@@ -610,6 +613,8 @@ def main():
                 else 0) +
                (client.SENT_RESERVE if "client" in ONLY else 0) +
                (client.BATCH_RESERVE if "batch" in ONLY else 0) +
+               (dashboard.reserve(ACCEPT_SECONDS) if "dashboard" in ONLY
+                else 0) +
                (retention.reserve(ACCEPT_SECONDS) if "retention" in ONLY
                 else 0) +
                (runners.reserve() if "runners" in ONLY else 0))
@@ -757,14 +762,18 @@ def main():
     detached = measure_jobs(kickd, tmp, start_probe, put_bin, flood_bin,
                             errors)
     kept = None
+    helpers = {
+        "free_port": free_port, "start_server": start_server,
+        "kickd_ok": kickd_ok, "run_wrk": run_wrk,
+        "stop_servers": stop_servers, "conns": jobs.ACCEPT_CONNS,
+        "seconds": ACCEPT_SECONDS,
+        "lua": os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                            "trigger.lua")}
+    streams = None
+    if "dashboard" in ONLY:
+        streams = dashboard.measure(kickd, tmp, helpers, errors)
     if "retention" in ONLY:
-        kept = retention.measure(kickd, tmp, {
-            "free_port": free_port, "start_server": start_server,
-            "kickd_ok": kickd_ok, "run_wrk": run_wrk,
-            "stop_servers": stop_servers, "conns": jobs.ACCEPT_CONNS,
-            "seconds": ACCEPT_SECONDS,
-            "lua": os.path.join(os.path.dirname(os.path.abspath(__file__)),
-                                "trigger.lua")}, errors)
+        kept = retention.measure(kickd, tmp, helpers, errors)
     ran = None
     if "runners" in ONLY:
         ran = runners.measure(kickd, bench_bin, tmp, {
@@ -861,6 +870,8 @@ def main():
         follow.print_table(live)
     if "retention" in ONLY:
         retention.print_table(kept, ACCEPT_SECONDS)
+    if "dashboard" in ONLY:
+        dashboard.print_table(streams, ACCEPT_SECONDS)
     if ran:
         runners.print_table(ran)
     if page:
@@ -905,6 +916,8 @@ def main():
         follow.print_method()
     if "retention" in ONLY:
         retention.print_method(kept, ACCEPT_SECONDS, jobs.ACCEPT_CONNS)
+    if "dashboard" in ONLY:
+        dashboard.print_method(streams, ACCEPT_SECONDS, jobs.ACCEPT_CONNS)
     if ran:
         runners.print_method(ran)
     if page:

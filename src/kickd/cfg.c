@@ -67,6 +67,13 @@ static const struct cfg_word abort_words[] = {
     {NULL, 0},
 };
 
+static const struct cfg_word dashboard_words[] = {
+    {"on", DASHBOARD_ON},
+    {"off", DASHBOARD_OFF},
+    {"read-only", DASHBOARD_READ_ONLY},
+    {NULL, 0},
+};
+
 /* The words of each KEY_WORD key, NULL-ended, in the order its error
  * message lists them. */
 static const struct {
@@ -76,6 +83,7 @@ static const struct {
     {"mode", mode_words},
     {"php_mode", php_words},
     {"abort", abort_words},
+    {"dashboard", dashboard_words},
 };
 
 static const struct cfg_key server_keys[] = {
@@ -102,6 +110,7 @@ static const struct cfg_key server_keys[] = {
      offsetof(struct cfg, max_interruptions)},
     {"access_log", KEY_STRING, 0, 0, offsetof(struct cfg, access_log)},
     {"keep", KEY_DURATION, 0, JOB_MAX_KEEP, offsetof(struct cfg, keep)},
+    {"dashboard", KEY_WORD, 0, 0, offsetof(struct cfg, dashboard)},
 };
 
 static const struct cfg_key route_keys[] = {
@@ -962,6 +971,24 @@ cfg_reserve(struct cfg_parse *p, struct cfg *c)
     }
     c->routes = a;
     return 0;
+}
+
+int
+cfg_dashboard_parse(const char *word)
+{
+    for (const struct cfg_word *w = dashboard_words; w->word; w++)
+        if (strcmp(word, w->word) == 0)
+            return w->value;
+    return -1;
+}
+
+const char *
+cfg_dashboard_name(int mode)
+{
+    for (const struct cfg_word *w = dashboard_words; w->word; w++)
+        if (mode == w->value)
+            return w->word;
+    return "auto";
 }
 
 int

@@ -36,6 +36,17 @@ enum route_runner {
     ROUTE_FORWARD,  /* forward = http(s)://URL */
 };
 
+/* [server] dashboard: whether kickd serves its dashboard (GET /, its
+ * files, /stats, /events, the login), and whether its page may change
+ * jobs. */
+enum cfg_dashboard {
+    DASHBOARD_AUTO = 0, /* the default: on when kickd listens on a
+                         * loopback address, off otherwise */
+    DASHBOARD_ON,
+    DASHBOARD_OFF,
+    DASHBOARD_READ_ONLY,
+};
+
 struct cfg_route {
     char *path;            /* "/report": starts with '/' */
     enum route_runner runner;
@@ -83,6 +94,7 @@ struct cfg {
     char *access_log;     /* "stderr" (the default), "off" or a file */
     int64_t keep;          /* ms an ended job is kept, 0 for ever; routes
                             * without a keep of their own take it */
+    int dashboard;         /* enum cfg_dashboard */
     struct cfg_route *routes;
     size_t route_count;
 };
@@ -144,5 +156,25 @@ cfg_parse_duration(const char *s, int64_t max_ms, int64_t *ms);
  * does not resolve. */
 int
 cfg_parse_listen(const char *s, char *host, size_t hostlen, int *port);
+
+/* Whether host (an IPv4 or IPv6 address as text) is a loopback address:
+ * 127.0.0.0/8, ::1, or ::ffff:127.x.x.x. */
+bool
+cfg_host_is_loopback(const char *host);
+
+/* The dashboard as served: the setting (enum cfg_dashboard), or for
+ * DASHBOARD_AUTO, DASHBOARD_ON when kickd listens on a loopback host and
+ * DASHBOARD_OFF otherwise (a page that can cancel jobs is not offered to
+ * a network unless asked for). */
+enum cfg_dashboard
+cfg_dashboard_mode(int setting, const char *listen_host);
+
+/* The word of a dashboard mode ("on", "off", "read-only"; "auto"). */
+const char *
+cfg_dashboard_name(int mode);
+
+/* The mode a word names (on, off, read-only), or -1. */
+int
+cfg_dashboard_parse(const char *word);
 
 #endif

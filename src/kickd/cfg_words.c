@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* Shell-like splitting of a command into words, the argv that it makes, the
- * "HOST:PORT" of a listen key, and durations. */
+ * "HOST:PORT" of a listen key (and whether it is loopback), and
+ * durations. */
 #include "cfg.h"
 #include "cfg_internal.h"
 
@@ -238,6 +239,30 @@ cfg_parse_listen(const char *s, char *host, size_t hostlen, int *port)
     memcpy(host, addr, hlen + 1);
     *port = (int)v;
     return 0;
+}
+
+bool
+cfg_host_is_loopback(const char *host)
+{
+    struct in_addr a4;
+    struct in6_addr a6;
+
+    if (inet_pton(AF_INET, host, &a4) == 1)
+        return (ntohl(a4.s_addr) >> 24) == 127;
+    if (inet_pton(AF_INET6, host, &a6) != 1)
+        return false;
+    if (IN6_IS_ADDR_LOOPBACK(&a6))
+        return true;
+    /* An IPv4-mapped address (RFC 4291 section 2.5.5.2) of 127/8. */
+    return IN6_IS_ADDR_V4MAPPED(&a6) && a6.s6_addr[12] == 127;
+}
+
+enum cfg_dashboard
+cfg_dashboard_mode(int setting, const char *listen_host)
+{
+    if (setting != DASHBOARD_AUTO)
+        return (enum cfg_dashboard)setting;
+    return cfg_host_is_loopback(listen_host) ? DASHBOARD_ON : DASHBOARD_OFF;
 }
 
 int

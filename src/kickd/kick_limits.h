@@ -97,6 +97,10 @@
  * the kind of work that takes minutes or hours. */
 #define RUN_ATTACHED_TIME_LIMIT 30
 
+/* Random bytes one getrandom gives the runs' secrets (16 bytes each): a
+ * page, which urandom fills whole (random(7)), for 256 runs. */
+#define RUN_RANDOM_BYTES 4096
+
 /* A forward run's transfer is ended by the run's time limit; libcurl's
  * own deadline (CURLOPT_TIMEOUT_MS) is the limit plus this (ms), a
  * backstop that never comes first. */
@@ -107,6 +111,10 @@
 
 /* Largest body of a request to kickd's own endpoints (kick ctl). */
 #define API_MAX_BODY (64 * 1024)
+
+/* Largest body of a dashboard login (POST /_kick/login): a token in a
+ * form or JSON; beyond it, 413. */
+#define DASHBOARD_MAX_BODY 4096
 
 /* Largest answer of kickd's own endpoints. */
 #define API_MAX_REPLY 4096

@@ -36,6 +36,8 @@ usage(FILE *f)
             "FastCGI\n"
             "                     pool at unix:/PATH or HOST:PORT (PHP-FPM), "
             "not php-cgi\n"
+            "  --dashboard MODE   on, off or read-only (default: on when\n"
+            "                     listening on loopback, else off)\n"
             "  -t, --test         check the configuration and exit\n"
             "  -h, --help         this help\n"
             "  -V, --version      the version\n"
@@ -60,7 +62,11 @@ struct args {
     struct scripts_opts scripts; /* --scripts DIR, --mode, --time-limit,
                                   * --fastcgi */
     bool test; /* -t: check the configuration and exit */
+    int dashboard; /* --dashboard (enum cfg_dashboard), or -1 */
 };
+
+/* Long options without a letter. */
+enum { OPT_DASHBOARD = 256 };
 
 /* Parses argv into a. -1 to go on, else the exit status. */
 static int
@@ -75,13 +81,15 @@ args_parse(int argc, char **argv, struct args *a)
         {"time-limit", required_argument, NULL, 'T'},
         {"fastcgi", required_argument, NULL, 'F'},
         {"test", no_argument, NULL, 't'},
+        {"dashboard", required_argument, NULL, OPT_DASHBOARD},
         {"help", no_argument, NULL, 'h'},
         {"version", no_argument, NULL, 'V'},
         {NULL, 0, NULL, 0},
     };
     int o;
 
-    *a = (struct args){.scripts = {.mode = -1, .time_limit = -1}};
+    *a = (struct args){.scripts = {.mode = -1, .time_limit = -1},
+                       .dashboard = -1};
     while ((o = getopt_long(argc, argv, "c:s:l:d:m:T:F:thV", opts, NULL)) !=
            -1) {
         switch (o) {
@@ -131,6 +139,13 @@ args_parse(int argc, char **argv, struct args *a)
             break;
         case 't':
             a->test = true;
+            break;
+        case OPT_DASHBOARD:
+            if ((a->dashboard = cfg_dashboard_parse(optarg)) < 0) {
+                fprintf(stderr, "kickd: --dashboard: not on, off or "
+                                "read-only: '%s'\n", optarg);
+                return 2;
+            }
             break;
         case 'h':
             usage(stdout);
@@ -213,6 +228,7 @@ main(int argc, char **argv)
     s.scripts = a.scripts;
     s.listen_opt = a.listen;
     s.db_opt = a.db;
+    s.dashboard_opt = a.dashboard;
     route_table_ref(routes);
     if (srv_init(&s, uv_default_loop(), cfg, routes) < 0) {
         access_log_close(&s.access);

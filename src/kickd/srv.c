@@ -14,6 +14,8 @@
 
 #include "api.h"
 #include "conn.h"
+#include "dashboard.h"
+#include "events.h"
 #include "fastcgi.h"
 #include "forward.h"
 #include "kick_limits.h"
@@ -21,6 +23,7 @@
 #include "prune.h"
 #include "run.h"
 #include "srv.h"
+#include "stats.h"
 #include "worker.h"
 
 /* Logs what max_connections made kickd do since the last such line, if
@@ -206,6 +209,7 @@ static const struct server_key server_keys[] = {
      true},
     {"access_log", offsetof(struct cfg, access_log), SK_STR, true},
     {"keep", offsetof(struct cfg, keep), SK_INT64, true},
+    {"dashboard", offsetof(struct cfg, dashboard), SK_INT, true},
 };
 
 /* Whether key k differs between a and b; with apply, b's value goes into
@@ -248,7 +252,9 @@ server_settings_reload(struct srv *s, struct cfg *now)
          i++) {
         const struct server_key *k = &server_keys[i];
         bool given = (s->listen_opt && strcmp(k->name, "listen") == 0) ||
-                     (s->db_opt && strcmp(k->name, "db") == 0);
+                     (s->db_opt && strcmp(k->name, "db") == 0) ||
+                     (s->dashboard_opt >= 0 &&
+                      strcmp(k->name, "dashboard") == 0);
         if (given || !server_key_differs(k, s->cfg, now, k->live))
             continue;
         if (k->live)
@@ -272,6 +278,46 @@ access_log_follow(struct srv *s)
                   s->cfg->access_log, strerror(-r));
 }
 
+/* Decides the dashboard's mode (the setting, --dashboard over it, or by
+ * default whether kickd listens on loopback) and says it at start and
+ * when a reload changes it: a page that can cancel jobs is served to a
+ * network only when asked for. */
+static void
+dashboard_decide(struct srv *s, bool at_start)
+{
+    int setting = s->dashboard_opt >= 0 ? s->dashboard_opt
+                                        : s->cfg->dashboard;
+    bool v6 = strchr(s->listen_host, ':') != NULL;
+    enum cfg_dashboard was = s->dashboard;
+
+    s->dashboard = cfg_dashboard_mode(setting, s->listen_host);
+    if (!at_start && s->dashboard == was)
+        return;
+    /* Streams opened while it was on end when it goes off. */
+    if (s->dashboard == DASHBOARD_OFF && !at_start)
+        events_end_streams(s->events);
+    if (s->dashboard == DASHBOARD_OFF)
+        log_info("dashboard: off (%s)",
+                 setting == DASHBOARD_OFF
+                     ? "dashboard = off"
+                     : "listening beyond loopback; set dashboard = on to "
+                       "serve it");
+    else
+        log_info("dashboard: %s at http://%s%s%s:%d/%s",
+                 cfg_dashboard_name(s->dashboard), v6 ? "[" : "",
+                 s->listen_host, v6 ? "]" : "", s->listen_port,
+                 setting == DASHBOARD_AUTO ? " (loopback)" : "");
+}
+
+/* Tells those who watch jobs of a change (srv_job_event). */
+static void
+job_changed(struct srv *s, const struct job_event *e)
+{
+    if (s->stats)
+        stats_job_event(s->stats, e);
+    events_job_event(s->events, e);
+}
+
 static void
 reload(struct srv *s)
 {
@@ -289,6 +335,7 @@ reload(struct srv *s)
     route_table_unref(s->routes);
     s->routes = t;
     server_settings_reload(s, t->cfg);
+    dashboard_decide(s, false);
     access_log_follow(s);
     log_info("reloaded: %zu routes", t->cfg->route_count);
 }
@@ -324,6 +371,7 @@ stop(struct srv *s)
     log_info("stopping: %zu connections open", s->conn_count);
     worker_stop(s);
     prune_stop(s);
+    stats_stop(s->stats);
     uv_close((uv_handle_t *)&s->listener, NULL);
     uv_close((uv_handle_t *)&s->sig_hup, NULL);
     /* The loop ends when the last connection and script are gone; these
@@ -334,6 +382,9 @@ stop(struct srv *s)
                    (uint64_t)s->cfg->stop_grace, 0);
     uv_unref((uv_handle_t *)&s->stop_timer);
     conn_drain_all(s);
+    /* After the drain: an event stream that ends now closes once its
+     * last bytes are out, as any answer of a draining connection. */
+    events_stop(s->events);
 }
 
 static void
@@ -477,7 +528,11 @@ srv_init(struct srv *s, uv_loop_t *loop, struct cfg *cfg,
     s->cfg = cfg;
     s->routes = routes;
     s->handlers = (struct conn_handlers){.trigger = api_trigger,
-                                         .api = api_handle};
+                                         .api = api_handle,
+                                         .dashboard = dashboard_serve,
+                                         .stats = stats_serve,
+                                         .events = events_serve};
+    s->job_event_cb = job_changed;
     const char *path = getenv("PATH");
     snprintf(s->path_env, sizeof(s->path_env), "%s",
              path && *path ? path : "/usr/local/bin:/usr/bin:/bin");
@@ -504,12 +559,15 @@ srv_init(struct srv *s, uv_loop_t *loop, struct cfg *cfg,
     }
     /* The store's wake-up does not keep the loop running by itself. */
     uv_unref((uv_handle_t *)&s->store.async);
-    if (worker_start(s) < 0 || prune_start(s) < 0) {
+    if (worker_start(s) < 0 || prune_start(s) < 0 ||
+        (s->stats = stats_start(s)) == NULL ||
+        (s->events = events_start(s)) == NULL) {
         log_error("worker pool: out of memory");
         return -1;
     }
     log_info("listening on %s with %zu routes, jobs in %s", cfg->listen,
              routes->cfg->route_count, cfg->db);
+    dashboard_decide(s, true);
     return 0;
 
 fail:
@@ -543,6 +601,10 @@ srv_run(struct srv *s)
     fastcgi_pools_free(s->runners.fcgi);
     forward_free(s->runners.forward);
     access_log_close(&s->access);
+    stats_free(s->stats);
+    events_free(s->events);
+    s->stats = NULL;
+    s->events = NULL;
     log_info("stopped");
     return 0;
 }

@@ -11,6 +11,8 @@
 #include "access_log.h"
 #include "cfg.h"
 #include "http_response.h"
+#include "job_event.h"
+#include "kick_limits.h"
 #include "metrics.h"
 #include "store_async.h"
 #include "proc.h"
@@ -32,6 +34,14 @@ struct conn_handlers {
     /* /jobs..., /metrics. */
     bool (*api)(struct conn *c, const struct http_request *req,
                 const char *path);
+    /* The dashboard's page and files (GET / and /_kick/ui/...) and its
+     * login (POST /_kick/login, /_kick/logout, body gathered: NULL and 0
+     * for the others). */
+    void (*dashboard)(struct conn *c, const struct http_request *req,
+                      const char *path, const char *body, size_t body_len);
+    /* GET /stats and GET /events. */
+    void (*stats)(struct conn *c, const struct http_request *req);
+    void (*events)(struct conn *c, const struct http_request *req);
 };
 
 /* The command line's scripts directory and how its routes run. */
@@ -43,6 +53,9 @@ struct scripts_opts {
                           * php-cgi; or NULL */
 };
 
+struct stats;
+struct events;
+
 struct srv {
     uv_loop_t *loop;
     struct cfg *cfg;             /* server settings of the start-up config */
@@ -51,6 +64,12 @@ struct srv {
     struct scripts_opts scripts; /* --scripts DIR and how it runs */
     const char *listen_opt;      /* --listen, or NULL */
     const char *db_opt;          /* --db, or NULL */
+    int dashboard_opt;           /* --dashboard (enum cfg_dashboard), or
+                                  * -1 */
+    /* The dashboard as it is served now: DASHBOARD_ON, _OFF or
+     * _READ_ONLY (the setting, or by default what the listen address
+     * says); set at start and by a reload. */
+    enum cfg_dashboard dashboard;
     uv_tcp_t listener;
     char listen_host[64];
     int listen_port;
@@ -64,6 +83,10 @@ struct srv {
     struct store_async store;   /* the job store and its thread */
     struct worker_pool *workers;
     struct prune *pruner;       /* retention (prune.c) */
+    struct stats *stats;        /* the dashboard's counts (stats.c) */
+    struct events *events;      /* GET /events streams (events.c) */
+    /* Who learns of changes of jobs (set by srv.c); see srv_job_event. */
+    void (*job_event_cb)(struct srv *s, const struct job_event *e);
     struct metrics metrics;
     uv_check_t flush_check; /* writes staged in a loop turn go out here */
     struct conn *flushes;   /* connections with staged writes */
@@ -80,10 +103,24 @@ struct srv {
     bool stopping;
     uint64_t next_conn_id;
     uint64_t next_run_id;
+    /* Random bytes for the runs' secrets (run.c), one getrandom for many
+     * runs; the unused ones are the first run_random_left. */
+    unsigned char run_random[RUN_RANDOM_BYTES];
+    size_t run_random_left;
     struct http_date date;
     char path_env[1024]; /* PATH given to scripts */
     struct access_log access; /* [server] access_log */
 };
+
+/* Tells those who watch jobs (the dashboard's counts and event streams)
+ * of a change; for the modules that change jobs, which so need not know
+ * who watches. */
+static inline void
+srv_job_event(struct srv *s, const struct job_event *e)
+{
+    if (s->job_event_cb)
+        s->job_event_cb(s, e);
+}
 
 /* Sets up the listener and signals on loop. Returns 0 or a negative errno
  * (the address is logged). */

@@ -93,6 +93,7 @@ test_defaults(void **state)
     assert_int_equal(c->response_hold, 2);
     assert_string_equal(c->access_log, "stderr");
     assert_int_equal(c->keep, 7LL * 86400 * 1000);
+    assert_int_equal(c->dashboard, DASHBOARD_AUTO);
     assert_int_equal(c->route_count, 0);
     cfg_free(c);
     cfg_free(NULL);
@@ -479,6 +480,10 @@ static const struct {
     {"[route /a]\nexec = /bin/a\n  [route /b]\nexec = /bin/b\n",
      "kickd.conf:3: indented section header continues 'exec': unindent "
      "it"},
+    {"[server]\ndashboard = yes\n",
+     "kickd.conf:2: dashboard: not on, off or read-only: 'yes'"},
+    {"[server]\ndashboard = readonly\n",
+     "kickd.conf:2: dashboard: not on, off or read-only: 'readonly'"},
     /* Only the first error (by line) is told. */
     {"[server]\nworkers = x\nbogus = 1\n[nope]\n",
      "kickd.conf:2: workers: not a number in 1..1024: 'x'"},
@@ -585,6 +590,53 @@ test_split_words(void **state)
         cfg_argv_free(w);
     }
     cfg_argv_free(NULL);
+}
+
+/* The dashboard setting: its words, and the default's decision by the
+ * listen address (on only for loopback). */
+static void
+test_dashboard(void **state)
+{
+    static const struct {
+        const char *host;
+        bool loopback;
+    } hosts[] = {
+        {"127.0.0.1", true},      {"127.1.2.3", true},
+        {"127.255.255.255", true}, {"::1", true},
+        {"::ffff:127.0.0.1", true}, {"0.0.0.0", false},
+        {"::", false},            {"10.0.0.5", false},
+        {"128.0.0.1", false},     {"126.0.0.1", false},
+        {"::2", false},           {"::ffff:10.0.0.1", false},
+        {"fe80::1", false},       {"localhost", false},
+        {"", false},              {"127.0.0.1x", false},
+    };
+    static const char *words[] = {"auto", "on", "off", "read-only"};
+    char err[512];
+
+    for (size_t i = 0; i < sizeof(hosts) / sizeof(hosts[0]); i++) {
+        if (cfg_host_is_loopback(hosts[i].host) != hosts[i].loopback)
+            fail_msg("host '%s': loopback %d", hosts[i].host,
+                     !hosts[i].loopback);
+        assert_int_equal(cfg_dashboard_mode(DASHBOARD_AUTO, hosts[i].host),
+                         hosts[i].loopback ? DASHBOARD_ON : DASHBOARD_OFF);
+        /* A setting stands, whatever the address. */
+        for (int m = DASHBOARD_ON; m <= DASHBOARD_READ_ONLY; m++)
+            assert_int_equal(cfg_dashboard_mode(m, hosts[i].host), m);
+    }
+    for (int m = DASHBOARD_AUTO; m <= DASHBOARD_READ_ONLY; m++) {
+        assert_string_equal(cfg_dashboard_name(m), words[m]);
+        assert_int_equal(cfg_dashboard_parse(words[m]),
+                         m == DASHBOARD_AUTO ? -1 : m);
+    }
+    assert_int_equal(cfg_dashboard_parse("On"), -1);
+    assert_int_equal(cfg_dashboard_parse(""), -1);
+    struct cfg *c = load("[server]\ndashboard = read-only\n", 0, err,
+                         sizeof(err));
+    assert_int_equal(c->dashboard, DASHBOARD_READ_ONLY);
+    cfg_free(c);
+    c = load("[server]\ndashboard = off\n", 0, err, sizeof(err));
+    assert_int_equal(c->dashboard, DASHBOARD_OFF);
+    cfg_free(c);
 }
 
 static void
@@ -786,6 +838,7 @@ main(void)
         cmocka_unit_test(test_file_overrides),
         cmocka_unit_test(test_split_words),
         cmocka_unit_test(test_parse_listen),
+        cmocka_unit_test(test_dashboard),
         cmocka_unit_test(test_load_scripts),
     };
 

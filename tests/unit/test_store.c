@@ -1064,6 +1064,63 @@ counts_free(struct job_count *c, size_t n)
     free(c);
 }
 
+/* The dashboard's counts by state and route (GET /stats, /events) are
+ * the store's counts op: after each kind of change (a cancel, a run that
+ * ends, one queued again for a retry, a retry by hand, a delete) they
+ * agree with the jobs themselves, as a GROUP BY over them would say;
+ * an emptied route and state has no row. */
+static void
+test_counts_dashboard(void **state)
+{
+    struct fix *f = *state;
+    static const char *routes[] = {"/a", "/b", "/c"};
+    struct job_filter all = {.state = -1, .limit = 1000};
+    struct job_count *c;
+    struct job *jobs;
+    size_t n, nj;
+    int64_t id[9];
+
+    for (int i = 0; i < 9; i++)
+        id[i] = add(f, routes[i % 3], NULL, 10, 2, NULL);
+    assert_int_equal(f->ops->cancel(f->st, id[0], 11), 0);
+    assert_int_equal(claim(f, "/b", 20), id[1]);
+    assert_int_equal(fin(f, id[1], JOB_SUCCEEDED, 0, 0, 0, 30, 0), 0);
+    assert_int_equal(claim(f, "/c", 20), id[2]);
+    assert_int_equal(fin(f, id[2], JOB_FAILED, 0, 1, 0, 30, 5000), 0);
+    assert_int_equal(claim(f, "/a", 20), id[3]);
+    assert_int_equal(fin(f, id[3], JOB_TIMED_OUT, 2, -1, 9, 30, 0), 0);
+    assert_int_equal(f->ops->retry(f->st, id[3], 40, 2), 0);
+    assert_int_equal(claim(f, "/b", 20), id[4]);
+    assert_int_equal(fin(f, id[4], JOB_ABORTED, 1, -1, 15, 30, 0), 0);
+    assert_int_equal(f->ops->delete(f->st, id[4]), 0);
+    assert_int_equal(claim(f, "/c", 20), id[5]);
+
+    assert_int_equal(f->ops->counts(f->st, &c, &n), 0);
+    assert_int_equal(f->ops->list(f->st, &all, &jobs, &nj), 0);
+    assert_int_equal(nj, 8);
+    int64_t total = 0;
+    for (size_t i = 0; i < n; i++) {
+        int64_t want = 0;
+        for (size_t k = 0; k < nj; k++)
+            want += strcmp(jobs[k].route, c[i].route) == 0 &&
+                    jobs[k].state == c[i].state;
+        assert_true(c[i].count > 0);
+        assert_int_equal(c[i].count, want);
+        total += c[i].count;
+    }
+    assert_int_equal(total, (int64_t)nj); /* every job is in one row */
+    assert_int_equal(count_of(c, n, "/a", JOB_CANCELED), 1);
+    assert_int_equal(count_of(c, n, "/a", JOB_QUEUED), 2);
+    assert_int_equal(count_of(c, n, "/a", JOB_TIMED_OUT), 0);
+    assert_int_equal(count_of(c, n, "/b", JOB_ABORTED), 0);
+    assert_int_equal(count_of(c, n, "/c", JOB_QUEUED), 2);
+    assert_int_equal(count_of(c, n, "/c", JOB_RUNNING), 1);
+    for (size_t k = 0; k < nj; k++)
+        job_clear(&jobs[k]);
+    free(jobs);
+    counts_free(c, n);
+}
+
 /* Only an ended job is deleted, with its request and output; a second
  * delete finds nothing. */
 static void
@@ -1623,6 +1680,7 @@ main(void)
         T(test_retry),
         T(test_output_cap),  T(test_progress),
         T(test_orphans),     T(test_finish_error_output),     T(test_counts),
+        T(test_counts_dashboard),
         T(test_counts_in_transaction),
         T(test_transaction), T(test_rollback),
         T(test_output_size),

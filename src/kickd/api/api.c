@@ -14,6 +14,7 @@
 #include "api.h"
 #include "api_error.h"
 #include "api_list.h"
+#include "dashboard.h"
 #include "follow.h"
 #include "conn.h"
 #include "http_response.h"
@@ -33,7 +34,9 @@ enum api_kind {
     API_CANCEL, /* DELETE /jobs/ID: the store's cancel, then a GET */
     API_RETRY_GET, /* POST /jobs/ID/retry: the job first (its route), */
     API_RETRY,     /* then the store's retry */
-    API_DELETE, /* DELETE /jobs/ID of an ended job: the store's delete */
+    API_DELETE_GET, /* DELETE /jobs/ID of an ended job: the job first
+                     * (its route, for those who watch jobs), */
+    API_DELETE, /* then the store's delete */
     API_METRICS,
 };
 
@@ -349,7 +352,7 @@ delete_step(struct api_pending *p)
         } else if (worker_cancel(p->srv, p->id)) {
             p->cancel_status = 202; /* running: being ended */
         } else if (p->only == ONLY_ANY) {
-            resubmit(p, API_DELETE); /* ended, or no such job */
+            resubmit(p, API_DELETE_GET); /* ended, or no such job */
             return true;
         } else {
             p->cancel_status = 409;
@@ -432,20 +435,35 @@ metrics_reply(struct api_pending *p, struct store_op *op)
     free(text);
 }
 
-static void
-done_cb(struct store_op *op)
+/* Whether what p's request asked goes on though its client has gone: a
+ * retry or a delete once its job is read, as a trigger is stored; and a
+ * queued job's cancel, so that those who watch jobs learn of it. */
+static bool
+carried_out(const struct api_pending *p, const struct store_op *op)
 {
-    struct api_pending *p = (struct api_pending *)op;
-    struct srv *s = p->srv;
-    int64_t now = clock_now_ms();
+    return op->result == 0 &&
+           (p->kind == API_RETRY_GET || p->kind == API_DELETE_GET ||
+            p->kind == API_CANCEL);
+}
 
-    p->in_flight = false;
-    /* A committed trigger is a job whether or not its client still
-     * listens (the fire-and-forget caller has gone already). If a worker
-     * was reserved, the insert claimed the route's oldest due job. */
+/* What an op's end does whether or not its client still listens: a
+ * committed trigger is a job (the fire-and-forget caller has gone
+ * already), and if a worker was reserved, the insert claimed the route's
+ * oldest due job; a job retried is due now; those who watch jobs learn
+ * of new, retried and deleted ones. */
+static void
+done_effects(struct api_pending *p, struct store_op *op)
+{
+    struct srv *s = p->srv;
     bool claimed = p->reserved && op->result >= 0 && op->claim_result == 1;
+
     if (p->kind == API_TRIGGER && op->result >= 0 && !op->existed) {
-        metrics_accept_observe(&s->metrics, now - p->t0);
+        metrics_accept_observe(&s->metrics, clock_now_ms() - p->t0);
+        /* Before the claim's: a new job is queued, then running. */
+        srv_job_event(s, &(struct job_event){.kind = JOB_EVENT_CREATED,
+                                             .id = op->job.id,
+                                             .route = op->job.route,
+                                             .state = JOB_QUEUED});
         if (!claimed)
             worker_kick(s, op->job.route, op->job.run_at);
     }
@@ -454,12 +472,37 @@ done_cb(struct store_op *op)
                        &op->claimed, op->error);
         p->reserved = NULL;
     }
-    /* A job retried is due now, whether or not its client listens; a
-     * retry asked in full is carried out as a trigger is, also for a
+    /* A retry asked in full is carried out as a trigger is, also for a
      * client that has gone (retry_step then answers nobody). */
-    if (p->kind == API_RETRY && op->result == 0)
+    if (p->kind == API_RETRY && op->result == 0) {
+        srv_job_event(s, &(struct job_event){.kind = JOB_EVENT_STATE,
+                                             .id = p->id,
+                                             .route = p->route,
+                                             .state = JOB_QUEUED});
         worker_kick(s, p->route, op->now);
-    if (p->c == NULL && !(p->kind == API_RETRY_GET && op->result == 0)) {
+    }
+    if (p->kind == API_DELETE && op->result == 0)
+        srv_job_event(s, &(struct job_event){.kind = JOB_EVENT_DELETED,
+                                             .id = p->id,
+                                             .route = p->route});
+    /* A queued job canceled, read after: its route is known now. */
+    if (p->kind == API_GET && p->cancel_status == 200 && op->result == 0)
+        srv_job_event(s, &(struct job_event){.kind = JOB_EVENT_STATE,
+                                             .id = p->id,
+                                             .route = op->job.route,
+                                             .state = op->job.state,
+                                             .attempt = op->job.attempt});
+}
+
+static void
+done_cb(struct store_op *op)
+{
+    struct api_pending *p = (struct api_pending *)op;
+    struct srv *s = p->srv;
+
+    p->in_flight = false;
+    done_effects(p, op);
+    if (p->c == NULL && !carried_out(p, op)) {
         pending_free(p);
         return;
     }
@@ -485,6 +528,15 @@ done_cb(struct store_op *op)
         if (get_step(p, op))
             return;
         break;
+    case API_DELETE_GET:
+        if (op->result == 1) {
+            api_error_reply(p->c, 404, "no such job", NULL);
+            break;
+        }
+        p->route = op->job.route; /* taken over */
+        op->job.route = NULL;
+        resubmit(p, API_DELETE);
+        return;
     case API_CANCEL:
     case API_DELETE:
         if (delete_step(p))
@@ -534,6 +586,9 @@ submit(struct api_pending *p)
         break;
     case API_RETRY:
         p->op.kind = SOP_RETRY;
+        break;
+    case API_DELETE_GET:
+        p->op.kind = SOP_GET;
         break;
     case API_DELETE:
         p->op.kind = SOP_DELETE;
@@ -729,6 +784,8 @@ job_retry(struct conn *c, const struct http_request *req, int64_t id)
                         "Allow: POST\r\n");
         return;
     }
+    if (!dashboard_change_allowed(c, req))
+        return;
     p = pending_new(c, API_RETRY_GET);
     if (p) {
         p->id = id;
@@ -842,7 +899,9 @@ api_handle(struct conn *c, const struct http_request *req, const char *path)
             api_error_reply(c, 400, "only must be cancel or delete", NULL);
             return true;
         }
-        p = pending_new(c, only == ONLY_DELETE ? API_DELETE : API_CANCEL);
+        if (!dashboard_change_allowed(c, req))
+            return true;
+        p = pending_new(c, only == ONLY_DELETE ? API_DELETE_GET : API_CANCEL);
         if (p) {
             p->id = id;
             p->only = (unsigned char)only;

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "auth.h"
 #include "ctl.h"
 #include "run.h"
 #include "conn.h"
@@ -156,9 +157,10 @@ read_update(struct conn *c)
 }
 
 /* Starts the route's script; body_len is the body's length (its
- * Content-Length, or the gathered length of a chunked one). */
+ * Content-Length, or the gathered length of a chunked one), body the
+ * gathered body (NULL when it is still to come). */
 static int
-script_start(struct conn *c, int64_t body_len)
+script_start(struct conn *c, int64_t body_len, const char *body)
 {
     struct srv *s = c->srv;
     struct cgi_request cr;
@@ -166,6 +168,7 @@ script_start(struct conn *c, int64_t body_len)
 
     cgi_request_from_http(&cr, s, c->route, &c->req, c->path, c->remote_addr,
                           c->remote_port, body_len);
+    cr.body = body;
     c->run = run_start(s, &cr, &conn__run_hooks, c, &err);
     if (c->run == NULL) {
         /* A forward or fastcgi route has no argv: name its runner. */
@@ -225,22 +228,6 @@ body_gather_start(struct conn *c)
     conn__timer_set(c, T_BODY);
 }
 
-/* Whether the request carries kickd's token (RFC 6750 bearer). */
-static bool
-token_ok(struct conn *c)
-{
-    const char *token = c->srv->cfg->token;
-    const struct http_header *h;
-
-    if (token == NULL)
-        return true;
-    h = http_find_header(&c->req, "authorization");
-    size_t n = strlen(token);
-    return h && h->value_len == n + 7 &&
-           strncasecmp(h->value, "Bearer ", 7) == 0 &&
-           memcmp(h->value + 7, token, n) == 0;
-}
-
 /* GET /healthz: 200 "ok", and on to the next request. */
 static void
 healthz(struct conn *c)
@@ -283,7 +270,7 @@ ctl_start(struct conn *c)
 {
     const struct http_request *req = &c->req;
 
-    c->api = true;
+    c->gathered = api_call;
     c->body_max = API_MAX_BODY;
     if (req->content_length > API_MAX_BODY) {
         c->keep_alive = false;
@@ -298,33 +285,97 @@ ctl_start(struct conn *c)
     api_call(c);
 }
 
-/* Routes a parsed head: kickd's own endpoints, a 4xx, or a script. */
+/* An endpoint whose answer comes later (after the store, or as a
+ * stream): the request is read, and no timer runs while it is made. */
+static void
+own_answer_start(struct conn *c)
+{
+    c->state = C_RESPONSE;
+    conn__timer_set(c, T_NONE);
+}
+
 /* The job API and /metrics: answered after store operations. */
 static void
 api_serve(struct conn *c)
 {
-    c->state = C_RESPONSE;
-    conn__timer_set(c, T_NONE);
+    own_answer_start(c);
     c->srv->handlers.api(c, &c->req, c->path);
 }
 
-/* kickd's own paths, answered before any route; a path that ends in '/'
- * stands for every path below it. */
+/* The dashboard's page and files. */
+static void
+page_serve(struct conn *c)
+{
+    own_answer_start(c);
+    c->srv->handlers.dashboard(c, &c->req, c->path, NULL, 0);
+}
+
+/* The dashboard's login and logout, their body gathered. */
+static void
+login_call(struct conn *c)
+{
+    own_answer_start(c);
+    c->srv->handlers.dashboard(c, &c->req, c->path, c->body, c->body_len);
+}
+
+static void
+login_start(struct conn *c)
+{
+    const struct http_request *req = &c->req;
+
+    c->gathered = login_call;
+    c->body_max = DASHBOARD_MAX_BODY;
+    if (req->content_length > DASHBOARD_MAX_BODY) {
+        c->keep_alive = false;
+        conn__respond(c, 413, "body too large for a login", NULL, false);
+        return;
+    }
+    if (req->content_length > 0 || req->chunked) {
+        body_gather_start(c);
+        return;
+    }
+    login_call(c);
+}
+
+static void
+stats_serve(struct conn *c)
+{
+    own_answer_start(c);
+    c->srv->handlers.stats(c, &c->req);
+}
+
+static void
+events_serve(struct conn *c)
+{
+    own_answer_start(c);
+    c->srv->handlers.events(c, &c->req);
+}
+
+/* kickd's own paths, answered before any route. */
 struct endpoint {
     const char *path;
+    bool below;   /* the path ends in '/' and stands for every path below
+                   * it */
     bool open;    /* no token asked: the control endpoint authenticates
                    * each run by the secret in its path (ctl.c); a script
-                   * has no bearer token to give */
+                   * has no bearer token to give; the dashboard's page
+                   * holds no data, and its login checks the token */
     bool no_body; /* a request with a body is refused */
     void (*serve)(struct conn *c);
 };
 
 static const struct endpoint endpoints[] = {
-    {CTL_PREFIX, true, false, ctl_start},
-    {"/healthz", false, false, healthz},
-    {"/metrics", false, true, api_serve},
-    {"/jobs", false, true, api_serve},
-    {"/jobs/", false, true, api_serve},
+    {CTL_PREFIX, true, true, false, ctl_start},
+    {"/healthz", false, false, false, healthz},
+    {"/metrics", false, false, true, api_serve},
+    {"/jobs", false, false, true, api_serve},
+    {"/jobs/", true, false, true, api_serve},
+    {"/", false, true, true, page_serve},
+    {"/_kick/ui/", true, true, true, page_serve},
+    {"/_kick/login", false, true, false, login_start},
+    {"/_kick/logout", false, true, false, login_start},
+    {"/stats", false, false, true, stats_serve},
+    {"/events", false, false, true, events_serve},
 };
 
 static const struct endpoint *
@@ -332,8 +383,8 @@ endpoint_find(const char *path)
 {
     for (size_t i = 0; i < sizeof(endpoints) / sizeof(endpoints[0]); i++) {
         const char *p = endpoints[i].path;
-        size_t n = strlen(p);
-        if (p[n - 1] == '/' ? strncmp(path, p, n) == 0 : strcmp(path, p) == 0)
+        if (endpoints[i].below ? strncmp(path, p, strlen(p)) == 0
+                               : strcmp(path, p) == 0)
             return &endpoints[i];
     }
     return NULL;
@@ -410,7 +461,7 @@ route_serve(struct conn *c)
         conn__write(c, NULL, "HTTP/1.1 100 Continue\r\n\r\n", 25, false);
     if (c->closing)
         return;
-    if (script_start(c, req->content_length) < 0) {
+    if (script_start(c, req->content_length, NULL) < 0) {
         conn__respond_early(c, 502, "script could not start", NULL);
         return;
     }
@@ -442,7 +493,11 @@ dispatch(struct conn *c)
         return;
     }
     const struct endpoint *e = endpoint_find(c->path);
-    if ((e == NULL || !e->open) && !token_ok(c)) {
+    /* The dashboard's cookie stands for the token only while there is a
+     * dashboard to have given it. */
+    c->auth_by = auth_check(c->srv->cfg->token, req,
+                            c->srv->dashboard != DASHBOARD_OFF);
+    if ((e == NULL || !e->open) && c->auth_by == AUTH_NONE) {
         conn__respond_early(c, 401, "missing or wrong token",
                             "WWW-Authenticate: Bearer\r\n");
         return;
@@ -510,8 +565,8 @@ static void
 body_complete(struct conn *c)
 {
     conn__timer_set(c, T_NONE);
-    if (c->api) {
-        api_call(c);
+    if (c->gathered) {
+        c->gathered(c);
         return;
     }
     if (c->detach) {
@@ -520,7 +575,7 @@ body_complete(struct conn *c)
                                  c->body, c->body_len, c->preferred);
         return;
     }
-    if (script_start(c, (int64_t)c->body_len) < 0) {
+    if (script_start(c, (int64_t)c->body_len, c->body) < 0) {
         c->keep_alive = false;
         conn__respond(c, 502, "script could not start", NULL, true);
         return;
@@ -607,7 +662,8 @@ conn__request_done(struct conn *c)
     route_table_unref(c->routes);
     c->routes = NULL;
     c->route = NULL;
-    c->chunked = c->gather = c->api = c->detach = c->preferred = false;
+    c->chunked = c->gather = c->detach = c->preferred = false;
+    c->gathered = NULL;
     c->body_left = 0;
     free(c->body);
     c->body = NULL;
@@ -771,6 +827,22 @@ int
 conn_remote_port(const struct conn *c)
 {
     return c->remote_port;
+}
+
+enum auth_by
+conn_auth_by(const struct conn *c)
+{
+    return c->auth_by;
+}
+
+void
+conn_send_buffer(struct conn *c, int bytes)
+{
+    int v = bytes;
+
+    /* A failure leaves the kernel's own sizing: only slower to tell. */
+    if (!c->closing)
+        uv_send_buffer_size((uv_handle_t *)&c->tcp, &v);
 }
 
 void

@@ -9,6 +9,8 @@
 #include <stdint.h>
 #include <uv.h>
 
+#include "auth.h"
+
 struct srv;
 struct conn;
 
@@ -18,8 +20,8 @@ void
 conn_accept(struct srv *s, uv_stream_t *listener);
 
 /* The path of kickd's own endpoint (/healthz, /metrics, /jobs, the
- * control endpoint) that answers requests for a route at route_path in
- * its stead, or NULL if none does. */
+ * control endpoint, the dashboard's) that answers requests for a route at
+ * route_path in its stead, or NULL if none does. */
 const char *
 conn_own_path(const char *route_path);
 
@@ -42,6 +44,10 @@ const char *
 conn_remote_addr(const struct conn *c);
 int
 conn_remote_port(const struct conn *c);
+/* How the current request is authenticated: the bearer token, the
+ * dashboard's cookie, or no token asked (kickd has none). */
+enum auth_by
+conn_auth_by(const struct conn *c);
 /* Closes the connection now: staged bytes are dropped, a running script
  * is aborted; c is freed once its handles are closed. */
 void
@@ -78,6 +84,12 @@ conn_stream_queued(const struct conn *c);
 /* The body is complete: the connection goes on to the next request. */
 void
 conn_stream_end(struct conn *c);
+/* Caps the kernel's send buffer of the connection at bytes (SO_SNDBUF),
+ * for a long stream whose client should learn soon that it is behind,
+ * rather than after megabytes the kernel took (it grows the buffer up to
+ * net.ipv4.tcp_wmem's maximum by itself). */
+void
+conn_send_buffer(struct conn *c, int bytes);
 
 /* Closes every connection now; running scripts are ended. */
 void

@@ -9,6 +9,7 @@
 #include <stdint.h>
 #include <uv.h>
 
+#include "auth.h"
 #include "http_parse.h"
 #include "kick_limits.h"
 #include "run.h"
@@ -70,7 +71,10 @@ struct conn {
     int64_t body_left; /* Content-Length bytes still to read */
     bool chunked;
     bool gather; /* the body is kept in c->body, not streamed */
-    bool api;    /* the request is for kickd's control endpoint */
+    /* A request for one of kickd's own endpoints that reads its body
+     * (kick ctl, the dashboard's login): served once it is gathered. */
+    void (*gathered)(struct conn *c);
+    enum auth_by auth_by; /* how the request is authenticated */
     bool detach; /* the request becomes a detached job */
     bool preferred; /* ... because of Prefer: respond-async */
     bool in_process; /* inside conn__process(): it goes on by itself */

@@ -25,8 +25,10 @@ http_format_answer(char *out, size_t cap, int status, const char *ctype,
                    const char *body, size_t blen, const char *date,
                    const char *connection, bool head, const char *extra)
 {
-    /* RFC 9110 section 8.6: a 204 has no Content-Length (nor a body). */
-    bool none = status == 204;
+    /* RFC 9110 section 8.6: a 204 has no Content-Length (nor a body);
+     * a 304 may have one only if it is the 200's (section 15.4.5: its
+     * fields are the validators and caching ones), so it has none. */
+    bool none = status == 204 || status == 304;
     char length[48] = "";
 
     if (!none)

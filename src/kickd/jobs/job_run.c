@@ -556,6 +556,7 @@ script_start(struct job_run *jr, const struct cfg_route *route,
     struct cgi_request cr;
     cgi_request_from_http(&cr, s, route, &req, jr->path, jr->job.remote_addr,
                           jr->job.remote_port, (int64_t)jr->job.body_len);
+    cr.body = has_body ? jr->job.body : NULL;
     cr.run_id = jr->id;
     cr.attempt = jr->job.attempt;
     cr.job = true;
@@ -645,6 +646,12 @@ const char *
 job_run_route(const struct job_run *jr)
 {
     return jr->job.route;
+}
+
+int
+job_run_attempt(const struct job_run *jr)
+{
+    return jr->job.attempt;
 }
 
 int

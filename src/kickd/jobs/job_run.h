@@ -41,6 +41,9 @@ int64_t
 job_run_id(const struct job_run *jr);
 const char *
 job_run_route(const struct job_run *jr);
+/* The job's starts so far, this one included (KICK_ATTEMPT). */
+int
+job_run_attempt(const struct job_run *jr);
 
 /* The run's connection status (0..3) now. */
 int

@@ -191,6 +191,9 @@ batch_done(struct prune *p, struct store_op *op)
 
     p->spent += uv_hrtime() - p->sent;
     p->srv->metrics.pruned += (uint64_t)op->prune.deleted;
+    if (op->prune.deleted > 0)
+        srv_job_event(p->srv, &(struct job_event){.kind = JOB_EVENT_PRUNED,
+                                                  .route = route});
     p->unlogged += op->prune.deleted;
     if (op->prune.deleted >= PRUNE_BATCH)
         p->full = true;

@@ -197,6 +197,11 @@ slot_ended(struct job_run *jr, const struct job_end *e)
     struct slot *sl = job_run_data(jr);
     struct worker_pool *p = sl->pool;
 
+    srv_job_event(p->srv, &(struct job_event){.kind = JOB_EVENT_STATE,
+                                              .id = job_run_id(jr),
+                                              .route = job_run_route(jr),
+                                              .state = e->state,
+                                              .attempt = job_run_attempt(jr)});
     if (e->state == JOB_QUEUED)
         worker_kick(p->srv, job_run_route(jr), e->requeue_at);
     waiters_wake(p, job_run_id(jr));
@@ -234,6 +239,12 @@ slot_start(struct worker_pool *p, struct route_load *l, struct job *job)
     p->slots = sl;
     p->running++;
     l->running++;
+    srv_job_event(p->srv,
+                  &(struct job_event){.kind = JOB_EVENT_STATE,
+                                      .id = job_run_id(sl->jr),
+                                      .route = job_run_route(sl->jr),
+                                      .state = JOB_RUNNING,
+                                      .attempt = job_run_attempt(sl->jr)});
 }
 
 /* A job claimed as kickd stops, put back. */

@@ -281,14 +281,41 @@ control_format(struct run *r)
              v6 ? "[" : "", host, v6 ? "]" : "", s->listen_port, r->key);
 }
 
+/* n random bytes for a run's secret, from the server's buffer, which one
+ * getrandom refills for many runs (a system call a run was a tenth of an
+ * attached fastcgi request's). Bytes handed out are wiped from it. 0 or
+ * a negative errno. */
 static int
-secret_make(char *out, size_t n)
+random_take(struct srv *s, unsigned char *out, size_t n)
+{
+    if (s->run_random_left < n) {
+        ssize_t got;
+        /* Up to a page of urandom is read whole (random(7)); a signal
+         * before the first byte is no failure. */
+        do
+            got = getrandom(s->run_random, sizeof(s->run_random), 0);
+        while (got < 0 && errno == EINTR);
+        if (got < 0)
+            return -errno;
+        if ((size_t)got < n)
+            return -EAGAIN;
+        s->run_random_left = (size_t)got;
+    }
+    s->run_random_left -= n;
+    memcpy(out, s->run_random + s->run_random_left, n);
+    explicit_bzero(s->run_random + s->run_random_left, n);
+    return 0;
+}
+
+static int
+secret_make(struct srv *s, char *out, size_t n)
 {
     unsigned char raw[16];
     static const char hex[] = "0123456789abcdef";
+    int e = random_take(s, raw, sizeof(raw));
 
-    if (getrandom(raw, sizeof(raw), 0) != (ssize_t)sizeof(raw))
-        return -errno;
+    if (e < 0)
+        return e;
     for (size_t i = 0; i < sizeof(raw) && 2 * i + 2 < n; i++) {
         out[2 * i] = hex[raw[i] >> 4];
         out[2 * i + 1] = hex[raw[i] & 15];
@@ -309,7 +336,7 @@ run_start(struct srv *s, struct cgi_request *cr, const struct run_hooks *h,
         *err = -ENOMEM;
         return NULL;
     }
-    e = secret_make(secret, sizeof(secret));
+    e = secret_make(s, secret, sizeof(secret));
     if (e < 0) {
         free(r);
         *err = e;

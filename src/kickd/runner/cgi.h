@@ -29,6 +29,12 @@ struct cgi_request {
     const char *server_addr; /* used when the request has no Host */
     int server_port;
     int64_t content_length; /* -1: no body */
+    const char *body;       /* the whole body (content_length bytes) when
+                             * it is at hand at the start, a job's or a
+                             * gathered chunked one; NULL if it comes in
+                             * pieces. write_body still gives it: a
+                             * runner that sent it from here (fastcgi,
+                             * with its request) ignores that */
     const char *run_id;     /* KICK_JOB_ID */
     int attempt;            /* KICK_ATTEMPT */
     const char *control;    /* KICK_CONTROL, or NULL */
@@ -46,7 +52,7 @@ struct cgi_request {
 /* Fills cr from a parsed request to route: path is its decoded path,
  * body_len the length of its body (gathered or announced), remote_* the
  * client that sent it. Attached runs and detached jobs both build it
- * here; the caller then sets run_id, attempt, secret_tag, job.
+ * here; the caller then sets body, run_id, attempt, secret_tag, job.
  * Everything is borrowed and must outlive cr. */
 void
 cgi_request_from_http(struct cgi_request *cr, const struct srv *s,

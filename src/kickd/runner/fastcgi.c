@@ -43,7 +43,7 @@ struct fcgi_run {
     bool retried;
     bool attached;     /* the sink has not let go: hooks are called */
     bool job;
-    bool paused, reading, draining;
+    bool paused, draining;
     bool answered;     /* a byte of the answer came */
     bool close_when_sent; /* the caller left: close once the pool has
                            * the request (close_if_sent) */
@@ -165,9 +165,6 @@ later_cb(uv_timer_t *t)
     report(t->data);
 }
 
-static void
-reading_update(struct fcgi_run *f);
-
 /* The connection is let go: kept for the next request, or closed. */
 static void
 conn_let_go(struct fcgi_run *f, bool keep)
@@ -176,7 +173,6 @@ conn_let_go(struct fcgi_run *f, bool keep)
 
     f->conn = NULL;
     f->conn_gen++;
-    f->reading = false;
     fcgi_send_stop(&f->send);
     fcgi_conn_release(c, keep);
 }
@@ -458,16 +454,15 @@ read_cb(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
     close_if_sent(f);
 }
 
+/* The pool reads the connection for the run (wait.read_cb) from the
+ * moment it is handed over, unless the sink is slow. */
 static void
 reading_update(struct fcgi_run *f)
 {
-    bool want = f->conn != NULL && !f->paused;
-
-    if (want && !f->reading)
-        uv_read_start(fcgi_conn_stream(f->conn), alloc_cb, read_cb);
-    else if (!want && f->reading)
-        uv_read_stop(fcgi_conn_stream(f->conn));
-    f->reading = want;
+    if (f->conn && f->paused)
+        fcgi_conn_read_stop(f->conn);
+    else if (f->conn)
+        fcgi_conn_read_start(f->conn);
 }
 
 /* A connection for the request: it is sent (again, on a retry). */
@@ -686,7 +681,7 @@ fcgi_start(const struct runner_ctx *ctx, const struct cgi_request *cr,
         .attached = true,
         .job = cr->job,
         .app_status = -1,
-        .wait = {.cb = wait_cb},
+        .wait = {.cb = wait_cb, .alloc_cb = alloc_cb, .read_cb = read_cb},
     };
     f->send.data = f;
     f->send.error_cb = send_error_cb;

@@ -30,6 +30,9 @@ struct fcgi_conn {
     bool unanswered;   /* fresh, and no answer yet */
     uint64_t idle_since; /* ms (uv_now) */
     struct fcgi_wait *waiter; /* C_OPENING: for whom; NULL if it left */
+    uv_alloc_cb alloc_cb;     /* C_BUSY: the user's reading */
+    uv_read_cb read_cb;
+    bool reading;             /* uv_read_start'ed */
     uv_connect_t connect;
     uv_getaddrinfo_t resolve;
     struct addrinfo *addrs;     /* TCP, while opening: what resolve gave */
@@ -200,27 +203,45 @@ conn_close(struct fcgi_conn *c)
     pump(p);
 }
 
-/* Anything an idle connection reads (the pool closed it, or sent what it
- * must not) ends it. */
+/* One reader for the connection's life: the user's while it is handed
+ * out, else the pool's, for which anything an idle connection reads (the
+ * pool closed it, or sent what it must not) ends it. Stopping and
+ * starting a read costs system calls (libuv adds the socket to epoll
+ * again each time), two a request if it changed hands. */
 static void
-idle_alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+conn_alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 {
     struct fcgi_conn *c = (struct fcgi_conn *)h;
 
-    (void)suggested;
-    *buf = uv_buf_init(c->idle_buf, sizeof(c->idle_buf));
+    if (c->state == C_BUSY)
+        c->alloc_cb(h, suggested, buf);
+    else
+        *buf = uv_buf_init(c->idle_buf, sizeof(c->idle_buf));
 }
 
 static void
-idle_read_cb(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
+conn_read_cb(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 {
     struct fcgi_conn *c = (struct fcgi_conn *)s;
 
-    (void)buf;
+    if (c->state == C_BUSY) {
+        c->read_cb(s, nread, buf);
+        return;
+    }
     if (nread == 0)
         return;
     idle_unlink(c);
     uv_close(&c->h.handle, conn_close_cb);
+}
+
+static void
+conn_read(struct fcgi_conn *c, bool on)
+{
+    if (on && !c->reading)
+        uv_read_start(&c->h.stream, conn_alloc_cb, conn_read_cb);
+    else if (!on && c->reading)
+        uv_read_stop(&c->h.stream);
+    c->reading = on;
 }
 
 static void
@@ -240,14 +261,16 @@ idle_timer_cb(uv_timer_t *t)
                        FCGI_IDLE_TIMEOUT - (now - c->idle_since), 0);
 }
 
-/* c is the user's now: no longer read by the pool, and it keeps the loop
+/* c is w's user's now: read by its callbacks, and it keeps the loop
  * running while it is busy. */
 static void
-conn_hand(struct fcgi_conn *c)
+conn_hand(struct fcgi_conn *c, const struct fcgi_wait *w)
 {
     c->state = C_BUSY;
     c->fresh = false;
-    uv_read_stop(&c->h.stream);
+    c->alloc_cb = w->alloc_cb;
+    c->read_cb = w->read_cb;
+    conn_read(c, true);
     uv_ref(&c->h.handle);
 }
 
@@ -266,7 +289,7 @@ conn_idle(struct fcgi_conn *c)
         p->idle_tail = c;
     p->idle = c;
     uv_unref(&c->h.handle);
-    uv_read_start(&c->h.stream, idle_alloc_cb, idle_read_cb);
+    conn_read(c, true); /* its user may have stopped it */
     if (!uv_is_active((uv_handle_t *)&p->idle_timer))
         uv_timer_start(&p->idle_timer, idle_timer_cb, FCGI_IDLE_TIMEOUT, 0);
 }
@@ -314,7 +337,7 @@ conn_opened(struct fcgi_conn *c)
         return;
     }
     w->opening = NULL;
-    conn_hand(c);
+    conn_hand(c, w);
     c->fresh = true;
     c->unanswered = true;
     c->pool->unanswered++;
@@ -463,7 +486,7 @@ fcgi_pool_get(struct fastcgi_pools *ps, const char *address, int limit,
         struct fcgi_conn *c = p->idle;
         idle_unlink(c);
         p->busy++;
-        conn_hand(c);
+        conn_hand(c, w);
         *got = c;
         return 1;
     }
@@ -505,6 +528,18 @@ fcgi_conn_stream(struct fcgi_conn *c)
     return &c->h.stream;
 }
 
+void
+fcgi_conn_read_stop(struct fcgi_conn *c)
+{
+    conn_read(c, false);
+}
+
+void
+fcgi_conn_read_start(struct fcgi_conn *c)
+{
+    conn_read(c, true);
+}
+
 bool
 fcgi_conn_is_kept(const struct fcgi_conn *c)
 {
@@ -526,11 +561,12 @@ fcgi_conn_release(struct fcgi_conn *c, bool keep)
     struct fcgi_pool *p = c->pool;
 
     fcgi_conn_answered(c);
-    uv_read_stop(&c->h.stream);
+    c->alloc_cb = NULL;
+    c->read_cb = NULL;
     if (keep && p->queue) {
         /* The first waiting request takes it as it is. */
-        conn_hand(c);
         struct fcgi_wait *w = queue_pop(p);
+        conn_hand(c, w);
         w->cb(w, c, 0);
         return;
     }

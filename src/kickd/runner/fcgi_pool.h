@@ -19,6 +19,11 @@ struct fcgi_wait {
     /* Called from the loop with a connection (err 0) or without one (err
      * a negative libuv error: the pool could not be reached). */
     void (*cb)(struct fcgi_wait *w, struct fcgi_conn *c, int err);
+    /* What reads the connection from the moment it is handed over (the
+     * stream's data pointer is the user's to set before it returns to
+     * the loop). */
+    uv_alloc_cb alloc_cb;
+    uv_read_cb read_cb;
     /* The pool's: */
     struct fcgi_pool *pool;
     struct fcgi_wait *next; /* in the queue */
@@ -40,10 +45,19 @@ fcgi_pool_get(struct fastcgi_pools *ps, const char *address, int limit,
 void
 fcgi_wait_cancel(struct fcgi_wait *w);
 
-/* The connection's stream: its user reads and writes it, and its data
- * pointer is the user's while the connection is handed out. */
+/* The connection's stream: its user writes it, and its data pointer is
+ * the user's while the connection is handed out. The pool reads it for
+ * the whole of its life, handing what comes to the user's callbacks
+ * (fcgi_wait) while it is handed out: a kept connection is never
+ * stopped and started again between requests. */
 uv_stream_t *
 fcgi_conn_stream(struct fcgi_conn *c);
+
+/* The user stops reading c (its sink is slow), or reads it again. */
+void
+fcgi_conn_read_stop(struct fcgi_conn *c);
+void
+fcgi_conn_read_start(struct fcgi_conn *c);
 
 /* Whether the connection was open before its request got it (kept from
  * an earlier request): the pool may have closed it meanwhile. */
@@ -56,7 +70,7 @@ void
 fcgi_conn_answered(struct fcgi_conn *c);
 
 /* The user is done with c: kept for the next request (keep: the last
- * request ended cleanly), or closed. The user stops reading it first. */
+ * request ended cleanly), or closed. Its callbacks are called no more. */
 void
 fcgi_conn_release(struct fcgi_conn *c, bool keep);
 

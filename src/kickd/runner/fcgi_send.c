@@ -83,10 +83,11 @@ php_value_format(const struct cgi_request *cr, const char *user, bool *none)
 }
 
 /* The head: FCGI_BEGIN_REQUEST (a Responder, the connection kept) and
- * the PARAMS stream of env and PHP_VALUE. */
+ * the PARAMS stream of env and PHP_VALUE, with room for extra bytes
+ * after it. */
 static int
 head_format(struct fcgi_send *s, const struct cgi_request *cr,
-            char *const *env)
+            char *const *env, size_t extra)
 {
     const char *user = NULL;
     size_t n = 0, k = 0;
@@ -113,7 +114,7 @@ head_format(struct fcgi_send *s, const struct cgi_request *cr,
         r = (int)size;
         goto out;
     }
-    s->head = malloc(FCGI_RECORD_SIZE(8) + (size_t)size);
+    s->head = malloc(FCGI_RECORD_SIZE(8) + (size_t)size + extra);
     if (s->head == NULL)
         goto out;
     unsigned char *h = (unsigned char *)s->head;
@@ -126,12 +127,44 @@ out:
     return r;
 }
 
+/* The bytes of the whole STDIN stream when it is known at the start: the
+ * empty record alone for a request without a body, the records of
+ * cr->body then the empty one for a body at hand (a job's); 0 for a body
+ * still to come. */
+static size_t
+stdin_known_size(const struct cgi_request *cr)
+{
+    if (cr->content_length <= 0)
+        return FCGI_HEADER_LEN;
+    if (cr->body == NULL)
+        return 0;
+    return fcgi_stdin_size((size_t)cr->content_length) + FCGI_HEADER_LEN;
+}
+
 int
 fcgi_send_init(struct fcgi_send *s, const struct cgi_request *cr,
                char *const *env)
 {
+    size_t known = stdin_known_size(cr);
+    int r;
+
     s->replayable = true;
-    return head_format(s, cr, env);
+    if ((r = head_format(s, cr, env, known)) < 0 || known == 0)
+        return r;
+    /* The whole STDIN stream goes with the head, in one write. */
+    unsigned char *p = (unsigned char *)s->head + s->head_len;
+    size_t n = 0;
+    if (cr->content_length > 0)
+        n = fcgi_stdin_format(p, FCGI_REQUEST_ID, cr->body,
+                              (size_t)cr->content_length);
+    n += fcgi_record_format(p + n, FCGI_STDIN, FCGI_REQUEST_ID, NULL, 0);
+    s->head_len += n;
+    s->ended = true;
+    /* As for a body that comes in pieces: a longer one is not sent
+     * again (FCGI_REPLAY_MAX). */
+    if (n > FCGI_REPLAY_MAX)
+        s->replayable = false;
+    return 0;
 }
 
 void
@@ -159,22 +192,55 @@ write_cb(uv_write_t *req, int status)
     s->written_cb(s, was_full);
 }
 
-/* Writes len bytes of data (owned) to the stream; payload of them are
- * body bytes, counted as queued. 0 or a negative errno. */
-static int
-write_owned(struct fcgi_send *s, char *data, size_t len, size_t payload)
+/* Bytes with no body bytes among them go to the socket at once when it
+ * takes them all: no write request, so no completion (libuv's would
+ * also rearm the socket in epoll, a system call). libuv refuses while
+ * earlier writes are queued, so the order holds; a failure is left to
+ * the write request that follows, to come as any other. Returns the
+ * buffers left (those of b moved past the bytes written). */
+static unsigned
+write_now(struct fcgi_send *s, uv_buf_t *b, unsigned n)
 {
-    struct fcgi_write *w = malloc(sizeof(*w));
+    int r = uv_try_write(s->stream, b, n);
+    unsigned i = 0;
+
+    for (size_t done = r > 0 ? (size_t)r : 0; i < n && done > 0;) {
+        if (done >= b[i].len) {
+            done -= b[i].len;
+            i++;
+        } else {
+            b[i].base += done;
+            b[i].len -= done;
+            done = 0;
+        }
+    }
+    memmove(b, b + i, (n - i) * sizeof(*b));
+    return n - i;
+}
+
+/* Writes the n buffers of b to the stream in one write; owned (may be
+ * NULL) is freed once they are written, and payload of their bytes are
+ * body bytes, counted as queued: those go through a write request,
+ * whose completion frees room in the body queue (written_cb). 0 or a
+ * negative errno. */
+static int
+write_bufs(struct fcgi_send *s, uv_buf_t *b, unsigned n, char *owned,
+           size_t payload)
+{
+    struct fcgi_write *w;
     int r = -ENOMEM;
 
-    if (w) {
+    if (payload == 0 && (n = write_now(s, b, n)) == 0) {
+        free(owned);
+        return 0;
+    }
+    if ((w = malloc(sizeof(*w))) != NULL) {
         *w = (struct fcgi_write){
-            .s = s, .gen = s->gen, .data = data, .payload = payload};
-        uv_buf_t b = uv_buf_init(data, (unsigned)len);
-        r = uv_write(&w->req, s->stream, &b, 1, write_cb);
+            .s = s, .gen = s->gen, .data = owned, .payload = payload};
+        r = uv_write(&w->req, s->stream, b, n, write_cb);
     }
     if (r < 0) {
-        free(data);
+        free(owned);
         free(w);
         s->queued -= payload;
         return r;
@@ -183,15 +249,13 @@ write_owned(struct fcgi_send *s, char *data, size_t len, size_t payload)
     return 0;
 }
 
+/* Writes len bytes of data (owned); payload of them are body bytes. */
 static int
-write_copy(struct fcgi_send *s, const char *data, size_t len)
+write_owned(struct fcgi_send *s, char *data, size_t len, size_t payload)
 {
-    char *copy = malloc(len);
+    uv_buf_t b = uv_buf_init(data, (unsigned)len);
 
-    if (copy == NULL)
-        return -ENOMEM;
-    memcpy(copy, data, len);
-    return write_owned(s, copy, len, 0);
+    return write_bufs(s, &b, 1, data, payload);
 }
 
 /* STDIN records (rec, owned): written, or held until a stream comes; a
@@ -249,23 +313,29 @@ fcgi_send_stdin_end(struct fcgi_send *s)
 int
 fcgi_send_start(struct fcgi_send *s, uv_stream_t *stream, bool again)
 {
-    int r;
+    /* The head is s's until fcgi_send_close, after every write. */
+    uv_buf_t b[2] = {uv_buf_init(s->head, (unsigned)s->head_len)};
+    char *more = NULL;
+    size_t payload = 0;
 
     s->stream = stream;
     s->gen++;
-    r = write_copy(s, s->head, s->head_len);
-    if (r < 0)
-        return r;
-    /* What was held went out the first time; a second sending takes
-     * all of it from the copy. */
-    if (again && s->replay.len > 0)
-        return write_copy(s, s->replay.p, s->replay.len);
-    if (s->pend.len == 0)
-        return 0;
-    r = write_owned(s, s->pend.p, s->pend.len, s->pend_payload);
-    s->pend = (struct fcgi_bytes){0};
-    s->pend_payload = 0;
-    return r;
+    /* The head and what was held, in one write. What was held went out
+     * the first time; a second sending takes all of it from the copy,
+     * which may still grow or go. */
+    if (again && s->replay.len > 0) {
+        if ((more = malloc(s->replay.len)) == NULL)
+            return -ENOMEM;
+        memcpy(more, s->replay.p, s->replay.len);
+        b[1] = uv_buf_init(more, (unsigned)s->replay.len);
+    } else if (s->pend.len > 0) {
+        more = s->pend.p;
+        b[1] = uv_buf_init(more, (unsigned)s->pend.len);
+        payload = s->pend_payload;
+        s->pend = (struct fcgi_bytes){0};
+        s->pend_payload = 0;
+    }
+    return write_bufs(s, b, more ? 2 : 1, more, payload);
 }
 
 void

@@ -3,7 +3,9 @@
  * runner's): its head (FCGI_BEGIN_REQUEST, and PARAMS made of the run's
  * CGI environment and PHP's per-request ini), then STDIN records as the
  * body comes, held until there is a connection, with a copy kept while
- * the request may have to be sent again on a new connection. */
+ * the request may have to be sent again on a new connection. A body
+ * known at the start (none, or cr->body) is part of the head: the whole
+ * request leaves in one write. */
 #ifndef KICKD_FCGI_SEND_H
 #define KICKD_FCGI_SEND_H
 
@@ -46,8 +48,10 @@ struct fcgi_send {
 };
 
 /* s (zeroed, its callbacks set) starts with the head of cr's request,
- * env its CGI environment. 0, -ENOMEM, or -E2BIG when a variable does
- * not fit in a record. */
+ * env its CGI environment; when the whole body is known (none, or
+ * cr->body) its STDIN stream too, ended: fcgi_send_stdin and
+ * fcgi_send_stdin_end then do nothing. 0, -ENOMEM, or -E2BIG when a
+ * variable does not fit in a record. */
 int
 fcgi_send_init(struct fcgi_send *s, const struct cgi_request *cr,
                char *const *env);
@@ -65,8 +69,8 @@ int
 fcgi_send_stdin_end(struct fcgi_send *s);
 
 /* A connection's stream: the request is written to it, what was held
- * with it; again: the whole request once more (a retry), from the copy.
- * 0 or a negative errno. */
+ * with it, in one write; again: the whole request once more (a retry),
+ * from the copy. 0 or a negative errno. */
 int
 fcgi_send_start(struct fcgi_send *s, uv_stream_t *stream, bool again);
 

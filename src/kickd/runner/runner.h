@@ -85,7 +85,8 @@ struct runner_ops {
                             const struct runner_hooks *hooks, void *data,
                             int *err);
     /* The request body: len bytes (copied) queued for the work; closed
-     * once it is complete; bytes queued and not yet taken. */
+     * once it is complete; bytes queued and not yet taken. A runner that
+     * sent the body with its start (cr->body, or none) ignores them. */
     void (*write_body)(struct runner *r, const char *buf, size_t len);
     void (*close_body)(struct runner *r);
     size_t (*body_queued)(const struct runner *r);

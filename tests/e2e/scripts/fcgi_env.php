@@ -2,7 +2,7 @@
 // What PHP was told of its request, as JSON: CGI variables, what PHP
 // parsed, the ini settings kickd sets per request (PHP_VALUE), the body's
 // length and md5, and the process that ran it (test_fastcgi.py). us: the
-// microseconds it first sleeps.
+// microseconds it first sleeps; pad: bytes of padding it adds.
 header('Content-Type: application/json');
 usleep((int)($_GET['us'] ?? 0));
 $keys = ['REQUEST_METHOD', 'QUERY_STRING', 'SCRIPT_NAME', 'PATH_INFO',
@@ -23,4 +23,5 @@ echo json_encode([
     'body_len' => strlen($body),
     'body_md5' => md5($body),
     'pid' => getmypid(),
+    'pad' => str_repeat('p', (int)($_GET['pad'] ?? 0)),
 ], JSON_UNESCAPED_UNICODE | JSON_UNESCAPED_SLASHES), "\n";
