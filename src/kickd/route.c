@@ -104,3 +104,14 @@ route_named(const struct route_table *t, const char *path)
             return &t->cfg->routes[i];
     return NULL;
 }
+
+bool
+route_runs_php_cgi(const struct cfg_route *rt)
+{
+    if (rt->runner != ROUTE_EXEC)
+        return false;
+    const char *prog = strrchr(rt->argv[0], '/');
+
+    prog = prog ? prog + 1 : rt->argv[0];
+    return strncmp(prog, "php-cgi", 7) == 0;
+}

@@ -5,6 +5,7 @@
 #ifndef KICKD_ROUTE_H
 #define KICKD_ROUTE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "cfg.h"
@@ -36,6 +37,11 @@ route_find(const struct route_table *t, const char *path, size_t len,
 /* The route configured as exactly path (a job's route); NULL if none. */
 const struct cfg_route *
 route_named(const struct route_table *t, const char *path);
+
+/* Whether an exec route's program is php-cgi (by its file name, any
+ * version suffix: php-cgi8.2). */
+bool
+route_runs_php_cgi(const struct cfg_route *rt);
 
 /* Decodes the percent-encoding of a request path into out (size cap).
  * Returns the decoded length, or -1 for a malformed escape, an encoded

@@ -258,10 +258,8 @@ route_is_php(const struct cfg_route *rt)
         return rt->php_mode == ROUTE_PHP_ON;
     if (rt->runner != ROUTE_EXEC)
         return rt->runner == ROUTE_FASTCGI;
-    const char *prog = strrchr(rt->argv[0], '/');
     size_t n = strlen(rt->script_filename);
-    prog = prog ? prog + 1 : rt->argv[0];
-    return strncmp(prog, "php-cgi", 7) == 0 ||
+    return route_runs_php_cgi(rt) ||
            (n > 4 && strcmp(rt->script_filename + n - 4, ".php") == 0);
 }
 

@@ -18,6 +18,7 @@
 #include "kick_limits.h"
 #include "log.h"
 #include "proc.h"
+#include "route.h"
 #include "runner.h"
 
 struct cgi {
@@ -581,11 +582,8 @@ handles_open(struct cgi *g, uv_loop_t *loop, int in, int out, int err)
 static char **
 php_cgi_argv(const struct cfg_route *rt, bool *failed)
 {
-    const char *prog = strrchr(rt->argv[0], '/');
-
-    prog = prog ? prog + 1 : rt->argv[0];
     if (!rt->ignore_user_abort || rt->php_mode == ROUTE_PHP_OFF ||
-        strncmp(prog, "php-cgi", 7) != 0)
+        !route_runs_php_cgi(rt))
         return NULL;
     char **argv = calloc(rt->argc + 3, sizeof(char *));
     if (argv == NULL) {
