@@ -21,6 +21,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "loopback.h"
+
 /* A head longer than this is no request of the benchmark's: answered 431
  * and closed. */
 #define HEAD_MAX 8192
@@ -216,28 +218,6 @@ accept_all(struct osink *s, int lfd)
     }
 }
 
-static int
-listen_on(int port)
-{
-    struct sockaddr_in a;
-    int fd, one = 1;
-
-    memset(&a, 0, sizeof(a));
-    a.sin_family = AF_INET;
-    a.sin_port = htons((unsigned short)port);
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    if (fd < 0)
-        return -1;
-    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-    if (bind(fd, (struct sockaddr *)&a, sizeof(a)) < 0 ||
-        listen(fd, 4096) < 0) {
-        close(fd);
-        return -1;
-    }
-    return fd;
-}
-
 int
 main(int argc, char **argv)
 {
@@ -260,7 +240,7 @@ main(int argc, char **argv)
     sigaddset(&sigs, SIGTERM);
     sigaddset(&sigs, SIGINT);
     sigprocmask(SIG_BLOCK, &sigs, NULL);
-    if ((lfd = listen_on(port)) < 0) {
+    if ((lfd = loopback_listen(port, 4096)) < 0) {
         fprintf(stderr, "ok_sink: 127.0.0.1:%d: %s\n", port, strerror(errno));
         return 1;
     }

@@ -20,6 +20,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "loopback.h"
+
 /* The triggers are ~200 bytes; a head longer than this is no trigger, and
  * what follows it is only counted. */
 #define HEAD_MAX 4096
@@ -125,29 +127,6 @@ accept_all(struct sink *s, int lfd)
     }
 }
 
-static int
-listen_on(int port)
-{
-    struct sockaddr_in a;
-    int fd, one = 1;
-
-    memset(&a, 0, sizeof(a));
-    a.sin_family = AF_INET;
-    a.sin_port = htons((unsigned short)port);
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    if (fd < 0)
-        return -1;
-    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-    /* The kernel caps the backlog at net.core.somaxconn. */
-    if (bind(fd, (struct sockaddr *)&a, sizeof(a)) < 0 ||
-        listen(fd, 65535) < 0) {
-        close(fd);
-        return -1;
-    }
-    return fd;
-}
-
 int
 main(int argc, char **argv)
 {
@@ -169,7 +148,7 @@ main(int argc, char **argv)
     sigaddset(&sigs, SIGTERM);
     sigaddset(&sigs, SIGINT);
     sigprocmask(SIG_BLOCK, &sigs, NULL);
-    if ((lfd = listen_on(port)) < 0) {
+    if ((lfd = loopback_listen(port, 65535)) < 0) {
         fprintf(stderr, "sink: 127.0.0.1:%d: %s\n", port, strerror(errno));
         return 1;
     }
