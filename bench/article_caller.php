@@ -7,29 +7,7 @@
 // its query, N = 0 .. COUNT-1, so that each trigger's script can leave
 // its own mark. Usage: php article_caller.php COUNT URL. Prints "sent N".
 
-function trigger_request(string $url, array $fields): void
-{
-    $u = parse_url($url);
-    $port = $u['port'] ?? 80;
-    $target = ($u['path'] ?? '/') .
-        (isset($u['query']) ? '?' . $u['query'] : '');
-    $body = http_build_query($fields, '', '&', PHP_QUERY_RFC1738);
-    $req = "POST $target HTTP/1.1\r\n" .
-        "Host: {$u['host']}:$port\r\n" .
-        "Content-Type: application/x-www-form-urlencoded\r\n" .
-        "Content-Length: " . strlen($body) . "\r\n" .
-        "Connection: close\r\n" .
-        "\r\n" . $body;
-    $fp = fsockopen($u['host'], $port, $errno, $errstr, 30);
-    if ($fp === false) {
-        throw new RuntimeException("$url: $errstr ($errno)");
-    }
-    if (fwrite($fp, $req) !== strlen($req)) {
-        fclose($fp);
-        throw new RuntimeException("$url: short write");
-    }
-    fclose($fp);
-}
+require __DIR__ . '/fire_and_forget.php';
 
 if ($argc !== 3 || (int)$argv[1] <= 0) {
     fwrite(STDERR, "usage: php article_caller.php COUNT URL\n");

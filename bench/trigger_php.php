@@ -9,32 +9,7 @@
 
 const WARMUP = 100; // as trigger_libkick
 
-function trigger_request(string $url, array $fields): void
-{
-    $u = parse_url($url);
-    $port = $u['port'] ?? 80;
-    $target = ($u['path'] ?? '/') .
-        (isset($u['query']) ? '?' . $u['query'] : '');
-    // Form encoding (a space as +), as a browser sends a form.
-    $body = http_build_query($fields, '', '&', PHP_QUERY_RFC1738);
-    $req = "POST $target HTTP/1.1\r\n" .
-        "Host: {$u['host']}:$port\r\n" .
-        "User-Agent: kick/0.1.0\r\n" .
-        "Content-Type: application/x-www-form-urlencoded\r\n" .
-        "Content-Length: " . strlen($body) . "\r\n" .
-        "Connection: close\r\n" .
-        "Prefer: respond-async\r\n" .
-        "\r\n" . $body;
-    $fp = fsockopen($u['host'], $port, $errno, $errstr, 30);
-    if ($fp === false) {
-        throw new RuntimeException("$url: $errstr ($errno)");
-    }
-    if (fwrite($fp, $req) !== strlen($req)) {
-        fclose($fp);
-        throw new RuntimeException("$url: short write");
-    }
-    fclose($fp);
-}
+require __DIR__ . '/fire_and_forget.php';
 
 if ($argc !== 3 || (int)$argv[1] <= 0) {
     fwrite(STDERR, "usage: php trigger_php.php N URL\n");
@@ -47,7 +22,8 @@ try {
         if ($i === 0) {
             $t0 = hrtime(true);
         }
-        trigger_request($url, ['a' => '1']);
+        trigger_request($url, ['a' => '1'], "User-Agent: kick/0.1.0\r\n",
+                        "Prefer: respond-async\r\n");
     }
 } catch (RuntimeException $e) {
     fwrite(STDERR, "trigger_php: trigger $i: " . $e->getMessage() . "\n");
