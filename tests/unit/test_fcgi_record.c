@@ -13,7 +13,7 @@
 #include <cmocka.h>
 /* clang-format on */
 
-#include "guard.h"
+#include "parse_table.h"
 
 #include <errno.h>
 #include <stdbool.h>

@@ -12,6 +12,8 @@
 #include <cmocka.h>
 /* clang-format on */
 
+#include "parse_table.h"
+
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -70,14 +72,6 @@ feed(struct forward_head *h, const char *in)
         in += n;
     }
     return r;
-}
-
-static bool
-span_is(const char *p, size_t n, const char *want)
-{
-    if (want == NULL)
-        return p == NULL;
-    return p != NULL && n == strlen(want) && memcmp(p, want, n) == 0;
 }
 
 struct good_case {

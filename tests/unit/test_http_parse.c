@@ -11,7 +11,7 @@
 #include <cmocka.h>
 /* clang-format on */
 
-#include "guard.h"
+#include "parse_table.h"
 
 #include <stdbool.h>
 #include <stdio.h>
@@ -51,14 +51,6 @@ check_prefixes(struct guard *g, const char *name, const char *s, size_t n)
             fail_msg("%s: prefix of %zu bytes gave %zd (status %d)", name, k, r,
                      req.error_status);
     }
-}
-
-static bool
-span_is(const char *p, size_t n, const char *want)
-{
-    if (want == NULL)
-        return p == NULL;
-    return p != NULL && n == strlen(want) && memcmp(p, want, n) == 0;
 }
 
 struct valid_case {

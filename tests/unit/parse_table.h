@@ -1,11 +1,12 @@
 /* SPDX-License-Identifier: MIT */
-/* Guarded input for parser table tests: a readable region followed by an
- * inaccessible page, and input copied so that it ends right at that page,
- * so a read past the input crashes instead of passing by luck. Include
- * after cmocka.h. */
-#ifndef KICK_TEST_GUARD_H
-#define KICK_TEST_GUARD_H
+/* What the parsers' table tests share: guarded input (a readable region
+ * followed by an inaccessible page, input copied so that it ends right at
+ * that page, so a read past the input crashes instead of passing by
+ * luck), and the check of a parsed span. Include after cmocka.h. */
+#ifndef KICK_TEST_PARSE_TABLE_H
+#define KICK_TEST_PARSE_TABLE_H
 
+#include <stdbool.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
@@ -43,6 +44,15 @@ guard_put(struct guard *g, const char *s, size_t n)
     char *p = g->base + g->size - n;
     memcpy(p, s, n);
     return p;
+}
+
+/* Whether the span p (n bytes) is want; a NULL want: no span at all. */
+static inline bool
+span_is(const char *p, size_t n, const char *want)
+{
+    if (want == NULL)
+        return p == NULL;
+    return p != NULL && n == strlen(want) && memcmp(p, want, n) == 0;
 }
 
 #endif
