@@ -31,11 +31,6 @@ forward_new(uv_loop_t *loop);
 void
 forward_free(struct forward *fw);
 
-/* CURLOPT_OPENSOCKETFUNCTION: a connection's socket, close-on-exec. */
-curl_socket_t
-forward_socket_open(void *data, curlsocktype purpose,
-                    struct curl_sockaddr *a);
-
 /* Starts x's transfer. 0, -EBUSY from inside a libcurl callback (try
  * again from the loop), or -ENOMEM. */
 int

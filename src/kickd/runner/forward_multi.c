@@ -216,11 +216,6 @@ forward_new(uv_loop_t *loop)
         curl_global_cleanup();
         return NULL;
     }
-    /* libcurl 7.88 makes its sockets without close-on-exec: the multi's
-     * wake-up pair, made just now, would reach every script kickd starts
-     * (every fd kickd holds at this point is close-on-exec anyway). The
-     * connections' own sockets come from forward_socket_open. */
-    close_range(3, ~0U, CLOSE_RANGE_CLOEXEC);
     fw->loop = loop;
     curl_multi_setopt(fw->multi, CURLMOPT_SOCKETFUNCTION, socket_cb);
     curl_multi_setopt(fw->multi, CURLMOPT_SOCKETDATA, fw);
@@ -243,17 +238,6 @@ forward_free(struct forward *fw)
         sock_close(fw, fw->socks);
     free(fw);
     curl_global_cleanup();
-}
-
-curl_socket_t
-forward_socket_open(void *data, curlsocktype purpose,
-                    struct curl_sockaddr *a)
-{
-    (void)data;
-    (void)purpose;
-    /* Close-on-exec from the start: a script started meanwhile must not
-     * hold an upstream connection open after kickd closed it. */
-    return socket(a->family, a->socktype | SOCK_CLOEXEC, a->protocol);
 }
 
 int
