@@ -1,0 +1,766 @@
+/* SPDX-License-Identifier: MIT */
+/* The PostgreSQL job store (issue 13): store_ops on libpq's synchronous
+ * interface, on the store thread like the SQLite backend, with the
+ * statements prepared at open. Work in progress: the ops not written yet
+ * fail with a clear error (pg_todo). */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "store_pg_internal.h"
+
+/* The most parameters a statement takes. */
+#define PG_MAX_PARAMS 10
+
+/* One statement's parameters: text, or bytes sent in binary (bytea). */
+struct pg_params {
+    int n;
+    const char *val[PG_MAX_PARAMS];
+    int len[PG_MAX_PARAMS];
+    int fmt[PG_MAX_PARAMS];
+    char num[PG_MAX_PARAMS][24]; /* integers' text */
+};
+
+int
+store_pg__fail(struct store *st, const char *msg)
+{
+    snprintf(st->err, sizeof(st->err), "%s", msg);
+    return -1;
+}
+
+int
+store_pg__fail_res(struct store *st, PGresult *res)
+{
+    const char *m = res ? PQresultErrorMessage(res) : "";
+
+    if (m == NULL || m[0] == '\0')
+        m = PQerrorMessage(st->conn);
+    snprintf(st->err, sizeof(st->err), "%s", m);
+    /* One line: libpq ends its messages with a newline. */
+    st->err[strcspn(st->err, "\n")] = '\0';
+    PQclear(res);
+    return -1;
+}
+
+int
+store_pg__exec(struct store *st, const char *sql)
+{
+    PGresult *res = PQexec(st->conn, sql);
+    ExecStatusType s = PQresultStatus(res);
+
+    if (s != PGRES_COMMAND_OK && s != PGRES_TUPLES_OK)
+        return store_pg__fail_res(st, res);
+    PQclear(res);
+    return 0;
+}
+
+static void
+p_i64(struct pg_params *p, int64_t v)
+{
+    snprintf(p->num[p->n], sizeof(p->num[p->n]), "%" PRId64, v);
+    p->val[p->n] = p->num[p->n];
+    p->len[p->n] = 0;
+    p->fmt[p->n++] = 0;
+}
+
+static void
+p_text(struct pg_params *p, const char *v)
+{
+    p->val[p->n] = v;
+    p->len[p->n] = 0;
+    p->fmt[p->n++] = 0;
+}
+
+/* Bytes as binary bytea; never NULL (an empty value for none). */
+static void
+p_bytes(struct pg_params *p, const char *v, size_t len)
+{
+    p->val[p->n] = v != NULL ? v : "";
+    p->len[p->n] = (int)len;
+    p->fmt[p->n++] = 1;
+}
+
+/* Runs prepared statement id: its result (rows or a command's), or NULL
+ * with the error kept. The caller clears the result. */
+static PGresult *
+run(struct store *st, enum pg_stmt_id id, const struct pg_params *p)
+{
+    char name[16];
+    PGresult *res;
+    ExecStatusType s;
+
+    snprintf(name, sizeof(name), "k%d", (int)id);
+    res = PQexecPrepared(st->conn, name, p->n, p->val, p->len, p->fmt, 0);
+    s = PQresultStatus(res);
+    if (s != PGRES_COMMAND_OK && s != PGRES_TUPLES_OK) {
+        store_pg__fail_res(st, res);
+        return NULL;
+    }
+    return res;
+}
+
+/* Runs statement id and returns the rows it changed, or -1. */
+static int64_t
+run_changed(struct store *st, enum pg_stmt_id id, const struct pg_params *p)
+{
+    PGresult *res = run(st, id, p);
+
+    if (res == NULL)
+        return -1;
+    int64_t n = strtoll(PQcmdTuples(res), NULL, 10);
+    PQclear(res);
+    return n;
+}
+
+static int
+pg_todo(struct store *st, const char *op)
+{
+    snprintf(st->err, sizeof(st->err),
+             "%s: not implemented in the PostgreSQL backend yet", op);
+    return -1;
+}
+
+/* Makes one op atomic: a transaction of its own outside the caller's,
+ * else a savepoint in it (PostgreSQL aborts a whole transaction at a
+ * failed statement; the savepoint keeps the caller's batch going). */
+static int
+op_begin(struct store *st)
+{
+    return store_pg__exec(st, st->in_txn ? "SAVEPOINT store_op" : "BEGIN");
+}
+
+/* Ends an op: keeps its work if r >= 0 and returns r, else undoes it and
+ * returns -1 with the first error kept. */
+static int
+op_end(struct store *st, int r)
+{
+    char keep[sizeof(st->err)];
+
+    if (r >= 0) {
+        if (store_pg__exec(st, st->in_txn ? "RELEASE store_op" : "COMMIT") <
+            0)
+            r = -1;
+        return r;
+    }
+    memcpy(keep, st->err, sizeof(keep));
+    PQclear(PQexec(st->conn, st->in_txn ? "ROLLBACK TO store_op"
+                                        : "ROLLBACK"));
+    memcpy(st->err, keep, sizeof(keep));
+    return -1;
+}
+
+static int
+pg_open(struct store **out, const char *uri, char *err, size_t errlen)
+{
+    struct store *st = calloc(1, sizeof(*st));
+
+    *out = NULL;
+    if (st == NULL) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    st->conn = PQconnectdb(uri);
+    if (st->conn == NULL || PQstatus(st->conn) != CONNECTION_OK) {
+        store_pg__fail_res(st, NULL);
+        goto fail;
+    }
+    /* A commit is durable when it returns (issue 13: the 202 goes out
+     * after PostgreSQL's own durable commit), whatever the server's
+     * default. */
+    if (store_pg__exec(st, "SET synchronous_commit = on") < 0 ||
+        store_pg__exec(st, "SET client_min_messages = warning") < 0 ||
+        store_pg__schema(st) < 0)
+        goto fail;
+    *out = st;
+    return 0;
+fail:
+    /* The URI may hold a password: the error names the backend only. */
+    snprintf(err, errlen, "postgresql: %s", st->err);
+    PQfinish(st->conn);
+    free(st);
+    return -1;
+}
+
+static void
+pg_close(struct store *st)
+{
+    if (st == NULL)
+        return;
+    PQfinish(st->conn);
+    free(st);
+}
+
+static int
+pg_begin(struct store *st)
+{
+    if (store_pg__exec(st, "BEGIN") < 0)
+        return -1;
+    st->in_txn = true;
+    return 0;
+}
+
+/* COMMIT of a transaction that a failed statement aborted succeeds as a
+ * ROLLBACK: that is a failed commit here. */
+static int
+pg_commit(struct store *st)
+{
+    PGresult *res = PQexec(st->conn, "COMMIT");
+
+    st->in_txn = false;
+    if (PQresultStatus(res) != PGRES_COMMAND_OK)
+        return store_pg__fail_res(st, res);
+    bool rolled_back = strcmp(PQcmdStatus(res), "ROLLBACK") == 0;
+    PQclear(res);
+    if (rolled_back)
+        return store_pg__fail(st, "the transaction failed and was rolled "
+                                  "back");
+    return 0;
+}
+
+static int
+pg_rollback(struct store *st)
+{
+    st->in_txn = false;
+    return store_pg__exec(st, "ROLLBACK");
+}
+
+/* Copies a text column (NULL stays NULL). 0 or -1. */
+static int
+col_text(struct store *st, PGresult *res, int row, int col, char **out)
+{
+    *out = NULL;
+    if (PQgetisnull(res, row, col))
+        return 0;
+    *out = strdup(PQgetvalue(res, row, col));
+    return *out != NULL ? 0 : store_pg__fail(st, "out of memory");
+}
+
+/* Decodes a bytea column of a text result into malloc'd bytes. */
+static int
+col_bytes(struct store *st, PGresult *res, int row, int col, char **out,
+          size_t *len)
+{
+    unsigned char *b = PQunescapeBytea(
+        (const unsigned char *)PQgetvalue(res, row, col), len);
+
+    *out = NULL;
+    if (b == NULL)
+        return store_pg__fail(st, "out of memory");
+    *out = malloc(*len + 1);
+    if (*out != NULL) {
+        memcpy(*out, b, *len);
+        (*out)[*len] = '\0';
+    }
+    PQfreemem(b);
+    return *out != NULL ? 0 : store_pg__fail(st, "out of memory");
+}
+
+static int64_t
+col_i64(PGresult *res, int row, int col)
+{
+    return strtoll(PQgetvalue(res, row, col), NULL, 10);
+}
+
+/* Fills j (cleared first) from row of a PG_JOB_COLS result. 0 or -1. */
+static int
+row_job(struct store *st, PGresult *res, int row, struct job *j)
+{
+    memset(j, 0, sizeof(*j));
+    j->id = col_i64(res, row, 0);
+    j->state = (enum job_state)col_i64(res, row, 2);
+    j->connection_status = (int)col_i64(res, row, 3);
+    j->attempt = (int)col_i64(res, row, 4);
+    j->max_attempts = (int)col_i64(res, row, 5);
+    j->exit_status = (int)col_i64(res, row, 6);
+    j->term_signal = (int)col_i64(res, row, 7);
+    j->progress = (int)col_i64(res, row, 8);
+    j->created_at = col_i64(res, row, 11);
+    j->run_at = col_i64(res, row, 12);
+    j->started_at = col_i64(res, row, 13);
+    j->finished_at = col_i64(res, row, 14);
+    j->interruptions = (int)col_i64(res, row, 16);
+    j->response_status = (int)col_i64(res, row, 17);
+    j->output_size = col_i64(res, row, 19);
+    j->earlier_attempts = (int)col_i64(res, row, 20);
+    if (col_text(st, res, row, 1, &j->route) < 0 ||
+        col_text(st, res, row, 9, &j->progress_msg) < 0 ||
+        col_text(st, res, row, 10, &j->idem_key) < 0 ||
+        col_text(st, res, row, 15, &j->error) < 0 ||
+        col_text(st, res, row, 18, &j->response_type) < 0) {
+        job_clear(j);
+        return -1;
+    }
+    return 0;
+}
+
+/* Loads job id into out: 0, 1 if there is none, -1. */
+static int
+load_job(struct store *st, int64_t id, bool with_request, struct job *out)
+{
+    struct pg_params p = {0};
+    PGresult *res;
+    int rc;
+
+    memset(out, 0, sizeof(*out));
+    p_i64(&p, id);
+    if ((res = run(st, PG_GET, &p)) == NULL)
+        return -1;
+    if (PQntuples(res) == 0) {
+        PQclear(res);
+        return 1;
+    }
+    rc = row_job(st, res, 0, out);
+    PQclear(res);
+    if (rc < 0 || !with_request)
+        return rc;
+    if ((res = run(st, PG_GET_REQ, &p)) == NULL)
+        rc = -1;
+    else if (PQntuples(res) == 0)
+        rc = store_pg__fail(st, "job without its request");
+    else if (col_bytes(st, res, 0, 0, &out->head, &out->head_len) < 0 ||
+             col_bytes(st, res, 0, 1, &out->body, &out->body_len) < 0 ||
+             col_text(st, res, 0, 2, &out->remote_addr) < 0)
+        rc = -1;
+    else
+        out->remote_port = (int)col_i64(res, 0, 3);
+    PQclear(res);
+    if (rc < 0)
+        job_clear(out);
+    return rc;
+}
+
+static int
+insert_job(struct store *st, struct job *j, bool *existed)
+{
+    struct pg_params p = {0};
+    PGresult *res;
+
+    p_text(&p, j->route);
+    p_i64(&p, j->max_attempts);
+    p_text(&p, j->idem_key);
+    p_i64(&p, j->created_at);
+    p_i64(&p, j->run_at);
+    if ((res = run(st, PG_INSERT, &p)) == NULL)
+        return -1;
+    if (PQntuples(res) == 0) {
+        /* The key was taken (ON CONFLICT DO NOTHING waited for the
+         * transaction that took it, on this node or another). */
+        PQclear(res);
+        p.n = 0;
+        p_text(&p, j->route);
+        p_text(&p, j->idem_key);
+        if ((res = run(st, PG_IDEM_FIND, &p)) == NULL)
+            return -1;
+        if (PQntuples(res) != 1) {
+            PQclear(res);
+            return store_pg__fail(st, "idempotency key without its job");
+        }
+        j->id = col_i64(res, 0, 0);
+        *existed = true;
+        PQclear(res);
+        return 0;
+    }
+    int64_t id = col_i64(res, 0, 0);
+    PQclear(res);
+    p.n = 0;
+    p_i64(&p, id);
+    p_bytes(&p, j->head, j->head_len);
+    p_bytes(&p, j->body, j->body_len);
+    p_text(&p, j->remote_addr);
+    p_i64(&p, j->remote_port);
+    if (run_changed(st, PG_INSERT_REQ, &p) < 0)
+        return -1;
+    j->id = id;
+    j->state = JOB_QUEUED;
+    j->connection_status = 0;
+    j->attempt = 0;
+    j->exit_status = -1;
+    j->term_signal = 0;
+    j->progress = -1;
+    j->started_at = 0;
+    j->finished_at = 0;
+    return 0;
+}
+
+static int
+pg_insert(struct store *st, struct job *j, bool *existed)
+{
+    *existed = false;
+    if (j->route == NULL)
+        return store_pg__fail(st, "job without a route");
+    if (op_begin(st) < 0)
+        return -1;
+    return op_end(st, insert_job(st, j, existed));
+}
+
+static int
+claim_job(struct store *st, const char *route, int64_t now, struct job *out)
+{
+    struct pg_params p = {0};
+    PGresult *res;
+
+    p_text(&p, route);
+    p_i64(&p, now);
+    if ((res = run(st, PG_CLAIM, &p)) == NULL)
+        return -1;
+    if (PQntuples(res) == 0) {
+        PQclear(res);
+        return 0;
+    }
+    int64_t id = col_i64(res, 0, 0);
+    PQclear(res);
+    int rc = load_job(st, id, true, out);
+    if (rc == 1)
+        return store_pg__fail(st, "claimed job vanished");
+    return rc == 0 ? 1 : -1;
+}
+
+/* In the SQLite backend's order: by run_at, then id (see sqlite_claim). */
+static int
+pg_claim(struct store *st, const char *route, int64_t now, struct job *out)
+{
+    memset(out, 0, sizeof(*out));
+    if (op_begin(st) < 0)
+        return -1;
+    return op_end(st, claim_job(st, route, now, out));
+}
+
+static int
+output_append(struct store *st, int64_t id, const char *data, size_t len,
+              size_t cap, int64_t skipped)
+{
+    struct pg_params p = {0};
+
+    p_i64(&p, id);
+    if (len > 0) {
+        p_bytes(&p, data, len);
+        if (run_changed(st, PG_OUT_ADD, &p) < 0)
+            return -1;
+        p.n = 1;
+    }
+    p_i64(&p, (int64_t)len + skipped);
+    if (run_changed(st, PG_OUT_SIZE, &p) < 0)
+        return -1;
+    p.n = 1;
+    p_i64(&p, (int64_t)cap);
+    return run_changed(st, PG_OUT_TRIM, &p) < 0 ? -1 : 0;
+}
+
+static int
+pg_output_append(struct store *st, int64_t id, const char *data, size_t len,
+                 size_t cap, int64_t skipped)
+{
+    if (op_begin(st) < 0)
+        return -1;
+    return op_end(st, output_append(st, id, data, len, cap, skipped));
+}
+
+/* The end first: if the job is not running nothing is written, and the
+ * output is kept only with the end it belongs to. */
+static int
+finish_job(struct store *st, int64_t id, const struct job_end *e)
+{
+    struct pg_params p = {0};
+    int64_t n;
+
+    p_i64(&p, id);
+    if (e->state != JOB_QUEUED) {
+        p_i64(&p, e->state);
+        p_i64(&p, e->connection_status);
+        p_i64(&p, e->exit_status);
+        p_i64(&p, e->term_signal);
+        p_i64(&p, e->now);
+    } else {
+        p_i64(&p, e->connection_status);
+        p_i64(&p, e->exit_status);
+        p_i64(&p, e->term_signal);
+        p_i64(&p, e->requeue_at);
+    }
+    p_text(&p, e->error);
+    p_i64(&p, e->interrupted);
+    p_i64(&p, e->response_status);
+    p_text(&p, e->response_type);
+    n = run_changed(st, e->state == JOB_QUEUED ? PG_REQUEUE : PG_FINISH, &p);
+    if (n <= 0)
+        return n < 0 ? -1 : 1;
+    if ((e->output_len > 0 || e->output_skipped > 0) &&
+        output_append(st, id, e->output, e->output_len, e->output_cap,
+                      e->output_skipped) < 0)
+        return -1;
+    return 0;
+}
+
+static int
+pg_finish(struct store *st, int64_t id, const struct job_end *e)
+{
+    if (e->state == JOB_RUNNING || job_state_name(e->state) == NULL)
+        return store_pg__fail(st, "finish with a state that is not an end");
+    if (op_begin(st) < 0)
+        return -1;
+    return op_end(st, finish_job(st, id, e));
+}
+
+static int
+pg_set_owner(struct store *st, int64_t id, const struct job_owner *o)
+{
+    struct pg_params p = {0};
+
+    p_i64(&p, id);
+    p_text(&p, o->node[0] != '\0' ? o->node : NULL);
+    p_i64(&p, o->pgid);
+    p_i64(&p, o->start);
+    p_text(&p, o->boot[0] != '\0' ? o->boot : NULL);
+    int64_t n = run_changed(st, PG_OWN, &p);
+    return n < 0 ? -1 : n == 0;
+}
+
+static int
+pg_cancel(struct store *st, int64_t id, int64_t now)
+{
+    struct pg_params p = {0};
+
+    p_i64(&p, id);
+    p_i64(&p, now);
+    int64_t n = run_changed(st, PG_CANCEL, &p);
+    return n < 0 ? -1 : n == 0;
+}
+
+static int
+pg_get(struct store *st, int64_t id, bool with_request, struct job *out)
+{
+    if (!with_request)
+        return load_job(st, id, false, out);
+    /* The job and its request as of one moment. */
+    if (op_begin(st) < 0)
+        return -1;
+    return op_end(st, load_job(st, id, true, out));
+}
+
+static int
+pg_list(struct store *st, const struct job_filter *f, struct job **out,
+        size_t *n)
+{
+    struct pg_params p = {0};
+    PGresult *res;
+
+    *out = NULL;
+    *n = 0;
+    p_i64(&p, f->after);
+    p_i64(&p, f->limit);
+    p_text(&p, f->route);
+    p_i64(&p, f->state);
+    p_i64(&p, f->before > 0 ? f->before : INT64_MAX);
+    p_i64(&p, f->created_from);
+    p_i64(&p, f->created_until > 0 ? f->created_until : INT64_MAX);
+    p_text(&p, f->desc ? "true" : "false");
+    if ((res = run(st, PG_LIST, &p)) == NULL)
+        return -1;
+    int rows = PQntuples(res);
+    if (rows > 0 && (*out = calloc((size_t)rows, sizeof(**out))) == NULL) {
+        PQclear(res);
+        return store_pg__fail(st, "out of memory");
+    }
+    for (int i = 0; i < rows; i++) {
+        if (row_job(st, res, i, &(*out)[i]) < 0) {
+            for (size_t k = 0; k < *n; k++)
+                job_clear(&(*out)[k]);
+            free(*out);
+            *out = NULL;
+            *n = 0;
+            PQclear(res);
+            return -1;
+        }
+        (*n)++;
+    }
+    PQclear(res);
+    return 0;
+}
+
+static int
+output_get(struct store *st, int64_t id, char **data, size_t *len,
+           struct job *job)
+{
+    struct pg_params p = {0};
+    PGresult *res;
+    int rc = load_job(st, id, false, job);
+
+    if (rc != 0)
+        return rc;
+    p_i64(&p, id);
+    if ((res = run(st, PG_OUT_ALL, &p)) == NULL)
+        return -1;
+    for (int i = 0; i < PQntuples(res); i++) {
+        char *chunk;
+        size_t clen;
+        if (col_bytes(st, res, i, 0, &chunk, &clen) < 0)
+            goto fail;
+        char *grown = realloc(*data, *len + clen + 1);
+        if (grown == NULL) {
+            free(chunk);
+            store_pg__fail(st, "out of memory");
+            goto fail;
+        }
+        memcpy(grown + *len, chunk, clen);
+        *len += clen;
+        grown[*len] = '\0';
+        *data = grown;
+        free(chunk);
+    }
+    PQclear(res);
+    return 0;
+fail:
+    PQclear(res);
+    free(*data);
+    *data = NULL;
+    *len = 0;
+    return -1;
+}
+
+static int
+pg_output_get(struct store *st, int64_t id, char **data, size_t *len,
+              struct job *job)
+{
+    struct job scratch = {0};
+
+    *data = NULL;
+    *len = 0;
+    if (op_begin(st) < 0)
+        return -1;
+    int rc = output_get(st, id, data, len, job ? job : &scratch);
+    job_clear(&scratch);
+    if (rc != 0 && job)
+        job_clear(job);
+    return op_end(st, rc);
+}
+
+static int
+pg_set_progress(struct store *st, int64_t id, int percent, const char *msg)
+{
+    struct pg_params p = {0};
+
+    p_i64(&p, id);
+    p_i64(&p, percent);
+    p_text(&p, msg);
+    return run_changed(st, PG_PROGRESS, &p) < 0 ? -1 : 0;
+}
+
+static int
+pg_counts(struct store *st, struct job_count **out, size_t *n)
+{
+    struct pg_params p = {0};
+    PGresult *res;
+
+    *out = NULL;
+    *n = 0;
+    if ((res = run(st, PG_COUNTS, &p)) == NULL)
+        return -1;
+    int rows = PQntuples(res);
+    if (rows > 0 && (*out = calloc((size_t)rows, sizeof(**out))) == NULL) {
+        PQclear(res);
+        return store_pg__fail(st, "out of memory");
+    }
+    for (int i = 0; i < rows; i++) {
+        struct job_count *c = &(*out)[i];
+        c->state = (enum job_state)col_i64(res, i, 1);
+        c->count = col_i64(res, i, 2);
+        if (col_text(st, res, i, 0, &c->route) < 0) {
+            for (int k = 0; k < i; k++)
+                free((*out)[k].route);
+            free(*out);
+            *out = NULL;
+            PQclear(res);
+            return -1;
+        }
+        *n = (size_t)i + 1;
+    }
+    PQclear(res);
+    return 0;
+}
+
+static int
+pg_retry(struct store *st, int64_t id, int64_t now, int max_attempts)
+{
+    return pg_todo(st, "retry");
+}
+
+static int
+pg_delete(struct store *st, int64_t id)
+{
+    return pg_todo(st, "delete");
+}
+
+static int
+pg_prune(struct store *st, const char *route, int64_t before, int limit,
+         int64_t *deleted, int64_t *oldest)
+{
+    *deleted = 0;
+    *oldest = 0;
+    return pg_todo(st, "prune");
+}
+
+static int
+pg_orphans(struct store *st, struct job **out, struct job_owner **owners,
+           size_t *n)
+{
+    *out = NULL;
+    *owners = NULL;
+    *n = 0;
+    return pg_todo(st, "orphans");
+}
+
+static int
+pg_due_routes(struct store *st, int64_t now, char ***routes, size_t *n)
+{
+    *routes = NULL;
+    *n = 0;
+    return pg_todo(st, "due_routes");
+}
+
+static int
+pg_next_run_at(struct store *st, int64_t *when)
+{
+    *when = 0;
+    return pg_todo(st, "next_run_at");
+}
+
+static const char *
+pg_error(struct store *st)
+{
+    return st->err;
+}
+
+static const char *
+pg_id(struct store *st)
+{
+    return st->id;
+}
+
+const struct store_ops store_pg_ops = {
+    .name = "postgresql",
+    .open = pg_open,
+    .close = pg_close,
+    .begin = pg_begin,
+    .commit = pg_commit,
+    .sync = NULL,
+    .rollback = pg_rollback,
+    .insert = pg_insert,
+    .claim = pg_claim,
+    .finish = pg_finish,
+    .set_owner = pg_set_owner,
+    .cancel = pg_cancel,
+    .retry = pg_retry,
+    .delete = pg_delete,
+    .prune = pg_prune,
+    .get = pg_get,
+    .list = pg_list,
+    .output_append = pg_output_append,
+    .output_get = pg_output_get,
+    .set_progress = pg_set_progress,
+    .orphans = pg_orphans,
+    .due_routes = pg_due_routes,
+    .next_run_at = pg_next_run_at,
+    .counts = pg_counts,
+    .error = pg_error,
+    .id = pg_id,
+};
