@@ -221,11 +221,12 @@ struct store_ops {
     const char *(*id)(struct store *st);
 };
 
-/* The backend for a db setting: "postgresql://..." (later) or a SQLite
+/* The backend for a db setting: "postgresql://..." or a SQLite
  * path. NULL with err set if there is none. */
 const struct store_ops *
 store_backend(const char *uri, char *err, size_t errlen);
 
 extern const struct store_ops store_sqlite_ops;
+extern const struct store_ops store_pg_ops;
 
 #endif

@@ -19,8 +19,9 @@ store_backend(const char *uri, char *err, size_t errlen)
         return NULL;
     }
     if (has_prefix(uri, "postgresql://") || has_prefix(uri, "postgres://")) {
-        snprintf(err, errlen, "PostgreSQL backend not built yet");
-        return NULL;
+        /* Work in progress (issue 13, docs/postgresql.md): some ops
+         * still fail with "not implemented". */
+        return &store_pg_ops;
     }
     return &store_sqlite_ops;
 }
