@@ -17,6 +17,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <libpq-fe.h>
 #include <sqlite3.h>
 
 #include "store.h"
@@ -72,10 +73,62 @@ sqlite_schema_version(const char *uri)
     return v;
 }
 
-/* A PostgreSQL entry will name a fresh schema or database per test. */
+/* The PostgreSQL schema version (store_pg_schema.c's migrations). */
+#define PG_SCHEMA_VERSION 1
+
+static const struct store_ops *
+pg_ops(void)
+{
+    return &store_pg_ops;
+}
+
+/* A fresh PostgreSQL store per test: a schema of its own in the database
+ * of KICK_TEST_DB (tests/unit/pg_cluster.sh starts a throwaway cluster),
+ * named in the URI through the connection's search_path. */
+static void
+pg_fresh_uri(char *buf, size_t len)
+{
+    static int n;
+    const char *base = getenv("KICK_TEST_DB");
+    char sql[96], schema[48];
+    PGconn *c = PQconnectdb(base);
+
+    snprintf(schema, sizeof(schema), "t%ld_%d", (long)getpid(), ++n);
+    snprintf(sql, sizeof(sql), "CREATE SCHEMA %s", schema);
+    if (PQstatus(c) != CONNECTION_OK)
+        fail_msg("%s: %s", base, PQerrorMessage(c));
+    PGresult *res = PQexec(c, sql);
+    if (PQresultStatus(res) != PGRES_COMMAND_OK)
+        fail_msg("%s: %s", sql, PQerrorMessage(c));
+    PQclear(res);
+    PQfinish(c);
+    snprintf(buf, len, "%s%soptions=-csearch_path%%3D%s", base,
+             strchr(base, '?') ? "&" : "?", schema);
+}
+
+static int
+pg_schema_version(const char *uri)
+{
+    PGconn *c = PQconnectdb(uri);
+    int v = -1;
+
+    if (PQstatus(c) == CONNECTION_OK) {
+        PGresult *res = PQexec(c, "SELECT value FROM meta"
+                                  " WHERE key = 'schema_version'");
+        if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1)
+            v = atoi(PQgetvalue(res, 0, 0));
+        PQclear(res);
+    }
+    PQfinish(c);
+    return v;
+}
+
+/* The PostgreSQL entry runs only with KICK_TEST_DB set (main). */
 static const struct backend backends[] = {
     {"sqlite", sqlite_ops, sqlite_fresh_uri, sqlite_schema_version,
      SQLITE_SCHEMA_VERSION},
+    {"postgresql", pg_ops, pg_fresh_uri, pg_schema_version,
+     PG_SCHEMA_VERSION},
 };
 
 static const struct backend *cur;
@@ -1701,6 +1754,9 @@ main(void)
     }
     for (size_t i = 0; i < sizeof(backends) / sizeof(backends[0]); i++) {
         cur = &backends[i];
+        if (strcmp(cur->name, "postgresql") == 0 &&
+            getenv("KICK_TEST_DB") == NULL)
+            continue;
         failed += _cmocka_run_group_tests(
             cur->name, suite, sizeof(suite) / sizeof(suite[0]), NULL, NULL);
     }

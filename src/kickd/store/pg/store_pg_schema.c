@@ -178,23 +178,26 @@ static const char *const stmt_sql[PG_STMT_COUNT] = {
                " WHERE id = $1 AND state = 1",
 };
 
-/* The version recorded in meta, 0 for an empty database. -1 on error. */
+/* The version recorded in meta, 0 for an empty database (no meta: a
+ * failed SELECT would abort the migrating transaction, so it is looked
+ * up first). -1 on error. */
 static int
 version_read(struct store *st)
 {
-    PGresult *res = PQexec(st->conn, "SELECT value FROM meta"
-                                     " WHERE key = 'schema_version'");
+    PGresult *res;
     int v;
 
-    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
-        /* No meta yet: an empty database (42P01, undefined_table). */
-        const char *code = PQresultErrorField(res, PG_DIAG_SQLSTATE);
-        if (code != NULL && strcmp(code, "42P01") == 0) {
-            PQclear(res);
-            return 0;
-        }
+    res = PQexec(st->conn, "SELECT to_regclass('meta') IS NOT NULL");
+    if (PQresultStatus(res) != PGRES_TUPLES_OK)
         return store_pg__fail_res(st, res);
-    }
+    bool has_meta = strcmp(PQgetvalue(res, 0, 0), "t") == 0;
+    PQclear(res);
+    if (!has_meta)
+        return 0;
+    res = PQexec(st->conn,
+                 "SELECT value FROM meta WHERE key = 'schema_version'");
+    if (PQresultStatus(res) != PGRES_TUPLES_OK)
+        return store_pg__fail_res(st, res);
     v = PQntuples(res) == 1 ? atoi(PQgetvalue(res, 0, 0)) : -1;
     PQclear(res);
     if (v < 0)
