@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /* The PostgreSQL job store (issue 13): store_ops on libpq's synchronous
  * interface, on the store thread like the SQLite backend, with the
- * statements prepared at open. Work in progress: the ops not written yet
- * fail with a clear error (pg_todo). */
+ * statements prepared at open. Work in progress (docs/postgresql.md):
+ * no leases, no NOTIFY, no reconnection yet. */
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -113,14 +113,6 @@ run_changed(struct store *st, enum pg_stmt_id id, const struct pg_params *p)
     return n;
 }
 
-static int
-pg_todo(struct store *st, const char *op)
-{
-    snprintf(st->err, sizeof(st->err),
-             "%s: not implemented in the PostgreSQL backend yet", op);
-    return -1;
-}
-
 /* Makes one op atomic: a transaction of its own outside the caller's,
  * else a savepoint in it (PostgreSQL aborts a whole transaction at a
  * failed statement; the savepoint keeps the caller's batch going). */
@@ -221,8 +213,10 @@ pg_commit(struct store *st)
 static int
 pg_rollback(struct store *st)
 {
+    bool was = st->in_txn;
+
     st->in_txn = false;
-    return store_pg__exec(st, "ROLLBACK");
+    return was ? store_pg__exec(st, "ROLLBACK") : 0;
 }
 
 /* Copies a text column (NULL stays NULL). 0 or -1. */
@@ -642,7 +636,8 @@ pg_set_progress(struct store *st, int64_t id, int percent, const char *msg)
     p_i64(&p, id);
     p_i64(&p, percent);
     p_text(&p, msg);
-    return run_changed(st, PG_PROGRESS, &p) < 0 ? -1 : 0;
+    int64_t n = run_changed(st, PG_PROGRESS, &p);
+    return n < 0 ? -1 : n == 0;
 }
 
 static int
@@ -678,16 +673,57 @@ pg_counts(struct store *st, struct job_count **out, size_t *n)
     return 0;
 }
 
+/* The job is queued again only if it has ended (state >= 2); else
+ * whether it exists tells 1 from 2. */
 static int
 pg_retry(struct store *st, int64_t id, int64_t now, int max_attempts)
 {
-    return pg_todo(st, "retry");
+    struct pg_params p = {0};
+    PGresult *res;
+
+    p_i64(&p, id);
+    p_i64(&p, now);
+    p_i64(&p, max_attempts);
+    int64_t n = run_changed(st, PG_RETRY, &p);
+    if (n != 0)
+        return n < 0 ? -1 : 0;
+    p.n = 1;
+    if ((res = run(st, PG_EXISTS, &p)) == NULL)
+        return -1;
+    int r = PQntuples(res) > 0 ? 2 : 1;
+    PQclear(res);
+    return r;
 }
 
 static int
 pg_delete(struct store *st, int64_t id)
 {
-    return pg_todo(st, "delete");
+    struct pg_params p = {0};
+
+    p_i64(&p, id);
+    int64_t n = run_changed(st, PG_DELETE, &p);
+    return n < 0 ? -1 : n == 0;
+}
+
+static int
+prune(struct store *st, const char *route, int64_t before, int limit,
+      int64_t *deleted, int64_t *oldest)
+{
+    struct pg_params p = {0};
+    PGresult *res;
+
+    p_text(&p, route);
+    p_i64(&p, before);
+    p_i64(&p, limit);
+    if ((*deleted = run_changed(st, PG_PRUNE, &p)) < 0)
+        return -1;
+    p.n = 1;
+    if ((res = run(st, PG_ENDED_OLDEST, &p)) == NULL)
+        return -1;
+    if (PQntuples(res) > 0)
+        *oldest = col_i64(res, 0, 0);
+    PQclear(res);
+    return 0;
 }
 
 static int
@@ -696,32 +732,110 @@ pg_prune(struct store *st, const char *route, int64_t before, int limit,
 {
     *deleted = 0;
     *oldest = 0;
-    return pg_todo(st, "prune");
+    if (op_begin(st) < 0)
+        return -1;
+    int r = op_end(st, prune(st, route, before, limit, deleted, oldest));
+    if (r < 0)
+        *deleted = *oldest = 0;
+    return r;
+}
+
+static void
+row_owner(PGresult *res, int row, struct job_owner *o)
+{
+    memset(o, 0, sizeof(*o));
+    snprintf(o->node, sizeof(o->node), "%s", PQgetvalue(res, row, 21));
+    o->pgid = (int)col_i64(res, row, 22);
+    o->start = col_i64(res, row, 23);
+    snprintf(o->boot, sizeof(o->boot), "%s", PQgetvalue(res, row, 24));
 }
 
 static int
 pg_orphans(struct store *st, struct job **out, struct job_owner **owners,
            size_t *n)
 {
+    struct pg_params p = {0};
+    PGresult *res;
+
     *out = NULL;
     *owners = NULL;
     *n = 0;
-    return pg_todo(st, "orphans");
+    if ((res = run(st, PG_ORPHANS, &p)) == NULL)
+        return -1;
+    int rows = PQntuples(res);
+    if (rows == 0) {
+        PQclear(res);
+        return 0;
+    }
+    *out = calloc((size_t)rows, sizeof(**out));
+    *owners = calloc((size_t)rows, sizeof(**owners));
+    if (*out == NULL || *owners == NULL) {
+        store_pg__fail(st, "out of memory");
+        goto fail;
+    }
+    for (int i = 0; i < rows; i++) {
+        if (row_job(st, res, i, &(*out)[i]) < 0)
+            goto fail;
+        row_owner(res, i, &(*owners)[i]);
+        *n = (size_t)i + 1;
+    }
+    PQclear(res);
+    return 0;
+fail:
+    for (size_t k = 0; k < *n; k++)
+        job_clear(&(*out)[k]);
+    free(*out);
+    free(*owners);
+    *out = NULL;
+    *owners = NULL;
+    *n = 0;
+    PQclear(res);
+    return -1;
 }
 
 static int
 pg_due_routes(struct store *st, int64_t now, char ***routes, size_t *n)
 {
+    struct pg_params p = {0};
+    PGresult *res;
+
     *routes = NULL;
     *n = 0;
-    return pg_todo(st, "due_routes");
+    p_i64(&p, now);
+    if ((res = run(st, PG_DUE_ROUTES, &p)) == NULL)
+        return -1;
+    int rows = PQntuples(res);
+    if (rows > 0 && (*routes = calloc((size_t)rows, sizeof(char *))) == NULL)
+        goto oom;
+    for (int i = 0; i < rows; i++) {
+        if (((*routes)[i] = strdup(PQgetvalue(res, i, 0))) == NULL)
+            goto oom;
+        *n = (size_t)i + 1;
+    }
+    PQclear(res);
+    return 0;
+oom:
+    for (size_t k = 0; k < *n; k++)
+        free((*routes)[k]);
+    free(*routes);
+    *routes = NULL;
+    *n = 0;
+    PQclear(res);
+    return store_pg__fail(st, "out of memory");
 }
 
 static int
 pg_next_run_at(struct store *st, int64_t *when)
 {
+    struct pg_params p = {0};
+    PGresult *res;
+
     *when = 0;
-    return pg_todo(st, "next_run_at");
+    if ((res = run(st, PG_NEXT_RUN_AT, &p)) == NULL)
+        return -1;
+    *when = col_i64(res, 0, 0);
+    PQclear(res);
+    return 0;
 }
 
 static const char *

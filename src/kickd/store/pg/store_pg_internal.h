@@ -42,6 +42,13 @@ enum pg_stmt_id {
     PG_EXISTS,
     PG_PROGRESS,
     PG_OWN,
+    PG_RETRY,
+    PG_DELETE,
+    PG_PRUNE,
+    PG_ENDED_OLDEST,
+    PG_ORPHANS,
+    PG_DUE_ROUTES,
+    PG_NEXT_RUN_AT,
     PG_STMT_COUNT
 };
 

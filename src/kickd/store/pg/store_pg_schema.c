@@ -176,6 +176,34 @@ static const char *const stmt_sql[PG_STMT_COUNT] = {
     [PG_OWN] = "UPDATE jobs SET owner = $2, owner_pgid = $3,"
                " owner_start = $4, owner_boot = $5"
                " WHERE id = $1 AND state = 1",
+    [PG_RETRY] = "UPDATE jobs SET state = 0, run_at = $2, max_attempts = $3,"
+                 " earlier_attempts = earlier_attempts + attempt,"
+                 " attempt = 0, interruptions = 0, connection_status = 0,"
+                 " exit_status = -1, term_signal = 0, error = NULL,"
+                 " progress = -1, progress_msg = NULL, response_status = 0,"
+                 " response_type = NULL, started_at = 0, finished_at = 0,"
+                 " owner = NULL, owner_pgid = 0, owner_start = 0,"
+                 " owner_boot = NULL, lease_until = 0"
+                 " WHERE id = $1 AND state >= 2",
+    /* Retention: requests and output go with their job (ON DELETE
+     * CASCADE), job_counts through its trigger. */
+    [PG_DELETE] = "DELETE FROM jobs WHERE id = $1 AND state >= 2",
+    [PG_PRUNE] = "DELETE FROM jobs WHERE id IN (SELECT id FROM jobs"
+                 " WHERE route = $1 AND state >= 2 AND finished_at < $2"
+                 " ORDER BY finished_at LIMIT $3)",
+    [PG_ENDED_OLDEST] = "SELECT finished_at FROM jobs WHERE route = $1"
+                        " AND state >= 2 ORDER BY finished_at LIMIT 1",
+    /* The running jobs whose lease has run out. Until leases are renewed
+     * (issue 13, part 3) no running job holds one (lease_until = 0), so
+     * that is every running job, as SQLite's orphans at open. */
+    [PG_ORPHANS] = "SELECT " PG_JOB_COLS ", owner, owner_pgid, owner_start,"
+                   " owner_boot FROM jobs WHERE state = 1 AND lease_until <"
+                   " (extract(epoch FROM clock_timestamp()) * 1000)::bigint"
+                   " ORDER BY id",
+    [PG_DUE_ROUTES] = "SELECT DISTINCT route FROM jobs WHERE state = 0"
+                      " AND run_at <= $1 ORDER BY route",
+    [PG_NEXT_RUN_AT] = "SELECT coalesce(min(run_at), 0) FROM jobs"
+                       " WHERE state = 0",
 };
 
 /* The version recorded in meta, 0 for an empty database (no meta: a
