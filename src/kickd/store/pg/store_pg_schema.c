@@ -161,11 +161,13 @@ static const char *const stmt_sql[PG_STMT_COUNT] = {
     /* Keeps the newest $2 bytes of job $1's output: drops the chunks
      * wholly before them, then cuts the oldest one kept. */
     [PG_OUT_TRIM] =
-        "WITH c AS (SELECT id, size, (sum(size) OVER (ORDER BY id DESC))::bigint AS"
-        " newer FROM job_output WHERE job_id = $1),"
+        "WITH c AS (SELECT id, size,"
+        " (sum(size) OVER (ORDER BY id DESC))::bigint AS newer"
+        " FROM job_output WHERE job_id = $1),"
         " d AS (DELETE FROM job_output WHERE id IN"
         " (SELECT id FROM c WHERE newer - size >= $2))"
-        " UPDATE job_output o SET data = substr(o.data, (c.newer - $2 + 1)::int),"
+        " UPDATE job_output o"
+        " SET data = substr(o.data, (c.newer - $2 + 1)::int),"
         " size = o.size - (c.newer - $2) FROM c WHERE o.id = c.id"
         " AND c.newer > $2 AND c.newer - c.size < $2",
     [PG_OUT_ALL] = "SELECT data FROM job_output WHERE job_id = $1"
