@@ -1708,6 +1708,44 @@ test_common(void **state)
     job_clear(NULL);
 }
 
+/* PostgreSQL: two nodes (two connections to one store) claim at once.
+ * A claim passes over the job another node's open transaction is
+ * claiming (FOR UPDATE SKIP LOCKED) instead of waiting for it, and a job
+ * is claimed once; the same Idempotency-Key on both gives one job. */
+static void
+test_pg_two_nodes(void **state)
+{
+    struct fix *f = *state;
+    struct store *other;
+    char err[256] = "";
+    struct job j;
+    bool existed;
+
+    if (f->ops->open(&other, f->uri, err, sizeof(err)) != 0)
+        fail_msg("open a second node: %s", err);
+    int64_t a = add(f, "/a", NULL, 10, 1, NULL);
+    int64_t b = add(f, "/a", NULL, 10, 1, NULL);
+    assert_int_equal(f->ops->begin(f->st), 0);
+    assert_int_equal(claim(f, "/a", 20), a);
+    /* The first node's transaction holds a's row: the other takes b. */
+    assert_int_equal(f->ops->claim(other, "/a", 20, &j), 1);
+    assert_int_equal(j.id, b);
+    job_clear(&j);
+    assert_int_equal(f->ops->claim(other, "/a", 20, &j), 0);
+    assert_int_equal(f->ops->commit(f->st), 0);
+    assert_int_equal(f->ops->claim(other, "/a", 20, &j), 0);
+    int64_t k = add(f, "/a", "key-1", 30, 1, &existed);
+    assert_false(existed);
+    assert_int_equal(add(f, "/a", "key-1", 30, 1, &existed), k);
+    assert_true(existed);
+    struct job dup = {.route = "/a", .idem_key = "key-1", .max_attempts = 1,
+                      .created_at = 30, .run_at = 30};
+    assert_int_equal(f->ops->insert(other, &dup, &existed), 0);
+    assert_true(existed);
+    assert_int_equal(dup.id, k);
+    f->ops->close(other);
+}
+
 static int
 rm_tmpdir(void)
 {
@@ -1759,6 +1797,14 @@ main(void)
             continue;
         failed += _cmocka_run_group_tests(
             cur->name, suite, sizeof(suite) / sizeof(suite[0]), NULL, NULL);
+    }
+    static const struct CMUnitTest pg_only[] = {
+        T(test_pg_two_nodes),
+    };
+    if (getenv("KICK_TEST_DB") != NULL) {
+        cur = &backends[1];
+        failed += cmocka_run_group_tests_name("store_pg", pg_only, NULL,
+                                              NULL);
     }
     failed += cmocka_run_group_tests_name("store_common", common, NULL, NULL);
     if (rm_tmpdir() < 0)

@@ -648,6 +648,10 @@ pg_counts(struct store *st, struct job_count **out, size_t *n)
 
     *out = NULL;
     *n = 0;
+    if (op_begin(st) < 0)
+        return -1;
+    if (op_end(st, run_changed(st, PG_COUNTS_FOLD, &p) < 0 ? -1 : 0) < 0)
+        return -1;
     if ((res = run(st, PG_COUNTS, &p)) == NULL)
         return -1;
     int rows = PQntuples(res);

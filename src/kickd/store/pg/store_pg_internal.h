@@ -35,6 +35,7 @@ enum pg_stmt_id {
     PG_CANCEL,
     PG_LIST,
     PG_COUNTS,
+    PG_COUNTS_FOLD,
     PG_OUT_ADD,
     PG_OUT_SIZE,
     PG_OUT_TRIM,

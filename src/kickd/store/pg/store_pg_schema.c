@@ -25,8 +25,12 @@
  *   lease_until (ms) is when a running job's lease runs out unless its
  *   node renews it (issue 13); 0 while not running.
  * - requests, job_output: as SQLite's, bytea for bytes.
- * - job_counts: jobs by route and state, kept by a trigger, so that
- *   /metrics does not scan the jobs.
+ * - job_counts: jobs by route and state, so that /metrics does not scan
+ *   the jobs, as rows of changes (+1, -1) that a trigger appends and
+ *   counts folds into one row per route and state. Not SQLite's upsert
+ *   of one row per route and state: that row's lock, held to the commit,
+ *   made every node's claims and triggers on a route wait for each
+ *   other's transactions.
  * - meta: the schema version and the store's id (16 hex digits).
  * - Indexes: jobs_claim is a partial index of the queued jobs in claim
  *   order (route, run_at, id), so that a claim reads one entry and the
@@ -83,19 +87,14 @@ static const char *const migrations[] = {
     "CREATE TABLE job_counts ("
     " route TEXT NOT NULL,"
     " state INTEGER NOT NULL,"
-    " count BIGINT NOT NULL,"
-    " PRIMARY KEY (route, state));"
+    " count BIGINT NOT NULL);"
     "CREATE FUNCTION kick_count() RETURNS trigger LANGUAGE plpgsql AS $$"
     " BEGIN"
     "  IF TG_OP IN ('UPDATE', 'DELETE') THEN"
-    "   INSERT INTO job_counts VALUES (OLD.route, OLD.state, -1)"
-    "    ON CONFLICT (route, state)"
-    "    DO UPDATE SET count = job_counts.count - 1;"
+    "   INSERT INTO job_counts VALUES (OLD.route, OLD.state, -1);"
     "  END IF;"
     "  IF TG_OP IN ('UPDATE', 'INSERT') THEN"
-    "   INSERT INTO job_counts VALUES (NEW.route, NEW.state, 1)"
-    "    ON CONFLICT (route, state)"
-    "    DO UPDATE SET count = job_counts.count + 1;"
+    "   INSERT INTO job_counts VALUES (NEW.route, NEW.state, 1);"
     "  END IF;"
     "  RETURN NULL;"
     " END $$;"
@@ -152,8 +151,17 @@ static const char *const stmt_sql[PG_STMT_COUNT] = {
                 " AND ($4 < 0 OR state = $4)"
                 " AND created_at >= $6 AND created_at < $7"
                 " ORDER BY CASE WHEN $8 THEN -id ELSE id END LIMIT $2",
-    [PG_COUNTS] = "SELECT route, state, count FROM job_counts"
-                  " WHERE count > 0 ORDER BY route, state",
+    [PG_COUNTS] = "SELECT route, state, sum(count)::bigint FROM job_counts"
+                  " GROUP BY route, state HAVING sum(count) > 0"
+                  " ORDER BY route, state",
+    /* Two nodes folding at once: the second's DELETE waits for the
+     * first's rows, then skips them (deleted), so each change is counted
+     * once. */
+    [PG_COUNTS_FOLD] = "WITH d AS (DELETE FROM job_counts"
+                       " RETURNING route, state, count)"
+                       " INSERT INTO job_counts SELECT route, state,"
+                       " sum(count) FROM d GROUP BY route, state"
+                       " HAVING sum(count) <> 0",
     [PG_OUT_ADD] = "INSERT INTO job_output (job_id, size, data)"
                    " VALUES ($1, length($2::bytea), $2::bytea)",
     [PG_OUT_SIZE] = "UPDATE jobs SET output_size = output_size + $2"
