@@ -121,7 +121,7 @@ DEPS_STAMP := $(B)/.deps
 # `make V=1` shows the commands.
 Q := $(if $(V),,@)
 
-.PHONY: all deps check unit e2e san fuzz fuzz-replay run bench install \
+.PHONY: all deps check unit unit-pg e2e san fuzz fuzz-replay run bench install \
         clean format chaos
 all: $(B)/kickd $(B)/kick $(B)/$(LIBKICK_SONAME) $(B)/libkick.pc
 
@@ -228,6 +228,15 @@ check: all $(S)/kickd $(UNIT_BIN) $(FUZZ_BIN)
 
 unit: $(UNIT_BIN)
 	$(PYTHON) tests/run.py --build $(B) --only unit
+
+# The store suite on PostgreSQL too, against a throwaway cluster
+# (tests/unit/pg_cluster.sh; not yet part of check: docs/postgresql.md).
+PG_PORT ?= 55432
+unit-pg: $(B)/tests/unit/test_store
+	$(Q)d=$$(mktemp -d /tmp/kick-pg.XXXXXX) && rmdir "$$d" && \
+	uri=$$(tests/unit/pg_cluster.sh start "$$d" $(PG_PORT)) && \
+	KICK_TEST_DB="$$uri" timeout 300 $(B)/tests/unit/test_store; \
+	rc=$$?; tests/unit/pg_cluster.sh stop "$$d"; exit $$rc
 
 e2e: $(B)/kickd $(B)/kick
 	$(PYTHON) tests/run.py --build $(B) --only e2e
