@@ -210,8 +210,19 @@ static const char *const stmt_sql[PG_STMT_COUNT] = {
                    " owner_boot FROM jobs WHERE state = 1 AND lease_until <"
                    " (extract(epoch FROM clock_timestamp()) * 1000)::bigint"
                    " ORDER BY id",
-    [PG_DUE_ROUTES] = "SELECT DISTINCT route FROM jobs WHERE state = 0"
-                      " AND run_at <= $1 ORDER BY route",
+    /* A skip scan of jobs_claim: from one queued route to the next, each
+     * step one index probe, then the first entry of each route says
+     * whether it is due; the cost grows with routes, not with the
+     * backlog (SQLite's route walk does the same). */
+    [PG_DUE_ROUTES] =
+        "WITH RECURSIVE r(route) AS ("
+        " SELECT min(route) FROM jobs WHERE state = 0"
+        " UNION ALL SELECT (SELECT min(route) FROM jobs"
+        " WHERE state = 0 AND route > r.route) FROM r"
+        " WHERE r.route IS NOT NULL)"
+        " SELECT route FROM r WHERE route IS NOT NULL AND EXISTS"
+        " (SELECT 1 FROM jobs j WHERE j.state = 0 AND j.route = r.route"
+        " AND j.run_at <= $1) ORDER BY route",
     [PG_NEXT_RUN_AT] = "SELECT coalesce(min(run_at), 0) FROM jobs"
                        " WHERE state = 0",
 };
