@@ -10,138 +10,6 @@
 
 #include "store_pg_internal.h"
 
-/* The most parameters a statement takes. */
-#define PG_MAX_PARAMS 10
-
-/* One statement's parameters: text, or bytes sent in binary (bytea). */
-struct pg_params {
-    int n;
-    const char *val[PG_MAX_PARAMS];
-    int len[PG_MAX_PARAMS];
-    int fmt[PG_MAX_PARAMS];
-    char num[PG_MAX_PARAMS][24]; /* integers' text */
-};
-
-int
-store_pg__fail(struct store *st, const char *msg)
-{
-    snprintf(st->err, sizeof(st->err), "%s", msg);
-    return -1;
-}
-
-int
-store_pg__fail_res(struct store *st, PGresult *res)
-{
-    const char *m = res ? PQresultErrorMessage(res) : "";
-
-    if (m == NULL || m[0] == '\0')
-        m = PQerrorMessage(st->conn);
-    snprintf(st->err, sizeof(st->err), "%s", m);
-    /* One line: libpq ends its messages with a newline. */
-    st->err[strcspn(st->err, "\n")] = '\0';
-    PQclear(res);
-    return -1;
-}
-
-int
-store_pg__exec(struct store *st, const char *sql)
-{
-    PGresult *res = PQexec(st->conn, sql);
-    ExecStatusType s = PQresultStatus(res);
-
-    if (s != PGRES_COMMAND_OK && s != PGRES_TUPLES_OK)
-        return store_pg__fail_res(st, res);
-    PQclear(res);
-    return 0;
-}
-
-static void
-p_i64(struct pg_params *p, int64_t v)
-{
-    snprintf(p->num[p->n], sizeof(p->num[p->n]), "%" PRId64, v);
-    p->val[p->n] = p->num[p->n];
-    p->len[p->n] = 0;
-    p->fmt[p->n++] = 0;
-}
-
-static void
-p_text(struct pg_params *p, const char *v)
-{
-    p->val[p->n] = v;
-    p->len[p->n] = 0;
-    p->fmt[p->n++] = 0;
-}
-
-/* Bytes as binary bytea; never NULL (an empty value for none). */
-static void
-p_bytes(struct pg_params *p, const char *v, size_t len)
-{
-    p->val[p->n] = v != NULL ? v : "";
-    p->len[p->n] = (int)len;
-    p->fmt[p->n++] = 1;
-}
-
-/* Runs prepared statement id: its result (rows or a command's), or NULL
- * with the error kept. The caller clears the result. */
-static PGresult *
-run(struct store *st, enum pg_stmt_id id, const struct pg_params *p)
-{
-    char name[16];
-    PGresult *res;
-    ExecStatusType s;
-
-    snprintf(name, sizeof(name), "k%d", (int)id);
-    res = PQexecPrepared(st->conn, name, p->n, p->val, p->len, p->fmt, 0);
-    s = PQresultStatus(res);
-    if (s != PGRES_COMMAND_OK && s != PGRES_TUPLES_OK) {
-        store_pg__fail_res(st, res);
-        return NULL;
-    }
-    return res;
-}
-
-/* Runs statement id and returns the rows it changed, or -1. */
-static int64_t
-run_changed(struct store *st, enum pg_stmt_id id, const struct pg_params *p)
-{
-    PGresult *res = run(st, id, p);
-
-    if (res == NULL)
-        return -1;
-    int64_t n = strtoll(PQcmdTuples(res), NULL, 10);
-    PQclear(res);
-    return n;
-}
-
-/* Makes one op atomic: a transaction of its own outside the caller's,
- * else a savepoint in it (PostgreSQL aborts a whole transaction at a
- * failed statement; the savepoint keeps the caller's batch going). */
-static int
-op_begin(struct store *st)
-{
-    return store_pg__exec(st, st->in_txn ? "SAVEPOINT store_op" : "BEGIN");
-}
-
-/* Ends an op: keeps its work if r >= 0 and returns r, else undoes it and
- * returns -1 with the first error kept. */
-static int
-op_end(struct store *st, int r)
-{
-    char keep[sizeof(st->err)];
-
-    if (r >= 0) {
-        if (store_pg__exec(st, st->in_txn ? "RELEASE store_op" : "COMMIT") <
-            0)
-            r = -1;
-        return r;
-    }
-    memcpy(keep, st->err, sizeof(keep));
-    PQclear(PQexec(st->conn, st->in_txn ? "ROLLBACK TO store_op"
-                                        : "ROLLBACK"));
-    memcpy(st->err, keep, sizeof(keep));
-    return -1;
-}
-
 static int
 pg_open(struct store **out, const char *uri, char *err, size_t errlen)
 {
@@ -219,75 +87,6 @@ pg_rollback(struct store *st)
     return was ? store_pg__exec(st, "ROLLBACK") : 0;
 }
 
-/* Copies a text column (NULL stays NULL). 0 or -1. */
-static int
-col_text(struct store *st, PGresult *res, int row, int col, char **out)
-{
-    *out = NULL;
-    if (PQgetisnull(res, row, col))
-        return 0;
-    *out = strdup(PQgetvalue(res, row, col));
-    return *out != NULL ? 0 : store_pg__fail(st, "out of memory");
-}
-
-/* Decodes a bytea column of a text result into malloc'd bytes. */
-static int
-col_bytes(struct store *st, PGresult *res, int row, int col, char **out,
-          size_t *len)
-{
-    unsigned char *b = PQunescapeBytea(
-        (const unsigned char *)PQgetvalue(res, row, col), len);
-
-    *out = NULL;
-    if (b == NULL)
-        return store_pg__fail(st, "out of memory");
-    *out = malloc(*len + 1);
-    if (*out != NULL) {
-        memcpy(*out, b, *len);
-        (*out)[*len] = '\0';
-    }
-    PQfreemem(b);
-    return *out != NULL ? 0 : store_pg__fail(st, "out of memory");
-}
-
-static int64_t
-col_i64(PGresult *res, int row, int col)
-{
-    return strtoll(PQgetvalue(res, row, col), NULL, 10);
-}
-
-/* Fills j (cleared first) from row of a PG_JOB_COLS result. 0 or -1. */
-static int
-row_job(struct store *st, PGresult *res, int row, struct job *j)
-{
-    memset(j, 0, sizeof(*j));
-    j->id = col_i64(res, row, 0);
-    j->state = (enum job_state)col_i64(res, row, 2);
-    j->connection_status = (int)col_i64(res, row, 3);
-    j->attempt = (int)col_i64(res, row, 4);
-    j->max_attempts = (int)col_i64(res, row, 5);
-    j->exit_status = (int)col_i64(res, row, 6);
-    j->term_signal = (int)col_i64(res, row, 7);
-    j->progress = (int)col_i64(res, row, 8);
-    j->created_at = col_i64(res, row, 11);
-    j->run_at = col_i64(res, row, 12);
-    j->started_at = col_i64(res, row, 13);
-    j->finished_at = col_i64(res, row, 14);
-    j->interruptions = (int)col_i64(res, row, 16);
-    j->response_status = (int)col_i64(res, row, 17);
-    j->output_size = col_i64(res, row, 19);
-    j->earlier_attempts = (int)col_i64(res, row, 20);
-    if (col_text(st, res, row, 1, &j->route) < 0 ||
-        col_text(st, res, row, 9, &j->progress_msg) < 0 ||
-        col_text(st, res, row, 10, &j->idem_key) < 0 ||
-        col_text(st, res, row, 15, &j->error) < 0 ||
-        col_text(st, res, row, 18, &j->response_type) < 0) {
-        job_clear(j);
-        return -1;
-    }
-    return 0;
-}
-
 /* Loads job id into out: 0, 1 if there is none, -1. */
 static int
 load_job(struct store *st, int64_t id, bool with_request, struct job *out)
@@ -297,27 +96,29 @@ load_job(struct store *st, int64_t id, bool with_request, struct job *out)
     int rc;
 
     memset(out, 0, sizeof(*out));
-    p_i64(&p, id);
-    if ((res = run(st, PG_GET, &p)) == NULL)
+    store_pg__p_i64(&p, id);
+    if ((res = store_pg__run(st, PG_GET, &p)) == NULL)
         return -1;
     if (PQntuples(res) == 0) {
         PQclear(res);
         return 1;
     }
-    rc = row_job(st, res, 0, out);
+    rc = store_pg__row_job(st, res, 0, out);
     PQclear(res);
     if (rc < 0 || !with_request)
         return rc;
-    if ((res = run(st, PG_GET_REQ, &p)) == NULL)
+    if ((res = store_pg__run(st, PG_GET_REQ, &p)) == NULL)
         rc = -1;
     else if (PQntuples(res) == 0)
         rc = store_pg__fail(st, "job without its request");
-    else if (col_bytes(st, res, 0, 0, &out->head, &out->head_len) < 0 ||
-             col_bytes(st, res, 0, 1, &out->body, &out->body_len) < 0 ||
-             col_text(st, res, 0, 2, &out->remote_addr) < 0)
+    else if (store_pg__col_bytes(st, res, 0, 0, &out->head, &out->head_len) <
+                 0 ||
+             store_pg__col_bytes(st, res, 0, 1, &out->body, &out->body_len) <
+                 0 ||
+             store_pg__col_text(st, res, 0, 2, &out->remote_addr) < 0)
         rc = -1;
     else
-        out->remote_port = (int)col_i64(res, 0, 3);
+        out->remote_port = (int)store_pg__col_i64(res, 0, 3);
     PQclear(res);
     if (rc < 0)
         job_clear(out);
@@ -330,40 +131,40 @@ insert_job(struct store *st, struct job *j, bool *existed)
     struct pg_params p = {0};
     PGresult *res;
 
-    p_text(&p, j->route);
-    p_i64(&p, j->max_attempts);
-    p_text(&p, j->idem_key);
-    p_i64(&p, j->created_at);
-    p_i64(&p, j->run_at);
-    if ((res = run(st, PG_INSERT, &p)) == NULL)
+    store_pg__p_text(&p, j->route);
+    store_pg__p_i64(&p, j->max_attempts);
+    store_pg__p_text(&p, j->idem_key);
+    store_pg__p_i64(&p, j->created_at);
+    store_pg__p_i64(&p, j->run_at);
+    if ((res = store_pg__run(st, PG_INSERT, &p)) == NULL)
         return -1;
     if (PQntuples(res) == 0) {
         /* The key was taken (ON CONFLICT DO NOTHING waited for the
          * transaction that took it, on this node or another). */
         PQclear(res);
         p.n = 0;
-        p_text(&p, j->route);
-        p_text(&p, j->idem_key);
-        if ((res = run(st, PG_IDEM_FIND, &p)) == NULL)
+        store_pg__p_text(&p, j->route);
+        store_pg__p_text(&p, j->idem_key);
+        if ((res = store_pg__run(st, PG_IDEM_FIND, &p)) == NULL)
             return -1;
         if (PQntuples(res) != 1) {
             PQclear(res);
             return store_pg__fail(st, "idempotency key without its job");
         }
-        j->id = col_i64(res, 0, 0);
+        j->id = store_pg__col_i64(res, 0, 0);
         *existed = true;
         PQclear(res);
         return 0;
     }
-    int64_t id = col_i64(res, 0, 0);
+    int64_t id = store_pg__col_i64(res, 0, 0);
     PQclear(res);
     p.n = 0;
-    p_i64(&p, id);
-    p_bytes(&p, j->head, j->head_len);
-    p_bytes(&p, j->body, j->body_len);
-    p_text(&p, j->remote_addr);
-    p_i64(&p, j->remote_port);
-    if (run_changed(st, PG_INSERT_REQ, &p) < 0)
+    store_pg__p_i64(&p, id);
+    store_pg__p_bytes(&p, j->head, j->head_len);
+    store_pg__p_bytes(&p, j->body, j->body_len);
+    store_pg__p_text(&p, j->remote_addr);
+    store_pg__p_i64(&p, j->remote_port);
+    if (store_pg__run_changed(st, PG_INSERT_REQ, &p) < 0)
         return -1;
     j->id = id;
     j->state = JOB_QUEUED;
@@ -383,9 +184,9 @@ pg_insert(struct store *st, struct job *j, bool *existed)
     *existed = false;
     if (j->route == NULL)
         return store_pg__fail(st, "job without a route");
-    if (op_begin(st) < 0)
+    if (store_pg__op_begin(st) < 0)
         return -1;
-    return op_end(st, insert_job(st, j, existed));
+    return store_pg__op_end(st, insert_job(st, j, existed));
 }
 
 static int
@@ -394,15 +195,15 @@ claim_job(struct store *st, const char *route, int64_t now, struct job *out)
     struct pg_params p = {0};
     PGresult *res;
 
-    p_text(&p, route);
-    p_i64(&p, now);
-    if ((res = run(st, PG_CLAIM, &p)) == NULL)
+    store_pg__p_text(&p, route);
+    store_pg__p_i64(&p, now);
+    if ((res = store_pg__run(st, PG_CLAIM, &p)) == NULL)
         return -1;
     if (PQntuples(res) == 0) {
         PQclear(res);
         return 0;
     }
-    int64_t id = col_i64(res, 0, 0);
+    int64_t id = store_pg__col_i64(res, 0, 0);
     PQclear(res);
     int rc = load_job(st, id, true, out);
     if (rc == 1)
@@ -415,9 +216,9 @@ static int
 pg_claim(struct store *st, const char *route, int64_t now, struct job *out)
 {
     memset(out, 0, sizeof(*out));
-    if (op_begin(st) < 0)
+    if (store_pg__op_begin(st) < 0)
         return -1;
-    return op_end(st, claim_job(st, route, now, out));
+    return store_pg__op_end(st, claim_job(st, route, now, out));
 }
 
 static int
@@ -426,28 +227,28 @@ output_append(struct store *st, int64_t id, const char *data, size_t len,
 {
     struct pg_params p = {0};
 
-    p_i64(&p, id);
+    store_pg__p_i64(&p, id);
     if (len > 0) {
-        p_bytes(&p, data, len);
-        if (run_changed(st, PG_OUT_ADD, &p) < 0)
+        store_pg__p_bytes(&p, data, len);
+        if (store_pg__run_changed(st, PG_OUT_ADD, &p) < 0)
             return -1;
         p.n = 1;
     }
-    p_i64(&p, (int64_t)len + skipped);
-    if (run_changed(st, PG_OUT_SIZE, &p) < 0)
+    store_pg__p_i64(&p, (int64_t)len + skipped);
+    if (store_pg__run_changed(st, PG_OUT_SIZE, &p) < 0)
         return -1;
     p.n = 1;
-    p_i64(&p, (int64_t)cap);
-    return run_changed(st, PG_OUT_TRIM, &p) < 0 ? -1 : 0;
+    store_pg__p_i64(&p, (int64_t)cap);
+    return store_pg__run_changed(st, PG_OUT_TRIM, &p) < 0 ? -1 : 0;
 }
 
 static int
 pg_output_append(struct store *st, int64_t id, const char *data, size_t len,
                  size_t cap, int64_t skipped)
 {
-    if (op_begin(st) < 0)
+    if (store_pg__op_begin(st) < 0)
         return -1;
-    return op_end(st, output_append(st, id, data, len, cap, skipped));
+    return store_pg__op_end(st, output_append(st, id, data, len, cap, skipped));
 }
 
 /* The end first: if the job is not running nothing is written, and the
@@ -458,24 +259,25 @@ finish_job(struct store *st, int64_t id, const struct job_end *e)
     struct pg_params p = {0};
     int64_t n;
 
-    p_i64(&p, id);
+    store_pg__p_i64(&p, id);
     if (e->state != JOB_QUEUED) {
-        p_i64(&p, e->state);
-        p_i64(&p, e->connection_status);
-        p_i64(&p, e->exit_status);
-        p_i64(&p, e->term_signal);
-        p_i64(&p, e->now);
+        store_pg__p_i64(&p, e->state);
+        store_pg__p_i64(&p, e->connection_status);
+        store_pg__p_i64(&p, e->exit_status);
+        store_pg__p_i64(&p, e->term_signal);
+        store_pg__p_i64(&p, e->now);
     } else {
-        p_i64(&p, e->connection_status);
-        p_i64(&p, e->exit_status);
-        p_i64(&p, e->term_signal);
-        p_i64(&p, e->requeue_at);
+        store_pg__p_i64(&p, e->connection_status);
+        store_pg__p_i64(&p, e->exit_status);
+        store_pg__p_i64(&p, e->term_signal);
+        store_pg__p_i64(&p, e->requeue_at);
     }
-    p_text(&p, e->error);
-    p_i64(&p, e->interrupted);
-    p_i64(&p, e->response_status);
-    p_text(&p, e->response_type);
-    n = run_changed(st, e->state == JOB_QUEUED ? PG_REQUEUE : PG_FINISH, &p);
+    store_pg__p_text(&p, e->error);
+    store_pg__p_i64(&p, e->interrupted);
+    store_pg__p_i64(&p, e->response_status);
+    store_pg__p_text(&p, e->response_type);
+    n = store_pg__run_changed(
+        st, e->state == JOB_QUEUED ? PG_REQUEUE : PG_FINISH, &p);
     if (n <= 0)
         return n < 0 ? -1 : 1;
     if ((e->output_len > 0 || e->output_skipped > 0) &&
@@ -490,9 +292,9 @@ pg_finish(struct store *st, int64_t id, const struct job_end *e)
 {
     if (e->state == JOB_RUNNING || job_state_name(e->state) == NULL)
         return store_pg__fail(st, "finish with a state that is not an end");
-    if (op_begin(st) < 0)
+    if (store_pg__op_begin(st) < 0)
         return -1;
-    return op_end(st, finish_job(st, id, e));
+    return store_pg__op_end(st, finish_job(st, id, e));
 }
 
 static int
@@ -500,12 +302,12 @@ pg_set_owner(struct store *st, int64_t id, const struct job_owner *o)
 {
     struct pg_params p = {0};
 
-    p_i64(&p, id);
-    p_text(&p, o->node[0] != '\0' ? o->node : NULL);
-    p_i64(&p, o->pgid);
-    p_i64(&p, o->start);
-    p_text(&p, o->boot[0] != '\0' ? o->boot : NULL);
-    int64_t n = run_changed(st, PG_OWN, &p);
+    store_pg__p_i64(&p, id);
+    store_pg__p_text(&p, o->node[0] != '\0' ? o->node : NULL);
+    store_pg__p_i64(&p, o->pgid);
+    store_pg__p_i64(&p, o->start);
+    store_pg__p_text(&p, o->boot[0] != '\0' ? o->boot : NULL);
+    int64_t n = store_pg__run_changed(st, PG_OWN, &p);
     return n < 0 ? -1 : n == 0;
 }
 
@@ -514,9 +316,9 @@ pg_cancel(struct store *st, int64_t id, int64_t now)
 {
     struct pg_params p = {0};
 
-    p_i64(&p, id);
-    p_i64(&p, now);
-    int64_t n = run_changed(st, PG_CANCEL, &p);
+    store_pg__p_i64(&p, id);
+    store_pg__p_i64(&p, now);
+    int64_t n = store_pg__run_changed(st, PG_CANCEL, &p);
     return n < 0 ? -1 : n == 0;
 }
 
@@ -526,9 +328,9 @@ pg_get(struct store *st, int64_t id, bool with_request, struct job *out)
     if (!with_request)
         return load_job(st, id, false, out);
     /* The job and its request as of one moment. */
-    if (op_begin(st) < 0)
+    if (store_pg__op_begin(st) < 0)
         return -1;
-    return op_end(st, load_job(st, id, true, out));
+    return store_pg__op_end(st, load_job(st, id, true, out));
 }
 
 static int
@@ -540,15 +342,15 @@ pg_list(struct store *st, const struct job_filter *f, struct job **out,
 
     *out = NULL;
     *n = 0;
-    p_i64(&p, f->after);
-    p_i64(&p, f->limit);
-    p_text(&p, f->route);
-    p_i64(&p, f->state);
-    p_i64(&p, f->before > 0 ? f->before : INT64_MAX);
-    p_i64(&p, f->created_from);
-    p_i64(&p, f->created_until > 0 ? f->created_until : INT64_MAX);
-    p_text(&p, f->desc ? "true" : "false");
-    if ((res = run(st, PG_LIST, &p)) == NULL)
+    store_pg__p_i64(&p, f->after);
+    store_pg__p_i64(&p, f->limit);
+    store_pg__p_text(&p, f->route);
+    store_pg__p_i64(&p, f->state);
+    store_pg__p_i64(&p, f->before > 0 ? f->before : INT64_MAX);
+    store_pg__p_i64(&p, f->created_from);
+    store_pg__p_i64(&p, f->created_until > 0 ? f->created_until : INT64_MAX);
+    store_pg__p_text(&p, f->desc ? "true" : "false");
+    if ((res = store_pg__run(st, PG_LIST, &p)) == NULL)
         return -1;
     int rows = PQntuples(res);
     if (rows > 0 && (*out = calloc((size_t)rows, sizeof(**out))) == NULL) {
@@ -556,7 +358,7 @@ pg_list(struct store *st, const struct job_filter *f, struct job **out,
         return store_pg__fail(st, "out of memory");
     }
     for (int i = 0; i < rows; i++) {
-        if (row_job(st, res, i, &(*out)[i]) < 0) {
+        if (store_pg__row_job(st, res, i, &(*out)[i]) < 0) {
             for (size_t k = 0; k < *n; k++)
                 job_clear(&(*out)[k]);
             free(*out);
@@ -581,13 +383,13 @@ output_get(struct store *st, int64_t id, char **data, size_t *len,
 
     if (rc != 0)
         return rc;
-    p_i64(&p, id);
-    if ((res = run(st, PG_OUT_ALL, &p)) == NULL)
+    store_pg__p_i64(&p, id);
+    if ((res = store_pg__run(st, PG_OUT_ALL, &p)) == NULL)
         return -1;
     for (int i = 0; i < PQntuples(res); i++) {
         char *chunk;
         size_t clen;
-        if (col_bytes(st, res, i, 0, &chunk, &clen) < 0)
+        if (store_pg__col_bytes(st, res, i, 0, &chunk, &clen) < 0)
             goto fail;
         char *grown = realloc(*data, *len + clen + 1);
         if (grown == NULL) {
@@ -619,13 +421,13 @@ pg_output_get(struct store *st, int64_t id, char **data, size_t *len,
 
     *data = NULL;
     *len = 0;
-    if (op_begin(st) < 0)
+    if (store_pg__op_begin(st) < 0)
         return -1;
     int rc = output_get(st, id, data, len, job ? job : &scratch);
     job_clear(&scratch);
     if (rc != 0 && job)
         job_clear(job);
-    return op_end(st, rc);
+    return store_pg__op_end(st, rc);
 }
 
 static int
@@ -633,10 +435,10 @@ pg_set_progress(struct store *st, int64_t id, int percent, const char *msg)
 {
     struct pg_params p = {0};
 
-    p_i64(&p, id);
-    p_i64(&p, percent);
-    p_text(&p, msg);
-    int64_t n = run_changed(st, PG_PROGRESS, &p);
+    store_pg__p_i64(&p, id);
+    store_pg__p_i64(&p, percent);
+    store_pg__p_text(&p, msg);
+    int64_t n = store_pg__run_changed(st, PG_PROGRESS, &p);
     return n < 0 ? -1 : n == 0;
 }
 
@@ -648,11 +450,12 @@ pg_counts(struct store *st, struct job_count **out, size_t *n)
 
     *out = NULL;
     *n = 0;
-    if (op_begin(st) < 0)
+    if (store_pg__op_begin(st) < 0)
         return -1;
-    if (op_end(st, run_changed(st, PG_COUNTS_FOLD, &p) < 0 ? -1 : 0) < 0)
+    if (store_pg__op_end(
+            st, store_pg__run_changed(st, PG_COUNTS_FOLD, &p) < 0 ? -1 : 0) < 0)
         return -1;
-    if ((res = run(st, PG_COUNTS, &p)) == NULL)
+    if ((res = store_pg__run(st, PG_COUNTS, &p)) == NULL)
         return -1;
     int rows = PQntuples(res);
     if (rows > 0 && (*out = calloc((size_t)rows, sizeof(**out))) == NULL) {
@@ -661,9 +464,9 @@ pg_counts(struct store *st, struct job_count **out, size_t *n)
     }
     for (int i = 0; i < rows; i++) {
         struct job_count *c = &(*out)[i];
-        c->state = (enum job_state)col_i64(res, i, 1);
-        c->count = col_i64(res, i, 2);
-        if (col_text(st, res, i, 0, &c->route) < 0) {
+        c->state = (enum job_state)store_pg__col_i64(res, i, 1);
+        c->count = store_pg__col_i64(res, i, 2);
+        if (store_pg__col_text(st, res, i, 0, &c->route) < 0) {
             for (int k = 0; k < i; k++)
                 free((*out)[k].route);
             free(*out);
@@ -685,14 +488,14 @@ pg_retry(struct store *st, int64_t id, int64_t now, int max_attempts)
     struct pg_params p = {0};
     PGresult *res;
 
-    p_i64(&p, id);
-    p_i64(&p, now);
-    p_i64(&p, max_attempts);
-    int64_t n = run_changed(st, PG_RETRY, &p);
+    store_pg__p_i64(&p, id);
+    store_pg__p_i64(&p, now);
+    store_pg__p_i64(&p, max_attempts);
+    int64_t n = store_pg__run_changed(st, PG_RETRY, &p);
     if (n != 0)
         return n < 0 ? -1 : 0;
     p.n = 1;
-    if ((res = run(st, PG_EXISTS, &p)) == NULL)
+    if ((res = store_pg__run(st, PG_EXISTS, &p)) == NULL)
         return -1;
     int r = PQntuples(res) > 0 ? 2 : 1;
     PQclear(res);
@@ -704,8 +507,8 @@ pg_delete(struct store *st, int64_t id)
 {
     struct pg_params p = {0};
 
-    p_i64(&p, id);
-    int64_t n = run_changed(st, PG_DELETE, &p);
+    store_pg__p_i64(&p, id);
+    int64_t n = store_pg__run_changed(st, PG_DELETE, &p);
     return n < 0 ? -1 : n == 0;
 }
 
@@ -716,16 +519,16 @@ prune(struct store *st, const char *route, int64_t before, int limit,
     struct pg_params p = {0};
     PGresult *res;
 
-    p_text(&p, route);
-    p_i64(&p, before);
-    p_i64(&p, limit);
-    if ((*deleted = run_changed(st, PG_PRUNE, &p)) < 0)
+    store_pg__p_text(&p, route);
+    store_pg__p_i64(&p, before);
+    store_pg__p_i64(&p, limit);
+    if ((*deleted = store_pg__run_changed(st, PG_PRUNE, &p)) < 0)
         return -1;
     p.n = 1;
-    if ((res = run(st, PG_ENDED_OLDEST, &p)) == NULL)
+    if ((res = store_pg__run(st, PG_ENDED_OLDEST, &p)) == NULL)
         return -1;
     if (PQntuples(res) > 0)
-        *oldest = col_i64(res, 0, 0);
+        *oldest = store_pg__col_i64(res, 0, 0);
     PQclear(res);
     return 0;
 }
@@ -736,9 +539,10 @@ pg_prune(struct store *st, const char *route, int64_t before, int limit,
 {
     *deleted = 0;
     *oldest = 0;
-    if (op_begin(st) < 0)
+    if (store_pg__op_begin(st) < 0)
         return -1;
-    int r = op_end(st, prune(st, route, before, limit, deleted, oldest));
+    int r =
+        store_pg__op_end(st, prune(st, route, before, limit, deleted, oldest));
     if (r < 0)
         *deleted = *oldest = 0;
     return r;
@@ -749,8 +553,8 @@ row_owner(PGresult *res, int row, struct job_owner *o)
 {
     memset(o, 0, sizeof(*o));
     snprintf(o->node, sizeof(o->node), "%s", PQgetvalue(res, row, 21));
-    o->pgid = (int)col_i64(res, row, 22);
-    o->start = col_i64(res, row, 23);
+    o->pgid = (int)store_pg__col_i64(res, row, 22);
+    o->start = store_pg__col_i64(res, row, 23);
     snprintf(o->boot, sizeof(o->boot), "%s", PQgetvalue(res, row, 24));
 }
 
@@ -764,7 +568,7 @@ pg_orphans(struct store *st, struct job **out, struct job_owner **owners,
     *out = NULL;
     *owners = NULL;
     *n = 0;
-    if ((res = run(st, PG_ORPHANS, &p)) == NULL)
+    if ((res = store_pg__run(st, PG_ORPHANS, &p)) == NULL)
         return -1;
     int rows = PQntuples(res);
     if (rows == 0) {
@@ -778,7 +582,7 @@ pg_orphans(struct store *st, struct job **out, struct job_owner **owners,
         goto fail;
     }
     for (int i = 0; i < rows; i++) {
-        if (row_job(st, res, i, &(*out)[i]) < 0)
+        if (store_pg__row_job(st, res, i, &(*out)[i]) < 0)
             goto fail;
         row_owner(res, i, &(*owners)[i]);
         *n = (size_t)i + 1;
@@ -805,8 +609,8 @@ pg_due_routes(struct store *st, int64_t now, char ***routes, size_t *n)
 
     *routes = NULL;
     *n = 0;
-    p_i64(&p, now);
-    if ((res = run(st, PG_DUE_ROUTES, &p)) == NULL)
+    store_pg__p_i64(&p, now);
+    if ((res = store_pg__run(st, PG_DUE_ROUTES, &p)) == NULL)
         return -1;
     int rows = PQntuples(res);
     if (rows > 0 && (*routes = calloc((size_t)rows, sizeof(char *))) == NULL)
@@ -835,9 +639,9 @@ pg_next_run_at(struct store *st, int64_t *when)
     PGresult *res;
 
     *when = 0;
-    if ((res = run(st, PG_NEXT_RUN_AT, &p)) == NULL)
+    if ((res = store_pg__run(st, PG_NEXT_RUN_AT, &p)) == NULL)
         return -1;
-    *when = col_i64(res, 0, 0);
+    *when = store_pg__col_i64(res, 0, 0);
     PQclear(res);
     return 0;
 }
