@@ -1746,6 +1746,37 @@ test_pg_two_nodes(void **state)
     f->ops->close(other);
 }
 
+/* PostgreSQL: the store's connection is ended by the server (as by a
+ * restart); the op that finds it lost fails, and the next one connects
+ * again and finds the store as it was. */
+static void
+test_pg_reconnect(void **state)
+{
+    struct fix *f = *state;
+    struct job j;
+    int64_t id = add(f, "/a", NULL, 10, 1, NULL);
+    PGconn *c = PQconnectdb(f->uri);
+
+    assert_int_equal(PQstatus(c), CONNECTION_OK);
+    PGresult *res = PQexec(c, "SELECT pg_terminate_backend(pid)"
+                              " FROM pg_stat_activity"
+                              " WHERE pid <> pg_backend_pid()"
+                              " AND datname = current_database()"
+                              " AND backend_type = 'client backend'");
+    assert_int_equal(PQresultStatus(res), PGRES_TUPLES_OK);
+    PQclear(res);
+    PQfinish(c);
+    int r = f->ops->get(f->st, id, true, &j);
+    if (r == 0)
+        job_clear(&j);
+    else
+        assert_int_equal(r, -1);
+    assert_int_equal(f->ops->get(f->st, id, true, &j), 0);
+    assert_int_equal(j.id, id);
+    job_clear(&j);
+    assert_int_equal(claim(f, "/a", 20), id);
+}
+
 static int
 rm_tmpdir(void)
 {
@@ -1800,6 +1831,7 @@ main(void)
     }
     static const struct CMUnitTest pg_only[] = {
         T(test_pg_two_nodes),
+        T(test_pg_reconnect),
     };
     if (getenv("KICK_TEST_DB") != NULL) {
         cur = &backends[1];

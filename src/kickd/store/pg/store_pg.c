@@ -25,12 +25,7 @@ pg_open(struct store **out, const char *uri, char *err, size_t errlen)
         store_pg__fail_res(st, NULL);
         goto fail;
     }
-    /* A commit is durable when it returns (issue 13: the 202 goes out
-     * after PostgreSQL's own durable commit), whatever the server's
-     * default. */
-    if (store_pg__exec(st, "SET synchronous_commit = on") < 0 ||
-        store_pg__exec(st, "SET client_min_messages = warning") < 0 ||
-        store_pg__schema(st) < 0)
+    if (store_pg__session(st) < 0 || store_pg__schema(st) < 0)
         goto fail;
     *out = st;
     return 0;
@@ -54,7 +49,7 @@ pg_close(struct store *st)
 static int
 pg_begin(struct store *st)
 {
-    if (store_pg__exec(st, "BEGIN") < 0)
+    if (store_pg__reconnect(st) < 0 || store_pg__exec(st, "BEGIN") < 0)
         return -1;
     st->in_txn = true;
     return 0;

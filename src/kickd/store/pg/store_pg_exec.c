@@ -76,6 +76,8 @@ store_pg__run(struct store *st, enum pg_stmt_id id, const struct pg_params *p)
     PGresult *res;
     ExecStatusType s;
 
+    if (!st->in_txn && store_pg__reconnect(st) < 0)
+        return NULL;
     snprintf(name, sizeof(name), "k%d", (int)id);
     res = PQexecPrepared(st->conn, name, p->n, p->val, p->len, p->fmt, 0);
     s = PQresultStatus(res);
@@ -106,6 +108,8 @@ store_pg__run_changed(struct store *st, enum pg_stmt_id id,
 int
 store_pg__op_begin(struct store *st)
 {
+    if (!st->in_txn && store_pg__reconnect(st) < 0)
+        return -1;
     return store_pg__exec(st, st->in_txn ? "SAVEPOINT store_op" : "BEGIN");
 }
 
@@ -194,5 +198,30 @@ store_pg__row_job(struct store *st, PGresult *res, int row, struct job *j)
         job_clear(j);
         return -1;
     }
+    return 0;
+}
+
+int
+store_pg__session(struct store *st)
+{
+    /* A commit is durable when it returns (issue 13: the 202 goes out
+     * after PostgreSQL's own durable commit), whatever the server's
+     * default. */
+    if (store_pg__exec(st, "SET synchronous_commit = on") < 0 ||
+        store_pg__exec(st, "SET client_min_messages = warning") < 0)
+        return -1;
+    return 0;
+}
+
+int
+store_pg__reconnect(struct store *st)
+{
+    if (PQstatus(st->conn) == CONNECTION_OK)
+        return 0;
+    PQreset(st->conn);
+    if (PQstatus(st->conn) != CONNECTION_OK)
+        return store_pg__fail_res(st, NULL);
+    if (store_pg__session(st) < 0 || store_pg__prepare(st) < 0)
+        return -1;
     return 0;
 }

@@ -122,6 +122,22 @@ int store_pg__row_job(struct store *st, PGresult *res, int row, struct job *j);
 /* Runs SQL without parameters that returns no rows: 0 or -1. */
 int store_pg__exec(struct store *st, const char *sql);
 
+/* Prepares the statements on the connection (at open and after a
+ * reconnection). 0 or -1. */
+int
+store_pg__prepare(struct store *st);
+
+/* The session's settings (synchronous_commit on). 0 or -1. */
+int
+store_pg__session(struct store *st);
+
+/* Outside a transaction, connects again if the connection was lost
+ * (PQreset, then the session's settings and statements again): 0, or -1
+ * with the error kept. Inside one, a lost connection fails the
+ * transaction and its ops, never replayed. */
+int
+store_pg__reconnect(struct store *st);
+
 /* Creates or migrates the schema (under an advisory lock, in one
  * transaction), prepares the statements and reads the store's id. 0 or
  * -1 with st->err set. */

@@ -296,6 +296,20 @@ id_read(struct store *st)
 }
 
 int
+store_pg__prepare(struct store *st)
+{
+    for (int i = 0; i < PG_STMT_COUNT; i++) {
+        char name[16];
+        snprintf(name, sizeof(name), "k%d", i);
+        PGresult *res = PQprepare(st->conn, name, stmt_sql[i], 0, NULL);
+        if (PQresultStatus(res) != PGRES_COMMAND_OK)
+            return store_pg__fail_res(st, res);
+        PQclear(res);
+    }
+    return 0;
+}
+
+int
 store_pg__schema(struct store *st)
 {
     char sql[80];
@@ -311,13 +325,7 @@ store_pg__schema(struct store *st)
         PQclear(PQexec(st->conn, "ROLLBACK"));
         return -1;
     }
-    for (int i = 0; i < PG_STMT_COUNT; i++) {
-        char name[16];
-        snprintf(name, sizeof(name), "k%d", i);
-        PGresult *res = PQprepare(st->conn, name, stmt_sql[i], 0, NULL);
-        if (PQresultStatus(res) != PGRES_COMMAND_OK)
-            return store_pg__fail_res(st, res);
-        PQclear(res);
-    }
+    if (store_pg__prepare(st) < 0)
+        return -1;
     return id_read(st);
 }
