@@ -1701,6 +1701,18 @@ test_common(void **state)
     assert_ptr_equal(store_backend("postgres://db/kick", err, sizeof(err)),
                      &store_pg_ops);
     assert_null(store_backend("", err, sizeof(err)));
+    store_uri_format("postgresql://kick:s3cret@db:5432/kick?sslmode=require",
+                     err, sizeof(err));
+    assert_string_equal(err, "postgresql://kick:***@db:5432/kick"
+                             "?sslmode=require");
+    store_uri_format("postgresql:///kick?host=/run&password=s3cret&user=k",
+                     err, sizeof(err));
+    assert_string_equal(err, "postgresql:///kick?host=/run&password=***"
+                             "&user=k");
+    store_uri_format("postgres://kick@db/kick", err, sizeof(err));
+    assert_string_equal(err, "postgres://kick@db/kick");
+    store_uri_format("/var/lib/kick/kick.db", err, sizeof(err));
+    assert_string_equal(err, "/var/lib/kick/kick.db");
     struct job j = {0};
     j.route = strdup("/a");
     job_clear(&j);
