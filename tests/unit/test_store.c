@@ -1431,6 +1431,13 @@ test_open_bad_path(void **state)
     snprintf(path, sizeof(path), "%s/no/such/dir/kick.db", tmpdir);
     assert_int_equal(ops->open(&st, path, err, sizeof(err)), -1);
     assert_null(st);
+    /* PostgreSQL takes a path for a database name and says why it
+     * cannot connect, without naming what it was given (a URI may hold
+     * a password). */
+    if (strcmp(cur->name, "postgresql") == 0) {
+        assert_non_null(strstr(err, "postgresql: "));
+        return;
+    }
     assert_non_null(strstr(err, path));
     assert_true(strlen(err) > strlen(path) + 2);
 }

@@ -10,6 +10,10 @@
 
 #include "store_pg_internal.h"
 
+/* How long opening or reconnecting waits for the server (s), unless the
+ * URI says otherwise (connect_timeout). */
+#define PG_CONNECT_TIMEOUT "5"
+
 static int
 pg_open(struct store **out, const char *uri, char *err, size_t errlen)
 {
@@ -20,7 +24,12 @@ pg_open(struct store **out, const char *uri, char *err, size_t errlen)
         snprintf(err, errlen, "out of memory");
         return -1;
     }
-    st->conn = PQconnectdb(uri);
+    /* Our defaults first, so that the URI's own settings win
+     * (expand_dbname). A connection attempt is bounded: libpq's default
+     * waits as long as TCP does, holding the store thread. */
+    static const char *const keys[] = {"connect_timeout", "dbname", NULL};
+    const char *vals[] = {PG_CONNECT_TIMEOUT, uri, NULL};
+    st->conn = PQconnectdbParams(keys, vals, 1);
     if (st->conn == NULL || PQstatus(st->conn) != CONNECTION_OK) {
         store_pg__fail_res(st, NULL);
         goto fail;
