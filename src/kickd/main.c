@@ -212,10 +212,12 @@ main(int argc, char **argv)
     }
     /* nginx -t: the configuration is read and checked, nothing starts. */
     if (a.test) {
+        char db[1024];
+        store_uri_format(cfg->db, db, sizeof(db));
         fprintf(stderr, "kickd: %s: configuration ok, %zu routes, listen %s, "
                         "db %s\n",
                 a.cfg_path ? a.cfg_path : a.scripts.dir, cfg->route_count,
-                cfg->listen, cfg->db);
+                cfg->listen, db);
         route_table_unref(routes);
         return 0;
     }

@@ -550,10 +550,12 @@ srv_init(struct srv *s, uv_loop_t *loop, struct cfg *cfg,
         goto fail;
     handles_init(s);
     const struct store_ops *ops = store_backend(cfg->db, err, sizeof(err));
+    char db[1024];
+    store_uri_format(cfg->db, db, sizeof(db));
     if (ops == NULL ||
         store_async_open(&s->store, loop, ops, cfg->db, err, sizeof(err)) <
             0) {
-        log_error("job store %s: %s", cfg->db, err);
+        log_error("job store %s: %s", db, err);
         r = -1;
         goto fail;
     }
@@ -566,7 +568,7 @@ srv_init(struct srv *s, uv_loop_t *loop, struct cfg *cfg,
         return -1;
     }
     log_info("listening on %s with %zu routes, jobs in %s", cfg->listen,
-             routes->cfg->route_count, cfg->db);
+             routes->cfg->route_count, db);
     dashboard_decide(s, true);
     return 0;
 

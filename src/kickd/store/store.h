@@ -221,11 +221,17 @@ struct store_ops {
     const char *(*id)(struct store *st);
 };
 
-/* The backend for a db setting: "postgresql://..." (later) or a SQLite
+/* The backend for a db setting: "postgresql://..." or a SQLite
  * path. NULL with err set if there is none. */
 const struct store_ops *
 store_backend(const char *uri, char *err, size_t errlen);
 
+/* The db setting as it may be logged: a PostgreSQL URI's password (in
+ * its userinfo or a password= parameter) as "***". */
+void
+store_uri_format(const char *uri, char *buf, size_t len);
+
 extern const struct store_ops store_sqlite_ops;
+extern const struct store_ops store_pg_ops;
 
 #endif

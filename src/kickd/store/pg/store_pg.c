@@ -1,0 +1,692 @@
+/* SPDX-License-Identifier: MIT */
+/* The PostgreSQL job store (issue 13): store_ops on libpq's synchronous
+ * interface, on the store thread like the SQLite backend, with the
+ * statements prepared at open. Work in progress (docs/postgresql.md):
+ * no leases, no NOTIFY, no reconnection yet. */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "store_pg_internal.h"
+
+/* How long opening or reconnecting waits for the server (s), unless the
+ * URI says otherwise (connect_timeout). */
+#define PG_CONNECT_TIMEOUT "5"
+
+static int
+pg_open(struct store **out, const char *uri, char *err, size_t errlen)
+{
+    struct store *st = calloc(1, sizeof(*st));
+
+    *out = NULL;
+    if (st == NULL) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    /* Our defaults first, so that the URI's own settings win
+     * (expand_dbname). A connection attempt is bounded: libpq's default
+     * waits as long as TCP does, holding the store thread. */
+    static const char *const keys[] = {"connect_timeout", "dbname", NULL};
+    const char *vals[] = {PG_CONNECT_TIMEOUT, uri, NULL};
+    st->conn = PQconnectdbParams(keys, vals, 1);
+    if (st->conn == NULL || PQstatus(st->conn) != CONNECTION_OK) {
+        store_pg__fail_res(st, NULL);
+        goto fail;
+    }
+    if (store_pg__session(st) < 0 || store_pg__schema(st) < 0)
+        goto fail;
+    *out = st;
+    return 0;
+fail:
+    /* The URI may hold a password: the error names the backend only. */
+    snprintf(err, errlen, "postgresql: %s", st->err);
+    PQfinish(st->conn);
+    free(st);
+    return -1;
+}
+
+static void
+pg_close(struct store *st)
+{
+    if (st == NULL)
+        return;
+    PQfinish(st->conn);
+    free(st);
+}
+
+static int
+pg_begin(struct store *st)
+{
+    if (store_pg__reconnect(st) < 0 || store_pg__exec(st, "BEGIN") < 0)
+        return -1;
+    st->in_txn = true;
+    return 0;
+}
+
+/* COMMIT of a transaction that a failed statement aborted succeeds as a
+ * ROLLBACK: that is a failed commit here. */
+static int
+pg_commit(struct store *st)
+{
+    PGresult *res = PQexec(st->conn, "COMMIT");
+
+    st->in_txn = false;
+    if (PQresultStatus(res) != PGRES_COMMAND_OK)
+        return store_pg__fail_res(st, res);
+    bool rolled_back = strcmp(PQcmdStatus(res), "ROLLBACK") == 0;
+    PQclear(res);
+    if (rolled_back)
+        return store_pg__fail(st, "the transaction failed and was rolled "
+                                  "back");
+    return 0;
+}
+
+static int
+pg_rollback(struct store *st)
+{
+    bool was = st->in_txn;
+
+    st->in_txn = false;
+    return was ? store_pg__exec(st, "ROLLBACK") : 0;
+}
+
+/* Loads job id into out: 0, 1 if there is none, -1. */
+static int
+load_job(struct store *st, int64_t id, bool with_request, struct job *out)
+{
+    struct pg_params p = {0};
+    PGresult *res;
+    int rc;
+
+    memset(out, 0, sizeof(*out));
+    store_pg__p_i64(&p, id);
+    if ((res = store_pg__run(st, PG_GET, &p)) == NULL)
+        return -1;
+    if (PQntuples(res) == 0) {
+        PQclear(res);
+        return 1;
+    }
+    rc = store_pg__row_job(st, res, 0, out);
+    PQclear(res);
+    if (rc < 0 || !with_request)
+        return rc;
+    if ((res = store_pg__run(st, PG_GET_REQ, &p)) == NULL)
+        rc = -1;
+    else if (PQntuples(res) == 0)
+        rc = store_pg__fail(st, "job without its request");
+    else if (store_pg__col_bytes(st, res, 0, 0, &out->head, &out->head_len) <
+                 0 ||
+             store_pg__col_bytes(st, res, 0, 1, &out->body, &out->body_len) <
+                 0 ||
+             store_pg__col_text(st, res, 0, 2, &out->remote_addr) < 0)
+        rc = -1;
+    else
+        out->remote_port = (int)store_pg__col_i64(res, 0, 3);
+    PQclear(res);
+    if (rc < 0)
+        job_clear(out);
+    return rc;
+}
+
+static int
+insert_job(struct store *st, struct job *j, bool *existed)
+{
+    struct pg_params p = {0};
+    PGresult *res;
+
+    store_pg__p_text(&p, j->route);
+    store_pg__p_i64(&p, j->max_attempts);
+    store_pg__p_text(&p, j->idem_key);
+    store_pg__p_i64(&p, j->created_at);
+    store_pg__p_i64(&p, j->run_at);
+    if ((res = store_pg__run(st, PG_INSERT, &p)) == NULL)
+        return -1;
+    if (PQntuples(res) == 0) {
+        /* The key was taken (ON CONFLICT DO NOTHING waited for the
+         * transaction that took it, on this node or another). */
+        PQclear(res);
+        p.n = 0;
+        store_pg__p_text(&p, j->route);
+        store_pg__p_text(&p, j->idem_key);
+        if ((res = store_pg__run(st, PG_IDEM_FIND, &p)) == NULL)
+            return -1;
+        if (PQntuples(res) != 1) {
+            PQclear(res);
+            return store_pg__fail(st, "idempotency key without its job");
+        }
+        j->id = store_pg__col_i64(res, 0, 0);
+        *existed = true;
+        PQclear(res);
+        return 0;
+    }
+    int64_t id = store_pg__col_i64(res, 0, 0);
+    PQclear(res);
+    p.n = 0;
+    store_pg__p_i64(&p, id);
+    store_pg__p_bytes(&p, j->head, j->head_len);
+    store_pg__p_bytes(&p, j->body, j->body_len);
+    store_pg__p_text(&p, j->remote_addr);
+    store_pg__p_i64(&p, j->remote_port);
+    if (store_pg__run_changed(st, PG_INSERT_REQ, &p) < 0)
+        return -1;
+    j->id = id;
+    j->state = JOB_QUEUED;
+    j->connection_status = 0;
+    j->attempt = 0;
+    j->exit_status = -1;
+    j->term_signal = 0;
+    j->progress = -1;
+    j->started_at = 0;
+    j->finished_at = 0;
+    return 0;
+}
+
+static int
+pg_insert(struct store *st, struct job *j, bool *existed)
+{
+    *existed = false;
+    if (j->route == NULL)
+        return store_pg__fail(st, "job without a route");
+    if (store_pg__op_begin(st) < 0)
+        return -1;
+    return store_pg__op_end(st, insert_job(st, j, existed));
+}
+
+static int
+claim_job(struct store *st, const char *route, int64_t now, struct job *out)
+{
+    struct pg_params p = {0};
+    PGresult *res;
+
+    store_pg__p_text(&p, route);
+    store_pg__p_i64(&p, now);
+    if ((res = store_pg__run(st, PG_CLAIM, &p)) == NULL)
+        return -1;
+    if (PQntuples(res) == 0) {
+        PQclear(res);
+        return 0;
+    }
+    int64_t id = store_pg__col_i64(res, 0, 0);
+    PQclear(res);
+    int rc = load_job(st, id, true, out);
+    if (rc == 1)
+        return store_pg__fail(st, "claimed job vanished");
+    return rc == 0 ? 1 : -1;
+}
+
+/* In the SQLite backend's order: by run_at, then id (see sqlite_claim). */
+static int
+pg_claim(struct store *st, const char *route, int64_t now, struct job *out)
+{
+    memset(out, 0, sizeof(*out));
+    if (store_pg__op_begin(st) < 0)
+        return -1;
+    return store_pg__op_end(st, claim_job(st, route, now, out));
+}
+
+static int
+output_append(struct store *st, int64_t id, const char *data, size_t len,
+              size_t cap, int64_t skipped)
+{
+    struct pg_params p = {0};
+
+    store_pg__p_i64(&p, id);
+    if (len > 0) {
+        store_pg__p_bytes(&p, data, len);
+        if (store_pg__run_changed(st, PG_OUT_ADD, &p) < 0)
+            return -1;
+        p.n = 1;
+    }
+    store_pg__p_i64(&p, (int64_t)len + skipped);
+    if (store_pg__run_changed(st, PG_OUT_SIZE, &p) < 0)
+        return -1;
+    p.n = 1;
+    store_pg__p_i64(&p, (int64_t)cap);
+    return store_pg__run_changed(st, PG_OUT_TRIM, &p) < 0 ? -1 : 0;
+}
+
+static int
+pg_output_append(struct store *st, int64_t id, const char *data, size_t len,
+                 size_t cap, int64_t skipped)
+{
+    if (store_pg__op_begin(st) < 0)
+        return -1;
+    return store_pg__op_end(st, output_append(st, id, data, len, cap, skipped));
+}
+
+/* The end first: if the job is not running nothing is written, and the
+ * output is kept only with the end it belongs to. */
+static int
+finish_job(struct store *st, int64_t id, const struct job_end *e)
+{
+    struct pg_params p = {0};
+    int64_t n;
+
+    store_pg__p_i64(&p, id);
+    if (e->state != JOB_QUEUED) {
+        store_pg__p_i64(&p, e->state);
+        store_pg__p_i64(&p, e->connection_status);
+        store_pg__p_i64(&p, e->exit_status);
+        store_pg__p_i64(&p, e->term_signal);
+        store_pg__p_i64(&p, e->now);
+    } else {
+        store_pg__p_i64(&p, e->connection_status);
+        store_pg__p_i64(&p, e->exit_status);
+        store_pg__p_i64(&p, e->term_signal);
+        store_pg__p_i64(&p, e->requeue_at);
+    }
+    store_pg__p_text(&p, e->error);
+    store_pg__p_i64(&p, e->interrupted);
+    store_pg__p_i64(&p, e->response_status);
+    store_pg__p_text(&p, e->response_type);
+    n = store_pg__run_changed(
+        st, e->state == JOB_QUEUED ? PG_REQUEUE : PG_FINISH, &p);
+    if (n <= 0)
+        return n < 0 ? -1 : 1;
+    if ((e->output_len > 0 || e->output_skipped > 0) &&
+        output_append(st, id, e->output, e->output_len, e->output_cap,
+                      e->output_skipped) < 0)
+        return -1;
+    return 0;
+}
+
+static int
+pg_finish(struct store *st, int64_t id, const struct job_end *e)
+{
+    if (e->state == JOB_RUNNING || job_state_name(e->state) == NULL)
+        return store_pg__fail(st, "finish with a state that is not an end");
+    if (store_pg__op_begin(st) < 0)
+        return -1;
+    return store_pg__op_end(st, finish_job(st, id, e));
+}
+
+static int
+pg_set_owner(struct store *st, int64_t id, const struct job_owner *o)
+{
+    struct pg_params p = {0};
+
+    store_pg__p_i64(&p, id);
+    store_pg__p_text(&p, o->node[0] != '\0' ? o->node : NULL);
+    store_pg__p_i64(&p, o->pgid);
+    store_pg__p_i64(&p, o->start);
+    store_pg__p_text(&p, o->boot[0] != '\0' ? o->boot : NULL);
+    int64_t n = store_pg__run_changed(st, PG_OWN, &p);
+    return n < 0 ? -1 : n == 0;
+}
+
+static int
+pg_cancel(struct store *st, int64_t id, int64_t now)
+{
+    struct pg_params p = {0};
+
+    store_pg__p_i64(&p, id);
+    store_pg__p_i64(&p, now);
+    int64_t n = store_pg__run_changed(st, PG_CANCEL, &p);
+    return n < 0 ? -1 : n == 0;
+}
+
+static int
+pg_get(struct store *st, int64_t id, bool with_request, struct job *out)
+{
+    if (!with_request)
+        return load_job(st, id, false, out);
+    /* The job and its request as of one moment. */
+    if (store_pg__op_begin(st) < 0)
+        return -1;
+    return store_pg__op_end(st, load_job(st, id, true, out));
+}
+
+static int
+pg_list(struct store *st, const struct job_filter *f, struct job **out,
+        size_t *n)
+{
+    struct pg_params p = {0};
+    PGresult *res;
+
+    *out = NULL;
+    *n = 0;
+    store_pg__p_i64(&p, f->after);
+    store_pg__p_i64(&p, f->limit);
+    store_pg__p_text(&p, f->route);
+    store_pg__p_i64(&p, f->state);
+    store_pg__p_i64(&p, f->before > 0 ? f->before : INT64_MAX);
+    store_pg__p_i64(&p, f->created_from);
+    store_pg__p_i64(&p, f->created_until > 0 ? f->created_until : INT64_MAX);
+    store_pg__p_text(&p, f->desc ? "true" : "false");
+    if ((res = store_pg__run(st, PG_LIST, &p)) == NULL)
+        return -1;
+    int rows = PQntuples(res);
+    if (rows > 0 && (*out = calloc((size_t)rows, sizeof(**out))) == NULL) {
+        PQclear(res);
+        return store_pg__fail(st, "out of memory");
+    }
+    for (int i = 0; i < rows; i++) {
+        if (store_pg__row_job(st, res, i, &(*out)[i]) < 0) {
+            for (size_t k = 0; k < *n; k++)
+                job_clear(&(*out)[k]);
+            free(*out);
+            *out = NULL;
+            *n = 0;
+            PQclear(res);
+            return -1;
+        }
+        (*n)++;
+    }
+    PQclear(res);
+    return 0;
+}
+
+static int
+output_get(struct store *st, int64_t id, char **data, size_t *len,
+           struct job *job)
+{
+    struct pg_params p = {0};
+    PGresult *res;
+    int rc = load_job(st, id, false, job);
+
+    if (rc != 0)
+        return rc;
+    store_pg__p_i64(&p, id);
+    if ((res = store_pg__run(st, PG_OUT_ALL, &p)) == NULL)
+        return -1;
+    for (int i = 0; i < PQntuples(res); i++) {
+        char *chunk;
+        size_t clen;
+        if (store_pg__col_bytes(st, res, i, 0, &chunk, &clen) < 0)
+            goto fail;
+        char *grown = realloc(*data, *len + clen + 1);
+        if (grown == NULL) {
+            free(chunk);
+            store_pg__fail(st, "out of memory");
+            goto fail;
+        }
+        memcpy(grown + *len, chunk, clen);
+        *len += clen;
+        grown[*len] = '\0';
+        *data = grown;
+        free(chunk);
+    }
+    PQclear(res);
+    return 0;
+fail:
+    PQclear(res);
+    free(*data);
+    *data = NULL;
+    *len = 0;
+    return -1;
+}
+
+static int
+pg_output_get(struct store *st, int64_t id, char **data, size_t *len,
+              struct job *job)
+{
+    struct job scratch = {0};
+
+    *data = NULL;
+    *len = 0;
+    if (store_pg__op_begin(st) < 0)
+        return -1;
+    int rc = output_get(st, id, data, len, job ? job : &scratch);
+    job_clear(&scratch);
+    if (rc != 0 && job)
+        job_clear(job);
+    return store_pg__op_end(st, rc);
+}
+
+static int
+pg_set_progress(struct store *st, int64_t id, int percent, const char *msg)
+{
+    struct pg_params p = {0};
+
+    store_pg__p_i64(&p, id);
+    store_pg__p_i64(&p, percent);
+    store_pg__p_text(&p, msg);
+    int64_t n = store_pg__run_changed(st, PG_PROGRESS, &p);
+    return n < 0 ? -1 : n == 0;
+}
+
+static int
+pg_counts(struct store *st, struct job_count **out, size_t *n)
+{
+    struct pg_params p = {0};
+    PGresult *res;
+
+    *out = NULL;
+    *n = 0;
+    if (store_pg__op_begin(st) < 0)
+        return -1;
+    if (store_pg__op_end(
+            st, store_pg__run_changed(st, PG_COUNTS_FOLD, &p) < 0 ? -1 : 0) < 0)
+        return -1;
+    if ((res = store_pg__run(st, PG_COUNTS, &p)) == NULL)
+        return -1;
+    int rows = PQntuples(res);
+    if (rows > 0 && (*out = calloc((size_t)rows, sizeof(**out))) == NULL) {
+        PQclear(res);
+        return store_pg__fail(st, "out of memory");
+    }
+    for (int i = 0; i < rows; i++) {
+        struct job_count *c = &(*out)[i];
+        c->state = (enum job_state)store_pg__col_i64(res, i, 1);
+        c->count = store_pg__col_i64(res, i, 2);
+        if (store_pg__col_text(st, res, i, 0, &c->route) < 0) {
+            for (int k = 0; k < i; k++)
+                free((*out)[k].route);
+            free(*out);
+            *out = NULL;
+            PQclear(res);
+            return -1;
+        }
+        *n = (size_t)i + 1;
+    }
+    PQclear(res);
+    return 0;
+}
+
+/* The job is queued again only if it has ended (state >= 2); else
+ * whether it exists tells 1 from 2. */
+static int
+pg_retry(struct store *st, int64_t id, int64_t now, int max_attempts)
+{
+    struct pg_params p = {0};
+    PGresult *res;
+
+    store_pg__p_i64(&p, id);
+    store_pg__p_i64(&p, now);
+    store_pg__p_i64(&p, max_attempts);
+    int64_t n = store_pg__run_changed(st, PG_RETRY, &p);
+    if (n != 0)
+        return n < 0 ? -1 : 0;
+    p.n = 1;
+    if ((res = store_pg__run(st, PG_EXISTS, &p)) == NULL)
+        return -1;
+    int r = PQntuples(res) > 0 ? 2 : 1;
+    PQclear(res);
+    return r;
+}
+
+static int
+pg_delete(struct store *st, int64_t id)
+{
+    struct pg_params p = {0};
+
+    store_pg__p_i64(&p, id);
+    int64_t n = store_pg__run_changed(st, PG_DELETE, &p);
+    return n < 0 ? -1 : n == 0;
+}
+
+static int
+prune(struct store *st, const char *route, int64_t before, int limit,
+      int64_t *deleted, int64_t *oldest)
+{
+    struct pg_params p = {0};
+    PGresult *res;
+
+    store_pg__p_text(&p, route);
+    store_pg__p_i64(&p, before);
+    store_pg__p_i64(&p, limit);
+    if ((*deleted = store_pg__run_changed(st, PG_PRUNE, &p)) < 0)
+        return -1;
+    p.n = 1;
+    if ((res = store_pg__run(st, PG_ENDED_OLDEST, &p)) == NULL)
+        return -1;
+    if (PQntuples(res) > 0)
+        *oldest = store_pg__col_i64(res, 0, 0);
+    PQclear(res);
+    return 0;
+}
+
+static int
+pg_prune(struct store *st, const char *route, int64_t before, int limit,
+         int64_t *deleted, int64_t *oldest)
+{
+    *deleted = 0;
+    *oldest = 0;
+    if (store_pg__op_begin(st) < 0)
+        return -1;
+    int r =
+        store_pg__op_end(st, prune(st, route, before, limit, deleted, oldest));
+    if (r < 0)
+        *deleted = *oldest = 0;
+    return r;
+}
+
+static void
+row_owner(PGresult *res, int row, struct job_owner *o)
+{
+    memset(o, 0, sizeof(*o));
+    snprintf(o->node, sizeof(o->node), "%s", PQgetvalue(res, row, 21));
+    o->pgid = (int)store_pg__col_i64(res, row, 22);
+    o->start = store_pg__col_i64(res, row, 23);
+    snprintf(o->boot, sizeof(o->boot), "%s", PQgetvalue(res, row, 24));
+}
+
+static int
+pg_orphans(struct store *st, struct job **out, struct job_owner **owners,
+           size_t *n)
+{
+    struct pg_params p = {0};
+    PGresult *res;
+
+    *out = NULL;
+    *owners = NULL;
+    *n = 0;
+    if ((res = store_pg__run(st, PG_ORPHANS, &p)) == NULL)
+        return -1;
+    int rows = PQntuples(res);
+    if (rows == 0) {
+        PQclear(res);
+        return 0;
+    }
+    *out = calloc((size_t)rows, sizeof(**out));
+    *owners = calloc((size_t)rows, sizeof(**owners));
+    if (*out == NULL || *owners == NULL) {
+        store_pg__fail(st, "out of memory");
+        goto fail;
+    }
+    for (int i = 0; i < rows; i++) {
+        if (store_pg__row_job(st, res, i, &(*out)[i]) < 0)
+            goto fail;
+        row_owner(res, i, &(*owners)[i]);
+        *n = (size_t)i + 1;
+    }
+    PQclear(res);
+    return 0;
+fail:
+    for (size_t k = 0; k < *n; k++)
+        job_clear(&(*out)[k]);
+    free(*out);
+    free(*owners);
+    *out = NULL;
+    *owners = NULL;
+    *n = 0;
+    PQclear(res);
+    return -1;
+}
+
+static int
+pg_due_routes(struct store *st, int64_t now, char ***routes, size_t *n)
+{
+    struct pg_params p = {0};
+    PGresult *res;
+
+    *routes = NULL;
+    *n = 0;
+    store_pg__p_i64(&p, now);
+    if ((res = store_pg__run(st, PG_DUE_ROUTES, &p)) == NULL)
+        return -1;
+    int rows = PQntuples(res);
+    if (rows > 0 && (*routes = calloc((size_t)rows, sizeof(char *))) == NULL)
+        goto oom;
+    for (int i = 0; i < rows; i++) {
+        if (((*routes)[i] = strdup(PQgetvalue(res, i, 0))) == NULL)
+            goto oom;
+        *n = (size_t)i + 1;
+    }
+    PQclear(res);
+    return 0;
+oom:
+    for (size_t k = 0; k < *n; k++)
+        free((*routes)[k]);
+    free(*routes);
+    *routes = NULL;
+    *n = 0;
+    PQclear(res);
+    return store_pg__fail(st, "out of memory");
+}
+
+static int
+pg_next_run_at(struct store *st, int64_t *when)
+{
+    struct pg_params p = {0};
+    PGresult *res;
+
+    *when = 0;
+    if ((res = store_pg__run(st, PG_NEXT_RUN_AT, &p)) == NULL)
+        return -1;
+    *when = store_pg__col_i64(res, 0, 0);
+    PQclear(res);
+    return 0;
+}
+
+static const char *
+pg_error(struct store *st)
+{
+    return st->err;
+}
+
+static const char *
+pg_id(struct store *st)
+{
+    return st->id;
+}
+
+const struct store_ops store_pg_ops = {
+    .name = "postgresql",
+    .open = pg_open,
+    .close = pg_close,
+    .begin = pg_begin,
+    .commit = pg_commit,
+    .sync = NULL,
+    .rollback = pg_rollback,
+    .insert = pg_insert,
+    .claim = pg_claim,
+    .finish = pg_finish,
+    .set_owner = pg_set_owner,
+    .cancel = pg_cancel,
+    .retry = pg_retry,
+    .delete = pg_delete,
+    .prune = pg_prune,
+    .get = pg_get,
+    .list = pg_list,
+    .output_append = pg_output_append,
+    .output_get = pg_output_get,
+    .set_progress = pg_set_progress,
+    .orphans = pg_orphans,
+    .due_routes = pg_due_routes,
+    .next_run_at = pg_next_run_at,
+    .counts = pg_counts,
+    .error = pg_error,
+    .id = pg_id,
+};

@@ -1,0 +1,146 @@
+/* SPDX-License-Identifier: MIT */
+/* What store_pg.c and store_pg_schema.c share and no other module sees:
+ * struct store of the PostgreSQL backend, its prepared statements and the
+ * helpers that run them. */
+#ifndef KICKD_STORE_PG_INTERNAL_H
+#define KICKD_STORE_PG_INTERNAL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <libpq-fe.h>
+
+#include "store.h"
+
+/* The columns of a jobs row in the order store_pg.c's row_job reads; the
+ * same as the SQLite backend's JOB_COLS. */
+#define PG_JOB_COLS                                                            \
+    "id, route, state, connection_status, attempt, max_attempts,"              \
+    " exit_status, term_signal, progress, progress_msg, idem_key,"             \
+    " created_at, run_at, started_at, finished_at, error, interruptions,"      \
+    " response_status, response_type, output_size, earlier_attempts"
+
+/* The statements prepared at open; their SQL is in store_pg_schema.c and
+ * their names are "k" and the number. */
+enum pg_stmt_id {
+    PG_INSERT,
+    PG_INSERT_REQ,
+    PG_IDEM_FIND,
+    PG_CLAIM,
+    PG_GET,
+    PG_GET_REQ,
+    PG_FINISH,
+    PG_REQUEUE,
+    PG_CANCEL,
+    PG_LIST,
+    PG_COUNTS,
+    PG_COUNTS_FOLD,
+    PG_OUT_ADD,
+    PG_OUT_SIZE,
+    PG_OUT_TRIM,
+    PG_OUT_ALL,
+    PG_EXISTS,
+    PG_PROGRESS,
+    PG_OWN,
+    PG_RETRY,
+    PG_DELETE,
+    PG_PRUNE,
+    PG_ENDED_OLDEST,
+    PG_ORPHANS,
+    PG_DUE_ROUTES,
+    PG_NEXT_RUN_AT,
+    PG_STMT_COUNT
+};
+
+/* The most parameters a statement takes. */
+#define PG_MAX_PARAMS 10
+
+/* One statement's parameters: text, or bytes sent in binary (bytea). */
+struct pg_params {
+    int n;
+    const char *val[PG_MAX_PARAMS];
+    int len[PG_MAX_PARAMS];
+    int fmt[PG_MAX_PARAMS];
+    char num[PG_MAX_PARAMS][24]; /* integers' text */
+};
+
+struct store {
+    PGconn *conn;
+    char err[256]; /* the last error, one line */
+    bool in_txn;   /* between the caller's begin and commit or rollback */
+    char id[17];   /* meta's store_id */
+};
+
+/* Keeps msg as the store's error. Returns -1. */
+int store_pg__fail(struct store *st, const char *msg);
+
+/* Keeps the connection's (or res's) error message as the store's error,
+ * clears res. Returns -1. */
+int store_pg__fail_res(struct store *st, PGresult *res);
+
+/* Adds a parameter: an integer, a text (NULL: SQL NULL) that must
+ * outlive the statement's run, or bytes sent as binary bytea (never
+ * NULL: no bytes are an empty value). */
+void store_pg__p_i64(struct pg_params *p, int64_t v);
+
+void store_pg__p_text(struct pg_params *p, const char *v);
+
+void store_pg__p_bytes(struct pg_params *p, const char *v, size_t len);
+
+/* Runs prepared statement id: its result (rows or a command's), or NULL
+ * with the error kept. The caller clears the result. */
+PGresult *store_pg__run(struct store *st, enum pg_stmt_id id,
+                        const struct pg_params *p);
+
+/* Runs statement id: the rows it changed, or -1. */
+int64_t store_pg__run_changed(struct store *st, enum pg_stmt_id id,
+                              const struct pg_params *p);
+
+/* Makes one op atomic: a transaction of its own outside the caller's,
+ * else a savepoint in it. 0 or -1. */
+int store_pg__op_begin(struct store *st);
+
+/* Ends an op: keeps its work if r >= 0 and returns r, else undoes it and
+ * returns -1 with the first error kept. */
+int store_pg__op_end(struct store *st, int r);
+
+/* Column readers of a text-format result: a malloc'd copy of a text (NULL
+ * stays NULL), bytea decoded into malloc'd bytes (NUL-terminated too), an
+ * integer. 0 or -1 (out of memory). */
+int store_pg__col_text(struct store *st, PGresult *res, int row, int col,
+                       char **out);
+
+int store_pg__col_bytes(struct store *st, PGresult *res, int row, int col,
+                        char **out, size_t *len);
+
+int64_t store_pg__col_i64(PGresult *res, int row, int col);
+
+/* Fills j (cleared first) from row of a PG_JOB_COLS result. 0 or -1. */
+int store_pg__row_job(struct store *st, PGresult *res, int row, struct job *j);
+
+/* Runs SQL without parameters that returns no rows: 0 or -1. */
+int store_pg__exec(struct store *st, const char *sql);
+
+/* Prepares the statements on the connection (at open and after a
+ * reconnection). 0 or -1. */
+int
+store_pg__prepare(struct store *st);
+
+/* The session's settings (synchronous_commit on). 0 or -1. */
+int
+store_pg__session(struct store *st);
+
+/* Outside a transaction, connects again if the connection was lost
+ * (PQreset, then the session's settings and statements again): 0, or -1
+ * with the error kept. Inside one, a lost connection fails the
+ * transaction and its ops, never replayed. */
+int
+store_pg__reconnect(struct store *st);
+
+/* Creates or migrates the schema (under an advisory lock, in one
+ * transaction), prepares the statements and reads the store's id. 0 or
+ * -1 with st->err set. */
+int store_pg__schema(struct store *st);
+
+#endif
