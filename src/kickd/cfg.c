@@ -111,6 +111,9 @@ static const struct cfg_key server_keys[] = {
     {"access_log", KEY_STRING, 0, 0, offsetof(struct cfg, access_log)},
     {"keep", KEY_DURATION, 0, JOB_MAX_KEEP, offsetof(struct cfg, keep)},
     {"dashboard", KEY_WORD, 0, 0, offsetof(struct cfg, dashboard)},
+    {"lease", KEY_MS, 3, 3600, offsetof(struct cfg, lease)},
+    {"lease_renew", KEY_MS, 1, 600, offsetof(struct cfg, lease_renew)},
+    {"poll", KEY_MS, 1, 600, offsetof(struct cfg, poll)},
 };
 
 static const struct cfg_key route_keys[] = {
@@ -234,6 +237,9 @@ cfg_new(void)
     c->output_cap = JOB_DEFAULT_OUTPUT_CAP;
     c->response_hold = CONN_DEFAULT_RESPONSE_HOLD;
     c->stop_grace = SRV_DEFAULT_STOP_GRACE;
+    c->lease = JOB_DEFAULT_LEASE;
+    c->lease_renew = JOB_DEFAULT_LEASE_RENEW;
+    c->poll = JOB_DEFAULT_POLL;
     c->max_interruptions = JOB_DEFAULT_MAX_INTERRUPTIONS;
     c->keep = JOB_DEFAULT_KEEP;
     if (c->listen == NULL || c->db == NULL || c->access_log == NULL) {

@@ -86,6 +86,12 @@ struct cfg {
     int max_connections;
     int kill_grace;      /* ms between SIGTERM and SIGKILL to a script */
     int stop_grace;      /* ms kickd waits for running work at SIGTERM */
+    /* A shared store (PostgreSQL): a running job's lease (ms), renewed
+     * every lease_renew ms; a look for due jobs every poll ms beside
+     * the notices of other nodes. */
+    int lease;
+    int lease_renew;
+    int poll;
     int shutdown_timeout; /* ms a shutdown command may run */
     int64_t output_cap;   /* bytes of a job's output kept (the newest) */
     int response_hold;    /* ms a short answer may wait for its end */

@@ -134,6 +134,12 @@
  * restarts of a bad day, few enough that a job which crashes kickd each
  * time stops; [server] max_interruptions changes it. */
 #define JOB_DEFAULT_MAX_INTERRUPTIONS 5
+/* A shared store (PostgreSQL): a running job's lease, how often its node
+ * renews it, and how often a node looks for due jobs beside the other
+ * nodes' notices (a notice may be lost while a connection is down). */
+#define JOB_DEFAULT_LEASE 30000
+#define JOB_DEFAULT_LEASE_RENEW 5000
+#define JOB_DEFAULT_POLL 5000
 
 /* How long an ended job and its output are kept (ms): a week, to look at
  * what happened over a weekend; [server] keep and a route's keep change

@@ -10,9 +10,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <unistd.h>
 
 #include "api.h"
+#include "clock.h"
 #include "conn.h"
 #include "dashboard.h"
 #include "events.h"
@@ -517,6 +519,20 @@ runners_init(struct srv *s)
     return 0;
 }
 
+/* This kickd's name as a job's owner: host, pid and a random part, so
+ * that a pid reused after a restart never names the same node. */
+static void
+node_name(char *buf, size_t size)
+{
+    char host[32] = "";
+    unsigned r = 0;
+
+    gethostname(host, sizeof(host) - 1);
+    if (getrandom(&r, sizeof(r), 0) != (ssize_t)sizeof(r))
+        r = (unsigned)clock_now_ms();
+    snprintf(buf, size, "%s/%d/%08x", host, (int)getpid(), r);
+}
+
 int
 srv_init(struct srv *s, uv_loop_t *loop, struct cfg *cfg,
          struct route_table *routes)
@@ -550,11 +566,12 @@ srv_init(struct srv *s, uv_loop_t *loop, struct cfg *cfg,
         goto fail;
     handles_init(s);
     const struct store_ops *ops = store_backend(cfg->db, err, sizeof(err));
-    char db[1024];
+    char db[1024], node[64];
     store_uri_format(cfg->db, db, sizeof(db));
+    node_name(node, sizeof(node));
     if (ops == NULL ||
-        store_async_open(&s->store, loop, ops, cfg->db, err, sizeof(err)) <
-            0) {
+        store_async_open(&s->store, loop, ops, cfg->db, node, cfg->lease,
+                         err, sizeof(err)) < 0) {
         log_error("job store %s: %s", db, err);
         r = -1;
         goto fail;

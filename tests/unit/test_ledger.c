@@ -137,7 +137,8 @@ setup(void **state)
     nrecorded = 0;
     closed = false;
     if (uv_loop_init(&loop) != 0 ||
-        store_async_open(&sa, &loop, &fake_ops, "fake", err, sizeof(err)) <
+        store_async_open(&sa, &loop, &fake_ops, "fake", "test/1/0", 30000, err,
+                         sizeof(err)) <
             0)
         return -1;
     ledger_init(&ledger, &loop, &sa);

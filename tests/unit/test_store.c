@@ -327,7 +327,7 @@ static int64_t
 claim(struct fix *f, const char *route, int64_t now)
 {
     struct job j;
-    int r = f->ops->claim(f->st, route, now, &j);
+    int r = f->ops->claim(f->st, route, now, 0, &j);
 
     if (r < 0)
         fail_msg("claim: %s", f->ops->error(f->st));
@@ -421,7 +421,7 @@ test_claim_marks_running(void **state)
     int64_t id = add(f, "/a", NULL, 10, 2, NULL);
     struct job j;
 
-    assert_int_equal(f->ops->claim(f->st, "/a", 77, &j), 1);
+    assert_int_equal(f->ops->claim(f->st, "/a", 77, 0, &j), 1);
     assert_int_equal(j.id, id);
     assert_int_equal(j.state, JOB_RUNNING);
     assert_int_equal(j.attempt, 1);
@@ -504,7 +504,7 @@ test_finish_requeue(void **state)
     assert_int_equal(j.finished_at, 0);
     job_clear(&j);
     assert_int_equal(claim(f, "/a", 2029), 0);
-    assert_int_equal(f->ops->claim(f->st, "/a", 2030, &j), 1);
+    assert_int_equal(f->ops->claim(f->st, "/a", 2030, 0, &j), 1);
     assert_int_equal(j.id, id);
     assert_int_equal(j.attempt, 2);
     assert_int_equal(j.started_at, 2030);
@@ -786,7 +786,7 @@ test_retry(void **state)
     /* Queued now: a second retry is refused; the job runs again. */
     assert_int_equal(f->ops->retry(f->st, id, 61, 3), 2);
     assert_int_equal(claim(f, "/a", 59), 0);
-    assert_int_equal(f->ops->claim(f->st, "/a", 60, &j), 1);
+    assert_int_equal(f->ops->claim(f->st, "/a", 60, 0, &j), 1);
     assert_int_equal(j.id, id);
     assert_int_equal(j.attempt, 1);
     assert_non_null(j.head);
@@ -1672,7 +1672,7 @@ test_sqlite_migrates_v1(void **state)
     j.head_len = strlen(j.head);
     assert_int_equal(o->insert(st, &j, &existed), 0);
     memset(&j, 0, sizeof(j));
-    assert_int_equal(o->claim(st, "/a", 10, &j), 1);
+    assert_int_equal(o->claim(st, "/a", 10, 0, &j), 1);
     job_clear(&j);
     assert_int_equal(o->counts(st, &c, &n), 0);
     assert_int_equal(count_of(c, n, "/a", JOB_QUEUED), 2);
@@ -1747,12 +1747,12 @@ test_pg_two_nodes(void **state)
     assert_int_equal(f->ops->begin(f->st), 0);
     assert_int_equal(claim(f, "/a", 20), a);
     /* The first node's transaction holds a's row: the other takes b. */
-    assert_int_equal(f->ops->claim(other, "/a", 20, &j), 1);
+    assert_int_equal(f->ops->claim(other, "/a", 20, 0, &j), 1);
     assert_int_equal(j.id, b);
     job_clear(&j);
-    assert_int_equal(f->ops->claim(other, "/a", 20, &j), 0);
+    assert_int_equal(f->ops->claim(other, "/a", 20, 0, &j), 0);
     assert_int_equal(f->ops->commit(f->st), 0);
-    assert_int_equal(f->ops->claim(other, "/a", 20, &j), 0);
+    assert_int_equal(f->ops->claim(other, "/a", 20, 0, &j), 0);
     int64_t k = add(f, "/a", "key-1", 30, 1, &existed);
     assert_false(existed);
     assert_int_equal(add(f, "/a", "key-1", 30, 1, &existed), k);

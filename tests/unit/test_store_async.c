@@ -121,7 +121,8 @@ fake_insert(struct store *st, struct job *j, bool *existed)
 }
 
 static int
-fake_claim(struct store *st, const char *route, int64_t now, struct job *out)
+fake_claim(struct store *st, const char *route, int64_t now, int limit,
+           struct job *out)
 {
     (void)now;
     uv_mutex_lock(&st->mu);
@@ -205,7 +206,8 @@ setup(void **state)
     done_count = done_ok = 0;
     if (uv_loop_init(&loop) != 0)
         return -1;
-    return store_async_open(&sa, &loop, &fake_ops, "fake", err, sizeof(err));
+    return store_async_open(&sa, &loop, &fake_ops, "fake", "test/1/0", 30000, err,
+                            sizeof(err));
 }
 
 /* The test has closed the store: the loop ends with no handle left. */

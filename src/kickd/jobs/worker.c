@@ -479,20 +479,6 @@ static const struct recover_hooks recover_hooks = {
     .done_cb = recovered,
 };
 
-/* This kickd's name as a job's owner: host, pid and a random part, so
- * that a pid reused after a restart never names the same node. */
-static void
-node_name(char *buf, size_t size)
-{
-    char host[32] = "";
-    unsigned r = 0;
-
-    gethostname(host, sizeof(host) - 1);
-    if (getrandom(&r, sizeof(r), 0) != (ssize_t)sizeof(r))
-        r = (unsigned)clock_now_ms();
-    snprintf(buf, size, "%s/%d/%08x", host, (int)getpid(), r);
-}
-
 int
 worker_start(struct srv *s)
 {
@@ -501,7 +487,7 @@ worker_start(struct srv *s)
     if (p == NULL)
         return -1;
     p->srv = s;
-    node_name(p->node, sizeof(p->node));
+    snprintf(p->node, sizeof(p->node), "%s", s->store.node);
     pgroup_boot_id(p->boot, sizeof(p->boot));
     uv_timer_init(s->loop, &p->delay_timer);
     p->delay_timer.data = p;

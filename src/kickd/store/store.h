@@ -101,6 +101,11 @@ struct job_end {
     int exit_status;       /* -1 if none */
     int term_signal;       /* 0 if none */
     int64_t now;           /* finished_at of a final state (ms) */
+    int attempt;           /* the run's attempt: on a shared backend the
+                            * end is recorded only if the job still runs
+                            * that attempt for this node (a fence against
+                            * a node whose lease was taken over); 0: no
+                            * fence (one node owns the store) */
     int64_t requeue_at;    /* JOB_QUEUED: run_at of the next attempt */
     bool interrupted;      /* kickd ended the run: interruptions + 1 */
     const char *error;     /* one line, NULL if it succeeded */
@@ -147,9 +152,14 @@ struct store_ops {
     int (*insert)(struct store *st, struct job *j, bool *existed);
     /* Takes the oldest queued job of route whose run_at <= now: marks it
      * running, attempt + 1, started_at = now, and loads it with its
-     * request. 1 if one was taken, 0 if none, -1 on error. */
+     * request. On a shared backend the job is owned by this node (join)
+     * with a lease of lease_ms from the database's clock, and limit
+     * (the route's concurrency, 0: none) caps the route's running jobs
+     * across all nodes; a backend one node owns ignores limit (the
+     * worker pool enforces it). 1 if one was taken, 0 if none (or the
+     * route is at its limit), -1 on error. */
     int (*claim)(struct store *st, const char *route, int64_t now,
-                 struct job *out);
+                 int limit, struct job *out);
     /* Ends the run of job id, if it is running: keeps its output, then
      * records its end (a final state with finished_at, or queued again
      * at requeue_at), all or nothing. 0, 1 if no such running job
@@ -159,7 +169,9 @@ struct store_ops {
      * not running, -1. */
     int (*set_owner)(struct store *st, int64_t id,
                      const struct job_owner *o);
-    /* Cancels a queued job: 0, 1 if it is not queued, -1. */
+    /* Cancels a queued job: 0, 1 if it is not queued, -1. A shared
+     * backend answers 2 for a job that runs on another node: that node
+     * is told (a "c ID" notice, see listen_wait) and ends it. */
     int (*cancel)(struct store *st, int64_t id, int64_t now);
     /* Queues an ended job again, due at now, with a fresh set of
      * max_attempts attempts: earlier_attempts += attempt, then attempt,
@@ -199,10 +211,14 @@ struct store_ops {
     int (*set_progress)(struct store *st, int64_t id, int percent,
                         const char *msg);
     /* The running jobs that no live kickd runs (SQLite: all of them at
-     * open, since one kickd owns the file), without requests, and who
-     * ran each ((*owners)[i] is (*out)[i]'s); the caller ends what is
-     * left of each run, then records it with finish (interrupted). The
-     * caller frees both arrays (job_clear each job). 0 or -1. */
+     * open, since one kickd owns the file; a shared backend: those whose
+     * lease ran out, each taken over by this node with a fresh lease
+     * before it is returned, so that two nodes never recover the same
+     * run), without requests, and who ran each ((*owners)[i] is
+     * (*out)[i]'s, as it was before the take-over); the caller ends what
+     * is left of each run, then records it with finish (interrupted,
+     * fenced by its attempt). The caller frees both arrays (job_clear
+     * each job). 0 or -1. */
     int (*orphans)(struct store *st, struct job **out,
                    struct job_owner **owners, size_t *n);
     /* The routes with queued jobs due at or before now (so the workers
@@ -219,6 +235,43 @@ struct store_ops {
     /* The store's id: 16 hex digits made with the store, the same for
      * every kickd that uses it. Valid until close. */
     const char *(*id)(struct store *st);
+
+    /* What a backend that several kickd share (PostgreSQL) has more; all
+     * NULL for one that a single kickd owns (SQLite). */
+
+    /* Names this node ("HOST/PID/RANDOM", kept by the backend) and the
+     * lease of the jobs it claims (ms), right after open, before any
+     * other op. */
+    void (*join)(struct store *st, const char *node, int64_t lease_ms);
+    /* Extends to lease_ms from now (the database's clock) the lease of
+     * every job this node runs, and lists them (ids and attempts,
+     * malloc'd; the caller frees them): a job that runs here but is not
+     * listed is no longer this node's. 0 or -1. */
+    int (*renew)(struct store *st, int64_t **ids, int **attempts,
+                 size_t *n);
+
+    /* Notices between nodes, on a connection of its own (a second
+     * struct store, made by listen_open, used only by the listener's
+     * thread). The backend sends them itself at commit, one notice per
+     * committed transaction that has any, each a line:
+     *   "d RUN_AT ROUTE"  jobs of ROUTE were queued (inserted, queued
+     *                     again, retried) with the earliest due at
+     *                     RUN_AT (ms), or a job of a route claimed with a
+     *                     limit ended: a node may claim;
+     *   "e ID"            job ID reached a final state (GET ?wait=);
+     *   "c ID"            job ID, running, is canceled (cancel's 2): the
+     *                     node that runs it ends it.
+     * Every node gets every notice, its own too. */
+    int (*listen_open)(struct store **out, const char *uri, char *err,
+                       size_t errlen);
+    /* Waits up to timeout_ms for notices and hands each line to cb
+     * (line without its newline, valid during the call). 0 when it
+     * waited or delivered, -1 when the connection is lost (err says
+     * why): the caller closes it and opens another later. */
+    int (*listen_wait)(struct store *ln, int timeout_ms,
+                       void (*cb)(void *data, const char *line),
+                       void *data, char *err, size_t errlen);
+    void (*listen_close)(struct store *ln);
 };
 
 /* The backend for a db setting: "postgresql://..." or a SQLite

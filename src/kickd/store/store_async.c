@@ -25,14 +25,14 @@ op_run(struct store_async *sa, struct store_op *op)
             memset(&op->claimed, 0, sizeof(op->claimed));
         if (r == 0 && op->claim) {
             op->claim_result = o->claim(st, op->job.route, op->now,
-                                        &op->claimed);
+                                        op->limit, &op->claimed);
             if (op->claim_result < 0)
                 snprintf(op->error, sizeof(op->error), "%s", o->error(st));
         }
         return r;
     }
     case SOP_CLAIM:
-        return o->claim(st, op->route, op->now, &op->job);
+        return o->claim(st, op->route, op->now, op->limit, &op->job);
     case SOP_FINISH:
         return o->finish(st, op->id, &op->end);
     case SOP_OWN:
@@ -261,15 +261,19 @@ sync_thread_stop(struct store_async *sa)
 
 int
 store_async_open(struct store_async *sa, uv_loop_t *loop,
-                 const struct store_ops *ops, const char *uri, char *err,
+                 const struct store_ops *ops, const char *uri,
+                 const char *node, int64_t lease_ms, char *err,
                  size_t errlen)
 {
     memset(sa, 0, sizeof(*sa));
     sa->ops = ops;
+    snprintf(sa->node, sizeof(sa->node), "%s", node ? node : "");
     if (sa->ops->open(&sa->st, uri, err, errlen) < 0)
         return -1;
     if (sa->ops->id)
         snprintf(sa->id, sizeof(sa->id), "%s", sa->ops->id(sa->st));
+    if (sa->ops->join)
+        sa->ops->join(sa->st, sa->node, lease_ms);
     uv_mutex_init(&sa->mu);
     uv_cond_init(&sa->cv);
     uv_cond_init(&sa->sync_cv);

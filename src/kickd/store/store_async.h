@@ -69,6 +69,8 @@ struct store_op {
     int64_t id;             /* FINISH, OWN, CANCEL, RETRY, GET,
                              * OUTPUT_*, PROGRESS, DELETE */
     int64_t now;
+    int limit;              /* CLAIM, INSERT with claim: the route's
+                             * concurrency (0: none) */
     const char *route;      /* CLAIM, PRUNE (owned by the caller) */
     const struct job_owner *owner; /* OWN (the caller's) */
     struct job_owner *owners; /* ORPHANS (out), one per job */
@@ -110,13 +112,17 @@ struct store_async {
     bool started;
     bool closed;
     char id[17]; /* the store's id (store_ops.id), read at open */
+    char node[64]; /* this kickd, as job owners name it */
 };
 
 /* Opens the store at uri with the backend ops (store_backend(uri) picks
- * it; tests give their own) and starts its thread. 0, or -1 with err. */
+ * it; tests give their own) and starts its thread. A backend that
+ * several kickd share is told this node's name and its jobs' lease
+ * (ms; store_ops.join). 0, or -1 with err. */
 int
 store_async_open(struct store_async *sa, uv_loop_t *loop,
-                 const struct store_ops *ops, const char *uri, char *err,
+                 const struct store_ops *ops, const char *uri,
+                 const char *node, int64_t lease_ms, char *err,
                  size_t errlen);
 
 /* Queues op; its done_cb runs later on the loop. */

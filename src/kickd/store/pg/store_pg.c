@@ -217,11 +217,13 @@ claim_job(struct store *st, const char *route, int64_t now, struct job *out)
 
 /* In the SQLite backend's order: by run_at, then id (see sqlite_claim). */
 static int
-pg_claim(struct store *st, const char *route, int64_t now, struct job *out)
+pg_claim(struct store *st, const char *route, int64_t now, int limit,
+         struct job *out)
 {
     memset(out, 0, sizeof(*out));
     if (store_pg__op_begin(st) < 0)
         return -1;
+    (void)limit; /* TODO(issue 13): the limit across nodes */
     return store_pg__op_end(st, claim_job(st, route, now, out));
 }
 

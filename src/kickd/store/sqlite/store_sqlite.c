@@ -463,9 +463,12 @@ claim_job(struct store *st, const char *route, int64_t now, struct job *out)
  * this order is the index's, so a claim costs the same with a backlog of
  * a million. */
 static int
-sqlite_claim(struct store *st, const char *route, int64_t now, struct job *out)
+sqlite_claim(struct store *st, const char *route, int64_t now, int limit,
+             struct job *out)
 {
     bool own;
+
+    (void)limit; /* one kickd owns the file: its pool holds the limit */
 
     memset(out, 0, sizeof(*out));
     if (store_sqlite__op_begin(st, &own) < 0)
