@@ -568,6 +568,16 @@ srv_init(struct srv *s, uv_loop_t *loop, struct cfg *cfg,
     const struct store_ops *ops = store_backend(cfg->db, err, sizeof(err));
     char db[1024], node[64];
     store_uri_format(cfg->db, db, sizeof(db));
+    /* A run is ended before its lease can run out: after a renewal
+     * missed, within kill_grace. */
+    if (ops && ops->renew &&
+        cfg->lease < 2 * cfg->lease_renew + cfg->kill_grace) {
+        log_error("lease (%d ms) must be at least twice lease_renew (%d "
+                  "ms) plus kill_grace (%d ms)",
+                  cfg->lease, cfg->lease_renew, cfg->kill_grace);
+        r = -1;
+        goto fail;
+    }
     node_name(node, sizeof(node));
     if (ops == NULL ||
         store_async_open(&s->store, loop, ops, cfg->db, node, cfg->lease,
