@@ -4,8 +4,8 @@
  * each is recorded as interrupted; until the last is recorded the pool
  * claims nothing. */
 #include <inttypes.h>
-#include <stdbool.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,13 +27,13 @@ struct recover {
     const char *why; /* how their runs ended, as their errors say */
     const struct recover_hooks *hooks;
     void *data;
-    struct job *orphans; /* as the store listed them */
+    struct job *orphans;      /* as the store listed them */
     struct job_owner *owners; /* who ran each */
     size_t n;
-    size_t recorded;     /* orphans whose end is recorded */
+    size_t recorded;        /* orphans whose end is recorded */
     struct recover_op *ops; /* their ends, one each */
-    uv_timer_t timer;    /* the poll for dead groups, and retries */
-    int64_t killed_at;   /* ms, when the groups were sent SIGKILL */
+    uv_timer_t timer;       /* the poll for dead groups, and retries */
+    int64_t killed_at;      /* ms, when the groups were sent SIGKILL */
     bool warned;
 };
 
@@ -65,8 +65,7 @@ recover_interrupted_end(struct job_end *e, const struct job *j,
         /* At once, the job keeps its place: it was due before the jobs
          * queued behind it. */
         e->state = JOB_QUEUED;
-        e->requeue_at = delay > 0 || j->run_at <= 0 ? now + delay
-                                                    : j->run_at;
+        e->requeue_at = delay > 0 || j->run_at <= 0 ? now + delay : j->run_at;
     }
 }
 
@@ -94,8 +93,7 @@ static void
 recover_end(struct recover *rc)
 {
     if (rc->n > 0)
-        log_warn("recovered %zu jobs that were running: %s", rc->n,
-                 rc->why);
+        log_warn("recovered %zu jobs that were running: %s", rc->n, rc->why);
     rc->hooks->done_cb(rc->data);
     uv_close((uv_handle_t *)&rc->timer, recover_free_cb);
 }
@@ -127,9 +125,8 @@ record_all(struct recover *rc)
         ro->rc = rc;
         ro->e.op.id = rc->orphans[i].id;
         ro->e.recorded_cb = recorded_cb;
-        recover_interrupted_end(&ro->e.op.end, &rc->orphans[i], max,
-                                rc->why, now, 0, ro->error,
-                                sizeof(ro->error));
+        recover_interrupted_end(&ro->e.op.end, &rc->orphans[i], max, rc->why,
+                                now, 0, ro->error, sizeof(ro->error));
         ro->e.op.end.connection_status = rc->orphans[i].connection_status;
         ro->e.op.end.attempt = rc->orphans[i].attempt; /* the fence */
         ledger_record(rc->ledger, &ro->e);

@@ -60,19 +60,19 @@ struct worker_pool {
     struct srv *srv;
     struct route_load *loads;
     struct route_load *rr; /* where the next round starts */
-    struct slot *slots; /* the runs of this pool */
+    struct slot *slots;    /* the runs of this pool */
     struct worker_wait *waits;
     int running, claiming;
     bool stopping;
     /* Runs a dead kickd left being ended: no claims until it is done. */
     struct recover *recover;
-    uv_timer_t delay_timer; /* the next delayed or backed-off job */
-    int64_t delay_at;       /* when it fires; 0 if not armed */
-    struct ledger ledger; /* job ends on their way to the store */
+    uv_timer_t delay_timer;  /* the next delayed or backed-off job */
+    int64_t delay_at;        /* when it fires; 0 if not armed */
+    struct ledger ledger;    /* job ends on their way to the store */
     struct job_run_pool ctx; /* what the runs are given */
-    int handles;   /* its timers not yet closed */
-    char node[64]; /* this kickd, as job owners name it */
-    char boot[40]; /* this boot's id */
+    int handles;             /* its timers not yet closed */
+    char node[64];           /* this kickd, as job owners name it */
+    char boot[40];           /* this boot's id */
     /* A shared store (several nodes): leases renewed, runs whose lease
      * cannot be renewed ended, expired leases of other nodes rescued,
      * and a poll for due jobs beside the notices. */
@@ -199,7 +199,6 @@ waiters_wake(struct worker_pool *p, int64_t id)
         cb(data);
     }
 }
-
 
 /* A run's end is in the store: its worker is free, the job's waiters
  * learn of it, and a job queued again is due then. */
@@ -412,8 +411,8 @@ worker_reserve(struct srv *s, const char *route, int64_t run_at)
 }
 
 void
-worker_claimed(struct srv *s, struct route_load *l, int result,
-               struct job *job, const char *error, int64_t sent)
+worker_claimed(struct srv *s, struct route_load *l, int result, struct job *job,
+               const char *error, int64_t sent)
 {
     claim_end(s->workers, l, result, job, error, sent);
 }
@@ -692,15 +691,17 @@ worker_start(struct srv *s)
     p->poll_timer.data = p;
     uv_unref((uv_handle_t *)&p->poll_timer);
     ledger_init(&p->ledger, s->loop, &s->store);
-    p->ctx = (struct job_run_pool){.srv = s, .ledger = &p->ledger,
-                                   .node = p->node, .boot = p->boot,
+    p->ctx = (struct job_run_pool){.srv = s,
+                                   .ledger = &p->ledger,
+                                   .node = p->node,
+                                   .boot = p->boot,
                                    .ended_cb = slot_ended};
     s->workers = p;
     /* Jobs marked running belong to a kickd that died: what is left of
      * their runs is ended, and they go back to the queue, before anything
      * runs. */
-    p->recover = recover_start(s, &p->ledger, p->boot, "kickd died",
-                               &recover_hooks, p);
+    p->recover =
+        recover_start(s, &p->ledger, p->boot, "kickd died", &recover_hooks, p);
     if (p->recover == NULL)
         return -1;
     if (s->store.ops->renew != NULL)

@@ -26,8 +26,8 @@ op_run(struct store_async *sa, struct store_op *op)
         if (op->claim)
             memset(&op->claimed, 0, sizeof(op->claimed));
         if (r == 0 && op->claim) {
-            op->claim_result = o->claim(st, op->job.route, op->now,
-                                        op->limit, &op->claimed);
+            op->claim_result =
+                o->claim(st, op->job.route, op->now, op->limit, &op->claimed);
             if (op->claim_result < 0)
                 snprintf(op->error, sizeof(op->error), "%s", o->error(st));
         }
@@ -48,8 +48,8 @@ op_run(struct store_async *sa, struct store_op *op)
     case SOP_LIST:
         return o->list(st, &op->filter, &op->jobs, &op->njobs);
     case SOP_OUTPUT_APPEND:
-        return o->output_append(st, op->id, op->data_buf, op->data_len,
-                                op->cap, op->skipped);
+        return o->output_append(st, op->id, op->data_buf, op->data_len, op->cap,
+                                op->skipped);
     case SOP_OUTPUT_GET:
         return o->output_get(st, op->id, &op->data_buf, &op->data_len,
                              &op->job);
@@ -64,7 +64,7 @@ op_run(struct store_async *sa, struct store_op *op)
     case SOP_COUNTS:
         return o->counts(st, &op->counts, &op->ncounts);
     case SOP_DELETE:
-        return o->delete(st, op->id);
+        return o->delete (st, op->id);
     case SOP_PRUNE:
         return o->prune(st, op->route, op->prune.before, op->prune.limit,
                         &op->prune.deleted, &op->prune.oldest);
@@ -132,8 +132,9 @@ sync_main(void *arg)
          * frame), so a batch committed after the failure fails too. */
         bool failed = false;
         if (broken) {
-            batch_fail(sa, batch, "a sync of the store failed earlier; "
-                                  "restart kickd");
+            batch_fail(sa, batch,
+                       "a sync of the store failed earlier; "
+                       "restart kickd");
         } else if (sa->ops->sync(sa->st, why, sizeof(why)) < 0) {
             failed = true;
             log_error("store: %s; the store refuses all work until kickd "
@@ -182,8 +183,9 @@ thread_main(void *arg)
         struct store_op *batch = sa->todo, *last = sa->todo_tail;
         sa->todo = sa->todo_tail = NULL;
         if (sa->broken) {
-            batch_fail(sa, batch, "a sync of the store failed earlier; "
-                                  "restart kickd");
+            batch_fail(sa, batch,
+                       "a sync of the store failed earlier; "
+                       "restart kickd");
             batch_done(sa, batch, last);
             continue;
         }
@@ -389,9 +391,8 @@ sync_thread_stop(struct store_async *sa)
 
 int
 store_async_open(struct store_async *sa, uv_loop_t *loop,
-                 const struct store_ops *ops, const char *uri,
-                 const char *node, int64_t lease_ms, char *err,
-                 size_t errlen)
+                 const struct store_ops *ops, const char *uri, const char *node,
+                 int64_t lease_ms, char *err, size_t errlen)
 {
     memset(sa, 0, sizeof(*sa));
     sa->ops = ops;
