@@ -34,6 +34,8 @@ def module_of(obj):
         return "http/conn*"
     if name.startswith("store_sqlite"):
         return "store/sqlite"
+    if name.startswith("store_pg"):
+        return "store/pg"
     return name
 
 
