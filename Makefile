@@ -46,7 +46,8 @@ KICKD_JOBS := worker job_run ledger recover prune
 KICKD_STORE := store_async store_common store_backend
 KICKD_SQLITE := store_sqlite store_sqlite_schema store_sqlite_output \
                 store_sqlite_list store_sqlite_prune
-KICKD_PG := store_pg store_pg_schema store_pg_exec
+KICKD_PG := store_pg store_pg_schema store_pg_exec store_pg_conn \
+            store_pg_notify
 # kd(DIR,NAMES): the objects of those sources.
 kd = $(addprefix $(B)/src/kickd/$(1),$(addsuffix .o,$(2)))
 KICKD_OBJ := $(call kd,,$(KICKD_TOP)) $(call kd,http/,$(KICKD_HTTP)) \
@@ -91,6 +92,8 @@ UNIT_DEPS_store := $(B)/src/kickd/store/sqlite/store_sqlite.o \
                    $(B)/src/kickd/store/pg/store_pg.o \
                    $(B)/src/kickd/store/pg/store_pg_schema.o \
                    $(B)/src/kickd/store/pg/store_pg_exec.o \
+                   $(B)/src/kickd/store/pg/store_pg_conn.o \
+                   $(B)/src/kickd/store/pg/store_pg_notify.o \
                    $(B)/src/kickd/store/store_common.o \
                    $(B)/src/kickd/store/store_backend.o
 UNIT_DEPS_store_async := $(B)/src/kickd/store/store_async.o $(B)/src/kickd/log.o \
