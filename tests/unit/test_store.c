@@ -2252,6 +2252,36 @@ test_pg_reconnect(void **state)
     assert_int_equal(pg_admin(f->uri, "SELECT count(*) FROM jobs"), 1);
 }
 
+/* PostgreSQL: a statement that gets no answer in 10 s (here it waits for
+ * a lock another session holds) fails, its connection is dropped, ops
+ * fail at once meanwhile, and the store comes back after the backoff. */
+static void
+test_pg_deadline(void **state)
+{
+    struct fix *f = *state;
+    struct job j;
+    int64_t id = add(f, "/a", NULL, 10, 1, NULL);
+    PGconn *c = PQconnectdb(f->uri);
+
+    assert_int_equal(PQstatus(c), CONNECTION_OK);
+    PGresult *res = PQexec(c, "BEGIN; LOCK TABLE jobs IN ACCESS EXCLUSIVE"
+                              " MODE");
+    assert_int_equal(PQresultStatus(res), PGRES_COMMAND_OK);
+    PQclear(res);
+    int64_t t0 = mono_now_ms();
+    assert_int_equal(f->ops->get(f->st, id, false, &j), -1);
+    int64_t took = mono_now_ms() - t0;
+    assert_true(took >= 9900 && took < 12000);
+    assert_non_null(strstr(f->ops->error(f->st), "no answer"));
+    assert_int_equal(f->ops->get(f->st, id, false, &j), -1);
+    assert_non_null(strstr(f->ops->error(f->st), "database unavailable"));
+    PQclear(PQexec(c, "ROLLBACK"));
+    PQfinish(c);
+    usleep(150 * 1000);
+    assert_int_equal(f->ops->get(f->st, id, false, &j), 0);
+    job_clear(&j);
+}
+
 static int
 rm_tmpdir(void)
 {
@@ -2309,7 +2339,7 @@ main(void)
         T(test_pg_fence),         T(test_pg_renew),
         T(test_pg_orphans_lease), T(test_pg_notices),
         T(test_pg_notices_split), T(test_pg_listen_lost),
-        T(test_pg_reconnect),
+        T(test_pg_reconnect),     T(test_pg_deadline),
     };
     if (getenv("KICK_TEST_DB") != NULL) {
         cur = &backends[1];

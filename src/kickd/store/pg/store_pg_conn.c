@@ -225,7 +225,7 @@ store_pg__run(struct store *st, enum pg_stmt_id id, const struct pg_params *p)
 {
     char name[16];
 
-    if (!st->in_txn && store_pg__ready(st) < 0)
+    if (!st->in_txn && !st->in_op && store_pg__ready(st) < 0)
         return NULL;
     if (st->lost)
         return lost_fail(st), NULL;

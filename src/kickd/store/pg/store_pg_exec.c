@@ -80,7 +80,12 @@ store_pg__op_begin(struct store *st)
     if (!st->in_txn && store_pg__ready(st) < 0)
         return -1;
     store_pg__note_mark(st);
-    return store_pg__exec(st, st->in_txn ? "SAVEPOINT store_op" : "BEGIN");
+    if (store_pg__exec(st, st->in_txn ? "SAVEPOINT store_op" : "BEGIN") < 0)
+        return -1;
+    /* No reconnection until the op's own transaction ends: a statement
+     * after a lost one fails, never runs on a new session. */
+    st->in_op = !st->in_txn;
+    return 0;
 }
 
 /* Ends an op: keeps its work if r >= 0 and returns r, else undoes it and
@@ -95,7 +100,10 @@ store_pg__op_end(struct store *st, int r)
             return r;
     } else if (r >= 0) {
         /* The op's own transaction: its notices go with its commit. */
-        if (store_pg__note_send(st) == 0 && store_pg__exec(st, "COMMIT") == 0)
+        bool ok = store_pg__note_send(st) == 0 &&
+                  store_pg__exec(st, "COMMIT") == 0;
+        st->in_op = false;
+        if (ok)
             return r;
     }
     memcpy(keep, st->err, sizeof(keep));
@@ -103,6 +111,7 @@ store_pg__op_end(struct store *st, int r)
     if (!st->lost)
         PQclear(store_pg__query(st, st->in_txn ? "ROLLBACK TO store_op"
                                                : "ROLLBACK"));
+    st->in_op = false;
     memcpy(st->err, keep, sizeof(keep));
     return -1;
 }

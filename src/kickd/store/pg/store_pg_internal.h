@@ -89,6 +89,7 @@ struct store {
     PGconn *conn;
     char err[256]; /* the last error, one line */
     bool in_txn;   /* between the caller's begin and commit or rollback */
+    bool in_op;    /* in an op's own transaction (store_pg__op_begin) */
     char id[17];   /* meta's store_id */
     char node[64]; /* join's name; "" before join (one node: no owner
                     * checks, no lease) */
