@@ -234,7 +234,8 @@ unit: $(UNIT_BIN)
 	$(PYTHON) tests/run.py --build $(B) --only unit
 
 # The store suite on PostgreSQL too, against a throwaway cluster
-# (tests/unit/pg_cluster.sh; not yet part of check: docs/postgresql.md).
+# (tests/unit/pg_cluster.sh). check and unit run it as well (tests/run.py,
+# unit/test_store_pg), never skipped; this target shows cmocka's output.
 PG_PORT ?= 55432
 unit-pg: $(B)/tests/unit/test_store
 	$(Q)d=$$(mktemp -d /tmp/kick-pg.XXXXXX) && rmdir "$$d" && \
