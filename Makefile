@@ -47,7 +47,7 @@ KICKD_STORE := store_async store_common store_backend
 KICKD_SQLITE := store_sqlite store_sqlite_schema store_sqlite_output \
                 store_sqlite_list store_sqlite_prune
 KICKD_PG := store_pg store_pg_schema store_pg_exec store_pg_conn \
-            store_pg_notify
+            store_pg_notify store_pg_lease
 # kd(DIR,NAMES): the objects of those sources.
 kd = $(addprefix $(B)/src/kickd/$(1),$(addsuffix .o,$(2)))
 KICKD_OBJ := $(call kd,,$(KICKD_TOP)) $(call kd,http/,$(KICKD_HTTP)) \
@@ -94,6 +94,7 @@ UNIT_DEPS_store := $(B)/src/kickd/store/sqlite/store_sqlite.o \
                    $(B)/src/kickd/store/pg/store_pg_exec.o \
                    $(B)/src/kickd/store/pg/store_pg_conn.o \
                    $(B)/src/kickd/store/pg/store_pg_notify.o \
+                   $(B)/src/kickd/store/pg/store_pg_lease.o \
                    $(B)/src/kickd/store/store_common.o \
                    $(B)/src/kickd/store/store_backend.o
 UNIT_DEPS_store_async := $(B)/src/kickd/store/store_async.o $(B)/src/kickd/log.o \

@@ -201,47 +201,6 @@ pg_insert(struct store *st, struct job *j, bool *existed)
     return store_pg__op_end(st, insert_job(st, j, existed));
 }
 
-/* The advisory lock of a route's claims with a limit: FNV-1a of its name
- * (the same on every node whatever its server's hash functions). */
-static int
-lock_route(struct store *st, const char *route)
-{
-    struct pg_params p = {0};
-    uint32_t h = 2166136261u;
-
-    for (const unsigned char *c = (const unsigned char *)route; *c; c++)
-        h = (h ^ *c) * 16777619u;
-    store_pg__p_i64(&p, (int32_t)h);
-    return store_pg__run_changed(st, PG_LOCK_ROUTE, &p) < 0 ? -1 : 0;
-}
-
-/* Remembers that route was claimed with a limit: its jobs' ends are then
- * "d" notices, so that nodes waiting at the limit claim again. */
-static int
-limited_add(struct store *st, const char *route)
-{
-    for (size_t i = 0; i < st->nlimited; i++)
-        if (strcmp(st->limited[i], route) == 0)
-            return 0;
-    char **l = realloc(st->limited, (st->nlimited + 1) * sizeof(*l));
-    if (l == NULL)
-        return store_pg__fail(st, "out of memory");
-    st->limited = l;
-    if ((l[st->nlimited] = strdup(route)) == NULL)
-        return store_pg__fail(st, "out of memory");
-    st->nlimited++;
-    return 0;
-}
-
-static bool
-is_limited(const struct store *st, const char *route)
-{
-    for (size_t i = 0; i < st->nlimited; i++)
-        if (strcmp(st->limited[i], route) == 0)
-            return true;
-    return false;
-}
-
 static int
 claim_job(struct store *st, const char *route, int64_t now, int limit,
           struct job *out)
@@ -249,7 +208,8 @@ claim_job(struct store *st, const char *route, int64_t now, int limit,
     struct pg_params p = {0};
     PGresult *res;
 
-    if (limit > 0 && (limited_add(st, route) < 0 || lock_route(st, route) < 0))
+    if (limit > 0 && (store_pg__limited_add(st, route) < 0 ||
+                      store_pg__lock_route(st, route) < 0))
         return -1;
     store_pg__p_text(&p, route);
     store_pg__p_i64(&p, now);
@@ -340,7 +300,8 @@ finish_notes(struct store *st, int64_t id, const char *route,
     if (e->state == JOB_QUEUED &&
         store_pg__note_due(st, route, e->requeue_at) < 0)
         return -1;
-    if (is_limited(st, route) && store_pg__note_due(st, route, now) < 0)
+    if (store_pg__is_limited(st, route) &&
+        store_pg__note_due(st, route, now) < 0)
         return -1;
     return 0;
 }
@@ -373,8 +334,8 @@ finish_job(struct store *st, int64_t id, const struct job_end *e)
     store_pg__p_text(&p, e->response_type);
     store_pg__p_i64(&p, e->attempt);
     store_pg__p_text(&p, store_pg__node(st));
-    res = store_pg__run(st, e->state == JOB_QUEUED ? PG_REQUEUE : PG_FINISH,
-                        &p);
+    res =
+        store_pg__run(st, e->state == JOB_QUEUED ? PG_REQUEUE : PG_FINISH, &p);
     if (res == NULL)
         return -1;
     if (PQntuples(res) == 0) {
@@ -436,9 +397,9 @@ cancel_job(struct store *st, int64_t id, int64_t now)
     p.n = 1;
     if ((res = store_pg__run(st, PG_RUNNER, &p)) == NULL)
         return -1;
-    bool elsewhere = PQntuples(res) == 1 &&
-                     (PQgetisnull(res, 0, 0) ||
-                      strcmp(PQgetvalue(res, 0, 0), st->node) != 0);
+    bool elsewhere =
+        PQntuples(res) == 1 && (PQgetisnull(res, 0, 0) ||
+                                strcmp(PQgetvalue(res, 0, 0), st->node) != 0);
     PQclear(res);
     if (!elsewhere)
         return 1;
@@ -693,61 +654,6 @@ pg_prune(struct store *st, const char *route, int64_t before, int limit,
     return r;
 }
 
-static void
-row_owner(PGresult *res, int row, struct job_owner *o)
-{
-    memset(o, 0, sizeof(*o));
-    snprintf(o->node, sizeof(o->node), "%s", PQgetvalue(res, row, 21));
-    o->pgid = (int)store_pg__col_i64(res, row, 22);
-    o->start = store_pg__col_i64(res, row, 23);
-    snprintf(o->boot, sizeof(o->boot), "%s", PQgetvalue(res, row, 24));
-}
-
-static int
-pg_orphans(struct store *st, struct job **out, struct job_owner **owners,
-           size_t *n)
-{
-    struct pg_params p = {0};
-    PGresult *res;
-
-    *out = NULL;
-    *owners = NULL;
-    *n = 0;
-    store_pg__p_text(&p, store_pg__node(st));
-    store_pg__p_i64(&p, store_pg__node(st) ? st->lease_ms : 0);
-    if ((res = store_pg__run(st, PG_ORPHANS, &p)) == NULL)
-        return -1;
-    int rows = PQntuples(res);
-    if (rows == 0) {
-        PQclear(res);
-        return 0;
-    }
-    *out = calloc((size_t)rows, sizeof(**out));
-    *owners = calloc((size_t)rows, sizeof(**owners));
-    if (*out == NULL || *owners == NULL) {
-        store_pg__fail(st, "out of memory");
-        goto fail;
-    }
-    for (int i = 0; i < rows; i++) {
-        if (store_pg__row_job(st, res, i, &(*out)[i]) < 0)
-            goto fail;
-        row_owner(res, i, &(*owners)[i]);
-        *n = (size_t)i + 1;
-    }
-    PQclear(res);
-    return 0;
-fail:
-    for (size_t k = 0; k < *n; k++)
-        job_clear(&(*out)[k]);
-    free(*out);
-    free(*owners);
-    *out = NULL;
-    *owners = NULL;
-    *n = 0;
-    PQclear(res);
-    return -1;
-}
-
 static int
 pg_due_routes(struct store *st, int64_t now, char ***routes, size_t *n)
 {
@@ -793,52 +699,6 @@ pg_next_run_at(struct store *st, int64_t *when)
     return 0;
 }
 
-static void
-pg_join(struct store *st, const char *node, int64_t lease_ms)
-{
-    snprintf(st->node, sizeof(st->node), "%s", node);
-    st->lease_ms = lease_ms;
-}
-
-/* One statement: every job this node runs gets lease_ms more, and the
- * list says which they are. */
-static int
-pg_renew(struct store *st, int64_t **ids, int **attempts, size_t *n)
-{
-    struct pg_params p = {0};
-    PGresult *res;
-
-    *ids = NULL;
-    *attempts = NULL;
-    *n = 0;
-    if (store_pg__node(st) == NULL)
-        return store_pg__fail(st, "renew before join");
-    store_pg__p_text(&p, st->node);
-    store_pg__p_i64(&p, st->lease_ms);
-    if ((res = store_pg__run(st, PG_RENEW, &p)) == NULL)
-        return -1;
-    int rows = PQntuples(res);
-    if (rows > 0) {
-        *ids = calloc((size_t)rows, sizeof(**ids));
-        *attempts = calloc((size_t)rows, sizeof(**attempts));
-        if (*ids == NULL || *attempts == NULL) {
-            free(*ids);
-            free(*attempts);
-            *ids = NULL;
-            *attempts = NULL;
-            PQclear(res);
-            return store_pg__fail(st, "out of memory");
-        }
-    }
-    for (int i = 0; i < rows; i++) {
-        (*ids)[i] = store_pg__col_i64(res, i, 0);
-        (*attempts)[i] = (int)store_pg__col_i64(res, i, 1);
-    }
-    *n = (size_t)rows;
-    PQclear(res);
-    return 0;
-}
-
 static const char *
 pg_error(struct store *st)
 {
@@ -872,14 +732,14 @@ const struct store_ops store_pg_ops = {
     .output_append = pg_output_append,
     .output_get = pg_output_get,
     .set_progress = pg_set_progress,
-    .orphans = pg_orphans,
+    .orphans = store_pg__orphans,
     .due_routes = pg_due_routes,
     .next_run_at = pg_next_run_at,
     .counts = pg_counts,
     .error = pg_error,
     .id = pg_id,
-    .join = pg_join,
-    .renew = pg_renew,
+    .join = store_pg__join,
+    .renew = store_pg__renew,
     .listen_open = store_pg__listen_open,
     .listen_wait = store_pg__listen_wait,
     .listen_close = pg_close,

@@ -47,9 +47,10 @@ PGconn *
 store_pg__connect(const char *uri)
 {
     static const char *const keys[] = {
-        "connect_timeout", "keepalives",         "keepalives_idle",
-        "keepalives_interval", "keepalives_count", "tcp_user_timeout",
-        "dbname",          NULL};
+        "connect_timeout",  "keepalives",
+        "keepalives_idle",  "keepalives_interval",
+        "keepalives_count", "tcp_user_timeout",
+        "dbname",           NULL};
     const char *vals[] = {"5", "1", "5", "2", "3", "10000", uri, NULL};
     PGconn *c = PQconnectdbParams(keys, vals, 1);
 
@@ -241,8 +242,8 @@ store_pg__prepare_one(struct store *st, const char *name, const char *sql)
     if (st->lost)
         return lost_fail(st);
     st->err[0] = '\0';
-    PGresult *res = finish_send(st, PQsendPrepare(st->conn, name, sql, 0,
-                                                  NULL));
+    PGresult *res =
+        finish_send(st, PQsendPrepare(st->conn, name, sql, 0, NULL));
     PQclear(res);
     return res != NULL ? 0 : -1;
 }
@@ -274,8 +275,8 @@ store_pg__reconnect(struct store *st)
     return 0;
 fail:
     st->lost = true;
-    st->backoff = st->backoff * 2 > PG_BACKOFF_MAX ? PG_BACKOFF_MAX
-                                                   : st->backoff * 2;
+    st->backoff =
+        st->backoff * 2 > PG_BACKOFF_MAX ? PG_BACKOFF_MAX : st->backoff * 2;
     st->retry_at = mono_ms() + st->backoff;
     return -1;
 }

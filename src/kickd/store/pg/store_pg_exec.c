@@ -100,8 +100,8 @@ store_pg__op_end(struct store *st, int r)
             return r;
     } else if (r >= 0) {
         /* The op's own transaction: its notices go with its commit. */
-        bool ok = store_pg__note_send(st) == 0 &&
-                  store_pg__exec(st, "COMMIT") == 0;
+        bool ok =
+            store_pg__note_send(st) == 0 && store_pg__exec(st, "COMMIT") == 0;
         st->in_op = false;
         if (ok)
             return r;
@@ -185,4 +185,3 @@ store_pg__row_job(struct store *st, PGresult *res, int row, struct job *j)
     }
     return 0;
 }
-

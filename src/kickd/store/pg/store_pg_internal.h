@@ -193,6 +193,30 @@ store_pg__note_send(struct store *st);
 void
 store_pg__note_free(struct store *st);
 
+/* store_pg_lease.c: the store's ops of the same names (store.h). */
+void
+store_pg__join(struct store *st, const char *node, int64_t lease_ms);
+
+int
+store_pg__renew(struct store *st, int64_t **ids, int **attempts, size_t *n);
+
+int
+store_pg__orphans(struct store *st, struct job **out,
+                  struct job_owner **owners, size_t *n);
+
+/* Takes the advisory lock of route's claims with a limit, to the end of
+ * the transaction. 0 or -1. */
+int
+store_pg__lock_route(struct store *st, const char *route);
+
+/* Remembers route as claimed here with a limit (0 or -1), and tells
+ * whether it was. */
+int
+store_pg__limited_add(struct store *st, const char *route);
+
+bool
+store_pg__is_limited(const struct store *st, const char *route);
+
 /* Prepares one statement (name, sql): 0 or -1. */
 int
 store_pg__prepare_one(struct store *st, const char *name, const char *sql);

@@ -203,8 +203,7 @@ store_pg__listen_open(struct store **out, const char *uri, char *err,
 
 /* Hands each line of each notice received to cb. */
 static int
-deliver(struct store *ln, void (*cb)(void *data, const char *line),
-        void *data)
+deliver(struct store *ln, void (*cb)(void *data, const char *line), void *data)
 {
     PGnotify *nt;
     int got = 0;
