@@ -2282,6 +2282,40 @@ test_pg_deadline(void **state)
     job_clear(&j);
 }
 
+/* PostgreSQL: a version 1 store is migrated to the current version at
+ * open (its jobs kept); a store newer than this kickd is refused. */
+static void
+test_pg_migrates(void **state)
+{
+    struct fix *f = *state;
+    char err[256] = "";
+    struct job j;
+    int64_t id = add(f, "/a", NULL, 10, 1, NULL);
+
+    f->ops->close(f->st);
+    f->st = NULL;
+    pg_admin(f->uri, "DROP INDEX jobs_running; DROP INDEX jobs_owned;"
+                     " UPDATE meta SET value = '1'"
+                     " WHERE key = 'schema_version'");
+    reopen_closed(f);
+    assert_int_equal(pg_schema_version(f->uri), PG_SCHEMA_VERSION);
+    assert_int_equal(pg_admin(f->uri, "SELECT count(*) FROM pg_indexes"
+                                      " WHERE indexname IN ('jobs_running',"
+                                      " 'jobs_owned') AND schemaname ="
+                                      " current_schema()"), 2);
+    get(f, id, &j);
+    job_clear(&j);
+    f->ops->close(f->st);
+    f->st = NULL;
+    pg_admin(f->uri, "UPDATE meta SET value = '99'"
+                     " WHERE key = 'schema_version'");
+    assert_int_equal(f->ops->open(&f->st, f->uri, err, sizeof(err)), -1);
+    assert_non_null(strstr(err, "newer"));
+    pg_admin(f->uri, "UPDATE meta SET value = '2'"
+                     " WHERE key = 'schema_version'");
+    reopen_closed(f);
+}
+
 static int
 rm_tmpdir(void)
 {
@@ -2340,6 +2374,7 @@ main(void)
         T(test_pg_orphans_lease), T(test_pg_notices),
         T(test_pg_notices_split), T(test_pg_listen_lost),
         T(test_pg_reconnect),     T(test_pg_deadline),
+        T(test_pg_migrates),
     };
     if (getenv("KICK_TEST_DB") != NULL) {
         cur = &backends[1];

@@ -164,8 +164,11 @@ await_result(struct store *st)
                 return NULL;
             }
         }
-        if ((r = PQgetResult(st->conn)) == NULL)
+        if ((r = PQgetResult(st->conn)) == NULL) {
+            if (keep == NULL)
+                store_pg__fail(st, "no result from the database");
             return keep;
+        }
         if (keep != NULL && res_failed(keep)) {
             PQclear(r);
         } else {
@@ -189,8 +192,6 @@ finish_send(struct store *st, int sent)
     if (res != NULL && res_failed(res)) {
         store_pg__fail_res(st, res);
         res = NULL;
-    } else if (res == NULL && sent && !st->lost && st->err[0] == '\0') {
-        store_pg__fail(st, "no result from the database");
     }
     if (PQstatus(st->conn) != CONNECTION_OK)
         mark_lost(st);
@@ -208,7 +209,6 @@ store_pg__query(struct store *st, const char *sql)
 {
     if (st->lost)
         return lost_fail(st), NULL;
-    st->err[0] = '\0';
     return finish_send(st, PQsendQuery(st->conn, sql));
 }
 
@@ -231,7 +231,6 @@ store_pg__run(struct store *st, enum pg_stmt_id id, const struct pg_params *p)
     if (st->lost)
         return lost_fail(st), NULL;
     snprintf(name, sizeof(name), "k%d", (int)id);
-    st->err[0] = '\0';
     return finish_send(st, PQsendQueryPrepared(st->conn, name, p->n, p->val,
                                                p->len, p->fmt, 0));
 }
@@ -241,7 +240,6 @@ store_pg__prepare_one(struct store *st, const char *name, const char *sql)
 {
     if (st->lost)
         return lost_fail(st);
-    st->err[0] = '\0';
     PGresult *res =
         finish_send(st, PQsendPrepare(st->conn, name, sql, 0, NULL));
     PQclear(res);
