@@ -686,7 +686,7 @@ job_run_end_now(struct job_run *jr, const char *why)
         return false;
     job_run_interrupt(jr, why);
     log_warn("job %s: ending it: %s", jr->id, why);
-    run_terminate(jr->run);
+    run_stop(jr->run);
     return true;
 }
 
