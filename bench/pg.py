@@ -750,12 +750,15 @@ def scaling_line(j):
         c["busy"]) for n, r, c in zip(NODES, rates, cpus) if c]
     if per:
         least = min(c["postgres"] / r for r, c in zip(rates, cpus) if c)
-        line += ("\nthe limit here: PostgreSQL's CPU a job: %s; with all %d "
-                 "CPUs to itself it would be the limit at about %.0f jobs/s; "
-                 "on this one machine the nodes, the sink and the clients "
-                 "share its %d CPUs with it, and they are the limit first "
-                 "once the machine is full" % ("; ".join(per), ncpu,
-                                               ncpu / least, ncpu))
+        g, gc = med(j["gw"]), cpu_med(j["gw"])
+        peer = ("" if not g or not gc else
+                " (graphile-worker's: %.0f µs)" % (1e6 * gc["postgres"] / g))
+        line += ("\nthe limit here: PostgreSQL's CPU a job: %s%s; with all "
+                 "%d CPUs to itself it would be the limit at about %.0f "
+                 "jobs/s; on this one machine the nodes, the sink and the "
+                 "clients share its %d CPUs with it, and they are the limit "
+                 "first once the machine is full" % (
+                     "; ".join(per), peer, ncpu, ncpu / least, ncpu))
     return line
 
 
