@@ -47,58 +47,48 @@ pg_close(struct store *st)
         return;
     PQfinish(st->conn);
     store_pg__note_free(st);
+    store_pg__defer_drop(st);
+    free(st->pend);
     for (size_t i = 0; i < st->nlimited; i++)
         free(st->limited[i]);
     free(st->limited);
     free(st);
 }
 
+/* The BEGIN goes out with the batch's first statement. */
 static int
 pg_begin(struct store *st)
 {
     store_pg__note_drop(st, true);
-    if (store_pg__ready(st) < 0 || store_pg__exec(st, "BEGIN") < 0)
+    store_pg__defer_drop(st);
+    if (store_pg__ready(st) < 0 || store_pg__defer(st, "BEGIN") < 0)
         return -1;
     st->in_txn = true;
     return 0;
 }
 
-/* The transaction's notices go in it, just before its COMMIT. A COMMIT
- * of a transaction that a failed statement aborted succeeds as a
- * ROLLBACK: that is a failed commit here. */
 static int
 pg_commit(struct store *st)
 {
-    PGresult *res = NULL;
+    int r = store_pg__commit(st);
 
-    if (store_pg__note_send(st) == 0)
-        res = store_pg__query(st, "COMMIT");
-    else if (!st->lost)
-        PQclear(store_pg__query(st, "ROLLBACK"));
     st->in_txn = false;
-    if (res == NULL)
-        return -1;
-    bool rolled_back = strcmp(PQcmdStatus(res), "ROLLBACK") == 0;
-    PQclear(res);
-    if (rolled_back)
-        return store_pg__fail(st, "the transaction failed and was rolled "
-                                  "back");
-    return 0;
+    return r;
 }
 
-/* Nothing to undo on a lost connection: the server ended the
- * transaction with it. */
+/* Nothing to undo on a lost connection (the server ended the
+ * transaction with it) or when the BEGIN never went out. */
 static int
 pg_rollback(struct store *st)
 {
-    bool was = st->in_txn;
-
     st->in_txn = false;
     store_pg__note_drop(st, true);
-    return was && !st->lost ? store_pg__exec(st, "ROLLBACK") : 0;
+    store_pg__rollback_open(st);
+    return 0;
 }
 
-/* Loads job id into out: 0, 1 if there is none, -1. */
+/* Loads job id into out (with its request: one statement, one moment):
+ * 0, 1 if there is none, -1. */
 static int
 load_job(struct store *st, int64_t id, bool with_request, struct job *out)
 {
@@ -108,34 +98,25 @@ load_job(struct store *st, int64_t id, bool with_request, struct job *out)
 
     memset(out, 0, sizeof(*out));
     store_pg__p_i64(&p, id);
-    if ((res = store_pg__run(st, PG_GET, &p)) == NULL)
+    res = store_pg__run(st, with_request ? PG_GET_REQ : PG_GET, &p);
+    if (res == NULL)
         return -1;
     if (PQntuples(res) == 0) {
         PQclear(res);
         return 1;
     }
     rc = store_pg__row_job(st, res, 0, out);
-    PQclear(res);
-    if (rc < 0 || !with_request)
-        return rc;
-    if ((res = store_pg__run(st, PG_GET_REQ, &p)) == NULL)
+    if (rc == 0 && with_request && store_pg__row_request(st, res, 0, out) < 0)
         rc = -1;
-    else if (PQntuples(res) == 0)
-        rc = store_pg__fail(st, "job without its request");
-    else if (store_pg__col_bytes(st, res, 0, 0, &out->head, &out->head_len) <
-                 0 ||
-             store_pg__col_bytes(st, res, 0, 1, &out->body, &out->body_len) <
-                 0 ||
-             store_pg__col_text(st, res, 0, 2, &out->remote_addr) < 0)
-        rc = -1;
-    else
-        out->remote_port = (int)store_pg__col_i64(res, 0, 3);
     PQclear(res);
     if (rc < 0)
         job_clear(out);
     return rc;
 }
 
+/* One statement inserts the job and its request; no row if the
+ * Idempotency-Key was taken (ON CONFLICT DO NOTHING waited for the
+ * transaction that took it, on this node or another). */
 static int
 insert_job(struct store *st, struct job *j, bool *existed)
 {
@@ -147,11 +128,13 @@ insert_job(struct store *st, struct job *j, bool *existed)
     store_pg__p_text(&p, j->idem_key);
     store_pg__p_i64(&p, j->created_at);
     store_pg__p_i64(&p, j->run_at);
+    store_pg__p_bytes(&p, j->head, j->head_len);
+    store_pg__p_bytes(&p, j->body, j->body_len);
+    store_pg__p_text(&p, j->remote_addr);
+    store_pg__p_i64(&p, j->remote_port);
     if ((res = store_pg__run(st, PG_INSERT, &p)) == NULL)
         return -1;
     if (PQntuples(res) == 0) {
-        /* The key was taken (ON CONFLICT DO NOTHING waited for the
-         * transaction that took it, on this node or another). */
         PQclear(res);
         p.n = 0;
         store_pg__p_text(&p, j->route);
@@ -169,14 +152,7 @@ insert_job(struct store *st, struct job *j, bool *existed)
     }
     int64_t id = store_pg__col_i64(res, 0, 0);
     PQclear(res);
-    p.n = 0;
-    store_pg__p_i64(&p, id);
-    store_pg__p_bytes(&p, j->head, j->head_len);
-    store_pg__p_bytes(&p, j->body, j->body_len);
-    store_pg__p_text(&p, j->remote_addr);
-    store_pg__p_i64(&p, j->remote_port);
-    if (store_pg__run_changed(st, PG_INSERT_REQ, &p) < 0 ||
-        store_pg__note_due(st, j->route, j->run_at) < 0)
+    if (store_pg__note_due(st, j->route, j->run_at) < 0)
         return -1;
     j->id = id;
     j->state = JOB_QUEUED;
@@ -221,18 +197,17 @@ claim_job(struct store *st, const char *route, int64_t now, int limit,
     store_pg__p_text(&p, store_pg__node(st));
     store_pg__p_i64(&p, store_pg__node(st) ? st->lease_ms : 0);
     store_pg__p_i64(&p, limit > 0 ? limit : 0);
+    /* The claimed job comes back with its request. */
     if ((res = store_pg__run(st, PG_CLAIM, &p)) == NULL)
         return -1;
-    if (PQntuples(res) == 0) {
-        PQclear(res);
-        return 0;
+    int rc = PQntuples(res) == 0 ? 0 : 1;
+    if (rc == 1 && (store_pg__row_job(st, res, 0, out) < 0 ||
+                    store_pg__row_request(st, res, 0, out) < 0)) {
+        job_clear(out);
+        rc = -1;
     }
-    int64_t id = store_pg__col_i64(res, 0, 0);
     PQclear(res);
-    int rc = load_job(st, id, true, out);
-    if (rc == 1)
-        return store_pg__fail(st, "claimed job vanished");
-    return rc == 0 ? 1 : -1;
+    return rc;
 }
 
 /* In the SQLite backend's order: by run_at, then id (see sqlite_claim).
@@ -249,6 +224,8 @@ pg_claim(struct store *st, const char *route, int64_t now, int limit,
     return store_pg__op_end(st, claim_job(st, route, now, limit, out));
 }
 
+/* One statement: the size first (it says whether the job is this
+ * node's), the bytes and the cap. */
 static int
 output_append(struct store *st, int64_t id, const char *data, size_t len,
               size_t cap, int64_t skipped)
@@ -256,25 +233,18 @@ output_append(struct store *st, int64_t id, const char *data, size_t len,
     struct pg_params p = {0};
     int64_t n;
 
-    /* The size first: it says whether the job is this node's. */
     store_pg__p_i64(&p, id);
     store_pg__p_i64(&p, (int64_t)len + skipped);
     store_pg__p_text(&p, store_pg__node(st));
-    if ((n = store_pg__run_changed(st, PG_OUT_SIZE, &p)) < 0)
+    store_pg__p_bytes(&p, data, len);
+    store_pg__p_i64(&p, (int64_t)cap);
+    if ((n = store_pg__run_changed(st, PG_OUT_ADD, &p)) < 0)
         return -1;
     if (n == 0)
         return store_pg__fail(st, store_pg__node(st)
                                       ? "no such job on this node"
                                       : "no such job");
-    p.n = 1;
-    if (len > 0) {
-        store_pg__p_bytes(&p, data, len);
-        if (store_pg__run_changed(st, PG_OUT_ADD, &p) < 0)
-            return -1;
-    }
-    p.n = 1;
-    store_pg__p_i64(&p, (int64_t)cap);
-    return store_pg__run_changed(st, PG_OUT_TRIM, &p) < 0 ? -1 : 0;
+    return 0;
 }
 
 static int
@@ -313,32 +283,29 @@ finish_notes(struct store *st, int64_t id, const char *route,
 
 /* The end first: if the job is not running (or, fenced by e->attempt,
  * not that run of this node's) nothing is written, and the output is
- * kept only with the end it belongs to. */
+ * kept only with the end it belongs to; one statement (PG_FINISH). */
 static int
 finish_job(struct store *st, int64_t id, const struct job_end *e)
 {
     struct pg_params p = {0};
     PGresult *res;
+    bool out = e->output_len > 0 || e->output_skipped > 0;
 
     store_pg__p_i64(&p, id);
-    if (e->state != JOB_QUEUED) {
-        store_pg__p_i64(&p, e->state);
-        store_pg__p_i64(&p, e->connection_status);
-        store_pg__p_i64(&p, e->exit_status);
-        store_pg__p_i64(&p, e->term_signal);
-        store_pg__p_i64(&p, e->now);
-    } else {
-        store_pg__p_i64(&p, e->connection_status);
-        store_pg__p_i64(&p, e->exit_status);
-        store_pg__p_i64(&p, e->term_signal);
-        store_pg__p_i64(&p, e->requeue_at);
-    }
+    store_pg__p_i64(&p, e->state);
+    store_pg__p_i64(&p, e->connection_status);
+    store_pg__p_i64(&p, e->exit_status);
+    store_pg__p_i64(&p, e->term_signal);
+    store_pg__p_i64(&p, e->state == JOB_QUEUED ? e->requeue_at : e->now);
     store_pg__p_text(&p, e->error);
     store_pg__p_i64(&p, e->interrupted);
     store_pg__p_i64(&p, e->response_status);
     store_pg__p_text(&p, e->response_type);
     store_pg__p_i64(&p, e->attempt);
     store_pg__p_text(&p, store_pg__node(st));
+    store_pg__p_bytes(&p, out ? e->output : NULL, out ? e->output_len : 0);
+    store_pg__p_i64(&p, out ? (int64_t)e->output_len + e->output_skipped : 0);
+    store_pg__p_i64(&p, (int64_t)e->output_cap);
     res =
         store_pg__run(st, e->state == JOB_QUEUED ? PG_REQUEUE : PG_FINISH, &p);
     if (res == NULL)
@@ -347,15 +314,12 @@ finish_job(struct store *st, int64_t id, const struct job_end *e)
         PQclear(res);
         return 1;
     }
-    int r = finish_notes(st, id, PQgetvalue(res, 0, 0), e);
+    /* Output for a job of another node (an end not fenced): undone. */
+    bool mine = PQgetvalue(res, 0, 1)[0] == 't';
+    int r = out && !mine ? store_pg__fail(st, "no such job on this node")
+                         : finish_notes(st, id, PQgetvalue(res, 0, 0), e);
     PQclear(res);
-    if (r < 0)
-        return -1;
-    if ((e->output_len > 0 || e->output_skipped > 0) &&
-        output_append(st, id, e->output, e->output_len, e->output_cap,
-                      e->output_skipped) < 0)
-        return -1;
-    return 0;
+    return r < 0 ? -1 : 0;
 }
 
 static int
@@ -422,12 +386,7 @@ pg_cancel(struct store *st, int64_t id, int64_t now)
 static int
 pg_get(struct store *st, int64_t id, bool with_request, struct job *out)
 {
-    if (!with_request)
-        return load_job(st, id, false, out);
-    /* The job and its request as of one moment. */
-    if (store_pg__op_begin(st) < 0)
-        return -1;
-    return store_pg__op_end(st, load_job(st, id, true, out));
+    return load_job(st, id, with_request, out);
 }
 
 static int

@@ -204,12 +204,176 @@ lost_fail(struct store *st)
     return store_pg__fail(st, "the connection to the database was lost");
 }
 
+int
+store_pg__defer_run(struct store *st, enum pg_stmt_id id, const char *arg)
+{
+    if (st->npend == st->cappend) {
+        size_t cap = st->cappend ? st->cappend * 2 : 8;
+        struct pg_pend *p = realloc(st->pend, cap * sizeof(*p));
+        if (p == NULL)
+            return store_pg__fail(st, "out of memory");
+        st->pend = p;
+        st->cappend = cap;
+    }
+    struct pg_pend *p = &st->pend[st->npend];
+    p->sql = NULL;
+    p->id = id;
+    p->arg = NULL;
+    if (arg != NULL && (p->arg = strdup(arg)) == NULL)
+        return store_pg__fail(st, "out of memory");
+    st->npend++;
+    return 0;
+}
+
+int
+store_pg__defer(struct store *st, const char *sql)
+{
+    if (store_pg__defer_run(st, PG_STMT_COUNT, NULL) < 0)
+        return -1;
+    st->pend[st->npend - 1].sql = sql;
+    return 0;
+}
+
+bool
+store_pg__defer_pop(struct store *st, const char *sql)
+{
+    if (st->npend == 0 || st->pend[st->npend - 1].sql == NULL ||
+        strcmp(st->pend[st->npend - 1].sql, sql) != 0)
+        return false;
+    st->npend--;
+    return true;
+}
+
+void
+store_pg__defer_drop(struct store *st)
+{
+    for (size_t i = 0; i < st->npend; i++)
+        free(st->pend[i].arg);
+    st->npend = 0;
+}
+
+/* Queues one statement of a pipeline: 1 if sent to libpq's buffer. */
+static int
+pipe_send(struct store *st, const char *sql, enum pg_stmt_id id,
+          const struct pg_params *p)
+{
+    char name[16];
+
+    if (sql != NULL)
+        return PQsendQueryParams(st->conn, sql, 0, NULL, NULL, NULL, NULL, 0);
+    snprintf(name, sizeof(name), "k%d", (int)id);
+    return PQsendQueryPrepared(st->conn, name, p->n, p->val, p->len, p->fmt,
+                               0);
+}
+
+/* Reads a pipeline of n statements to its sync point under the statement
+ * deadline: the last statement's result, or NULL with the first error
+ * kept (a statement after a failed one is skipped by the server). */
+static PGresult *
+pipe_read(struct store *st, size_t n)
+{
+    int64_t deadline = mono_ms() + PG_STMT_DEADLINE_MS;
+    PGresult *fail = NULL, *last = NULL, *r;
+    size_t done = 0; /* statements whose results were all read */
+
+    for (;;) {
+        while (PQisBusy(st->conn)) {
+            int w = wait_readable(st, deadline);
+            if (w > 0 && PQconsumeInput(st->conn))
+                continue;
+            if (w == 0) {
+                drop(st);
+                store_pg__fail(st, "no answer from the database in 10 s: "
+                                   "connection dropped");
+            } else {
+                store_pg__fail_res(st, NULL);
+                mark_lost(st);
+            }
+            PQclear(fail);
+            PQclear(last);
+            return NULL;
+        }
+        if ((r = PQgetResult(st->conn)) == NULL) {
+            if (++done > n + 1)
+                break; /* out of step: no sync point */
+            continue;
+        }
+        ExecStatusType s = PQresultStatus(r);
+        if (s == PGRES_PIPELINE_SYNC) {
+            PQclear(r);
+            break;
+        }
+        if (res_failed(r) && s != PGRES_PIPELINE_ABORTED && fail == NULL) {
+            fail = r;
+        } else if (done == n - 1 && !res_failed(r)) {
+            PQclear(last);
+            last = r;
+        } else {
+            PQclear(r);
+        }
+    }
+    if (!PQexitPipelineMode(st->conn))
+        drop(st);
+    if (fail != NULL || last == NULL) {
+        PQclear(last);
+        if (fail == NULL)
+            store_pg__fail(st, "no result from the database");
+        else
+            store_pg__fail_res(st, fail);
+        return NULL;
+    }
+    return last;
+}
+
+/* Sends the deferred statements and then this one (sql, or prepared id
+ * with p) in one pipeline: one round trip. Its result, or NULL with the
+ * first error kept. */
+static PGresult *
+pipe_run(struct store *st, const char *sql, enum pg_stmt_id id,
+         const struct pg_params *p)
+{
+    size_t n = st->npend + 1;
+    int ok = PQenterPipelineMode(st->conn);
+
+    for (size_t i = 0; ok && i < st->npend; i++) {
+        struct pg_params one = {0};
+        if (st->pend[i].sql == NULL)
+            store_pg__p_text(&one, st->pend[i].arg);
+        ok = pipe_send(st, st->pend[i].sql, st->pend[i].id, &one);
+    }
+    store_pg__defer_drop(st);
+    if (ok)
+        ok = pipe_send(st, sql, id, p) && PQpipelineSync(st->conn);
+    if (!ok) {
+        /* Half a pipeline queued: the connection is started afresh. */
+        store_pg__fail_res(st, NULL);
+        drop(st);
+        return NULL;
+    }
+    PGresult *res = pipe_read(st, n);
+    if (PQstatus(st->conn) != CONNECTION_OK)
+        mark_lost(st);
+    return res;
+}
+
 PGresult *
 store_pg__query(struct store *st, const char *sql)
 {
-    if (st->lost)
+    if (st->lost) {
+        store_pg__defer_drop(st);
         return lost_fail(st), NULL;
+    }
+    if (st->npend > 0)
+        return pipe_run(st, sql, PG_STMT_COUNT, NULL);
     return finish_send(st, PQsendQuery(st->conn, sql));
+}
+
+void
+store_pg__rollback_open(struct store *st)
+{
+    store_pg__defer_drop(st);
+    if (!st->lost && PQtransactionStatus(st->conn) != PQTRANS_IDLE)
+        PQclear(store_pg__query(st, "ROLLBACK"));
 }
 
 int
@@ -228,8 +392,12 @@ store_pg__run(struct store *st, enum pg_stmt_id id, const struct pg_params *p)
 
     if (!st->in_txn && !st->in_op && store_pg__ready(st) < 0)
         return NULL;
-    if (st->lost)
+    if (st->lost) {
+        store_pg__defer_drop(st);
         return lost_fail(st), NULL;
+    }
+    if (st->npend > 0)
+        return pipe_run(st, NULL, id, p);
     snprintf(name, sizeof(name), "k%d", (int)id);
     return finish_send(st, PQsendQueryPrepared(st->conn, name, p->n, p->val,
                                                p->len, p->fmt, 0));

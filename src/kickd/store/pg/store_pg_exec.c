@@ -73,14 +73,16 @@ store_pg__run_changed(struct store *st, enum pg_stmt_id id,
 
 /* Makes one op atomic: a transaction of its own outside the caller's,
  * else a savepoint in it (PostgreSQL aborts a whole transaction at a
- * failed statement; the savepoint keeps the caller's batch going). */
+ * failed statement; the savepoint keeps the caller's batch going). The
+ * BEGIN or SAVEPOINT is deferred: it goes out with the op's first
+ * statement, in one round trip. */
 int
 store_pg__op_begin(struct store *st)
 {
     if (!st->in_txn && store_pg__ready(st) < 0)
         return -1;
     store_pg__note_mark(st);
-    if (store_pg__exec(st, st->in_txn ? "SAVEPOINT store_op" : "BEGIN") < 0)
+    if (store_pg__defer(st, st->in_txn ? "SAVEPOINT store_op" : "BEGIN") < 0)
         return -1;
     /* No reconnection until the op's own transaction ends: a statement
      * after a lost one fails, never runs on a new session. */
@@ -89,31 +91,65 @@ store_pg__op_begin(struct store *st)
 }
 
 /* Ends an op: keeps its work if r >= 0 and returns r, else undoes it and
- * returns -1 with the first error kept. */
+ * returns -1 with the first error kept. A savepoint's RELEASE is
+ * deferred to the next statement (and a COMMIT releases it anyway). */
 int
 store_pg__op_end(struct store *st, int r)
 {
     char keep[sizeof(st->err)];
+    const char *start = st->in_txn ? "SAVEPOINT store_op" : "BEGIN";
 
     if (r >= 0 && st->in_txn) {
-        if (store_pg__exec(st, "RELEASE store_op") == 0)
+        if (store_pg__defer_pop(st, start) ||
+            store_pg__defer(st, "RELEASE store_op") == 0)
             return r;
     } else if (r >= 0) {
         /* The op's own transaction: its notices go with its commit. */
-        bool ok =
-            store_pg__note_send(st) == 0 && store_pg__exec(st, "COMMIT") == 0;
+        bool ok = store_pg__commit(st) == 0;
         st->in_op = false;
         if (ok)
             return r;
     }
     memcpy(keep, st->err, sizeof(keep));
     store_pg__note_drop(st, !st->in_txn);
-    if (!st->lost)
-        PQclear(store_pg__query(st, st->in_txn ? "ROLLBACK TO store_op"
-                                               : "ROLLBACK"));
+    if (!st->in_txn)
+        store_pg__rollback_open(st);
+    else if (!store_pg__defer_pop(st, start) && !st->lost)
+        PQclear(store_pg__query(st, "ROLLBACK TO store_op"));
     st->in_op = false;
     memcpy(st->err, keep, sizeof(keep));
     return -1;
+}
+
+/* The open transaction's notices, then its COMMIT, in one round trip;
+ * nothing at all for a transaction that sent nothing. A COMMIT of a
+ * transaction that a failed statement aborted succeeds as a ROLLBACK:
+ * that is a failed commit here. A failed commit leaves no transaction
+ * open. */
+int
+store_pg__commit(struct store *st)
+{
+    PGresult *res = NULL;
+
+    store_pg__defer_pop(st, "RELEASE store_op");
+    if (st->notes.ndue == 0 && st->notes.len == 0 &&
+        store_pg__defer_pop(st, "BEGIN") && st->npend == 0)
+        return 0;
+    if (store_pg__note_send(st) == 0)
+        res = store_pg__query(st, "COMMIT");
+    if (res == NULL) {
+        char keep[sizeof(st->err)];
+        memcpy(keep, st->err, sizeof(keep));
+        store_pg__rollback_open(st);
+        memcpy(st->err, keep, sizeof(keep));
+        return -1;
+    }
+    bool rolled_back = strcmp(PQcmdStatus(res), "ROLLBACK") == 0;
+    PQclear(res);
+    if (rolled_back)
+        return store_pg__fail(st, "the transaction failed and was rolled "
+                                  "back");
+    return 0;
 }
 
 /* Copies a text column (NULL stays NULL). 0 or -1. */
@@ -183,5 +219,19 @@ store_pg__row_job(struct store *st, PGresult *res, int row, struct job *j)
         job_clear(j);
         return -1;
     }
+    return 0;
+}
+
+/* The request columns follow the job's 21. */
+int
+store_pg__row_request(struct store *st, PGresult *res, int row, struct job *j)
+{
+    if (PQgetisnull(res, row, 21))
+        return store_pg__fail(st, "job without its request");
+    if (store_pg__col_bytes(st, res, row, 21, &j->head, &j->head_len) < 0 ||
+        store_pg__col_bytes(st, res, row, 22, &j->body, &j->body_len) < 0 ||
+        store_pg__col_text(st, res, row, 23, &j->remote_addr) < 0)
+        return -1;
+    j->remote_port = (int)store_pg__col_i64(res, row, 24);
     return 0;
 }

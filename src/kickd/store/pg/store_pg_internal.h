@@ -25,11 +25,10 @@
  * their names are "k" and the number. */
 enum pg_stmt_id {
     PG_INSERT,
-    PG_INSERT_REQ,
     PG_IDEM_FIND,
     PG_CLAIM,
     PG_GET,
-    PG_GET_REQ,
+    PG_GET_REQ, /* the job and its request */
     PG_FINISH,
     PG_REQUEUE,
     PG_CANCEL,
@@ -37,8 +36,6 @@ enum pg_stmt_id {
     PG_COUNTS,
     PG_COUNTS_FOLD,
     PG_OUT_ADD,
-    PG_OUT_SIZE,
-    PG_OUT_TRIM,
     PG_OUT_ALL,
     PG_EXISTS,
     PG_PROGRESS,
@@ -58,7 +55,7 @@ enum pg_stmt_id {
 };
 
 /* The most parameters a statement takes. */
-#define PG_MAX_PARAMS 12
+#define PG_MAX_PARAMS 16
 
 /* One statement's parameters: text, or bytes sent in binary (bytea). */
 struct pg_params {
@@ -85,6 +82,15 @@ struct pg_notes {
     size_t mark_due, mark_len; /* where the current op's notices start */
 };
 
+/* A statement deferred to go out in one round trip with the next one
+ * sent (store_pg__defer): SQL without parameters, or a prepared statement
+ * with one text parameter (owned). */
+struct pg_pend {
+    const char *sql;
+    enum pg_stmt_id id;
+    char *arg;
+};
+
 struct store {
     PGconn *conn;
     char err[256]; /* the last error, one line */
@@ -100,6 +106,8 @@ struct store {
     struct pg_notes notes;
     char **limited;    /* routes claimed with a limit: their ends are */
     size_t nlimited;   /* notices ("d") for the other nodes */
+    struct pg_pend *pend; /* deferred statements, in order */
+    size_t npend, cappend;
 };
 
 /* Keeps msg as the store's error. Returns -1. */
@@ -135,6 +143,10 @@ int store_pg__op_begin(struct store *st);
  * returns -1 with the first error kept. */
 int store_pg__op_end(struct store *st, int r);
 
+/* Commits the open transaction (the caller's or an op's own) with its
+ * notices: 0 or -1 (then nothing is left open). */
+int store_pg__commit(struct store *st);
+
 /* Column readers of a text-format result: a malloc'd copy of a text (NULL
  * stays NULL), bytea decoded into malloc'd bytes (NUL-terminated too), an
  * integer. 0 or -1 (out of memory). */
@@ -149,6 +161,11 @@ int64_t store_pg__col_i64(PGresult *res, int row, int col);
 /* Fills j (cleared first) from row of a PG_JOB_COLS result. 0 or -1. */
 int store_pg__row_job(struct store *st, PGresult *res, int row, struct job *j);
 
+/* Fills j's request from the four columns after PG_JOB_COLS (a LEFT JOIN
+ * of requests: NULLs are a job without its request). 0 or -1. */
+int store_pg__row_request(struct store *st, PGresult *res, int row,
+                          struct job *j);
+
 /* Runs SQL without parameters that returns no rows: 0 or -1. */
 int store_pg__exec(struct store *st, const char *sql);
 
@@ -162,6 +179,30 @@ store_pg__connect(const char *uri);
  * the error kept ("database unavailable; next try in N ms"). */
 int
 store_pg__ready(struct store *st);
+
+/* Defers a statement: it goes out with the next one sent (store_pg__run,
+ * store_pg__query), in one pipeline and one round trip; its error, if
+ * any, is that statement's. sql must be static; arg (may be NULL) is
+ * copied. 0 or -1 (out of memory). */
+int
+store_pg__defer(struct store *st, const char *sql);
+
+int
+store_pg__defer_run(struct store *st, enum pg_stmt_id id, const char *arg);
+
+/* Takes back the last deferred statement if it is sql (never sent):
+ * true if it was. */
+bool
+store_pg__defer_pop(struct store *st, const char *sql);
+
+/* Forgets every deferred statement. */
+void
+store_pg__defer_drop(struct store *st);
+
+/* Sends ROLLBACK if the server has a transaction open on the connection
+ * (after a failed commit, or when its BEGIN never went out: nothing). */
+void
+store_pg__rollback_open(struct store *st);
 
 /* Sends sql (no parameters) and reads its result under the statement
  * deadline: the last result, or NULL with the error kept. */

@@ -95,15 +95,11 @@ store_pg__note_free(struct store *st)
 static int
 send_one(struct store *st, char *buf, size_t len)
 {
-    struct pg_params p = {0};
-
     if (len == 0)
         return 0;
     buf[len - 1] = '\0';
-    store_pg__p_text(&p, buf);
-    PGresult *res = store_pg__run(st, PG_NOTIFY, &p);
-    PQclear(res);
-    return res != NULL ? 0 : -1;
+    /* Deferred: it goes out with the COMMIT that follows. */
+    return store_pg__defer_run(st, PG_NOTIFY, buf);
 }
 
 /* Appends line to the notice in buf, sending the notice first if the

@@ -127,17 +127,55 @@ static const char *const migrations[] = {
     "CASE WHEN " n "::bigint > 0 THEN " PG_NOW_MS " + " n "::bigint ELSE 0 "   \
                                                           "END"
 
+/* A job's request beside its row (requests r), read by row_request. */
+#define PG_REQ_COLS "r.head, r.body, r.remote_addr, r.remote_port"
+
+/* Appends output bytes D ($n) to job ID's output in the statement of a
+ * CTE f whose rows say whether to write (w), and keeps only its newest
+ * CAP bytes: the chunks wholly before them are deleted, the oldest one
+ * kept is cut, and the new chunk goes in cut to CAP. The CTEs see the
+ * table as it was before the statement, so the new chunk is reckoned in
+ * (its length added to each older chunk's bytes from the end, newer). */
+#define PG_OUT_CTE(ID, D, CAP)                                                 \
+    ", c AS (SELECT id, size, (sum(size) OVER (ORDER BY id DESC))::bigint"     \
+    " + length(" D "::bytea) AS newer FROM job_output WHERE job_id = " ID    \
+    " AND EXISTS (SELECT 1 FROM f WHERE w)),"                                 \
+    " d AS (DELETE FROM job_output WHERE id IN"                               \
+    " (SELECT id FROM c WHERE newer - size >= " CAP ")),"                      \
+    " t AS (UPDATE job_output o"                                              \
+    " SET data = substr(o.data, (c.newer - " CAP " + 1)::int),"               \
+    " size = o.size - (c.newer - " CAP ") FROM c WHERE o.id = c.id"           \
+    " AND c.newer > " CAP " AND c.newer - c.size < " CAP "),"                 \
+    " a AS (INSERT INTO job_output (job_id, size, data)"                      \
+    " SELECT " ID ", least(length(" D "::bytea), " CAP "),"                   \
+    " substr(" D "::bytea, greatest(length(" D "::bytea) - " CAP               \
+    ", 0)::int + 1) FROM f WHERE w AND length(" D "::bytea) > 0"              \
+    " AND " CAP " > 0)"
+
+/* The rest of an end (PG_FINISH, PG_REQUEUE) after its SET list. */
+#define PG_END_OUT                                                             \
+    "output_size = output_size + $14 WHERE id = $1 AND state = 1"             \
+    " AND ($11::int = 0 OR (attempt = $11::int"                               \
+    " AND ($12::text IS NULL OR owner = $12)))"                               \
+    " RETURNING route, ($12::text IS NULL OR owner = $12) AS mine,"           \
+    " ($12::text IS NULL OR owner = $12) AND $14::bigint > 0 AS w)"           \
+    PG_OUT_CTE("$1", "$13", "$15::bigint") " SELECT route, mine FROM f"
+
 /* Statement parameters: $n as in each statement's comment in store_pg.c.
  * The claim takes the next due job of a route in the SQLite backend's
  * order (run_at, then id) and marks it running in one statement; SKIP
  * LOCKED lets claims on other nodes pass over a row being claimed
  * instead of waiting for it. */
 static const char *const stmt_sql[PG_STMT_COUNT] = {
-    [PG_INSERT] = "INSERT INTO jobs (route, state, max_attempts, idem_key,"
-                  " created_at, run_at) VALUES ($1, 0, $2, $3, $4, $5)"
+    /* The job and its request; no row if the key was taken. */
+    [PG_INSERT] = "WITH j AS (INSERT INTO jobs (route, state, max_attempts,"
+                  " idem_key, created_at, run_at)"
+                  " VALUES ($1, 0, $2, $3, $4, $5)"
                   " ON CONFLICT (route, idem_key) WHERE idem_key IS NOT NULL"
-                  " DO NOTHING RETURNING id",
-    [PG_INSERT_REQ] = "INSERT INTO requests VALUES ($1, $2, $3, $4, $5)",
+                  " DO NOTHING RETURNING id),"
+                  " r AS (INSERT INTO requests"
+                  " SELECT id, $6, $7, $8, $9 FROM j)"
+                  " SELECT id FROM j",
     [PG_IDEM_FIND] = "SELECT id FROM jobs WHERE route = $1 AND idem_key = $2",
     /* $1 route, $2 now, $3 the node (NULL: before join), $4 the lease
      * (ms), $5 the route's limit (0: none). The limit is checked inside
@@ -145,35 +183,40 @@ static const char *const stmt_sql[PG_STMT_COUNT] = {
      * locked. The caller holds the route's advisory lock (PG_LOCK_ROUTE,
      * an earlier statement, so that this one's snapshot sees every claim
      * committed before the lock was granted). */
-    [PG_CLAIM] = "UPDATE jobs SET state = 1, attempt = attempt + 1,"
-                 " started_at = $2, owner = $3, owner_pgid = 0,"
-                 " owner_start = 0, owner_boot = NULL,"
-                 " lease_until = " PG_LEASE(
-                     "$4") " WHERE id = (SELECT id FROM jobs WHERE state = 0"
-                           " AND route = $1 AND run_at <= $2"
-                           " AND ($5::int <= 0 OR (SELECT count(*) FROM jobs"
-                           " WHERE state = 1 AND route = $1) < $5::int)"
-                           " ORDER BY run_at, id"
-                           " LIMIT 1 FOR UPDATE SKIP LOCKED) RETURNING id",
+    [PG_CLAIM] =
+        "WITH c AS (UPDATE jobs SET state = 1, attempt = attempt + 1,"
+        " started_at = $2, owner = $3, owner_pgid = 0,"
+        " owner_start = 0, owner_boot = NULL,"
+        " lease_until = " PG_LEASE("$4") " WHERE id = (SELECT id FROM jobs"
+        " WHERE state = 0 AND route = $1 AND run_at <= $2"
+        " AND ($5::int <= 0 OR (SELECT count(*) FROM jobs"
+        " WHERE state = 1 AND route = $1) < $5::int)"
+        " ORDER BY run_at, id LIMIT 1 FOR UPDATE SKIP LOCKED)"
+        " RETURNING " PG_JOB_COLS ")"
+        " SELECT " PG_JOB_COLS ", " PG_REQ_COLS " FROM c"
+        " LEFT JOIN requests r ON r.job_id = c.id",
     [PG_GET] = "SELECT " PG_JOB_COLS " FROM jobs WHERE id = $1",
-    [PG_GET_REQ] = "SELECT head, body, remote_addr, remote_port"
-                   " FROM requests WHERE job_id = $1",
-    [PG_FINISH] = "UPDATE jobs SET state = $2, connection_status = $3,"
-                  " exit_status = $4, term_signal = $5, finished_at = $6,"
+    [PG_GET_REQ] = "SELECT " PG_JOB_COLS ", " PG_REQ_COLS " FROM jobs j"
+                   " LEFT JOIN requests r ON r.job_id = j.id"
+                   " WHERE j.id = $1",
+    /* $1 the job, $2-$10 the end, $11 its attempt (0: not fenced), $12
+     * the node, $13 output bytes, $14 output_size's growth (0: no
+     * output), $15 the output's cap. The end first: the output goes
+     * only with it, and only to the node's job (mine false: the op
+     * fails). */
+    [PG_FINISH] = "WITH f AS (UPDATE jobs SET state = $2,"
+                  " connection_status = $3, exit_status = $4,"
+                  " term_signal = $5, finished_at = $6,"
                   " error = $7, interruptions = interruptions + $8,"
                   " response_status = $9, response_type = $10,"
-                  " lease_until = 0 WHERE id = $1 AND state = 1"
-                  " AND ($11::int = 0 OR (attempt = $11::int"
-                  " AND ($12::text IS NULL OR owner = $12)))"
-                  " RETURNING route",
-    [PG_REQUEUE] = "UPDATE jobs SET state = 0, connection_status = $2,"
-                   " exit_status = $3, term_signal = $4, run_at = $5,"
-                   " error = $6, interruptions = interruptions + $7,"
-                   " response_status = $8, response_type = $9,"
-                   " lease_until = 0 WHERE id = $1 AND state = 1"
-                   " AND ($10::int = 0 OR (attempt = $10::int"
-                   " AND ($11::text IS NULL OR owner = $11)))"
-                   " RETURNING route",
+                  " lease_until = 0, " PG_END_OUT,
+    /* The same parameters, $2 JOB_QUEUED and $6 the new run_at. */
+    [PG_REQUEUE] = "WITH f AS (UPDATE jobs SET state = $2,"
+                   " connection_status = $3, exit_status = $4,"
+                   " term_signal = $5, run_at = $6,"
+                   " error = $7, interruptions = interruptions + $8,"
+                   " response_status = $9, response_type = $10,"
+                   " lease_until = 0, " PG_END_OUT,
     [PG_CANCEL] = "UPDATE jobs SET state = 6, finished_at = $2,"
                   " error = 'canceled' WHERE id = $1 AND state = 0"
                   " RETURNING id",
@@ -196,22 +239,13 @@ static const char *const stmt_sql[PG_STMT_COUNT] = {
                        " INSERT INTO job_counts SELECT route, state,"
                        " sum(count) FROM d GROUP BY route, state"
                        " HAVING sum(count) <> 0",
-    [PG_OUT_ADD] = "INSERT INTO job_output (job_id, size, data)"
-                   " VALUES ($1, length($2::bytea), $2::bytea)",
-    /* $3: the node (NULL before join): only a job it runs. */
-    [PG_OUT_SIZE] = "UPDATE jobs SET output_size = output_size + $2"
-                    " WHERE id = $1 AND ($3::text IS NULL OR owner = $3)",
-    /* Keeps the newest $2 bytes of job $1's output: drops the chunks
-     * wholly before them, then cuts the oldest one kept. */
-    [PG_OUT_TRIM] = "WITH c AS (SELECT id, size,"
-                    " (sum(size) OVER (ORDER BY id DESC))::bigint AS newer"
-                    " FROM job_output WHERE job_id = $1),"
-                    " d AS (DELETE FROM job_output WHERE id IN"
-                    " (SELECT id FROM c WHERE newer - size >= $2))"
-                    " UPDATE job_output o"
-                    " SET data = substr(o.data, (c.newer - $2 + 1)::int),"
-                    " size = o.size - (c.newer - $2) FROM c WHERE o.id = c.id"
-                    " AND c.newer > $2 AND c.newer - c.size < $2",
+    /* $1 the job, $2 output_size's growth, $3 the node (NULL before
+     * join: any job; else only one it runs), $4 the bytes, $5 the cap. */
+    [PG_OUT_ADD] = "WITH f AS (UPDATE jobs SET output_size = output_size + $2"
+                   " WHERE id = $1 AND ($3::text IS NULL OR owner = $3)"
+                   " RETURNING true AS w) " PG_OUT_CTE("$1", "$4",         \
+                                                             "$5::bigint")
+                   " SELECT 1 FROM f",
     [PG_OUT_ALL] = "SELECT data FROM job_output WHERE job_id = $1"
                    " ORDER BY id",
     [PG_EXISTS] = "SELECT 1 FROM jobs WHERE id = $1",
