@@ -2266,6 +2266,42 @@ test_pg_deadline(void **state)
     job_clear(&j);
 }
 
+/* PostgreSQL: an op that fails at the server inside a batch (here an
+ * Idempotency-Key too long for its index) is undone alone, whether it is
+ * the batch's first op (its BEGIN and SAVEPOINT went out with it) or
+ * not: the batch's other ops and its commit go on. */
+static void
+test_pg_op_fails(void **state)
+{
+    struct fix *f = *state;
+    static char key[3001];
+    uint32_t x = 1;
+    struct job j, bad = {.route = "/a", .idem_key = key, .max_attempts = 1,
+                         .created_at = 10, .run_at = 10};
+    bool ex;
+
+    /* Bytes that do not compress: too big for a btree entry. */
+    for (size_t i = 0; i < sizeof(key) - 1; i++) {
+        x = x * 1103515245u + 12345u;
+        key[i] = (char)('!' + (x >> 16) % 90);
+    }
+    assert_int_equal(f->ops->begin(f->st), 0);
+    assert_int_equal(f->ops->insert(f->st, &bad, &ex), -1);
+    int64_t a = add(f, "/a", NULL, 10, 1, NULL);
+    assert_int_equal(f->ops->insert(f->st, &bad, &ex), -1);
+    int64_t b = add(f, "/a", NULL, 10, 1, NULL);
+    assert_int_equal(f->ops->output_append(f->st, b + 9, "x", 1, 10, 0), -1);
+    assert_int_equal(claim(f, "/a", 10), a);
+    assert_int_equal(f->ops->commit(f->st), 0);
+    get(f, a, &j);
+    assert_int_equal(j.state, JOB_RUNNING);
+    job_clear(&j);
+    get(f, b, &j);
+    assert_int_equal(j.state, JOB_QUEUED);
+    job_clear(&j);
+    assert_int_equal(pg_admin(f->uri, "SELECT count(*) FROM jobs"), 2);
+}
+
 /* PostgreSQL: a version 1 store is migrated to the current version at
  * open (its jobs kept); a store newer than this kickd is refused. */
 static void
@@ -2358,7 +2394,7 @@ main(void)
         T(test_pg_orphans_lease), T(test_pg_notices),
         T(test_pg_notices_split), T(test_pg_listen_lost),
         T(test_pg_reconnect),     T(test_pg_deadline),
-        T(test_pg_migrates),
+        T(test_pg_migrates),      T(test_pg_op_fails),
     };
     if (getenv("KICK_TEST_DB") != NULL) {
         cur = &backends[1];
