@@ -124,7 +124,10 @@ class Nodes:
                 i, uri, server)))
 
     def config(self, i, uri, server):
-        out = ["[server]", "listen = {listen}", "db = " + uri]
+        # A stop ends what still runs after 2 s (a test that failed may
+        # leave jobs holding).
+        out = ["[server]", "listen = {listen}", "db = " + uri,
+               "stop_grace = 2"]
         out += [ln.strip() for ln in server.splitlines() if ln.strip()]
         for path, script, extra in self.routes:
             out += ["", "[route %s]" % path,
@@ -163,6 +166,8 @@ class Nodes:
         self.killed.add(i)
 
     def stop(self, check=True):
+        for i in range(len(self.nodes)):
+            self.rm("hold.n%d" % i)
         problems = []
         for i, k in enumerate(self.nodes):
             if k.proc is None:
