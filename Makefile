@@ -71,7 +71,7 @@ KICK_OBJ := $(addprefix $(B)/src/kick/, main.o cmd_ctl.o cmd_trigger.o \
             cmd_job.o cmd_ls.o cmd_status.o cli_time.o cmd_batch.o)
 
 # Unit tests: one binary per module, with cmocka.
-UNIT := http_parse cfg cgi_response fcgi_record store store_async \
+UNIT := http_parse cfg cgi_response fcgi_record store store_async store_listen \
         kick_request pgroup ledger access_log timestamp api_list forward_head \
         auth stats_ring event_batch
 UNIT_BIN := $(addprefix $(B)/tests/unit/test_, $(UNIT))
@@ -98,6 +98,7 @@ UNIT_DEPS_store_async := $(B)/src/kickd/store/store_async.o $(B)/src/kickd/log.o
 UNIT_DEPS_kick_request := $(B)/src/libkick/request.o
 UNIT_DEPS_pgroup := $(B)/src/kickd/runner/pgroup.o
 UNIT_DEPS_access_log := $(B)/src/kickd/access_log.o
+UNIT_DEPS_store_listen := $(UNIT_DEPS_store_async)
 UNIT_DEPS_ledger := $(B)/src/kickd/jobs/ledger.o $(UNIT_DEPS_store_async)
 UNIT_DEPS_timestamp := $(B)/src/kickd/timestamp.o
 UNIT_DEPS_auth := $(B)/src/kickd/auth.o $(B)/src/kickd/http/http_parse.o

@@ -4,7 +4,7 @@ objects and the sources:
 
 - no call-back cycle between kickd's modules: the functions and data an
   object uses (nm) say which module it calls; a module split in files
-  (http/conn*.c, store/sqlite/) counts as one;
+  (http/conn*.c, store/sqlite/, store/pg/) counts as one;
 - no function longer than LIMIT lines, but for the hand-written parsers
   and flat option tables named in LONG_OK.
 
@@ -34,6 +34,8 @@ def module_of(obj):
         return "http/conn*"
     if name.startswith("store_sqlite"):
         return "store/sqlite"
+    if name.startswith("store_pg"):
+        return "store/pg"
     return name
 
 

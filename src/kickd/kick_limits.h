@@ -140,6 +140,11 @@
 #define JOB_DEFAULT_LEASE 30000
 #define JOB_DEFAULT_LEASE_RENEW 5000
 #define JOB_DEFAULT_POLL 5000
+/* The listener of other nodes' notices: how long one wait lasts (and so
+ * how long a stop waits for it), and the pauses between reconnections. */
+#define STORE_LISTEN_WAIT 500
+#define STORE_LISTEN_BACKOFF_MIN 100
+#define STORE_LISTEN_BACKOFF_MAX 5000
 
 /* How long an ended job and its output are kept (ms): a week, to look at
  * what happened over a weekend; [server] keep and a route's keep change

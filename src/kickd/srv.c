@@ -3,10 +3,10 @@
  * the routes (SIGHUP) and stop kickd (SIGTERM, SIGINT). */
 #include <errno.h>
 #include <inttypes.h>
-#include <stdbool.h>
-#include <stddef.h>
 #include <limits.h>
 #include <signal.h>
+#include <stdbool.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -49,8 +49,8 @@ limit_timer_cb(uv_timer_t *t)
 
     /* A quiet second ends the rate limit: the next event logs at once. */
     if (limit_log(s))
-        uv_timer_start(&s->limit_timer, limit_timer_cb,
-                       SRV_LIMIT_LOG_INTERVAL, 0);
+        uv_timer_start(&s->limit_timer, limit_timer_cb, SRV_LIMIT_LOG_INTERVAL,
+                       0);
 }
 
 /* Counts one event at max_connections: the first is logged at once, the
@@ -133,8 +133,8 @@ hidden_routes_log(const struct cfg *cfg)
 }
 
 struct route_table *
-srv_load_routes(const char *cfg_path, const struct scripts_opts *so,
-                char *err, size_t errlen)
+srv_load_routes(const char *cfg_path, const struct scripts_opts *so, char *err,
+                size_t errlen)
 {
     struct cfg *cfg = cfg_new();
     struct route_table *t;
@@ -203,8 +203,7 @@ static const struct server_key server_keys[] = {
     {"max_connections", offsetof(struct cfg, max_connections), SK_INT, true},
     {"kill_grace", offsetof(struct cfg, kill_grace), SK_INT, true},
     {"stop_grace", offsetof(struct cfg, stop_grace), SK_INT, true},
-    {"shutdown_timeout", offsetof(struct cfg, shutdown_timeout), SK_INT,
-     true},
+    {"shutdown_timeout", offsetof(struct cfg, shutdown_timeout), SK_INT, true},
     {"output_cap", offsetof(struct cfg, output_cap), SK_INT64, true},
     {"response_hold_ms", offsetof(struct cfg, response_hold), SK_INT, true},
     {"max_interruptions", offsetof(struct cfg, max_interruptions), SK_INT,
@@ -250,13 +249,12 @@ server_key_differs(const struct server_key *k, struct cfg *a,
 static void
 server_settings_reload(struct srv *s, struct cfg *now)
 {
-    for (size_t i = 0; i < sizeof(server_keys) / sizeof(server_keys[0]);
-         i++) {
+    for (size_t i = 0; i < sizeof(server_keys) / sizeof(server_keys[0]); i++) {
         const struct server_key *k = &server_keys[i];
-        bool given = (s->listen_opt && strcmp(k->name, "listen") == 0) ||
-                     (s->db_opt && strcmp(k->name, "db") == 0) ||
-                     (s->dashboard_opt >= 0 &&
-                      strcmp(k->name, "dashboard") == 0);
+        bool given =
+            (s->listen_opt && strcmp(k->name, "listen") == 0) ||
+            (s->db_opt && strcmp(k->name, "db") == 0) ||
+            (s->dashboard_opt >= 0 && strcmp(k->name, "dashboard") == 0);
         if (given || !server_key_differs(k, s->cfg, now, k->live))
             continue;
         if (k->live)
@@ -287,8 +285,7 @@ access_log_follow(struct srv *s)
 static void
 dashboard_decide(struct srv *s, bool at_start)
 {
-    int setting = s->dashboard_opt >= 0 ? s->dashboard_opt
-                                        : s->cfg->dashboard;
+    int setting = s->dashboard_opt >= 0 ? s->dashboard_opt : s->cfg->dashboard;
     bool v6 = strchr(s->listen_host, ':') != NULL;
     enum cfg_dashboard was = s->dashboard;
 
@@ -380,8 +377,8 @@ stop(struct srv *s)
      * handles do not hold it open. */
     uv_unref((uv_handle_t *)&s->sig_term);
     uv_unref((uv_handle_t *)&s->sig_int);
-    uv_timer_start(&s->stop_timer, stop_timer_cb,
-                   (uint64_t)s->cfg->stop_grace, 0);
+    uv_timer_start(&s->stop_timer, stop_timer_cb, (uint64_t)s->cfg->stop_grace,
+                   0);
     uv_unref((uv_handle_t *)&s->stop_timer);
     conn_drain_all(s);
     /* After the drain: an event stream that ends now closes once its
@@ -444,8 +441,8 @@ listen_start(struct srv *s)
     unsigned flags = 0;
     int r;
 
-    if (cfg_parse_listen(s->cfg->listen, s->listen_host,
-                         sizeof(s->listen_host), &s->listen_port) < 0) {
+    if (cfg_parse_listen(s->cfg->listen, s->listen_host, sizeof(s->listen_host),
+                         &s->listen_port) < 0) {
         log_error("listen: bad address '%s'", s->cfg->listen);
         return UV_EINVAL;
     }
@@ -568,10 +565,19 @@ srv_init(struct srv *s, uv_loop_t *loop, struct cfg *cfg,
     const struct store_ops *ops = store_backend(cfg->db, err, sizeof(err));
     char db[1024], node[64];
     store_uri_format(cfg->db, db, sizeof(db));
+    /* A run is ended before its lease can run out: after a renewal
+     * missed, within kill_grace. */
+    if (ops && ops->renew &&
+        cfg->lease < 2 * cfg->lease_renew + cfg->kill_grace) {
+        log_error("lease (%d ms) must be at least twice lease_renew (%d "
+                  "ms) plus kill_grace (%d ms)",
+                  cfg->lease, cfg->lease_renew, cfg->kill_grace);
+        r = -1;
+        goto fail;
+    }
     node_name(node, sizeof(node));
-    if (ops == NULL ||
-        store_async_open(&s->store, loop, ops, cfg->db, node, cfg->lease,
-                         err, sizeof(err)) < 0) {
+    if (ops == NULL || store_async_open(&s->store, loop, ops, cfg->db, node,
+                                        cfg->lease, err, sizeof(err)) < 0) {
         log_error("job store %s: %s", db, err);
         r = -1;
         goto fail;

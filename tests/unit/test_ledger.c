@@ -3,11 +3,11 @@
  * thread against a fake backend that refuses every end while it is
  * "full": nothing is lost, an end is taken once space returns, and the
  * ends reach the store in the order they happened. */
+#include <cmocka.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <cmocka.h>
 
 #include <stdio.h>
 #include <string.h>
@@ -138,8 +138,7 @@ setup(void **state)
     closed = false;
     if (uv_loop_init(&loop) != 0 ||
         store_async_open(&sa, &loop, &fake_ops, "fake", "test/1/0", 30000, err,
-                         sizeof(err)) <
-            0)
+                         sizeof(err)) < 0)
         return -1;
     ledger_init(&ledger, &loop, &sa);
     return 0;
@@ -248,8 +247,7 @@ int
 main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_recorded_at_once, setup,
-                                        teardown),
+        cmocka_unit_test_setup_teardown(test_recorded_at_once, setup, teardown),
         cmocka_unit_test_setup_teardown(test_kept_in_order_while_full, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_close_drops_waiting, setup,

@@ -2,11 +2,11 @@
 /* Unit tests of the store thread (store_async.c) against a fake backend
  * whose sync and inserts the test holds and releases, so that the
  * orderings that are rare under load happen every time. */
+#include <cmocka.h>
+#include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
-#include <setjmp.h>
 #include <stdint.h>
-#include <cmocka.h>
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,10 +24,10 @@ struct store {
     int claim_begins;         /* begins seen by the last claim */
     bool claim_in_txn;        /* the last claim ran in a transaction */
     bool txn_open;
-    int sync_fails;  /* this many syncs fail, the next succeed */
-    bool sync_held;  /* sync waits while true */
-    bool in_sync;    /* a sync is waiting */
-    bool held[8];    /* an insert of job id i waits while held[i] */
+    int sync_fails;    /* this many syncs fail, the next succeed */
+    bool sync_held;    /* sync waits while true */
+    bool in_sync;      /* a sync is waiting */
+    bool held[8];      /* an insert of job id i waits while held[i] */
     int64_t in_insert; /* the id of the insert that waits, or 0 */
 };
 
@@ -206,8 +206,8 @@ setup(void **state)
     done_count = done_ok = 0;
     if (uv_loop_init(&loop) != 0)
         return -1;
-    return store_async_open(&sa, &loop, &fake_ops, "fake", "test/1/0", 30000, err,
-                            sizeof(err));
+    return store_async_open(&sa, &loop, &fake_ops, "fake", "test/1/0", 30000,
+                            err, sizeof(err));
 }
 
 /* The test has closed the store: the loop ends with no handle left. */
@@ -433,8 +433,8 @@ main(void)
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(test_insert_with_claim, setup,
                                         teardown),
-        cmocka_unit_test_setup_teardown(test_submit_after_close_fails,
-                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(test_submit_after_close_fails, setup,
+                                        teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -349,6 +349,8 @@ delete_step(struct api_pending *p)
     if (p->kind == API_CANCEL) {
         if (r == 0) {
             p->cancel_status = 200; /* it was queued: canceled */
+        } else if (r == 2) {
+            p->cancel_status = 202; /* running on another node: told */
         } else if (worker_cancel(p->srv, p->id)) {
             p->cancel_status = 202; /* running: being ended */
         } else if (p->only == ONLY_ANY) {
@@ -469,7 +471,7 @@ done_effects(struct api_pending *p, struct store_op *op)
     }
     if (p->reserved) {
         worker_claimed(s, p->reserved, op->result < 0 ? -1 : op->claim_result,
-                       &op->claimed, op->error);
+                       &op->claimed, op->error, op->sent);
         p->reserved = NULL;
     }
     /* A retry asked in full is carried out as a trigger is, also for a
@@ -715,6 +717,7 @@ api_trigger(struct conn *c, const struct cfg_route *route,
     }
     p->reserved = worker_reserve(p->srv, j->route, j->run_at);
     p->op.claim = p->reserved != NULL;
+    p->op.limit = worker_claim_limit(p->srv, j->route);
     submit(p);
 }
 

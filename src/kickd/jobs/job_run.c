@@ -209,6 +209,7 @@ end_decide(struct job_run *jr, struct job_end *e)
         }
     }
     e->connection_status = cs;
+    e->attempt = j->attempt; /* a shared store's fence */
     e->exit_status = jr->exited ? (int)jr->exit_status : -1;
     e->term_signal = jr->exited ? jr->term_signal : 0;
     /* What the store does not have yet goes with the end. */
@@ -676,6 +677,17 @@ job_run_interrupt(struct job_run *jr, const char *why)
         jr->interrupt_why = why;
         jr->interrupt_delay = 0;
     }
+}
+
+bool
+job_run_end_now(struct job_run *jr, const char *why)
+{
+    if (jr->run == NULL || jr->finishing)
+        return false;
+    job_run_interrupt(jr, why);
+    log_warn("job %s: ending it: %s", jr->id, why);
+    run_terminate(jr->run);
+    return true;
 }
 
 void

@@ -59,6 +59,13 @@ job_run_cancel(struct job_run *jr);
 void
 job_run_interrupt(struct job_run *jr, const char *why);
 
+/* kickd must end the run now for its own reason why (its lease on a
+ * shared store is about to run out): as job_run_interrupt, and the
+ * script is ended at once (SIGTERM, SIGKILL after kill_grace). false if
+ * the run is already ending. */
+bool
+job_run_end_now(struct job_run *jr, const char *why);
+
 /* One who follows the run's output (GET /jobs/ID/output?follow=1). */
 struct job_watch {
     /* len bytes of output that end at byte end of the job's output in

@@ -5,6 +5,7 @@
  * claims nothing. */
 #include <inttypes.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,15 +24,16 @@ struct recover {
     struct srv *srv;
     struct ledger *ledger;
     char boot[40];
+    const char *why; /* how their runs ended, as their errors say */
     const struct recover_hooks *hooks;
     void *data;
-    struct job *orphans; /* as the store listed them */
+    struct job *orphans;      /* as the store listed them */
     struct job_owner *owners; /* who ran each */
     size_t n;
-    size_t recorded;     /* orphans whose end is recorded */
+    size_t recorded;        /* orphans whose end is recorded */
     struct recover_op *ops; /* their ends, one each */
-    uv_timer_t timer;    /* the poll for dead groups, and retries */
-    int64_t killed_at;   /* ms, when the groups were sent SIGKILL */
+    uv_timer_t timer;       /* the poll for dead groups, and retries */
+    int64_t killed_at;      /* ms, when the groups were sent SIGKILL */
     bool warned;
 };
 
@@ -63,8 +65,7 @@ recover_interrupted_end(struct job_end *e, const struct job *j,
         /* At once, the job keeps its place: it was due before the jobs
          * queued behind it. */
         e->state = JOB_QUEUED;
-        e->requeue_at = delay > 0 || j->run_at <= 0 ? now + delay
-                                                    : j->run_at;
+        e->requeue_at = delay > 0 || j->run_at <= 0 ? now + delay : j->run_at;
     }
 }
 
@@ -92,8 +93,7 @@ static void
 recover_end(struct recover *rc)
 {
     if (rc->n > 0)
-        log_warn("recovered %zu jobs that were running when kickd stopped",
-                 rc->n);
+        log_warn("recovered %zu jobs that were running: %s", rc->n, rc->why);
     rc->hooks->done_cb(rc->data);
     uv_close((uv_handle_t *)&rc->timer, recover_free_cb);
 }
@@ -125,10 +125,10 @@ record_all(struct recover *rc)
         ro->rc = rc;
         ro->e.op.id = rc->orphans[i].id;
         ro->e.recorded_cb = recorded_cb;
-        recover_interrupted_end(&ro->e.op.end, &rc->orphans[i], max,
-                                "kickd died", now, 0, ro->error,
-                                sizeof(ro->error));
+        recover_interrupted_end(&ro->e.op.end, &rc->orphans[i], max, rc->why,
+                                now, 0, ro->error, sizeof(ro->error));
         ro->e.op.end.connection_status = rc->orphans[i].connection_status;
+        ro->e.op.end.attempt = rc->orphans[i].attempt; /* the fence */
         ledger_record(rc->ledger, &ro->e);
     }
 }
@@ -191,6 +191,16 @@ owner_find(struct recover *rc, const struct job *j, struct job_owner *o)
                  j->id, o->pgid);
 }
 
+/* Whether o ran on this host: its node's name starts "HOST/". */
+static bool
+owner_is_here(const struct recover *rc, const struct job_owner *o)
+{
+    const char *me = rc->srv->store.node, *slash = strchr(me, '/');
+    size_t n = slash ? (size_t)(slash - me) + 1 : strlen(me);
+
+    return o->node[0] == '\0' || strncmp(o->node, me, n) == 0;
+}
+
 static void orphans_done(struct store_op *op);
 
 static void
@@ -242,7 +252,12 @@ orphans_done(struct store_op *op)
     for (size_t i = 0; i < rc->n; i++) {
         struct job *j = &rc->orphans[i];
         struct job_owner *o = &rc->owners[i];
-        if (o->pgid == 0)
+        /* Processes of another host are not this host's to signal (in a
+         * container beside it, a pid may name another process): their
+         * node ended them before its lease ran out. */
+        if (!owner_is_here(rc, o))
+            o->pgid = 0;
+        else if (o->pgid == 0)
             owner_find(rc, j, o);
         if (o->pgid > 0)
             log_info("job %" PRId64 ": ending what is left of its run "
@@ -255,7 +270,7 @@ orphans_done(struct store_op *op)
 
 struct recover *
 recover_start(struct srv *s, struct ledger *ledger, const char *boot,
-              const struct recover_hooks *h, void *data)
+              const char *why, const struct recover_hooks *h, void *data)
 {
     struct recover *rc = calloc(1, sizeof(*rc));
 
@@ -266,6 +281,7 @@ recover_start(struct srv *s, struct ledger *ledger, const char *boot,
     rc->srv = s;
     rc->ledger = ledger;
     snprintf(rc->boot, sizeof(rc->boot), "%s", boot);
+    rc->why = why;
     rc->hooks = h;
     rc->data = data;
     uv_timer_init(s->loop, &rc->timer);

@@ -33,11 +33,13 @@ struct recover_hooks {
 };
 
 /* Recovers what a dead kickd left running (their ends go through
- * ledger), calling h's hooks with data; the recovery frees itself after
- * done_cb. NULL if out of memory (logged). */
+ * ledger, their errors saying why, a static string), calling h's hooks
+ * with data; the recovery frees itself after done_cb. On a shared store
+ * these are the runs whose lease ran out, now this node's. NULL if out
+ * of memory (logged). */
 struct recover *
 recover_start(struct srv *s, struct ledger *ledger, const char *boot,
-              const struct recover_hooks *h, void *data);
+              const char *why, const struct recover_hooks *h, void *data);
 
 /* kickd ends before the recovery did: it is dropped (no hook follows;
  * the next start recovers what it had not recorded). */

@@ -36,14 +36,17 @@ struct route_load {
                    * were running, so they go before other routes' */
 };
 
-/* A job running here. */
-
 /* A worker taken by a job run. */
 struct slot {
     struct slot *next, *prev;
     struct worker_pool *pool;
     struct job_run *jr;
     struct route_load *load;
+    /* A shared store: when the op that took or last renewed the job's
+     * lease was sent (clock_mono_ms); the lease ends later than this
+     * plus its length, so the run is ended before. */
+    int64_t leased;
+    bool fenced; /* ended for its lease */
 };
 
 struct worker_wait {
@@ -57,19 +60,28 @@ struct worker_pool {
     struct srv *srv;
     struct route_load *loads;
     struct route_load *rr; /* where the next round starts */
-    struct slot *slots; /* the runs of this pool */
+    struct slot *slots;    /* the runs of this pool */
     struct worker_wait *waits;
     int running, claiming;
     bool stopping;
     /* Runs a dead kickd left being ended: no claims until it is done. */
     struct recover *recover;
-    uv_timer_t delay_timer; /* the next delayed or backed-off job */
-    int64_t delay_at;       /* when it fires; 0 if not armed */
-    struct ledger ledger; /* job ends on their way to the store */
+    uv_timer_t delay_timer;  /* the next delayed or backed-off job */
+    int64_t delay_at;        /* when it fires; 0 if not armed */
+    struct ledger ledger;    /* job ends on their way to the store */
     struct job_run_pool ctx; /* what the runs are given */
-    int handles;   /* its timers not yet closed */
-    char node[64]; /* this kickd, as job owners name it */
-    char boot[40]; /* this boot's id */
+    int handles;             /* its timers not yet closed */
+    char node[64];           /* this kickd, as job owners name it */
+    char boot[40];           /* this boot's id */
+    /* A shared store (several nodes): leases renewed, runs whose lease
+     * cannot be renewed ended, expired leases of other nodes rescued,
+     * and a poll for due jobs beside the notices. */
+    bool shared;
+    uv_timer_t lease_timer; /* every lease_renew */
+    uv_timer_t poll_timer;  /* every poll */
+    bool renewing;          /* a renewal is in flight */
+    bool renew_failing;     /* said once per outage */
+    struct recover *rescue; /* expired leases being taken back */
 };
 
 static void schedule(struct worker_pool *p);
@@ -188,7 +200,6 @@ waiters_wake(struct worker_pool *p, int64_t id)
     }
 }
 
-
 /* A run's end is in the store: its worker is free, the job's waiters
  * learn of it, and a job queued again is due then. */
 static void
@@ -218,9 +229,11 @@ slot_ended(struct job_run *jr, const struct job_end *e)
     schedule(p);
 }
 
-/* A worker for the claimed job: the run takes the job over. */
+/* A worker for the claimed job: the run takes the job over; its lease
+ * was taken by an op sent at leased. */
 static void
-slot_start(struct worker_pool *p, struct route_load *l, struct job *job)
+slot_start(struct worker_pool *p, struct route_load *l, struct job *job,
+           int64_t leased)
 {
     struct slot *sl = calloc(1, sizeof(*sl));
 
@@ -233,6 +246,7 @@ slot_start(struct worker_pool *p, struct route_load *l, struct job *job)
     }
     sl->pool = p;
     sl->load = l;
+    sl->leased = leased;
     sl->next = p->slots;
     if (p->slots)
         p->slots->prev = sl;
@@ -259,16 +273,16 @@ struct claim_op {
     struct route_load *load;
 };
 
-/* A claim made for l has ended: result 1 with job claimed (taken over),
- * 0 if none was due, -1 (error says why). */
+/* A claim made for l (by an op sent at sent) has ended: result 1 with
+ * job claimed (taken over), 0 if none was due, -1 (error says why). */
 static void
 claim_end(struct worker_pool *p, struct route_load *l, int result,
-          struct job *job, const char *error)
+          struct job *job, const char *error, int64_t sent)
 {
     p->claiming--;
     l->claiming--;
     if (result == 1 && !p->stopping) {
-        slot_start(p, l, job);
+        slot_start(p, l, job, sent);
     } else if (result == 1) {
         /* Claimed while stopping: back to the queue as interrupted (the
          * claim counted a start), at once; the next start recovers it if
@@ -300,7 +314,7 @@ claim_cb(struct store_op *op)
 {
     struct claim_op *c = (struct claim_op *)op;
 
-    claim_end(c->pool, c->load, op->result, &op->job, op->error);
+    claim_end(c->pool, c->load, op->result, &op->job, op->error, op->sent);
     store_op_clear(op);
     free(c);
 }
@@ -356,6 +370,7 @@ schedule(struct worker_pool *p)
         c->op.kind = SOP_CLAIM;
         c->op.route = pick->route;
         c->op.now = clock_now_ms();
+        c->op.limit = worker_claim_limit(p->srv, pick->route);
         c->op.done_cb = claim_cb;
         p->claiming++;
         pick->claiming++;
@@ -396,10 +411,18 @@ worker_reserve(struct srv *s, const char *route, int64_t run_at)
 }
 
 void
-worker_claimed(struct srv *s, struct route_load *l, int result,
-               struct job *job, const char *error)
+worker_claimed(struct srv *s, struct route_load *l, int result, struct job *job,
+               const char *error, int64_t sent)
 {
-    claim_end(s->workers, l, result, job, error);
+    claim_end(s->workers, l, result, job, error, sent);
+}
+
+int
+worker_claim_limit(struct srv *s, const char *route)
+{
+    const struct cfg_route *rt = route_named(s->routes, route);
+
+    return rt ? rt->concurrency : 0;
 }
 
 struct job_run *
@@ -479,6 +502,175 @@ static const struct recover_hooks recover_hooks = {
     .done_cb = recovered,
 };
 
+/* Leases on a shared store. A run is this node's while its lease holds:
+ * renewed every lease_renew ms, and ended by this node before it can
+ * run out (so that the job never runs in two places, even when this
+ * node is cut off from the database but alive). */
+
+static struct slot *
+slot_of(struct worker_pool *p, int64_t id)
+{
+    for (struct slot *sl = p->slots; sl; sl = sl->next)
+        if (job_run_id(sl->jr) == id)
+            return sl;
+    return NULL;
+}
+
+static void
+slot_fence(struct slot *sl, const char *why)
+{
+    if (!sl->fenced && job_run_end_now(sl->jr, why))
+        sl->fenced = true;
+}
+
+static void
+renew_done(struct store_op *op)
+{
+    struct worker_pool *p = op->data;
+
+    p->renewing = false;
+    if (op->result < 0) {
+        if (!p->renew_failing)
+            log_error("store: renewing the leases of running jobs: %s",
+                      op->error);
+        p->renew_failing = true;
+    } else {
+        if (p->renew_failing)
+            log_info("store: leases renewed again");
+        p->renew_failing = false;
+        for (size_t i = 0; i < op->nids; i++) {
+            struct slot *sl = slot_of(p, op->ids[i]);
+            if (sl && job_run_attempt(sl->jr) == op->attempts[i])
+                sl->leased = op->sent;
+        }
+        /* Taken before this renewal, yet not listed: another node has
+         * the job now (its lease ran out while this node was away). */
+        for (struct slot *sl = p->slots; sl; sl = sl->next)
+            if (sl->leased < op->sent)
+                slot_fence(sl, "another node took its lease over");
+    }
+    store_op_clear(op);
+    free(op);
+}
+
+/* Ends the runs whose lease could run out before the next renewal and
+ * the kill_grace of their end: lease - lease_renew - kill_grace after it
+ * was last taken. */
+static void
+leases_check(struct worker_pool *p)
+{
+    const struct cfg *cfg = p->srv->cfg;
+    int64_t now = clock_mono_ms();
+    int64_t keep = cfg->lease - cfg->lease_renew - cfg->kill_grace;
+
+    for (struct slot *sl = p->slots; sl; sl = sl->next)
+        if (now - sl->leased >= keep)
+            slot_fence(sl, "its lease could not be renewed (the database "
+                           "is unreachable)");
+}
+
+static void
+rescued(void *data)
+{
+    struct worker_pool *p = data;
+
+    p->rescue = NULL; /* it frees itself */
+}
+
+static void
+rescue_requeued(void *data, const char *route)
+{
+    struct worker_pool *p = data;
+
+    worker_kick(p->srv, route, clock_now_ms());
+}
+
+static const struct recover_hooks rescue_hooks = {
+    .requeued_cb = rescue_requeued,
+    .done_cb = rescued,
+};
+
+static void
+lease_timer_cb(uv_timer_t *t)
+{
+    struct worker_pool *p = t->data;
+
+    leases_check(p);
+    if (!p->renewing) {
+        struct store_op *op = calloc(1, sizeof(*op));
+        if (op) {
+            op->kind = SOP_RENEW;
+            op->data = p;
+            op->done_cb = renew_done;
+            p->renewing = true;
+            store_submit(&p->srv->store, op);
+        }
+    }
+    /* Runs of other nodes whose lease ran out come back to the queue. */
+    if (p->rescue == NULL && p->recover == NULL && !p->stopping)
+        p->rescue = recover_start(p->srv, &p->ledger, p->boot,
+                                  "its node stopped renewing its lease",
+                                  &rescue_hooks, p);
+}
+
+static void
+poll_timer_cb(uv_timer_t *t)
+{
+    struct worker_pool *p = t->data;
+
+    if (!p->stopping && p->recover == NULL)
+        delay_timer_cb(&p->delay_timer);
+}
+
+/* A notice of another node (store_async.h): "d RUN_AT ROUTE", "e ID",
+ * "c ID", or "*" (notices may have been lost: look again). */
+static void
+notice_cb(void *data, const char *line)
+{
+    struct worker_pool *p = data;
+    char *end;
+
+    if (line[0] == '*' && line[1] == '\0') {
+        poll_timer_cb(&p->poll_timer);
+        return;
+    }
+    if (line[0] == '\0' || line[1] != ' ')
+        goto bad;
+    long long n = strtoll(line + 2, &end, 10);
+    if (end == line + 2)
+        goto bad;
+    if (line[0] == 'd' && *end == ' ' && end[1] != '\0') {
+        worker_kick(p->srv, end + 1, (int64_t)n);
+        return;
+    }
+    if (*end != '\0')
+        goto bad;
+    if (line[0] == 'e')
+        waiters_wake(p, (int64_t)n);
+    else if (line[0] == 'c')
+        worker_cancel(p->srv, (int64_t)n);
+    else
+        goto bad;
+    return;
+bad:
+    log_warn("store: a notice not understood: %.80s", line);
+}
+
+/* A shared store's timers and notices. */
+static void
+shared_start(struct worker_pool *p)
+{
+    struct srv *s = p->srv;
+
+    p->shared = true;
+    uv_timer_start(&p->lease_timer, lease_timer_cb,
+                   (uint64_t)s->cfg->lease_renew,
+                   (uint64_t)s->cfg->lease_renew);
+    uv_timer_start(&p->poll_timer, poll_timer_cb, (uint64_t)s->cfg->poll,
+                   (uint64_t)s->cfg->poll);
+    store_async_on_notice(&s->store, notice_cb, p);
+}
+
 int
 worker_start(struct srv *s)
 {
@@ -492,17 +684,28 @@ worker_start(struct srv *s)
     uv_timer_init(s->loop, &p->delay_timer);
     p->delay_timer.data = p;
     uv_unref((uv_handle_t *)&p->delay_timer);
+    uv_timer_init(s->loop, &p->lease_timer);
+    p->lease_timer.data = p;
+    uv_unref((uv_handle_t *)&p->lease_timer);
+    uv_timer_init(s->loop, &p->poll_timer);
+    p->poll_timer.data = p;
+    uv_unref((uv_handle_t *)&p->poll_timer);
     ledger_init(&p->ledger, s->loop, &s->store);
-    p->ctx = (struct job_run_pool){.srv = s, .ledger = &p->ledger,
-                                   .node = p->node, .boot = p->boot,
+    p->ctx = (struct job_run_pool){.srv = s,
+                                   .ledger = &p->ledger,
+                                   .node = p->node,
+                                   .boot = p->boot,
                                    .ended_cb = slot_ended};
     s->workers = p;
     /* Jobs marked running belong to a kickd that died: what is left of
      * their runs is ended, and they go back to the queue, before anything
      * runs. */
-    p->recover = recover_start(s, &p->ledger, p->boot, &recover_hooks, p);
+    p->recover =
+        recover_start(s, &p->ledger, p->boot, "kickd died", &recover_hooks, p);
     if (p->recover == NULL)
         return -1;
+    if (s->store.ops->renew != NULL)
+        shared_start(p);
     return 0;
 }
 
@@ -515,6 +718,8 @@ worker_stop(struct srv *s)
         return;
     p->stopping = true;
     uv_timer_stop(&p->delay_timer);
+    /* Leases are still renewed (and checked) while the runs end. */
+    uv_timer_stop(&p->poll_timer);
 }
 
 void
@@ -570,6 +775,7 @@ worker_free(struct srv *s)
         return;
     s->workers = NULL;
     recover_stop(p->recover);
+    recover_stop(p->rescue);
     /* Ends the store never took: their jobs stay running in the store,
      * and the next start recovers them (they run again). */
     while (p->slots) {
@@ -578,7 +784,9 @@ worker_free(struct srv *s)
         job_run_free(sl->jr);
         free(sl);
     }
-    p->handles = 2;
+    p->handles = 4;
     uv_close((uv_handle_t *)&p->delay_timer, delay_closed_cb);
+    uv_close((uv_handle_t *)&p->lease_timer, delay_closed_cb);
+    uv_close((uv_handle_t *)&p->poll_timer, delay_closed_cb);
     ledger_close(&p->ledger, ledger_closed_cb);
 }

@@ -33,7 +33,12 @@ worker_reserve(struct srv *s, const char *route, int64_t run_at);
  * over), 0 if none was due, -1 if it failed (error says why). */
 void
 worker_claimed(struct srv *s, struct route_load *l, int result,
-               struct job *job, const char *error);
+               struct job *job, const char *error, int64_t sent);
+
+/* The limit of route's running jobs a claim passes to the store (its
+ * concurrency; a shared store holds it across nodes); 0: none. */
+int
+worker_claim_limit(struct srv *s, const char *route);
 
 /* Cancels job id if it runs here: returns true (it is being ended as for
  * a client hang-up); false if it does not run here. */

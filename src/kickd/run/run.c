@@ -452,6 +452,12 @@ cancel_timer_cb(uv_timer_t *t)
 }
 
 void
+run_terminate(struct run *r)
+{
+    end_script(r);
+}
+
+void
 run_cancel(struct run *r)
 {
     const char *how;

@@ -62,6 +62,11 @@ run_abort(struct run *r);
 void
 run_cancel(struct run *r);
 
+/* kickd ends the script now, whatever ignore_user_abort says (SIGTERM,
+ * SIGKILL after kill_grace); the hooks stay and see its end. */
+void
+run_terminate(struct run *r);
+
 /* kick ctl progress: handed to the sink (a job keeps it). */
 void
 run_progress(struct run *r, int percent, const char *msg);

@@ -9,6 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "clock.h"
+#include "kick_limits.h"
 #include "log.h"
 #include "store_async.h"
 
@@ -24,8 +26,8 @@ op_run(struct store_async *sa, struct store_op *op)
         if (op->claim)
             memset(&op->claimed, 0, sizeof(op->claimed));
         if (r == 0 && op->claim) {
-            op->claim_result = o->claim(st, op->job.route, op->now,
-                                        op->limit, &op->claimed);
+            op->claim_result =
+                o->claim(st, op->job.route, op->now, op->limit, &op->claimed);
             if (op->claim_result < 0)
                 snprintf(op->error, sizeof(op->error), "%s", o->error(st));
         }
@@ -46,8 +48,8 @@ op_run(struct store_async *sa, struct store_op *op)
     case SOP_LIST:
         return o->list(st, &op->filter, &op->jobs, &op->njobs);
     case SOP_OUTPUT_APPEND:
-        return o->output_append(st, op->id, op->data_buf, op->data_len,
-                                op->cap, op->skipped);
+        return o->output_append(st, op->id, op->data_buf, op->data_len, op->cap,
+                                op->skipped);
     case SOP_OUTPUT_GET:
         return o->output_get(st, op->id, &op->data_buf, &op->data_len,
                              &op->job);
@@ -62,10 +64,14 @@ op_run(struct store_async *sa, struct store_op *op)
     case SOP_COUNTS:
         return o->counts(st, &op->counts, &op->ncounts);
     case SOP_DELETE:
-        return o->delete(st, op->id);
+        return o->delete (st, op->id);
     case SOP_PRUNE:
         return o->prune(st, op->route, op->prune.before, op->prune.limit,
                         &op->prune.deleted, &op->prune.oldest);
+    case SOP_RENEW:
+        if (o->renew == NULL)
+            return 0; /* no lease: one node owns the store */
+        return o->renew(st, &op->ids, &op->attempts, &op->nids);
     }
     return -1;
 }
@@ -126,8 +132,9 @@ sync_main(void *arg)
          * frame), so a batch committed after the failure fails too. */
         bool failed = false;
         if (broken) {
-            batch_fail(sa, batch, "a sync of the store failed earlier; "
-                                  "restart kickd");
+            batch_fail(sa, batch,
+                       "a sync of the store failed earlier; "
+                       "restart kickd");
         } else if (sa->ops->sync(sa->st, why, sizeof(why)) < 0) {
             failed = true;
             log_error("store: %s; the store refuses all work until kickd "
@@ -176,8 +183,9 @@ thread_main(void *arg)
         struct store_op *batch = sa->todo, *last = sa->todo_tail;
         sa->todo = sa->todo_tail = NULL;
         if (sa->broken) {
-            batch_fail(sa, batch, "a sync of the store failed earlier; "
-                                  "restart kickd");
+            batch_fail(sa, batch,
+                       "a sync of the store failed earlier; "
+                       "restart kickd");
             batch_done(sa, batch, last);
             continue;
         }
@@ -231,6 +239,8 @@ thread_main(void *arg)
     uv_mutex_unlock(&sa->mu);
 }
 
+/* Completions first, then notices: a GET that saw a job running has
+ * registered its wait before the notice of the job's end is read. */
 static void
 async_cb(uv_async_t *h)
 {
@@ -238,7 +248,9 @@ async_cb(uv_async_t *h)
 
     uv_mutex_lock(&sa->mu);
     struct store_op *op = sa->done;
+    struct store_notice *n = sa->notices;
     sa->done = sa->done_tail = NULL;
+    sa->notices = sa->notices_tail = NULL;
     uv_mutex_unlock(&sa->mu);
     while (op) {
         struct store_op *next = op->next;
@@ -246,6 +258,124 @@ async_cb(uv_async_t *h)
         op->done_cb(op);
         op = next;
     }
+    while (n) {
+        struct store_notice *next = n->next;
+        if (sa->notice_cb)
+            sa->notice_cb(sa->notice_data, n->line);
+        free(n);
+        n = next;
+    }
+}
+
+/* Notices as the listener's thread reads them, gathered by one wait and
+ * handed to the loop together. */
+struct notice_batch {
+    struct store_notice *head, *tail;
+};
+
+static void
+notice_add(void *data, const char *line)
+{
+    struct notice_batch *b = data;
+    size_t len = strlen(line);
+    struct store_notice *n = malloc(sizeof(*n) + len + 1);
+
+    if (n == NULL)
+        return; /* the poll finds what it said */
+    memcpy(n->line, line, len + 1);
+    n->next = NULL;
+    if (b->tail)
+        b->tail->next = n;
+    else
+        b->head = n;
+    b->tail = n;
+}
+
+static void
+notices_post(struct store_async *sa, struct notice_batch *b)
+{
+    if (b->head == NULL)
+        return;
+    uv_mutex_lock(&sa->mu);
+    if (sa->notices_tail)
+        sa->notices_tail->next = b->head;
+    else
+        sa->notices = b->head;
+    sa->notices_tail = b->tail;
+    uv_mutex_unlock(&sa->mu);
+    uv_async_send(&sa->async);
+    b->head = b->tail = NULL;
+}
+
+/* Sleeps ms unless the listener is stopped meanwhile; true if it is. */
+static bool
+listen_sleep(struct store_async *sa, int64_t ms)
+{
+    uv_mutex_lock(&sa->mu);
+    if (!sa->listen_stopping)
+        (void)uv_cond_timedwait(&sa->listen_cv, &sa->mu,
+                                (uint64_t)ms * 1000000);
+    bool stop = sa->listen_stopping;
+    uv_mutex_unlock(&sa->mu);
+    return stop;
+}
+
+/* The listener's thread: connects (again after a loss, 100 ms doubling
+ * to 5 s between tries), then waits for notices; each connection starts
+ * with "*", since notices sent while there was none are lost. */
+static void
+listen_main(void *arg)
+{
+    struct store_async *sa = arg;
+    const struct store_ops *o = sa->ops;
+    struct store *ln = NULL;
+    struct notice_batch b = {NULL, NULL};
+    int64_t backoff = STORE_LISTEN_BACKOFF_MIN;
+    bool down = false;
+    char err[160];
+
+    while (!listen_sleep(sa, 0)) {
+        if (ln == NULL) {
+            if (o->listen_open(&ln, sa->uri, err, sizeof(err)) < 0) {
+                if (!down)
+                    log_error("store: listening for other nodes: %s; "
+                              "trying again",
+                              err);
+                down = true;
+                if (listen_sleep(sa, backoff))
+                    break;
+                backoff = backoff * 2 > STORE_LISTEN_BACKOFF_MAX
+                              ? STORE_LISTEN_BACKOFF_MAX
+                              : backoff * 2;
+                continue;
+            }
+            if (down)
+                log_info("store: listening for other nodes again");
+            down = false;
+            backoff = STORE_LISTEN_BACKOFF_MIN;
+            notice_add(&b, "*");
+            notices_post(sa, &b);
+        }
+        int r = o->listen_wait(ln, STORE_LISTEN_WAIT, notice_add, &b, err,
+                               sizeof(err));
+        notices_post(sa, &b);
+        if (r < 0) {
+            log_error("store: listening for other nodes: %s", err);
+            o->listen_close(ln);
+            ln = NULL;
+            down = true;
+        }
+    }
+    if (ln)
+        o->listen_close(ln);
+}
+
+void
+store_async_on_notice(struct store_async *sa,
+                      void (*cb)(void *data, const char *line), void *data)
+{
+    sa->notice_cb = cb;
+    sa->notice_data = data;
 }
 
 /* Ends the sync thread once it has synced what was committed last. */
@@ -261,9 +391,8 @@ sync_thread_stop(struct store_async *sa)
 
 int
 store_async_open(struct store_async *sa, uv_loop_t *loop,
-                 const struct store_ops *ops, const char *uri,
-                 const char *node, int64_t lease_ms, char *err,
-                 size_t errlen)
+                 const struct store_ops *ops, const char *uri, const char *node,
+                 int64_t lease_ms, char *err, size_t errlen)
 {
     memset(sa, 0, sizeof(*sa));
     sa->ops = ops;
@@ -277,6 +406,7 @@ store_async_open(struct store_async *sa, uv_loop_t *loop,
     uv_mutex_init(&sa->mu);
     uv_cond_init(&sa->cv);
     uv_cond_init(&sa->sync_cv);
+    uv_cond_init(&sa->listen_cv);
     uv_async_init(loop, &sa->async, async_cb);
     sa->async.data = sa;
     if (sa->ops->sync &&
@@ -291,6 +421,13 @@ store_async_open(struct store_async *sa, uv_loop_t *loop,
         goto fail;
     }
     sa->started = true;
+    if (sa->ops->listen_open &&
+        ((sa->uri = strdup(uri)) == NULL ||
+         uv_thread_create(&sa->listen_thread, listen_main, sa) != 0))
+        log_error("store: cannot start the listener's thread; other "
+                  "nodes' work is found every poll");
+    else if (sa->ops->listen_open)
+        sa->listening = true;
     return 0;
 fail:
     sa->ops->close(sa->st);
@@ -298,6 +435,7 @@ fail:
     uv_mutex_destroy(&sa->mu);
     uv_cond_destroy(&sa->cv);
     uv_cond_destroy(&sa->sync_cv);
+    uv_cond_destroy(&sa->listen_cv);
     return -1;
 }
 
@@ -307,6 +445,7 @@ store_submit(struct store_async *sa, struct store_op *op)
     op->next = NULL;
     op->result = 0;
     op->error[0] = '\0';
+    op->sent = clock_mono_ms();
     if (sa->closed) {
         op->result = -1;
         snprintf(op->error, sizeof(op->error), "kickd is stopping");
@@ -332,8 +471,14 @@ store_async_close(struct store_async *sa)
         return;
     uv_mutex_lock(&sa->mu);
     sa->stopping = true;
+    sa->listen_stopping = true;
     uv_cond_signal(&sa->cv);
+    uv_cond_signal(&sa->listen_cv);
     uv_mutex_unlock(&sa->mu);
+    if (sa->listening)
+        uv_thread_join(&sa->listen_thread);
+    free(sa->uri);
+    sa->uri = NULL;
     uv_thread_join(&sa->thread);
     if (sa->ops->sync)
         sync_thread_stop(sa);
@@ -351,9 +496,15 @@ store_async_close(struct store_async *sa)
     }
     sa->ops->close(sa->st);
     uv_close((uv_handle_t *)&sa->async, NULL);
+    while (sa->notices) {
+        struct store_notice *n = sa->notices;
+        sa->notices = n->next;
+        free(n);
+    }
     uv_mutex_destroy(&sa->mu);
     uv_cond_destroy(&sa->cv);
     uv_cond_destroy(&sa->sync_cv);
+    uv_cond_destroy(&sa->listen_cv);
     sa->closed = true;
 }
 
@@ -384,6 +535,11 @@ store_op_clear(struct store_op *op)
     free(op->counts);
     op->counts = NULL;
     op->ncounts = 0;
+    free(op->ids);
+    op->ids = NULL;
+    free(op->attempts);
+    op->attempts = NULL;
+    op->nids = 0;
 }
 
 void

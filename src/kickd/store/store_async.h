@@ -30,6 +30,7 @@ enum store_op_kind {
     SOP_COUNTS,
     SOP_DELETE,
     SOP_PRUNE,
+    SOP_RENEW,
 };
 
 struct store_op;
@@ -88,8 +89,22 @@ struct store_op {
     int64_t when;           /* NEXT_RUN_AT (out) */
     struct job_count *counts; /* COUNTS (out) */
     size_t ncounts;
+    int64_t *ids;           /* RENEW (out): the jobs this node runs */
+    int *attempts;          /* RENEW (out): their attempts */
+    size_t nids;
+    /* When the op was submitted: loop's monotonic clock (ms), before
+     * the backend saw it (a lease taken by it ends later than this plus
+     * its length). */
+    int64_t sent;
 
     struct store_op *next;
+};
+
+/* A notice from another node (store_ops.listen_wait), on its way to the
+ * loop. */
+struct store_notice {
+    struct store_notice *next;
+    char line[];
 };
 
 struct store_async {
@@ -113,6 +128,19 @@ struct store_async {
     bool closed;
     char id[17]; /* the store's id (store_ops.id), read at open */
     char node[64]; /* this kickd, as job owners name it */
+
+    /* A shared backend's notices: a thread of their own waits on their
+     * connection (reconnecting with backoff) and hands each line to
+     * notice_cb on the loop; "*" after each (re)connection, since what
+     * was sent meanwhile is lost. */
+    char *uri;
+    uv_thread_t listen_thread;
+    uv_cond_t listen_cv;  /* listen_stopping, for the backoff's sleeps */
+    bool listening;
+    bool listen_stopping;
+    struct store_notice *notices, *notices_tail; /* to the loop */
+    void (*notice_cb)(void *data, const char *line);
+    void *notice_data;
 };
 
 /* Opens the store at uri with the backend ops (store_backend(uri) picks
@@ -124,6 +152,12 @@ store_async_open(struct store_async *sa, uv_loop_t *loop,
                  const struct store_ops *ops, const char *uri,
                  const char *node, int64_t lease_ms, char *err,
                  size_t errlen);
+
+/* Where notices from other nodes go (a shared backend only; see
+ * struct store_async). */
+void
+store_async_on_notice(struct store_async *sa,
+                      void (*cb)(void *data, const char *line), void *data);
 
 /* Queues op; its done_cb runs later on the loop. */
 void
