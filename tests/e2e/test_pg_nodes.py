@@ -151,6 +151,8 @@ class Nodes:
         self.stop(check=et is None)
         if et is None:
             shutil.rmtree(self.work, ignore_errors=True)
+            for k in self.nodes:
+                shutil.rmtree(k.tmp, ignore_errors=True)
         elif isinstance(ev, Exception) and hasattr(ev, "add_note"):
             for i, k in enumerate(self.nodes):
                 ev.add_note("node n%d stderr (%s):%s" % (
@@ -681,11 +683,12 @@ def test_database_stopped_under_load():
                                               statuses), flush=True)
 
 
-# 6. The job API on two nodes: a trigger on one runs and succeeds;
+# 6. The job API: on one node, a trigger runs and succeeds; on two,
 #    GET /jobs/ID?wait= on the node that does not run the job answers when
-#    it ends; DELETE /jobs/ID there ends it on the node that runs it.
+#    it ends, and DELETE /jobs/ID there ends it on the node that runs it.
 
 def where_runs(ns, jid, timeout=5.0):
+    """The index of the node that started job jid (HOLD_SH's line)."""
     deadline = time.monotonic() + timeout * SLOW
     while True:
         for ln in ns.lines("where"):
@@ -695,30 +698,36 @@ def where_runs(ns, jid, timeout=5.0):
         time.sleep(0.02)
 
 
-def test_job_api_across_nodes():
-    routes = [("/once", "once", ""), ("/hold", "hold", "")]
-    with Nodes(2, routes, "poll = 5") as ns:
-        a, b = ns.nodes
-        jid = trigger(a, "/once")
+def test_single_node_basics():
+    with Nodes(1, [("/once", "once", "")]) as ns:
+        k = ns.nodes[0]
+        jid = trigger(k, "/once")
         deadline = time.monotonic() + 10 * SLOW
-        while get_job(a, jid)["state"] not in FINAL:
-            expect(time.monotonic() < deadline, "job %d did not end", jid)
+        while True:
+            j = get_job(k, jid)
+            if j["state"] in FINAL:
+                break
+            expect(time.monotonic() < deadline, "job %d did not end: %r",
+                   jid, j)
             time.sleep(0.02)
-        expect_eq(get_job(b, jid)["state"], "succeeded", "the job on the "
-                  "other node")
+        expect_eq((j["state"], j["attempt"], j["exit_status"]),
+                  ("succeeded", 1, 0), "the job (state, attempt, "
+                  "exit_status)")
+        r = k.get("/jobs/%d/output" % jid)
+        expect_eq((r.status, r.body), (200, b"ok\n"), "the job's output")
+        expect_eq(ns.lines("runs"), [[str(jid), "1", "n0"]], "its runs")
 
-        # ?wait= on the node that does not run the job.
-        jid = trigger(a, "/hold")
-        runner = where_runs(ns, jid)
-        other = ns.nodes[1 - runner]
+
+def test_wait_on_other_node():
+    with Nodes(2, [("/hold", "hold", "")], "poll = 5") as ns:
+        jid = trigger(ns.nodes[0], "/hold")
+        other = ns.nodes[1 - where_runs(ns, jid)]
         got = {}
 
         def waiter():
-            t0 = time.monotonic()
             r = other.request("GET", "/jobs/%d?wait=20" % jid,
                               timeout=30 * SLOW)
             got["t"] = time.monotonic()
-            got["took"] = got["t"] - t0
             got["r"] = r
 
         t = threading.Thread(target=waiter)
@@ -737,10 +746,11 @@ def test_job_api_across_nodes():
         expect(late < 2.0 * SLOW, "?wait= on the other node answered "
                "%.1f s after the job's release (poll = 5 s)", late)
 
-        # DELETE on the node that does not run the job.
-        jid = trigger(other, "/hold")
-        runner = where_runs(ns, jid)
-        other = ns.nodes[1 - runner]
+
+def test_delete_on_other_node():
+    with Nodes(2, [("/hold", "hold", "")], "poll = 5") as ns:
+        jid = trigger(ns.nodes[0], "/hold")
+        other = ns.nodes[1 - where_runs(ns, jid)]
         r = other.request("DELETE", "/jobs/%d" % jid)
         expect_eq(r.status, 202, "DELETE of a job running on the other "
                   "node (%r)" % r)
@@ -753,6 +763,8 @@ def test_job_api_across_nodes():
                    "end within 5 s: %r", j)
             time.sleep(0.02)
         expect_eq(j["state"], "aborted", "the canceled job's state")
+        expect(not os.path.exists(ns.path("release.%d" % jid)),
+               "the job was released")
 
 
 if __name__ == "__main__":
