@@ -465,6 +465,7 @@ class PgCluster:
             self.user = {"user": pw.pw_uid, "group": pw.pw_gid,
                          "extra_groups": []}
         self.proc = None
+        self.started = False
         r = subprocess.run([os.path.join(PG_BIN, "initdb"), "-D", self.data,
                             "-U", "kick", "--auth=trust", "-N"],
                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
@@ -491,7 +492,18 @@ class PgCluster:
                                                        dbname)
 
     def start(self):
-        """Starts the postmaster and waits until it answers a query."""
+        """Starts the postmaster and waits until it answers a query. At
+        the first start, a port taken meanwhile makes it try another."""
+        for attempt in range(5):
+            try:
+                return self._start()
+            except AssertionError:
+                if self.started or attempt == 4 or \
+                        "could not bind" not in self.log_tail(5):
+                    raise
+                self.port = free_port()
+
+    def _start(self):
         log = open(self.log_path, "ab")
         self.proc = subprocess.Popen(
             [os.path.join(PG_BIN, "postgres"), "-D", self.data,
@@ -509,6 +521,7 @@ class PgCluster:
                                 "-p", str(self.port)],
                                stdin=subprocess.DEVNULL)
             if r.returncode == 0:
+                self.started = True
                 return self
             expect(time.monotonic() < deadline, "postgres did not accept "
                    "connections within 30 s:%s", self.log_tail())
