@@ -515,10 +515,16 @@ done_cb(struct store_op *op)
         char detail[200];
         snprintf(detail, sizeof(detail), "job store unavailable: %.150s",
                  op->error);
-        if (kind_is_job_api(p->kind))
-            api_error_reply(p->c, 503, detail, NULL);
-        else
-            reply_error(p->c, 503, detail);
+        /* The store comes back (a database reconnects with backoff):
+         * a client may try again soon. */
+        if (kind_is_job_api(p->kind)) {
+            api_error_reply(p->c, 503, detail, "Retry-After: 1\r\n");
+        } else {
+            char text[256];
+            size_t n = http_error_text(text, sizeof(text), 503, detail);
+            conn_reply(p->c, 503, "text/plain; charset=utf-8", text, n,
+                       "Retry-After: 1\r\n");
+        }
         pending_free(p);
         return;
     }
