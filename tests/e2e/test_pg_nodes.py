@@ -14,7 +14,6 @@
 
 import os
 import shutil
-import signal
 import socket
 import sys
 import tempfile
@@ -22,8 +21,8 @@ import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import (Closed, Conn, Kickd, PgCluster, build,  # noqa: E402
-                     expect, expect_eq, free_port, run, write_script, SLOW)
+from harness import (Closed, Kickd, PgCluster, build,  # noqa: E402
+                     expect, expect_eq, run, write_script, SLOW)
 from test_jobs import FINAL, get_job, json_body, trigger  # noqa: E402
 
 CLUSTER = None
@@ -114,6 +113,7 @@ class Nodes:
         self.routes = routes
         self.nodes = []
         self.killed = set()
+        self.accepted = {}
         for name, text in (("once", ONCE_SH), ("serial", SERIAL_SH),
                            ("copy", COPY_SH), ("hold", HOLD_SH)):
             write_script(os.path.join(self.work, name), text)
@@ -222,8 +222,10 @@ class Nodes:
             if not left:
                 return st
             expect(time.monotonic() < deadline, "%s: %d of %d jobs not "
-                   "ended after %.0f s, e.g. %r", what, len(left), len(ids),
-                   timeout * SLOW, [(i, st[i]) for i in left[:5]])
+                   "ended after %.0f s, e.g. (id, state, node that "
+                   "accepted it) %r", what, len(left), len(ids),
+                   timeout * SLOW, [(i, st[i], "n%s" % self.accepted.get(i))
+                                    for i in sorted(left)[:5]])
             time.sleep(0.1)
 
 
@@ -237,24 +239,28 @@ def post(c, target):
     return r.status, None
 
 
-def fire(nodes, target, total, clients):
+def fire(ns, target, total, clients):
     """total triggers of target from `clients` threads, each with one
     keep-alive connection to every node, taking turns over them. Returns
-    the ids answered 202; fails on any other answer."""
+    the ids answered 202 (nodes.accepted: {id: index of the node that
+    answered}); fails on any other answer."""
     ids, errors = [], []
+    accepted = {}
     lock = threading.Lock()
     per = [total // clients + (1 if i < total % clients else 0)
            for i in range(clients)]
 
     def client(i):
-        conns = [k.connect() for k in nodes]
+        conns = [k.connect() for k in ns.nodes]
         try:
             for n in range(per[i]):
-                st, jid = post(conns[(i + n) % len(conns)], target)
+                to = (i + n) % len(conns)
+                st, jid = post(conns[to], target)
                 if st != 202:
                     raise AssertionError("trigger answered %d" % st)
                 with lock:
                     ids.append(jid)
+                    accepted[jid] = to
         except Exception as e:
             with lock:
                 errors.append("client %d: %s" % (i, e))
@@ -271,18 +277,8 @@ def fire(nodes, target, total, clients):
     expect(not errors, "triggers failed: %s", errors[:3])
     expect_eq(len(ids), total, "triggers answered 202")
     expect_eq(len(set(ids)), total, "distinct job ids")
+    ns.accepted.update(accepted)
     return ids
-
-
-def wait_lines(nodes, name, n, timeout, what):
-    deadline = time.monotonic() + timeout * SLOW
-    while True:
-        got = nodes.lines(name)
-        if len(got) >= n:
-            return got
-        expect(time.monotonic() < deadline, "%s: %d of %d lines in %s "
-               "after %.0f s", what, len(got), n, name, timeout * SLOW)
-        time.sleep(0.05)
 
 
 # 1. Three nodes, 3,000 triggers spread over them: every job runs exactly
@@ -292,9 +288,8 @@ def test_three_nodes_run_each_job_once():
     routes = [("/once", "once", "")]
     with Nodes(3, routes, "workers = 8") as ns:
         t0 = time.monotonic()
-        ids = fire(ns.nodes, "/once", 3000, 6)
-        runs = wait_lines(ns, "runs", 3000, 60, "runs of 3,000 jobs")
-        st = ns.wait_ended(ids, 10, "3,000 jobs")
+        ids = fire(ns, "/once", 3000, 6)
+        st = ns.wait_ended(ids, 60, "3,000 jobs")
         took = time.monotonic() - t0
         bad = [(i, s) for i, s in st.items() if s != "succeeded"]
         expect(not bad, "jobs not succeeded: %d, e.g. %r", len(bad),
@@ -324,7 +319,7 @@ def test_three_nodes_run_each_job_once():
 def test_concurrency_one_across_nodes():
     routes = [("/serial", "serial", "concurrency = 1")]
     with Nodes(3, routes, "workers = 4") as ns:
-        ids = fire(ns.nodes, "/serial", 40, 4)
+        ids = fire(ns, "/serial", 40, 4)
         st = ns.wait_ended(ids, 40, "40 jobs of a concurrency = 1 route")
         expect_eq(ns.lines("overlaps"), [], "runs that found another "
                   "running (id, attempt, node)")
@@ -404,7 +399,7 @@ def test_sigkill_node_jobs_finish_elsewhere():
     with Nodes(3, routes, LEASE) as ns:
         for i in range(3):
             ns.touch("hold.n%d" % i)
-        ids = fire(ns.nodes, "/copy", 6, 3)
+        ids = fire(ns, "/copy", 6, 3)
         where = running_everywhere(ns, ids, 2, 10)
         victim = 0
         mine = where["n%d" % victim]
@@ -570,7 +565,7 @@ def test_cut_off_node_ends_its_jobs():
                 db, proxy.port) if i == 0 else c.uri(db)) as ns:
             for i in range(3):
                 ns.touch("hold.n%d" % i)
-            ids = fire(ns.nodes, "/copy", 6, 3)
+            ids = fire(ns, "/copy", 6, 3)
             where = running_everywhere(ns, ids, 2, 10)
             mine = where["n0"]
             ns.rm("hold.n1")
