@@ -289,7 +289,7 @@ def test_three_nodes_run_each_job_once():
     with Nodes(3, routes, "workers = 8") as ns:
         t0 = time.monotonic()
         ids = fire(ns, "/once", 3000, 6)
-        st = ns.wait_ended(ids, 60, "3,000 jobs")
+        st = ns.wait_ended(ids, 30, "3,000 jobs")
         took = time.monotonic() - t0
         bad = [(i, s) for i, s in st.items() if s != "succeeded"]
         expect(not bad, "jobs not succeeded: %d, e.g. %r", len(bad),
@@ -320,7 +320,7 @@ def test_concurrency_one_across_nodes():
     routes = [("/serial", "serial", "concurrency = 1")]
     with Nodes(3, routes, "workers = 4") as ns:
         ids = fire(ns, "/serial", 40, 4)
-        st = ns.wait_ended(ids, 40, "40 jobs of a concurrency = 1 route")
+        st = ns.wait_ended(ids, 20, "40 jobs of a concurrency = 1 route")
         expect_eq(ns.lines("overlaps"), [], "runs that found another "
                   "running (id, attempt, node)")
         bad = [(i, s) for i, s in st.items() if s != "succeeded"]
@@ -659,7 +659,7 @@ def test_database_stopped_under_load():
                "stopped: %r", during)
         expect_eq(sorted(statuses), [202, 503], "statuses answered (%r)"
                   % statuses)
-        st = ns.wait_ended(ids, 30, "jobs answered 202")
+        st = ns.wait_ended(ids, 20, "jobs answered 202")
         missing = [i for i, s in st.items() if s is None]
         expect(not missing, "%d jobs answered 202 are not in the store, "
                "e.g. %r", len(missing), missing[:5])
