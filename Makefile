@@ -46,7 +46,8 @@ KICKD_JOBS := worker job_run ledger recover prune
 KICKD_STORE := store_async store_common store_backend
 KICKD_SQLITE := store_sqlite store_sqlite_schema store_sqlite_output \
                 store_sqlite_list store_sqlite_prune
-KICKD_PG := store_pg store_pg_schema store_pg_exec
+KICKD_PG := store_pg store_pg_schema store_pg_exec store_pg_conn \
+            store_pg_notify store_pg_lease
 # kd(DIR,NAMES): the objects of those sources.
 kd = $(addprefix $(B)/src/kickd/$(1),$(addsuffix .o,$(2)))
 KICKD_OBJ := $(call kd,,$(KICKD_TOP)) $(call kd,http/,$(KICKD_HTTP)) \
@@ -91,6 +92,9 @@ UNIT_DEPS_store := $(B)/src/kickd/store/sqlite/store_sqlite.o \
                    $(B)/src/kickd/store/pg/store_pg.o \
                    $(B)/src/kickd/store/pg/store_pg_schema.o \
                    $(B)/src/kickd/store/pg/store_pg_exec.o \
+                   $(B)/src/kickd/store/pg/store_pg_conn.o \
+                   $(B)/src/kickd/store/pg/store_pg_notify.o \
+                   $(B)/src/kickd/store/pg/store_pg_lease.o \
                    $(B)/src/kickd/store/store_common.o \
                    $(B)/src/kickd/store/store_backend.o
 UNIT_DEPS_store_async := $(B)/src/kickd/store/store_async.o $(B)/src/kickd/log.o \
@@ -232,7 +236,8 @@ unit: $(UNIT_BIN)
 	$(PYTHON) tests/run.py --build $(B) --only unit
 
 # The store suite on PostgreSQL too, against a throwaway cluster
-# (tests/unit/pg_cluster.sh; not yet part of check: docs/postgresql.md).
+# (tests/unit/pg_cluster.sh). check and unit run it as well (tests/run.py,
+# unit/test_store_pg), never skipped; this target shows cmocka's output.
 PG_PORT ?= 55432
 unit-pg: $(B)/tests/unit/test_store
 	$(Q)d=$$(mktemp -d /tmp/kick-pg.XXXXXX) && rmdir "$$d" && \

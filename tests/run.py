@@ -104,6 +104,55 @@ def section_unit(build, t):
             t.ok(name, secs)
 
 
+PG_CLUSTER = os.path.join(ROOT, "tests/unit/pg_cluster.sh")
+
+
+def section_unit_pg(build, t):
+    """The store suite on PostgreSQL: a throwaway cluster (data and socket
+    in a temp dir, no TCP) started for it and stopped after. Never
+    skipped: without PostgreSQL it fails."""
+    name = "unit/test_store_pg"
+    b = os.path.join(build, "tests/unit/test_store")
+    if not executable(b):
+        t.fail(name, "%s is not built" % b)
+        return
+    d = tempfile.mkdtemp(prefix="kick-pg.")
+    os.rmdir(d)  # pg_cluster.sh makes it, owned by the cluster's user
+    # The socket lives in d alone, so the port only names its file.
+    port = str(56000 + os.getpid() % 4000)
+    t0 = time.monotonic()
+    try:
+        rc, out, _ = run_proc(["sh", PG_CLUSTER, "start", d, port], 120)
+        uri = out.strip().splitlines()[-1] if out.strip() else ""
+        if rc != 0 or not uri.startswith("postgresql://"):
+            t.fail(name, "cannot start PostgreSQL (%s): %s" % (
+                "timed out" if rc is None else "exit status %d" % rc,
+                tail(out + _pg_log(d))))
+            return
+        env = dict(os.environ)
+        env["KICK_TEST_DB"] = uri
+        rc, out, _ = run_proc([b], UNIT_TIMEOUT, env=env)
+        secs = time.monotonic() - t0
+        if rc is None:
+            t.fail(name, "timed out after %d s%s" % (UNIT_TIMEOUT, tail(out)))
+        elif rc != 0:
+            t.fail(name, "exit status %d%s" % (rc, tail(out, 40)))
+        else:
+            t.ok(name, secs)
+    finally:
+        run_proc(["sh", PG_CLUSTER, "stop", d], 60)
+
+
+def _pg_log(d):
+    for f in ("initdb.log", "pg.log"):
+        try:
+            with open(os.path.join(d, f)) as fh:
+                return "\n" + fh.read()
+        except OSError:
+            pass
+    return ""
+
+
 def e2e_modules():
     return sorted(glob.glob(os.path.join(ROOT, "tests/e2e/test_*.py")))
 
@@ -211,8 +260,8 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--build", required=True, help="build dir (build)")
     ap.add_argument("--san", help="sanitizer build dir (build/san)")
-    ap.add_argument("--only", choices=("unit", "e2e", "san", "fuzz",
-                                       "layout"))
+    ap.add_argument("--only", choices=("unit", "unit-pg", "e2e", "san",
+                                       "fuzz", "layout"))
     a = ap.parse_args()
     build = os.path.abspath(a.build)
     if a.only:
@@ -227,6 +276,9 @@ def main():
     for sec in sections:
         if sec == "unit":
             section_unit(build, t)
+            section_unit_pg(build, t)
+        elif sec == "unit-pg":
+            section_unit_pg(build, t)
         elif sec == "e2e":
             section_e2e(os.path.join(build, "kickd"), t, "")
         elif sec == "san":

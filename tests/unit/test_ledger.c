@@ -3,11 +3,12 @@
  * thread against a fake backend that refuses every end while it is
  * "full": nothing is lost, an end is taken once space returns, and the
  * ends reach the store in the order they happened. */
-#include <cmocka.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+
+#include <cmocka.h>
 
 #include <stdio.h>
 #include <string.h>

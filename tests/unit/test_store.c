@@ -11,7 +11,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <pthread.h>
 #include <signal.h>
+#include <time.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -74,7 +76,7 @@ sqlite_schema_version(const char *uri)
 }
 
 /* The PostgreSQL schema version (store_pg_schema.c's migrations). */
-#define PG_SCHEMA_VERSION 1
+#define PG_SCHEMA_VERSION 2
 
 static const struct store_ops *
 pg_ops(void)
@@ -1765,11 +1767,496 @@ test_pg_two_nodes(void **state)
     f->ops->close(other);
 }
 
+/* PostgreSQL: runs sql on a connection of its own; the first value of
+ * its first row (0 if none). */
+static int64_t
+pg_admin(const char *uri, const char *sql)
+{
+    PGconn *c = PQconnectdb(uri);
+    int64_t v = 0;
+
+    if (PQstatus(c) != CONNECTION_OK)
+        fail_msg("connect: %s", PQerrorMessage(c));
+    PGresult *res = PQexec(c, sql);
+    ExecStatusType s = PQresultStatus(res);
+    if (s != PGRES_TUPLES_OK && s != PGRES_COMMAND_OK)
+        fail_msg("%s: %s", sql, PQerrorMessage(c));
+    if (s == PGRES_TUPLES_OK && PQntuples(res) > 0 && !PQgetisnull(res, 0, 0))
+        v = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+    PQclear(res);
+    PQfinish(c);
+    return v;
+}
+
+/* Ends (as a server restart would) every other client connection to the
+ * database, or those whose last query matches like; waits until they
+ * are gone. */
+static void
+pg_kill(const char *uri, const char *like)
+{
+    char sql[512];
+
+    snprintf(sql, sizeof(sql),
+             "SELECT count(pg_terminate_backend(pid, 5000))"
+             " FROM pg_stat_activity WHERE pid <> pg_backend_pid()"
+             " AND datname = current_database()"
+             " AND backend_type = 'client backend'%s%s%s",
+             like ? " AND query LIKE '" : "", like ? like : "",
+             like ? "'" : "");
+    pg_admin(uri, sql);
+}
+
+/* Another node on the fixture's store, joined as name. */
+static struct store *
+pg_node(struct fix *f, const char *name, int64_t lease_ms)
+{
+    struct store *st;
+    char err[256] = "";
+
+    if (f->ops->open(&st, f->uri, err, sizeof(err)) != 0)
+        fail_msg("open a node: %s", err);
+    f->ops->join(st, name, lease_ms);
+    return st;
+}
+
+static int
+pg_claim(struct fix *f, struct store *st, const char *route, int limit,
+         int64_t *id)
+{
+    struct job j;
+    int r = f->ops->claim(st, route, 1000, limit, &j);
+
+    if (r < 0)
+        fail_msg("claim: %s", f->ops->error(st));
+    *id = r == 1 ? j.id : 0;
+    if (r == 1)
+        job_clear(&j);
+    return r;
+}
+
+static int
+pg_end(struct fix *f, struct store *st, int64_t id, int attempt,
+       enum job_state state, int64_t now)
+{
+    struct job_end e = {.state = state, .exit_status = 0, .now = now,
+                        .attempt = attempt, .requeue_at = now,
+                        .interrupted = state == JOB_QUEUED};
+
+    return f->ops->finish(st, id, &e);
+}
+
+struct pg_claimer {
+    struct fix *f;
+    struct store *st;
+    int r;
+    int64_t id;
+    volatile int done;
+};
+
+static void *
+pg_claimer_run(void *arg)
+{
+    struct pg_claimer *c = arg;
+
+    c->r = pg_claim(c->f, c->st, "/lim", 2, &c->id);
+    c->done = 1;
+    return NULL;
+}
+
+/* PostgreSQL: a route's limit holds across nodes. A claim with a limit
+ * waits for another node's open transaction that claims on the route,
+ * then counts its claims; an end frees a place for any node. */
+static void
+test_pg_claim_limit(void **state)
+{
+    struct fix *f = *state;
+    struct store *b = pg_node(f, "h/2/b", 30000);
+    int64_t id[4], got;
+    pthread_t t;
+
+    f->ops->join(f->st, "h/1/a", 30000);
+    for (int i = 0; i < 4; i++)
+        id[i] = add(f, "/lim", NULL, 10, 1, NULL);
+    assert_int_equal(f->ops->begin(f->st), 0);
+    assert_int_equal(pg_claim(f, f->st, "/lim", 2, &got), 1);
+    assert_int_equal(got, id[0]);
+    struct pg_claimer c = {.f = f, .st = b};
+    assert_int_equal(pthread_create(&t, NULL, pg_claimer_run, &c), 0);
+    usleep(300 * 1000);
+    /* b waits for a's transaction (the route's lock), ... */
+    assert_int_equal(c.done, 0);
+    assert_int_equal(pg_claim(f, f->st, "/lim", 2, &got), 1);
+    assert_int_equal(got, id[1]);
+    assert_int_equal(f->ops->commit(f->st), 0);
+    pthread_join(t, NULL);
+    /* ... then finds the route at its limit. */
+    assert_int_equal(c.r, 0);
+    assert_int_equal(pg_claim(f, b, "/lim", 2, &got), 0);
+    assert_int_equal(pg_claim(f, f->st, "/lim", 2, &got), 0);
+    assert_int_equal(pg_end(f, f->st, id[0], 1, JOB_SUCCEEDED, 30), 0);
+    assert_int_equal(pg_claim(f, b, "/lim", 2, &got), 1);
+    assert_int_equal(got, id[2]);
+    assert_int_equal(pg_claim(f, b, "/lim", 2, &got), 0);
+    /* Without a limit, nothing is counted. */
+    assert_int_equal(pg_claim(f, b, "/lim", 0, &got), 1);
+    assert_int_equal(got, id[3]);
+    assert_int_equal(pg_admin(f->uri, "SELECT count(*) FROM jobs WHERE"
+                                      " state = 1 AND owner = 'h/2/b'"), 2);
+    f->ops->close(b);
+}
+
+/* PostgreSQL: an end is recorded only by the node that runs the job, for
+ * the attempt it runs; set_owner, set_progress and output_append touch
+ * only a job the node runs. */
+static void
+test_pg_fence(void **state)
+{
+    struct fix *f = *state;
+    struct store *b = pg_node(f, "h/2/b", 30000);
+    struct job_owner o = {.node = "h/1/a", .pgid = 77, .start = 5,
+                          .boot = "boot"};
+    int64_t id = add(f, "/a", NULL, 10, 3, NULL), got;
+    struct job j;
+
+    f->ops->join(f->st, "h/1/a", 30000);
+    assert_int_equal(pg_claim(f, f->st, "/a", 0, &got), 1);
+    assert_int_equal(pg_end(f, b, id, 1, JOB_SUCCEEDED, 30), 1);
+    assert_int_equal(pg_end(f, f->st, id, 2, JOB_SUCCEEDED, 30), 1);
+    assert_int_equal(f->ops->set_owner(b, id, &o), 1);
+    assert_int_equal(f->ops->set_progress(b, id, 50, "b"), 1);
+    assert_int_equal(f->ops->output_append(b, id, "b", 1, 100, 0), -1);
+    assert_int_equal(f->ops->set_owner(f->st, id, &o), 0);
+    assert_int_equal(f->ops->set_progress(f->st, id, 40, "a"), 0);
+    assert_int_equal(f->ops->output_append(f->st, id, "a", 1, 100, 0), 0);
+    get(f, id, &j);
+    assert_int_equal(j.state, JOB_RUNNING);
+    assert_int_equal(j.progress, 40);
+    assert_int_equal(j.output_size, 1);
+    job_clear(&j);
+    /* Queued again and claimed by b: a's old attempt is fenced off. */
+    assert_int_equal(pg_end(f, f->st, id, 1, JOB_QUEUED, 15), 0);
+    assert_int_equal(pg_claim(f, b, "/a", 0, &got), 1);
+    assert_int_equal(pg_end(f, f->st, id, 1, JOB_SUCCEEDED, 30), 1);
+    assert_int_equal(pg_end(f, f->st, id, 2, JOB_SUCCEEDED, 30), 1);
+    assert_int_equal(pg_end(f, b, id, 1, JOB_SUCCEEDED, 30), 1);
+    assert_int_equal(pg_end(f, b, id, 2, JOB_FAILED, 30), 0);
+    get(f, id, &j);
+    assert_int_equal(j.state, JOB_FAILED);
+    assert_int_equal(j.attempt, 2);
+    job_clear(&j);
+    assert_int_equal(pg_admin(f->uri, "SELECT count(*) FROM jobs WHERE"
+                                      " owner = 'h/2/b'"), 1);
+    f->ops->close(b);
+}
+
+/* PostgreSQL: renew extends the leases of the node's own running jobs
+ * only, and lists them. */
+static void
+test_pg_renew(void **state)
+{
+    struct fix *f = *state;
+    struct store *b = pg_node(f, "h/2/b", 60000);
+    int64_t a1 = add(f, "/a", NULL, 10, 1, NULL), got;
+    int64_t b1 = add(f, "/a", NULL, 10, 1, NULL);
+    int64_t *ids;
+    int *attempts;
+    size_t n;
+    char sql[128];
+
+    f->ops->join(f->st, "h/1/a", 60000);
+    assert_int_equal(pg_claim(f, f->st, "/a", 0, &got), 1);
+    assert_int_equal(pg_claim(f, b, "/a", 0, &got), 1);
+    add(f, "/a", NULL, 10, 1, NULL); /* queued: no lease */
+    snprintf(sql, sizeof(sql), "SELECT lease_until FROM jobs WHERE id = %lld",
+             (long long)a1);
+    int64_t lease_a = pg_admin(f->uri, sql);
+    snprintf(sql, sizeof(sql), "SELECT lease_until FROM jobs WHERE id = %lld",
+             (long long)b1);
+    int64_t lease_b = pg_admin(f->uri, sql);
+    int64_t now = pg_admin(f->uri, "SELECT (extract(epoch FROM"
+                                   " clock_timestamp()) * 1000)::bigint");
+    assert_true(lease_a > now + 55000 && lease_a <= now + 60000);
+    usleep(50 * 1000);
+    assert_int_equal(f->ops->renew(f->st, &ids, &attempts, &n), 0);
+    assert_int_equal(n, 1);
+    assert_int_equal(ids[0], a1);
+    assert_int_equal(attempts[0], 1);
+    free(ids);
+    free(attempts);
+    snprintf(sql, sizeof(sql), "SELECT lease_until FROM jobs WHERE id = %lld",
+             (long long)a1);
+    assert_true(pg_admin(f->uri, sql) >= lease_a + 40);
+    snprintf(sql, sizeof(sql), "SELECT lease_until FROM jobs WHERE id = %lld",
+             (long long)b1);
+    assert_int_equal(pg_admin(f->uri, sql), lease_b);
+    /* An ended job is no longer listed. */
+    assert_int_equal(pg_end(f, f->st, a1, 1, JOB_SUCCEEDED, 30), 0);
+    assert_int_equal(f->ops->renew(f->st, &ids, &attempts, &n), 0);
+    assert_int_equal(n, 0);
+    f->ops->close(b);
+}
+
+/* PostgreSQL: orphans takes over the jobs whose lease ran out, and
+ * only those; two nodes asking at once never get the same job. */
+static void
+test_pg_orphans_lease(void **state)
+{
+    struct fix *f = *state;
+    struct store *b = pg_node(f, "h/2/b", 30000);
+    struct store *c = pg_node(f, "h/3/c", 30000);
+    struct job_owner o = {.node = "h/1/a", .pgid = 99, .start = 7,
+                          .boot = "boot-a"};
+    int64_t a1 = add(f, "/a", NULL, 10, 2, NULL), got;
+    int64_t a2 = add(f, "/a", NULL, 10, 2, NULL);
+    int64_t b1 = add(f, "/a", NULL, 10, 2, NULL);
+    struct job *jobs;
+    struct job_owner *owners;
+    size_t n;
+
+    f->ops->join(f->st, "h/1/a", 300);
+    assert_int_equal(pg_claim(f, f->st, "/a", 0, &got), 1);
+    assert_int_equal(pg_claim(f, f->st, "/a", 0, &got), 1);
+    assert_int_equal(pg_claim(f, b, "/a", 0, &got), 1);
+    assert_int_equal(got, b1);
+    assert_int_equal(f->ops->set_owner(f->st, a1, &o), 0);
+    assert_int_equal(f->ops->orphans(c, &jobs, &owners, &n), 0);
+    assert_int_equal(n, 0);
+    usleep(400 * 1000);
+    /* b takes both in its open transaction; c skips them meanwhile. */
+    assert_int_equal(f->ops->begin(b), 0);
+    assert_int_equal(f->ops->orphans(b, &jobs, &owners, &n), 0);
+    assert_int_equal(n, 2);
+    assert_int_equal(jobs[0].id, a1);
+    assert_int_equal(jobs[1].id, a2);
+    assert_string_equal(owners[0].node, "h/1/a");
+    assert_int_equal(owners[0].pgid, 99);
+    assert_int_equal(owners[0].start, 7);
+    assert_string_equal(owners[0].boot, "boot-a");
+    assert_string_equal(owners[1].node, "h/1/a");
+    assert_int_equal(owners[1].pgid, 0);
+    orphans_free(jobs, owners, n);
+    assert_int_equal(f->ops->orphans(c, &jobs, &owners, &n), 0);
+    assert_int_equal(n, 0);
+    assert_int_equal(f->ops->commit(b), 0);
+    assert_int_equal(f->ops->orphans(c, &jobs, &owners, &n), 0);
+    assert_int_equal(n, 0);
+    /* The old node's end is fenced off; the new owner's is recorded. */
+    assert_int_equal(pg_end(f, f->st, a1, 1, JOB_SUCCEEDED, 30), 1);
+    assert_int_equal(pg_end(f, b, a1, 1, JOB_QUEUED, 40), 0);
+    assert_int_equal(pg_admin(f->uri, "SELECT count(*) FROM jobs WHERE"
+                                      " state = 1 AND owner = 'h/2/b'"
+                                      " AND lease_until > (extract(epoch FROM"
+                                      " clock_timestamp()) * 1000)::bigint"
+                                      " + 20000"), 2);
+    f->ops->close(b);
+    f->ops->close(c);
+}
+
+struct pg_lines {
+    int n;
+    char line[16][96];
+};
+
+static void
+pg_line_cb(void *data, const char *line)
+{
+    struct pg_lines *l = data;
+
+    if (l->n < 16)
+        snprintf(l->line[l->n], sizeof(l->line[0]), "%s", line);
+    l->n++;
+}
+
+/* Waits for notices until want lines came (or 3 s), then a little more
+ * for any extra one, and checks them against the expected lines. */
+static void
+pg_expect(struct fix *f, struct store *ln, int want, ...)
+{
+    struct pg_lines got = {0};
+    char err[256] = "";
+    va_list ap;
+
+    for (int i = 0; i < 60 && got.n < want; i++)
+        if (f->ops->listen_wait(ln, 50, pg_line_cb, &got, err,
+                                sizeof(err)) < 0)
+            fail_msg("listen_wait: %s", err);
+    assert_int_equal(f->ops->listen_wait(ln, 150, pg_line_cb, &got, err,
+                                         sizeof(err)), 0);
+    assert_int_equal(got.n, want);
+    va_start(ap, want);
+    for (int i = 0; i < want; i++)
+        assert_string_equal(got.line[i], va_arg(ap, const char *));
+    va_end(ap);
+}
+
+/* PostgreSQL: a committed transaction sends its notices, one d line per
+ * route (the earliest run_at), then e and c lines; a rolled-back one
+ * sends nothing. */
+static void
+test_pg_notices(void **state)
+{
+    struct fix *f = *state;
+    struct store *b = pg_node(f, "h/2/b", 30000);
+    struct store *ln;
+    char err[256] = "", want[2][32];
+    int64_t id[3], got;
+
+    f->ops->join(f->st, "h/1/a", 30000);
+    if (f->ops->listen_open(&ln, f->uri, err, sizeof(err)) != 0)
+        fail_msg("listen_open: %s", err);
+    assert_int_equal(f->ops->begin(f->st), 0);
+    id[0] = add(f, "/a", NULL, 50, 1, NULL);
+    id[1] = add(f, "/a", NULL, 40, 1, NULL);
+    id[2] = add(f, "/b", NULL, 60, 1, NULL);
+    assert_int_equal(f->ops->commit(f->st), 0);
+    pg_expect(f, ln, 2, "d 40 /a", "d 60 /b");
+    assert_int_equal(f->ops->begin(f->st), 0);
+    add(f, "/c", NULL, 10, 1, NULL);
+    assert_int_equal(f->ops->rollback(f->st), 0);
+    pg_expect(f, ln, 0);
+    /* An end to a final state; a queued job canceled. */
+    assert_int_equal(pg_claim(f, b, "/b", 0, &got), 1);
+    assert_int_equal(pg_end(f, b, id[2], 1, JOB_SUCCEEDED, 70), 0);
+    snprintf(want[0], sizeof(want[0]), "e %lld", (long long)id[2]);
+    pg_expect(f, ln, 1, want[0]);
+    assert_int_equal(f->ops->cancel(f->st, id[0], 80), 0);
+    snprintf(want[0], sizeof(want[0]), "e %lld", (long long)id[0]);
+    pg_expect(f, ln, 1, want[0]);
+    /* A job running on another node: 2 and a c line; on this node: 1. */
+    assert_int_equal(pg_claim(f, b, "/a", 0, &got), 1);
+    assert_int_equal(got, id[1]);
+    assert_int_equal(f->ops->cancel(f->st, id[1], 80), 2);
+    snprintf(want[0], sizeof(want[0]), "c %lld", (long long)id[1]);
+    pg_expect(f, ln, 1, want[0]);
+    assert_int_equal(f->ops->cancel(b, id[1], 80), 1);
+    pg_expect(f, ln, 0);
+    /* Queued again: a d line at its run_at. The end of a job of a route
+     * claimed with a limit: a d line too (a place is free). */
+    assert_int_equal(pg_end(f, b, id[1], 1, JOB_QUEUED, 90), 0);
+    pg_expect(f, ln, 1, "d 90 /a");
+    int64_t l = add(f, "/l", NULL, 10, 1, NULL);
+    pg_expect(f, ln, 1, "d 10 /l");
+    assert_int_equal(pg_claim(f, b, "/l", 1, &got), 1);
+    assert_int_equal(pg_end(f, b, l, 1, JOB_SUCCEEDED, 777), 0);
+    snprintf(want[0], sizeof(want[0]), "e %lld", (long long)l);
+    pg_expect(f, ln, 2, "d 777 /l", want[0]);
+    /* A retry queues the job again. */
+    assert_int_equal(f->ops->retry(f->st, l, 800, 1), 0);
+    pg_expect(f, ln, 1, "d 800 /l");
+    f->ops->listen_close(ln);
+    f->ops->close(b);
+}
+
+/* PostgreSQL: a many-line transaction is split into notices below
+ * PostgreSQL's payload limit, every line sent once. */
+static void
+test_pg_notices_split(void **state)
+{
+    struct fix *f = *state;
+    struct store *ln;
+    char err[256] = "";
+    struct pg_lines got = {0};
+    enum { N = 1200 };
+    int64_t first = 0;
+
+    if (f->ops->listen_open(&ln, f->uri, err, sizeof(err)) != 0)
+        fail_msg("listen_open: %s", err);
+    assert_int_equal(f->ops->begin(f->st), 0);
+    for (int i = 0; i < N; i++) {
+        int64_t id = add(f, "/a", NULL, 10, 1, NULL);
+        if (first == 0)
+            first = id;
+        assert_int_equal(f->ops->cancel(f->st, id, 20), 0);
+    }
+    assert_int_equal(f->ops->commit(f->st), 0);
+    for (int i = 0; i < 60 && got.n < N + 1; i++)
+        assert_int_equal(f->ops->listen_wait(ln, 50, pg_line_cb, &got, err,
+                                             sizeof(err)), 0);
+    assert_int_equal(f->ops->listen_wait(ln, 150, pg_line_cb, &got, err,
+                                         sizeof(err)), 0);
+    assert_int_equal(got.n, N + 1);
+    assert_string_equal(got.line[0], "d 10 /a");
+    char want[32];
+    snprintf(want, sizeof(want), "e %lld", (long long)first);
+    assert_string_equal(got.line[1], want);
+    f->ops->listen_close(ln);
+}
+
+/* PostgreSQL: listen_wait answers -1 when the server ends the
+ * listener's connection. */
+static void
+test_pg_listen_lost(void **state)
+{
+    struct fix *f = *state;
+    struct store *ln;
+    char err[256] = "";
+    struct pg_lines got = {0};
+    int r = 0;
+
+    if (f->ops->listen_open(&ln, f->uri, err, sizeof(err)) != 0)
+        fail_msg("listen_open: %s", err);
+    pg_kill(f->uri, "LISTEN%");
+    for (int i = 0; i < 20 && r == 0; i++)
+        r = f->ops->listen_wait(ln, 100, pg_line_cb, &got, err, sizeof(err));
+    assert_int_equal(r, -1);
+    assert_true(strlen(err) > 0);
+    f->ops->listen_close(ln);
+}
+
+static int64_t
+mono_now_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
 /* PostgreSQL: the store's connection is ended by the server (as by a
- * restart); the op that finds it lost fails, and the next one connects
- * again and finds the store as it was. */
+ * restart); the op that finds it lost fails, ops fail at once until the
+ * backoff has passed, then the next one connects again and finds the
+ * store as it was. */
 static void
 test_pg_reconnect(void **state)
+{
+    struct fix *f = *state;
+    struct job j;
+    int64_t id = add(f, "/a", NULL, 10, 1, NULL);
+
+    pg_kill(f->uri, NULL);
+    assert_int_equal(f->ops->get(f->st, id, true, &j), -1);
+    int64_t t0 = mono_now_ms();
+    assert_int_equal(f->ops->get(f->st, id, true, &j), -1);
+    assert_int_equal(f->ops->claim(f->st, "/a", 20, 0, &j), -1);
+    assert_true(mono_now_ms() - t0 < 50);
+    assert_non_null(strstr(f->ops->error(f->st),
+                           "database unavailable; next try in"));
+    usleep(150 * 1000);
+    assert_int_equal(f->ops->get(f->st, id, true, &j), 0);
+    assert_int_equal(j.id, id);
+    job_clear(&j);
+    assert_int_equal(claim(f, "/a", 20), id);
+    /* In a transaction, a lost connection fails its ops and its commit;
+     * nothing of it is kept. */
+    struct job nj = {.route = "/a", .max_attempts = 1, .created_at = 10,
+                     .run_at = 10};
+    bool ex;
+    assert_int_equal(f->ops->begin(f->st), 0);
+    pg_kill(f->uri, NULL);
+    assert_int_equal(f->ops->insert(f->st, &nj, &ex), -1);
+    assert_int_equal(f->ops->insert(f->st, &nj, &ex), -1);
+    assert_int_equal(f->ops->commit(f->st), -1);
+    usleep(150 * 1000);
+    assert_int_equal(f->ops->get(f->st, id, false, &j), 0);
+    job_clear(&j);
+    assert_int_equal(pg_admin(f->uri, "SELECT count(*) FROM jobs"), 1);
+}
+
+/* PostgreSQL: a statement that gets no answer in 10 s (here it waits for
+ * a lock another session holds) fails, its connection is dropped, ops
+ * fail at once meanwhile, and the store comes back after the backoff. */
+static void
+test_pg_deadline(void **state)
 {
     struct fix *f = *state;
     struct job j;
@@ -1777,23 +2264,56 @@ test_pg_reconnect(void **state)
     PGconn *c = PQconnectdb(f->uri);
 
     assert_int_equal(PQstatus(c), CONNECTION_OK);
-    PGresult *res = PQexec(c, "SELECT pg_terminate_backend(pid)"
-                              " FROM pg_stat_activity"
-                              " WHERE pid <> pg_backend_pid()"
-                              " AND datname = current_database()"
-                              " AND backend_type = 'client backend'");
-    assert_int_equal(PQresultStatus(res), PGRES_TUPLES_OK);
+    PGresult *res = PQexec(c, "BEGIN; LOCK TABLE jobs IN ACCESS EXCLUSIVE"
+                              " MODE");
+    assert_int_equal(PQresultStatus(res), PGRES_COMMAND_OK);
     PQclear(res);
+    int64_t t0 = mono_now_ms();
+    assert_int_equal(f->ops->get(f->st, id, false, &j), -1);
+    int64_t took = mono_now_ms() - t0;
+    assert_true(took >= 9900 && took < 12000);
+    assert_non_null(strstr(f->ops->error(f->st), "no answer"));
+    assert_int_equal(f->ops->get(f->st, id, false, &j), -1);
+    assert_non_null(strstr(f->ops->error(f->st), "database unavailable"));
+    PQclear(PQexec(c, "ROLLBACK"));
     PQfinish(c);
-    int r = f->ops->get(f->st, id, true, &j);
-    if (r == 0)
-        job_clear(&j);
-    else
-        assert_int_equal(r, -1);
-    assert_int_equal(f->ops->get(f->st, id, true, &j), 0);
-    assert_int_equal(j.id, id);
+    usleep(150 * 1000);
+    assert_int_equal(f->ops->get(f->st, id, false, &j), 0);
     job_clear(&j);
-    assert_int_equal(claim(f, "/a", 20), id);
+}
+
+/* PostgreSQL: a version 1 store is migrated to the current version at
+ * open (its jobs kept); a store newer than this kickd is refused. */
+static void
+test_pg_migrates(void **state)
+{
+    struct fix *f = *state;
+    char err[256] = "";
+    struct job j;
+    int64_t id = add(f, "/a", NULL, 10, 1, NULL);
+
+    f->ops->close(f->st);
+    f->st = NULL;
+    pg_admin(f->uri, "DROP INDEX jobs_running; DROP INDEX jobs_owned;"
+                     " UPDATE meta SET value = '1'"
+                     " WHERE key = 'schema_version'");
+    reopen_closed(f);
+    assert_int_equal(pg_schema_version(f->uri), PG_SCHEMA_VERSION);
+    assert_int_equal(pg_admin(f->uri, "SELECT count(*) FROM pg_indexes"
+                                      " WHERE indexname IN ('jobs_running',"
+                                      " 'jobs_owned') AND schemaname ="
+                                      " current_schema()"), 2);
+    get(f, id, &j);
+    job_clear(&j);
+    f->ops->close(f->st);
+    f->st = NULL;
+    pg_admin(f->uri, "UPDATE meta SET value = '99'"
+                     " WHERE key = 'schema_version'");
+    assert_int_equal(f->ops->open(&f->st, f->uri, err, sizeof(err)), -1);
+    assert_non_null(strstr(err, "newer"));
+    pg_admin(f->uri, "UPDATE meta SET value = '2'"
+                     " WHERE key = 'schema_version'");
+    reopen_closed(f);
 }
 
 static int
@@ -1849,8 +2369,12 @@ main(void)
             cur->name, suite, sizeof(suite) / sizeof(suite[0]), NULL, NULL);
     }
     static const struct CMUnitTest pg_only[] = {
-        T(test_pg_two_nodes),
-        T(test_pg_reconnect),
+        T(test_pg_two_nodes),     T(test_pg_claim_limit),
+        T(test_pg_fence),         T(test_pg_renew),
+        T(test_pg_orphans_lease), T(test_pg_notices),
+        T(test_pg_notices_split), T(test_pg_listen_lost),
+        T(test_pg_reconnect),     T(test_pg_deadline),
+        T(test_pg_migrates),
     };
     if (getenv("KICK_TEST_DB") != NULL) {
         cur = &backends[1];

@@ -2,11 +2,12 @@
 /* Unit tests of the store thread (store_async.c) against a fake backend
  * whose sync and inserts the test holds and releases, so that the
  * orderings that are rare under load happen every time. */
-#include <cmocka.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+
+#include <cmocka.h>
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -4,11 +4,12 @@
  * test scripts: lines reach the loop in order, each connection starts
  * with "*", a lost one is made again after a pause, and a stop does not
  * wait for the database. */
-#include <cmocka.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+
+#include <cmocka.h>
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -1,18 +1,15 @@
 /* SPDX-License-Identifier: MIT */
-/* The PostgreSQL job store (issue 13): store_ops on libpq's synchronous
- * interface, on the store thread like the SQLite backend, with the
- * statements prepared at open. Work in progress (docs/postgresql.md):
- * no leases, no NOTIFY, no reconnection yet. */
+/* The PostgreSQL job store (issue 13): store_ops on libpq, on the store
+ * thread like the SQLite backend, with the statements prepared at open;
+ * a store several kickd nodes share (docs/postgresql.md): owners and
+ * leases, fenced ends, notices at commit (store_pg_notify.c). */
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "store_pg_internal.h"
-
-/* How long opening or reconnecting waits for the server (s), unless the
- * URI says otherwise (connect_timeout). */
-#define PG_CONNECT_TIMEOUT "5"
 
 static int
 pg_open(struct store **out, const char *uri, char *err, size_t errlen)
@@ -24,12 +21,8 @@ pg_open(struct store **out, const char *uri, char *err, size_t errlen)
         snprintf(err, errlen, "out of memory");
         return -1;
     }
-    /* Our defaults first, so that the URI's own settings win
-     * (expand_dbname). A connection attempt is bounded: libpq's default
-     * waits as long as TCP does, holding the store thread. */
-    static const char *const keys[] = {"connect_timeout", "dbname", NULL};
-    const char *vals[] = {PG_CONNECT_TIMEOUT, uri, NULL};
-    st->conn = PQconnectdbParams(keys, vals, 1);
+    st->backoff = 100;
+    st->conn = store_pg__connect(uri);
     if (st->conn == NULL || PQstatus(st->conn) != CONNECTION_OK) {
         store_pg__fail_res(st, NULL);
         goto fail;
@@ -42,6 +35,7 @@ fail:
     /* The URI may hold a password: the error names the backend only. */
     snprintf(err, errlen, "postgresql: %s", st->err);
     PQfinish(st->conn);
+    store_pg__note_free(st);
     free(st);
     return -1;
 }
@@ -52,28 +46,38 @@ pg_close(struct store *st)
     if (st == NULL)
         return;
     PQfinish(st->conn);
+    store_pg__note_free(st);
+    for (size_t i = 0; i < st->nlimited; i++)
+        free(st->limited[i]);
+    free(st->limited);
     free(st);
 }
 
 static int
 pg_begin(struct store *st)
 {
-    if (store_pg__reconnect(st) < 0 || store_pg__exec(st, "BEGIN") < 0)
+    store_pg__note_drop(st, true);
+    if (store_pg__ready(st) < 0 || store_pg__exec(st, "BEGIN") < 0)
         return -1;
     st->in_txn = true;
     return 0;
 }
 
-/* COMMIT of a transaction that a failed statement aborted succeeds as a
+/* The transaction's notices go in it, just before its COMMIT. A COMMIT
+ * of a transaction that a failed statement aborted succeeds as a
  * ROLLBACK: that is a failed commit here. */
 static int
 pg_commit(struct store *st)
 {
-    PGresult *res = PQexec(st->conn, "COMMIT");
+    PGresult *res = NULL;
 
+    if (store_pg__note_send(st) == 0)
+        res = store_pg__query(st, "COMMIT");
+    else if (!st->lost)
+        PQclear(store_pg__query(st, "ROLLBACK"));
     st->in_txn = false;
-    if (PQresultStatus(res) != PGRES_COMMAND_OK)
-        return store_pg__fail_res(st, res);
+    if (res == NULL)
+        return -1;
     bool rolled_back = strcmp(PQcmdStatus(res), "ROLLBACK") == 0;
     PQclear(res);
     if (rolled_back)
@@ -82,13 +86,16 @@ pg_commit(struct store *st)
     return 0;
 }
 
+/* Nothing to undo on a lost connection: the server ended the
+ * transaction with it. */
 static int
 pg_rollback(struct store *st)
 {
     bool was = st->in_txn;
 
     st->in_txn = false;
-    return was ? store_pg__exec(st, "ROLLBACK") : 0;
+    store_pg__note_drop(st, true);
+    return was && !st->lost ? store_pg__exec(st, "ROLLBACK") : 0;
 }
 
 /* Loads job id into out: 0, 1 if there is none, -1. */
@@ -168,7 +175,8 @@ insert_job(struct store *st, struct job *j, bool *existed)
     store_pg__p_bytes(&p, j->body, j->body_len);
     store_pg__p_text(&p, j->remote_addr);
     store_pg__p_i64(&p, j->remote_port);
-    if (store_pg__run_changed(st, PG_INSERT_REQ, &p) < 0)
+    if (store_pg__run_changed(st, PG_INSERT_REQ, &p) < 0 ||
+        store_pg__note_due(st, j->route, j->run_at) < 0)
         return -1;
     j->id = id;
     j->state = JOB_QUEUED;
@@ -194,13 +202,20 @@ pg_insert(struct store *st, struct job *j, bool *existed)
 }
 
 static int
-claim_job(struct store *st, const char *route, int64_t now, struct job *out)
+claim_job(struct store *st, const char *route, int64_t now, int limit,
+          struct job *out)
 {
     struct pg_params p = {0};
     PGresult *res;
 
+    if (limit > 0 && (store_pg__limited_add(st, route) < 0 ||
+                      store_pg__lock_route(st, route) < 0))
+        return -1;
     store_pg__p_text(&p, route);
     store_pg__p_i64(&p, now);
+    store_pg__p_text(&p, store_pg__node(st));
+    store_pg__p_i64(&p, store_pg__node(st) ? st->lease_ms : 0);
+    store_pg__p_i64(&p, limit > 0 ? limit : 0);
     if ((res = store_pg__run(st, PG_CLAIM, &p)) == NULL)
         return -1;
     if (PQntuples(res) == 0) {
@@ -215,7 +230,10 @@ claim_job(struct store *st, const char *route, int64_t now, struct job *out)
     return rc == 0 ? 1 : -1;
 }
 
-/* In the SQLite backend's order: by run_at, then id (see sqlite_claim). */
+/* In the SQLite backend's order: by run_at, then id (see sqlite_claim).
+ * With a limit, one node at a time counts the route's running jobs and
+ * claims (the route's advisory lock, held to the end of the caller's
+ * transaction). */
 static int
 pg_claim(struct store *st, const char *route, int64_t now, int limit,
          struct job *out)
@@ -223,8 +241,7 @@ pg_claim(struct store *st, const char *route, int64_t now, int limit,
     memset(out, 0, sizeof(*out));
     if (store_pg__op_begin(st) < 0)
         return -1;
-    (void)limit; /* TODO(issue 13): the limit across nodes */
-    return store_pg__op_end(st, claim_job(st, route, now, out));
+    return store_pg__op_end(st, claim_job(st, route, now, limit, out));
 }
 
 static int
@@ -232,17 +249,24 @@ output_append(struct store *st, int64_t id, const char *data, size_t len,
               size_t cap, int64_t skipped)
 {
     struct pg_params p = {0};
+    int64_t n;
 
+    /* The size first: it says whether the job is this node's. */
     store_pg__p_i64(&p, id);
+    store_pg__p_i64(&p, (int64_t)len + skipped);
+    store_pg__p_text(&p, store_pg__node(st));
+    if ((n = store_pg__run_changed(st, PG_OUT_SIZE, &p)) < 0)
+        return -1;
+    if (n == 0)
+        return store_pg__fail(st, store_pg__node(st)
+                                      ? "no such job on this node"
+                                      : "no such job");
+    p.n = 1;
     if (len > 0) {
         store_pg__p_bytes(&p, data, len);
         if (store_pg__run_changed(st, PG_OUT_ADD, &p) < 0)
             return -1;
-        p.n = 1;
     }
-    store_pg__p_i64(&p, (int64_t)len + skipped);
-    if (store_pg__run_changed(st, PG_OUT_SIZE, &p) < 0)
-        return -1;
     p.n = 1;
     store_pg__p_i64(&p, (int64_t)cap);
     return store_pg__run_changed(st, PG_OUT_TRIM, &p) < 0 ? -1 : 0;
@@ -257,13 +281,39 @@ pg_output_append(struct store *st, int64_t id, const char *data, size_t len,
     return store_pg__op_end(st, output_append(st, id, data, len, cap, skipped));
 }
 
-/* The end first: if the job is not running nothing is written, and the
- * output is kept only with the end it belongs to. */
+/* The notices of an end: a final state is an "e"; queued again is a
+ * "d" at its run_at; the end of a job of a route claimed here with a
+ * limit frees a place: a "d" now. */
+static int
+finish_notes(struct store *st, int64_t id, const char *route,
+             const struct job_end *e)
+{
+    int64_t now = e->now;
+
+    if (now == 0) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        now = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    }
+    if (e->state != JOB_QUEUED && store_pg__note_line(st, 'e', id) < 0)
+        return -1;
+    if (e->state == JOB_QUEUED &&
+        store_pg__note_due(st, route, e->requeue_at) < 0)
+        return -1;
+    if (store_pg__is_limited(st, route) &&
+        store_pg__note_due(st, route, now) < 0)
+        return -1;
+    return 0;
+}
+
+/* The end first: if the job is not running (or, fenced by e->attempt,
+ * not that run of this node's) nothing is written, and the output is
+ * kept only with the end it belongs to. */
 static int
 finish_job(struct store *st, int64_t id, const struct job_end *e)
 {
     struct pg_params p = {0};
-    int64_t n;
+    PGresult *res;
 
     store_pg__p_i64(&p, id);
     if (e->state != JOB_QUEUED) {
@@ -282,10 +332,20 @@ finish_job(struct store *st, int64_t id, const struct job_end *e)
     store_pg__p_i64(&p, e->interrupted);
     store_pg__p_i64(&p, e->response_status);
     store_pg__p_text(&p, e->response_type);
-    n = store_pg__run_changed(
-        st, e->state == JOB_QUEUED ? PG_REQUEUE : PG_FINISH, &p);
-    if (n <= 0)
-        return n < 0 ? -1 : 1;
+    store_pg__p_i64(&p, e->attempt);
+    store_pg__p_text(&p, store_pg__node(st));
+    res =
+        store_pg__run(st, e->state == JOB_QUEUED ? PG_REQUEUE : PG_FINISH, &p);
+    if (res == NULL)
+        return -1;
+    if (PQntuples(res) == 0) {
+        PQclear(res);
+        return 1;
+    }
+    int r = finish_notes(st, id, PQgetvalue(res, 0, 0), e);
+    PQclear(res);
+    if (r < 0)
+        return -1;
     if ((e->output_len > 0 || e->output_skipped > 0) &&
         output_append(st, id, e->output, e->output_len, e->output_cap,
                       e->output_skipped) < 0)
@@ -313,19 +373,45 @@ pg_set_owner(struct store *st, int64_t id, const struct job_owner *o)
     store_pg__p_i64(&p, o->pgid);
     store_pg__p_i64(&p, o->start);
     store_pg__p_text(&p, o->boot[0] != '\0' ? o->boot : NULL);
+    store_pg__p_text(&p, store_pg__node(st));
     int64_t n = store_pg__run_changed(st, PG_OWN, &p);
     return n < 0 ? -1 : n == 0;
+}
+
+/* A queued job is canceled here ("e"); a job running on another node is
+ * that node's to end ("c", answer 2); one running here is the caller's
+ * (1, as for an ended job or none). */
+static int
+cancel_job(struct store *st, int64_t id, int64_t now)
+{
+    struct pg_params p = {0};
+    PGresult *res;
+    int64_t n;
+
+    store_pg__p_i64(&p, id);
+    store_pg__p_i64(&p, now);
+    if ((n = store_pg__run_changed(st, PG_CANCEL, &p)) != 0)
+        return n < 0 ? -1 : store_pg__note_line(st, 'e', id);
+    if (store_pg__node(st) == NULL)
+        return 1;
+    p.n = 1;
+    if ((res = store_pg__run(st, PG_RUNNER, &p)) == NULL)
+        return -1;
+    bool elsewhere =
+        PQntuples(res) == 1 && (PQgetisnull(res, 0, 0) ||
+                                strcmp(PQgetvalue(res, 0, 0), st->node) != 0);
+    PQclear(res);
+    if (!elsewhere)
+        return 1;
+    return store_pg__note_line(st, 'c', id) < 0 ? -1 : 2;
 }
 
 static int
 pg_cancel(struct store *st, int64_t id, int64_t now)
 {
-    struct pg_params p = {0};
-
-    store_pg__p_i64(&p, id);
-    store_pg__p_i64(&p, now);
-    int64_t n = store_pg__run_changed(st, PG_CANCEL, &p);
-    return n < 0 ? -1 : n == 0;
+    if (store_pg__op_begin(st) < 0)
+        return -1;
+    return store_pg__op_end(st, cancel_job(st, id, now));
 }
 
 static int
@@ -444,6 +530,7 @@ pg_set_progress(struct store *st, int64_t id, int percent, const char *msg)
     store_pg__p_i64(&p, id);
     store_pg__p_i64(&p, percent);
     store_pg__p_text(&p, msg);
+    store_pg__p_text(&p, store_pg__node(st));
     int64_t n = store_pg__run_changed(st, PG_PROGRESS, &p);
     return n < 0 ? -1 : n == 0;
 }
@@ -489,7 +576,7 @@ pg_counts(struct store *st, struct job_count **out, size_t *n)
 /* The job is queued again only if it has ended (state >= 2); else
  * whether it exists tells 1 from 2. */
 static int
-pg_retry(struct store *st, int64_t id, int64_t now, int max_attempts)
+retry_job(struct store *st, int64_t id, int64_t now, int max_attempts)
 {
     struct pg_params p = {0};
     PGresult *res;
@@ -497,15 +584,28 @@ pg_retry(struct store *st, int64_t id, int64_t now, int max_attempts)
     store_pg__p_i64(&p, id);
     store_pg__p_i64(&p, now);
     store_pg__p_i64(&p, max_attempts);
-    int64_t n = store_pg__run_changed(st, PG_RETRY, &p);
-    if (n != 0)
-        return n < 0 ? -1 : 0;
+    if ((res = store_pg__run(st, PG_RETRY, &p)) == NULL)
+        return -1;
+    if (PQntuples(res) == 1) {
+        int r = store_pg__note_due(st, PQgetvalue(res, 0, 0), now);
+        PQclear(res);
+        return r;
+    }
+    PQclear(res);
     p.n = 1;
     if ((res = store_pg__run(st, PG_EXISTS, &p)) == NULL)
         return -1;
     int r = PQntuples(res) > 0 ? 2 : 1;
     PQclear(res);
     return r;
+}
+
+static int
+pg_retry(struct store *st, int64_t id, int64_t now, int max_attempts)
+{
+    if (store_pg__op_begin(st) < 0)
+        return -1;
+    return store_pg__op_end(st, retry_job(st, id, now, max_attempts));
 }
 
 static int
@@ -552,59 +652,6 @@ pg_prune(struct store *st, const char *route, int64_t before, int limit,
     if (r < 0)
         *deleted = *oldest = 0;
     return r;
-}
-
-static void
-row_owner(PGresult *res, int row, struct job_owner *o)
-{
-    memset(o, 0, sizeof(*o));
-    snprintf(o->node, sizeof(o->node), "%s", PQgetvalue(res, row, 21));
-    o->pgid = (int)store_pg__col_i64(res, row, 22);
-    o->start = store_pg__col_i64(res, row, 23);
-    snprintf(o->boot, sizeof(o->boot), "%s", PQgetvalue(res, row, 24));
-}
-
-static int
-pg_orphans(struct store *st, struct job **out, struct job_owner **owners,
-           size_t *n)
-{
-    struct pg_params p = {0};
-    PGresult *res;
-
-    *out = NULL;
-    *owners = NULL;
-    *n = 0;
-    if ((res = store_pg__run(st, PG_ORPHANS, &p)) == NULL)
-        return -1;
-    int rows = PQntuples(res);
-    if (rows == 0) {
-        PQclear(res);
-        return 0;
-    }
-    *out = calloc((size_t)rows, sizeof(**out));
-    *owners = calloc((size_t)rows, sizeof(**owners));
-    if (*out == NULL || *owners == NULL) {
-        store_pg__fail(st, "out of memory");
-        goto fail;
-    }
-    for (int i = 0; i < rows; i++) {
-        if (store_pg__row_job(st, res, i, &(*out)[i]) < 0)
-            goto fail;
-        row_owner(res, i, &(*owners)[i]);
-        *n = (size_t)i + 1;
-    }
-    PQclear(res);
-    return 0;
-fail:
-    for (size_t k = 0; k < *n; k++)
-        job_clear(&(*out)[k]);
-    free(*out);
-    free(*owners);
-    *out = NULL;
-    *owners = NULL;
-    *n = 0;
-    PQclear(res);
-    return -1;
 }
 
 static int
@@ -685,10 +732,15 @@ const struct store_ops store_pg_ops = {
     .output_append = pg_output_append,
     .output_get = pg_output_get,
     .set_progress = pg_set_progress,
-    .orphans = pg_orphans,
+    .orphans = store_pg__orphans,
     .due_routes = pg_due_routes,
     .next_run_at = pg_next_run_at,
     .counts = pg_counts,
     .error = pg_error,
     .id = pg_id,
+    .join = store_pg__join,
+    .renew = store_pg__renew,
+    .listen_open = store_pg__listen_open,
+    .listen_wait = store_pg__listen_wait,
+    .listen_close = pg_close,
 };

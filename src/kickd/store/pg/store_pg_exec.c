@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /* Running the PostgreSQL store's statements: parameters in, rows out into
- * struct job, errors kept as one line, and ops made atomic. */
+ * struct job, errors kept as one line, and ops made atomic. Connecting,
+ * reconnecting with backoff and reading results under a deadline are in
+ * store_pg_conn.c. */
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,18 +31,6 @@ store_pg__fail_res(struct store *st, PGresult *res)
     return -1;
 }
 
-int
-store_pg__exec(struct store *st, const char *sql)
-{
-    PGresult *res = PQexec(st->conn, sql);
-    ExecStatusType s = PQresultStatus(res);
-
-    if (s != PGRES_COMMAND_OK && s != PGRES_TUPLES_OK)
-        return store_pg__fail_res(st, res);
-    PQclear(res);
-    return 0;
-}
-
 void
 store_pg__p_i64(struct pg_params *p, int64_t v)
 {
@@ -67,27 +57,6 @@ store_pg__p_bytes(struct pg_params *p, const char *v, size_t len)
     p->fmt[p->n++] = 1;
 }
 
-/* Runs prepared statement id: its result (rows or a command's), or NULL
- * with the error kept. The caller clears the result. */
-PGresult *
-store_pg__run(struct store *st, enum pg_stmt_id id, const struct pg_params *p)
-{
-    char name[16];
-    PGresult *res;
-    ExecStatusType s;
-
-    if (!st->in_txn && store_pg__reconnect(st) < 0)
-        return NULL;
-    snprintf(name, sizeof(name), "k%d", (int)id);
-    res = PQexecPrepared(st->conn, name, p->n, p->val, p->len, p->fmt, 0);
-    s = PQresultStatus(res);
-    if (s != PGRES_COMMAND_OK && s != PGRES_TUPLES_OK) {
-        store_pg__fail_res(st, res);
-        return NULL;
-    }
-    return res;
-}
-
 /* Runs statement id and returns the rows it changed, or -1. */
 int64_t
 store_pg__run_changed(struct store *st, enum pg_stmt_id id,
@@ -108,9 +77,15 @@ store_pg__run_changed(struct store *st, enum pg_stmt_id id,
 int
 store_pg__op_begin(struct store *st)
 {
-    if (!st->in_txn && store_pg__reconnect(st) < 0)
+    if (!st->in_txn && store_pg__ready(st) < 0)
         return -1;
-    return store_pg__exec(st, st->in_txn ? "SAVEPOINT store_op" : "BEGIN");
+    store_pg__note_mark(st);
+    if (store_pg__exec(st, st->in_txn ? "SAVEPOINT store_op" : "BEGIN") < 0)
+        return -1;
+    /* No reconnection until the op's own transaction ends: a statement
+     * after a lost one fails, never runs on a new session. */
+    st->in_op = !st->in_txn;
+    return 0;
 }
 
 /* Ends an op: keeps its work if r >= 0 and returns r, else undoes it and
@@ -120,13 +95,23 @@ store_pg__op_end(struct store *st, int r)
 {
     char keep[sizeof(st->err)];
 
-    if (r >= 0) {
-        if (store_pg__exec(st, st->in_txn ? "RELEASE store_op" : "COMMIT") < 0)
-            r = -1;
-        return r;
+    if (r >= 0 && st->in_txn) {
+        if (store_pg__exec(st, "RELEASE store_op") == 0)
+            return r;
+    } else if (r >= 0) {
+        /* The op's own transaction: its notices go with its commit. */
+        bool ok =
+            store_pg__note_send(st) == 0 && store_pg__exec(st, "COMMIT") == 0;
+        st->in_op = false;
+        if (ok)
+            return r;
     }
     memcpy(keep, st->err, sizeof(keep));
-    PQclear(PQexec(st->conn, st->in_txn ? "ROLLBACK TO store_op" : "ROLLBACK"));
+    store_pg__note_drop(st, !st->in_txn);
+    if (!st->lost)
+        PQclear(store_pg__query(st, st->in_txn ? "ROLLBACK TO store_op"
+                                               : "ROLLBACK"));
+    st->in_op = false;
     memcpy(st->err, keep, sizeof(keep));
     return -1;
 }
@@ -198,30 +183,5 @@ store_pg__row_job(struct store *st, PGresult *res, int row, struct job *j)
         job_clear(j);
         return -1;
     }
-    return 0;
-}
-
-int
-store_pg__session(struct store *st)
-{
-    /* A commit is durable when it returns (issue 13: the 202 goes out
-     * after PostgreSQL's own durable commit), whatever the server's
-     * default. */
-    if (store_pg__exec(st, "SET synchronous_commit = on") < 0 ||
-        store_pg__exec(st, "SET client_min_messages = warning") < 0)
-        return -1;
-    return 0;
-}
-
-int
-store_pg__reconnect(struct store *st)
-{
-    if (PQstatus(st->conn) == CONNECTION_OK)
-        return 0;
-    PQreset(st->conn);
-    if (PQstatus(st->conn) != CONNECTION_OK)
-        return store_pg__fail_res(st, NULL);
-    if (store_pg__session(st) < 0 || store_pg__prepare(st) < 0)
-        return -1;
     return 0;
 }

@@ -50,11 +50,15 @@ enum pg_stmt_id {
     PG_ORPHANS,
     PG_DUE_ROUTES,
     PG_NEXT_RUN_AT,
+    PG_LOCK_ROUTE,
+    PG_RUNNER,
+    PG_RENEW,
+    PG_NOTIFY,
     PG_STMT_COUNT
 };
 
 /* The most parameters a statement takes. */
-#define PG_MAX_PARAMS 10
+#define PG_MAX_PARAMS 12
 
 /* One statement's parameters: text, or bytes sent in binary (bytea). */
 struct pg_params {
@@ -65,11 +69,37 @@ struct pg_params {
     char num[PG_MAX_PARAMS][24]; /* integers' text */
 };
 
+/* A "d RUN_AT ROUTE" notice waiting for the commit (store_pg_notify.c). */
+struct pg_due {
+    char *route;
+    int64_t run_at; /* ms */
+};
+
+/* The notices a transaction made, sent at its commit (store_pg_notify.c):
+ * d lines (coalesced per route when sent) and e/c lines as text. */
+struct pg_notes {
+    struct pg_due *due;
+    size_t ndue, capdue;
+    char *lines; /* "e ID\n" and "c ID\n" */
+    size_t len, cap;
+    size_t mark_due, mark_len; /* where the current op's notices start */
+};
+
 struct store {
     PGconn *conn;
     char err[256]; /* the last error, one line */
     bool in_txn;   /* between the caller's begin and commit or rollback */
+    bool in_op;    /* in an op's own transaction (store_pg__op_begin) */
     char id[17];   /* meta's store_id */
+    char node[64]; /* join's name; "" before join (one node: no owner
+                    * checks, no lease) */
+    int64_t lease_ms;
+    bool lost;         /* the connection is lost or dropped */
+    int64_t backoff;   /* ms before the next reconnection try */
+    int64_t retry_at;  /* monotonic ms: no reconnection before */
+    struct pg_notes notes;
+    char **limited;    /* routes claimed with a limit: their ends are */
+    size_t nlimited;   /* notices ("d") for the other nodes */
 };
 
 /* Keeps msg as the store's error. Returns -1. */
@@ -122,6 +152,85 @@ int store_pg__row_job(struct store *st, PGresult *res, int row, struct job *j);
 /* Runs SQL without parameters that returns no rows: 0 or -1. */
 int store_pg__exec(struct store *st, const char *sql);
 
+/* Connects to uri with the backend's defaults (timeouts, keepalives)
+ * before the URI's own settings. Never NULL but out of memory. */
+PGconn *
+store_pg__connect(const char *uri);
+
+/* Ready for an op: outside a transaction, connects again if the
+ * connection was lost and its backoff has passed. 0, or -1 at once with
+ * the error kept ("database unavailable; next try in N ms"). */
+int
+store_pg__ready(struct store *st);
+
+/* Sends sql (no parameters) and reads its result under the statement
+ * deadline: the last result, or NULL with the error kept. */
+PGresult *
+store_pg__query(struct store *st, const char *sql);
+
+/* The node's name for a statement: NULL before join. */
+const char *
+store_pg__node(const struct store *st);
+
+/* Notices (store_pg_notify.c): queue a line for the commit; mark where an
+ * op starts; drop the current op's (a failed op) or all (a rollback);
+ * send them all in the open transaction, before its COMMIT. */
+int
+store_pg__note_due(struct store *st, const char *route, int64_t run_at);
+
+int
+store_pg__note_line(struct store *st, char kind, int64_t id);
+
+void
+store_pg__note_mark(struct store *st);
+
+void
+store_pg__note_drop(struct store *st, bool all);
+
+int
+store_pg__note_send(struct store *st);
+
+void
+store_pg__note_free(struct store *st);
+
+/* store_pg_lease.c: the store's ops of the same names (store.h). */
+void
+store_pg__join(struct store *st, const char *node, int64_t lease_ms);
+
+int
+store_pg__renew(struct store *st, int64_t **ids, int **attempts, size_t *n);
+
+int
+store_pg__orphans(struct store *st, struct job **out,
+                  struct job_owner **owners, size_t *n);
+
+/* Takes the advisory lock of route's claims with a limit, to the end of
+ * the transaction. 0 or -1. */
+int
+store_pg__lock_route(struct store *st, const char *route);
+
+/* Remembers route as claimed here with a limit (0 or -1), and tells
+ * whether it was. */
+int
+store_pg__limited_add(struct store *st, const char *route);
+
+bool
+store_pg__is_limited(const struct store *st, const char *route);
+
+/* Prepares one statement (name, sql): 0 or -1. */
+int
+store_pg__prepare_one(struct store *st, const char *name, const char *sql);
+
+/* The listener's ops (store_pg_notify.c), as store.h says. */
+int
+store_pg__listen_open(struct store **out, const char *uri, char *err,
+                      size_t errlen);
+
+int
+store_pg__listen_wait(struct store *ln, int timeout_ms,
+                      void (*cb)(void *data, const char *line), void *data,
+                      char *err, size_t errlen);
+
 /* Prepares the statements on the connection (at open and after a
  * reconnection). 0 or -1. */
 int
@@ -132,9 +241,9 @@ int
 store_pg__session(struct store *st);
 
 /* Outside a transaction, connects again if the connection was lost
- * (PQreset, then the session's settings and statements again): 0, or -1
- * with the error kept. Inside one, a lost connection fails the
- * transaction and its ops, never replayed. */
+ * (PQreset, then the session's settings and statements again), no
+ * sooner than its backoff: 0, or -1 with the error kept. Inside one, a
+ * lost connection fails the transaction and its ops, never replayed. */
 int
 store_pg__reconnect(struct store *st);
 

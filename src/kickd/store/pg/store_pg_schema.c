@@ -36,7 +36,9 @@
  *   order (route, run_at, id), so that a claim reads one entry and the
  *   index stays as small as the backlog; jobs_lease finds the running
  *   jobs whose lease ran out; jobs_idem makes Idempotency-Key unique per
- *   route; jobs_state, jobs_route and jobs_ended as SQLite's. */
+ *   route; jobs_state, jobs_route and jobs_ended as SQLite's.
+ *
+ * Version 2: the indexes jobs_running and jobs_owned (below). */
 static const char *const migrations[] = {
     "CREATE TABLE jobs ("
     " id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,"
@@ -107,8 +109,22 @@ static const char *const migrations[] = {
     "INSERT INTO meta VALUES ('store_id',"
     " substr(md5(random()::text || clock_timestamp()::text), 1, 16));"
     "INSERT INTO meta VALUES ('schema_version', '0');",
+    /* Version 2 (issue 13, several nodes): jobs_running counts a route's
+     * running jobs for a claim with a limit, jobs_owned finds a node's
+     * running jobs for renew; both partial (state = 1), as small as the
+     * jobs running. */
+    "CREATE INDEX jobs_running ON jobs(route) WHERE state = 1;"
+    "CREATE INDEX jobs_owned ON jobs(owner) WHERE state = 1;",
 };
 #define PG_SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))
+
+/* The database's clock in ms since the epoch, as every time column: the
+ * lease is reckoned by it, never by a node's clock. clock_timestamp, not
+ * now(): the store thread's batch transaction may be old. */
+#define PG_NOW_MS "(extract(epoch FROM clock_timestamp()) * 1000)::bigint"
+/* A lease of $N ms from now, or 0 (none: before join). */
+#define PG_LEASE(n) \
+    "CASE WHEN " n "::bigint > 0 THEN " PG_NOW_MS " + " n "::bigint ELSE 0 END"
 
 /* Statement parameters: $n as in each statement's comment in store_pg.c.
  * The claim takes the next due job of a route in the SQLite backend's
@@ -122,11 +138,21 @@ static const char *const stmt_sql[PG_STMT_COUNT] = {
                   " DO NOTHING RETURNING id",
     [PG_INSERT_REQ] = "INSERT INTO requests VALUES ($1, $2, $3, $4, $5)",
     [PG_IDEM_FIND] = "SELECT id FROM jobs WHERE route = $1 AND idem_key = $2",
+    /* $1 route, $2 now, $3 the node (NULL: before join), $4 the lease
+     * (ms), $5 the route's limit (0: none). The limit is checked inside
+     * the subquery, as a one-time filter: at the limit no row is even
+     * locked. The caller holds the route's advisory lock (PG_LOCK_ROUTE,
+     * an earlier statement, so that this one's snapshot sees every claim
+     * committed before the lock was granted). */
     [PG_CLAIM] = "UPDATE jobs SET state = 1, attempt = attempt + 1,"
-                 " started_at = $2, owner = NULL, owner_pgid = 0,"
-                 " owner_start = 0, owner_boot = NULL, lease_until = 0"
+                 " started_at = $2, owner = $3, owner_pgid = 0,"
+                 " owner_start = 0, owner_boot = NULL,"
+                 " lease_until = " PG_LEASE("$4")
                  " WHERE id = (SELECT id FROM jobs WHERE state = 0"
-                 " AND route = $1 AND run_at <= $2 ORDER BY run_at, id"
+                 " AND route = $1 AND run_at <= $2"
+                 " AND ($5::int <= 0 OR (SELECT count(*) FROM jobs"
+                 " WHERE state = 1 AND route = $1) < $5::int)"
+                 " ORDER BY run_at, id"
                  " LIMIT 1 FOR UPDATE SKIP LOCKED) RETURNING id",
     [PG_GET] = "SELECT " PG_JOB_COLS " FROM jobs WHERE id = $1",
     [PG_GET_REQ] = "SELECT head, body, remote_addr, remote_port"
@@ -135,14 +161,21 @@ static const char *const stmt_sql[PG_STMT_COUNT] = {
                   " exit_status = $4, term_signal = $5, finished_at = $6,"
                   " error = $7, interruptions = interruptions + $8,"
                   " response_status = $9, response_type = $10,"
-                  " lease_until = 0 WHERE id = $1 AND state = 1",
+                  " lease_until = 0 WHERE id = $1 AND state = 1"
+                  " AND ($11::int = 0 OR (attempt = $11::int"
+                  " AND ($12::text IS NULL OR owner = $12)))"
+                  " RETURNING route",
     [PG_REQUEUE] = "UPDATE jobs SET state = 0, connection_status = $2,"
                    " exit_status = $3, term_signal = $4, run_at = $5,"
                    " error = $6, interruptions = interruptions + $7,"
                    " response_status = $8, response_type = $9,"
-                   " lease_until = 0 WHERE id = $1 AND state = 1",
+                   " lease_until = 0 WHERE id = $1 AND state = 1"
+                   " AND ($10::int = 0 OR (attempt = $10::int"
+                   " AND ($11::text IS NULL OR owner = $11)))"
+                   " RETURNING route",
     [PG_CANCEL] = "UPDATE jobs SET state = 6, finished_at = $2,"
-                  " error = 'canceled' WHERE id = $1 AND state = 0",
+                  " error = 'canceled' WHERE id = $1 AND state = 0"
+                  " RETURNING id",
     /* $1 ids above, $2 the limit, $3 the route (NULL: any), $4 the state
      * (-1: any), $5 ids below, $6 created_at from, $7 created_at until,
      * $8 newest first. */
@@ -164,8 +197,9 @@ static const char *const stmt_sql[PG_STMT_COUNT] = {
                        " HAVING sum(count) <> 0",
     [PG_OUT_ADD] = "INSERT INTO job_output (job_id, size, data)"
                    " VALUES ($1, length($2::bytea), $2::bytea)",
+    /* $3: the node (NULL before join): only a job it runs. */
     [PG_OUT_SIZE] = "UPDATE jobs SET output_size = output_size + $2"
-                    " WHERE id = $1",
+                    " WHERE id = $1 AND ($3::text IS NULL OR owner = $3)",
     /* Keeps the newest $2 bytes of job $1's output: drops the chunks
      * wholly before them, then cuts the oldest one kept. */
     [PG_OUT_TRIM] =
@@ -182,10 +216,13 @@ static const char *const stmt_sql[PG_STMT_COUNT] = {
                    " ORDER BY id",
     [PG_EXISTS] = "SELECT 1 FROM jobs WHERE id = $1",
     [PG_PROGRESS] = "UPDATE jobs SET progress = $2, progress_msg = $3"
-                    " WHERE id = $1",
-    [PG_OWN] = "UPDATE jobs SET owner = $2, owner_pgid = $3,"
+                    " WHERE id = $1 AND ($4::text IS NULL"
+                    " OR (state = 1 AND owner = $4))",
+    /* $6: the node; after join the owner stays the node whatever $2. */
+    [PG_OWN] = "UPDATE jobs SET owner = coalesce($6, $2), owner_pgid = $3,"
                " owner_start = $4, owner_boot = $5"
-               " WHERE id = $1 AND state = 1",
+               " WHERE id = $1 AND state = 1"
+               " AND ($6::text IS NULL OR owner = $6)",
     [PG_RETRY] = "UPDATE jobs SET state = 0, run_at = $2, max_attempts = $3,"
                  " earlier_attempts = earlier_attempts + attempt,"
                  " attempt = 0, interruptions = 0, connection_status = 0,"
@@ -194,7 +231,7 @@ static const char *const stmt_sql[PG_STMT_COUNT] = {
                  " response_type = NULL, started_at = 0, finished_at = 0,"
                  " owner = NULL, owner_pgid = 0, owner_start = 0,"
                  " owner_boot = NULL, lease_until = 0"
-                 " WHERE id = $1 AND state >= 2",
+                 " WHERE id = $1 AND state >= 2 RETURNING route",
     /* Retention: requests and output go with their job (ON DELETE
      * CASCADE), job_counts through its trigger. */
     [PG_DELETE] = "DELETE FROM jobs WHERE id = $1 AND state >= 2",
@@ -203,13 +240,25 @@ static const char *const stmt_sql[PG_STMT_COUNT] = {
                  " ORDER BY finished_at LIMIT $3)",
     [PG_ENDED_OLDEST] = "SELECT finished_at FROM jobs WHERE route = $1"
                         " AND state >= 2 ORDER BY finished_at LIMIT 1",
-    /* The running jobs whose lease has run out. Until leases are renewed
-     * (issue 13, part 3) no running job holds one (lease_until = 0), so
-     * that is every running job, as SQLite's orphans at open. */
-    [PG_ORPHANS] = "SELECT " PG_JOB_COLS ", owner, owner_pgid, owner_start,"
-                   " owner_boot FROM jobs WHERE state = 1 AND lease_until <"
-                   " (extract(epoch FROM clock_timestamp()) * 1000)::bigint"
-                   " ORDER BY id",
+    /* The running jobs whose lease has run out, taken over by node $1
+     * with a lease of $2 ms, and who ran them before. A lease of 0 (a
+     * job claimed before join, or a row from before leases) has run
+     * out. SKIP LOCKED: a job another node is taking over (or ending) at
+     * the same moment is its, not ours. The take-over forgets the old
+     * run's process group: the caller ends it from the old owner that
+     * the statement returns. */
+    [PG_ORPHANS] = "WITH o AS (SELECT id, owner, owner_pgid, owner_start,"
+                   " owner_boot FROM jobs WHERE state = 1"
+                   " AND lease_until < " PG_NOW_MS
+                   " ORDER BY id FOR UPDATE SKIP LOCKED),"
+                   " u AS (UPDATE jobs j SET owner = $1, owner_pgid = 0,"
+                   " owner_start = 0, owner_boot = NULL,"
+                   " lease_until = " PG_LEASE("$2") " FROM o"
+                   " WHERE j.id = o.id RETURNING j.*, o.owner AS o_node,"
+                   " o.owner_pgid AS o_pgid, o.owner_start AS o_start,"
+                   " o.owner_boot AS o_boot)"
+                   " SELECT " PG_JOB_COLS ", o_node, o_pgid, o_start, o_boot"
+                   " FROM u ORDER BY id",
     /* A skip scan of jobs_claim: from one queued route to the next, each
      * step one index probe, then the first entry of each route says
      * whether it is due; the cost grows with routes, not with the
@@ -225,6 +274,15 @@ static const char *const stmt_sql[PG_STMT_COUNT] = {
         " AND j.run_at <= $1) ORDER BY route",
     [PG_NEXT_RUN_AT] = "SELECT coalesce(min(run_at), 0) FROM jobs"
                        " WHERE state = 0",
+    /* A claim with a limit: one node at a time counts and claims a
+     * route's jobs (the key: "kick" and the route's hash, store_pg.c),
+     * to the end of its transaction. */
+    [PG_LOCK_ROUTE] = "SELECT pg_advisory_xact_lock(1801677675, $1::int)",
+    [PG_RUNNER] = "SELECT owner FROM jobs WHERE id = $1 AND state = 1",
+    /* $1 the node, $2 the lease (ms). */
+    [PG_RENEW] = "UPDATE jobs SET lease_until = " PG_NOW_MS " + $2::bigint"
+                 " WHERE state = 1 AND owner = $1 RETURNING id, attempt",
+    [PG_NOTIFY] = "SELECT pg_notify('kick', $1)",
 };
 
 /* The version recorded in meta, 0 for an empty database (no meta: a
@@ -236,17 +294,17 @@ version_read(struct store *st)
     PGresult *res;
     int v;
 
-    res = PQexec(st->conn, "SELECT to_regclass('meta') IS NOT NULL");
-    if (PQresultStatus(res) != PGRES_TUPLES_OK)
-        return store_pg__fail_res(st, res);
+    res = store_pg__query(st, "SELECT to_regclass('meta') IS NOT NULL");
+    if (res == NULL)
+        return -1;
     bool has_meta = strcmp(PQgetvalue(res, 0, 0), "t") == 0;
     PQclear(res);
     if (!has_meta)
         return 0;
-    res = PQexec(st->conn,
-                 "SELECT value FROM meta WHERE key = 'schema_version'");
-    if (PQresultStatus(res) != PGRES_TUPLES_OK)
-        return store_pg__fail_res(st, res);
+    res = store_pg__query(st,
+                          "SELECT value FROM meta WHERE key = 'schema_version'");
+    if (res == NULL)
+        return -1;
     v = PQntuples(res) == 1 ? atoi(PQgetvalue(res, 0, 0)) : -1;
     PQclear(res);
     if (v < 0)
@@ -281,11 +339,11 @@ migrate(struct store *st)
 static int
 id_read(struct store *st)
 {
-    PGresult *res = PQexec(st->conn, "SELECT value FROM meta"
-                                     " WHERE key = 'store_id'");
+    PGresult *res = store_pg__query(st, "SELECT value FROM meta"
+                                        " WHERE key = 'store_id'");
 
-    if (PQresultStatus(res) != PGRES_TUPLES_OK)
-        return store_pg__fail_res(st, res);
+    if (res == NULL)
+        return -1;
     if (PQntuples(res) != 1) {
         PQclear(res);
         return store_pg__fail(st, "the store has no id");
@@ -301,10 +359,8 @@ store_pg__prepare(struct store *st)
     for (int i = 0; i < PG_STMT_COUNT; i++) {
         char name[16];
         snprintf(name, sizeof(name), "k%d", i);
-        PGresult *res = PQprepare(st->conn, name, stmt_sql[i], 0, NULL);
-        if (PQresultStatus(res) != PGRES_COMMAND_OK)
-            return store_pg__fail_res(st, res);
-        PQclear(res);
+        if (store_pg__prepare_one(st, name, stmt_sql[i]) < 0)
+            return -1;
     }
     return 0;
 }
@@ -322,7 +378,7 @@ store_pg__schema(struct store *st)
         return -1;
     if (store_pg__exec(st, sql) < 0 || migrate(st) < 0 ||
         store_pg__exec(st, "COMMIT") < 0) {
-        PQclear(PQexec(st->conn, "ROLLBACK"));
+        PQclear(store_pg__query(st, "ROLLBACK"));
         return -1;
     }
     if (store_pg__prepare(st) < 0)
