@@ -69,8 +69,11 @@ echo "$KICK_JOB_ID $KICK_ATTEMPT $NODE" >> "$JOB_DIR/runs"
 # would, until the last of them is gone); a run that cannot is an overlap.
 # It records "start ID ATTEMPT NODE PID T", then holds while
 # JOB_DIR/hold.NODE exists (30 s at most), and records "end ..." or, on
-# SIGTERM, "term ..." (T: seconds since the epoch). A run killed with
-# SIGKILL records nothing more; the lock shows when it was gone.
+# SIGTERM, "term ..." (T: seconds since the epoch). kickd ends a run by
+# closing its pipes, then SIGTERM: the shell's report of its child killed
+# ("Terminated", on stderr) then raises SIGPIPE, which records "term" too.
+# A run killed with SIGKILL records nothing more; the lock shows when it
+# was gone.
 COPY_SH = """#!/bin/sh
 d=$JOB_DIR id=$KICK_JOB_ID
 exec 9>"$d/lock.$id"
@@ -79,7 +82,7 @@ if ! flock -n 9; then
     exit 1
 fi
 trap 'echo "term $id $KICK_ATTEMPT $NODE $$ $(date +%s.%N)" >> "$d/spans";
-      exit 143' TERM
+      exit 143' TERM PIPE
 echo "start $id $KICK_ATTEMPT $NODE $$ $(date +%s.%N)" >> "$d/spans"
 n=0
 while [ -e "$d/hold.$NODE" ] && [ $n -lt 600 ]; do
