@@ -552,10 +552,14 @@ def check_cut_off(ns, mine, ids, t_cut):
         expect(t_cut < first["term"][2] < leases[jid], "job %d: n0 ended "
                "its run at %.3f, the cut at %.3f, the lease ran out at "
                "%.3f", jid, first["term"][2], t_cut, leases[jid])
+        margin = leases[jid] - first["term"][2]
         last = max(a for j, a in sp if j == jid)
         expect(last >= 2 and sp[(jid, last)]["start"][0] != "n0",
                "job %d did not finish elsewhere: %r", jid,
                {a: sp[(j, a)] for j, a in sp if j == jid})
+    print("    the cut-off node ended its runs %.1f s after the cut, %.1f s "
+          "before their leases ran out (lease 4 s)" % (
+              first["term"][2] - t_cut, margin), flush=True)
 
 
 def test_cut_off_node_ends_its_jobs():
@@ -583,6 +587,7 @@ def test_cut_off_node_ends_its_jobs():
                 proxy.restore()
             # n0 is alive and serves from the database again.
             expect(ns.nodes[0].alive(), "the cut-off node died")
+            ns.rm("hold.n0")
             deadline = time.monotonic() + 15 * SLOW
             while True:
                 with ns.nodes[0].connect() as conn:
