@@ -36,7 +36,7 @@ cat <<MSG
 two kickd nodes on one queue: http://127.0.0.1:8080 and http://127.0.0.1:8081
 try:  for i in 1 2 3 4 5 6; do curl -s -H 'Prefer: respond-async' \\
         "http://127.0.0.1:808\$((i % 2))/hello?name=\$i"; echo; done
-      sleep 1; curl -s http://127.0.0.1:8081/jobs   # every job, from either node
+      sleep 1; curl -s http://127.0.0.1:8081/jobs   # every job, either node
       psql '$uri' -c 'SELECT id, route, state, owner FROM jobs'
 the dashboards: http://127.0.0.1:8080/ and http://127.0.0.1:8081/
 Ctrl-C stops both nodes and the cluster
