@@ -14,8 +14,9 @@
 # a job's line to a ?follow=1 client beside a pipe (follow.py); then the
 # kill-and-restart rounds (chaos.py); then kickd's fastcgi, exec (php-cgi)
 # and forward runners beside nginx + PHP-FPM, wrk and the article's PHP
-# caller (runners.py); last, the dashboard's load time in headless
-# Chromium with 100,000 jobs in the store (dashboard_page.py). Prints a
+# caller (runners.py); then 1, 2 and 3 kickd nodes on one PostgreSQL
+# beside graphile-worker and SQLite (pg.py); last, the dashboard's load
+# time in headless Chromium with 100,000 jobs in the store (dashboard_page.py). Prints a
 # markdown table per part.
 
 import argparse
@@ -42,6 +43,7 @@ import dashboard_page
 import follow
 import jobs
 import dashboard
+import pg
 import retention
 import runners
 
@@ -95,10 +97,11 @@ JOBS_RESERVE = (2 * ACCEPT_ROUNDS * (ACCEPT_SECONDS + 0.5) + START_BUDGET +
 # without), follow (a job's line to a ?follow=1 client, beside a pipe),
 # runners (fastcgi, php-cgi and forward beside nginx + PHP-FPM and wrk),
 # dashboard (durable triggers/s with ten /events streams open, and none),
-# dashboard_page (the dashboard's load time with 100,000 jobs).
+# dashboard_page (the dashboard's load time with 100,000 jobs), pg (1, 2
+# and 3 kickd nodes on one PostgreSQL beside graphile-worker and SQLite).
 PARTS = ("abort", "exec", "accept", "enqueue", "start", "client", "batch",
          "chaos", "retention", "follow", "runners", "dashboard",
-         "dashboard_page")
+         "dashboard_page", "pg")
 ONLY = set(p for p in os.environ.get("BENCH_ONLY", "").split(",") if p)
 if not ONLY:
     ONLY = set(PARTS)
@@ -108,6 +111,9 @@ if "runners" in ONLY and "BENCH_LIMIT" not in os.environ:
 # So does the dashboard's page load.
 if "dashboard_page" in ONLY and "BENCH_LIMIT" not in os.environ:
     LIMIT += dashboard_page.RESERVE
+# And the PostgreSQL part.
+if "pg" in ONLY and "BENCH_LIMIT" not in os.environ:
+    LIMIT += pg.RESERVE
 CONCS = (1, 16)
 HEALTHZ_CONNS = 64
 WEBHOOK = "/usr/bin/webhook"
@@ -617,7 +623,8 @@ def main():
                 else 0) +
                (retention.reserve(ACCEPT_SECONDS) if "retention" in ONLY
                 else 0) +
-               (runners.reserve() if "runners" in ONLY else 0))
+               (runners.reserve() if "runners" in ONLY else 0) +
+               (pg.RESERVE if "pg" in ONLY else 0))
     rounds = max(1, min(ROUNDS, int((LIMIT - SECONDS - 20 - reserve)
                                     // per_round)))
 
@@ -780,6 +787,12 @@ def main():
             "free_port": free_port, "start_server": start_server,
             "kickd_ok": kickd_ok, "run_wrk": run_wrk,
             "stop_servers": stop_servers, "tail": tail}, errors)
+    cluster = None
+    if "pg" in ONLY:
+        cluster = pg.measure(kickd, bench_bin, tmp, {
+            "free_port": free_port, "start_server": start_server,
+            "kickd_ok": kickd_ok, "run_wrk": run_wrk,
+            "stop_servers": stop_servers}, errors)
     # The chaos rounds take the time the other parts' reserves leave
     # (those are generous), never an exec round.
     crash = None
@@ -874,6 +887,8 @@ def main():
         dashboard.print_table(streams, ACCEPT_SECONDS)
     if ran:
         runners.print_table(ran)
+    if "pg" in ONLY:
+        pg.print_table(cluster)
     if page:
         dashboard_page.print_table(page)
     print()
@@ -920,6 +935,8 @@ def main():
         dashboard.print_method(streams, ACCEPT_SECONDS, jobs.ACCEPT_CONNS)
     if ran:
         runners.print_method(ran)
+    if "pg" in ONLY:
+        pg.print_method(cluster)
     if page:
         dashboard_page.print_method()
     print()
@@ -943,6 +960,8 @@ def main():
         follow.print_details(live)
     if ran:
         runners.print_details(ran)
+    if "pg" in ONLY:
+        pg.print_details(cluster)
     if page:
         dashboard_page.print_details(page)
     for what, why in errors:

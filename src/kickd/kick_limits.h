@@ -140,6 +140,9 @@
 #define JOB_DEFAULT_LEASE 30000
 #define JOB_DEFAULT_LEASE_RENEW 5000
 #define JOB_DEFAULT_POLL 5000
+/* A claim of a route with a concurrency that another node was claiming
+ * of at that moment is tried again after this many ms. */
+#define JOB_CLAIM_BUSY_RETRY 20
 /* The listener of other nodes' notices: how long one wait lasts (and so
  * how long a stop waits for it), and the pauses between reconnections. */
 #define STORE_LISTEN_WAIT 500

@@ -301,6 +301,11 @@ claim_end(struct worker_pool *p, struct route_load *l, int result,
         job_clear(job);
     } else if (result == 0) {
         l->due = false;
+    } else if (result == 2) {
+        /* Another node claims of the route at this moment: again once
+         * its transaction is likely over, not in a loop meanwhile. */
+        l->due = false;
+        delay_arm(p, clock_now_ms() + JOB_CLAIM_BUSY_RETRY);
     } else {
         log_error("store: claiming a job of %s: %s", l->route, error);
         delay_arm(p, clock_now_ms() + 1000);

@@ -452,9 +452,10 @@ cancel_timer_cb(uv_timer_t *t)
 }
 
 void
-run_terminate(struct run *r)
+run_stop(struct run *r)
 {
-    end_script(r);
+    if (!r->exited)
+        r->work->ops->stop(r->work);
 }
 
 void

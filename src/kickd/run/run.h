@@ -62,10 +62,12 @@ run_abort(struct run *r);
 void
 run_cancel(struct run *r);
 
-/* kickd ends the script now, whatever ignore_user_abort says (SIGTERM,
- * SIGKILL after kill_grace); the hooks stay and see its end. */
+/* kickd ends the script now, whatever ignore_user_abort says: SIGTERM,
+ * SIGKILL after kill_grace, its output still read (a trap's last words
+ * are kept; closing its pipes would kill a shell by SIGPIPE at its
+ * "Terminated" before its trap runs); the hooks stay and see its end. */
 void
-run_terminate(struct run *r);
+run_stop(struct run *r);
 
 /* kick ctl progress: handed to the sink (a job keeps it). */
 void

@@ -157,7 +157,8 @@ struct store_ops {
      * (the route's concurrency, 0: none) caps the route's running jobs
      * across all nodes; a backend one node owns ignores limit (the
      * worker pool enforces it). 1 if one was taken, 0 if none (or the
-     * route is at its limit), -1 on error. */
+     * route is at its limit), 2 if another node is claiming of the
+     * limited route at this moment (try again shortly), -1 on error. */
     int (*claim)(struct store *st, const char *route, int64_t now,
                  int limit, struct job *out);
     /* Ends the run of job id, if it is running: keeps its output, then

@@ -208,9 +208,14 @@ claim_job(struct store *st, const char *route, int64_t now, int limit,
     struct pg_params p = {0};
     PGresult *res;
 
-    if (limit > 0 && (store_pg__limited_add(st, route) < 0 ||
-                      store_pg__lock_route(st, route) < 0))
-        return -1;
+    if (limit > 0) {
+        int got;
+        if (store_pg__limited_add(st, route) < 0 ||
+            (got = store_pg__lock_route(st, route)) < 0)
+            return -1;
+        if (got == 0)
+            return 2; /* another node is claiming of the route now */
+    }
     store_pg__p_text(&p, route);
     store_pg__p_i64(&p, now);
     store_pg__p_text(&p, store_pg__node(st));

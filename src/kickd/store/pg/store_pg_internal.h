@@ -204,8 +204,8 @@ int
 store_pg__orphans(struct store *st, struct job **out,
                   struct job_owner **owners, size_t *n);
 
-/* Takes the advisory lock of route's claims with a limit, to the end of
- * the transaction. 0 or -1. */
+/* Tries the advisory lock of route's claims with a limit, held to the
+ * end of the transaction: 1 if taken, 0 if another node holds it, -1. */
 int
 store_pg__lock_route(struct store *st, const char *route);
 

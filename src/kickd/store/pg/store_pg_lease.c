@@ -9,17 +9,26 @@
 #include "store_pg_internal.h"
 
 /* The advisory lock of a route's claims with a limit: FNV-1a of its name
- * (the same on every node whatever its server's hash functions). */
+ * (the same on every node whatever its server's hash functions). Tried,
+ * not waited for: a batch holds the locks of its claims to its commit,
+ * and two nodes' batches that took two routes' locks in turn would wait
+ * for each other until the deadlock detector failed one of them, with
+ * all the triggers it held. 1 if taken, 0 if another node holds it. */
 int
 store_pg__lock_route(struct store *st, const char *route)
 {
     struct pg_params p = {0};
     uint32_t h = 2166136261u;
+    PGresult *res;
 
     for (const unsigned char *c = (const unsigned char *)route; *c; c++)
         h = (h ^ *c) * 16777619u;
     store_pg__p_i64(&p, (int32_t)h);
-    return store_pg__run_changed(st, PG_LOCK_ROUTE, &p) < 0 ? -1 : 0;
+    if ((res = store_pg__run(st, PG_LOCK_ROUTE, &p)) == NULL)
+        return -1;
+    int got = PQntuples(res) == 1 && PQgetvalue(res, 0, 0)[0] == 't';
+    PQclear(res);
+    return got;
 }
 
 /* Remembers that route was claimed with a limit: its jobs' ends are then

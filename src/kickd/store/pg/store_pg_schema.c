@@ -123,8 +123,9 @@ static const char *const migrations[] = {
  * now(): the store thread's batch transaction may be old. */
 #define PG_NOW_MS "(extract(epoch FROM clock_timestamp()) * 1000)::bigint"
 /* A lease of $N ms from now, or 0 (none: before join). */
-#define PG_LEASE(n) \
-    "CASE WHEN " n "::bigint > 0 THEN " PG_NOW_MS " + " n "::bigint ELSE 0 END"
+#define PG_LEASE(n)                                                            \
+    "CASE WHEN " n "::bigint > 0 THEN " PG_NOW_MS " + " n "::bigint ELSE 0 "   \
+                                                          "END"
 
 /* Statement parameters: $n as in each statement's comment in store_pg.c.
  * The claim takes the next due job of a route in the SQLite backend's
@@ -147,13 +148,13 @@ static const char *const stmt_sql[PG_STMT_COUNT] = {
     [PG_CLAIM] = "UPDATE jobs SET state = 1, attempt = attempt + 1,"
                  " started_at = $2, owner = $3, owner_pgid = 0,"
                  " owner_start = 0, owner_boot = NULL,"
-                 " lease_until = " PG_LEASE("$4")
-                 " WHERE id = (SELECT id FROM jobs WHERE state = 0"
-                 " AND route = $1 AND run_at <= $2"
-                 " AND ($5::int <= 0 OR (SELECT count(*) FROM jobs"
-                 " WHERE state = 1 AND route = $1) < $5::int)"
-                 " ORDER BY run_at, id"
-                 " LIMIT 1 FOR UPDATE SKIP LOCKED) RETURNING id",
+                 " lease_until = " PG_LEASE(
+                     "$4") " WHERE id = (SELECT id FROM jobs WHERE state = 0"
+                           " AND route = $1 AND run_at <= $2"
+                           " AND ($5::int <= 0 OR (SELECT count(*) FROM jobs"
+                           " WHERE state = 1 AND route = $1) < $5::int)"
+                           " ORDER BY run_at, id"
+                           " LIMIT 1 FOR UPDATE SKIP LOCKED) RETURNING id",
     [PG_GET] = "SELECT " PG_JOB_COLS " FROM jobs WHERE id = $1",
     [PG_GET_REQ] = "SELECT head, body, remote_addr, remote_port"
                    " FROM requests WHERE job_id = $1",
@@ -202,16 +203,15 @@ static const char *const stmt_sql[PG_STMT_COUNT] = {
                     " WHERE id = $1 AND ($3::text IS NULL OR owner = $3)",
     /* Keeps the newest $2 bytes of job $1's output: drops the chunks
      * wholly before them, then cuts the oldest one kept. */
-    [PG_OUT_TRIM] =
-        "WITH c AS (SELECT id, size,"
-        " (sum(size) OVER (ORDER BY id DESC))::bigint AS newer"
-        " FROM job_output WHERE job_id = $1),"
-        " d AS (DELETE FROM job_output WHERE id IN"
-        " (SELECT id FROM c WHERE newer - size >= $2))"
-        " UPDATE job_output o"
-        " SET data = substr(o.data, (c.newer - $2 + 1)::int),"
-        " size = o.size - (c.newer - $2) FROM c WHERE o.id = c.id"
-        " AND c.newer > $2 AND c.newer - c.size < $2",
+    [PG_OUT_TRIM] = "WITH c AS (SELECT id, size,"
+                    " (sum(size) OVER (ORDER BY id DESC))::bigint AS newer"
+                    " FROM job_output WHERE job_id = $1),"
+                    " d AS (DELETE FROM job_output WHERE id IN"
+                    " (SELECT id FROM c WHERE newer - size >= $2))"
+                    " UPDATE job_output o"
+                    " SET data = substr(o.data, (c.newer - $2 + 1)::int),"
+                    " size = o.size - (c.newer - $2) FROM c WHERE o.id = c.id"
+                    " AND c.newer > $2 AND c.newer - c.size < $2",
     [PG_OUT_ALL] = "SELECT data FROM job_output WHERE job_id = $1"
                    " ORDER BY id",
     [PG_EXISTS] = "SELECT 1 FROM jobs WHERE id = $1",
@@ -247,18 +247,19 @@ static const char *const stmt_sql[PG_STMT_COUNT] = {
      * the same moment is its, not ours. The take-over forgets the old
      * run's process group: the caller ends it from the old owner that
      * the statement returns. */
-    [PG_ORPHANS] = "WITH o AS (SELECT id, owner, owner_pgid, owner_start,"
-                   " owner_boot FROM jobs WHERE state = 1"
-                   " AND lease_until < " PG_NOW_MS
-                   " ORDER BY id FOR UPDATE SKIP LOCKED),"
-                   " u AS (UPDATE jobs j SET owner = $1, owner_pgid = 0,"
-                   " owner_start = 0, owner_boot = NULL,"
-                   " lease_until = " PG_LEASE("$2") " FROM o"
-                   " WHERE j.id = o.id RETURNING j.*, o.owner AS o_node,"
-                   " o.owner_pgid AS o_pgid, o.owner_start AS o_start,"
-                   " o.owner_boot AS o_boot)"
-                   " SELECT " PG_JOB_COLS ", o_node, o_pgid, o_start, o_boot"
-                   " FROM u ORDER BY id",
+    [PG_ORPHANS] =
+        "WITH o AS (SELECT id, owner, owner_pgid, owner_start,"
+        " owner_boot FROM jobs WHERE state = 1"
+        " AND lease_until < " PG_NOW_MS " ORDER BY id FOR UPDATE SKIP LOCKED),"
+        " u AS (UPDATE jobs j SET owner = $1, owner_pgid = 0,"
+        " owner_start = 0, owner_boot = NULL,"
+        " lease_until = " PG_LEASE(
+            "$2") " FROM o"
+                  " WHERE j.id = o.id RETURNING j.*, o.owner AS o_node,"
+                  " o.owner_pgid AS o_pgid, o.owner_start AS o_start,"
+                  " o.owner_boot AS o_boot)"
+                  " SELECT " PG_JOB_COLS ", o_node, o_pgid, o_start, o_boot"
+                  " FROM u ORDER BY id",
     /* A skip scan of jobs_claim: from one queued route to the next, each
      * step one index probe, then the first entry of each route says
      * whether it is due; the cost grows with routes, not with the
@@ -277,7 +278,7 @@ static const char *const stmt_sql[PG_STMT_COUNT] = {
     /* A claim with a limit: one node at a time counts and claims a
      * route's jobs (the key: "kick" and the route's hash, store_pg.c),
      * to the end of its transaction. */
-    [PG_LOCK_ROUTE] = "SELECT pg_advisory_xact_lock(1801677675, $1::int)",
+    [PG_LOCK_ROUTE] = "SELECT pg_try_advisory_xact_lock(1801677675, $1::int)",
     [PG_RUNNER] = "SELECT owner FROM jobs WHERE id = $1 AND state = 1",
     /* $1 the node, $2 the lease (ms). */
     [PG_RENEW] = "UPDATE jobs SET lease_until = " PG_NOW_MS " + $2::bigint"
@@ -301,8 +302,8 @@ version_read(struct store *st)
     PQclear(res);
     if (!has_meta)
         return 0;
-    res = store_pg__query(st,
-                          "SELECT value FROM meta WHERE key = 'schema_version'");
+    res = store_pg__query(
+        st, "SELECT value FROM meta WHERE key = 'schema_version'");
     if (res == NULL)
         return -1;
     v = PQntuples(res) == 1 ? atoi(PQgetvalue(res, 0, 0)) : -1;
@@ -323,8 +324,8 @@ migrate(struct store *st)
         return -1;
     if (version > PG_SCHEMA_VERSION) {
         snprintf(st->err, sizeof(st->err),
-                 "schema version %d is newer than this kickd's (%d)",
-                 version, PG_SCHEMA_VERSION);
+                 "schema version %d is newer than this kickd's (%d)", version,
+                 PG_SCHEMA_VERSION);
         return -1;
     }
     for (int v = version + 1; v <= PG_SCHEMA_VERSION; v++)
