@@ -509,7 +509,10 @@ class PgCluster:
             [os.path.join(PG_BIN, "postgres"), "-D", self.data,
              "-k", self.tmp, "-p", str(self.port),
              "-c", "listen_addresses=127.0.0.1", "-c", "fsync=off",
-             "-c", "full_page_writes=off", "-c", "max_connections=200"],
+             "-c", "full_page_writes=off", "-c", "max_connections=200",
+             # A lock waited for longer than deadlock_timeout (1 s) is
+             # logged, with who holds it: a failed test's note shows it.
+             "-c", "log_lock_waits=on"],
             stdin=subprocess.DEVNULL, stdout=log, stderr=log, **self.user)
         log.close()
         deadline = time.monotonic() + 30.0

@@ -160,7 +160,7 @@ class Nodes:
             for i, k in enumerate(self.nodes):
                 ev.add_note("node n%d stderr (%s):%s" % (
                     i, k.log_path, k.stderr_tail(8)))
-            ev.add_note("postgres log:" + cluster().log_tail(6))
+            ev.add_note("postgres log:" + cluster().log_tail(16))
         return False
 
     def kill(self, i):
@@ -215,6 +215,16 @@ class Nodes:
             out = {i: out.get(i) for i in ids}
         return out
 
+    def sessions(self):
+        """The database's sessions that are not idle, for a failure's
+        message."""
+        return cluster().sql(
+            "SELECT pid, state, wait_event_type || ':' || wait_event, "
+            "round(extract(epoch FROM now() - xact_start)::numeric, 1), "
+            "pg_blocking_pids(pid), left(query, 60) FROM pg_stat_activity "
+            "WHERE datname = '%s' AND state <> 'idle' AND pid <> "
+            "pg_backend_pid()" % self.dbname)
+
     def wait_ended(self, ids, timeout, what):
         """Polls the database until every job of ids is in a final state;
         returns {id: state}."""
@@ -226,9 +236,12 @@ class Nodes:
                 return st
             expect(time.monotonic() < deadline, "%s: %d of %d jobs not "
                    "ended after %.0f s, e.g. (id, state, node that "
-                   "accepted it) %r", what, len(left), len(ids),
+                   "accepted it) %r; the database's sessions not idle "
+                   "(pid, state, wait, s in transaction, blocked by, "
+                   "query): %r", what, len(left), len(ids),
                    timeout * SLOW, [(i, st[i], "n%s" % self.accepted.get(i))
-                                    for i in sorted(left)[:5]])
+                                    for i in sorted(left)[:5]],
+                   self.sessions())
             time.sleep(0.1)
 
 
