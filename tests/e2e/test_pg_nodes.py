@@ -329,6 +329,60 @@ def test_three_nodes_run_each_job_once():
               % (took, per_node), flush=True)
 
 
+
+# 1b. An Idempotency-Key holds across nodes: the same key sent to all
+#     three at once makes one job, whose id every answer names, and which
+#     runs once.
+
+def test_idempotency_key_across_nodes():
+    routes = [("/once", "once", "")]
+    with Nodes(3, routes, "workers = 8") as ns:
+        keys = ["key-%d" % n for n in range(40)]
+        answers, errors = {}, []
+        lock = threading.Lock()
+        go = threading.Barrier(3)
+
+        def client(i):
+            conn = ns.nodes[i].connect()
+            try:
+                go.wait(10)
+                for key in keys:
+                    conn.send(build("POST", "/once", [
+                        ("Content-Length", "0"), ("Idempotency-Key", key)]))
+                    r = conn.response()
+                    j = json_body(r, "trigger with key %s" % key)
+                    with lock:
+                        answers.setdefault(key, []).append(
+                            (i, r.status, j["id"]))
+            except Exception as e:
+                with lock:
+                    errors.append("node n%d: %r" % (i, e))
+            finally:
+                conn.close()
+
+        threads = [threading.Thread(target=client, args=(i,))
+                   for i in range(3)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(60 * SLOW)
+        expect(not errors, "triggers failed: %s", errors[:3])
+        ids = []
+        for key in keys:
+            got = answers.get(key, [])
+            expect_eq(len(got), 3, "answers to key %s" % key)
+            expect_eq(len({jid for _, _, jid in got}), 1,
+                      "job ids for key %s: %r" % (key, got))
+            expect_eq(sorted(st for _, st, _ in got), [200, 200, 202],
+                      "statuses for key %s (one 202, two repeats): %r"
+                      % (key, got))
+            ids.append(got[0][2])
+        st = ns.wait_ended(ids, 20, "the keyed jobs")
+        expect_eq(set(st.values()), {"succeeded"}, "the keyed jobs' ends")
+        expect_eq(len(ns.states()), len(keys), "jobs in the database")
+        runs = [int(jid) for jid, _, _ in ns.lines("runs")]
+        expect_eq(sorted(runs), sorted(ids), "runs (each job once)")
+
 # 2. A route with concurrency = 1 never runs two jobs at once across the
 #    nodes.
 
