@@ -768,6 +768,27 @@ def where_runs(ns, jid, timeout=5.0):
         time.sleep(0.02)
 
 
+def test_notice_wakes_other_node():
+    """A trigger that its node has no free worker for starts on another
+    node at once, woken by the commit's NOTIFY: with poll = 60 s, it
+    could not be the poll."""
+    with Nodes(2, [("/hold", "hold", "")], "workers = 1\npoll = 60") as ns:
+        first = trigger(ns.nodes[0], "/hold")
+        busy = where_runs(ns, first)
+        t0 = time.monotonic()
+        second = trigger(ns.nodes[busy], "/hold")
+        expect_eq(where_runs(ns, second, 5.0), 1 - busy,
+                  "the node that started the second job")
+        took = time.monotonic() - t0
+        expect(took < 2.0 * SLOW, "the other node started it %.2f s after "
+               "its trigger", took)
+        for jid in (first, second):
+            ns.touch("release.%d" % jid)
+        ns.wait_ended([first, second], 10, "the held jobs")
+        print("    the other node started the job %.0f ms after its "
+              "trigger" % (took * 1000), flush=True)
+
+
 def test_single_node_basics():
     with Nodes(1, [("/once", "once", "")]) as ns:
         k = ns.nodes[0]
