@@ -127,8 +127,8 @@ DEPS_STAMP := $(B)/.deps
 # `make V=1` shows the commands.
 Q := $(if $(V),,@)
 
-.PHONY: all deps check unit unit-pg e2e san fuzz fuzz-replay run bench install \
-        clean format chaos
+.PHONY: all deps check unit unit-pg e2e san fuzz fuzz-replay run run-pg bench \
+        install clean format chaos
 all: $(B)/kickd $(B)/kick $(B)/$(LIBKICK_SONAME) $(B)/libkick.pc
 
 # Installs the Debian packages that are missing (non-interactive); does
@@ -278,6 +278,11 @@ run: $(B)/kickd $(B)/kick
 	@echo "the dashboard: http://127.0.0.1:8080/ in a browser"
 	PATH="$(CURDIR)/$(B):$$PATH" $(B)/kickd --listen 127.0.0.1:8080 \
 	    --scripts examples --mode auto --db $(B)/kick.db
+
+# Two kickd nodes (8080, 8081) on a throwaway PostgreSQL cluster
+# (tools/run_pg.sh; PG_PORT as for unit-pg); Ctrl-C stops all of it.
+run-pg: $(B)/kickd $(B)/kick
+	@sh tools/run_pg.sh $(B) $(PG_PORT)
 
 bench: $(B)/kickd $(BENCH_BIN)
 	@BENCH_PKGS=1 bash .ci/deps

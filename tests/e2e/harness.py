@@ -435,6 +435,147 @@ class PhpFpm:
                 pass
 
 
+PG_BIN = "/usr/lib/postgresql/15/bin"
+
+
+class PgCluster:
+    """A throwaway PostgreSQL 15 cluster in a temp dir of its own (as
+    tests/unit/pg_cluster.sh, but the postmaster is this process's child,
+    so that the test runner's kill of the group ends it too): its socket
+    in that dir and TCP on 127.0.0.1, both on a free port; fsync off;
+    user `kick` trusted. initdb refuses root: as root, it and the server
+    run as the postgres user. A context manager; stop() (a fast shutdown:
+    sessions are ended) and start() can be called again, on the same
+    port."""
+
+    def __init__(self):
+        for prog in ("initdb", "postgres", "psql"):
+            if not os.access(os.path.join(PG_BIN, prog), os.X_OK):
+                raise AssertionError("%s/%s is not installed (postgresql)"
+                                     % (PG_BIN, prog))
+        self.tmp = tempfile.mkdtemp(prefix="kick-pg-")
+        self.data = os.path.join(self.tmp, "data")
+        self.log_path = os.path.join(self.tmp, "pg.log")
+        self.port = free_port()
+        self.user = {}
+        if os.geteuid() == 0:
+            import pwd
+            pw = pwd.getpwnam("postgres")
+            os.chown(self.tmp, pw.pw_uid, pw.pw_gid)
+            self.user = {"user": pw.pw_uid, "group": pw.pw_gid,
+                         "extra_groups": []}
+        self.proc = None
+        self.started = False
+        r = subprocess.run([os.path.join(PG_BIN, "initdb"), "-D", self.data,
+                            "-U", "kick", "--auth=trust", "-N"],
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                           stdin=subprocess.DEVNULL, timeout=60, **self.user)
+        if r.returncode != 0:
+            raise AssertionError("initdb failed (%d): %s" % (
+                r.returncode, r.stdout.decode("utf-8", "replace")[-800:]))
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, et, ev, tb):
+        self.close()
+        return False
+
+    def uri(self, dbname="postgres"):
+        """The URI of dbname over the unix socket."""
+        return "postgresql:///%s?host=%s&port=%d&user=kick" % (
+            dbname, self.tmp, self.port)
+
+    def tcp_uri(self, dbname, port=None):
+        """The URI of dbname over TCP on 127.0.0.1 (port: a proxy's)."""
+        return "postgresql://kick@127.0.0.1:%d/%s" % (port or self.port,
+                                                       dbname)
+
+    def start(self):
+        """Starts the postmaster and waits until it answers a query. At
+        the first start, a port taken meanwhile makes it try another."""
+        for attempt in range(5):
+            try:
+                return self._start()
+            except AssertionError:
+                if self.started or attempt == 4 or \
+                        "could not bind" not in self.log_tail(5):
+                    raise
+                self.port = free_port()
+
+    def _start(self):
+        log = open(self.log_path, "ab")
+        self.proc = subprocess.Popen(
+            [os.path.join(PG_BIN, "postgres"), "-D", self.data,
+             "-k", self.tmp, "-p", str(self.port),
+             "-c", "listen_addresses=127.0.0.1", "-c", "fsync=off",
+             "-c", "full_page_writes=off", "-c", "max_connections=200",
+             # A lock waited for longer than deadlock_timeout (1 s) is
+             # logged, with who holds it: a failed test's note shows it.
+             "-c", "log_lock_waits=on"],
+            stdin=subprocess.DEVNULL, stdout=log, stderr=log, **self.user)
+        log.close()
+        deadline = time.monotonic() + 30.0
+        while True:
+            expect(self.proc.poll() is None, "postgres exited at start "
+                   "(%s):%s", self.proc.returncode, self.log_tail())
+            r = subprocess.run([os.path.join(PG_BIN, "pg_isready"), "-q",
+                                "-U", "kick", "-h", self.tmp,
+                                "-p", str(self.port)],
+                               stdin=subprocess.DEVNULL)
+            if r.returncode == 0:
+                self.started = True
+                return self
+            expect(time.monotonic() < deadline, "postgres did not accept "
+                   "connections within 30 s:%s", self.log_tail())
+            time.sleep(0.05)
+
+    def stop(self, sig=signal.SIGINT):
+        """Stops the server: SIGINT is a fast shutdown (sessions ended,
+        transactions rolled back), SIGQUIT an immediate one; SIGKILL after
+        30 s."""
+        if self.proc is None or self.proc.poll() is not None:
+            return
+        self.proc.send_signal(sig)
+        try:
+            self.proc.wait(timeout=30.0)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+
+    def close(self):
+        self.stop()
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+    def log_tail(self, n=10):
+        try:
+            with open(self.log_path) as f:
+                lines = f.read().rstrip().splitlines()
+        except OSError:
+            return " (none)"
+        return "\n    ".join([""] + lines[-n:])
+
+    def sql(self, query, dbname="postgres"):
+        """Runs query with psql; returns its rows, each a list of
+        columns (unaligned, tuples only)."""
+        r = subprocess.run([os.path.join(PG_BIN, "psql"), "-X", "-A", "-t",
+                            "-q", "-v", "ON_ERROR_STOP=1", "-F", "\t",
+                            "-h", self.tmp, "-p", str(self.port), "-U",
+                            "kick", "-d", dbname, "-c", query],
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                           stdin=subprocess.DEVNULL, timeout=60)
+        if r.returncode != 0:
+            raise AssertionError("psql %r failed (%d): %s" % (
+                query, r.returncode, r.stderr.decode("utf-8", "replace")))
+        out = r.stdout.decode("utf-8", "replace")
+        return [ln.split("\t") for ln in out.splitlines() if ln]
+
+    def new_db(self, name):
+        """Creates database name (empty: kickd makes its schema)."""
+        self.sql("CREATE DATABASE %s" % name)
+        return name
+
+
 def build(method, target, headers=(), body=b"", version="1.1", host=True):
     """Builds raw request bytes. headers: list of (name, value) or raw
     lines. Adds Host (HTTP/1.1) and Content-Length (when body is given and

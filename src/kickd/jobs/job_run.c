@@ -507,12 +507,16 @@ owner_done(struct store_op *op)
 }
 
 /* Records who runs the job: this kickd and the script's process group,
- * so that a kickd started after a crash can end what is left of it. */
+ * so that a kickd started after a crash can end what is left of it. A
+ * FastCGI pool's or an upstream's work is no process of kickd's: there
+ * is nothing to end, and no store op (a shared store's claim named the
+ * node already). */
 static void
 owner_record(struct job_run *jr)
 {
     const struct job_run_pool *p = jr->pool;
-    struct owner_op *o = calloc(1, sizeof(*o));
+    int pid = run_pid(jr->run);
+    struct owner_op *o = pid > 0 ? calloc(1, sizeof(*o)) : NULL;
 
     if (o == NULL)
         return;
@@ -521,10 +525,7 @@ owner_record(struct job_run *jr)
     o->op.done_cb = owner_done;
     o->op.owner = &o->owner;
     snprintf(o->owner.node, sizeof(o->owner.node), "%s", p->node);
-    /* A FastCGI pool's or an upstream's work is no process of kickd's:
-     * only the node is recorded. */
-    int pid = run_pid(jr->run);
-    if (pid <= 0 || pgroup_identify(pid, p->boot, &o->owner) < 0)
+    if (pgroup_identify(pid, p->boot, &o->owner) < 0)
         o->owner.pgid = 0;
     jr->group = o->owner;
     store_submit(&p->srv->store, &o->op);
