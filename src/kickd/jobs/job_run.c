@@ -77,6 +77,7 @@ job_run_destroy(struct job_run *jr)
     if (jr->handles > 0 || jr->flushing)
         return;
     job_clear(&jr->job);
+    job_clear(&jr->end.op.job); /* a claimed job the pool did not take */
     route_table_unref(jr->routes);
     free(jr->path);
     free(jr->out);
@@ -133,7 +134,7 @@ job_recorded(struct ledger_entry *e, int result)
     if (result == 1)
         log_warn("job %s: was no longer running in the store", jr->id);
     watches_end(jr);
-    jr->pool->ended_cb(jr, &e->op.end);
+    jr->pool->ended_cb(jr, &e->op);
 }
 
 /* The end's error line for a run that ended by itself and did not
@@ -246,6 +247,8 @@ job_finish(struct job_run *jr)
              op->end.error ? ": " : "", op->end.error ? op->end.error : "",
              jr->job.attempt, jr->job.interruptions, jr->job.max_attempts);
     metrics_run_observe(&p->srv->metrics, op->end.now - jr->started);
+    if (p->finishing_cb)
+        p->finishing_cb(jr, op);
     ledger_record(p->ledger, &jr->end);
     if (jr->run) {
         run_release(jr->run);

@@ -15,6 +15,7 @@
 
 struct job_run;
 struct ledger;
+struct store_op;
 struct srv;
 
 /* What runs need of their pool, which outlives them. */
@@ -23,9 +24,14 @@ struct job_run_pool {
     struct ledger *ledger;
     const char *node; /* this kickd, as a job's owner names it */
     const char *boot; /* this boot's id */
-    /* The run's end e is in the store; the pool then frees the run with
+    /* The run's end is about to go to the store in op (a FINISH, op->end
+     * filled in): the pool may add a claim of its worker's next job to
+     * it (store_op.claim). */
+    void (*finishing_cb)(struct job_run *jr, struct store_op *op);
+    /* The run's end (op->end) is in the store, with the claim the pool
+     * added, if it was made; the pool then frees the run with
      * job_run_free. Never called from inside a job_run_* call. */
-    void (*ended_cb)(struct job_run *jr, const struct job_end *e);
+    void (*ended_cb)(struct job_run *jr, struct store_op *op);
 };
 
 /* Starts the claimed job, taking it over (*job is cleared); data is the

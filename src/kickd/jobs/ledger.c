@@ -31,6 +31,13 @@ retry_cb(uv_timer_t *t)
     while (e) {
         struct ledger_entry *next = e->next;
         e->next = NULL;
+        /* A claim that went with the end is not made again: its worker's
+         * pool claims by itself once the end is in. */
+        if (e->op.claim) {
+            job_clear(&e->op.job);
+            e->op.claim = false;
+            e->op.claim_result = 0;
+        }
         ledger_record(l, e);
         e = next;
     }

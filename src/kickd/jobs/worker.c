@@ -47,6 +47,9 @@ struct slot {
      * plus its length, so the run is ended before. */
     int64_t leased;
     bool fenced; /* ended for its lease */
+    /* The route whose next job the run's end claims (finishing_cb), or
+     * NULL. */
+    struct route_load *chained;
 };
 
 struct worker_wait {
@@ -200,13 +203,20 @@ waiters_wake(struct worker_pool *p, int64_t id)
     }
 }
 
-/* A run's end is in the store: its worker is free, the job's waiters
- * learn of it, and a job queued again is due then. */
+static void claim_end(struct worker_pool *p, struct route_load *l,
+                      int result, struct job *job, const char *error,
+                      int64_t sent);
+
+/* A run's end is in the store: its worker is free (or has its next job,
+ * claimed with the end), the job's waiters learn of it, and a job
+ * queued again is due then. */
 static void
-slot_ended(struct job_run *jr, const struct job_end *e)
+slot_ended(struct job_run *jr, struct store_op *op)
 {
     struct slot *sl = job_run_data(jr);
     struct worker_pool *p = sl->pool;
+    const struct job_end *e = &op->end;
+    struct route_load *next = sl->chained;
 
     srv_job_event(p->srv, &(struct job_event){.kind = JOB_EVENT_STATE,
                                               .id = job_run_id(jr),
@@ -224,8 +234,16 @@ slot_ended(struct job_run *jr, const struct job_end *e)
         sl->next->prev = sl->prev;
     p->running--;
     sl->load->running--;
-    job_run_free(jr);
     free(sl);
+    if (next != NULL && op->claim) {
+        /* The claim made with the end, as if made on its own. */
+        p->claiming++;
+        claim_end(p, next, op->claim_result, &op->job, op->error,
+                  op->sent);
+    } else if (next != NULL) {
+        next->claiming--; /* the ledger did not make it again */
+    }
+    job_run_free(jr);
     schedule(p);
 }
 
@@ -237,22 +255,30 @@ slot_start(struct worker_pool *p, struct route_load *l, struct job *job,
 {
     struct slot *sl = calloc(1, sizeof(*sl));
 
-    if (sl == NULL || (sl->jr = job_run_start(&p->ctx, job, sl)) == NULL) {
-        /* Left running in the store: the next start recovers it. */
+    if (sl == NULL) {
         log_error("job %" PRId64 ": out of memory starting it", job->id);
-        job_clear(job);
-        free(sl);
+        job_clear(job); /* left running: the next start recovers it */
         return;
     }
+    /* Counted before the start: a run that cannot start ends within it,
+     * and its end may claim the worker's next job (slot_chain). */
     sl->pool = p;
     sl->load = l;
     sl->leased = leased;
+    p->running++;
+    l->running++;
+    if ((sl->jr = job_run_start(&p->ctx, job, sl)) == NULL) {
+        log_error("job %" PRId64 ": out of memory starting it", job->id);
+        job_clear(job);
+        p->running--;
+        l->running--;
+        free(sl);
+        return;
+    }
     sl->next = p->slots;
     if (p->slots)
         p->slots->prev = sl;
     p->slots = sl;
-    p->running++;
-    l->running++;
     srv_job_event(p->srv,
                   &(struct job_event){.kind = JOB_EVENT_STATE,
                                       .id = job_run_id(sl->jr),
@@ -337,50 +363,80 @@ has_room(struct worker_pool *p, struct route_load *l)
            (limit == 0 || l->running + l->claiming < limit);
 }
 
+/* The route whose due job a free worker takes next: one whose jobs were
+ * recovered at start (each its route's oldest) first, else the routes in
+ * turn; NULL if none has a due job and room. */
+static struct route_load *
+pick(struct worker_pool *p)
+{
+    struct route_load *start = p->rr ? p->rr : p->loads, *l = start;
+
+    for (struct route_load *o = p->loads; o; o = o->next)
+        if (o->owed > 0 && o->due && has_room(p, o)) {
+            o->owed--;
+            return o;
+        }
+    if (l == NULL)
+        return NULL;
+    do {
+        if (l->due && has_room(p, l)) {
+            p->rr = l->next;
+            return l;
+        }
+        l = l->next ? l->next : p->loads;
+    } while (l != start);
+    return NULL;
+}
+
 /* Claims due jobs while there are free slots, taking routes in turn. */
 static void
 schedule(struct worker_pool *p)
 {
-    const struct cfg *cfg = p->srv->cfg;
+    struct route_load *pick_l;
 
-    while (!p->stopping && p->recover == NULL &&
-           p->running + p->claiming < cfg->workers) {
-        struct route_load *start = p->rr ? p->rr : p->loads, *l = start;
-        struct route_load *pick = NULL;
-        if (l == NULL)
-            return;
-        /* Jobs recovered at start first (each is its route's oldest). */
-        for (struct route_load *o = p->loads; o && !pick; o = o->next)
-            if (o->owed > 0 && o->due && has_room(p, o))
-                pick = o;
-        if (pick != NULL) {
-            pick->owed--;
-        } else {
-            do {
-                if (l->due && has_room(p, l)) {
-                    pick = l;
-                    break;
-                }
-                l = l->next ? l->next : p->loads;
-            } while (l != start);
-            if (pick == NULL)
-                return;
-            p->rr = pick->next;
-        }
+    while (p->running + p->claiming < p->srv->cfg->workers &&
+           (pick_l = pick(p)) != NULL) {
         struct claim_op *c = calloc(1, sizeof(*c));
         if (c == NULL)
             return;
         c->pool = p;
-        c->load = pick;
+        c->load = pick_l;
         c->op.kind = SOP_CLAIM;
-        c->op.route = pick->route;
+        c->op.route = pick_l->route;
         c->op.now = clock_now_ms();
-        c->op.limit = worker_claim_limit(p->srv, pick->route);
+        c->op.limit = worker_claim_limit(p->srv, pick_l->route);
         c->op.done_cb = claim_cb;
         p->claiming++;
-        pick->claiming++;
+        pick_l->claiming++;
         store_submit(&p->srv->store, &c->op);
     }
+}
+
+/* A run's end is on its way to the store: its worker claims its next
+ * job in the same transaction (the route schedule would pick, the worker
+ * counted free), so that it starts as the end is committed. */
+static void
+slot_chain(struct job_run *jr, struct store_op *op)
+{
+    struct slot *sl = job_run_data(jr);
+    struct worker_pool *p = sl->pool;
+    struct route_load *l;
+
+    if (p->stopping || p->recover != NULL)
+        return;
+    p->running--;
+    sl->load->running--;
+    l = pick(p);
+    p->running++;
+    sl->load->running++;
+    if (l == NULL)
+        return;
+    l->claiming++;
+    sl->chained = l;
+    op->claim = true;
+    op->route = l->route;
+    op->now = clock_now_ms();
+    op->limit = worker_claim_limit(p->srv, l->route);
 }
 
 void
@@ -700,6 +756,7 @@ worker_start(struct srv *s)
                                    .ledger = &p->ledger,
                                    .node = p->node,
                                    .boot = p->boot,
+                                   .finishing_cb = slot_chain,
                                    .ended_cb = slot_ended};
     s->workers = p;
     /* Jobs marked running belong to a kickd that died: what is left of

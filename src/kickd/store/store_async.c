@@ -14,6 +14,26 @@
 #include "log.h"
 #include "store_async.h"
 
+/* An INSERT's or a FINISH's claim of route into out, after its own work
+ * (result r), in the same transaction; returns r. */
+static int
+claim_after(struct store_async *sa, struct store_op *op, int r,
+            const char *route, struct job *out)
+{
+    const struct store_ops *o = sa->ops;
+
+    if (!op->claim)
+        return r;
+    memset(out, 0, sizeof(*out));
+    op->claim_result = 0;
+    if (r < 0)
+        return r;
+    op->claim_result = o->claim(sa->st, route, op->now, op->limit, out);
+    if (op->claim_result < 0)
+        snprintf(op->error, sizeof(op->error), "%s", o->error(sa->st));
+    return r;
+}
+
 static int
 op_run(struct store_async *sa, struct store_op *op)
 {
@@ -21,22 +41,14 @@ op_run(struct store_async *sa, struct store_op *op)
     struct store *st = sa->st;
 
     switch (op->kind) {
-    case SOP_INSERT: {
-        int r = o->insert(st, &op->job, &op->existed);
-        if (op->claim)
-            memset(&op->claimed, 0, sizeof(op->claimed));
-        if (r == 0 && op->claim) {
-            op->claim_result =
-                o->claim(st, op->job.route, op->now, op->limit, &op->claimed);
-            if (op->claim_result < 0)
-                snprintf(op->error, sizeof(op->error), "%s", o->error(st));
-        }
-        return r;
-    }
+    case SOP_INSERT:
+        return claim_after(sa, op, o->insert(st, &op->job, &op->existed),
+                           op->job.route, &op->claimed);
     case SOP_CLAIM:
         return o->claim(st, op->route, op->now, op->limit, &op->job);
     case SOP_FINISH:
-        return o->finish(st, op->id, &op->end);
+        return claim_after(sa, op, o->finish(st, op->id, &op->end),
+                           op->route, &op->job);
     case SOP_OWN:
         return o->set_owner(st, op->id, op->owner);
     case SOP_CANCEL:

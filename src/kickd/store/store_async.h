@@ -46,11 +46,16 @@ struct store_op {
     int result;
     char error[160];
 
-    struct job job;         /* INSERT (in/out), CLAIM/GET/OUTPUT_GET (out) */
+    struct job job;         /* INSERT (in/out), CLAIM/GET/OUTPUT_GET and
+                             * FINISH with claim (out) */
     bool existed;           /* INSERT */
-    /* INSERT with claim: in the same transaction, the route's oldest due
-     * job (now) is claimed into claimed; claim_result is the backend's
-     * claim result (1 taken, 0 none, -1 failed: error says why). */
+    /* INSERT or FINISH with claim: in the same transaction, once the
+     * job is stored or its end recorded, the oldest due job (now) of the
+     * route (the inserted job's, or route's for FINISH, with limit) is
+     * claimed into claimed (INSERT) or job (FINISH); claim_result is
+     * the backend's claim result (1 taken, 0 none, 2 busy on another
+     * node, -1 failed: error says why). A worker freed by an end takes
+     * its next job in the end's commit, not a commit later. */
     bool claim;
     int claim_result;
     /* What one kind of op alone uses shares its room, so that an op
@@ -72,7 +77,8 @@ struct store_op {
     int64_t now;
     int limit;              /* CLAIM, INSERT with claim: the route's
                              * concurrency (0: none) */
-    const char *route;      /* CLAIM, PRUNE (owned by the caller) */
+    const char *route;      /* CLAIM, FINISH with claim, PRUNE (owned by
+                             * the caller) */
     const struct job_owner *owner; /* OWN (the caller's) */
     struct job_owner *owners; /* ORPHANS (out), one per job */
     struct job *jobs;       /* LIST, ORPHANS (out) */
