@@ -22,8 +22,9 @@ struct store {
     uv_cond_t cv;
     int inserts, commits, syncs, begins;
     int claims, claim_answer; /* claims made; what the next returns */
-    int claim_begins;         /* begins seen by the last claim */
-    bool claim_in_txn;        /* the last claim ran in a transaction */
+    int finishes;
+    int claim_begins;  /* begins seen by the last claim */
+    bool claim_in_txn; /* the last claim ran in a transaction */
     bool txn_open;
     int sync_fails;    /* this many syncs fail, the next succeed */
     bool sync_held;    /* sync waits while true */
@@ -122,6 +123,17 @@ fake_insert(struct store *st, struct job *j, bool *existed)
 }
 
 static int
+fake_finish(struct store *st, int64_t id, const struct job_end *e)
+{
+    (void)id;
+    (void)e;
+    uv_mutex_lock(&st->mu);
+    st->finishes++;
+    uv_mutex_unlock(&st->mu);
+    return 0;
+}
+
+static int
 fake_claim(struct store *st, const char *route, int64_t now, int limit,
            struct job *out)
 {
@@ -156,6 +168,7 @@ static const struct store_ops fake_ops = {
     .sync = fake_sync,
     .insert = fake_insert,
     .claim = fake_claim,
+    .finish = fake_finish,
     .error = fake_error,
 };
 
@@ -424,6 +437,64 @@ test_submit_after_close_fails(void **state)
     assert_int_equal(fake.inserts, 0);
 }
 
+/* A job's end with a claim: the worker's next job is claimed after the
+ * end, in its transaction, into the op's job. */
+static void
+test_finish_with_claim(void **state)
+{
+    (void)state;
+    struct store_op *op = calloc(1, sizeof(*op));
+    assert_non_null(op);
+    op->kind = SOP_FINISH;
+    op->id = 7;
+    op->claim = true;
+    op->route = "/r";
+    op->done_cb = keep_done;
+    fake.claim_answer = 1;
+    store_submit(&sa, op);
+    run_until_done(1);
+    assert_int_equal(kept->result, 0);
+    assert_int_equal(fake.finishes, 1);
+    assert_int_equal(kept->claim_result, 1);
+    assert_int_equal(kept->job.id, 41);
+    assert_string_equal(kept->job.route, "/r");
+    assert_true(fake.claim_in_txn);
+    assert_int_equal(fake.commits, 1);
+    store_op_clear(kept);
+    free(kept);
+    store_async_close(&sa);
+}
+
+/* A backend's batch_max: ops that queued while a batch ran share
+ * transactions of at most that many. */
+static void
+test_batch_max(void **state)
+{
+    static struct store_ops two;
+    char err[160];
+
+    (void)state;
+    store_async_close(&sa);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    two = fake_ops;
+    two.batch_max = 2;
+    assert_int_equal(store_async_open(&sa, &loop, &two, "fake", "test/1/0",
+                                      30000, err, sizeof(err)),
+                     0);
+    fake.held[1] = true;
+    store_submit(&sa, insert_op(1));
+    await_insert(1);
+    for (int64_t id = 2; id <= 6; id++)
+        store_submit(&sa, insert_op(id));
+    release_insert(1);
+    run_until_done(6);
+    assert_int_equal(done_ok, 6);
+    /* [1, 2] (2 arrived while 1 ran), [3, 4], [5, 6]: never 3 in one. */
+    assert_int_equal(fake.begins, 3);
+    assert_int_equal(fake.commits, 3);
+    store_async_close(&sa);
+}
+
 int
 main(void)
 {
@@ -434,6 +505,9 @@ main(void)
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(test_insert_with_claim, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(test_finish_with_claim, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_batch_max, setup, teardown),
         cmocka_unit_test_setup_teardown(test_submit_after_close_fails, setup,
                                         teardown),
     };

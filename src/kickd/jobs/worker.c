@@ -203,9 +203,8 @@ waiters_wake(struct worker_pool *p, int64_t id)
     }
 }
 
-static void claim_end(struct worker_pool *p, struct route_load *l,
-                      int result, struct job *job, const char *error,
-                      int64_t sent);
+static void claim_end(struct worker_pool *p, struct route_load *l, int result,
+                      struct job *job, const char *error, int64_t sent);
 
 /* A run's end is in the store: its worker is free (or has its next job,
  * claimed with the end), the job's waiters learn of it, and a job
@@ -238,8 +237,7 @@ slot_ended(struct job_run *jr, struct store_op *op)
     if (next != NULL && op->claim) {
         /* The claim made with the end, as if made on its own. */
         p->claiming++;
-        claim_end(p, next, op->claim_result, &op->job, op->error,
-                  op->sent);
+        claim_end(p, next, op->claim_result, &op->job, op->error, op->sent);
     } else if (next != NULL) {
         next->claiming--; /* the ledger did not make it again */
     }

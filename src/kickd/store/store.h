@@ -128,6 +128,8 @@ struct store;
 
 struct store_ops {
     const char *name;
+    /* At most this many ops share a transaction (0: no limit). */
+    int batch_max;
     /* Opens (creating it if needed) and migrates the schema to the
      * current version. 0, or -1 with a reason in err. */
     int (*open)(struct store **out, const char *uri, char *err,

@@ -47,8 +47,8 @@ op_run(struct store_async *sa, struct store_op *op)
     case SOP_CLAIM:
         return o->claim(st, op->route, op->now, op->limit, &op->job);
     case SOP_FINISH:
-        return claim_after(sa, op, o->finish(st, op->id, &op->end),
-                           op->route, &op->job);
+        return claim_after(sa, op, o->finish(st, op->id, &op->end), op->route,
+                           &op->job);
     case SOP_OWN:
         return o->set_owner(st, op->id, op->owner);
     case SOP_CANCEL:
@@ -178,6 +178,26 @@ ops_run(struct store_async *sa, struct store_op *op)
     }
 }
 
+/* Takes ops off todo (with sa->mu held), every one or the first max
+ * (max > 0), into first..*last; returns how many. */
+static int
+batch_take(struct store_async *sa, struct store_op **first,
+           struct store_op **last, int max)
+{
+    struct store_op *op = sa->todo;
+    int n = 1;
+
+    *first = op;
+    for (; (max <= 0 || n < max) && op->next; n++)
+        op = op->next;
+    *last = op;
+    sa->todo = op->next;
+    if (sa->todo == NULL)
+        sa->todo_tail = NULL;
+    op->next = NULL;
+    return n;
+}
+
 static void
 thread_main(void *arg)
 {
@@ -192,8 +212,9 @@ thread_main(void *arg)
         }
         if (sa->todo == NULL && sa->stopping)
             break;
-        struct store_op *batch = sa->todo, *last = sa->todo_tail;
-        sa->todo = sa->todo_tail = NULL;
+        struct store_op *batch, *last;
+        int max = sa->ops->batch_max;
+        int n = batch_take(sa, &batch, &last, max);
         if (sa->broken) {
             batch_fail(sa, batch,
                        "a sync of the store failed earlier; "
@@ -219,11 +240,11 @@ thread_main(void *arg)
          * trigger. */
         while (open && sa->syncing && !sa->stopping)
             uv_cond_wait(&sa->cv, &sa->mu);
-        if (open && sa->todo) {
-            struct store_op *op = sa->todo;
+        if (open && sa->todo && (max <= 0 || n < max)) {
+            struct store_op *op, *op_last;
+            batch_take(sa, &op, &op_last, max > 0 ? max - n : 0);
             last->next = op;
-            last = sa->todo_tail;
-            sa->todo = sa->todo_tail = NULL;
+            last = op_last;
             uv_mutex_unlock(&sa->mu);
             ops_run(sa, op);
             uv_mutex_lock(&sa->mu);

@@ -677,6 +677,12 @@ pg_id(struct store *st)
 
 const struct store_ops store_pg_ops = {
     .name = "postgresql",
+    /* Each op of a batch runs in a savepoint, and a writing one's
+     * subtransaction counts against the transaction's cache of 64
+     * (PGPROC_MAX_CACHED_SUBXIDS) until the commit: past it, every
+     * snapshot on the server, other nodes' too, looks subtransactions up
+     * in pg_subtrans. 60 triggers still share one commit. */
+    .batch_max = 60,
     .open = pg_open,
     .close = pg_close,
     .begin = pg_begin,
