@@ -82,6 +82,10 @@ struct job {
 void
 job_clear(struct job *j);
 
+/* j as a backend's insert left it: id, queued, no run yet. */
+void
+job_inserted(struct job *j, int64_t id);
+
 /* Filter and page of store_ops.list. */
 struct job_filter {
     int state;         /* -1: any */

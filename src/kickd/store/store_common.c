@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
-/* What every store backend shares: job state names and freeing a job. */
+/* What every store backend shares: job state names, a job just
+ * inserted, and freeing a job. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -46,4 +47,18 @@ job_clear(struct job *j)
     free(j->body);
     free(j->remote_addr);
     memset(j, 0, sizeof(*j));
+}
+
+void
+job_inserted(struct job *j, int64_t id)
+{
+    j->id = id;
+    j->state = JOB_QUEUED;
+    j->connection_status = 0;
+    j->attempt = 0;
+    j->exit_status = -1;
+    j->term_signal = 0;
+    j->progress = -1;
+    j->started_at = 0;
+    j->finished_at = 0;
 }

@@ -154,15 +154,7 @@ insert_job(struct store *st, struct job *j, bool *existed)
     PQclear(res);
     if (store_pg__note_due(st, j->route, j->run_at) < 0)
         return -1;
-    j->id = id;
-    j->state = JOB_QUEUED;
-    j->connection_status = 0;
-    j->attempt = 0;
-    j->exit_status = -1;
-    j->term_signal = 0;
-    j->progress = -1;
-    j->started_at = 0;
-    j->finished_at = 0;
+    job_inserted(j, id);
     return 0;
 }
 

@@ -343,15 +343,7 @@ insert_job(struct store *st, struct job *j, bool *existed)
         return store_sqlite__bind_fail(st, s);
     if (store_sqlite__run(st, s) < 0 || counts_add(st, j->route) < 0)
         return -1;
-    j->id = id;
-    j->state = JOB_QUEUED;
-    j->connection_status = 0;
-    j->attempt = 0;
-    j->exit_status = -1;
-    j->term_signal = 0;
-    j->progress = -1;
-    j->started_at = 0;
-    j->finished_at = 0;
+    job_inserted(j, id);
     return 0;
 }
 
