@@ -211,6 +211,8 @@ end_decide(struct job_run *jr, struct job_end *e)
     }
     e->connection_status = cs;
     e->attempt = j->attempt; /* a shared store's fence */
+    const struct cfg_route *rt = route_named(jr->routes, j->route);
+    e->limit = rt ? rt->concurrency : 0;
     e->exit_status = jr->exited ? (int)jr->exit_status : -1;
     e->term_signal = jr->exited ? jr->term_signal : 0;
     /* What the store does not have yet goes with the end. */

@@ -46,6 +46,10 @@ struct slot {
      * lease was sent (clock_mono_ms); the lease ends later than this
      * plus its length, so the run is ended before. */
     int64_t leased;
+    /* When the claim's commit reached the loop (clock_mono_ms): a
+     * renewal sent later must list the job. */
+    int64_t started;
+    bool listed; /* by the renewal being read */
     bool fenced; /* ended for its lease */
     /* The route whose next job the run's end claims (finishing_cb), or
      * NULL. */
@@ -263,6 +267,7 @@ slot_start(struct worker_pool *p, struct route_load *l, struct job *job,
     sl->pool = p;
     sl->load = l;
     sl->leased = leased;
+    sl->started = clock_mono_ms();
     p->running++;
     l->running++;
     if ((sl->jr = job_run_start(&p->ctx, job, sl)) == NULL) {
@@ -427,7 +432,10 @@ slot_chain(struct job_run *jr, struct store_op *op)
     l = pick(p);
     p->running++;
     sl->load->running++;
-    if (l == NULL)
+    /* A route with a concurrency on a shared store is claimed under its
+     * lock: held to the end's commit, it would keep the other nodes'
+     * claims of it trying again meanwhile. */
+    if (l == NULL || (p->shared && worker_claim_limit(p->srv, l->route)))
         return;
     l->claiming++;
     sl->chained = l;
@@ -597,15 +605,21 @@ renew_done(struct store_op *op)
         if (p->renew_failing)
             log_info("store: leases renewed again");
         p->renew_failing = false;
+        for (struct slot *sl = p->slots; sl; sl = sl->next)
+            sl->listed = false;
         for (size_t i = 0; i < op->nids; i++) {
             struct slot *sl = slot_of(p, op->ids[i]);
-            if (sl && job_run_attempt(sl->jr) == op->attempts[i])
+            if (sl && job_run_attempt(sl->jr) == op->attempts[i]) {
                 sl->leased = op->sent;
+                sl->listed = true;
+            }
         }
-        /* Taken before this renewal, yet not listed: another node has
-         * the job now (its lease ran out while this node was away). */
+        /* Claimed and committed before this renewal was sent, yet not
+         * listed: another node has the job now (its lease ran out while
+         * this node was away). A claim still committing on another
+         * session is not seen by the renewal: it is not judged. */
         for (struct slot *sl = p->slots; sl; sl = sl->next)
-            if (sl->leased < op->sent)
+            if (!sl->listed && sl->started < op->sent)
                 slot_fence(sl, "another node took its lease over");
     }
     store_op_clear(op);

@@ -105,6 +105,9 @@ struct job_end {
     int exit_status;       /* -1 if none */
     int term_signal;       /* 0 if none */
     int64_t now;           /* finished_at of a final state (ms) */
+    int limit;             /* the route's concurrency (0: none): on a
+                            * shared backend the end of a job of a route
+                            * with one wakes the other nodes */
     int attempt;           /* the run's attempt: on a shared backend the
                             * end is recorded only if the job still runs
                             * that attempt for this node (a fence against

@@ -267,7 +267,7 @@ finish_notes(struct store *st, int64_t id, const char *route,
     if (e->state == JOB_QUEUED &&
         store_pg__note_due(st, route, e->requeue_at) < 0)
         return -1;
-    if (store_pg__is_limited(st, route) &&
+    if ((e->limit > 0 || store_pg__is_limited(st, route)) &&
         store_pg__note_due(st, route, now) < 0)
         return -1;
     return 0;
