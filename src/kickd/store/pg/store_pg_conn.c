@@ -356,6 +356,22 @@ pipe_run(struct store *st, const char *sql, enum pg_stmt_id id,
     return res;
 }
 
+/* A statement sent outside a pipeline while libpq is still in pipeline
+ * mode is neither synced nor flushed: the server waits for it and kickd
+ * for its answer until the deadline. Leaves the mode, or drops the
+ * connection: 0 or -1. */
+static int
+pipe_off(struct store *st)
+{
+    if (PQpipelineStatus(st->conn) == PQ_PIPELINE_OFF)
+        return 0;
+    if (PQexitPipelineMode(st->conn))
+        return 0;
+    drop(st);
+    return store_pg__fail(st, "libpq was left in pipeline mode: "
+                              "connection dropped");
+}
+
 PGresult *
 store_pg__query(struct store *st, const char *sql)
 {
@@ -365,6 +381,8 @@ store_pg__query(struct store *st, const char *sql)
     }
     if (st->npend > 0)
         return pipe_run(st, sql, PG_STMT_COUNT, NULL);
+    if (pipe_off(st) < 0)
+        return NULL;
     return finish_send(st, PQsendQuery(st->conn, sql));
 }
 
@@ -398,6 +416,8 @@ store_pg__run(struct store *st, enum pg_stmt_id id, const struct pg_params *p)
     }
     if (st->npend > 0)
         return pipe_run(st, NULL, id, p);
+    if (pipe_off(st) < 0)
+        return NULL;
     snprintf(name, sizeof(name), "k%d", (int)id);
     return finish_send(st, PQsendQueryPrepared(st->conn, name, p->n, p->val,
                                                p->len, p->fmt, 0));
