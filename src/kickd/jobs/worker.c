@@ -492,15 +492,21 @@ worker_claim_limit(struct srv *s, const char *route)
     return rt ? rt->concurrency : 0;
 }
 
+static struct slot *
+slot_of(struct worker_pool *p, int64_t id)
+{
+    for (struct slot *sl = p->slots; sl; sl = sl->next)
+        if (job_run_id(sl->jr) == id)
+            return sl;
+    return NULL;
+}
+
 struct job_run *
 worker_run(struct srv *s, int64_t id)
 {
-    struct worker_pool *p = s->workers;
+    struct slot *sl = s->workers ? slot_of(s->workers, id) : NULL;
 
-    for (struct slot *sl = p ? p->slots : NULL; sl; sl = sl->next)
-        if (job_run_id(sl->jr) == id)
-            return sl->jr;
-    return NULL;
+    return sl ? sl->jr : NULL;
 }
 
 bool
@@ -573,15 +579,6 @@ static const struct recover_hooks recover_hooks = {
  * renewed every lease_renew ms, and ended by this node before it can
  * run out (so that the job never runs in two places, even when this
  * node is cut off from the database but alive). */
-
-static struct slot *
-slot_of(struct worker_pool *p, int64_t id)
-{
-    for (struct slot *sl = p->slots; sl; sl = sl->next)
-        if (job_run_id(sl->jr) == id)
-            return sl;
-    return NULL;
-}
 
 static void
 slot_fence(struct slot *sl, const char *why)

@@ -14,6 +14,7 @@
 #include <sys/socket.h>
 #include <time.h>
 
+#include "clock.h"
 #include "store_pg_internal.h"
 
 /* How long a statement may take before the connection is dropped (ms):
@@ -22,15 +23,6 @@
 /* The reconnection backoff: first wait, and its cap (ms). */
 #define PG_BACKOFF_MIN 100
 #define PG_BACKOFF_MAX 5000
-
-static int64_t
-mono_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static void
 quiet_cb(void *arg, const char *msg)
@@ -74,7 +66,7 @@ mark_lost(struct store *st)
     if (st->backoff < PG_BACKOFF_MIN)
         st->backoff = PG_BACKOFF_MIN;
     if (!st->lost)
-        st->retry_at = mono_ms() + st->backoff;
+        st->retry_at = clock_mono_ms() + st->backoff;
     st->lost = true;
 }
 
@@ -118,7 +110,7 @@ static int
 wait_readable(struct store *st, int64_t deadline)
 {
     for (;;) {
-        int64_t left = deadline - mono_ms();
+        int64_t left = deadline - clock_mono_ms();
         if (left <= 0)
             return 0;
         struct pollfd pfd = {.fd = PQsocket(st->conn), .events = POLLIN};
@@ -144,7 +136,7 @@ res_failed(const PGresult *res)
 static PGresult *
 await_result(struct store *st)
 {
-    int64_t deadline = mono_ms() + PG_STMT_DEADLINE_MS;
+    int64_t deadline = clock_mono_ms() + PG_STMT_DEADLINE_MS;
     PGresult *keep = NULL, *r;
 
     for (;;) {
@@ -262,8 +254,7 @@ pipe_send(struct store *st, const char *sql, enum pg_stmt_id id,
     if (sql != NULL)
         return PQsendQueryParams(st->conn, sql, 0, NULL, NULL, NULL, NULL, 0);
     snprintf(name, sizeof(name), "k%d", (int)id);
-    return PQsendQueryPrepared(st->conn, name, p->n, p->val, p->len, p->fmt,
-                               0);
+    return PQsendQueryPrepared(st->conn, name, p->n, p->val, p->len, p->fmt, 0);
 }
 
 /* Reads a pipeline of n statements to its sync point under the statement
@@ -272,7 +263,7 @@ pipe_send(struct store *st, const char *sql, enum pg_stmt_id id,
 static PGresult *
 pipe_read(struct store *st, size_t n)
 {
-    int64_t deadline = mono_ms() + PG_STMT_DEADLINE_MS;
+    int64_t deadline = clock_mono_ms() + PG_STMT_DEADLINE_MS;
     PGresult *fail = NULL, *last = NULL, *r;
     size_t done = 0; /* statements whose results were all read */
 
@@ -463,7 +454,7 @@ fail:
     st->lost = true;
     st->backoff =
         st->backoff * 2 > PG_BACKOFF_MAX ? PG_BACKOFF_MAX : st->backoff * 2;
-    st->retry_at = mono_ms() + st->backoff;
+    st->retry_at = clock_mono_ms() + st->backoff;
     return -1;
 }
 
@@ -475,7 +466,7 @@ store_pg__ready(struct store *st)
     mark_lost(st);
     if (st->in_txn)
         return lost_fail(st);
-    int64_t left = st->retry_at - mono_ms();
+    int64_t left = st->retry_at - clock_mono_ms();
     if (left > 0) {
         snprintf(st->err, sizeof(st->err),
                  "database unavailable; next try in %" PRId64 " ms", left);
