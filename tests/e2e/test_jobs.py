@@ -773,6 +773,30 @@ def test_route_concurrency():
         expect_eq(both, 3, "jobs of both routes running at once")
 
 
+def test_concurrency_backlog_idle():
+    # A route at its concurrency with a backlog of due jobs, and a
+    # delayed job's timer firing meanwhile: kickd waits for the running
+    # job's end, it does not look for due jobs again and again (the
+    # earliest queued run_at, already past, once armed the timer at 0).
+    routes = [("/c1", "job_span", "concurrency = 1"),
+              ("/later", "job_span", "")]
+    with kickd(routes) as k:
+        ids = [trigger(k, "/c1?sleep=1.5") for _ in range(3)]
+        later = trigger(k, "/later", [("Kick-Delay", "0.2")])
+        expect_eq(wait_job(k, later, timeout=10.0)["state"], "succeeded",
+                  "the delayed job")
+        cpu0 = cpu_seconds(k.proc.pid)
+        time.sleep(1.0)
+        cpu = cpu_seconds(k.proc.pid) - cpu0
+        expect(cpu < 0.3 * SLOW, "kickd used %.2f s of CPU in 1 s while "
+               "a concurrency = 1 route's backlog waited (busy loop?)", cpu)
+        for jid in ids:
+            expect_eq(wait_job(k, jid, timeout=15.0)["state"], "succeeded",
+                      "job %d" % jid)
+        expect_eq(max_overlap(list(spans_of(k, "/c1").values())), 1,
+                  "most /c1 jobs running at once")
+
+
 def test_global_workers():
     routes = [("/g1", "job_span", ""), ("/g2", "job_span", "concurrency = 0"),
               ("/g3", "job_span", "concurrency = 5")]

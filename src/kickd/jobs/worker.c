@@ -171,6 +171,7 @@ due_done(struct store_op *op)
     struct store_op *next = calloc(1, sizeof(*next));
     if (next) {
         next->kind = SOP_NEXT_RUN_AT;
+        next->now = clock_now_ms();
         next->data = p;
         next->done_cb = next_run_at_done;
         store_submit(&p->srv->store, next);

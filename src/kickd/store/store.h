@@ -235,9 +235,11 @@ struct store_ops {
      * know where to claim); malloc'd array of malloc'd strings. */
     int (*due_routes)(struct store *st, int64_t now, char ***routes,
                       size_t *n);
-    /* The earliest run_at of a queued job (0 if none): when to look
-     * again for delayed jobs. */
-    int (*next_run_at)(struct store *st, int64_t *when);
+    /* The earliest run_at after now of a queued job (0 if none): when
+     * to look again for delayed jobs. Jobs due already are not counted:
+     * a route at its concurrency limit with a backlog would otherwise
+     * have the caller look again at once, in a loop. */
+    int (*next_run_at)(struct store *st, int64_t now, int64_t *when);
     /* Jobs by route and state, for /metrics. */
     int (*counts)(struct store *st, struct job_count **out, size_t *n);
     /* The last error, one line. */

@@ -72,7 +72,7 @@ op_run(struct store_async *sa, struct store_op *op)
     case SOP_DUE_ROUTES:
         return o->due_routes(st, op->now, &op->routes, &op->nroutes);
     case SOP_NEXT_RUN_AT:
-        return o->next_run_at(st, &op->when);
+        return o->next_run_at(st, op->now, &op->when);
     case SOP_COUNTS:
         return o->counts(st, &op->counts, &op->ncounts);
     case SOP_DELETE:

@@ -642,12 +642,13 @@ oom:
 }
 
 static int
-pg_next_run_at(struct store *st, int64_t *when)
+pg_next_run_at(struct store *st, int64_t now, int64_t *when)
 {
     struct pg_params p = {0};
     PGresult *res;
 
     *when = 0;
+    store_pg__p_i64(&p, now);
     if ((res = store_pg__run(st, PG_NEXT_RUN_AT, &p)) == NULL)
         return -1;
     *when = store_pg__col_i64(res, 0, 0);

@@ -307,8 +307,16 @@ static const char *const stmt_sql[PG_STMT_COUNT] = {
         " SELECT route FROM r WHERE route IS NOT NULL AND EXISTS"
         " (SELECT 1 FROM jobs j WHERE j.state = 0 AND j.route = r.route"
         " AND j.run_at <= $1) ORDER BY route",
-    [PG_NEXT_RUN_AT] = "SELECT coalesce(min(run_at), 0) FROM jobs"
-                       " WHERE state = 0",
+    /* The same walk, then each route's first run_at after $1. */
+    [PG_NEXT_RUN_AT] =
+        "WITH RECURSIVE r(route) AS ("
+        " SELECT min(route) FROM jobs WHERE state = 0"
+        " UNION ALL SELECT (SELECT min(route) FROM jobs"
+        " WHERE state = 0 AND route > r.route) FROM r"
+        " WHERE r.route IS NOT NULL)"
+        " SELECT coalesce(min((SELECT j.run_at FROM jobs j"
+        " WHERE j.state = 0 AND j.route = r.route AND j.run_at > $1"
+        " ORDER BY j.run_at LIMIT 1)), 0) FROM r WHERE route IS NOT NULL",
     /* A claim with a limit: one node at a time counts and claims a
      * route's jobs (the key: "kick" and the route's hash, store_pg.c),
      * to the end of its transaction. */

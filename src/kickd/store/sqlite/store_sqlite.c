@@ -695,9 +695,10 @@ sqlite_orphans(struct store *st, struct job **out, struct job_owner **owners,
 
 /* Walks the routes that have queued jobs, one index seek each (a DISTINCT
  * would read every queued job), calling fn with each route's earliest
- * run_at. Stops at fn's first non-zero return and returns it. */
+ * run_at after after (a route with none is passed over). Stops at fn's
+ * first non-zero return and returns it. */
 static int
-queued_routes(struct store *st,
+queued_routes(struct store *st, int64_t after,
               int (*fn)(struct store *st, const char *route, int64_t first,
                         void *arg),
               void *arg)
@@ -722,19 +723,19 @@ queued_routes(struct store *st,
         if (rc != SQLITE_ROW || route == NULL)
             return rc < 0 ? -1 : 0;
         s = store_sqlite__stmt(st, ST_ROUTE_MIN);
-        if (bind_text(s, 1, route) != 0) {
+        if (bind_text(s, 1, route) != 0 ||
+            sqlite3_bind_int64(s, 2, after) != SQLITE_OK) {
             free(route);
             return store_sqlite__bind_fail(st, s);
         }
         rc = store_sqlite__step(st, s);
         int64_t first = sqlite3_column_int64(s, 0);
         sqlite3_reset(s);
-        if (rc != SQLITE_ROW) {
+        if (rc < 0) {
             free(route);
-            return rc < 0 ? -1
-                          : store_sqlite__fail(st, "queued route vanished");
+            return -1;
         }
-        if ((rc = fn(st, route, first, arg)) != 0) {
+        if (rc == SQLITE_ROW && (rc = fn(st, route, first, arg)) != 0) {
             free(route);
             return rc;
         }
@@ -775,7 +776,7 @@ sqlite_due_routes(struct store *st, int64_t now, char ***routes, size_t *n)
     *n = 0;
     if (store_sqlite__op_begin(st, &own) < 0)
         return -1;
-    if (store_sqlite__op_end(st, own, queued_routes(st, due_cb, &d)) < 0) {
+    if (store_sqlite__op_end(st, own, queued_routes(st, INT64_MIN, due_cb, &d)) < 0) {
         for (size_t i = 0; i < d.n; i++)
             free(d.routes[i]);
         free(d.routes);
@@ -799,14 +800,15 @@ earliest_cb(struct store *st, const char *route, int64_t first, void *arg)
 }
 
 static int
-sqlite_next_run_at(struct store *st, int64_t *when)
+sqlite_next_run_at(struct store *st, int64_t now, int64_t *when)
 {
     bool own;
 
     *when = 0;
     if (store_sqlite__op_begin(st, &own) < 0)
         return -1;
-    return store_sqlite__op_end(st, own, queued_routes(st, earliest_cb, when));
+    return store_sqlite__op_end(st, own,
+                                queued_routes(st, now, earliest_cb, when));
 }
 
 static int

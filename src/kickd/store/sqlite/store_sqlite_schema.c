@@ -256,7 +256,8 @@ static const char *const stmt_sql[ST_COUNT] = {
     [ST_ROUTE_NEXT] = "SELECT route FROM jobs WHERE state = 0"
                       " AND route > ?1 ORDER BY route LIMIT 1",
     [ST_ROUTE_MIN] = "SELECT run_at FROM jobs WHERE state = 0"
-                     " AND route = ?1 ORDER BY run_at LIMIT 1",
+                     " AND route = ?1 AND run_at > ?2"
+                     " ORDER BY run_at LIMIT 1",
     [ST_COUNTS] = "SELECT route, state, count FROM job_counts"
                   " WHERE count > 0 ORDER BY route, state",
     [ST_COUNT_ADD] = "INSERT INTO job_counts VALUES (?1, 0, ?2)"
