@@ -155,6 +155,7 @@ static void
 due_done(struct store_op *op)
 {
     struct worker_pool *p = op->data;
+    int64_t now = op->now;
 
     if (op->result < 0) {
         log_error("store: %s", op->error);
@@ -167,11 +168,13 @@ due_done(struct store_op *op)
     }
     store_op_clear(op);
     free(op);
-    /* And when to look again for jobs that are not due yet. */
+    /* And when to look again for jobs that were not due then: the same
+     * now, so that a job falling due between the two is in one answer
+     * or the other. */
     struct store_op *next = calloc(1, sizeof(*next));
     if (next) {
         next->kind = SOP_NEXT_RUN_AT;
-        next->now = clock_now_ms();
+        next->now = now;
         next->data = p;
         next->done_cb = next_run_at_done;
         store_submit(&p->srv->store, next);
