@@ -143,6 +143,10 @@
 /* A claim of a route with a concurrency that another node was claiming
  * of at that moment is tried again after this many ms. */
 #define JOB_CLAIM_BUSY_RETRY 20
+/* The PostgreSQL store's sessions a node (store_ops.lanes): the ends of
+ * runs are spread over them by job, so that one node's commits do not
+ * wait on one connection's round trips in turn (docs/postgresql.md). */
+#define STORE_PG_LANES 2
 /* The listener of other nodes' notices: how long one wait lasts (and so
  * how long a stop waits for it), and the pauses between reconnections. */
 #define STORE_LISTEN_WAIT 500

@@ -23,6 +23,7 @@ struct store {
     int inserts, commits, syncs, begins;
     int claims, claim_answer; /* claims made; what the next returns */
     int finishes;
+    int64_t finished[16]; /* the ids of the first finishes, in order */
     int claim_begins;  /* begins seen by the last claim */
     bool claim_in_txn; /* the last claim ran in a transaction */
     bool txn_open;
@@ -125,9 +126,10 @@ fake_insert(struct store *st, struct job *j, bool *existed)
 static int
 fake_finish(struct store *st, int64_t id, const struct job_end *e)
 {
-    (void)id;
     (void)e;
     uv_mutex_lock(&st->mu);
+    if (st->finishes < 16)
+        st->finished[st->finishes] = id;
     st->finishes++;
     uv_mutex_unlock(&st->mu);
     return 0;
@@ -495,6 +497,92 @@ test_batch_max(void **state)
     store_async_close(&sa);
 }
 
+/* A backend with two lanes (store_ops.lanes): each its own store and
+ * thread. A job's ends keep to one lane in their order, and a lane held
+ * up does not hold the other. */
+static struct store lane_fake[2];
+static int lanes_opened;
+
+static int
+lane_open(struct store **out, const char *uri, char *err, size_t errlen)
+{
+    (void)uri;
+    (void)err;
+    (void)errlen;
+    *out = &lane_fake[lanes_opened++];
+    return 0;
+}
+
+static struct store_op *
+finish_op(int64_t id)
+{
+    struct store_op *op = calloc(1, sizeof(*op));
+
+    assert_non_null(op);
+    op->kind = SOP_FINISH;
+    op->id = id;
+    op->done_cb = op_done;
+    return op;
+}
+
+static void
+test_lanes(void **state)
+{
+    static struct store_ops two;
+    char err[160];
+
+    (void)state;
+    store_async_close(&sa);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    memset(lane_fake, 0, sizeof(lane_fake));
+    for (int i = 0; i < 2; i++) {
+        uv_mutex_init(&lane_fake[i].mu);
+        uv_cond_init(&lane_fake[i].cv);
+    }
+    lanes_opened = 0;
+    two = fake_ops;
+    two.open = lane_open;
+    two.sync = NULL;
+    two.lanes = 2;
+    assert_int_equal(store_async_open(&sa, &loop, &two, "fake", "test/1/0",
+                                      30000, err, sizeof(err)),
+                     0);
+    assert_int_equal(lanes_opened, 2);
+    /* A trigger (lane 0) held: the ends of odd jobs (lane 1) go on. */
+    struct store *l0 = &lane_fake[0], *l1 = &lane_fake[1];
+    uv_mutex_lock(&l0->mu);
+    l0->held[1] = true;
+    uv_mutex_unlock(&l0->mu);
+    store_submit(&sa, insert_op(1));
+    uv_mutex_lock(&l0->mu);
+    while (l0->in_insert != 1)
+        uv_cond_wait(&l0->cv, &l0->mu);
+    uv_mutex_unlock(&l0->mu);
+    for (int64_t id = 1; id <= 6; id++)
+        store_submit(&sa, finish_op(id));
+    run_until_done(3);
+    assert_int_equal(l1->finishes, 3);
+    assert_int_equal(l1->finished[0], 1);
+    assert_int_equal(l1->finished[1], 3);
+    assert_int_equal(l1->finished[2], 5);
+    uv_mutex_lock(&l0->mu);
+    assert_int_equal(l0->finishes, 0);
+    l0->held[1] = false;
+    uv_cond_broadcast(&l0->cv);
+    uv_mutex_unlock(&l0->mu);
+    run_until_done(7);
+    assert_int_equal(done_ok, 7);
+    assert_int_equal(l0->finishes, 3);
+    assert_int_equal(l0->finished[0], 2);
+    assert_int_equal(l0->finished[1], 4);
+    assert_int_equal(l0->finished[2], 6);
+    store_async_close(&sa);
+    for (int i = 0; i < 2; i++) {
+        uv_mutex_destroy(&lane_fake[i].mu);
+        uv_cond_destroy(&lane_fake[i].cv);
+    }
+}
+
 int
 main(void)
 {
@@ -508,6 +596,7 @@ main(void)
         cmocka_unit_test_setup_teardown(test_finish_with_claim, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_batch_max, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_lanes, setup, teardown),
         cmocka_unit_test_setup_teardown(test_submit_after_close_fails, setup,
                                         teardown),
     };

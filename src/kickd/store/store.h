@@ -137,6 +137,10 @@ struct store_ops {
     const char *name;
     /* At most this many ops share a transaction (0: no limit). */
     int batch_max;
+    /* Sessions that run batches side by side (0 or 1: one), each with
+     * its thread and its own store handle (open, join): a server that
+     * takes several writers at once. A job's ops keep to one session. */
+    int lanes;
     /* Opens (creating it if needed) and migrates the schema to the
      * current version. 0, or -1 with a reason in err. */
     int (*open)(struct store **out, const char *uri, char *err,

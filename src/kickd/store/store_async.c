@@ -17,8 +17,8 @@
 /* An INSERT's or a FINISH's claim of route into out, after its own work
  * (result r), in the same transaction; returns r. */
 static int
-claim_after(struct store_async *sa, struct store_op *op, int r,
-            const char *route, struct job *out)
+claim_after(struct store_async *sa, struct store *st, struct store_op *op,
+            int r, const char *route, struct job *out)
 {
     const struct store_ops *o = sa->ops;
 
@@ -28,26 +28,25 @@ claim_after(struct store_async *sa, struct store_op *op, int r,
     op->claim_result = 0;
     if (r < 0)
         return r;
-    op->claim_result = o->claim(sa->st, route, op->now, op->limit, out);
+    op->claim_result = o->claim(st, route, op->now, op->limit, out);
     if (op->claim_result < 0)
-        snprintf(op->error, sizeof(op->error), "%s", o->error(sa->st));
+        snprintf(op->error, sizeof(op->error), "%s", o->error(st));
     return r;
 }
 
 static int
-op_run(struct store_async *sa, struct store_op *op)
+op_run(struct store_async *sa, struct store *st, struct store_op *op)
 {
     const struct store_ops *o = sa->ops;
-    struct store *st = sa->st;
 
     switch (op->kind) {
     case SOP_INSERT:
-        return claim_after(sa, op, o->insert(st, &op->job, &op->existed),
+        return claim_after(sa, st, op, o->insert(st, &op->job, &op->existed),
                            op->job.route, &op->claimed);
     case SOP_CLAIM:
         return o->claim(st, op->route, op->now, op->limit, &op->job);
     case SOP_FINISH:
-        return claim_after(sa, op, o->finish(st, op->id, &op->end), op->route,
+        return claim_after(sa, st, op, o->finish(st, op->id, &op->end), op->route,
                            &op->job);
     case SOP_OWN:
         return o->set_owner(st, op->id, op->owner);
@@ -161,60 +160,63 @@ sync_main(void *arg)
         batch_done(sa, batch, last);
         /* The store thread may commit what it has gathered meanwhile. */
         sa->syncing = false;
-        uv_cond_signal(&sa->cv);
+        uv_cond_signal(&sa->lane[0].cv);
     }
     uv_mutex_unlock(&sa->mu);
 }
 
-/* Runs op and those after it in the open transaction. */
+/* Runs op and those after it in the open transaction of st. */
 static void
-ops_run(struct store_async *sa, struct store_op *op)
+ops_run(struct store_async *sa, struct store *st, struct store_op *op)
 {
     for (; op; op = op->next) {
-        op->result = op_run(sa, op);
+        op->result = op_run(sa, st, op);
         if (op->result < 0)
             snprintf(op->error, sizeof(op->error), "%s",
-                     sa->ops->error(sa->st));
+                     sa->ops->error(st));
     }
 }
 
-/* Takes ops off todo (with sa->mu held), every one or the first max
- * (max > 0), into first..*last; returns how many. */
+/* Takes ops off the lane's todo (with sa->mu held), every one or the
+ * first max (max > 0), into first..*last; returns how many. */
 static int
-batch_take(struct store_async *sa, struct store_op **first,
+batch_take(struct store_lane *ln, struct store_op **first,
            struct store_op **last, int max)
 {
-    struct store_op *op = sa->todo;
+    struct store_op *op = ln->todo;
     int n = 1;
 
     *first = op;
     for (; (max <= 0 || n < max) && op->next; n++)
         op = op->next;
     *last = op;
-    sa->todo = op->next;
-    if (sa->todo == NULL)
-        sa->todo_tail = NULL;
+    ln->todo = op->next;
+    if (ln->todo == NULL)
+        ln->todo_tail = NULL;
     op->next = NULL;
     return n;
 }
 
+/* A lane's thread (the only one but with store_ops.lanes). */
 static void
 thread_main(void *arg)
 {
-    struct store_async *sa = arg;
+    struct store_lane *ln = arg;
+    struct store_async *sa = ln->sa;
+    struct store *st = ln->st;
 
     uv_mutex_lock(&sa->mu);
     for (;;) {
-        while (sa->todo == NULL && !sa->stopping) {
-            sa->idle = true;
-            uv_cond_wait(&sa->cv, &sa->mu);
-            sa->idle = false;
+        while (ln->todo == NULL && !sa->stopping) {
+            ln->idle = true;
+            uv_cond_wait(&ln->cv, &sa->mu);
+            ln->idle = false;
         }
-        if (sa->todo == NULL && sa->stopping)
+        if (ln->todo == NULL && sa->stopping)
             break;
         struct store_op *batch, *last;
         int max = sa->ops->batch_max;
-        int n = batch_take(sa, &batch, &last, max);
+        int n = batch_take(ln, &batch, &last, max);
         if (sa->broken) {
             batch_fail(sa, batch,
                        "a sync of the store failed earlier; "
@@ -225,11 +227,11 @@ thread_main(void *arg)
         uv_mutex_unlock(&sa->mu);
 
         /* One transaction for the whole batch: one commit, one sync. */
-        bool open = sa->ops->begin(sa->st) == 0;
+        bool open = sa->ops->begin(st) == 0;
         if (open)
-            ops_run(sa, batch);
+            ops_run(sa, st, batch);
         else
-            batch_fail(sa, batch, sa->ops->error(sa->st));
+            batch_fail(sa, batch, sa->ops->error(st));
 
         uv_mutex_lock(&sa->mu);
         /* While the last commit is being synced the disk is busy: the
@@ -239,22 +241,22 @@ thread_main(void *arg)
          * (store_submit), not once per op, which cost a context switch a
          * trigger. */
         while (open && sa->syncing && !sa->stopping)
-            uv_cond_wait(&sa->cv, &sa->mu);
-        if (open && sa->todo && (max <= 0 || n < max)) {
+            uv_cond_wait(&ln->cv, &sa->mu);
+        if (open && ln->todo && (max <= 0 || n < max)) {
             struct store_op *op, *op_last;
-            batch_take(sa, &op, &op_last, max > 0 ? max - n : 0);
+            batch_take(ln, &op, &op_last, max > 0 ? max - n : 0);
             last->next = op;
             last = op_last;
             uv_mutex_unlock(&sa->mu);
-            ops_run(sa, op);
+            ops_run(sa, st, op);
             uv_mutex_lock(&sa->mu);
         }
         uv_mutex_unlock(&sa->mu);
 
-        if (open && sa->ops->commit(sa->st) < 0) {
+        if (open && sa->ops->commit(st) < 0) {
             char why[160];
-            snprintf(why, sizeof(why), "commit: %s", sa->ops->error(sa->st));
-            sa->ops->rollback(sa->st);
+            snprintf(why, sizeof(why), "commit: %s", sa->ops->error(st));
+            sa->ops->rollback(st);
             batch_fail(sa, batch, why);
         }
 
@@ -422,22 +424,71 @@ sync_thread_stop(struct store_async *sa)
     uv_thread_join(&sa->sync_thread);
 }
 
+/* Stops the lanes' threads that were started (their queues finished
+ * first) and closes every lane's store. */
+static void
+lanes_stop(struct store_async *sa)
+{
+    uv_mutex_lock(&sa->mu);
+    sa->stopping = true;
+    for (int i = 0; i < sa->nlanes; i++)
+        uv_cond_signal(&sa->lane[i].cv);
+    uv_mutex_unlock(&sa->mu);
+    for (int i = 0; i < sa->nlanes; i++)
+        if (sa->lane[i].running)
+            uv_thread_join(&sa->lane[i].thread);
+}
+
+static void
+lanes_close(struct store_async *sa)
+{
+    for (int i = 0; i < sa->nlanes; i++) {
+        sa->ops->close(sa->lane[i].st);
+        uv_cond_destroy(&sa->lane[i].cv);
+    }
+    sa->nlanes = 0;
+    sa->st = NULL;
+}
+
+/* Opens one more lane's store, joined as this node. */
+static int
+lane_open(struct store_async *sa, const char *uri, int64_t lease_ms, char *err,
+          size_t errlen)
+{
+    struct store_lane *ln = &sa->lane[sa->nlanes];
+
+    memset(ln, 0, sizeof(*ln));
+    ln->sa = sa;
+    if (sa->ops->open(&ln->st, uri, err, errlen) < 0)
+        return -1;
+    if (sa->ops->join)
+        sa->ops->join(ln->st, sa->node, lease_ms);
+    uv_cond_init(&ln->cv);
+    sa->nlanes++;
+    return 0;
+}
+
 int
 store_async_open(struct store_async *sa, uv_loop_t *loop,
                  const struct store_ops *ops, const char *uri, const char *node,
                  int64_t lease_ms, char *err, size_t errlen)
 {
+    int lanes = ops->lanes > 1 && ops->sync == NULL ? ops->lanes : 1;
+
     memset(sa, 0, sizeof(*sa));
     sa->ops = ops;
     snprintf(sa->node, sizeof(sa->node), "%s", node ? node : "");
-    if (sa->ops->open(&sa->st, uri, err, errlen) < 0)
-        return -1;
+    if (lanes > STORE_LANES_MAX)
+        lanes = STORE_LANES_MAX;
+    while (sa->nlanes < lanes)
+        if (lane_open(sa, uri, lease_ms, err, errlen) < 0) {
+            lanes_close(sa);
+            return -1;
+        }
+    sa->st = sa->lane[0].st;
     if (sa->ops->id)
         snprintf(sa->id, sizeof(sa->id), "%s", sa->ops->id(sa->st));
-    if (sa->ops->join)
-        sa->ops->join(sa->st, sa->node, lease_ms);
     uv_mutex_init(&sa->mu);
-    uv_cond_init(&sa->cv);
     uv_cond_init(&sa->sync_cv);
     uv_cond_init(&sa->listen_cv);
     uv_async_init(loop, &sa->async, async_cb);
@@ -447,11 +498,16 @@ store_async_open(struct store_async *sa, uv_loop_t *loop,
         snprintf(err, errlen, "cannot start the store's sync thread");
         goto fail;
     }
-    if (uv_thread_create(&sa->thread, thread_main, sa) != 0) {
-        snprintf(err, errlen, "cannot start the store thread");
-        if (sa->ops->sync)
-            sync_thread_stop(sa);
-        goto fail;
+    for (int i = 0; i < sa->nlanes; i++) {
+        if (uv_thread_create(&sa->lane[i].thread, thread_main,
+                             &sa->lane[i]) != 0) {
+            snprintf(err, errlen, "cannot start the store thread");
+            lanes_stop(sa);
+            if (sa->ops->sync)
+                sync_thread_stop(sa);
+            goto fail;
+        }
+        sa->lane[i].running = true;
     }
     sa->started = true;
     if (sa->ops->listen_open &&
@@ -463,13 +519,35 @@ store_async_open(struct store_async *sa, uv_loop_t *loop,
         sa->listening = true;
     return 0;
 fail:
-    sa->ops->close(sa->st);
+    lanes_close(sa);
     uv_close((uv_handle_t *)&sa->async, NULL);
     uv_mutex_destroy(&sa->mu);
-    uv_cond_destroy(&sa->cv);
     uv_cond_destroy(&sa->sync_cv);
     uv_cond_destroy(&sa->listen_cv);
     return -1;
+}
+
+/* The lane an op runs on. A job's own ops (its run's output, progress,
+ * owner and end) keep to one lane, in the order they were sent; claims
+ * take the lanes in turn; the rest (triggers, whose ids and commits
+ * keep their order, and the API's and the pool's reads) go to the
+ * first. */
+static struct store_lane *
+lane_of(struct store_async *sa, struct store_op *op)
+{
+    if (sa->nlanes == 1)
+        return &sa->lane[0];
+    switch (op->kind) {
+    case SOP_FINISH:
+    case SOP_OUTPUT_APPEND:
+    case SOP_PROGRESS:
+    case SOP_OWN:
+        return &sa->lane[(uint64_t)op->id % (uint64_t)sa->nlanes];
+    case SOP_CLAIM:
+        return &sa->lane[sa->next_lane++ % (unsigned)sa->nlanes];
+    default:
+        return &sa->lane[0];
+    }
 }
 
 void
@@ -485,15 +563,16 @@ store_submit(struct store_async *sa, struct store_op *op)
         op->done_cb(op);
         return;
     }
+    struct store_lane *ln = lane_of(sa, op);
     if (!sa->started) {
         /* Closing: the loop in store_async_close fails it. */
-        ops_append(&sa->todo, &sa->todo_tail, op, op);
+        ops_append(&ln->todo, &ln->todo_tail, op, op);
         return;
     }
     uv_mutex_lock(&sa->mu);
-    ops_append(&sa->todo, &sa->todo_tail, op, op);
-    if (sa->idle)
-        uv_cond_signal(&sa->cv);
+    ops_append(&ln->todo, &ln->todo_tail, op, op);
+    if (ln->idle)
+        uv_cond_signal(&ln->cv);
     uv_mutex_unlock(&sa->mu);
 }
 
@@ -503,31 +582,35 @@ store_async_close(struct store_async *sa)
     if (!sa->started)
         return;
     uv_mutex_lock(&sa->mu);
-    sa->stopping = true;
     sa->listen_stopping = true;
-    uv_cond_signal(&sa->cv);
     uv_cond_signal(&sa->listen_cv);
     uv_mutex_unlock(&sa->mu);
     if (sa->listening)
         uv_thread_join(&sa->listen_thread);
     free(sa->uri);
     sa->uri = NULL;
-    uv_thread_join(&sa->thread);
+    lanes_stop(sa);
     if (sa->ops->sync)
         sync_thread_stop(sa);
     /* Completions not yet delivered are delivered now; what they submit
-     * meanwhile fails, the thread being gone. */
+     * meanwhile fails, the threads being gone. */
     sa->started = false;
     for (;;) {
         async_cb(&sa->async);
-        if (sa->todo == NULL)
+        bool left = false;
+        for (int i = 0; i < sa->nlanes; i++) {
+            struct store_lane *ln = &sa->lane[i];
+            if (ln->todo == NULL)
+                continue;
+            left = true;
+            batch_fail(sa, ln->todo, "kickd is stopping");
+            ops_append(&sa->done, &sa->done_tail, ln->todo, ln->todo_tail);
+            ln->todo = ln->todo_tail = NULL;
+        }
+        if (!left)
             break;
-        batch_fail(sa, sa->todo, "kickd is stopping");
-        sa->done = sa->todo;
-        sa->done_tail = sa->todo_tail;
-        sa->todo = sa->todo_tail = NULL;
     }
-    sa->ops->close(sa->st);
+    lanes_close(sa);
     uv_close((uv_handle_t *)&sa->async, NULL);
     while (sa->notices) {
         struct store_notice *n = sa->notices;
@@ -535,7 +618,6 @@ store_async_close(struct store_async *sa)
         free(n);
     }
     uv_mutex_destroy(&sa->mu);
-    uv_cond_destroy(&sa->cv);
     uv_cond_destroy(&sa->sync_cv);
     uv_cond_destroy(&sa->listen_cv);
     sa->closed = true;

@@ -113,17 +113,30 @@ struct store_notice {
     char line[];
 };
 
-struct store_async {
-    const struct store_ops *ops;
+/* One session of the store: its handle, its thread and what is queued to
+ * it (store_ops.lanes). */
+struct store_lane {
+    struct store_async *sa;
     struct store *st;
     uv_thread_t thread;
-    uv_thread_t sync_thread; /* with ops->sync */
+    uv_cond_t cv; /* todo, !syncing or stopping, for the thread */
+    struct store_op *todo, *todo_tail; /* to the thread */
+    bool idle;                         /* the thread waits for ops */
+    bool running;                      /* the thread was started */
+};
+
+#define STORE_LANES_MAX 8
+
+struct store_async {
+    const struct store_ops *ops;
+    struct store *st; /* lane[0]'s: what is not one session's */
+    struct store_lane lane[STORE_LANES_MAX];
+    int nlanes;
+    unsigned next_lane; /* claims take the lanes in turn */
+    uv_thread_t sync_thread; /* with ops->sync (one lane) */
     uv_mutex_t mu;           /* guards the lists and the flags */
-    uv_cond_t cv;            /* todo, !syncing or stopping, for the thread */
     uv_cond_t sync_cv;       /* unsynced or sync_stopping */
-    struct store_op *todo, *todo_tail;         /* to the thread */
     struct store_op *unsynced, *unsynced_tail; /* committed, to sync */
-    bool idle;    /* the store thread waits for ops */
     bool syncing; /* a commit is being synced: the next one waits */
     bool broken;  /* a sync failed: every op fails from then on */
     struct store_op *done, *done_tail;         /* back to the loop */

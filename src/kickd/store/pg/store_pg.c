@@ -9,6 +9,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "kick_limits.h"
 #include "store_pg_internal.h"
 
 static int
@@ -676,6 +677,7 @@ const struct store_ops store_pg_ops = {
      * snapshot on the server, other nodes' too, looks subtransactions up
      * in pg_subtrans. 60 triggers still share one commit. */
     .batch_max = 60,
+    .lanes = STORE_PG_LANES,
     .open = pg_open,
     .close = pg_close,
     .begin = pg_begin,
