@@ -24,8 +24,8 @@ struct store {
     int claims, claim_answer; /* claims made; what the next returns */
     int finishes;
     int64_t finished[16]; /* the ids of the first finishes, in order */
-    int claim_begins;  /* begins seen by the last claim */
-    bool claim_in_txn; /* the last claim ran in a transaction */
+    int claim_begins;     /* begins seen by the last claim */
+    bool claim_in_txn;    /* the last claim ran in a transaction */
     bool txn_open;
     int sync_fails;    /* this many syncs fail, the next succeed */
     bool sync_held;    /* sync waits while true */

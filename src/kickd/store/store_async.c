@@ -46,8 +46,8 @@ op_run(struct store_async *sa, struct store *st, struct store_op *op)
     case SOP_CLAIM:
         return o->claim(st, op->route, op->now, op->limit, &op->job);
     case SOP_FINISH:
-        return claim_after(sa, st, op, o->finish(st, op->id, &op->end), op->route,
-                           &op->job);
+        return claim_after(sa, st, op, o->finish(st, op->id, &op->end),
+                           op->route, &op->job);
     case SOP_OWN:
         return o->set_owner(st, op->id, op->owner);
     case SOP_CANCEL:
@@ -172,8 +172,7 @@ ops_run(struct store_async *sa, struct store *st, struct store_op *op)
     for (; op; op = op->next) {
         op->result = op_run(sa, st, op);
         if (op->result < 0)
-            snprintf(op->error, sizeof(op->error), "%s",
-                     sa->ops->error(st));
+            snprintf(op->error, sizeof(op->error), "%s", sa->ops->error(st));
     }
 }
 
@@ -499,8 +498,8 @@ store_async_open(struct store_async *sa, uv_loop_t *loop,
         goto fail;
     }
     for (int i = 0; i < sa->nlanes; i++) {
-        if (uv_thread_create(&sa->lane[i].thread, thread_main,
-                             &sa->lane[i]) != 0) {
+        if (uv_thread_create(&sa->lane[i].thread, thread_main, &sa->lane[i]) !=
+            0) {
             snprintf(err, errlen, "cannot start the store thread");
             lanes_stop(sa);
             if (sa->ops->sync)

@@ -46,9 +46,9 @@ struct store_op {
     int result;
     char error[160];
 
-    struct job job;         /* INSERT (in/out), CLAIM/GET/OUTPUT_GET and
-                             * FINISH with claim (out) */
-    bool existed;           /* INSERT */
+    struct job job; /* INSERT (in/out), CLAIM/GET/OUTPUT_GET and
+                     * FINISH with claim (out) */
+    bool existed;   /* INSERT */
     /* INSERT or FINISH with claim: in the same transaction, once the
      * job is stored or its end recorded, the oldest due job (now) of the
      * route (the inserted job's, or route's for FINISH, with limit) is
@@ -69,34 +69,34 @@ struct store_op {
             int limit;       /* at most this many */
             int64_t deleted; /* out */
             int64_t oldest;  /* out: the oldest end left, 0 if none */
-        } prune;                  /* PRUNE (route: the caller's) */
+        } prune;             /* PRUNE (route: the caller's) */
     };
-    bool with_request;      /* GET */
-    int64_t id;             /* FINISH, OWN, CANCEL, RETRY, GET,
-                             * OUTPUT_*, PROGRESS, DELETE */
+    bool with_request; /* GET */
+    int64_t id;        /* FINISH, OWN, CANCEL, RETRY, GET,
+                        * OUTPUT_*, PROGRESS, DELETE */
     int64_t now;
-    int limit;              /* CLAIM, INSERT with claim: the route's
-                             * concurrency (0: none) */
-    const char *route;      /* CLAIM, FINISH with claim, PRUNE (owned by
-                             * the caller) */
+    int limit;                     /* CLAIM, INSERT with claim: the route's
+                                    * concurrency (0: none) */
+    const char *route;             /* CLAIM, FINISH with claim, PRUNE (owned by
+                                    * the caller) */
     const struct job_owner *owner; /* OWN (the caller's) */
-    struct job_owner *owners; /* ORPHANS (out), one per job */
-    struct job *jobs;       /* LIST, ORPHANS (out) */
+    struct job_owner *owners;      /* ORPHANS (out), one per job */
+    struct job *jobs;              /* LIST, ORPHANS (out) */
     size_t njobs;
-    char *data_buf;         /* OUTPUT_APPEND (in, owned), OUTPUT_GET (out) */
+    char *data_buf; /* OUTPUT_APPEND (in, owned), OUTPUT_GET (out) */
     size_t data_len;
-    size_t cap;             /* OUTPUT_APPEND */
-    int64_t skipped;        /* OUTPUT_APPEND: bytes before data not kept */
-    int percent;            /* PROGRESS */
-    int max_attempts;       /* RETRY */
-    char *msg;              /* PROGRESS (owned) */
-    char **routes;          /* DUE_ROUTES (out) */
+    size_t cap;       /* OUTPUT_APPEND */
+    int64_t skipped;  /* OUTPUT_APPEND: bytes before data not kept */
+    int percent;      /* PROGRESS */
+    int max_attempts; /* RETRY */
+    char *msg;        /* PROGRESS (owned) */
+    char **routes;    /* DUE_ROUTES (out) */
     size_t nroutes;
-    int64_t when;           /* NEXT_RUN_AT (out) */
+    int64_t when;             /* NEXT_RUN_AT (out) */
     struct job_count *counts; /* COUNTS (out) */
     size_t ncounts;
-    int64_t *ids;           /* RENEW (out): the jobs this node runs */
-    int *attempts;          /* RENEW (out): their attempts */
+    int64_t *ids;  /* RENEW (out): the jobs this node runs */
+    int *attempts; /* RENEW (out): their attempts */
     size_t nids;
     /* When the op was submitted: loop's monotonic clock (ms), before
      * the backend saw it (a lease taken by it ends later than this plus
@@ -132,20 +132,20 @@ struct store_async {
     struct store *st; /* lane[0]'s: what is not one session's */
     struct store_lane lane[STORE_LANES_MAX];
     int nlanes;
-    unsigned next_lane; /* claims take the lanes in turn */
+    unsigned next_lane;      /* claims take the lanes in turn */
     uv_thread_t sync_thread; /* with ops->sync (one lane) */
     uv_mutex_t mu;           /* guards the lists and the flags */
     uv_cond_t sync_cv;       /* unsynced or sync_stopping */
     struct store_op *unsynced, *unsynced_tail; /* committed, to sync */
     bool syncing; /* a commit is being synced: the next one waits */
     bool broken;  /* a sync failed: every op fails from then on */
-    struct store_op *done, *done_tail;         /* back to the loop */
+    struct store_op *done, *done_tail; /* back to the loop */
     uv_async_t async;
     bool stopping;
     bool sync_stopping;
     bool started;
     bool closed;
-    char id[17]; /* the store's id (store_ops.id), read at open */
+    char id[17];   /* the store's id (store_ops.id), read at open */
     char node[64]; /* this kickd, as job owners name it */
 
     /* A shared backend's notices: a thread of their own waits on their
@@ -154,7 +154,7 @@ struct store_async {
      * was sent meanwhile is lost. */
     char *uri;
     uv_thread_t listen_thread;
-    uv_cond_t listen_cv;  /* listen_stopping, for the backoff's sleeps */
+    uv_cond_t listen_cv; /* listen_stopping, for the backoff's sleeps */
     bool listening;
     bool listen_stopping;
     struct store_notice *notices, *notices_tail; /* to the loop */
@@ -166,33 +166,28 @@ struct store_async {
  * it; tests give their own) and starts its thread. A backend that
  * several kickd share is told this node's name and its jobs' lease
  * (ms; store_ops.join). 0, or -1 with err. */
-int
-store_async_open(struct store_async *sa, uv_loop_t *loop,
-                 const struct store_ops *ops, const char *uri,
-                 const char *node, int64_t lease_ms, char *err,
-                 size_t errlen);
+int store_async_open(struct store_async *sa, uv_loop_t *loop,
+                     const struct store_ops *ops, const char *uri,
+                     const char *node, int64_t lease_ms, char *err,
+                     size_t errlen);
 
 /* Where notices from other nodes go (a shared backend only; see
  * struct store_async). */
-void
-store_async_on_notice(struct store_async *sa,
-                      void (*cb)(void *data, const char *line), void *data);
+void store_async_on_notice(struct store_async *sa,
+                           void (*cb)(void *data, const char *line),
+                           void *data);
 
 /* Queues op; its done_cb runs later on the loop. */
-void
-store_submit(struct store_async *sa, struct store_op *op);
+void store_submit(struct store_async *sa, struct store_op *op);
 
 /* Finishes what is queued, stops the thread, closes the store. */
-void
-store_async_close(struct store_async *sa);
+void store_async_close(struct store_async *sa);
 
 /* Frees what an op's results own (jobs, routes, counts, buffers). */
-void
-store_op_clear(struct store_op *op);
+void store_op_clear(struct store_op *op);
 
 /* A done_cb for a heap op whose result nobody reads: clears and frees
  * it. */
-void
-store_op_free_cb(struct store_op *op);
+void store_op_free_cb(struct store_op *op);
 
 #endif

@@ -101,8 +101,7 @@ op_check(struct store *st)
         return 0;
     if (!st->lost) {
         snprintf(first, sizeof(first), "%s", st->err);
-        snprintf(st->err, sizeof(st->err), "rolled back after: %.200s",
-                 first);
+        snprintf(st->err, sizeof(st->err), "rolled back after: %.200s", first);
         st->lost = true;
     }
     return -1;
@@ -515,8 +514,7 @@ finish_job(struct store *st, int64_t id, const struct job_end *e)
              store_sqlite__bind_i64(s, 3, e->connection_status) |
              store_sqlite__bind_i64(s, 4, e->exit_status) |
              store_sqlite__bind_i64(s, 5, e->term_signal) |
-             store_sqlite__bind_i64(s, 6, e->now) |
-             bind_text(s, 7, e->error) |
+             store_sqlite__bind_i64(s, 6, e->now) | bind_text(s, 7, e->error) |
              store_sqlite__bind_i64(s, 8, e->interrupted) |
              store_sqlite__bind_i64(s, 9, e->response_status) |
              bind_text(s, 10, e->response_type);
@@ -549,8 +547,8 @@ sqlite_set_owner(struct store *st, int64_t id, const struct job_owner *o)
         return -1;
     if ((store_sqlite__bind_i64(s, 1, id) | bind_text(s, 2, o->node) |
          store_sqlite__bind_i64(s, 3, o->pgid) |
-         store_sqlite__bind_i64(s, 4, o->start) |
-         bind_text(s, 5, o->boot)) != 0)
+         store_sqlite__bind_i64(s, 4, o->start) | bind_text(s, 5, o->boot)) !=
+        0)
         return store_sqlite__bind_fail(st, s);
     return run_changed(st, s);
 }
@@ -578,8 +576,7 @@ sqlite_retry(struct store *st, int64_t id, int64_t now, int max_attempts)
 
     if (op_check(st) < 0)
         return -1;
-    if ((store_sqlite__bind_i64(s, 1, id) |
-         store_sqlite__bind_i64(s, 2, now) |
+    if ((store_sqlite__bind_i64(s, 1, id) | store_sqlite__bind_i64(s, 2, now) |
          store_sqlite__bind_i64(s, 3, max_attempts)) != 0)
         return store_sqlite__bind_fail(st, s);
     if ((r = run_changed(st, s)) != 1)
@@ -618,9 +615,8 @@ row_owner(sqlite3_stmt *s, struct job_owner *o)
 }
 
 int
-store_sqlite__rows_collect(struct store *st, sqlite3_stmt *s,
-                           struct job **out, struct job_owner **owners,
-                           size_t *n)
+store_sqlite__rows_collect(struct store *st, sqlite3_stmt *s, struct job **out,
+                           struct job_owner **owners, size_t *n)
 {
     struct job *jobs = NULL;
     struct job_owner *own = NULL;
@@ -776,7 +772,8 @@ sqlite_due_routes(struct store *st, int64_t now, char ***routes, size_t *n)
     *n = 0;
     if (store_sqlite__op_begin(st, &own) < 0)
         return -1;
-    if (store_sqlite__op_end(st, own, queued_routes(st, INT64_MIN, due_cb, &d)) < 0) {
+    if (store_sqlite__op_end(st, own,
+                             queued_routes(st, INT64_MIN, due_cb, &d)) < 0) {
         for (size_t i = 0; i < d.n; i++)
             free(d.routes[i]);
         free(d.routes);
