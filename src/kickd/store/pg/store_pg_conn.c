@@ -217,10 +217,24 @@ store_pg__defer_run(struct store *st, enum pg_stmt_id id, const char *arg)
     return 0;
 }
 
+/* The prepared statement of a transaction's or an op's bounds, or
+ * PG_STMT_COUNT for another statement (sent as its text). */
+static enum pg_stmt_id
+bound_id(const char *sql)
+{
+    static const enum pg_stmt_id ids[] = {PG_BEGIN, PG_SAVEPOINT,
+                                          PG_RELEASE};
+
+    for (size_t i = 0; i < sizeof(ids) / sizeof(ids[0]); i++)
+        if (strcmp(sql, store_pg__stmt_sql(ids[i])) == 0)
+            return ids[i];
+    return PG_STMT_COUNT;
+}
+
 int
 store_pg__defer(struct store *st, const char *sql)
 {
-    if (store_pg__defer_run(st, PG_STMT_COUNT, NULL) < 0)
+    if (store_pg__defer_run(st, bound_id(sql), NULL) < 0)
         return -1;
     st->pend[st->npend - 1].sql = sql;
     return 0;
@@ -327,10 +341,12 @@ pipe_run(struct store *st, const char *sql, enum pg_stmt_id id,
     int ok = PQenterPipelineMode(st->conn);
 
     for (size_t i = 0; ok && i < st->npend; i++) {
+        const struct pg_pend *d = &st->pend[i];
         struct pg_params one = {0};
-        if (st->pend[i].sql == NULL)
-            store_pg__p_text(&one, st->pend[i].arg);
-        ok = pipe_send(st, st->pend[i].sql, st->pend[i].id, &one);
+        if (d->arg != NULL)
+            store_pg__p_text(&one, d->arg);
+        ok = pipe_send(st, d->id == PG_STMT_COUNT ? d->sql : NULL, d->id,
+                       &one);
     }
     store_pg__defer_drop(st);
     if (ok)

@@ -51,6 +51,11 @@ enum pg_stmt_id {
     PG_RUNNER,
     PG_RENEW,
     PG_NOTIFY,
+    /* What opens and closes a batch's transaction and its ops, prepared
+     * too: parsed once, not at every op (store_pg__defer). */
+    PG_BEGIN,
+    PG_SAVEPOINT,
+    PG_RELEASE,
     PG_STMT_COUNT
 };
 
@@ -276,6 +281,10 @@ store_pg__listen_wait(struct store *ln, int timeout_ms,
  * reconnection). 0 or -1. */
 int
 store_pg__prepare(struct store *st);
+
+/* A prepared statement's SQL. */
+const char *
+store_pg__stmt_sql(enum pg_stmt_id id);
 
 /* The session's settings (synchronous_commit on). 0 or -1. */
 int

@@ -326,6 +326,9 @@ static const char *const stmt_sql[PG_STMT_COUNT] = {
     [PG_RENEW] = "UPDATE jobs SET lease_until = " PG_NOW_MS " + $2::bigint"
                  " WHERE state = 1 AND owner = $1 RETURNING id, attempt",
     [PG_NOTIFY] = "SELECT pg_notify('kick', $1)",
+    [PG_BEGIN] = "BEGIN",
+    [PG_SAVEPOINT] = "SAVEPOINT store_op",
+    [PG_RELEASE] = "RELEASE store_op",
 };
 
 /* The version recorded in meta, 0 for an empty database (no meta: a
@@ -394,6 +397,12 @@ id_read(struct store *st)
     snprintf(st->id, sizeof(st->id), "%s", PQgetvalue(res, 0, 0));
     PQclear(res);
     return 0;
+}
+
+const char *
+store_pg__stmt_sql(enum pg_stmt_id id)
+{
+    return stmt_sql[id];
 }
 
 int
