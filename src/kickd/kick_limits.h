@@ -4,8 +4,8 @@
 #ifndef KICKD_KICK_LIMITS_H
 #define KICKD_KICK_LIMITS_H
 
-/* Longest request line before its version (method, SP and target). nginx's default large
- * header buffer is 8 KiB; a longer target gets 414. */
+/* Longest request line before its version (method, SP and target). nginx's
+ * default large header buffer is 8 KiB; a longer target gets 414. */
 #define HTTP_MAX_REQUEST_LINE 8192
 
 /* Most header fields in one request; more gets 431. */
@@ -147,6 +147,13 @@
  * runs are spread over them by job, so that one node's commits do not
  * wait on one connection's round trips in turn (docs/postgresql.md). */
 #define STORE_PG_LANES 2
+/* Claiming ahead: a route whose runs take less than JOB_AHEAD_RUN_MS on
+ * average (and that has no concurrency) has up to JOB_AHEAD_PER_WORKER
+ * jobs a worker claimed before a worker is free, each started the moment
+ * a run finishes, so that a short job's worker does not wait for its
+ * end's commit (a job so claimed shows as running from its claim). */
+#define JOB_AHEAD_RUN_MS 20
+#define JOB_AHEAD_PER_WORKER 2
 /* The listener of other nodes' notices: how long one wait lasts (and so
  * how long a stop waits for it), and the pauses between reconnections. */
 #define STORE_LISTEN_WAIT 500

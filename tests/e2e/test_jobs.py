@@ -773,6 +773,51 @@ def test_route_concurrency():
         expect_eq(both, 3, "jobs of both routes running at once")
 
 
+def test_claimed_ahead():
+    # Short jobs are claimed ahead of a free worker (JOB_AHEAD_RUN_MS, two
+    # a worker): with workers = 1 and a long job running, the next two
+    # short ones wait claimed ("running" in the store) and the third
+    # queued; one canceled meanwhile never runs; one left when kickd
+    # stops goes back to the queue, and runs once after the restart.
+    routes = [("/fast", "job_span", ""), ("/slow", "job_span", "")]
+    with kickd(routes, "workers = 1") as k:
+        for jid in [trigger(k, "/fast?sleep=0") for _ in range(5)]:
+            expect_eq(wait_job(k, jid)["state"], "succeeded",
+                      "warm-up job %d" % jid)
+        slow = trigger(k, "/slow?sleep=2")
+        wait_job(k, slow, "running")
+        a, b, c = (trigger(k, "/fast?sleep=0") for _ in range(3))
+        expect_eq(wait_job(k, b, "running", timeout=1.0)["state"],
+                  "running", "the second short job, claimed ahead")
+        expect_eq(get_job(k, a)["state"], "running",
+                  "the first short job, claimed ahead")
+        expect_eq(get_job(k, c)["state"], "queued",
+                  "the third short job (two ahead a worker)")
+        r = k.request("DELETE", "/jobs/%d" % a)
+        expect_eq(r.status, 202, "DELETE of a job claimed ahead")
+        j = wait_job(k, a, timeout=2.0)
+        expect_eq((j["state"], j["error"]),
+                  ("canceled", "canceled before it started"),
+                  "the canceled job claimed ahead")
+        expect_eq(get_job(k, slow)["state"], "running",
+                  "the long job while the others wait")
+        k.proc.send_signal(signal.SIGTERM)
+        expect_eq(k.proc.wait(10.0 * SLOW), 0, "kickd's exit status")
+        k.log.close()
+        k.start()
+        for jid in (slow, b, c):
+            expect_eq(wait_job(k, jid)["state"], "succeeded", "job %d" % jid)
+        fast = spans_of(k, "/fast")
+        expect(a not in fast, "the canceled job ran: %r", fast.get(a))
+        expect(b in fast and c in fast, "jobs %d and %d ran: %r", b, c,
+               sorted(fast))
+        expect_eq(len(spans_of(k, "/slow")), 1, "runs of the long job")
+        lines = read_lines(os.path.join(k.tmp, "spans"))
+        expect_eq(len(lines), len(set(lines)), "a job ran twice")
+        every = list(fast.values()) + list(spans_of(k, "/slow").values())
+        expect_eq(max_overlap(every), 1, "jobs running at once (workers = 1)")
+
+
 def test_concurrency_backlog_idle():
     # A route at its concurrency with a backlog of due jobs, and a
     # delayed job's timer firing meanwhile: kickd waits for the running

@@ -29,11 +29,24 @@
 struct route_load {
     struct route_load *next;
     char *route;
-    int running;  /* jobs of the route running here */
-    int claiming; /* claims in flight */
-    bool due;     /* the store may have due jobs of the route */
-    int owed;     /* its jobs recovered at start, still to claim: they
-                   * were running, so they go before other routes' */
+    int running;    /* jobs of the route running here */
+    int claiming;   /* claims in flight */
+    bool due;       /* the store may have due jobs of the route */
+    int owed;       /* its jobs recovered at start, still to claim: they
+                     * were running, so they go before other routes' */
+    int64_t run_ms; /* its runs' length, a moving average; -1: none yet */
+};
+
+/* A job claimed ahead (JOB_AHEAD_RUN_MS): it waits for the next run of
+ * the pool to finish, and starts then, before that run's end is
+ * committed. */
+struct ahead {
+    struct ahead *next;
+    struct route_load *load;
+    struct job job;
+    int64_t leased;  /* when the claim was sent (clock_mono_ms) */
+    int64_t claimed; /* when its commit reached the loop */
+    bool listed;     /* by the renewal being read */
 };
 
 /* A worker taken by a job run. */
@@ -49,11 +62,15 @@ struct slot {
     /* When the claim's commit reached the loop (clock_mono_ms): a
      * renewal sent later must list the job. */
     int64_t started;
-    bool listed; /* by the renewal being read */
-    bool fenced; /* ended for its lease */
+    int64_t begun; /* when the run started (clock_mono_ms) */
+    bool listed;   /* by the renewal being read */
+    bool fenced;   /* ended for its lease */
     /* The route whose next job the run's end claims (finishing_cb), or
      * NULL. */
     struct route_load *chained;
+    /* Its run finished and its worker went to a job claimed ahead: no
+     * longer counted running (its route still counts it to the end). */
+    bool handed;
 };
 
 struct worker_wait {
@@ -70,6 +87,8 @@ struct worker_pool {
     struct slot *slots;    /* the runs of this pool */
     struct worker_wait *waits;
     int running, claiming;
+    struct ahead *ahead, **ahead_tail; /* claimed ahead, oldest first */
+    int nahead;
     bool stopping;
     /* Runs a dead kickd left being ended: no claims until it is done. */
     struct recover *recover;
@@ -105,6 +124,7 @@ load_get(struct worker_pool *p, const char *route)
         free(l);
         return NULL;
     }
+    l->run_ms = -1;
     l->next = p->loads;
     p->loads = l;
     return l;
@@ -211,6 +231,7 @@ waiters_wake(struct worker_pool *p, int64_t id)
     }
 }
 
+static void ahead_start(struct worker_pool *p);
 static void claim_end(struct worker_pool *p, struct route_load *l, int result,
                       struct job *job, const char *error, int64_t sent);
 
@@ -224,6 +245,7 @@ slot_ended(struct job_run *jr, struct store_op *op)
     struct worker_pool *p = sl->pool;
     const struct job_end *e = &op->end;
     struct route_load *next = sl->chained;
+    bool handed = sl->handed;
 
     srv_job_event(p->srv, &(struct job_event){.kind = JOB_EVENT_STATE,
                                               .id = job_run_id(jr),
@@ -239,25 +261,31 @@ slot_ended(struct job_run *jr, struct store_op *op)
         p->slots = sl->next;
     if (sl->next)
         sl->next->prev = sl->prev;
-    p->running--;
+    if (!handed)
+        p->running--;
     sl->load->running--;
     free(sl);
+    /* The claim made with the end, as if made on its own (a handed
+     * worker's was counted when made). */
     if (next != NULL && op->claim) {
-        /* The claim made with the end, as if made on its own. */
-        p->claiming++;
+        if (!handed)
+            p->claiming++;
         claim_end(p, next, op->claim_result, &op->job, op->error, op->sent);
     } else if (next != NULL) {
         next->claiming--; /* the ledger did not make it again */
+        if (handed)
+            p->claiming--;
     }
     job_run_free(jr);
+    ahead_start(p);
     schedule(p);
 }
 
 /* A worker for the claimed job: the run takes the job over; its lease
- * was taken by an op sent at leased. */
+ * was taken by an op sent at leased, committed by claimed. */
 static void
 slot_start(struct worker_pool *p, struct route_load *l, struct job *job,
-           int64_t leased)
+           int64_t leased, int64_t claimed)
 {
     struct slot *sl = calloc(1, sizeof(*sl));
 
@@ -271,7 +299,8 @@ slot_start(struct worker_pool *p, struct route_load *l, struct job *job,
     sl->pool = p;
     sl->load = l;
     sl->leased = leased;
-    sl->started = clock_mono_ms();
+    sl->started = claimed;
+    sl->begun = clock_mono_ms();
     p->running++;
     l->running++;
     if ((sl->jr = job_run_start(&p->ctx, job, sl)) == NULL) {
@@ -300,6 +329,155 @@ struct recover_back {
     char error[160];
 };
 
+/* Puts a claimed job that did not run back in the queue as interrupted
+ * (its claim counted a start), at once; if this does not reach the
+ * store, the job's lease runs out or the next start recovers it. */
+static void
+put_back(struct worker_pool *p, struct job *job, const char *why)
+{
+    struct recover_back *back = calloc(1, sizeof(*back));
+
+    if (back) {
+        back->op.kind = SOP_FINISH;
+        back->op.id = job->id;
+        back->op.done_cb = store_op_free_cb;
+        recover_interrupted_end(
+            &back->op.end, job, p->srv->cfg->max_interruptions, why,
+            clock_now_ms(), 0, back->error, sizeof(back->error));
+        back->op.end.attempt = p->shared ? job->attempt : 0;
+        store_submit(&p->srv->store, &back->op);
+    }
+    job_clear(job);
+}
+
+/* Claiming ahead (JOB_AHEAD_RUN_MS): whether route l's runs are short. */
+static bool
+ahead_ok(const struct route_load *l)
+{
+    return l->run_ms >= 0 && l->run_ms < JOB_AHEAD_RUN_MS;
+}
+
+/* Queues a claimed job for the next free worker (taken over). */
+static void
+ahead_push(struct worker_pool *p, struct route_load *l, struct job *job,
+           int64_t leased)
+{
+    struct ahead *a = calloc(1, sizeof(*a));
+
+    if (a == NULL) {
+        log_error("job %" PRId64 ": out of memory keeping it", job->id);
+        job_clear(job); /* left running: its lease or the next start */
+        return;
+    }
+    a->load = l;
+    a->job = *job;
+    memset(job, 0, sizeof(*job));
+    a->leased = leased;
+    a->claimed = clock_mono_ms();
+    if (p->ahead == NULL)
+        p->ahead_tail = &p->ahead;
+    *p->ahead_tail = a;
+    p->ahead_tail = &a->next;
+    p->nahead++;
+}
+
+/* Takes a out of the jobs claimed ahead (prev: the one before it, or
+ * NULL) and frees it; its job is the caller's. */
+static void
+ahead_unlink(struct worker_pool *p, struct ahead *prev, struct ahead *a)
+{
+    if (prev)
+        prev->next = a->next;
+    else
+        p->ahead = a->next;
+    if (p->ahead_tail == &a->next)
+        p->ahead_tail = prev ? &prev->next : &p->ahead;
+    p->nahead--;
+    free(a);
+}
+
+/* Starts jobs claimed ahead, oldest first, while workers are free. */
+static void
+ahead_start(struct worker_pool *p)
+{
+    while (p->ahead != NULL && !p->stopping &&
+           p->running < p->srv->cfg->workers) {
+        struct ahead *a = p->ahead;
+        struct job job = a->job;
+        struct route_load *l = a->load;
+        int64_t leased = a->leased, claimed = a->claimed;
+        ahead_unlink(p, NULL, a);
+        slot_start(p, l, &job, leased, claimed);
+    }
+}
+
+/* Puts every job claimed ahead back (kickd stops). */
+static void
+ahead_put_back_all(struct worker_pool *p, const char *why)
+{
+    while (p->ahead != NULL) {
+        struct job job = p->ahead->job;
+        ahead_unlink(p, NULL, p->ahead);
+        put_back(p, &job, why);
+    }
+}
+
+/* A job claimed ahead canceled before it started: its end. */
+struct ahead_cancel {
+    struct store_op op; /* op.job is the job */
+    struct srv *srv;
+};
+
+static void
+ahead_canceled(struct store_op *op)
+{
+    struct ahead_cancel *c = (struct ahead_cancel *)op;
+
+    if (op->result < 0)
+        log_error("job %" PRId64 ": recording its cancel: %s", op->id,
+                  op->error);
+    else
+        log_info("job %" PRId64 ": canceled before it started", op->id);
+    srv_job_event(c->srv, &(struct job_event){.kind = JOB_EVENT_STATE,
+                                              .id = op->id,
+                                              .route = op->job.route,
+                                              .state = JOB_CANCELED,
+                                              .attempt = op->job.attempt});
+    if (c->srv->workers)
+        waiters_wake(c->srv->workers, op->id);
+    store_op_free_cb(op);
+}
+
+/* Cancels job id if it was claimed ahead: true if it was. */
+static bool
+ahead_cancel(struct worker_pool *p, int64_t id)
+{
+    struct ahead *prev = NULL, *a = p->ahead;
+
+    while (a != NULL && a->job.id != id) {
+        prev = a;
+        a = a->next;
+    }
+    if (a == NULL)
+        return false;
+    struct ahead_cancel *c = calloc(1, sizeof(*c));
+    if (c == NULL)
+        return false;
+    c->srv = p->srv;
+    c->op.kind = SOP_FINISH;
+    c->op.id = id;
+    c->op.job = a->job;
+    c->op.end = (struct job_end){.state = JOB_CANCELED,
+                                 .exit_status = -1,
+                                 .now = clock_now_ms(),
+                                 .attempt = p->shared ? a->job.attempt : 0,
+                                 .error = "canceled before it started"};
+    c->op.done_cb = ahead_canceled;
+    ahead_unlink(p, prev, a);
+    store_submit(&p->srv->store, &c->op);
+    return true;
+}
+
 struct claim_op {
     struct store_op op;
     struct worker_pool *pool;
@@ -315,23 +493,11 @@ claim_end(struct worker_pool *p, struct route_load *l, int result,
     p->claiming--;
     l->claiming--;
     if (result == 1 && !p->stopping) {
-        slot_start(p, l, job, sent);
+        /* Started now if a worker is free, else by the next one. */
+        ahead_push(p, l, job, sent);
+        ahead_start(p);
     } else if (result == 1) {
-        /* Claimed while stopping: back to the queue as interrupted (the
-         * claim counted a start), at once; the next start recovers it if
-         * this does not reach the store. */
-        struct recover_back *back = calloc(1, sizeof(*back));
-        if (back) {
-            back->op.kind = SOP_FINISH;
-            back->op.id = job->id;
-            back->op.done_cb = store_op_free_cb;
-            recover_interrupted_end(&back->op.end, job,
-                                    p->srv->cfg->max_interruptions,
-                                    "kickd stopped", clock_now_ms(), 0,
-                                    back->error, sizeof(back->error));
-            store_submit(&p->srv->store, &back->op);
-        }
-        job_clear(job);
+        put_back(p, job, "kickd stopped"); /* claimed while stopping */
     } else if (result == 0) {
         l->due = false;
     } else if (result == 2) {
@@ -364,10 +530,16 @@ has_room(struct worker_pool *p, struct route_load *l)
 {
     const struct cfg_route *rt = route_named(p->srv->routes, l->route);
     int limit = rt ? rt->concurrency : 0;
+    int workers = p->srv->cfg->workers;
+    int busy = p->running + p->claiming + p->nahead;
 
-    return !p->stopping && p->recover == NULL &&
-           p->running + p->claiming < p->srv->cfg->workers &&
-           (limit == 0 || l->running + l->claiming < limit);
+    if (p->stopping || p->recover != NULL)
+        return false;
+    if (limit > 0)
+        return busy < workers && l->running + l->claiming < limit;
+    /* A route of short runs: also jobs claimed ahead, a few a worker. */
+    return busy <
+           (ahead_ok(l) ? (1 + JOB_AHEAD_PER_WORKER) * workers : workers);
 }
 
 /* The route whose due job a free worker takes next: one whose jobs were
@@ -401,8 +573,7 @@ schedule(struct worker_pool *p)
 {
     struct route_load *pick_l;
 
-    while (p->running + p->claiming < p->srv->cfg->workers &&
-           (pick_l = pick(p)) != NULL) {
+    while ((pick_l = pick(p)) != NULL) {
         struct claim_op *c = calloc(1, sizeof(*c));
         if (c == NULL)
             return;
@@ -419,29 +590,43 @@ schedule(struct worker_pool *p)
     }
 }
 
-/* A run's end is on its way to the store: its worker claims its next
- * job in the same transaction (the route schedule would pick, the worker
- * counted free), so that it starts as the end is committed. */
+/* A run's end is on its way to the store. Its worker takes the oldest
+ * job claimed ahead, if any, at once; and it claims its next job in the
+ * end's transaction (the route schedule would pick, the worker counted
+ * free), so that it starts as the end is committed, or waits ahead. */
 static void
 slot_chain(struct job_run *jr, struct store_op *op)
 {
     struct slot *sl = job_run_data(jr);
     struct worker_pool *p = sl->pool;
-    struct route_load *l;
+    struct route_load *l = sl->load;
+    int64_t took = clock_mono_ms() - sl->begun;
 
+    l->run_ms = l->run_ms < 0 ? took : l->run_ms + (took - l->run_ms) / 4;
     if (p->stopping || p->recover != NULL)
         return;
-    p->running--;
-    sl->load->running--;
+    if (p->ahead != NULL && !sl->handed) {
+        sl->handed = true;
+        p->running--;
+        ahead_start(p);
+    }
+    if (!sl->handed) {
+        p->running--;
+        sl->load->running--;
+    }
     l = pick(p);
-    p->running++;
-    sl->load->running++;
+    if (!sl->handed) {
+        p->running++;
+        sl->load->running++;
+    }
     /* A route with a concurrency on a shared store is claimed under its
      * lock: held to the end's commit, it would keep the other nodes'
      * claims of it trying again meanwhile. */
     if (l == NULL || (p->shared && worker_claim_limit(p->srv, l->route)))
         return;
     l->claiming++;
+    if (sl->handed)
+        p->claiming++;
     sl->chained = l;
     op->claim = true;
     op->route = l->route;
@@ -518,7 +703,9 @@ worker_cancel(struct srv *s, int64_t id)
 {
     struct job_run *jr = worker_run(s, id);
 
-    return jr && job_run_cancel(jr);
+    if (jr != NULL)
+        return job_run_cancel(jr);
+    return s->workers != NULL && ahead_cancel(s->workers, id);
 }
 
 int
@@ -591,6 +778,34 @@ slot_fence(struct slot *sl, const char *why)
         sl->fenced = true;
 }
 
+/* A renewal's answer for the jobs claimed ahead: a listed one's lease
+ * was renewed; one claimed before the renewal was sent but not listed is
+ * another node's now, and is dropped. */
+static void
+ahead_renewed(struct worker_pool *p, const struct store_op *op)
+{
+    struct ahead *prev = NULL, *a = p->ahead, *next;
+
+    for (; a; a = next) {
+        next = a->next;
+        bool listed = false;
+        for (size_t i = 0; i < op->nids && !listed; i++)
+            listed =
+                op->ids[i] == a->job.id && op->attempts[i] == a->job.attempt;
+        if (listed)
+            a->leased = op->sent;
+        if (listed || a->claimed >= op->sent) {
+            prev = a;
+            continue;
+        }
+        log_warn("job %" PRId64 ": another node took its lease over "
+                 "before it started here",
+                 a->job.id);
+        job_clear(&a->job);
+        ahead_unlink(p, prev, a);
+    }
+}
+
 static void
 renew_done(struct store_op *op)
 {
@@ -622,6 +837,7 @@ renew_done(struct store_op *op)
         for (struct slot *sl = p->slots; sl; sl = sl->next)
             if (!sl->listed && sl->started < op->sent)
                 slot_fence(sl, "another node took its lease over");
+        ahead_renewed(p, op);
     }
     store_op_clear(op);
     free(op);
@@ -641,6 +857,19 @@ leases_check(struct worker_pool *p)
         if (now - sl->leased >= keep)
             slot_fence(sl, "its lease could not be renewed (the database "
                            "is unreachable)");
+    struct ahead *prev = NULL, *a = p->ahead, *next;
+    for (; a; a = next) {
+        next = a->next;
+        if (now - a->leased < keep) {
+            prev = a;
+            continue;
+        }
+        struct job job = a->job;
+        ahead_unlink(p, prev, a);
+        put_back(p, &job,
+                 "its lease could not be renewed before it "
+                 "started");
+    }
 }
 
 static void
@@ -793,6 +1022,7 @@ worker_stop(struct srv *s)
         return;
     p->stopping = true;
     uv_timer_stop(&p->delay_timer);
+    ahead_put_back_all(p, "kickd stopped");
     /* Leases are still renewed (and checked) while the runs end. */
     uv_timer_stop(&p->poll_timer);
 }
@@ -858,6 +1088,10 @@ worker_free(struct srv *s)
         p->slots = sl->next;
         job_run_free(sl->jr);
         free(sl);
+    }
+    while (p->ahead) {
+        job_clear(&p->ahead->job);
+        ahead_unlink(p, NULL, p->ahead);
     }
     p->handles = 4;
     uv_close((uv_handle_t *)&p->delay_timer, delay_closed_cb);
