@@ -229,7 +229,12 @@ $(B)/bench/trigger_libkick: bench/trigger_libkick.c $(B)/libkick.a \
 	@echo "  CC      $@"
 	$(Q)$(CC) $(ALL_CFLAGS) -o $@ $< $(B)/libkick.a $(CLIENT_LIBS)
 
-check: all $(S)/kickd $(UNIT_BIN) $(FUZZ_BIN)
+# The builds first, as many at once as the machine has CPUs (.ci/run calls
+# a plain `make check`), then every test.
+NPROC := $(shell nproc 2>/dev/null || echo 1)
+check:
+	$(Q)$(MAKE) --no-print-directory -j$(NPROC) all $(S)/kickd $(UNIT_BIN) \
+	    $(FUZZ_BIN)
 	$(PYTHON) tests/run.py --build $(B) --san $(S)
 
 unit: $(UNIT_BIN)
