@@ -625,7 +625,7 @@ def run_all(b, got):
             attempt(trig["gw"], b.gw_add)
             attempt(drained["gw"], b.gw_drain)
     for n in NODES[1:]:
-        kick(n, b.pg_db(next(schemas)), n, latency=n == NODES[-1])
+        kick(n, b.pg_db(next(schemas)), n, latency=n == 3)
     os.mkdir(os.path.join(b.tmp, "sqlite"))
     kick(1, b.sqlite_db("sqlite/t"), "sqlite", latency=True)
     # The SQLite drain on its own store: kick() gave it the same path, so

@@ -147,6 +147,9 @@
  * runs are spread over them by job, so that one node's commits do not
  * wait on one connection's round trips in turn (docs/postgresql.md). */
 #define STORE_PG_LANES 2
+/* At most this many ends' claims of one transaction are made as one
+ * (store_ops.claim_n); more claim each on their own. */
+#define STORE_CLAIMS_GATHERED 64
 /* Claiming ahead: a route whose runs take less than JOB_AHEAD_RUN_MS on
  * average (and that has no concurrency) has up to JOB_AHEAD_PER_WORKER
  * jobs a worker claimed before a worker is free, each started the moment

@@ -2,20 +2,21 @@
 /* Unit tests of the store interface, written against struct store_ops
  * only: every backend in the table below runs the same suite, each test on
  * a fresh store. */
+#include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
-#include <setjmp.h>
 #include <stdint.h>
+
 #include <cmocka.h>
 
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <signal.h>
-#include <time.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <libpq-fe.h>
@@ -128,8 +129,7 @@ pg_schema_version(const char *uri)
 static const struct backend backends[] = {
     {"sqlite", sqlite_ops, sqlite_fresh_uri, sqlite_schema_version,
      SQLITE_SCHEMA_VERSION},
-    {"postgresql", pg_ops, pg_fresh_uri, pg_schema_version,
-     PG_SCHEMA_VERSION},
+    {"postgresql", pg_ops, pg_fresh_uri, pg_schema_version, PG_SCHEMA_VERSION},
 };
 
 static const struct backend *cur;
@@ -473,8 +473,7 @@ test_finish(void **state)
     struct job j;
 
     assert_int_equal(claim(f, "/a", 20), id);
-    assert_int_equal(fin(f, id, JOB_TIMED_OUT, 2, -1, 27, 30, 0),
-                     0);
+    assert_int_equal(fin(f, id, JOB_TIMED_OUT, 2, -1, 27, 30, 0), 0);
     get(f, id, &j);
     assert_int_equal(j.state, JOB_TIMED_OUT);
     assert_int_equal(j.connection_status, 2);
@@ -485,12 +484,9 @@ test_finish(void **state)
     assert_int_equal(j.attempt, 1);
     job_clear(&j);
     /* Only a running job ends. */
-    assert_int_equal(fin(f, id, JOB_SUCCEEDED, 0, 0, 0, 40, 0),
-                     1);
-    assert_int_equal(
-        fin(f, queued, JOB_SUCCEEDED, 0, 0, 0, 40, 0), 1);
-    assert_int_equal(fin(f, 9999, JOB_SUCCEEDED, 0, 0, 0, 40, 0),
-                     1);
+    assert_int_equal(fin(f, id, JOB_SUCCEEDED, 0, 0, 0, 40, 0), 1);
+    assert_int_equal(fin(f, queued, JOB_SUCCEEDED, 0, 0, 0, 40, 0), 1);
+    assert_int_equal(fin(f, 9999, JOB_SUCCEEDED, 0, 0, 0, 40, 0), 1);
     get(f, queued, &j);
     assert_int_equal(j.state, JOB_QUEUED);
     job_clear(&j);
@@ -504,8 +500,7 @@ test_finish_requeue(void **state)
     struct job j;
 
     assert_int_equal(claim(f, "/a", 20), id);
-    assert_int_equal(fin(f, id, JOB_FAILED, 0, 1, 0, 30, 2030),
-                     0);
+    assert_int_equal(fin(f, id, JOB_FAILED, 0, 1, 0, 30, 2030), 0);
     get(f, id, &j);
     assert_int_equal(j.state, JOB_QUEUED);
     assert_int_equal(j.attempt, 1);
@@ -519,8 +514,7 @@ test_finish_requeue(void **state)
     assert_int_equal(j.attempt, 2);
     assert_int_equal(j.started_at, 2030);
     job_clear(&j);
-    assert_int_equal(fin(f, id, JOB_SUCCEEDED, 0, 0, 0, 2040, 0),
-                     0);
+    assert_int_equal(fin(f, id, JOB_SUCCEEDED, 0, 0, 0, 2040, 0), 0);
     get(f, id, &j);
     assert_int_equal(j.state, JOB_SUCCEEDED);
     assert_int_equal(j.attempt, 2);
@@ -558,8 +552,8 @@ static void
 check_list(struct fix *f, int state, const char *route, int64_t after,
            int limit, const int64_t *want, size_t nwant)
 {
-    struct job_filter flt = {.state = state, .route = route,
-                             .after = after, .limit = limit};
+    struct job_filter flt = {
+        .state = state, .route = route, .after = after, .limit = limit};
     struct job *jobs;
     size_t n;
 
@@ -648,35 +642,46 @@ test_list_desc(void **state)
     for (int i = 0; i < 8; i++)
         rev[i] = id[7 - i];
     claim(f, "/a", 100); /* id[0] running */
-    check_page(f, (struct job_filter){.state = -1, .limit = 100,
-                                      .desc = true}, rev, 8);
-    check_page(f, (struct job_filter){.state = -1, .limit = 3,
-                                      .desc = true}, rev, 3);
-    check_page(f, (struct job_filter){.state = -1, .limit = 3,
-                                      .desc = true, .before = rev[2]},
+    check_page(f, (struct job_filter){.state = -1, .limit = 100, .desc = true},
+               rev, 8);
+    check_page(f, (struct job_filter){.state = -1, .limit = 3, .desc = true},
+               rev, 3);
+    check_page(f,
+               (struct job_filter){
+                   .state = -1, .limit = 3, .desc = true, .before = rev[2]},
                rev + 3, 3);
-    check_page(f, (struct job_filter){.state = -1, .limit = 3,
-                                      .desc = true, .before = id[0]},
+    check_page(f,
+               (struct job_filter){
+                   .state = -1, .limit = 3, .desc = true, .before = id[0]},
                NULL, 0);
     int64_t b_rev[] = {id[7], id[5], id[3], id[1]};
-    check_page(f, (struct job_filter){.state = -1, .route = "/b",
-                                      .limit = 100, .desc = true},
+    check_page(f,
+               (struct job_filter){
+                   .state = -1, .route = "/b", .limit = 100, .desc = true},
                b_rev, 4);
     int64_t a_queued_rev[] = {id[6], id[4], id[2]};
-    check_page(f, (struct job_filter){.state = JOB_QUEUED, .route = "/a",
-                                      .limit = 100, .desc = true},
-               a_queued_rev, 3);
-    check_page(f, (struct job_filter){.state = JOB_QUEUED, .limit = 2,
-                                      .desc = true, .before = id[6]},
-               rev + 2, 2);
+    check_page(
+        f,
+        (struct job_filter){
+            .state = JOB_QUEUED, .route = "/a", .limit = 100, .desc = true},
+        a_queued_rev, 3);
+    check_page(
+        f,
+        (struct job_filter){
+            .state = JOB_QUEUED, .limit = 2, .desc = true, .before = id[6]},
+        rev + 2, 2);
     /* Both bounds, both ways. */
-    check_page(f, (struct job_filter){.state = -1, .limit = 100,
-                                      .after = id[2], .before = id[6]},
+    check_page(f,
+               (struct job_filter){
+                   .state = -1, .limit = 100, .after = id[2], .before = id[6]},
                id + 3, 3);
     int64_t mid_rev[] = {id[5], id[4], id[3]};
-    check_page(f, (struct job_filter){.state = -1, .limit = 100,
-                                      .desc = true, .after = id[2],
-                                      .before = id[6]},
+    check_page(f,
+               (struct job_filter){.state = -1,
+                                   .limit = 100,
+                                   .desc = true,
+                                   .after = id[2],
+                                   .before = id[6]},
                mid_rev, 3);
 }
 
@@ -689,51 +694,79 @@ test_list_created(void **state)
     struct fix *f = *state;
     int64_t id[10];
 
-    check_page(f, (struct job_filter){.state = -1, .limit = 100,
-                                      .created_from = 1000}, NULL, 0);
+    check_page(
+        f, (struct job_filter){.state = -1, .limit = 100, .created_from = 1000},
+        NULL, 0);
     /* Created at 1000, 1100, ... 1900. */
     for (int i = 0; i < 10; i++)
         id[i] = add(f, i < 5 ? "/a" : "/b", NULL, 1000 + 100 * i, 1, NULL);
-    check_page(f, (struct job_filter){.state = -1, .limit = 100,
-                                      .created_from = 1500}, id + 5, 5);
-    check_page(f, (struct job_filter){.state = -1, .limit = 100,
-                                      .created_from = 1450}, id + 5, 5);
-    check_page(f, (struct job_filter){.state = -1, .limit = 100,
-                                      .created_from = 1}, id, 10);
-    check_page(f, (struct job_filter){.state = -1, .limit = 100,
-                                      .created_from = 1901}, NULL, 0);
-    check_page(f, (struct job_filter){.state = -1, .limit = 100,
-                                      .created_until = 1300}, id, 3);
-    check_page(f, (struct job_filter){.state = -1, .limit = 100,
-                                      .created_until = 1000}, NULL, 0);
-    check_page(f, (struct job_filter){.state = -1, .limit = 100,
-                                      .created_until = 9999}, id, 10);
-    check_page(f, (struct job_filter){.state = -1, .limit = 100,
-                                      .created_from = 1200,
-                                      .created_until = 1500}, id + 2, 3);
+    check_page(
+        f, (struct job_filter){.state = -1, .limit = 100, .created_from = 1500},
+        id + 5, 5);
+    check_page(
+        f, (struct job_filter){.state = -1, .limit = 100, .created_from = 1450},
+        id + 5, 5);
+    check_page(
+        f, (struct job_filter){.state = -1, .limit = 100, .created_from = 1},
+        id, 10);
+    check_page(
+        f, (struct job_filter){.state = -1, .limit = 100, .created_from = 1901},
+        NULL, 0);
+    check_page(
+        f,
+        (struct job_filter){.state = -1, .limit = 100, .created_until = 1300},
+        id, 3);
+    check_page(
+        f,
+        (struct job_filter){.state = -1, .limit = 100, .created_until = 1000},
+        NULL, 0);
+    check_page(
+        f,
+        (struct job_filter){.state = -1, .limit = 100, .created_until = 9999},
+        id, 10);
+    check_page(f,
+               (struct job_filter){.state = -1,
+                                   .limit = 100,
+                                   .created_from = 1200,
+                                   .created_until = 1500},
+               id + 2, 3);
     int64_t rev[] = {id[4], id[3], id[2]};
-    check_page(f, (struct job_filter){.state = -1, .limit = 100,
-                                      .desc = true, .created_from = 1200,
-                                      .created_until = 1500}, rev, 3);
-    check_page(f, (struct job_filter){.state = -1, .limit = 2,
-                                      .desc = true, .created_from = 1200,
-                                      .created_until = 1500,
-                                      .before = id[3]}, id + 2, 1);
-    check_page(f, (struct job_filter){.state = -1, .route = "/b",
-                                      .limit = 100, .created_until = 1700},
-               id + 5, 2);
-    check_page(f, (struct job_filter){.state = JOB_QUEUED, .route = "/a",
-                                      .limit = 100, .created_from = 1300},
+    check_page(f,
+               (struct job_filter){.state = -1,
+                                   .limit = 100,
+                                   .desc = true,
+                                   .created_from = 1200,
+                                   .created_until = 1500},
+               rev, 3);
+    check_page(f,
+               (struct job_filter){.state = -1,
+                                   .limit = 2,
+                                   .desc = true,
+                                   .created_from = 1200,
+                                   .created_until = 1500,
+                                   .before = id[3]},
+               id + 2, 1);
+    check_page(
+        f,
+        (struct job_filter){
+            .state = -1, .route = "/b", .limit = 100, .created_until = 1700},
+        id + 5, 2);
+    check_page(f,
+               (struct job_filter){.state = JOB_QUEUED,
+                                   .route = "/a",
+                                   .limit = 100,
+                                   .created_from = 1300},
                id + 3, 2);
     /* The clock stepped back: a job created at 1250 after the others.
      * Bounds follow the order of arrival, so it may be missed, but no
      * job outside them is listed. */
     add(f, "/a", NULL, 1250, 1, NULL);
     int64_t from[] = {id[5], id[6], id[7], id[8], id[9]};
-    check_page(f, (struct job_filter){.state = -1, .limit = 100,
-                                      .created_from = 1500}, from, 5);
-    struct job_filter until = {.state = -1, .limit = 100,
-                               .created_until = 1300};
+    check_page(
+        f, (struct job_filter){.state = -1, .limit = 100, .created_from = 1500},
+        from, 5);
+    struct job_filter until = {
+        .state = -1, .limit = 100, .created_until = 1300};
     struct job *jobs;
     size_t n;
     assert_int_equal(f->ops->list(f->st, &until, &jobs, &n), 0);
@@ -763,16 +796,23 @@ test_retry(void **state)
     assert_int_equal(claim(f, "/a", 20), id);
     assert_int_equal(f->ops->retry(f->st, id, 25, 3), 2);
     assert_int_equal(f->ops->retry(f->st, 9999, 25, 3), 1);
-    struct job_end e = {.state = JOB_QUEUED, .now = 30, .requeue_at = 30,
-                        .interrupted = true, .exit_status = -1,
+    struct job_end e = {.state = JOB_QUEUED,
+                        .now = 30,
+                        .requeue_at = 30,
+                        .interrupted = true,
+                        .exit_status = -1,
                         .error = "interrupted: kickd stopped (1 of 5)"};
     assert_int_equal(f->ops->finish(f->st, id, &e), 0);
     assert_int_equal(claim(f, "/a", 40), id);
     assert_int_equal(f->ops->set_progress(f->st, id, 50, "half"), 0);
-    e = (struct job_end){.state = JOB_FAILED, .connection_status = 2,
-                         .now = 50, .exit_status = 3,
-                         .error = "exit status 3", .output = "run 2\n",
-                         .output_len = 6, .output_cap = 1024};
+    e = (struct job_end){.state = JOB_FAILED,
+                         .connection_status = 2,
+                         .now = 50,
+                         .exit_status = 3,
+                         .error = "exit status 3",
+                         .output = "run 2\n",
+                         .output_len = 6,
+                         .output_cap = 1024};
     assert_int_equal(f->ops->finish(f->st, id, &e), 0);
 
     assert_int_equal(f->ops->retry(f->st, id, 60, 3), 0);
@@ -801,9 +841,12 @@ test_retry(void **state)
     assert_int_equal(j.attempt, 1);
     assert_non_null(j.head);
     job_clear(&j);
-    e = (struct job_end){.state = JOB_SUCCEEDED, .now = 70,
-                         .exit_status = 0, .output = "run 3\n",
-                         .output_len = 6, .output_cap = 1024};
+    e = (struct job_end){.state = JOB_SUCCEEDED,
+                         .now = 70,
+                         .exit_status = 0,
+                         .output = "run 3\n",
+                         .output_len = 6,
+                         .output_cap = 1024};
     assert_int_equal(f->ops->finish(f->st, id, &e), 0);
     assert_int_equal(f->ops->output_get(f->st, id, &data, &n, NULL), 0);
     assert_int_equal(n, 12);
@@ -863,8 +906,8 @@ test_output_cap(void **state)
             len = TOTAL - sent;
         for (size_t k = 0; k < len; k++)
             all[sent + k] = (char)((sent + k) * 31 % 251);
-        assert_int_equal(f->ops->output_append(f->st, id, all + sent, len, CAP, 0),
-                         0);
+        assert_int_equal(
+            f->ops->output_append(f->st, id, all + sent, len, CAP, 0), 0);
         sent += len;
         if (i % 37 == 0) {
             size_t keep = sent < CAP ? sent : CAP;
@@ -874,7 +917,8 @@ test_output_cap(void **state)
     check_output(f, id, all + TOTAL - CAP, CAP);
     check_output(f, other, NULL, 0);
     /* One append larger than the cap keeps its own newest bytes. */
-    assert_int_equal(f->ops->output_append(f->st, other, all, 3000, 1000, 0), 0);
+    assert_int_equal(f->ops->output_append(f->st, other, all, 3000, 1000, 0),
+                     0);
     check_output(f, other, all + 2000, 1000);
     assert_int_equal(f->ops->output_append(f->st, other, "xy", 2, 1000, 0), 0);
     assert_int_equal(f->ops->output_get(f->st, other, &data, &n, NULL), 0);
@@ -910,9 +954,13 @@ test_output_size(void **state)
     assert_int_equal(j.state, JOB_RUNNING);
     assert_string_equal(j.route, "/a");
     job_clear(&j);
-    struct job_end e = {.state = JOB_SUCCEEDED, .now = 30,
-                        .output = "ij", .output_len = 2, .output_cap = 4,
-                        .output_skipped = 1, .response_status = 201,
+    struct job_end e = {.state = JOB_SUCCEEDED,
+                        .now = 30,
+                        .output = "ij",
+                        .output_len = 2,
+                        .output_cap = 4,
+                        .output_skipped = 1,
+                        .response_status = 201,
                         .response_type = "text/plain"};
     assert_int_equal(f->ops->finish(f->st, id, &e), 0);
     assert_int_equal(f->ops->output_get(f->st, id, &data, &n, &j), 0);
@@ -982,9 +1030,13 @@ test_finish_error_output(void **state)
     e.output_len = 4;
     assert_int_equal(f->ops->finish(f->st, id, &e), 1);
     assert_int_equal(claim(f, "/a", 40), id);
-    e = (struct job_end){.state = JOB_FAILED, .now = 50, .exit_status = 3,
-                         .error = "exit status 3", .output = "second\n",
-                         .output_len = 7, .output_cap = 1024};
+    e = (struct job_end){.state = JOB_FAILED,
+                         .now = 50,
+                         .exit_status = 3,
+                         .error = "exit status 3",
+                         .output = "second\n",
+                         .output_len = 7,
+                         .output_cap = 1024};
     assert_int_equal(f->ops->finish(f->st, id, &e), 0);
     get(f, id, &j);
     assert_int_equal(j.state, JOB_FAILED);
@@ -1024,8 +1076,8 @@ test_orphans(void **state)
     int64_t b = add(f, "/a", NULL, 10, 1, NULL);
     int64_t queued = add(f, "/a", NULL, 10, 1, NULL);
     int64_t done = add(f, "/b", NULL, 10, 1, NULL);
-    struct job_owner o = {.node = "host/1/ab", .pgid = 4242,
-                          .start = 123456, .boot = "boot-1"};
+    struct job_owner o = {
+        .node = "host/1/ab", .pgid = 4242, .start = 123456, .boot = "boot-1"};
     struct job *jobs;
     struct job_owner *owners;
     size_t n;
@@ -1054,8 +1106,11 @@ test_orphans(void **state)
     assert_int_equal(owners[1].pgid, 0);
     assert_string_equal(owners[1].node, "");
     orphans_free(jobs, owners, n);
-    struct job_end e = {.state = JOB_QUEUED, .now = 500, .requeue_at = 500,
-                        .interrupted = true, .exit_status = -1,
+    struct job_end e = {.state = JOB_QUEUED,
+                        .now = 500,
+                        .requeue_at = 500,
+                        .interrupted = true,
+                        .exit_status = -1,
                         .error = "interrupted: kickd died (1 of 5)"};
     assert_int_equal(f->ops->finish(f->st, a, &e), 0);
     assert_int_equal(f->ops->finish(f->st, b, &e), 0);
@@ -1155,7 +1210,7 @@ test_counts_dashboard(void **state)
     assert_int_equal(f->ops->retry(f->st, id[3], 40, 2), 0);
     assert_int_equal(claim(f, "/b", 20), id[4]);
     assert_int_equal(fin(f, id[4], JOB_ABORTED, 1, -1, 15, 30, 0), 0);
-    assert_int_equal(f->ops->delete(f->st, id[4]), 0);
+    assert_int_equal(f->ops->delete (f->st, id[4]), 0);
     assert_int_equal(claim(f, "/c", 20), id[5]);
 
     assert_int_equal(f->ops->counts(f->st, &c, &n), 0);
@@ -1202,11 +1257,11 @@ test_delete(void **state)
     assert_int_equal(claim(f, "/a", 20), running);
     assert_int_equal(f->ops->output_append(f->st, ended, "hi\n", 3, 100, 0), 0);
     assert_int_equal(fin(f, ended, JOB_SUCCEEDED, 0, 0, 0, 30, 0), 0);
-    assert_int_equal(f->ops->delete(f->st, running), 1);
-    assert_int_equal(f->ops->delete(f->st, queued), 1);
-    assert_int_equal(f->ops->delete(f->st, 9999), 1);
-    assert_int_equal(f->ops->delete(f->st, ended), 0);
-    assert_int_equal(f->ops->delete(f->st, ended), 1);
+    assert_int_equal(f->ops->delete (f->st, running), 1);
+    assert_int_equal(f->ops->delete (f->st, queued), 1);
+    assert_int_equal(f->ops->delete (f->st, 9999), 1);
+    assert_int_equal(f->ops->delete (f->st, ended), 0);
+    assert_int_equal(f->ops->delete (f->st, ended), 1);
     assert_int_equal(f->ops->get(f->st, ended, true, &j), 1);
     assert_int_equal(f->ops->output_get(f->st, ended, &out, &len, NULL), 1);
     get(f, running, &j);
@@ -1232,8 +1287,8 @@ add_ended(struct fix *f, const char *route, const int64_t *ends, size_t n,
         assert_int_equal(claim(f, route, 1), ids[i]);
         assert_int_equal(f->ops->output_append(f->st, ids[i], "x", 1, 10, 0),
                          0);
-        assert_int_equal(fin(f, ids[i], i % 2 ? JOB_FAILED : JOB_SUCCEEDED,
-                             0, (int)(i % 2), 0, ends[i], 0),
+        assert_int_equal(fin(f, ids[i], i % 2 ? JOB_FAILED : JOB_SUCCEEDED, 0,
+                             (int)(i % 2), 0, ends[i], 0),
                          0);
     }
 }
@@ -1257,8 +1312,7 @@ test_prune(void **state)
     add_ended(f, "/a", ends, 6, ids);
     add_ended(f, "/b", ends, 1, other);
     assert_int_equal(claim(f, "/a", 55), running);
-    assert_int_equal(f->ops->prune(f->st, "/a", 450, 2, &deleted, &oldest),
-                     0);
+    assert_int_equal(f->ops->prune(f->st, "/a", 450, 2, &deleted, &oldest), 0);
     assert_int_equal(deleted, 2);
     assert_int_equal(oldest, 300);
     assert_int_equal(f->ops->get(f->st, ids[1], false, &j), 1); /* 100 */
@@ -1267,13 +1321,12 @@ test_prune(void **state)
     job_clear(&j);
     assert_int_equal(f->ops->prune(f->st, "/a", 450, 100, &deleted, &oldest),
                      0);
-    assert_int_equal(deleted, 2);  /* 300 and 400; 500 and 900 are newer */
+    assert_int_equal(deleted, 2); /* 300 and 400; 500 and 900 are newer */
     assert_int_equal(oldest, 500);
     assert_int_equal(f->ops->prune(f->st, "/a", 450, 100, &deleted, &oldest),
                      0);
     assert_int_equal(deleted, 0);
-    assert_int_equal(f->ops->prune(f->st, "/a", 1000, 100, &deleted,
-                                   &oldest),
+    assert_int_equal(f->ops->prune(f->st, "/a", 1000, 100, &deleted, &oldest),
                      0);
     assert_int_equal(deleted, 2);
     assert_int_equal(oldest, 0);
@@ -1722,8 +1775,8 @@ test_common(void **state)
                      err, sizeof(err));
     assert_string_equal(err, "postgresql://kick:***@db:5432/kick"
                              "?sslmode=require");
-    store_uri_format("postgresql:///kick?host=/run&password=s3cret&user=k",
-                     err, sizeof(err));
+    store_uri_format("postgresql:///kick?host=/run&password=s3cret&user=k", err,
+                     sizeof(err));
     assert_string_equal(err, "postgresql:///kick?host=/run&password=***"
                              "&user=k");
     store_uri_format("postgres://kick@db/kick", err, sizeof(err));
@@ -1767,8 +1820,11 @@ test_pg_two_nodes(void **state)
     assert_false(existed);
     assert_int_equal(add(f, "/a", "key-1", 30, 1, &existed), k);
     assert_true(existed);
-    struct job dup = {.route = "/a", .idem_key = "key-1", .max_attempts = 1,
-                      .created_at = 30, .run_at = 30};
+    struct job dup = {.route = "/a",
+                      .idem_key = "key-1",
+                      .max_attempts = 1,
+                      .created_at = 30,
+                      .run_at = 30};
     assert_int_equal(f->ops->insert(other, &dup, &existed), 0);
     assert_true(existed);
     assert_int_equal(dup.id, k);
@@ -1846,8 +1902,11 @@ static int
 pg_end(struct fix *f, struct store *st, int64_t id, int attempt,
        enum job_state state, int64_t now)
 {
-    struct job_end e = {.state = state, .exit_status = 0, .now = now,
-                        .attempt = attempt, .requeue_at = now,
+    struct job_end e = {.state = state,
+                        .exit_status = 0,
+                        .now = now,
+                        .attempt = attempt,
+                        .requeue_at = now,
                         .interrupted = state == JOB_QUEUED};
 
     return f->ops->finish(st, id, &e);
@@ -1894,7 +1953,8 @@ test_pg_claim_limit(void **state)
     assert_int_equal(pg_claim(f, b, "/lim", 0, &got), 1);
     assert_int_equal(got, id[3]);
     assert_int_equal(pg_admin(f->uri, "SELECT count(*) FROM jobs WHERE"
-                                      " state = 1 AND owner = 'h/2/b'"), 3);
+                                      " state = 1 AND owner = 'h/2/b'"),
+                     3);
     f->ops->close(b);
 }
 
@@ -1906,8 +1966,8 @@ test_pg_fence(void **state)
 {
     struct fix *f = *state;
     struct store *b = pg_node(f, "h/2/b", 30000);
-    struct job_owner o = {.node = "h/1/a", .pgid = 77, .start = 5,
-                          .boot = "boot"};
+    struct job_owner o = {
+        .node = "h/1/a", .pgid = 77, .start = 5, .boot = "boot"};
     int64_t id = add(f, "/a", NULL, 10, 3, NULL), got;
     struct job j;
 
@@ -1938,7 +1998,60 @@ test_pg_fence(void **state)
     assert_int_equal(j.attempt, 2);
     job_clear(&j);
     assert_int_equal(pg_admin(f->uri, "SELECT count(*) FROM jobs WHERE"
-                                      " owner = 'h/2/b'"), 1);
+                                      " owner = 'h/2/b'"),
+                     1);
+    f->ops->close(b);
+}
+
+/* PostgreSQL: claim_n takes up to n due jobs of a route, oldest first,
+ * with their requests, as this node's (owner, lease, attempt); it passes
+ * over jobs another node's open transaction holds, and jobs not due. */
+static void
+test_pg_claim_n(void **state)
+{
+    struct fix *f = *state;
+    struct store *b = pg_node(f, "h/2/b", 30000);
+    struct job got[8];
+    int n = -1;
+    int64_t id[6], other;
+
+    for (int i = 0; i < 6; i++)
+        id[i] = add(f, "/a", NULL, 10 + i, 1, NULL);
+    int64_t late = add(f, "/a", NULL, 5000, 1, NULL);
+    int64_t elsewhere = add(f, "/b", NULL, 10, 1, NULL);
+    f->ops->join(f->st, "h/1/a", 30000);
+    /* b holds the oldest in its open transaction. */
+    assert_int_equal(f->ops->begin(b), 0);
+    assert_int_equal(pg_claim(f, b, "/a", 0, &other), 1);
+    assert_int_equal(other, id[0]);
+    assert_int_equal(f->ops->claim_n(f->st, "/a", 1000, 3, got, &n), 0);
+    assert_int_equal(n, 3);
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal(got[i].id, id[i + 1]);
+        assert_int_equal(got[i].state, JOB_RUNNING);
+        assert_int_equal(got[i].attempt, 1);
+        assert_int_equal(got[i].head_len, strlen("POST /x HTTP/1.1\r\n\r\n"));
+        job_clear(&got[i]);
+    }
+    assert_int_equal(f->ops->commit(b), 0);
+    /* More asked for than are due: the two left, not the late one. */
+    assert_int_equal(f->ops->claim_n(f->st, "/a", 1000, 8, got, &n), 0);
+    assert_int_equal(n, 2);
+    assert_int_equal(got[0].id, id[4]);
+    assert_int_equal(got[1].id, id[5]);
+    job_clear(&got[0]);
+    job_clear(&got[1]);
+    assert_int_equal(f->ops->claim_n(f->st, "/a", 1000, 8, got, &n), 0);
+    assert_int_equal(n, 0);
+    assert_int_equal(pg_admin(f->uri, "SELECT count(*) FROM jobs WHERE"
+                                      " state = 1 AND owner = 'h/1/a'"
+                                      " AND lease_until > 0"),
+                     5);
+    assert_int_equal(pg_admin(f->uri, "SELECT count(*) FROM jobs WHERE"
+                                      " state = 0"),
+                     2);
+    (void)late;
+    (void)elsewhere;
     f->ops->close(b);
 }
 
@@ -1997,8 +2110,8 @@ test_pg_orphans_lease(void **state)
     struct fix *f = *state;
     struct store *b = pg_node(f, "h/2/b", 30000);
     struct store *c = pg_node(f, "h/3/c", 30000);
-    struct job_owner o = {.node = "h/1/a", .pgid = 99, .start = 7,
-                          .boot = "boot-a"};
+    struct job_owner o = {
+        .node = "h/1/a", .pgid = 99, .start = 7, .boot = "boot-a"};
     int64_t a1 = add(f, "/a", NULL, 10, 2, NULL), got;
     int64_t a2 = add(f, "/a", NULL, 10, 2, NULL);
     int64_t b1 = add(f, "/a", NULL, 10, 2, NULL);
@@ -2040,7 +2153,8 @@ test_pg_orphans_lease(void **state)
                                       " state = 1 AND owner = 'h/2/b'"
                                       " AND lease_until > (extract(epoch FROM"
                                       " clock_timestamp()) * 1000)::bigint"
-                                      " + 20000"), 2);
+                                      " + 20000"),
+                     2);
     f->ops->close(b);
     f->ops->close(c);
 }
@@ -2070,11 +2184,10 @@ pg_expect(struct fix *f, struct store *ln, int want, ...)
     va_list ap;
 
     for (int i = 0; i < 60 && got.n < want; i++)
-        if (f->ops->listen_wait(ln, 50, pg_line_cb, &got, err,
-                                sizeof(err)) < 0)
+        if (f->ops->listen_wait(ln, 50, pg_line_cb, &got, err, sizeof(err)) < 0)
             fail_msg("listen_wait: %s", err);
-    assert_int_equal(f->ops->listen_wait(ln, 150, pg_line_cb, &got, err,
-                                         sizeof(err)), 0);
+    assert_int_equal(
+        f->ops->listen_wait(ln, 150, pg_line_cb, &got, err, sizeof(err)), 0);
     assert_int_equal(got.n, want);
     va_start(ap, want);
     for (int i = 0; i < want; i++)
@@ -2163,10 +2276,10 @@ test_pg_notices_split(void **state)
     }
     assert_int_equal(f->ops->commit(f->st), 0);
     for (int i = 0; i < 60 && got.n < N + 1; i++)
-        assert_int_equal(f->ops->listen_wait(ln, 50, pg_line_cb, &got, err,
-                                             sizeof(err)), 0);
-    assert_int_equal(f->ops->listen_wait(ln, 150, pg_line_cb, &got, err,
-                                         sizeof(err)), 0);
+        assert_int_equal(
+            f->ops->listen_wait(ln, 50, pg_line_cb, &got, err, sizeof(err)), 0);
+    assert_int_equal(
+        f->ops->listen_wait(ln, 150, pg_line_cb, &got, err, sizeof(err)), 0);
     assert_int_equal(got.n, N + 1);
     assert_string_equal(got.line[0], "d 10 /a");
     char want[32];
@@ -2222,8 +2335,8 @@ test_pg_reconnect(void **state)
     assert_int_equal(f->ops->get(f->st, id, true, &j), -1);
     assert_int_equal(f->ops->claim(f->st, "/a", 20, 0, &j), -1);
     assert_true(mono_now_ms() - t0 < 50);
-    assert_non_null(strstr(f->ops->error(f->st),
-                           "database unavailable; next try in"));
+    assert_non_null(
+        strstr(f->ops->error(f->st), "database unavailable; next try in"));
     usleep(150 * 1000);
     assert_int_equal(f->ops->get(f->st, id, true, &j), 0);
     assert_int_equal(j.id, id);
@@ -2231,8 +2344,8 @@ test_pg_reconnect(void **state)
     assert_int_equal(claim(f, "/a", 20), id);
     /* In a transaction, a lost connection fails its ops and its commit;
      * nothing of it is kept. */
-    struct job nj = {.route = "/a", .max_attempts = 1, .created_at = 10,
-                     .run_at = 10};
+    struct job nj = {
+        .route = "/a", .max_attempts = 1, .created_at = 10, .run_at = 10};
     bool ex;
     assert_int_equal(f->ops->begin(f->st), 0);
     pg_kill(f->uri, NULL);
@@ -2285,8 +2398,11 @@ test_pg_op_fails(void **state)
     struct fix *f = *state;
     static char key[3001];
     uint32_t x = 1;
-    struct job j, bad = {.route = "/a", .idem_key = key, .max_attempts = 1,
-                         .created_at = 10, .run_at = 10};
+    struct job j, bad = {.route = "/a",
+                         .idem_key = key,
+                         .max_attempts = 1,
+                         .created_at = 10,
+                         .run_at = 10};
     bool ex;
 
     /* Bytes that do not compress: too big for a btree entry. */
@@ -2331,7 +2447,8 @@ test_pg_migrates(void **state)
     assert_int_equal(pg_admin(f->uri, "SELECT count(*) FROM pg_indexes"
                                       " WHERE indexname IN ('jobs_running',"
                                       " 'jobs_owned') AND schemaname ="
-                                      " current_schema()"), 2);
+                                      " current_schema()"),
+                     2);
     get(f, id, &j);
     job_clear(&j);
     f->ops->close(f->st);
@@ -2360,21 +2477,33 @@ int
 main(void)
 {
     static const struct CMUnitTest suite[] = {
-        T(test_roundtrip),   T(test_ids_increase),
-        T(test_idempotency), T(test_claim_fifo),
-        T(test_claim_delay), T(test_claim_marks_running),
-        T(test_finish),      T(test_finish_requeue),
-        T(test_cancel),      T(test_delete),
-        T(test_prune),       T(test_list),
-        T(test_list_desc),   T(test_list_created),
+        T(test_roundtrip),
+        T(test_ids_increase),
+        T(test_idempotency),
+        T(test_claim_fifo),
+        T(test_claim_delay),
+        T(test_claim_marks_running),
+        T(test_finish),
+        T(test_finish_requeue),
+        T(test_cancel),
+        T(test_delete),
+        T(test_prune),
+        T(test_list),
+        T(test_list_desc),
+        T(test_list_created),
         T(test_retry),
-        T(test_output_cap),  T(test_progress),
-        T(test_orphans),     T(test_finish_error_output),     T(test_counts),
+        T(test_output_cap),
+        T(test_progress),
+        T(test_orphans),
+        T(test_finish_error_output),
+        T(test_counts),
         T(test_counts_dashboard),
         T(test_counts_in_transaction),
-        T(test_transaction), T(test_rollback),
+        T(test_transaction),
+        T(test_rollback),
         T(test_output_size),
-        T(test_reopen),      cmocka_unit_test(test_open_bad_path),
+        T(test_reopen),
+        cmocka_unit_test(test_open_bad_path),
     };
     static const struct CMUnitTest common[] = {
         cmocka_unit_test(test_common),
@@ -2398,17 +2527,17 @@ main(void)
             cur->name, suite, sizeof(suite) / sizeof(suite[0]), NULL, NULL);
     }
     static const struct CMUnitTest pg_only[] = {
-        T(test_pg_two_nodes),     T(test_pg_claim_limit),
-        T(test_pg_fence),         T(test_pg_renew),
-        T(test_pg_orphans_lease), T(test_pg_notices),
-        T(test_pg_notices_split), T(test_pg_listen_lost),
-        T(test_pg_reconnect),     T(test_pg_deadline),
-        T(test_pg_migrates),      T(test_pg_op_fails),
+        T(test_pg_two_nodes),   T(test_pg_claim_limit),
+        T(test_pg_fence),       T(test_pg_renew),
+        T(test_pg_claim_n),     T(test_pg_orphans_lease),
+        T(test_pg_notices),     T(test_pg_notices_split),
+        T(test_pg_listen_lost), T(test_pg_reconnect),
+        T(test_pg_deadline),    T(test_pg_migrates),
+        T(test_pg_op_fails),
     };
     if (getenv("KICK_TEST_DB") != NULL) {
         cur = &backends[1];
-        failed += cmocka_run_group_tests_name("store_pg", pg_only, NULL,
-                                              NULL);
+        failed += cmocka_run_group_tests_name("store_pg", pg_only, NULL, NULL);
     }
     failed += cmocka_run_group_tests_name("store_common", common, NULL, NULL);
     if (rm_tmpdir() < 0)

@@ -23,6 +23,11 @@ struct store {
     int inserts, commits, syncs, begins;
     int claims, claim_answer; /* claims made; what the next returns */
     int finishes;
+    /* claim_n: the calls (route and n), and how many jobs it has. */
+    char claim_n_route[4][8];
+    int claim_n_asked[4];
+    int claim_n_calls;
+    int claim_n_avail;
     int64_t finished[16]; /* the ids of the first finishes, in order */
     int claim_begins;     /* begins seen by the last claim */
     bool claim_in_txn;    /* the last claim ran in a transaction */
@@ -151,6 +156,29 @@ fake_claim(struct store *st, const char *route, int64_t now, int limit,
         out->route = strdup(route);
     }
     return r;
+}
+
+static int
+fake_claim_n(struct store *st, const char *route, int64_t now, int n,
+             struct job *out, int *got)
+{
+    (void)now;
+    uv_mutex_lock(&st->mu);
+    int c = st->claim_n_calls++;
+    if (c < 4) {
+        snprintf(st->claim_n_route[c], sizeof(st->claim_n_route[c]), "%s",
+                 route);
+        st->claim_n_asked[c] = n;
+    }
+    *got = n < st->claim_n_avail ? n : st->claim_n_avail;
+    st->claim_n_avail -= *got;
+    uv_mutex_unlock(&st->mu);
+    for (int i = 0; i < *got; i++) {
+        memset(&out[i], 0, sizeof(out[i]));
+        out[i].id = 100 + c * 10 + i;
+        out[i].route = strdup(route);
+    }
+    return 0;
 }
 
 static const char *
@@ -497,6 +525,73 @@ test_batch_max(void **state)
     store_async_close(&sa);
 }
 
+/* A backend with claim_n: a batch's ends that claim a route with no
+ * limit share one claim of that route, its jobs handed out in the ends'
+ * order (the ones past what it found claim nothing); an end that claims
+ * a route with a limit claims on its own. */
+static void
+test_claims_gathered(void **state)
+{
+    static struct store_ops gather;
+    static const char *const route[5] = {"/r", "/s", "/r", "/lim", "/r"};
+    static const int limit[5] = {0, 0, 0, 2, 0};
+    struct store_op *ops[5];
+    char err[160];
+
+    (void)state;
+    store_async_close(&sa);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    gather = fake_ops;
+    gather.claim_n = fake_claim_n;
+    assert_int_equal(store_async_open(&sa, &loop, &gather, "fake", "test/1/0",
+                                      30000, err, sizeof(err)),
+                     0);
+    fake.claim_n_avail = 3;
+    fake.claim_answer = 1;
+    /* An insert held, so that the five ends make one batch after it. */
+    fake.held[1] = true;
+    store_submit(&sa, insert_op(1));
+    await_insert(1);
+    for (int i = 0; i < 5; i++) {
+        ops[i] = calloc(1, sizeof(*ops[i]));
+        assert_non_null(ops[i]);
+        ops[i]->kind = SOP_FINISH;
+        ops[i]->id = 10 + i;
+        ops[i]->claim = true;
+        ops[i]->route = route[i];
+        ops[i]->limit = limit[i];
+        ops[i]->done_cb = keep_done;
+        store_submit(&sa, ops[i]);
+    }
+    release_insert(1);
+    run_until_done(6);
+    assert_int_equal(fake.finishes, 5);
+    assert_int_equal(fake.claim_n_calls, 2);
+    assert_string_equal(fake.claim_n_route[0], "/r");
+    assert_int_equal(fake.claim_n_asked[0], 3);
+    assert_string_equal(fake.claim_n_route[1], "/s");
+    assert_int_equal(fake.claim_n_asked[1], 1);
+    assert_int_equal(fake.claims, 1); /* /lim's, on its own */
+    /* /r: 3 found of 3 asked (ids 100-102 in the ends' order); /s: none
+     * left. */
+    assert_int_equal(ops[0]->claim_result, 1);
+    assert_int_equal(ops[0]->job.id, 100);
+    assert_int_equal(ops[2]->claim_result, 1);
+    assert_int_equal(ops[2]->job.id, 101);
+    assert_int_equal(ops[4]->claim_result, 1);
+    assert_int_equal(ops[4]->job.id, 102);
+    assert_string_equal(ops[4]->job.route, "/r");
+    assert_int_equal(ops[1]->claim_result, 0);
+    assert_int_equal(ops[3]->claim_result, 1);
+    assert_int_equal(ops[3]->job.id, 41);
+    for (int i = 0; i < 5; i++) {
+        assert_int_equal(ops[i]->result, 0);
+        store_op_clear(ops[i]);
+        free(ops[i]);
+    }
+    store_async_close(&sa);
+}
+
 /* A backend with two lanes (store_ops.lanes): each its own store and
  * thread. A job's ends keep to one lane in their order, and a lane held
  * up does not hold the other. */
@@ -597,6 +692,7 @@ main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(test_batch_max, setup, teardown),
         cmocka_unit_test_setup_teardown(test_lanes, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_claims_gathered, setup, teardown),
         cmocka_unit_test_setup_teardown(test_submit_after_close_fails, setup,
                                         teardown),
     };

@@ -22,11 +22,9 @@ enum job_state {
 #define JOB_STATE_COUNT 7
 
 /* "queued", ... ; NULL for a bad value. */
-const char *
-job_state_name(enum job_state s);
+const char *job_state_name(enum job_state s);
 /* -1 if name is not a state. */
-int
-job_state_parse(const char *name);
+int job_state_parse(const char *name);
 
 /* Who runs a job, so that a run is never left going unsupervised nor
  * started twice (PRODUCT.md: "A job runs in one place at a time"). The
@@ -35,10 +33,10 @@ job_state_parse(const char *name);
  * since boot on the same boot cannot. A backend shared by several nodes
  * (PostgreSQL) adds a lease that the node renews while the job runs. */
 struct job_owner {
-    char node[64];   /* "HOST/PID/RANDOM" of the kickd; "" if unknown */
-    int pgid;        /* the script's process group (its pid); 0 if none */
-    int64_t start;   /* the group leader's start, clock ticks since boot */
-    char boot[40];   /* /proc/sys/kernel/random/boot_id at the start */
+    char node[64]; /* "HOST/PID/RANDOM" of the kickd; "" if unknown */
+    int pgid;      /* the script's process group (its pid); 0 if none */
+    int64_t start; /* the group leader's start, clock ticks since boot */
+    char boot[40]; /* /proc/sys/kernel/random/boot_id at the start */
 };
 
 /* A job as stored. Strings are owned by the job (job_clear frees them). */
@@ -79,23 +77,21 @@ struct job {
     int remote_port;
 };
 
-void
-job_clear(struct job *j);
+void job_clear(struct job *j);
 
 /* j as a backend's insert left it: id, queued, no run yet. */
-void
-job_inserted(struct job *j, int64_t id);
+void job_inserted(struct job *j, int64_t id);
 
 /* Filter and page of store_ops.list. */
 struct job_filter {
-    int state;         /* -1: any */
-    const char *route; /* NULL: any */
-    int64_t after;     /* ids greater than this; 0: from the first */
-    int limit;         /* 1..1000 */
-    int64_t before;    /* ids less than this; 0: to the last */
+    int state;             /* -1: any */
+    const char *route;     /* NULL: any */
+    int64_t after;         /* ids greater than this; 0: from the first */
+    int limit;             /* 1..1000 */
+    int64_t before;        /* ids less than this; 0: to the last */
     int64_t created_from;  /* created_at at or after this (ms); 0: any */
     int64_t created_until; /* created_at before this (ms); 0: any */
-    bool desc;         /* newest (highest id) first */
+    bool desc;             /* newest (highest id) first */
 };
 
 /* How a run of a job ended, as store_ops.finish records it. */
@@ -119,8 +115,8 @@ struct job_end {
     const char *output;    /* the run's output not yet kept (len bytes), */
     size_t output_len;     /* appended first, the newest output_cap kept */
     size_t output_cap;
-    int64_t output_skipped; /* bytes written before output, never kept */
-    int response_status;   /* the CGI header's status; 0 if none */
+    int64_t output_skipped;    /* bytes written before output, never kept */
+    int response_status;       /* the CGI header's status; 0 if none */
     const char *response_type; /* its Content-Type; NULL if none */
 };
 
@@ -143,14 +139,13 @@ struct store_ops {
     int lanes;
     /* Opens (creating it if needed) and migrates the schema to the
      * current version. 0, or -1 with a reason in err. */
-    int (*open)(struct store **out, const char *uri, char *err,
-                size_t errlen);
+    int (*open)(struct store **out, const char *uri, char *err, size_t errlen);
     void (*close)(struct store *st);
 
     /* Transactions: the store thread groups many calls into one, so that
      * many triggers share one commit (group commit). */
     int (*begin)(struct store *st);
-    int (*commit)(struct store *st);   /* durable when it returns 0 ... */
+    int (*commit)(struct store *st); /* durable when it returns 0 ... */
     int (*rollback)(struct store *st);
     /* ... unless the backend has sync: then commit makes the work visible
      * and sync makes every commit before it durable. sync runs on a
@@ -172,8 +167,14 @@ struct store_ops {
      * worker pool enforces it). 1 if one was taken, 0 if none (or the
      * route is at its limit), 2 if another node is claiming of the
      * limited route at this moment (try again shortly), -1 on error. */
-    int (*claim)(struct store *st, const char *route, int64_t now,
-                 int limit, struct job *out);
+    int (*claim)(struct store *st, const char *route, int64_t now, int limit,
+                 struct job *out);
+    /* Optional: claims up to n due jobs of route (no limit) in one go,
+     * oldest first, into out[0..*got). 0, or -1 on error (nothing
+     * claimed). The store thread gathers a batch's claims of one route
+     * made with ends into one (store_async.c). */
+    int (*claim_n)(struct store *st, const char *route, int64_t now, int n,
+                   struct job *out, int *got);
     /* Ends the run of job id, if it is running: keeps its output, then
      * records its end (a final state with finished_at, or queued again
      * at requeue_at), all or nothing. 0, 1 if no such running job
@@ -181,8 +182,7 @@ struct store_ops {
     int (*finish)(struct store *st, int64_t id, const struct job_end *e);
     /* Records who runs job id once its script has started. 0, 1 if it is
      * not running, -1. */
-    int (*set_owner)(struct store *st, int64_t id,
-                     const struct job_owner *o);
+    int (*set_owner)(struct store *st, int64_t id, const struct job_owner *o);
     /* Cancels a queued job: 0, 1 if it is not queued, -1. A shared
      * backend answers 2 for a job that runs on another node: that node
      * is told (a "c ID" notice, see listen_wait) and ends it. */
@@ -192,8 +192,7 @@ struct store_ops {
      * interruptions, the last run's statuses, error, progress, response
      * and times (but created_at) are cleared; its output is kept. 0, 1 if
      * there is no job id, 2 if it has not ended, -1. */
-    int (*retry)(struct store *st, int64_t id, int64_t now,
-                 int max_attempts);
+    int (*retry)(struct store *st, int64_t id, int64_t now, int max_attempts);
     /* Deletes an ended job with its request and output: 0, 1 if there
      * is no such job or it has not ended, -1. */
     int (*delete)(struct store *st, int64_t id);
@@ -201,16 +200,16 @@ struct store_ops {
      * before `before` (ms), oldest end first, with their requests and
      * output; *deleted says how many, *oldest the end (ms) of the oldest
      * ended job of route left (0 if none). 0 or -1. */
-    int (*prune)(struct store *st, const char *route, int64_t before,
-                 int limit, int64_t *deleted, int64_t *oldest);
+    int (*prune)(struct store *st, const char *route, int64_t before, int limit,
+                 int64_t *deleted, int64_t *oldest);
     /* Loads job id (with its request if with_request). 0, 1 if none, -1. */
     int (*get)(struct store *st, int64_t id, bool with_request,
                struct job *out);
     /* A page of jobs by id, oldest first (newest with f->desc), without
      * requests. The caller frees *out (job_clear each, then free). 0 or
      * -1. */
-    int (*list)(struct store *st, const struct job_filter *f,
-                struct job **out, size_t *n);
+    int (*list)(struct store *st, const struct job_filter *f, struct job **out,
+                size_t *n);
     /* Appends to the job's kept output; only the newest cap bytes are
      * kept. skipped bytes were written before data but never reached the
      * store (dropped for the cap on the way): they count in output_size
@@ -220,8 +219,8 @@ struct store_ops {
     /* The kept output (malloc'd; NULL and 0 if none), the newest of the
      * job's output_size bytes, and (unless job is NULL) the job as it was
      * when read, without its request. 0, 1 if no job. */
-    int (*output_get)(struct store *st, int64_t id, char **data,
-                      size_t *len, struct job *job);
+    int (*output_get)(struct store *st, int64_t id, char **data, size_t *len,
+                      struct job *job);
     int (*set_progress)(struct store *st, int64_t id, int percent,
                         const char *msg);
     /* The running jobs that no live kickd runs (SQLite: all of them at
@@ -237,8 +236,7 @@ struct store_ops {
                    struct job_owner **owners, size_t *n);
     /* The routes with queued jobs due at or before now (so the workers
      * know where to claim); malloc'd array of malloc'd strings. */
-    int (*due_routes)(struct store *st, int64_t now, char ***routes,
-                      size_t *n);
+    int (*due_routes)(struct store *st, int64_t now, char ***routes, size_t *n);
     /* The earliest run_at after now of a queued job (0 if none): when
      * to look again for delayed jobs. Jobs due already are not counted:
      * a route at its concurrency limit with a backlog would otherwise
@@ -263,8 +261,7 @@ struct store_ops {
      * every job this node runs, and lists them (ids and attempts,
      * malloc'd; the caller frees them): a job that runs here but is not
      * listed is no longer this node's. 0 or -1. */
-    int (*renew)(struct store *st, int64_t **ids, int **attempts,
-                 size_t *n);
+    int (*renew)(struct store *st, int64_t **ids, int **attempts, size_t *n);
 
     /* Notices between nodes, on a connection of its own (a second
      * struct store, made by listen_open, used only by the listener's
@@ -285,20 +282,19 @@ struct store_ops {
      * waited or delivered, -1 when the connection is lost (err says
      * why): the caller closes it and opens another later. */
     int (*listen_wait)(struct store *ln, int timeout_ms,
-                       void (*cb)(void *data, const char *line),
-                       void *data, char *err, size_t errlen);
+                       void (*cb)(void *data, const char *line), void *data,
+                       char *err, size_t errlen);
     void (*listen_close)(struct store *ln);
 };
 
 /* The backend for a db setting: "postgresql://..." or a SQLite
  * path. NULL with err set if there is none. */
-const struct store_ops *
-store_backend(const char *uri, char *err, size_t errlen);
+const struct store_ops *store_backend(const char *uri, char *err,
+                                      size_t errlen);
 
 /* The db setting as it may be logged: a PostgreSQL URI's password (in
  * its userinfo or a password= parameter) as "***". */
-void
-store_uri_format(const char *uri, char *buf, size_t len);
+void store_uri_format(const char *uri, char *buf, size_t len);
 
 extern const struct store_ops store_sqlite_ops;
 extern const struct store_ops store_pg_ops;

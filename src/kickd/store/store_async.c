@@ -165,15 +165,90 @@ sync_main(void *arg)
     uv_mutex_unlock(&sa->mu);
 }
 
+/* claim_result of an end whose claim waits for claims_gathered. */
+#define CLAIM_WAITING 3
+
+/* Whether op's claim waits for the batch's one claim of its route
+ * (claims_gathered): an end's claim of a route with no limit, on a
+ * backend with claim_n. */
+static bool
+claim_gathers(const struct store_async *sa, const struct store_op *op)
+{
+    return sa->ops->claim_n != NULL && op->kind == SOP_FINISH && op->claim &&
+           op->limit == 0;
+}
+
+/* The claims that ends of this run of ops left to the batch (claim_n):
+ * one statement a route for all of them, its jobs handed out in the
+ * ends' order, where each end's own claim would have read the queue's
+ * head again past the others' locked rows. */
+static void
+claims_gathered(struct store_async *sa, struct store *st,
+                struct store_op *first)
+{
+    struct store_op *wait[STORE_CLAIMS_GATHERED];
+    struct job got[STORE_CLAIMS_GATHERED];
+    int n = 0;
+
+    for (struct store_op *op = first; op; op = op->next)
+        if (claim_gathers(sa, op) && op->claim_result == CLAIM_WAITING &&
+            n < STORE_CLAIMS_GATHERED)
+            wait[n++] = op;
+    for (int i = 0; i < n; i++) {
+        if (wait[i] == NULL)
+            continue;
+        /* The ends of wait[i]'s route, from i on. */
+        struct store_op *same[STORE_CLAIMS_GATHERED] = {wait[i]};
+        int m = 1;
+        int64_t now = wait[i]->now;
+        for (int k = i + 1; k < n; k++)
+            if (wait[k] && strcmp(wait[k]->route, wait[i]->route) == 0) {
+                same[m++] = wait[k];
+                now = wait[k]->now > now ? wait[k]->now : now;
+                wait[k] = NULL;
+            }
+        int taken = 0;
+        int r = sa->ops->claim_n(st, same[0]->route, now, m, got, &taken);
+        for (int k = 0; k < m; k++) {
+            struct store_op *op = same[k];
+            if (r < 0) {
+                op->claim_result = -1;
+                snprintf(op->error, sizeof(op->error), "%s",
+                         sa->ops->error(st));
+            } else if (k < taken) {
+                op->claim_result = 1;
+                op->job = got[k];
+            } else {
+                op->claim_result = 0;
+            }
+        }
+    }
+}
+
 /* Runs op and those after it in the open transaction of st. */
 static void
 ops_run(struct store_async *sa, struct store *st, struct store_op *op)
 {
+    struct store_op *first = op;
+    int gathered = 0;
+
     for (; op; op = op->next) {
+        bool gather = claim_gathers(sa, op) && gathered < STORE_CLAIMS_GATHERED;
+        if (gather) {
+            op->claim = false; /* for op_run: the end alone */
+            gathered++;
+        }
         op->result = op_run(sa, st, op);
         if (op->result < 0)
             snprintf(op->error, sizeof(op->error), "%s", sa->ops->error(st));
+        if (gather) {
+            op->claim = true;
+            memset(&op->job, 0, sizeof(op->job));
+            op->claim_result = op->result >= 0 ? CLAIM_WAITING : 0;
+        }
     }
+    if (gathered > 0)
+        claims_gathered(sa, st, first);
 }
 
 /* Takes ops off the lane's todo (with sa->mu held), every one or the

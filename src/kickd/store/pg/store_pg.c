@@ -217,6 +217,57 @@ pg_claim(struct store *st, const char *route, int64_t now, int limit,
     return store_pg__op_end(st, claim_job(st, route, now, limit, out));
 }
 
+static int
+claim_n(struct store *st, const char *route, int64_t now, int n,
+        struct job *out, int *got)
+{
+    struct pg_params p = {0};
+    PGresult *res;
+
+    store_pg__p_text(&p, route);
+    store_pg__p_i64(&p, now);
+    store_pg__p_text(&p, store_pg__node(st));
+    store_pg__p_i64(&p, store_pg__node(st) ? st->lease_ms : 0);
+    store_pg__p_i64(&p, n);
+    if ((res = store_pg__run(st, PG_CLAIM_N, &p)) == NULL)
+        return -1;
+    int rows = PQntuples(res), rc = 0;
+    if (rows > n)
+        rc = store_pg__fail(st, "more jobs claimed than asked for");
+    for (int i = 0; rc == 0 && i < rows; i++) {
+        if (store_pg__row_job(st, res, i, &out[i]) < 0 ||
+            store_pg__row_request(st, res, i, &out[i]) < 0) {
+            job_clear(&out[i]);
+            rc = -1;
+            break;
+        }
+        *got = i + 1;
+    }
+    PQclear(res);
+    if (rc < 0) {
+        for (int i = 0; i < *got; i++)
+            job_clear(&out[i]);
+        *got = 0;
+    }
+    return rc;
+}
+
+static int
+pg_claim_n(struct store *st, const char *route, int64_t now, int n,
+           struct job *out, int *got)
+{
+    *got = 0;
+    if (store_pg__op_begin(st) < 0)
+        return -1;
+    if (store_pg__op_end(st, claim_n(st, route, now, n, out, got)) < 0) {
+        for (int i = 0; i < *got; i++)
+            job_clear(&out[i]); /* claimed, then undone */
+        *got = 0;
+        return -1;
+    }
+    return 0;
+}
+
 /* One statement: the size first (it says whether the job is this
  * node's), the bytes and the cap. */
 static int
@@ -686,6 +737,7 @@ const struct store_ops store_pg_ops = {
     .rollback = pg_rollback,
     .insert = pg_insert,
     .claim = pg_claim,
+    .claim_n = pg_claim_n,
     .finish = pg_finish,
     .set_owner = pg_set_owner,
     .cancel = pg_cancel,

@@ -27,6 +27,7 @@ enum pg_stmt_id {
     PG_INSERT,
     PG_IDEM_FIND,
     PG_CLAIM,
+    PG_CLAIM_N,
     PG_GET,
     PG_GET_REQ, /* the job and its request */
     PG_FINISH,

@@ -125,7 +125,7 @@ static const char *const migrations[] = {
 /* A lease of $N ms from now, or 0 (none: before join). */
 #define PG_LEASE(n)                                                            \
     "CASE WHEN " n "::bigint > 0 THEN " PG_NOW_MS " + " n "::bigint ELSE 0 "   \
-                                                          "END"
+    "END"
 
 /* A job's request beside its row (requests r), read by row_request. */
 #define PG_REQ_COLS "r.head, r.body, r.remote_addr, r.remote_port"
@@ -138,28 +138,28 @@ static const char *const migrations[] = {
  * (its length added to each older chunk's bytes from the end, newer). */
 #define PG_OUT_CTE(ID, D, CAP)                                                 \
     ", c AS (SELECT id, size, (sum(size) OVER (ORDER BY id DESC))::bigint"     \
-    " + length(" D "::bytea) AS newer FROM job_output WHERE job_id = " ID    \
-    " AND EXISTS (SELECT 1 FROM f WHERE w)),"                                 \
-    " d AS (DELETE FROM job_output WHERE id IN"                               \
+    " + length(" D "::bytea) AS newer FROM job_output WHERE job_id = " ID      \
+    " AND EXISTS (SELECT 1 FROM f WHERE w)),"                                  \
+    " d AS (DELETE FROM job_output WHERE id IN"                                \
     " (SELECT id FROM c WHERE newer - size >= " CAP ")),"                      \
-    " t AS (UPDATE job_output o"                                              \
-    " SET data = substr(o.data, (c.newer - " CAP " + 1)::int),"               \
-    " size = o.size - (c.newer - " CAP ") FROM c WHERE o.id = c.id"           \
-    " AND c.newer > " CAP " AND c.newer - c.size < " CAP "),"                 \
-    " a AS (INSERT INTO job_output (job_id, size, data)"                      \
-    " SELECT " ID ", least(length(" D "::bytea), " CAP "),"                   \
+    " t AS (UPDATE job_output o"                                               \
+    " SET data = substr(o.data, (c.newer - " CAP " + 1)::int),"                \
+    " size = o.size - (c.newer - " CAP ") FROM c WHERE o.id = c.id"            \
+    " AND c.newer > " CAP " AND c.newer - c.size < " CAP "),"                  \
+    " a AS (INSERT INTO job_output (job_id, size, data)"                       \
+    " SELECT " ID ", least(length(" D "::bytea), " CAP "),"                    \
     " substr(" D "::bytea, greatest(length(" D "::bytea) - " CAP               \
-    ", 0)::int + 1) FROM f WHERE w AND length(" D "::bytea) > 0"              \
+    ", 0)::int + 1) FROM f WHERE w AND length(" D "::bytea) > 0"               \
     " AND " CAP " > 0)"
 
 /* The rest of an end (PG_FINISH, PG_REQUEUE) after its SET list. */
 #define PG_END_OUT                                                             \
-    "output_size = output_size + $14 WHERE id = $1 AND state = 1"             \
-    " AND ($11::int = 0 OR (attempt = $11::int"                               \
-    " AND ($12::text IS NULL OR owner = $12)))"                               \
-    " RETURNING route, ($12::text IS NULL OR owner = $12) AS mine,"           \
-    " ($12::text IS NULL OR owner = $12) AND $14::bigint > 0 AS w)"           \
-    PG_OUT_CTE("$1", "$13", "$15::bigint") " SELECT route, mine FROM f"
+    "output_size = output_size + $14 WHERE id = $1 AND state = 1"              \
+    " AND ($11::int = 0 OR (attempt = $11::int"                                \
+    " AND ($12::text IS NULL OR owner = $12)))"                                \
+    " RETURNING route, ($12::text IS NULL OR owner = $12) AS mine,"            \
+    " ($12::text IS NULL OR owner = $12) AND $14::bigint > 0 AS "              \
+    "w)" PG_OUT_CTE("$1", "$13", "$15::bigint") " SELECT route, mine FROM f"
 
 /* Statement parameters: $n as in each statement's comment in store_pg.c.
  * The claim takes the next due job of a route in the SQLite backend's
@@ -187,14 +187,29 @@ static const char *const stmt_sql[PG_STMT_COUNT] = {
         "WITH c AS (UPDATE jobs SET state = 1, attempt = attempt + 1,"
         " started_at = $2, owner = $3, owner_pgid = 0,"
         " owner_start = 0, owner_boot = NULL,"
-        " lease_until = " PG_LEASE("$4") " WHERE id = (SELECT id FROM jobs"
-        " WHERE state = 0 AND route = $1 AND run_at <= $2"
-        " AND ($5::int <= 0 OR (SELECT count(*) FROM jobs"
-        " WHERE state = 1 AND route = $1) < $5::int)"
-        " ORDER BY run_at, id LIMIT 1 FOR UPDATE SKIP LOCKED)"
-        " RETURNING " PG_JOB_COLS ")"
-        " SELECT " PG_JOB_COLS ", " PG_REQ_COLS " FROM c"
-        " LEFT JOIN requests r ON r.job_id = c.id",
+        " lease_until = " PG_LEASE(
+            "$4") " WHERE id = (SELECT id FROM jobs"
+                  " WHERE state = 0 AND route = $1 AND run_at <= $2"
+                  " AND ($5::int <= 0 OR (SELECT count(*) FROM jobs"
+                  " WHERE state = 1 AND route = $1) < $5::int)"
+                  " ORDER BY run_at, id LIMIT 1 FOR UPDATE SKIP LOCKED)"
+                  " RETURNING " PG_JOB_COLS ")"
+                  " SELECT " PG_JOB_COLS ", " PG_REQ_COLS " FROM c"
+                  " LEFT JOIN requests r ON r.job_id = c.id",
+    /* $1 route, $2 now, $3 the node, $4 the lease, $5 how many (no
+     * limit): the ids taken once (ARRAY), oldest first. */
+    [PG_CLAIM_N] =
+        "WITH c AS (UPDATE jobs SET state = 1, attempt = attempt + 1,"
+        " started_at = $2, owner = $3, owner_pgid = 0,"
+        " owner_start = 0, owner_boot = NULL,"
+        " lease_until = " PG_LEASE(
+            "$4") " WHERE id = ANY (ARRAY("
+                  "SELECT id FROM jobs WHERE state = 0 AND route = $1"
+                  " AND run_at <= $2 ORDER BY run_at, id LIMIT $5::int"
+                  " FOR UPDATE SKIP LOCKED)) RETURNING " PG_JOB_COLS ")"
+                  " SELECT " PG_JOB_COLS ", " PG_REQ_COLS " FROM c"
+                  " LEFT JOIN requests r ON r.job_id = c.id ORDER BY run_at, "
+                  "id",
     [PG_GET] = "SELECT " PG_JOB_COLS " FROM jobs WHERE id = $1",
     [PG_GET_REQ] = "SELECT " PG_JOB_COLS ", " PG_REQ_COLS " FROM jobs j"
                    " LEFT JOIN requests r ON r.job_id = j.id"
@@ -243,9 +258,8 @@ static const char *const stmt_sql[PG_STMT_COUNT] = {
      * join: any job; else only one it runs), $4 the bytes, $5 the cap. */
     [PG_OUT_ADD] = "WITH f AS (UPDATE jobs SET output_size = output_size + $2"
                    " WHERE id = $1 AND ($3::text IS NULL OR owner = $3)"
-                   " RETURNING true AS w) " PG_OUT_CTE("$1", "$4",         \
-                                                             "$5::bigint")
-                   " SELECT 1 FROM f",
+                   " RETURNING true AS w) " PG_OUT_CTE(
+                       "$1", "$4", "$5::bigint") " SELECT 1 FROM f",
     [PG_OUT_ALL] = "SELECT data FROM job_output WHERE job_id = $1"
                    " ORDER BY id",
     [PG_EXISTS] = "SELECT 1 FROM jobs WHERE id = $1",
