@@ -108,7 +108,9 @@ done
 
 class Nodes:
     """n kickd nodes on one database, each with its own config, port and
-    temp dir; routes shared. A context manager that stops them all."""
+    temp dir; routes shared, but a route given as (path, script, extra,
+    {indexes}) only on those nodes. A context manager that stops them
+    all."""
 
     def __init__(self, n, routes, server="", node_uri=None):
         self.work = tempfile.mkdtemp(prefix="kick-pgn-")
@@ -132,7 +134,10 @@ class Nodes:
         out = ["[server]", "listen = {listen}", "db = " + uri,
                "stop_grace = 2"]
         out += [ln.strip() for ln in server.splitlines() if ln.strip()]
-        for path, script, extra in self.routes:
+        for route in self.routes:
+            path, script, extra = route[:3]
+            if len(route) > 3 and i not in route[3]:
+                continue
             out += ["", "[route %s]" % path,
                     "exec = %s/%s" % (self.work, script),
                     "env = JOB_DIR=" + self.work, "env = NODE=n%d" % i]
@@ -766,6 +771,33 @@ def where_runs(ns, jid, timeout=5.0):
                 return int(ln[1][1:])
         expect(time.monotonic() < deadline, "job %d did not start", jid)
         time.sleep(0.02)
+
+
+def test_route_on_some_nodes():
+    # Nodes share the queue, not necessarily every route (a configuration
+    # rolled out node by node): a node without a route leaves its jobs to
+    # the nodes that have it, rather than claiming and failing them.
+    routes = [("/once", "once", ""), ("/only0", "once", "", {0})]
+    with Nodes(2, routes, "poll = 1") as ns:
+        c1 = ns.nodes[1].connect()
+        expect_eq(post(c1, "/only0")[0], 404, "a trigger of /only0 on the "
+                  "node without it")
+        c0 = ns.nodes[0].connect()
+        ids = []
+        for _ in range(30):
+            st, jid = post(c0, "/only0")
+            expect_eq(st, 202, "a trigger of /only0 on node 0")
+            ids.append(jid)
+        ids += fire(ns, "/once", 30, 2)
+        st = ns.wait_ended(ids, 20, "jobs of /only0 and /once")
+        bad = [(i, s) for i, s in st.items() if s != "succeeded"]
+        expect(not bad, "jobs not succeeded: %r", bad[:5])
+        runs = {int(r[0]): r[2] for r in ns.lines("runs")}
+        expect_eq(sorted(runs), sorted(ids), "the jobs that ran")
+        elsewhere = [i for i in ids[:30] if runs.get(i) != "n0"]
+        expect_eq(elsewhere, [], "jobs of /only0 run on another node")
+        expect(any(runs[i] == "n1" for i in ids[30:]), "node 1 ran none of "
+               "the /once jobs: %r", [runs[i] for i in ids[30:]])
 
 
 def test_notice_wakes_other_node():

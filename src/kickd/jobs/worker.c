@@ -130,6 +130,16 @@ load_get(struct worker_pool *p, const char *route)
     return l;
 }
 
+/* Whether this node claims route's jobs: on a store of its own, every
+ * route's (a route no longer configured ends its jobs failed, saying
+ * so); on a shared store only its own routes', the others' left to the
+ * nodes that have them (a configuration rolled out node by node). */
+static bool
+serves(struct worker_pool *p, const char *route)
+{
+    return !p->shared || route_named(p->srv->routes, route) != NULL;
+}
+
 static void
 delay_timer_cb(uv_timer_t *t)
 {
@@ -182,7 +192,8 @@ due_done(struct store_op *op)
         delay_arm(p, clock_now_ms() + 1000);
     }
     for (size_t i = 0; i < op->nroutes; i++) {
-        struct route_load *l = load_get(p, op->routes[i]);
+        struct route_load *l =
+            serves(p, op->routes[i]) ? load_get(p, op->routes[i]) : NULL;
         if (l)
             l->due = true;
     }
@@ -640,6 +651,8 @@ worker_kick(struct srv *s, const char *route, int64_t run_at)
     struct worker_pool *p = s->workers;
 
     if (p == NULL || p->stopping)
+        return;
+    if (!serves(p, route))
         return;
     if (run_at > clock_now_ms()) {
         delay_arm(p, run_at);
