@@ -12,11 +12,14 @@
 #include "store.h"
 
 enum job_event_kind {
-    JOB_EVENT_CREATED, /* a trigger was committed and answered 202 */
-    JOB_EVENT_STATE,   /* the job is now in state (queued again, running,
-                        * ended, canceled) */
-    JOB_EVENT_DELETED, /* DELETE /jobs/ID deleted it */
-    JOB_EVENT_PRUNED,  /* retention deleted ended jobs (id 0: several) */
+    JOB_EVENT_CREATED,   /* a trigger was committed and answered 202 */
+    JOB_EVENT_STATE,     /* the job is now in state (queued again, running,
+                          * ended, canceled) */
+    JOB_EVENT_DELETED,   /* DELETE /jobs/ID deleted it */
+    JOB_EVENT_PRUNED,    /* retention deleted ended jobs (id 0: several) */
+    JOB_EVENT_ELSEWHERE, /* a shared store's notice: jobs changed,
+                          * perhaps on another node (which, how: not
+                          * said; id 0) */
 };
 
 struct job_event {

@@ -23,6 +23,7 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness import (Closed, Kickd, PgCluster, build,  # noqa: E402
                      expect, expect_eq, run, write_script, SLOW)
+from test_dashboard_api import Events  # noqa: E402
 from test_jobs import FINAL, get_job, json_body, trigger  # noqa: E402
 
 CLUSTER = None
@@ -798,6 +799,26 @@ def test_route_on_some_nodes():
         expect_eq(elsewhere, [], "jobs of /only0 run on another node")
         expect(any(runs[i] == "n1" for i in ids[30:]), "node 1 ran none of "
                "the /once jobs: %r", [runs[i] for i in ids[30:]])
+
+
+def test_dashboard_sees_other_nodes():
+    # A node's dashboard stream learns that jobs changed on another node
+    # (its notices): a resync within a tick, so that the page reads its
+    # view again, and counts with the other node's job in them.
+    routes = [("/only1", "once", "", {1})]
+    with Nodes(2, routes) as ns:
+        ev = Events(ns.nodes[0])
+        ev.until(lambda e: e.named("counts"), 3.0, "the first counts")
+        expect_eq(ev.named("resync"), [], "resyncs before any job")
+        st, jid = post(ns.nodes[1].connect(), "/only1")
+        expect_eq(st, 202, "a trigger on node 1")
+        ns.wait_ended([jid], 10, "the job on node 1")
+        ev.until(lambda e: e.named("resync"), 3.0, "a resync on node 0")
+        ev.until(lambda e: e.named("counts")[-1]["by_state"]["succeeded"]
+                 == 1, 3.0, "node 0's counts with node 1's job succeeded")
+        expect_eq(ev.jobs(), [], "job events on node 0 for a job it "
+                  "neither accepted nor ran")
+        ev.close()
 
 
 def test_notice_wakes_other_node():

@@ -41,10 +41,12 @@ struct events {
                                * open: the counts, and now and then a
                                * ping */
     unsigned ticks;
-    bool counts_dirty;        /* a job changed since the counts were read */
-    struct stats_wait wait;   /* the counts being read */
+    bool counts_dirty;      /* a job changed since the counts were read */
+    bool elsewhere;         /* jobs changed on other nodes since the
+                             * last tick: the pages read again */
+    struct stats_wait wait; /* the counts being read */
     bool waiting;
-    char *counts;             /* the last counts event sent (its text) */
+    char *counts; /* the last counts event sent (its text) */
     size_t counts_len;
     bool stopping;
 };
@@ -160,15 +162,14 @@ window_arm(struct events *ev)
 
     if (uv_is_active((uv_handle_t *)&ev->window_timer))
         return;
-    uv_timer_start(&ev->window_timer, window_cb, due > now ? due - now : 0,
-                   0);
+    uv_timer_start(&ev->window_timer, window_cb, due > now ? due - now : 0, 0);
 }
 
 static void
 counts_cb(struct stats_wait *w, int result)
 {
-    struct events *ev = (struct events *)((char *)w -
-                                          offsetof(struct events, wait));
+    struct events *ev =
+        (struct events *)((char *)w - offsetof(struct events, wait));
     char *text = NULL, *data = NULL;
     json_t *j;
     int n = -1;
@@ -217,6 +218,12 @@ tick_cb(uv_timer_t *t)
 
     if (++ev->ticks % (EVENTS_PING_MS / EVENTS_COUNTS_MS) == 0)
         broadcast(ev, EVENT_PING, sizeof(EVENT_PING) - 1);
+    /* What other nodes changed is not in the stream's job events: a
+     * resync has the pages read their view again, once a tick at most. */
+    if (ev->elsewhere) {
+        ev->elsewhere = false;
+        broadcast(ev, EVENT_RESYNC, sizeof(EVENT_RESYNC) - 1);
+    }
     if (ev->counts_dirty)
         counts_read(ev);
 }
@@ -227,7 +234,9 @@ events_job_event(struct events *ev, const struct job_event *e)
     if (ev == NULL || ev->nstreams == 0 || ev->stopping)
         return;
     ev->counts_dirty = true;
-    if (e->kind == JOB_EVENT_PRUNED)
+    if (e->kind == JOB_EVENT_ELSEWHERE)
+        ev->elsewhere = true;
+    if (e->kind == JOB_EVENT_PRUNED || e->kind == JOB_EVENT_ELSEWHERE)
         return;
     event_batch_add(&ev->batch, e->id, e->route ? e->route : "",
                     e->kind == JOB_EVENT_DELETED ? "deleted"

@@ -955,6 +955,8 @@ notice_cb(void *data, const char *line)
     long long n = strtoll(line + 2, &end, 10);
     if (end == line + 2)
         goto bad;
+    /* The dashboard's streams show what other nodes do too. */
+    srv_job_event(p->srv, &(struct job_event){.kind = JOB_EVENT_ELSEWHERE});
     if (line[0] == 'd' && *end == ' ' && end[1] != '\0') {
         worker_kick(p->srv, end + 1, (int64_t)n);
         return;
