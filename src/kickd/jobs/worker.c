@@ -46,7 +46,6 @@ struct ahead {
     struct job job;
     int64_t leased;  /* when the claim was sent (clock_mono_ms) */
     int64_t claimed; /* when its commit reached the loop */
-    bool listed;     /* by the renewal being read */
 };
 
 /* A worker taken by a job run. */

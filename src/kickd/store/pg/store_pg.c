@@ -170,6 +170,18 @@ pg_insert(struct store *st, struct job *j, bool *existed)
     return store_pg__op_end(st, insert_job(st, j, existed));
 }
 
+/* $1-$4 of PG_CLAIM and PG_CLAIM_N: the route, now, this node and its
+ * lease (none before join). */
+static void
+claim_params(struct store *st, struct pg_params *p, const char *route,
+             int64_t now)
+{
+    store_pg__p_text(p, route);
+    store_pg__p_i64(p, now);
+    store_pg__p_text(p, store_pg__node(st));
+    store_pg__p_i64(p, store_pg__node(st) ? st->lease_ms : 0);
+}
+
 static int
 claim_job(struct store *st, const char *route, int64_t now, int limit,
           struct job *out)
@@ -185,10 +197,7 @@ claim_job(struct store *st, const char *route, int64_t now, int limit,
         if (got == 0)
             return 2; /* another node is claiming of the route now */
     }
-    store_pg__p_text(&p, route);
-    store_pg__p_i64(&p, now);
-    store_pg__p_text(&p, store_pg__node(st));
-    store_pg__p_i64(&p, store_pg__node(st) ? st->lease_ms : 0);
+    claim_params(st, &p, route, now);
     store_pg__p_i64(&p, limit > 0 ? limit : 0);
     /* The claimed job comes back with its request. */
     if ((res = store_pg__run(st, PG_CLAIM, &p)) == NULL)
@@ -224,10 +233,7 @@ claim_n(struct store *st, const char *route, int64_t now, int n,
     struct pg_params p = {0};
     PGresult *res;
 
-    store_pg__p_text(&p, route);
-    store_pg__p_i64(&p, now);
-    store_pg__p_text(&p, store_pg__node(st));
-    store_pg__p_i64(&p, store_pg__node(st) ? st->lease_ms : 0);
+    claim_params(st, &p, route, now);
     store_pg__p_i64(&p, n);
     if ((res = store_pg__run(st, PG_CLAIM_N, &p)) == NULL)
         return -1;
@@ -244,12 +250,7 @@ claim_n(struct store *st, const char *route, int64_t now, int n,
         *got = i + 1;
     }
     PQclear(res);
-    if (rc < 0) {
-        for (int i = 0; i < *got; i++)
-            job_clear(&out[i]);
-        *got = 0;
-    }
-    return rc;
+    return rc; /* on failure out[0..*got) is the caller's to clear */
 }
 
 static int
@@ -261,7 +262,7 @@ pg_claim_n(struct store *st, const char *route, int64_t now, int n,
         return -1;
     if (store_pg__op_end(st, claim_n(st, route, now, n, out, got)) < 0) {
         for (int i = 0; i < *got; i++)
-            job_clear(&out[i]); /* claimed, then undone */
+            job_clear(&out[i]); /* read, then undone */
         *got = 0;
         return -1;
     }
